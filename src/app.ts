@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { AppDeps, AppEnv } from './context.js';
+import { ApiError, errorBody } from './errors.js';
+import { healthRoutes, type Readiness } from './health/routes.js';
+import { ingestRoutes } from './ingest/routes.js';
+import { modelRoutes } from './models/routes.js';
+
+export interface AppOptions {
+  readiness?: Readiness;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the HTTP application without a socket, so tests drive it with app.request(). */
+export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    const incoming = c.req.header('x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    c.set('deps', deps);
+    c.set('requestId', requestId);
+    c.set('log', deps.log.child({ request_id: requestId }));
+    c.header('x-request-id', requestId);
+    await next();
+    const status = c.res.status;
+    const line = {
+      method: c.req.method,
+      route: c.req.routePath,
+      path: c.req.path,
+      status,
+      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+      ...(c.get('model') ? { model: c.get('model') } : {}),
+    };
+    if (status >= 500) c.get('log').error(line, 'request');
+    else c.get('log').info(line, 'request');
+  });
+
+  app.route('/', healthRoutes(options.readiness ?? { accepting: () => true }));
+  app.route('/', ingestRoutes());
+  app.route('/', modelRoutes());
+
+  app.notFound((c) => {
+    const err = new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`);
+    return c.json(errorBody(err, c.get('requestId') ?? ''), 404);
+  });
+
+  app.onError((err, c) => {
+    const requestId = c.get('requestId') ?? '';
+    if (err instanceof ApiError) return c.json(errorBody(err, requestId), err.status);
+    if (err instanceof HTTPException) {
+      const wrapped = new ApiError(err.status === 413 ? 'payload_too_large' : 'bad_request', err.message);
+      return c.json(errorBody(wrapped, requestId), err.status);
+    }
+    (c.get('log') ?? deps.log).error({ err }, 'unhandled error');
+    return c.json(errorBody(new ApiError('internal', 'internal error; see the server log for this request id'), requestId), 500);
+  });
+
+  return app;
+}

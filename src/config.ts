@@ -1,0 +1,182 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import cron from 'node-cron';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+// The only module that reads process.env or the config file. Everything else receives a parsed Config.
+
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
+
+/** Byte sizes may be given as a number of bytes or a string such as "16MiB" or "500 kB". */
+const byteSize = z.union([z.number().int().positive(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') return v;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?\s*$/i.exec(v);
+  const unit = SIZE_UNITS[(m?.[2] ?? 'b').toLowerCase()];
+  if (!m || unit === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a size like 16MiB or a number of bytes, got "${v}"` });
+    return z.NEVER;
+  }
+  return Math.floor(Number(m[1]) * unit);
+});
+
+const durationDays = z.number().positive();
+
+const cronExpression = z.string().refine((v) => cron.validate(v), {
+  error: 'not a valid cron expression (e.g. "*/10 * * * *")',
+});
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      // Loopback by default: a sidecar is reached by its neighbour, not the network.
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+      // How long in-flight requests may take to finish after SIGTERM before the process exits anyway.
+      shutdownTimeoutMs: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
+  database: z
+    .strictObject({
+      path: z.string().min(1).default('./data/driftwatch.db'),
+      // FULL makes every acknowledged ingest survive power loss, not only a process crash; NORMAL trades that for speed.
+      synchronous: z.enum(['full', 'normal']).default('full'),
+    })
+    .prefault({}),
+  ingest: z
+    .strictObject({
+      // Applies to the body as sent and again after gzip decoding, so a small compressed bomb is refused too.
+      bodyLimit: byteSize.default(16 * 1024 * 1024),
+    })
+    .prefault({}),
+  retention: z
+    .strictObject({
+      // Counted from when a record was received, so backfilled history is kept as long as fresh data.
+      rawRecordsDays: durationDays.default(7),
+      // node-cron expression for the pruning job.
+      pruneSchedule: cronExpression.default('*/10 * * * *'),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Environment variables and the config key each one sets. Values are parsed as JSON when they look like it. */
+export const ENV_KEYS: Record<string, string[]> = {
+  DRIFTWATCH_HOST: ['server', 'host'],
+  DRIFTWATCH_PORT: ['server', 'port'],
+  DRIFTWATCH_DB: ['database', 'path'],
+  DRIFTWATCH_DB_SYNCHRONOUS: ['database', 'synchronous'],
+  DRIFTWATCH_BODY_LIMIT: ['ingest', 'bodyLimit'],
+  DRIFTWATCH_RETENTION_DAYS: ['retention', 'rawRecordsDays'],
+  DRIFTWATCH_PRUNE_SCHEDULE: ['retention', 'pruneSchedule'],
+  DRIFTWATCH_LOG_LEVEL: ['log', 'level'],
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Path of a YAML or JSON config file; DRIFTWATCH_CONFIG is used when absent. */
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Values from command-line flags, which win over env and file. Dotted keys: "server.port". */
+  overrides?: Record<string, unknown>;
+}
+
+type Source = { raw: Record<string, unknown>; origin: Map<string, string> };
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  const last = path[path.length - 1];
+  if (last !== undefined) node[last] = value;
+}
+
+function envValue(text: string): unknown {
+  // Numbers and booleans arrive as strings in the environment; let the schema see their real type.
+  if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+  if (text === 'true' || text === 'false') return text === 'true';
+  return text;
+}
+
+function readFile(file: string, problems: string[]): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    problems.push(`config file ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    return {};
+  }
+  try {
+    const parsed: unknown = extname(file) === '.json' ? JSON.parse(text) : parseYaml(text);
+    if (parsed === null || parsed === undefined) return {};
+    if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+      problems.push(`config file ${file}: expected a mapping at the top level`);
+      return {};
+    }
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    problems.push(`config file ${file}: ${(err as Error).message.split('\n')[0]}`);
+    return {};
+  }
+}
+
+/** Builds the config from file < env < overrides and validates it, reporting every problem at once. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const problems: string[] = [];
+  const file = options.file ?? env.DRIFTWATCH_CONFIG;
+  const source: Source = { raw: file ? readFile(file, problems) : {}, origin: new Map() };
+
+  for (const [name, path] of Object.entries(ENV_KEYS)) {
+    const text = env[name];
+    if (text === undefined || text === '') continue;
+    setPath(source.raw, path, envValue(text));
+    source.origin.set(path.join('.'), name);
+  }
+  for (const [dotted, value] of Object.entries(options.overrides ?? {})) {
+    if (value === undefined) continue;
+    setPath(source.raw, dotted.split('.'), value);
+    source.origin.set(dotted, `--${dotted.split('.').pop()}`);
+  }
+
+  const result = configSchema.safeParse(source.raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path = issue.path.join('.');
+      const from = source.origin.get(path) ?? (file ? `config file ${file}` : 'defaults');
+      const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+      problems.push(`${path || '(top level)'}${keys}: ${issue.message} [from ${from}]`);
+    }
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  return result.data;
+}
+
+/** A config with defaults only, for tests and tools; overrides use the same nested shape as the file. */
+export function defaultConfig(overrides: ConfigInput = {}): Config {
+  return configSchema.parse(overrides);
+}

@@ -1,0 +1,74 @@
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+export type ErrorCode =
+  | 'bad_request'
+  | 'invalid_body'
+  | 'unsupported_media_type'
+  | 'payload_too_large'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'precondition_failed'
+  | 'unavailable'
+  | 'internal';
+
+/** A problem with one field of the input, named by its path (`records[3].features.age`). */
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
+export function statusOf(code: ErrorCode): ContentfulStatusCode {
+  switch (code) {
+    case 'bad_request':
+    case 'invalid_body':
+      return 400;
+    case 'unauthorized':
+      return 401;
+    case 'forbidden':
+      return 403;
+    case 'not_found':
+      return 404;
+    case 'conflict':
+      return 409;
+    case 'precondition_failed':
+      return 412;
+    case 'payload_too_large':
+      return 413;
+    case 'unsupported_media_type':
+      return 415;
+    case 'unavailable':
+      return 503;
+    case 'internal':
+      return 500;
+  }
+}
+
+/** The one error type routes throw; onError turns it into the single envelope every client sees. */
+export class ApiError extends HTTPException {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(statusOf(code), { message });
+    this.name = 'ApiError';
+  }
+}
+
+export interface ErrorEnvelope {
+  error: { code: ErrorCode; message: string; details?: unknown; requestId: string };
+}
+
+export function errorBody(err: ApiError, requestId: string): ErrorEnvelope {
+  return {
+    error: {
+      code: err.code,
+      message: err.message,
+      ...(err.details === undefined ? {} : { details: err.details }),
+      requestId,
+    },
+  };
+}

@@ -1,0 +1,145 @@
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import { ApiError } from '../errors.js';
+import { locateJsonError } from './json-error.js';
+
+const gunzipAsync = promisify(gunzip);
+
+export type BodyFormat = 'json' | 'ndjson';
+
+const FORMATS: Record<string, BodyFormat> = {
+  'application/json': 'json',
+  'application/x-ndjson': 'ndjson',
+  'application/ndjson': 'ndjson',
+  'application/jsonl': 'ndjson',
+  'application/x-jsonlines': 'ndjson',
+};
+
+export function bodyFormat(contentType: string | undefined): BodyFormat {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const format = FORMATS[type];
+  if (!format) {
+    throw new ApiError(
+      'unsupported_media_type',
+      `content-type must be application/json or application/x-ndjson${type ? `, got ${type}` : ' (header missing)'}`,
+    );
+  }
+  return format;
+}
+
+function tooLarge(limit: number, what: string): ApiError {
+  return new ApiError('payload_too_large', `${what} exceeds the ingest body limit of ${limit} bytes; send smaller batches`, {
+    limit_bytes: limit,
+  });
+}
+
+/** Reads the whole body, refusing it as soon as it passes `limit` bytes, and decodes gzip. */
+export async function readBody(request: Request, limit: number): Promise<string> {
+  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit, 'request body');
+
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body) {
+    const reader = request.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge(limit, 'request body');
+      }
+      chunks.push(value);
+    }
+  }
+  let buffer = Buffer.concat(chunks, size);
+
+  const encoding = (request.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  if (encoding === 'gzip' || encoding === 'x-gzip') {
+    try {
+      buffer = await gunzipAsync(buffer, { maxOutputLength: limit });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
+        throw tooLarge(limit, 'decompressed body');
+      }
+      throw new ApiError('invalid_body', `content-encoding is gzip but the body is not valid gzip: ${(err as Error).message}`);
+    }
+  } else if (encoding !== 'identity') {
+    throw new ApiError('unsupported_media_type', `content-encoding ${encoding} is not supported; use gzip or none`);
+  }
+  return buffer.toString('utf8');
+}
+
+/** One element of a batch: its position and either the parsed value or why its text was not JSON. */
+export type BatchItem =
+  | { position: number; value: unknown; raw?: undefined; syntaxError?: undefined }
+  | { position: number; value?: undefined; raw: string; syntaxError: string };
+
+export interface ParsedBatch {
+  positionKind: 'index' | 'line';
+  items: BatchItem[];
+}
+
+/** `{"records":[…]}` or a bare array; a body that is not JSON at all fails as a whole (nothing is stored). */
+export function parseJsonBatch(text: string): ParsedBatch {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    const at = locateJsonError(text);
+    throw new ApiError(
+      'invalid_body',
+      at
+        ? `body is not valid JSON: ${at.message} at line ${at.line}, column ${at.column} (offset ${at.offset})`
+        : 'body is not valid JSON',
+      at ? { line: at.line, column: at.column, offset: at.offset } : undefined,
+    );
+  }
+  let list: unknown;
+  if (Array.isArray(parsed)) list = parsed;
+  else if (typeof parsed === 'object' && parsed !== null && 'records' in parsed) {
+    const extra = Object.keys(parsed).filter((k) => k !== 'records');
+    if (extra.length > 0) {
+      throw new ApiError('invalid_body', `unknown field ${extra.map((k) => JSON.stringify(k)).join(', ')} next to "records"`, {
+        problems: extra.map((k) => ({ path: k, message: 'unknown field' })),
+      });
+    }
+    list = (parsed as { records: unknown }).records;
+    if (!Array.isArray(list)) {
+      throw new ApiError('invalid_body', 'records: expected array', { problems: [{ path: 'records', message: 'expected array' }] });
+    }
+  } else {
+    throw new ApiError('invalid_body', 'body must be {"records": [...]} or a JSON array of records', {
+      problems: [{ path: 'records', message: 'required' }],
+    });
+  }
+  return { positionKind: 'index', items: (list as unknown[]).map((value, position) => ({ position, value })) };
+}
+
+/** One record per line; blank lines are skipped, a line that is not JSON rejects that line only. */
+export function parseNdjsonBatch(text: string): ParsedBatch {
+  const items: BatchItem[] = [];
+  let start = 0;
+  let lineNo = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    lineNo++;
+    let line = text.slice(start, end);
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    start = end + 1;
+    if (line.trim() === '') continue;
+    try {
+      items.push({ position: lineNo, value: JSON.parse(line) });
+    } catch {
+      const at = locateJsonError(line);
+      items.push({
+        position: lineNo,
+        raw: line,
+        syntaxError: at ? `not valid JSON: ${at.message} at column ${at.column}` : 'not valid JSON',
+      });
+    }
+  }
+  return { positionKind: 'line', items };
+}

@@ -1,0 +1,148 @@
+// JSON.parse on Node 20 does not say where a syntax error is. When it fails, this scanner walks the text
+// once more and reports the first offending position, so clients can find the bad byte in a large body.
+
+export interface JsonErrorLocation {
+  offset: number;
+  line: number;
+  column: number;
+  message: string;
+}
+
+class ScanError extends Error {
+  constructor(
+    readonly offset: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const MAX_DEPTH = 1000;
+
+function describe(ch: string | undefined): string {
+  return ch === undefined ? 'end of input' : `character ${JSON.stringify(ch)}`;
+}
+
+function scan(text: string): void {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
+      else break;
+    }
+  };
+  const expect = (word: string) => {
+    for (let k = 0; k < word.length; k++, i++) {
+      if (text[i] !== word[k]) throw new ScanError(i, `unexpected ${describe(text[i])}, expected "${word}"`);
+    }
+  };
+  const string = () => {
+    i++; // opening quote
+    for (;;) {
+      if (i >= text.length) throw new ScanError(i, 'unterminated string');
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        i++;
+        return;
+      }
+      if (c < 0x20) throw new ScanError(i, 'control character inside string (escape it)');
+      if (c === 0x5c) {
+        const e = text[i + 1];
+        if (e === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) throw new ScanError(i, 'invalid \\u escape');
+          i += 6;
+        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) {
+          i += 2;
+        } else throw new ScanError(i, `invalid escape ${describe(e)}`);
+        continue;
+      }
+      i++;
+    }
+  };
+  const value = (depth: number): void => {
+    if (depth > MAX_DEPTH) throw new ScanError(i, 'nesting too deep');
+    ws();
+    const ch = text[i];
+    if (ch === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') throw new ScanError(i, `unexpected ${describe(text[i])}, expected a quoted key`);
+        string();
+        ws();
+        if (text[i] !== ':') throw new ScanError(i, `unexpected ${describe(text[i])}, expected ":"`);
+        i++;
+        value(depth + 1);
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === '}') {
+          i++;
+          return;
+        }
+        throw new ScanError(i, `unexpected ${describe(text[i])}, expected "," or "}"`);
+      }
+    }
+    if (ch === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return;
+      }
+      for (;;) {
+        value(depth + 1);
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === ']') {
+          i++;
+          return;
+        }
+        throw new ScanError(i, `unexpected ${describe(text[i])}, expected "," or "]"`);
+      }
+    }
+    if (ch === '"') string();
+    else if (ch === 't') expect('true');
+    else if (ch === 'f') expect('false');
+    else if (ch === 'n') expect('null');
+    else if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) {
+      NUMBER.lastIndex = i;
+      if (!NUMBER.test(text)) throw new ScanError(i, 'invalid number');
+      i = NUMBER.lastIndex;
+    } else throw new ScanError(i, `unexpected ${describe(ch)}`);
+  };
+  value(0);
+  ws();
+  if (i < text.length) throw new ScanError(i, `unexpected ${describe(text[i])} after the JSON value`);
+}
+
+/** Where `text` stops being valid JSON, or null when it is valid. Line and column are 1-based. */
+export function locateJsonError(text: string): JsonErrorLocation | null {
+  try {
+    scan(text);
+    return null;
+  } catch (err) {
+    if (!(err instanceof ScanError)) throw err;
+    let line = 1;
+    let lineStart = 0;
+    for (let k = 0; k < err.offset && k < text.length; k++) {
+      if (text.charCodeAt(k) === 0x0a) {
+        line++;
+        lineStart = k + 1;
+      }
+    }
+    return { offset: err.offset, line, column: err.offset - lineStart + 1, message: err.message };
+  }
+}

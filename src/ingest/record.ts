@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import type { FieldProblem } from '../errors.js';
+
+// The envelope one inference service sends per request. Feature *values* are deliberately loose:
+// a value the baseline does not expect is drift or a data-quality signal, never a reason to drop data.
+
+const EARLIEST_MS = 1e11; // 1973-03-03: anything smaller is almost certainly epoch *seconds*.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+const identifier = (what: string) =>
+  z
+    .string({ error: `expected ${what} as a string` })
+    .min(1, { error: 'must not be empty' })
+    .max(256, { error: 'must be at most 256 characters' });
+
+const timestamp = z.union([z.number(), z.string()], { error: 'expected RFC 3339 string or epoch milliseconds' }).transform(
+  (v, ctx) => {
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v) || v < EARLIEST_MS) {
+        ctx.addIssue({ code: 'custom', message: 'epoch timestamps must be milliseconds (this looks like seconds)' });
+        return z.NEVER;
+      }
+      return Math.round(v);
+    }
+    const ms = RFC3339.test(v) ? Date.parse(v) : Number.NaN;
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: `expected RFC 3339 timestamp such as 2026-11-24T10:00:00Z, got "${v.slice(0, 40)}"` });
+      return z.NEVER;
+    }
+    return ms;
+  },
+);
+
+const featureValue = z.union([z.number(), z.string(), z.boolean(), z.null()], {
+  error: 'expected number, string, boolean or null',
+});
+
+const prediction = z.union([z.number(), z.string(), z.boolean(), z.record(z.string(), z.number())], {
+  error: 'expected number, string, boolean, or an object of numbers (class probabilities)',
+});
+
+export const recordSchema = z.strictObject({
+  model: identifier('model name').regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, {
+    error: 'may contain only letters, digits, ".", "_", ":" and "-", starting with a letter or digit',
+  }),
+  model_version: identifier('model version').optional(),
+  request_id: identifier('request id'),
+  timestamp: timestamp.optional(),
+  features: z.record(z.string().min(1, { error: 'feature names must not be empty' }), featureValue, {
+    error: 'expected object',
+  }),
+  prediction: prediction.optional(),
+  label: z.union([z.number(), z.string(), z.boolean(), z.null()], { error: 'expected number, string, boolean or null' }).optional(),
+  latency_ms: z.number({ error: 'expected number' }).nonnegative({ error: 'must be ≥ 0' }).optional(),
+  status: z.enum(['ok', 'error'], { error: 'expected "ok" or "error"' }).optional(),
+  error: z.string({ error: 'expected string' }).optional(),
+  tags: z.record(z.string(), z.string({ error: 'tag values must be strings' }), { error: 'expected object of strings' }).optional(),
+});
+
+export type RecordInput = z.input<typeof recordSchema>;
+
+/** A validated record, ready to store. JSON-valued fields are kept as parsed values. */
+export interface IngestRecord {
+  model: string;
+  modelVersion: string;
+  requestId: string;
+  ts: number;
+  features: Record<string, number | string | boolean | null>;
+  prediction: unknown;
+  label: unknown;
+  latencyMs: number | null;
+  status: 'ok' | 'error' | null;
+  error: string | null;
+  tags: Record<string, string> | null;
+}
+
+const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** Renders a path such as records[3].features["petal width"]. */
+export function formatPath(prefix: string, path: ReadonlyArray<PropertyKey>): string {
+  let out = prefix;
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (IDENT.test(String(key))) out += out ? `.${String(key)}` : String(key);
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out;
+}
+
+function valueAt(raw: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let node = raw;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
+}
+
+function typeName(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
+}
+
+function problemsOf(error: z.ZodError, raw: unknown, prefix: string): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        problems.push({ path: formatPath(prefix, [...issue.path, key]), message: 'unknown field' });
+      }
+      continue;
+    }
+    let message = issue.message.replace(/^Invalid input: /, '');
+    if (issue.code === 'invalid_type' || issue.code === 'invalid_union') {
+      const value = valueAt(raw, issue.path);
+      message = value === undefined ? 'required' : `${message.replace(/, received \w+$/, '')}, got ${typeName(value)}`;
+    }
+    problems.push({ path: formatPath(prefix, issue.path), message });
+  }
+  return problems;
+}
+
+export type Validation = { ok: true; record: IngestRecord } | { ok: false; problems: FieldProblem[] };
+
+/** Checks one record's envelope; `prefix` names it in problem paths (records[3], line[4]). */
+export function validateRecord(raw: unknown, prefix: string, receivedAt: number): Validation {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, problems: [{ path: prefix, message: `expected object, got ${typeName(raw)}` }] };
+  }
+  const result = recordSchema.safeParse(raw);
+  if (!result.success) return { ok: false, problems: problemsOf(result.error, raw, prefix) };
+  const r = result.data;
+  return {
+    ok: true,
+    record: {
+      model: r.model,
+      modelVersion: r.model_version ?? '',
+      requestId: r.request_id,
+      ts: r.timestamp ?? receivedAt,
+      features: r.features,
+      prediction: r.prediction ?? null,
+      label: r.label ?? null,
+      latencyMs: r.latency_ms ?? null,
+      status: r.status ?? null,
+      error: r.error ?? null,
+      tags: r.tags ?? null,
+    },
+  };
+}

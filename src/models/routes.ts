@@ -1,0 +1,38 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../context.js';
+import { ApiError } from '../errors.js';
+import { parseQuery } from '../http.js';
+import { timeParam } from '../time.js';
+import { listModels, recentRecords } from './queries.js';
+
+const recordsQuery = z.strictObject({
+  from: timeParam.optional(),
+  to: timeParam.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export function modelRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.get('/v1/models', (c) => c.json({ models: listModels(c.get('deps').db) }));
+
+  app.get('/v1/models/:model', (c) => {
+    const model = c.req.param('model');
+    const [summary] = listModels(c.get('deps').db, model);
+    if (!summary) throw new ApiError('not_found', `model ${model} has sent no records`);
+    return c.json(summary);
+  });
+
+  app.get('/v1/models/:model/records', (c) => {
+    const model = c.req.param('model');
+    c.set('model', model);
+    const q = parseQuery(c, recordsQuery);
+    if (q.from !== undefined && q.to !== undefined && q.from >= q.to) {
+      throw new ApiError('bad_request', 'from must be before to', { problems: [{ path: 'from', message: 'must be before to' }] });
+    }
+    return c.json({ records: recentRecords(c.get('deps').db, { model, ...q }) });
+  });
+
+  return app;
+}

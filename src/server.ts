@@ -1,0 +1,67 @@
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { createApp } from './app.js';
+import type { Config } from './config.js';
+import type { AppDeps } from './context.js';
+import { openDatabase } from './db/client.js';
+import { startScheduler } from './jobs/scheduler.js';
+import { createLogger } from './logger.js';
+import { runRetentionTick } from './retention/tick.js';
+
+export interface RunningServer {
+  port: number;
+  host: string;
+  deps: AppDeps;
+  /** Stops accepting, lets in-flight requests finish (up to the configured timeout), closes the database. */
+  shutdown(reason: string): Promise<void>;
+}
+
+/** Opens the database, starts jobs and the listener, and wires graceful shutdown. */
+export async function startServer(config: Config): Promise<RunningServer> {
+  const log = createLogger(config);
+  const db = openDatabase(config.database.path, { synchronous: config.database.synchronous });
+  const deps: AppDeps = { config, db, log, clock: Date.now };
+  let accepting = true;
+  const app = createApp(deps, { readiness: { accepting: () => accepting } });
+
+  const scheduler = startScheduler(
+    [{ name: 'retention', schedule: config.retention.pruneSchedule, run: (now) => runRetentionTick(deps, now) }],
+    log,
+    deps.clock,
+  );
+
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const address = server.address() as AddressInfo;
+  log.info({ host: config.server.host, port: address.port, db: config.database.path }, 'driftwatch listening');
+
+  let closing: Promise<void> | undefined;
+  const shutdown = (reason: string): Promise<void> => {
+    closing ??= (async () => {
+      accepting = false;
+      log.info({ reason }, 'shutting down: no new connections, finishing in-flight requests');
+      await scheduler.stop();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          log.warn({ timeout_ms: config.server.shutdownTimeoutMs }, 'in-flight requests did not finish in time');
+          if ('closeAllConnections' in server) server.closeAllConnections();
+          resolve();
+        }, config.server.shutdownTimeoutMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        // Keep-alive connections with no request in flight would otherwise hold close() open.
+        if ('closeIdleConnections' in server) server.closeIdleConnections();
+      });
+      db.close();
+      log.info('database closed; bye');
+    })();
+    return closing;
+  };
+
+  return { port: address.port, host: config.server.host, deps, shutdown };
+}
