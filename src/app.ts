@@ -6,6 +6,9 @@ import { ApiError, errorBody } from './errors.js';
 import { healthRoutes, type Readiness } from './health/routes.js';
 import { ingestRoutes } from './ingest/routes.js';
 import { modelRoutes } from './models/routes.js';
+import { baselineRoutes } from './baselines/routes.js';
+import { driftRoutes } from './drift/routes.js';
+import { labelRoutes } from './labels/routes.js';
 
 export interface AppOptions {
   readiness?: Readiness;
@@ -42,6 +45,9 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.route('/', healthRoutes(options.readiness ?? { accepting: () => true }));
   app.route('/', ingestRoutes());
   app.route('/', modelRoutes());
+  app.route('/', baselineRoutes());
+  app.route('/', driftRoutes());
+  app.route('/', labelRoutes());
 
   app.notFound((c) => {
     const err = new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`);

@@ -34,6 +34,44 @@ const cronExpression = z.string().refine((v) => cron.validate(v), {
   error: 'not a valid cron expression (e.g. "*/10 * * * *")',
 });
 
+/** Durations such as "90s", "15m", "1h", "7d", or a number of milliseconds. */
+const duration = z.union([z.number().int().positive(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') return v;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(v);
+  const unit = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[m?.[2] ?? ''];
+  if (!m || unit === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like 15m, 1h or 7d, got "${v}"` });
+    return z.NEVER;
+  }
+  return Math.round(Number(m[1]) * unit);
+});
+
+/** Drift settings; `drift` holds the defaults and `models.<name>` overrides them per model. */
+const driftSettings = z.strictObject({
+  // Event-time bucket size: the unit of aggregation, of closed-bucket windows and of ad-hoc ranges.
+  bucket: duration.optional(),
+  // Rolling window composed of the most recent buckets.
+  rollingWindow: duration.optional(),
+  // Below this many values a window gets measures but no drift verdict.
+  minSamples: z.number().int().min(1).optional(),
+  // PSI at or above which a feature counts as drifted (warning) / critically drifted.
+  psiWarning: z.number().positive().optional(),
+  psiCritical: z.number().positive().optional(),
+  // Significance level for KS / chi-square p-values, Benjamini–Hochberg adjusted across a run's features.
+  alpha: z.number().gt(0).lt(1).optional(),
+});
+export type DriftSettingsInput = z.infer<typeof driftSettings>;
+
+const DRIFT_DEFAULTS = {
+  bucket: 3600e3,
+  rollingWindow: 86400e3,
+  minSamples: 200,
+  psiWarning: 0.1,
+  psiCritical: 0.25,
+  alpha: 0.05,
+};
+export type DriftSettings = typeof DRIFT_DEFAULTS;
+
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
@@ -65,6 +103,13 @@ export const configSchema = z.strictObject({
       pruneSchedule: cronExpression.default('*/10 * * * *'),
     })
     .prefault({}),
+  drift: driftSettings
+    .extend({
+      // node-cron expression for the drift tick that evaluates windows whose data changed.
+      schedule: cronExpression.default('* * * * *'),
+    })
+    .prefault({}),
+  models: z.record(z.string(), driftSettings).default({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -85,7 +130,11 @@ export const ENV_KEYS: Record<string, string[]> = {
   DRIFTWATCH_RETENTION_DAYS: ['retention', 'rawRecordsDays'],
   DRIFTWATCH_PRUNE_SCHEDULE: ['retention', 'pruneSchedule'],
   DRIFTWATCH_LOG_LEVEL: ['log', 'level'],
+  DRIFTWATCH_DRIFT_SCHEDULE: ['drift', 'schedule'],
 };
+
+// Variables whose value is always text: DRIFTWATCH_DB=2024 names a file, not the number 2024.
+const TEXT_ENV = new Set(['DRIFTWATCH_HOST', 'DRIFTWATCH_DB', 'DRIFTWATCH_DB_SYNCHRONOUS', 'DRIFTWATCH_PRUNE_SCHEDULE', 'DRIFTWATCH_LOG_LEVEL', 'DRIFTWATCH_DRIFT_SCHEDULE']);
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -115,7 +164,8 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   if (last !== undefined) node[last] = value;
 }
 
-function envValue(text: string): unknown {
+function envValue(name: string, text: string): unknown {
+  if (TEXT_ENV.has(name)) return text;
   // Numbers and booleans arrive as strings in the environment; let the schema see their real type.
   if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
   if (text === 'true' || text === 'false') return text === 'true';
@@ -154,7 +204,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   for (const [name, path] of Object.entries(ENV_KEYS)) {
     const text = env[name];
     if (text === undefined || text === '') continue;
-    setPath(source.raw, path, envValue(text));
+    setPath(source.raw, path, envValue(name, text));
     source.origin.set(path.join('.'), name);
   }
   for (const [dotted, value] of Object.entries(options.overrides ?? {})) {
@@ -179,4 +229,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 /** A config with defaults only, for tests and tools; overrides use the same nested shape as the file. */
 export function defaultConfig(overrides: ConfigInput = {}): Config {
   return configSchema.parse(overrides);
+}
+
+/** Effective drift settings for a model: built-in defaults < `drift` < `models.<model>`. */
+export function driftSettingsFor(config: Config, model: string): DriftSettings {
+  const pick = (o: DriftSettingsInput | undefined) =>
+    Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined));
+  const { schedule: _schedule, ...defaults } = config.drift;
+  return { ...DRIFT_DEFAULTS, ...pick(defaults), ...pick(config.models[model]) } as DriftSettings;
 }

@@ -4,10 +4,12 @@ import { ApiError, type FieldProblem } from './errors.js';
 import { formatPath } from './ingest/record.js';
 
 function problems(error: z.ZodError, prefix: string): FieldProblem[] {
-  return error.issues.map((issue) => ({
-    path: formatPath(prefix, issue.path) || prefix || '(body)',
-    message: issue.message.replace(/^Invalid input: /, ''),
-  }));
+  return error.issues.flatMap((issue) =>
+    // Name each unknown key, instead of reporting "(body)" for an unknown query parameter.
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: formatPath(prefix, [...issue.path, key]), message: 'unknown field' }))
+      : [{ path: formatPath(prefix, issue.path) || prefix || '(body)', message: issue.message.replace(/^Invalid input: /, '') }],
+  );
 }
 
 /** Validates query parameters; a bad one is a 400 naming the parameter. */
@@ -18,13 +20,24 @@ export function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<
   throw new ApiError('bad_request', list.map((p) => `${p.path}: ${p.message}`).join('; '), { problems: list });
 }
 
-/** Reads and validates a JSON body; unparseable JSON and schema problems are 400s naming the field. */
-export async function parseJsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+/**
+ * Reads and validates a JSON body; unparseable JSON and schema problems are 400s naming the field.
+ * An empty body is validated as `{}` when `emptyAsObject` is set (for endpoints whose body is optional).
+ */
+export async function parseJsonBody<S extends z.ZodType>(
+  c: Context,
+  schema: S,
+  options: { emptyAsObject?: boolean } = {},
+): Promise<z.infer<S>> {
   let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch {
-    throw new ApiError('invalid_body', 'body must be valid JSON with content-type application/json');
+  const text = await c.req.text();
+  if (text.trim() === '' && options.emptyAsObject) body = {};
+  else {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new ApiError('invalid_body', 'body must be valid JSON');
+    }
   }
   const result = schema.safeParse(body);
   if (result.success) return result.data;

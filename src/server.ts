@@ -7,6 +7,7 @@ import { openDatabase } from './db/client.js';
 import { startScheduler } from './jobs/scheduler.js';
 import { createLogger } from './logger.js';
 import { runRetentionTick } from './retention/tick.js';
+import { runDriftTick } from './drift/service.js';
 
 export interface RunningServer {
   port: number;
@@ -25,7 +26,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const app = createApp(deps, { readiness: { accepting: () => accepting } });
 
   const scheduler = startScheduler(
-    [{ name: 'retention', schedule: config.retention.pruneSchedule, run: (now) => runRetentionTick(deps, now) }],
+    [
+      { name: 'retention', schedule: config.retention.pruneSchedule, run: (now) => runRetentionTick(deps, now) },
+      { name: 'drift', schedule: config.drift.schedule, run: (now) => runDriftTick(deps, now) },
+    ],
     log,
     deps.clock,
   );

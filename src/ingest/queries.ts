@@ -1,6 +1,6 @@
-import type { Statement } from 'better-sqlite3';
 import { and, desc, eq, lt } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
+import { prepared } from '../db/statements.js';
 import { rejections } from '../db/schema/index.js';
 import type { FieldProblem } from '../errors.js';
 import type { IngestRecord } from './record.js';
@@ -24,24 +24,14 @@ const RECORD_COLUMNS = [
 ] as const;
 export const RECORDS_PER_STATEMENT = 500; // 500 × 12 = 6000 variables
 
-const statementCache = new WeakMap<Database, Map<number, Statement>>();
+const TUPLE = `(${RECORD_COLUMNS.map(() => '?').join(',')})`;
 
-function insertStatement(db: Database, rows: number): Statement {
-  let byRows = statementCache.get(db);
-  if (!byRows) {
-    byRows = new Map();
-    statementCache.set(db, byRows);
-  }
-  let stmt = byRows.get(rows);
-  if (!stmt) {
-    const tuple = `(${RECORD_COLUMNS.map(() => '?').join(',')})`;
-    stmt = db.sqlite.prepare(
-      `INSERT INTO records (${RECORD_COLUMNS.join(',')}) VALUES ${Array(rows).fill(tuple).join(',')}
-       ON CONFLICT (model, request_id) DO NOTHING RETURNING model, request_id`,
-    );
-    byRows.set(rows, stmt);
-  }
-  return stmt;
+function insertStatement(db: Database, rows: number) {
+  return prepared(
+    db,
+    `INSERT INTO records (${RECORD_COLUMNS.join(',')}) VALUES ${Array(rows).fill(TUPLE).join(',')}
+     ON CONFLICT (model, request_id) DO NOTHING RETURNING model, request_id`,
+  );
 }
 
 const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
@@ -93,7 +83,8 @@ export function bumpModelVersions(db: Database, inserted: IngestRecord[], receiv
       if (r.ts > g.last) g.last = r.ts;
     } else groups.set(key, { model: r.model, version: r.modelVersion, n: 1, first: r.ts, last: r.ts });
   }
-  const stmt = db.sqlite.prepare(
+  const stmt = prepared(
+    db,
     `INSERT INTO model_versions (model, model_version, record_count, first_ts, last_ts, first_received_at, last_received_at)
      VALUES (?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (model, model_version) DO UPDATE SET
@@ -115,7 +106,8 @@ export interface NewRejection {
 }
 
 export function insertRejections(db: Database, list: NewRejection[], receivedAt: number, ingestRequestId: string): void {
-  const stmt = db.sqlite.prepare(
+  const stmt = prepared(
+    db,
     `INSERT INTO rejections (received_at, ingest_request_id, model, request_id, position_kind, position, errors, raw)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );

@@ -7,6 +7,13 @@ import type { FieldProblem } from '../errors.js';
 const EARLIEST_MS = 1e11; // 1973-03-03: anything smaller is almost certainly epoch *seconds*.
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
+/** Date.parse rolls 2026-02-30 over to March 2; a day the month does not have is a client bug, not a date. */
+function dayExists(v: string): boolean {
+  const [year, month, day] = v.slice(0, 10).split('-').map(Number);
+  if (year === undefined || month === undefined || day === undefined) return false;
+  return day >= 1 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
 const identifier = (what: string) =>
   z
     .string({ error: `expected ${what} as a string` })
@@ -22,7 +29,7 @@ const timestamp = z.union([z.number(), z.string()], { error: 'expected RFC 3339 
       }
       return Math.round(v);
     }
-    const ms = RFC3339.test(v) ? Date.parse(v) : Number.NaN;
+    const ms = RFC3339.test(v) && dayExists(v) ? Date.parse(v) : Number.NaN;
     if (Number.isNaN(ms)) {
       ctx.addIssue({ code: 'custom', message: `expected RFC 3339 timestamp such as 2026-11-24T10:00:00Z, got "${v.slice(0, 40)}"` });
       return z.NEVER;
@@ -107,6 +114,12 @@ function problemsOf(error: z.ZodError, raw: unknown, prefix: string): FieldProbl
       for (const key of issue.keys) {
         problems.push({ path: formatPath(prefix, [...issue.path, key]), message: 'unknown field' });
       }
+      continue;
+    }
+    if (issue.code === 'invalid_key') {
+      // The record's own error text ("expected object") would hide why the key itself was refused.
+      const inner = issue.issues.map((i) => i.message).join('; ');
+      problems.push({ path: formatPath(prefix, issue.path), message: inner || 'invalid key' });
       continue;
     }
     let message = issue.message.replace(/^Invalid input: /, '');

@@ -1,3 +1,4 @@
+import { aggregateRecords } from '../aggregates/service.js';
 import type { AppDeps } from '../context.js';
 import type { FieldProblem } from '../errors.js';
 import type { ParsedBatch } from './body.js';
@@ -71,6 +72,7 @@ export function ingestBatch(deps: AppDeps, batch: ParsedBatch, ingestRequestId: 
   const inserted = deps.db.sqlite.transaction(() => {
     const fresh = insertRecords(deps.db, valid, receivedAt);
     bumpModelVersions(deps.db, fresh, receivedAt);
+    aggregateRecords(deps, fresh, receivedAt);
     insertRejections(deps.db, rejections, receivedAt, ingestRequestId);
     return fresh;
   })();

@@ -1,3 +1,5 @@
+export * from './baselines.js';
+export * from './drift-results.js';
 export * from './model-versions.js';
 export * from './records.js';
 export * from './rejections.js';

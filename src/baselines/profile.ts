@@ -1,0 +1,237 @@
+import { fineGrid } from '../stats/index.js';
+
+// Profiles training data one row at a time. Numeric columns are kept as compact Float64Arrays (8 bytes a
+// value, not a JS object per row) so edges and grids are exact quantiles of the whole training set.
+
+export type ColumnType = 'numeric' | 'categorical';
+
+export interface NumericProfile {
+  type: 'numeric';
+  count: number;
+  missing: number;
+  min: number;
+  max: number;
+  mean: number;
+  /** Population standard deviation (ddof = 0), the scale Wasserstein distances are normed by. */
+  std: number;
+  /** Decile cut points (quantileEdges(values, 10)): the bins PSI and JS are computed on. */
+  psiEdges: number[];
+  /** Fine grid: every distinct training value when there are few, else quantile cut points; contains psiEdges. */
+  gridEdges: number[];
+  /** Training counts per grid cell (cell i = [gridEdges[i-1], gridEdges[i])). */
+  gridCounts: number[];
+  /** True when gridEdges holds every distinct training value, making grid KS/Wasserstein exact for the reference. */
+  exact: boolean;
+}
+
+export interface CategoricalProfile {
+  type: 'categorical';
+  count: number;
+  missing: number;
+  distinct: number;
+  /** The top-K categories by training frequency, most frequent first. */
+  categories: string[];
+  /** Training counts for `categories`, then one pooled count for every other training category. */
+  counts: number[];
+  /** The other (non-top-K) training categories, so production values outside top-K are not mistaken for unseen. */
+  pooled: string[];
+}
+
+export type ColumnProfile = NumericProfile | CategoricalProfile;
+
+export interface ProfileOptions {
+  /** Columns forced to categorical (e.g. integer-coded categories). */
+  categorical?: string[];
+  /** Columns forced to numeric. */
+  numeric?: string[];
+  /** Columns to leave out of the profile. */
+  exclude?: string[];
+  /** Column holding the model's prediction on the training data. */
+  prediction?: string | undefined;
+  /** Column holding the training label (excluded from features). */
+  label?: string | undefined;
+  topK?: number;
+  /** Maximum fine-grid cells for a numeric column. */
+  gridCells?: number;
+}
+
+export const DEFAULT_TOP_K = 50;
+export const DEFAULT_GRID_CELLS = 1000;
+// Beyond this many distinct raw values a column's value map is dropped: it can still be numeric, not categorical.
+const MAX_TRACKED_DISTINCT = 100_000;
+/** Values treated as missing in text formats (CSV), as pandas does by default. */
+export const MISSING_TOKENS = new Set(['', 'NA', 'N/A', 'NaN', 'nan', 'null', 'NULL', 'None', '#N/A']);
+
+class ColumnAccumulator {
+  values = new Float64Array(1024);
+  numeric = 0;
+  nonNumeric = 0;
+  missing = 0;
+  /** Raw value → count while the number of distinct values stays small enough to be categorical. */
+  raw: Map<string, number> | null = new Map();
+
+  add(v: unknown): void {
+    if (v === null || v === undefined || (typeof v === 'string' && MISSING_TOKENS.has(v.trim()))) {
+      this.missing++;
+      return;
+    }
+    let num: number;
+    let text: string;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) {
+        this.missing++;
+        return;
+      }
+      num = v;
+      text = String(v);
+    } else if (typeof v === 'string') {
+      text = v;
+      const trimmed = v.trim();
+      num = trimmed === '' ? Number.NaN : Number(trimmed);
+    } else if (typeof v === 'boolean') {
+      text = String(v);
+      num = Number.NaN;
+    } else {
+      text = JSON.stringify(v);
+      num = Number.NaN;
+    }
+    if (Number.isFinite(num)) {
+      if (this.numeric === this.values.length) {
+        const grown = new Float64Array(this.values.length * 2);
+        grown.set(this.values);
+        this.values = grown;
+      }
+      this.values[this.numeric++] = num;
+    } else this.nonNumeric++;
+    if (this.raw) {
+      this.raw.set(text, (this.raw.get(text) ?? 0) + 1);
+      if (this.raw.size > MAX_TRACKED_DISTINCT) this.raw = null;
+    }
+  }
+}
+
+export class ProfileError extends Error {}
+
+export interface BuiltProfile {
+  rows: number;
+  features: Map<string, ColumnProfile>;
+  prediction: ColumnProfile | null;
+}
+
+/** Accumulates rows (objects of column → value) and builds every column's profile at the end. */
+export class ProfileBuilder {
+  private readonly columns = new Map<string, ColumnAccumulator>();
+  private rows = 0;
+  private readonly exclude: Set<string>;
+
+  constructor(private readonly options: ProfileOptions = {}) {
+    this.exclude = new Set([...(options.exclude ?? []), ...(options.label ? [options.label] : [])]);
+  }
+
+  addRow(row: Record<string, unknown>): void {
+    this.rows++;
+    for (const [name, value] of Object.entries(row)) {
+      if (this.exclude.has(name)) continue;
+      let col = this.columns.get(name);
+      if (!col) {
+        col = new ColumnAccumulator();
+        // A column first seen late was missing in every earlier row.
+        col.missing = this.rows - 1;
+        this.columns.set(name, col);
+      }
+      col.add(value);
+    }
+    // Columns absent from this row count it as missing.
+    for (const [name, col] of this.columns) if (!(name in row)) col.missing++;
+  }
+
+  build(): BuiltProfile {
+    if (this.rows === 0) throw new ProfileError('training data has no rows');
+    const { prediction } = this.options;
+    if (prediction !== undefined && !this.columns.has(prediction)) {
+      throw new ProfileError(`prediction column "${prediction}" is not in the training data`);
+    }
+    for (const name of [...(this.options.categorical ?? []), ...(this.options.numeric ?? [])]) {
+      if (!this.columns.has(name)) throw new ProfileError(`column "${name}" is not in the training data`);
+    }
+    const features = new Map<string, ColumnProfile>();
+    let predictionProfile: ColumnProfile | null = null;
+    for (const [name, col] of this.columns) {
+      const profile = this.profileColumn(name, col);
+      if (name === prediction) predictionProfile = profile;
+      else features.set(name, profile);
+    }
+    if (features.size === 0) throw new ProfileError('training data has no feature columns');
+    return { rows: this.rows, features, prediction: predictionProfile };
+  }
+
+  private typeOf(name: string, col: ColumnAccumulator): ColumnType {
+    if (this.options.categorical?.includes(name)) return 'categorical';
+    if (this.options.numeric?.includes(name)) return 'numeric';
+    return col.numeric > 0 && col.nonNumeric === 0 ? 'numeric' : 'categorical';
+  }
+
+  private profileColumn(name: string, col: ColumnAccumulator): ColumnProfile {
+    const type = this.typeOf(name, col);
+    if (type === 'numeric') {
+      if (col.numeric === 0) throw new ProfileError(`column "${name}" has no numeric values to profile`);
+      return numericProfile(col.values.subarray(0, col.numeric), col.missing + col.nonNumeric, this.options.gridCells);
+    }
+    if (!col.raw) {
+      throw new ProfileError(`column "${name}" has more than ${MAX_TRACKED_DISTINCT} distinct values; it cannot be categorical`);
+    }
+    return categoricalProfile(col.raw, col.missing, this.options.topK ?? DEFAULT_TOP_K);
+  }
+}
+
+/** Profile of a numeric column; `values` is consumed (sorted in place). */
+export function numericProfile(values: Float64Array, missing: number, gridCells = DEFAULT_GRID_CELLS): NumericProfile {
+  const sorted = values.sort();
+  const n = sorted.length;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += sorted[i] as number;
+  const mean = sum / n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += ((sorted[i] as number) - mean) ** 2;
+
+  const grid = fineGrid(sorted, { maxCells: gridCells });
+  const gridEdges = Array.from(grid.edges);
+  const gridCounts = new Array<number>(gridEdges.length + 1).fill(0);
+  // One merge pass over sorted values: the cell index only moves forward.
+  let cell = 0;
+  for (let i = 0; i < n; i++) {
+    const v = sorted[i] as number;
+    while (cell < gridEdges.length && (gridEdges[cell] as number) <= v) cell++;
+    gridCounts[cell] = (gridCounts[cell] as number) + 1;
+  }
+  return {
+    type: 'numeric',
+    count: n,
+    missing,
+    min: sorted[0] as number,
+    max: sorted[n - 1] as number,
+    mean,
+    std: Math.sqrt(ss / n),
+    psiEdges: Array.from(grid.coarseEdges),
+    gridEdges,
+    gridCounts,
+    exact: grid.exact,
+  };
+}
+
+export function categoricalProfile(raw: Map<string, number>, missing: number, topK: number): CategoricalProfile {
+  const ranked = [...raw.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const top = ranked.slice(0, topK);
+  const rest = ranked.slice(topK);
+  const count = ranked.reduce((s, [, c]) => s + c, 0);
+  return {
+    type: 'categorical',
+    count,
+    missing,
+    distinct: ranked.length,
+    categories: top.map(([k]) => k),
+    counts: [...top.map(([, c]) => c), rest.reduce((s, [, c]) => s + c, 0)],
+    pooled: rest.map(([k]) => k),
+  };
+}
+

@@ -1,0 +1,33 @@
+import { index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+/** One evaluated window: the time series behind drift charts, alerts and reports. */
+export const driftResults = sqliteTable(
+  'drift_results',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    model: text('model').notNull(),
+    modelVersion: text('model_version').notNull(),
+    baselineId: integer('baseline_id').notNull(),
+    // bucket: one closed event-time bucket; rolling: the configured rolling window; range: an on-demand run.
+    windowKind: text('window_kind', { enum: ['bucket', 'rolling', 'range'] }).notNull(),
+    windowFrom: integer('window_from').notNull(),
+    windowTo: integer('window_to').notNull(),
+    n: integer('n').notNull(),
+    drifted: integer('drifted', { mode: 'boolean' }),
+    driftedShare: real('drifted_share'),
+    // JSON of the full result (features, prediction, quality, performance).
+    result: text('result').notNull(),
+    evaluatedAt: integer('evaluated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('drift_results_window').on(t.model, t.modelVersion, t.baselineId, t.windowKind, t.windowFrom, t.windowTo),
+    index('drift_results_model_to').on(t.model, t.windowTo),
+  ],
+);
+
+/** Small key/value state for jobs (e.g. the drift tick's watermark). */
+export const jobState = sqliteTable('job_state', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});

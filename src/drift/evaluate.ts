@@ -1,0 +1,159 @@
+import type { ColumnProfile } from '../baselines/profile.js';
+import type { DriftSettings } from '../config.js';
+import {
+  benjaminiHochberg,
+  chiSquareContingency,
+  jensenShannon,
+  ksFromGrid,
+  psi,
+  rebin,
+  WASSERSTEIN_MIN_SCALE,
+  wassersteinFromGrid,
+} from '../stats/index.js';
+
+// Pure: turns a window's aggregates and the baseline's profiles into drift measures and verdicts.
+
+/** A column's aggregate summed over the buckets of a window. */
+export interface WindowColumn {
+  n: number;
+  missing: number;
+  typeMismatch: number;
+  outOfRange: number;
+  unseen: number;
+  offEdge: number;
+  vmin: number | null;
+  vmax: number | null;
+  counts: Float64Array;
+}
+
+export type Severity = 'none' | 'warning' | 'critical';
+
+export interface ColumnResult {
+  feature: string;
+  type: 'numeric' | 'categorical';
+  n: number;
+  psi: number | null;
+  ks_statistic: number | null;
+  ks_pvalue: number | null;
+  wasserstein_normed: number | null;
+  chi2_statistic: number | null;
+  chi2_pvalue: number | null;
+  js: number | null;
+  /** KS or χ² p-value after Benjamini–Hochberg adjustment across the run's features (raw for the prediction). */
+  pvalue_adjusted: number | null;
+  missing_rate: number | null;
+  type_mismatch_rate: number | null;
+  unseen_rate: number | null;
+  out_of_range_rate: number | null;
+  /** null when the window has fewer than minSamples values: measures are shown, no verdict is given. */
+  drifted: boolean | null;
+  severity: Severity | null;
+}
+
+function emptyResult(feature: string, type: ColumnResult['type']): ColumnResult {
+  return {
+    feature,
+    type,
+    n: 0,
+    psi: null,
+    ks_statistic: null,
+    ks_pvalue: null,
+    wasserstein_normed: null,
+    chi2_statistic: null,
+    chi2_pvalue: null,
+    js: null,
+    pvalue_adjusted: null,
+    missing_rate: null,
+    type_mismatch_rate: null,
+    unseen_rate: null,
+    out_of_range_rate: null,
+    drifted: null,
+    severity: null,
+  };
+}
+
+/** Baseline counts in the same slot layout as a window's counts (categorical: top-K, pooled, unseen = 0). */
+export function referenceCounts(profile: ColumnProfile): Float64Array {
+  return profile.type === 'numeric' ? Float64Array.from(profile.gridCounts) : Float64Array.from([...profile.counts, 0]);
+}
+
+/** Counts of the PSI bins: decile bins for numeric columns, category slots for categorical ones. */
+export function psiBins(profile: ColumnProfile, counts: Float64Array): Float64Array {
+  return profile.type === 'numeric' ? rebin(profile.gridEdges, counts, profile.psiEdges) : counts;
+}
+
+export function measureColumn(name: string, profile: ColumnProfile, w: WindowColumn | undefined): ColumnResult {
+  const result = emptyResult(name, profile.type);
+  if (!w) return result;
+  const total = w.n + w.missing + w.typeMismatch;
+  result.n = w.n;
+  if (total > 0) {
+    result.missing_rate = w.missing / total;
+    result.type_mismatch_rate = w.typeMismatch / total;
+  }
+  if (w.n === 0) return result;
+  const ref = referenceCounts(profile);
+  result.psi = psi(psiBins(profile, ref), psiBins(profile, w.counts));
+  if (profile.type === 'numeric') {
+    result.out_of_range_rate = w.outOfRange / w.n;
+    const onEdges = profile.exact && w.offEdge === 0;
+    const grid = { edges: profile.gridEdges, refCounts: ref, curCounts: w.counts, onEdges };
+    const ks = ksFromGrid(grid);
+    result.ks_statistic = ks.statistic;
+    result.ks_pvalue = ks.pvalue;
+    const min = Math.min(profile.min, w.vmin ?? profile.min, profile.gridEdges[0] ?? profile.min);
+    const max = Math.max(profile.max, w.vmax ?? profile.max, profile.gridEdges[profile.gridEdges.length - 1] ?? profile.max);
+    const ws = wassersteinFromGrid({ ...grid, min, max });
+    result.wasserstein_normed = ws.distance / Math.max(profile.std, WASSERSTEIN_MIN_SCALE);
+  } else {
+    result.unseen_rate = w.unseen / w.n;
+    const chi = chiSquareContingency(ref, w.counts);
+    result.chi2_statistic = chi.statistic;
+    result.chi2_pvalue = chi.pvalue;
+    result.js = jensenShannon(ref, w.counts);
+  }
+  return result;
+}
+
+function verdict(r: ColumnResult, settings: DriftSettings): void {
+  if (r.n < settings.minSamples || r.psi === null) return;
+  const p = r.pvalue_adjusted;
+  // Effect size and significance together: big windows make tiny shifts significant, PSI keeps them quiet.
+  r.drifted = r.psi >= settings.psiWarning && p !== null && p < settings.alpha;
+  r.severity = !r.drifted ? 'none' : r.psi >= settings.psiCritical ? 'critical' : 'warning';
+}
+
+export interface WindowEvaluation {
+  features: ColumnResult[];
+  prediction: ColumnResult | null;
+  drifted_share: number | null;
+}
+
+export function evaluateWindow(
+  features: Map<string, ColumnProfile>,
+  prediction: ColumnProfile | null,
+  window: Map<string, WindowColumn>,
+  settings: DriftSettings,
+): WindowEvaluation {
+  const results = [...features].map(([name, profile]) => measureColumn(name, profile, window.get(`feature:${name}`)));
+  const tested = results.filter((r) => (r.ks_pvalue ?? r.chi2_pvalue) !== null);
+  if (tested.length > 0) {
+    const adjusted = benjaminiHochberg(tested.map((r) => (r.ks_pvalue ?? r.chi2_pvalue) as number));
+    tested.forEach((r, i) => {
+      r.pvalue_adjusted = adjusted[i] ?? null;
+    });
+  }
+  for (const r of results) verdict(r, settings);
+  let predictionResult: ColumnResult | null = null;
+  if (prediction) {
+    predictionResult = measureColumn('prediction', prediction, window.get('prediction:prediction'));
+    predictionResult.pvalue_adjusted = predictionResult.ks_pvalue ?? predictionResult.chi2_pvalue;
+    verdict(predictionResult, settings);
+  }
+  const judged = results.filter((r) => r.drifted !== null);
+  return {
+    features: results,
+    prediction: predictionResult,
+    drifted_share: judged.length === 0 ? null : judged.filter((r) => r.drifted).length / judged.length,
+  };
+}

@@ -1,0 +1,21 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../context.js';
+import { parseJsonBody } from '../http.js';
+import { applyLabels } from './service.js';
+
+const label = z.strictObject({
+  model: z.string().min(1),
+  request_id: z.string().min(1),
+  label: z.union([z.number(), z.string(), z.boolean(), z.null()], { error: 'expected number, string, boolean or null' }),
+});
+const body = z.union([z.array(label), z.strictObject({ labels: z.array(label) }).transform((b) => b.labels)]);
+
+export function labelRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.post('/v1/labels', async (c) => {
+    const labels = await parseJsonBody(c, body);
+    return c.json(applyLabels(c.get('deps'), labels));
+  });
+  return app;
+}

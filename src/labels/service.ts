@@ -1,0 +1,66 @@
+import { bucketStart, addOutcome } from '../aggregates/service.js';
+import { addBucketStats, type BucketStatsDelta } from '../aggregates/queries.js';
+import { driftSettingsFor } from '../config.js';
+import type { AppDeps } from '../context.js';
+import { prepared } from '../db/statements.js';
+import { labelOutcome } from './outcome.js';
+
+export interface LabelInput {
+  model: string;
+  request_id: string;
+  label: number | string | boolean | null;
+}
+
+export interface LabelResult {
+  updated: number;
+  unchanged: number;
+  not_found: { index: number; model: string; request_id: string }[];
+}
+
+/**
+ * Joins delayed ground truth to stored records and moves the bucket's label outcome from the old label to
+ * the new one, so re-sending or correcting a label never counts it twice.
+ */
+export function applyLabels(deps: Pick<AppDeps, 'db' | 'config' | 'clock'>, labels: LabelInput[]): LabelResult {
+  const now = deps.clock();
+  const result: LabelResult = { updated: 0, unchanged: 0, not_found: [] };
+  const find = prepared(deps.db, 'SELECT id, model_version, ts, prediction, label FROM records WHERE model = ? AND request_id = ?');
+  const update = prepared(deps.db, 'UPDATE records SET label = ? WHERE id = ?');
+  deps.db.sqlite.transaction(() => {
+    labels.forEach((l, index) => {
+      const row = find.get(l.model, l.request_id) as
+        | { id: number; model_version: string; ts: number; prediction: string | null; label: string | null }
+        | undefined;
+      if (!row) {
+        result.not_found.push({ index, model: l.model, request_id: l.request_id });
+        return;
+      }
+      const next = l.label === null ? null : JSON.stringify(l.label);
+      if (next === row.label) {
+        result.unchanged++;
+        return;
+      }
+      update.run(next, row.id);
+      result.updated++;
+      const bucketMs = driftSettingsFor(deps.config, l.model).bucket;
+      const delta: BucketStatsDelta = {
+        model: l.model,
+        modelVersion: row.model_version,
+        bucketStart: bucketStart(row.ts, bucketMs),
+        bucketMs,
+        records: 0,
+        labeled: 0,
+        classified: 0,
+        correct: 0,
+        regressed: 0,
+        absErrSum: 0,
+        sqErrSum: 0,
+      };
+      const prediction = row.prediction === null ? null : JSON.parse(row.prediction);
+      if (row.label !== null) addOutcome(delta, labelOutcome(prediction, JSON.parse(row.label)), -1);
+      addOutcome(delta, labelOutcome(prediction, l.label), 1);
+      addBucketStats(deps.db, delta, now);
+    });
+  })();
+  return result;
+}
