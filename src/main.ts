@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from './config.js';
 import { migrationStatus, openDatabase } from './db/client.js';
 import { startServer } from './server.js';
+import { CliError, formatResult, runDriftRemote, serviceUrl, uploadBaseline } from './cli/client.js';
 
 const program = new Command();
 program
@@ -49,7 +50,48 @@ withCommon(program.command('migrate').description('create the database if needed
     console.log(`${config.database.path}: ${status.applied}/${status.expected} migrations applied`);
   });
 
+const baseline = program.command('baseline').description('training baselines');
+withCommon(baseline.command('create').description('profile a training set and store it as a baseline (via the running service)'))
+  .requiredOption('--model <name>', 'model name')
+  .option('--model-version <version>', 'model version the baseline belongs to')
+  .requiredOption('--data <file>', 'training data: .csv, .ndjson/.jsonl or .json')
+  .option('--prediction <column>', "column with the model's prediction on the training data")
+  .option('--label <column>', 'column with the training label (left out of the features)')
+  .option('--categorical <columns>', 'comma-separated columns to treat as categorical')
+  .option('--numeric <columns>', 'comma-separated columns to treat as numeric')
+  .option('--exclude <columns>', 'comma-separated columns to leave out')
+  .option('--top-k <k>', 'categories kept per categorical column (default 50)')
+  .option('--notes <text>', 'free-text notes stored with the baseline')
+  .option('--code-commit <sha>', 'commit of the training code')
+  .option('--no-activate', 'store without activating')
+  .option('--url <url>', 'driftwatch service URL (default from config: http://host:port)')
+  .action(async (opts) => {
+    const result = await uploadBaseline(serviceUrl(load(opts), opts.url), opts);
+    console.log(JSON.stringify(result, null, 2));
+  });
+
+const drift = program.command('drift').description('drift runs');
+withCommon(drift.command('run').description('evaluate drift now (rolling window, or --from/--to)'))
+  .requiredOption('--model <name>', 'model name')
+  .option('--from <time>', 'window start, RFC 3339')
+  .option('--to <time>', 'window end, RFC 3339')
+  .option('--json', 'print the raw JSON results')
+  .option('--url <url>', 'driftwatch service URL (default from config: http://host:port)')
+  .action(async (opts) => {
+    const body = (await runDriftRemote(serviceUrl(load(opts), opts.url), opts.model, {
+      ...(opts.from ? { from: opts.from } : {}),
+      ...(opts.to ? { to: opts.to } : {}),
+    })) as { results: Parameters<typeof formatResult>[0][] };
+    if (opts.json) console.log(JSON.stringify(body, null, 2));
+    else if (body.results.length === 0) console.log('no data in the window for a model version with an active baseline');
+    else console.log(body.results.map(formatResult).join('\n\n'));
+  });
+
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CliError) {
+    console.error(`driftwatch: ${err.message}`);
+    process.exit(1);
+  }
   if (err instanceof ConfigError) {
     console.error(err.message);
     process.exit(2);
