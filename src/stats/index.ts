@@ -1,0 +1,48 @@
+/**
+ * driftwatch statistics core: pure functions (no I/O) whose numbers match scipy 1.10 / numpy 1.24
+ * on the same data. Inputs accept number[] or typed arrays; empty or non-finite input throws StatsInputError.
+ */
+export {
+  type ChiSquareResult,
+  chiSquareContingency,
+  chiSquareSf,
+  jensenShannon,
+  psi,
+} from "./divergence.js";
+export {
+  type FineGrid,
+  fineGrid,
+  type GridCounts,
+  type KsGridResult,
+  ksFromGrid,
+  nextUp,
+  rebin,
+  type WassersteinGridResult,
+  wassersteinFromGrid,
+} from "./grid.js";
+export { kstwoSf, smirnovSf } from "./kolmogorov.js";
+export {
+  KS_MAX_AUTO_N,
+  type KsMethod,
+  type KsResult,
+  ksPvalue,
+  ksStatisticSorted,
+  ksTwoSample,
+} from "./ks.js";
+export { benjaminiHochberg } from "./multiple.js";
+export {
+  histogram,
+  offEdgeCount,
+  quantileEdges,
+  quantileEdgesSorted,
+  quantileSorted,
+  upperBound,
+} from "./quantile.js";
+export { type NumericInput, StatsInputError } from "./validate.js";
+export {
+  populationStd,
+  WASSERSTEIN_MIN_SCALE,
+  wasserstein,
+  wassersteinNormed,
+  wassersteinSorted,
+} from "./wasserstein.js";
