@@ -59,8 +59,50 @@ const driftSettings = z.strictObject({
   psiCritical: z.number().positive().optional(),
   // Significance level for KS / chi-square p-values, Benjamini–Hochberg adjusted across a run's features.
   alpha: z.number().gt(0).lt(1).optional(),
+  // Data-quality alert: share of values missing (above the baseline's own missing share), of the wrong
+  // type, or never seen in training, at or above which a data_quality alert fires.
+  qualityRate: z.number().gt(0).max(1).optional(),
+  // Replace the fixed PSI warning threshold by mean + 3σ of PSI over baseline-sized random chunks of the
+  // window's size drawn from the baseline (as NannyML calibrates), never below psiWarning.
+  calibrated: z.boolean().optional(),
 });
 export type DriftSettingsInput = z.infer<typeof driftSettings>;
+
+/** Thresholds that may be set per feature (config `models.<m>.features.<f>` or the API). */
+const featureThresholds = z.strictObject({
+  psiWarning: z.number().positive().optional(),
+  psiCritical: z.number().positive().optional(),
+  alpha: z.number().gt(0).lt(1).optional(),
+});
+export type FeatureThresholds = z.infer<typeof featureThresholds>;
+
+const modelSettings = driftSettings.extend({ features: z.record(z.string(), featureThresholds).default({}) });
+
+const role = z.enum(['ingest', 'reviewer', 'admin']);
+export type Role = z.infer<typeof role>;
+
+const token = z
+  .strictObject({
+    // The actor name recorded in audit trails.
+    name: z.string().min(1).max(100),
+    role,
+    // Either the token itself (e.g. from an env-substituted file) or its sha256 hex; only the hash is kept.
+    token: z.string().min(16, { error: 'tokens must be at least 16 characters' }).optional(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, { error: 'expected 64 lowercase hex characters' }).optional(),
+  })
+  .refine((t) => (t.token === undefined) !== (t.sha256 === undefined), { error: 'give exactly one of token or sha256' });
+
+const channel = z.strictObject({
+  name: z.string().min(1).max(100),
+  type: z.enum(['webhook', 'slack', 'alertmanager']),
+  // For alertmanager: the base URL (http://alertmanager:9093); /api/v2/alerts is appended.
+  url: z.url(),
+  // webhook: HMAC-SHA256 key for the X-Driftwatch-Signature header.
+  secret: z.string().min(1).optional(),
+  // Which events to send; all when absent.
+  events: z.array(z.string()).optional(),
+});
+export type ChannelConfig = z.infer<typeof channel>;
 
 const DRIFT_DEFAULTS = {
   bucket: 3600e3,
@@ -69,6 +111,8 @@ const DRIFT_DEFAULTS = {
   psiWarning: 0.1,
   psiCritical: 0.25,
   alpha: 0.05,
+  qualityRate: 0.05,
+  calibrated: false,
 };
 export type DriftSettings = typeof DRIFT_DEFAULTS;
 
@@ -109,7 +153,26 @@ export const configSchema = z.strictObject({
       schedule: cronExpression.default('* * * * *'),
     })
     .prefault({}),
-  models: z.record(z.string(), driftSettings).default({}),
+  models: z.record(z.string(), modelSettings).default({}),
+  auth: z
+    .strictObject({
+      // No tokens: the API is open (allowed only on loopback unless --insecure).
+      tokens: z.array(token).default([]),
+    })
+    .prefault({}),
+  notifications: z
+    .strictObject({
+      channels: z.array(channel).default([]),
+      // Base URL reviewers open driftwatch at; used for links in notifications.
+      externalUrl: z.url().optional(),
+      // Per-attempt timeout for a receiver.
+      timeoutMs: z.number().int().positive().default(5_000),
+      // Attempts before a delivery is marked failed (with exponential backoff between them).
+      maxAttempts: z.number().int().min(1).default(8),
+      // How often open alerts are re-sent to Alertmanager, which expires alerts that are not refreshed.
+      alertmanagerResend: duration.default(5 * 60_000),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -236,5 +299,6 @@ export function driftSettingsFor(config: Config, model: string): DriftSettings {
   const pick = (o: DriftSettingsInput | undefined) =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined));
   const { schedule: _schedule, ...defaults } = config.drift;
-  return { ...DRIFT_DEFAULTS, ...pick(defaults), ...pick(config.models[model]) } as DriftSettings;
+  const { features: _features, ...modelOwn } = config.models[model] ?? { features: {} };
+  return { ...DRIFT_DEFAULTS, ...pick(defaults), ...pick(modelOwn) } as DriftSettings;
 }
