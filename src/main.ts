@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from './config.js';
 import { migrationStatus, openDatabase } from './db/client.js';
-import { startServer } from './server.js';
+import { StartupRefused, startServer } from './server.js';
 import { CliError, formatResult, runDriftRemote, serviceUrl, uploadBaseline } from './cli/client.js';
 
 const program = new Command();
@@ -29,8 +29,9 @@ function load(opts: { config?: string; db?: string; host?: string; port?: string
 withCommon(program.command('serve').description('start the HTTP service (creates and migrates the database)'))
   .option('--host <host>', 'address to listen on (env DRIFTWATCH_HOST, default 127.0.0.1)')
   .addOption(new Option('--port <port>', 'port to listen on, 0 for any free port (env DRIFTWATCH_PORT, default 8080)'))
+  .option('--insecure', 'allow an API without tokens on a non-loopback address')
   .action(async (opts) => {
-    const server = await startServer(load(opts));
+    const server = await startServer(load(opts), { insecure: opts.insecure === true });
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.once(signal, () => {
         server.shutdown(signal).then(
@@ -88,7 +89,7 @@ withCommon(drift.command('run').description('evaluate drift now (rolling window,
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof CliError) {
+  if (err instanceof CliError || err instanceof StartupRefused) {
     console.error(`driftwatch: ${err.message}`);
     process.exit(1);
   }

@@ -6,6 +6,7 @@ import type { AppDeps } from './context.js';
 import { openDatabase } from './db/client.js';
 import { startScheduler } from './jobs/scheduler.js';
 import { createLogger } from './logger.js';
+import { isLoopback, tokenTable } from './auth/tokens.js';
 import { runRetentionTick } from './retention/tick.js';
 import { runDriftTick } from './drift/service.js';
 
@@ -17,9 +18,29 @@ export interface RunningServer {
   shutdown(reason: string): Promise<void>;
 }
 
+export class StartupRefused extends Error {}
+
+/**
+ * Refuses an open API on a network address: anyone who can reach the port could change baselines.
+ * On loopback an open API is the embedded default, with a warning.
+ */
+export function checkExposure(config: Config, insecure: boolean, log: { warn: (msg: string) => void }): void {
+  if (!tokenTable(config).open) return;
+  if (!isLoopback(config.server.host)) {
+    if (!insecure) {
+      throw new StartupRefused(
+        `refusing to listen on ${config.server.host} with no auth tokens configured: add auth.tokens to the config, ` +
+          'listen on 127.0.0.1, or pass --insecure to run an open API on the network',
+      );
+    }
+    log.warn(`--insecure: the API on ${config.server.host} is open to anyone who can reach it`);
+  } else log.warn('no auth tokens configured: the API is open to local processes (fine for a sidecar on loopback)');
+}
+
 /** Opens the database, starts jobs and the listener, and wires graceful shutdown. */
-export async function startServer(config: Config): Promise<RunningServer> {
+export async function startServer(config: Config, options: { insecure?: boolean } = {}): Promise<RunningServer> {
   const log = createLogger(config);
+  checkExposure(config, options.insecure === true, { warn: (msg) => log.warn(msg) });
   const db = openDatabase(config.database.path, { synchronous: config.database.synchronous });
   const deps: AppDeps = { config, db, log, clock: Date.now };
   let accepting = true;

@@ -65,7 +65,7 @@ export function createBinner(profile: ColumnProfile): ColumnBinner {
     };
   }
   const index = new Map<string, number>();
-  profile.categories.forEach((c, i) => index.set(c, i));
+  for (const [i, c] of profile.categories.entries()) index.set(c, i);
   const pooledSlot = profile.categories.length;
   const unseenSlot = pooledSlot + 1;
   for (const c of profile.pooled) index.set(c, pooledSlot);

@@ -3,6 +3,7 @@ import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../context.js';
+import { allow, canRead } from '../auth/middleware.js';
 import { ApiError } from '../errors.js';
 import { parseQuery } from '../http.js';
 import { listBaselines } from './queries.js';
@@ -38,7 +39,7 @@ const idParam = (v: string) => {
 export function baselineRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.post('/v1/models/:model/baselines', async (c) => {
+  app.post('/v1/models/:model/baselines', allow(), async (c) => {
     const model = c.req.param('model');
     c.set('model', model);
     const q = parseQuery(c, createQuery);
@@ -62,21 +63,22 @@ export function baselineRoutes(): Hono<AppEnv> {
       codeCommit: q.code_commit,
       notes: q.notes,
       activate: q.activate,
+      createdBy: c.get('actor').name,
     });
     return c.json({ ...result.baseline, reaggregated_records: result.reaggregated }, 201);
   });
 
-  app.get('/v1/models/:model/baselines', (c) => {
+  app.get('/v1/models/:model/baselines', canRead(), (c) => {
     const model = c.req.param('model');
     return c.json({ baselines: listBaselines(c.get('deps').db, model).map(baselineView) });
   });
 
-  app.get('/v1/models/:model/baselines/:id', (c) => {
+  app.get('/v1/models/:model/baselines/:id', canRead(), (c) => {
     const include = c.req.query('include');
     return c.json(baselineDetail(c.get('deps'), c.req.param('model'), idParam(c.req.param('id')), include === 'grid'));
   });
 
-  app.post('/v1/models/:model/baselines/:id/activate', async (c) => {
+  app.post('/v1/models/:model/baselines/:id/activate', allow(), async (c) => {
     const result = await activateBaseline(c.get('deps'), c.req.param('model'), idParam(c.req.param('id')));
     return c.json({ ...result.baseline, reaggregated_records: result.reaggregated });
   });

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../context.js';
+import { allow, canRead } from '../auth/middleware.js';
 import { parseJsonBody, parseQuery } from '../http.js';
 import { timeParam } from '../time.js';
 import { latestResults, listResults } from './queries.js';
@@ -34,14 +35,14 @@ const histogramQuery = z.strictObject({
 export function driftRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.post('/v1/models/:model/drift/run', async (c) => {
+  app.post('/v1/models/:model/drift/run', allow('reviewer'), async (c) => {
     const model = c.req.param('model');
     c.set('model', model);
     const range = await parseJsonBody(c, runBody, { emptyAsObject: true });
     return c.json({ results: runDrift(c.get('deps'), model, range) });
   });
 
-  app.get('/v1/models/:model/drift', (c) => {
+  app.get('/v1/models/:model/drift', canRead(), (c) => {
     const model = c.req.param('model');
     c.set('model', model);
     const q = parseQuery(c, seriesQuery);
@@ -54,14 +55,14 @@ export function driftRoutes(): Hono<AppEnv> {
     return c.json({ results });
   });
 
-  app.get('/v1/models/:model/drift/latest', (c) => {
+  app.get('/v1/models/:model/drift/latest', canRead(), (c) => {
     const model = c.req.param('model');
     c.set('model', model);
     const rows = latestResults(c.get('deps').db, model);
     return c.json({ results: rows.map((r) => ({ id: r.id, ...JSON.parse(r.result) })) });
   });
 
-  app.get('/v1/models/:model/features/:feature/histogram', (c) => {
+  app.get('/v1/models/:model/features/:feature/histogram', canRead(), (c) => {
     const model = c.req.param('model');
     c.set('model', model);
     const q = parseQuery(c, histogramQuery);

@@ -73,7 +73,8 @@ export async function readBody(request: Request, limit: number): Promise<string>
 
 /** One element of a batch: its position and either the parsed value or why its text was not JSON. */
 export type BatchItem =
-  | { position: number; value: unknown; raw?: undefined; syntaxError?: undefined }
+  // `raw` is the text as sent when the format has one per record (NDJSON lines), kept for rejections.
+  | { position: number; value: unknown; raw?: string; syntaxError?: undefined }
   | { position: number; value?: undefined; raw: string; syntaxError: string };
 
 export interface ParsedBatch {
@@ -131,7 +132,7 @@ export function parseNdjsonBatch(text: string): ParsedBatch {
     start = end + 1;
     if (line.trim() === '') continue;
     try {
-      items.push({ position: lineNo, value: JSON.parse(line) });
+      items.push({ position: lineNo, value: JSON.parse(line), raw: line });
     } catch {
       const at = locateJsonError(line);
       items.push({

@@ -5,13 +5,18 @@ import type { FieldProblem } from '../errors.js';
 // a value the baseline does not expect is drift or a data-quality signal, never a reason to drop data.
 
 const EARLIEST_MS = 1e11; // 1973-03-03: anything smaller is almost certainly epoch *seconds*.
+// 9999-12-31T23:59:59.999Z, the last instant an RFC 3339 string can name; beyond ±8.64e15 a Date cannot even
+// be formatted, so one such record would break every listing that shows its time.
+const LATEST_MS = 253_402_300_799_999;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 /** Date.parse rolls 2026-02-30 over to March 2; a day the month does not have is a client bug, not a date. */
 function dayExists(v: string): boolean {
   const [year, month, day] = v.slice(0, 10).split('-').map(Number);
   if (year === undefined || month === undefined || day === undefined) return false;
-  return day >= 1 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  return days !== undefined && day >= 1 && day <= days;
 }
 
 const identifier = (what: string) =>
@@ -25,6 +30,10 @@ const timestamp = z.union([z.number(), z.string()], { error: 'expected RFC 3339 
     if (typeof v === 'number') {
       if (!Number.isFinite(v) || v < EARLIEST_MS) {
         ctx.addIssue({ code: 'custom', message: 'epoch timestamps must be milliseconds (this looks like seconds)' });
+        return z.NEVER;
+      }
+      if (v > LATEST_MS) {
+        ctx.addIssue({ code: 'custom', message: 'epoch milliseconds out of range (after year 9999)' });
         return z.NEVER;
       }
       return Math.round(v);
@@ -104,7 +113,23 @@ function valueAt(raw: unknown, path: ReadonlyArray<PropertyKey>): unknown {
 }
 
 function typeName(v: unknown): string {
+  // JSON.parse turns 1e999 into Infinity, which is a number to typeof but not to the schema.
+  if (typeof v === 'number' && !Number.isFinite(v)) return 'a number out of range';
   return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
+}
+
+// A "__proto__" key survives JSON.parse but not copying into a plain object, so it would vanish silently.
+const MAPS = ['features', 'prediction', 'tags'] as const;
+
+function reservedKeys(raw: Record<string, unknown>, prefix: string): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  for (const field of MAPS) {
+    const value = raw[field];
+    if (typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__')) {
+      problems.push({ path: formatPath(prefix, [field, '__proto__']), message: 'the name "__proto__" is not allowed' });
+    }
+  }
+  return problems;
 }
 
 function problemsOf(error: z.ZodError, raw: unknown, prefix: string): FieldProblem[] {
@@ -140,7 +165,9 @@ export function validateRecord(raw: unknown, prefix: string, receivedAt: number)
     return { ok: false, problems: [{ path: prefix, message: `expected object, got ${typeName(raw)}` }] };
   }
   const result = recordSchema.safeParse(raw);
-  if (!result.success) return { ok: false, problems: problemsOf(result.error, raw, prefix) };
+  const reserved = reservedKeys(raw as Record<string, unknown>, prefix);
+  if (!result.success) return { ok: false, problems: [...problemsOf(result.error, raw, prefix), ...reserved] };
+  if (reserved.length > 0) return { ok: false, problems: reserved };
   const r = result.data;
   return {
     ok: true,

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../context.js';
+import { allow } from '../auth/middleware.js';
 import { parseQuery } from '../http.js';
 import { bodyFormat, parseJsonBatch, parseNdjsonBatch, readBody } from './body.js';
 import { listRejections } from './queries.js';
@@ -15,7 +16,7 @@ const rejectionsQuery = z.strictObject({
 export function ingestRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.post('/v1/ingest', async (c) => {
+  app.post('/v1/ingest', allow('ingest'), async (c) => {
     const deps = c.get('deps');
     const format = bodyFormat(c.req.header('content-type'));
     const text = await readBody(c.req.raw, deps.config.ingest.bodyLimit);
@@ -26,7 +27,7 @@ export function ingestRoutes(): Hono<AppEnv> {
     return c.json(result, status);
   });
 
-  app.get('/v1/ingest/rejections', (c) => {
+  app.get('/v1/ingest/rejections', allow('reviewer'), (c) => {
     const query = parseQuery(c, rejectionsQuery);
     return c.json({ rejections: listRejections(c.get('deps').db, query) });
   });

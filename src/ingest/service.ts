@@ -3,6 +3,7 @@ import type { AppDeps } from '../context.js';
 import type { FieldProblem } from '../errors.js';
 import type { ParsedBatch } from './body.js';
 import { bumpModelVersions, insertRecords, insertRejections, type NewRejection } from './queries.js';
+import { fastValidate } from './fast-path.js';
 import { type IngestRecord, validateRecord } from './record.js';
 
 export interface RejectedRecord {
@@ -36,19 +37,19 @@ export function ingestBatch(deps: AppDeps, batch: ParsedBatch, ingestRequestId: 
   let duplicates = 0;
 
   for (const item of batch.items) {
-    const name = `${prefix}[${item.position}]`;
     if (item.syntaxError !== undefined) {
       rejections.push({
         positionKind: batch.positionKind,
         position: item.position,
         model: null,
         requestId: null,
-        errors: [{ path: name, message: item.syntaxError }],
+        errors: [{ path: `${prefix}[${item.position}]`, message: item.syntaxError }],
         raw: item.raw,
       });
       continue;
     }
-    const v = validateRecord(item.value, name, receivedAt);
+    const fast = fastValidate(item.value, receivedAt);
+    const v = fast ? ({ ok: true, record: fast } as const) : validateRecord(item.value, `${prefix}[${item.position}]`, receivedAt);
     if (!v.ok) {
       rejections.push({
         positionKind: batch.positionKind,
@@ -56,7 +57,8 @@ export function ingestBatch(deps: AppDeps, batch: ParsedBatch, ingestRequestId: 
         model: stringField(item.value, 'model'),
         requestId: stringField(item.value, 'request_id'),
         errors: v.problems,
-        raw: JSON.stringify(item.value) ?? String(item.value),
+        // NDJSON keeps the line as sent; a JSON array element has no text of its own and is re-serialised.
+        raw: item.raw ?? JSON.stringify(item.value) ?? String(item.value),
       });
       continue;
     }

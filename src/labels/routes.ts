@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../context.js';
+import { allow } from '../auth/middleware.js';
 import { parseJsonBody } from '../http.js';
 import { applyLabels } from './service.js';
 
@@ -13,7 +14,7 @@ const body = z.union([z.array(label), z.strictObject({ labels: z.array(label) })
 
 export function labelRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.post('/v1/labels', async (c) => {
+  app.post('/v1/labels', allow('ingest'), async (c) => {
     const labels = await parseJsonBody(c, body);
     return c.json(applyLabels(c.get('deps'), labels));
   });

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../context.js';
+import { canRead } from '../auth/middleware.js';
 import { ApiError } from '../errors.js';
 import { parseQuery } from '../http.js';
 import { timeParam } from '../time.js';
@@ -15,16 +16,16 @@ const recordsQuery = z.strictObject({
 export function modelRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.get('/v1/models', (c) => c.json({ models: listModels(c.get('deps').db) }));
+  app.get('/v1/models', canRead(), (c) => c.json({ models: listModels(c.get('deps').db) }));
 
-  app.get('/v1/models/:model', (c) => {
+  app.get('/v1/models/:model', canRead(), (c) => {
     const model = c.req.param('model');
     const [summary] = listModels(c.get('deps').db, model);
     if (!summary) throw new ApiError('not_found', `model ${model} has sent no records`);
     return c.json(summary);
   });
 
-  app.get('/v1/models/:model/records', (c) => {
+  app.get('/v1/models/:model/records', canRead(), (c) => {
     const model = c.req.param('model');
     c.set('model', model);
     const q = parseQuery(c, recordsQuery);

@@ -1,0 +1,59 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { Config, Role } from '../config.js';
+
+export interface Actor {
+  name: string;
+  role: Role;
+}
+
+interface StoredToken {
+  name: string;
+  role: Role;
+  hash: Buffer;
+}
+
+export const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+
+/** Hashes of the configured tokens; plaintext tokens from the config are not kept. */
+export class TokenTable {
+  private readonly tokens: StoredToken[];
+
+  constructor(config: Pick<Config, 'auth'>) {
+    this.tokens = config.auth.tokens.map((t) => ({
+      name: t.name,
+      role: t.role,
+      hash: t.sha256 !== undefined ? Buffer.from(t.sha256, 'hex') : sha256(t.token ?? ''),
+    }));
+  }
+
+  get open(): boolean {
+    return this.tokens.length === 0;
+  }
+
+  /** The actor a bearer token belongs to. Compares against every token in constant time per token. */
+  authenticate(token: string): Actor | null {
+    const given = sha256(token);
+    let found: StoredToken | null = null;
+    for (const t of this.tokens) if (timingSafeEqual(given, t.hash) && found === null) found = t;
+    return found ? { name: found.name, role: found.role } : null;
+  }
+}
+
+const tables = new WeakMap<object, TokenTable>();
+
+/** One table per parsed config object, built on first use. */
+export function tokenTable(config: Config): TokenTable {
+  let table = tables.get(config);
+  if (!table) {
+    table = new TokenTable(config);
+    tables.set(config, table);
+  }
+  return table;
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}

@@ -1,0 +1,85 @@
+import type { IngestRecord } from './record.js';
+
+// Validating every record through the zod schema costs several times the JSON parse. This check accepts
+// only records that are certainly valid (a strict subset of what the schema accepts) and builds them
+// directly; anything it is unsure of returns null and goes through the schema for exact error messages.
+
+const ALLOWED = new Set([
+  'model',
+  'model_version',
+  'request_id',
+  'timestamp',
+  'features',
+  'prediction',
+  'label',
+  'latency_ms',
+  'status',
+  'error',
+  'tags',
+]);
+const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const EARLIEST_MS = 1e11;
+const LATEST_MS = 253_402_300_799_999;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !Object.hasOwn(v, '__proto__');
+const isIdentifier = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= 256;
+const isScalar = (v: unknown) =>
+  v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+
+function timestampMs(v: unknown, receivedAt: number): number | null {
+  if (v === undefined) return receivedAt;
+  if (typeof v === 'number') return Number.isFinite(v) && v >= EARLIEST_MS && v <= LATEST_MS ? Math.round(v) : null;
+  if (typeof v !== 'string') return null;
+  const m = RFC3339.exec(v);
+  if (!m) return null;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return null;
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/** The stored form of a record that is certainly valid, or null when the full schema must decide. */
+export function fastValidate(raw: unknown, receivedAt: number): IngestRecord | null {
+  if (!isPlainObject(raw)) return null;
+  for (const key in raw) if (!ALLOWED.has(key)) return null;
+  const { model, model_version, request_id, features, prediction, label, latency_ms, status, error, tags } = raw;
+  if (!isIdentifier(model) || !MODEL.test(model) || !isIdentifier(request_id)) return null;
+  if (model_version !== undefined && !isIdentifier(model_version)) return null;
+  const ts = timestampMs(raw.timestamp, receivedAt);
+  if (ts === null) return null;
+  if (!isPlainObject(features)) return null;
+  for (const key in features) if (key === '' || !isScalar(features[key])) return null;
+  if (prediction !== undefined && prediction !== null && !isScalar(prediction)) {
+    if (!isPlainObject(prediction)) return null;
+    for (const key in prediction) {
+      const p = prediction[key];
+      if (typeof p !== 'number' || !Number.isFinite(p)) return null;
+    }
+  }
+  if (prediction === null) return null;
+  if (label !== undefined && !isScalar(label)) return null;
+  if (latency_ms !== undefined && (typeof latency_ms !== 'number' || !Number.isFinite(latency_ms) || latency_ms < 0)) return null;
+  if (status !== undefined && status !== 'ok' && status !== 'error') return null;
+  if (error !== undefined && typeof error !== 'string') return null;
+  if (tags !== undefined) {
+    if (!isPlainObject(tags)) return null;
+    for (const key in tags) if (typeof tags[key] !== 'string') return null;
+  }
+  return {
+    model,
+    modelVersion: model_version ?? '',
+    requestId: request_id,
+    ts,
+    features: features as IngestRecord['features'],
+    prediction: prediction ?? null,
+    label: label ?? null,
+    latencyMs: latency_ms ?? null,
+    status: (status as IngestRecord['status']) ?? null,
+    error: error ?? null,
+    tags: (tags as Record<string, string> | undefined) ?? null,
+  };
+}

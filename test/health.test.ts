@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApp } from '../src/app.js';
+import { defaultConfig } from '../src/config.js';
+import type { AppDeps } from '../src/context.js';
+import { MIGRATIONS_DIR, openDatabase } from '../src/db/client.js';
+import { getJson } from './helpers.js';
+import { FIXED_NOW, makeTestApp, type TestApp } from './support.js';
+
+interface ReadyBody {
+  status: 'ready' | 'not_ready';
+  checks: Record<string, string>;
+}
+
+const expectedMigrations = (
+  JSON.parse(readFileSync(join(MIGRATIONS_DIR, 'meta/_journal.json'), 'utf8')) as { entries: unknown[] }
+).entries.length;
+
+let t: TestApp | undefined;
+afterEach(() => t?.close());
+
+/** An app over `deps` whose readiness follows the returned flag, as startServer wires it. */
+function withReadiness(deps: AppDeps) {
+  const flag = { accepting: true };
+  return { flag, app: createApp(deps, { readiness: { accepting: () => flag.accepting } }) };
+}
+
+describe('/healthz', () => {
+  it('answers 200 while the process runs, whatever the database', async () => {
+    t = makeTestApp();
+    expect(await getJson(t.app, '/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    t.close();
+    expect((await getJson(t.app, '/healthz')).status).toBe(200);
+  });
+});
+
+describe('/readyz', () => {
+  it('answers 200 when the database is open and fully migrated', async () => {
+    t = makeTestApp();
+    const { status, body } = await getJson<ReadyBody>(t.app, '/readyz');
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      status: 'ready',
+      checks: { database: 'open', migrations: `${expectedMigrations}/${expectedMigrations} applied` },
+    });
+  });
+
+  it('answers 503 once the database is closed', async () => {
+    t = makeTestApp();
+    t.close();
+    const { status, body } = await getJson<ReadyBody>(t.app, '/readyz');
+    expect(status).toBe(503);
+    expect(body).toEqual({ status: 'not_ready', checks: { database: 'closed' } });
+  });
+
+  it('answers 503 once shutdown has started, and says so', async () => {
+    t = makeTestApp();
+    const { flag, app } = withReadiness(t.deps);
+    expect((await getJson(app, '/readyz')).status).toBe(200);
+    flag.accepting = false;
+    const { status, body } = await getJson<ReadyBody>(app, '/readyz');
+    expect(status).toBe(503);
+    expect(body.status).toBe('not_ready');
+    expect(body.checks.shutdown).toBe('shutting down');
+    expect(body.checks.database).toBe('open');
+  });
+
+  it('answers 503 for a database with migrations missing', async () => {
+    const db = openDatabase(':memory:', { migrate: false });
+    const deps: AppDeps = { config: defaultConfig(), db, log: pino({ level: 'silent' }), clock: () => FIXED_NOW };
+    try {
+      const { status, body } = await getJson<ReadyBody>(createApp(deps), '/readyz');
+      expect(status).toBe(503);
+      expect(body.checks.migrations).toBe(`0/${expectedMigrations} applied`);
+    } finally {
+      db.close();
+    }
+  });
+});

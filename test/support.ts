@@ -1,0 +1,48 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createApp } from '../src/app.js';
+import { type ConfigInput, defaultConfig } from '../src/config.js';
+import type { AppDeps } from '../src/context.js';
+import { openDatabase } from '../src/db/client.js';
+
+export const FIXED_NOW = Date.parse('2026-11-24T12:00:00Z');
+
+export interface TestApp {
+  deps: AppDeps;
+  app: ReturnType<typeof createApp>;
+  /** Moves the fixed clock. */
+  setNow(ms: number): void;
+  close(): void;
+}
+
+/** A fresh in-memory database, migrated, with a fixed clock and a silent logger: one per test. */
+export function makeTestApp(config: ConfigInput = {}): TestApp {
+  let now = FIXED_NOW;
+  const cfg = defaultConfig({ ...config, database: { path: ':memory:', ...config.database } });
+  const db = openDatabase(cfg.database.path);
+  const deps: AppDeps = { config: cfg, db, log: pino({ level: 'silent' }), clock: () => now };
+  return {
+    deps,
+    app: createApp(deps),
+    setNow: (ms) => {
+      now = ms;
+    },
+    close: () => db.close(),
+  };
+}
+
+/** A temporary directory removed by the returned cleanup. */
+export function tempDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'driftwatch-test-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function postJson(app: TestApp['app'], path: string, body: unknown, headers: Record<string, string> = {}) {
+  return app.request(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
