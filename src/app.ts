@@ -9,6 +9,8 @@ import { modelRoutes } from './models/routes.js';
 import { baselineRoutes } from './baselines/routes.js';
 import { driftRoutes } from './drift/routes.js';
 import { labelRoutes } from './labels/routes.js';
+import { alertRoutes } from './alerts/routes.js';
+import { notificationRoutes } from './notifications/routes.js';
 
 export interface AppOptions {
   readiness?: Readiness;
@@ -48,6 +50,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.route('/', baselineRoutes());
   app.route('/', driftRoutes());
   app.route('/', labelRoutes());
+  app.route('/', alertRoutes());
+  app.route('/', notificationRoutes());
 
   app.notFound((c) => {
     const err = new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`);

@@ -11,6 +11,10 @@ export type ErrorCode =
   | 'not_found'
   | 'conflict'
   | 'precondition_failed'
+  | 'precondition_required'
+  | 'invalid_transition'
+  | 'stale_version'
+  | 'confirmation_required'
   | 'unavailable'
   | 'internal';
 
@@ -32,7 +36,12 @@ export function statusOf(code: ErrorCode): ContentfulStatusCode {
     case 'not_found':
       return 404;
     case 'conflict':
+    case 'invalid_transition':
+    case 'stale_version':
+    case 'confirmation_required':
       return 409;
+    case 'precondition_required':
+      return 428;
     case 'precondition_failed':
       return 412;
     case 'payload_too_large':

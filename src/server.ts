@@ -9,6 +9,8 @@ import { createLogger } from './logger.js';
 import { isLoopback, tokenTable } from './auth/tokens.js';
 import { runRetentionTick } from './retention/tick.js';
 import { runDriftTick } from './drift/service.js';
+import { runAlertmanagerResendTick, runDeliveryTick } from './notifications/service.js';
+
 
 export interface RunningServer {
   port: number;
@@ -46,10 +48,20 @@ export async function startServer(config: Config, options: { insecure?: boolean 
   let accepting = true;
   const app = createApp(deps, { readiness: { accepting: () => accepting } });
 
+  let lastResend = 0;
+  // Re-sends open alerts to Alertmanager every notifications.alertmanagerResend (checked each minute).
+  const resendIfDue = (now: number) => {
+    if (now - lastResend < config.notifications.alertmanagerResend) return 0;
+    lastResend = now;
+    return runAlertmanagerResendTick(deps, now);
+  };
   const scheduler = startScheduler(
     [
       { name: 'retention', schedule: config.retention.pruneSchedule, run: (now) => runRetentionTick(deps, now) },
       { name: 'drift', schedule: config.drift.schedule, run: (now) => runDriftTick(deps, now) },
+      // Every 5 s: the first retry of a failed delivery is due 5 s after it failed.
+      { name: 'deliveries', schedule: '*/5 * * * * *', run: (now) => runDeliveryTick(deps, now) },
+      { name: 'alertmanager-resend', schedule: '* * * * *', run: resendIfDue },
     ],
     log,
     deps.clock,

@@ -172,6 +172,9 @@ export class ProfileBuilder {
   }
 
   private profileColumn(name: string, col: ColumnAccumulator): ColumnProfile {
+    if (col.numeric + col.nonNumeric === 0) {
+      throw new ProfileError(`column "${name}" has no values in the training data (all missing); leave it out with exclude`);
+    }
     const type = this.typeOf(name, col);
     if (type === 'numeric') {
       if (col.numeric === 0) throw new ProfileError(`column "${name}" has no numeric values to profile`);

@@ -1,6 +1,7 @@
 import type { ColumnProfile } from '../baselines/profile.js';
 import type { DriftSettings } from '../config.js';
 import {
+  psiNoiseThreshold,
   benjaminiHochberg,
   chiSquareContingency,
   jensenShannon,
@@ -42,9 +43,13 @@ export interface ColumnResult {
   /** KS or χ² p-value after Benjamini–Hochberg adjustment across the run's features (raw for the prediction). */
   pvalue_adjusted: number | null;
   missing_rate: number | null;
+  /** The baseline's own missing share, so data-quality checks compare against what training looked like. */
+  baseline_missing_rate: number;
   type_mismatch_rate: number | null;
   unseen_rate: number | null;
   out_of_range_rate: number | null;
+  /** The PSI threshold the verdict used (per-feature, possibly calibrated). */
+  psi_warning: number | null;
   /** null when the window has fewer than minSamples values: measures are shown, no verdict is given. */
   drifted: boolean | null;
   severity: Severity | null;
@@ -64,9 +69,11 @@ function emptyResult(feature: string, type: ColumnResult['type']): ColumnResult 
     js: null,
     pvalue_adjusted: null,
     missing_rate: null,
+    baseline_missing_rate: 0,
     type_mismatch_rate: null,
     unseen_rate: null,
     out_of_range_rate: null,
+    psi_warning: null,
     drifted: null,
     severity: null,
   };
@@ -84,6 +91,7 @@ export function psiBins(profile: ColumnProfile, counts: Float64Array): Float64Ar
 
 export function measureColumn(name: string, profile: ColumnProfile, w: WindowColumn | undefined): ColumnResult {
   const result = emptyResult(name, profile.type);
+  result.baseline_missing_rate = profile.missing / Math.max(1, profile.count + profile.missing);
   if (!w) return result;
   const total = w.n + w.missing + w.typeMismatch;
   result.n = w.n;
@@ -115,12 +123,26 @@ export function measureColumn(name: string, profile: ColumnProfile, w: WindowCol
   return result;
 }
 
-function verdict(r: ColumnResult, settings: DriftSettings): void {
-  if (r.n < settings.minSamples || r.psi === null) return;
+export interface Verdict {
+  psiWarning: number;
+  psiCritical: number;
+  alpha: number;
+}
+
+function verdict(r: ColumnResult, minSamples: number, t: Verdict): void {
+  r.psi_warning = t.psiWarning;
+  if (r.n < minSamples || r.psi === null) return;
   const p = r.pvalue_adjusted;
   // Effect size and significance together: big windows make tiny shifts significant, PSI keeps them quiet.
-  r.drifted = r.psi >= settings.psiWarning && p !== null && p < settings.alpha;
-  r.severity = !r.drifted ? 'none' : r.psi >= settings.psiCritical ? 'critical' : 'warning';
+  r.drifted = r.psi >= t.psiWarning && p !== null && p < t.alpha;
+  r.severity = !r.drifted ? 'none' : r.psi >= Math.max(t.psiCritical, t.psiWarning) ? 'critical' : 'warning';
+}
+
+/** With calibration on, the warning threshold rises to what sampling noise alone produces at this window size. */
+function calibrate(r: ColumnResult, profile: ColumnProfile | undefined, t: Verdict, settings: DriftSettings): Verdict {
+  if (!settings.calibrated || !profile || r.n === 0) return t;
+  const noise = psiNoiseThreshold(psiBins(profile, referenceCounts(profile)), r.n);
+  return noise > t.psiWarning ? { ...t, psiWarning: noise } : t;
 }
 
 export interface WindowEvaluation {
@@ -134,6 +156,7 @@ export function evaluateWindow(
   prediction: ColumnProfile | null,
   window: Map<string, WindowColumn>,
   settings: DriftSettings,
+  thresholds: (feature: string) => Verdict = () => settings,
 ): WindowEvaluation {
   const results = [...features].map(([name, profile]) => measureColumn(name, profile, window.get(`feature:${name}`)));
   const tested = results.filter((r) => (r.ks_pvalue ?? r.chi2_pvalue) !== null);
@@ -143,12 +166,12 @@ export function evaluateWindow(
       r.pvalue_adjusted = adjusted[i] ?? null;
     });
   }
-  for (const r of results) verdict(r, settings);
+  for (const r of results) verdict(r, settings.minSamples, calibrate(r, features.get(r.feature), thresholds(r.feature), settings));
   let predictionResult: ColumnResult | null = null;
   if (prediction) {
     predictionResult = measureColumn('prediction', prediction, window.get('prediction:prediction'));
     predictionResult.pvalue_adjusted = predictionResult.ks_pvalue ?? predictionResult.chi2_pvalue;
-    verdict(predictionResult, settings);
+    verdict(predictionResult, settings.minSamples, calibrate(predictionResult, prediction, thresholds('prediction'), settings));
   }
   const judged = results.filter((r) => r.drifted !== null);
   return {

@@ -138,21 +138,28 @@ export function listResults(
 ): { id: number; result: string }[] {
   return prepared(
     db,
-    `SELECT id, result FROM drift_results WHERE model = ?1
-       AND (?2 IS NULL OR window_to > ?2) AND (?3 IS NULL OR window_from < ?3)
-       AND (?4 IS NULL OR window_kind = ?4) AND (?5 IS NULL OR model_version = ?5)
-     ORDER BY window_to DESC, id DESC LIMIT ?6`,
-  ).all(q.model, q.from ?? null, q.to ?? null, q.kind ?? null, q.modelVersion ?? null, q.limit) as { id: number; result: string }[];
+    `SELECT id, result FROM drift_results WHERE model = @model
+       AND (@from IS NULL OR window_to > @from) AND (@to IS NULL OR window_from < @to)
+       AND (@kind IS NULL OR window_kind = @kind) AND (@version IS NULL OR model_version = @version)
+     ORDER BY window_to DESC, id DESC LIMIT @limit`,
+  ).all({
+    model: q.model,
+    from: q.from ?? null,
+    to: q.to ?? null,
+    kind: q.kind ?? null,
+    version: q.modelVersion ?? null,
+    limit: q.limit,
+  }) as { id: number; result: string }[];
 }
 
 /** The most recently evaluated result of each model version. */
 export function latestResults(db: Database, model: string): { id: number; result: string }[] {
   return prepared(
     db,
-    `SELECT id, result FROM drift_results d WHERE model = ?1 AND id = (
-       SELECT id FROM drift_results WHERE model = ?1 AND model_version = d.model_version ORDER BY evaluated_at DESC, id DESC LIMIT 1)
+    `SELECT id, result FROM drift_results d WHERE model = @model AND id = (
+       SELECT id FROM drift_results WHERE model = @model AND model_version = d.model_version ORDER BY evaluated_at DESC, id DESC LIMIT 1)
      ORDER BY model_version`,
-  ).all(model) as { id: number; result: string }[];
+  ).all({ model }) as { id: number; result: string }[];
 }
 
 export function getJobState(db: Database, key: string): string | null {

@@ -4,7 +4,9 @@ import type { ColumnProfile } from '../baselines/profile.js';
 import { driftSettingsFor } from '../config.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
+import { processDriftResult, wakeSnoozed } from '../alerts/service.js';
 import { type ColumnResult, evaluateWindow, psiBins, referenceCounts } from './evaluate.js';
+import { thresholdsFor } from './thresholds.js';
 import {
   changedBuckets,
   getJobState,
@@ -60,7 +62,7 @@ export function evaluateAndStore(
   const key = { model, modelVersion, bucketMs: settings.bucket, from, to };
   const window = windowColumns(deps.db, { ...key, baselineId: baseline.id });
   const { features, prediction } = profilesOf(baseline);
-  const evaluation = evaluateWindow(features, prediction, window, settings);
+  const evaluation = evaluateWindow(features, prediction, window, settings, thresholdsFor(deps.db, deps.config, model, settings));
   const perf = windowPerformance(deps.db, key);
   const n = perf.records;
   const judged = [...evaluation.features, ...(evaluation.prediction ? [evaluation.prediction] : [])].filter((r) => r.drifted !== null);
@@ -124,13 +126,16 @@ export function runDrift(deps: Deps, model: string, range: { from?: number; to?:
     kind = 'rolling';
   } else {
     to = range.to === undefined ? bucketStart(deps.clock(), s.bucket) + s.bucket : Math.ceil(range.to / s.bucket) * s.bucket;
-    from = range.from === undefined ? to - s.rollingWindow : bucketStart(range.from, s.bucket);
+    from = range.from === undefined ? to - Math.max(s.bucket, Math.ceil(s.rollingWindow / s.bucket) * s.bucket) : bucketStart(range.from, s.bucket);
     if (from >= to) throw new ApiError('bad_request', 'from must be before to', { problems: [{ path: 'from', message: 'must be before to' }] });
   }
   const results: DriftResult[] = [];
   for (const version of versionsWithData(deps.db, model, s.bucket, from, to)) {
     const r = evaluateAndStore(deps, model, version, kind, from, to);
-    if (r) results.push(r);
+    if (r) {
+      processDriftResult(deps, r);
+      results.push(r);
+    }
   }
   return results;
 }
@@ -164,12 +169,21 @@ export function runDriftTick(deps: Deps, now: number): DriftTickResult {
   for (const model of new Set(changed.map((c) => c.model))) refreshBaselines(deps.db, model);
   for (const b of buckets.values()) {
     const bucketMs = driftSettingsFor(deps.config, b.model).bucket;
-    if (evaluateAndStore(deps, b.model, b.modelVersion, 'bucket', b.bucketStart, b.bucketStart + bucketMs)) evaluated++;
+    const result = evaluateAndStore(deps, b.model, b.modelVersion, 'bucket', b.bucketStart, b.bucketStart + bucketMs);
+    if (result) {
+      processDriftResult(deps, result);
+      evaluated++;
+    }
   }
   for (const r of rolling.values()) {
     const roll = rollingWindow(deps, r.model, now);
-    if (evaluateAndStore(deps, r.model, r.modelVersion, 'rolling', roll.from, roll.to)) evaluated++;
+    const result = evaluateAndStore(deps, r.model, r.modelVersion, 'rolling', roll.from, roll.to);
+    if (result) {
+      processDriftResult(deps, result);
+      evaluated++;
+    }
   }
+  wakeSnoozed(deps, now);
   setJobState(deps.db, WATERMARK, String(watermark), now);
   return { evaluated, watermark };
 }
@@ -183,6 +197,13 @@ export interface HistogramBin {
   window: number;
 }
 
+function latestVersion(deps: Deps, model: string): string {
+  const row = deps.db.sqlite
+    .prepare('SELECT model_version AS v FROM model_versions WHERE model = ? ORDER BY last_received_at DESC, last_ts DESC LIMIT 1')
+    .get(model) as { v: string } | undefined;
+  return row?.v ?? '';
+}
+
 /** Baseline vs window proportions per PSI bin (numeric) or category (categorical), for charts. */
 export function featureHistogram(
   deps: Deps,
@@ -192,7 +213,8 @@ export function featureHistogram(
 ) {
   const s = driftSettingsFor(deps.config, model);
   refreshBaselines(deps.db, model);
-  const modelVersion = q.modelVersion ?? '';
+  // Without a version, show the version that sent data most recently (records usually carry one).
+  const modelVersion = q.modelVersion ?? latestVersion(deps, model);
   const baseline = resolveBaseline(deps.db, model, modelVersion);
   if (!baseline) throw new ApiError('not_found', `model ${model} has no active baseline`);
   const isPrediction = feature === 'prediction' && !baseline.features.has('prediction');

@@ -5,7 +5,7 @@ export interface Job {
   name: string;
   schedule: string;
   /** The pure tick; the scheduler only calls it, logs, and records the outcome. */
-  run: (now: number) => unknown;
+  run: (now: number) => unknown | Promise<unknown>;
 }
 
 export interface JobStatus {
@@ -28,10 +28,10 @@ export function startScheduler(jobs: Job[], log: Logger, clock: () => number): S
     status.set(job.name, s);
     const task = cron.schedule(
       job.schedule,
-      () => {
+      async () => {
         const started = clock();
         try {
-          const result = job.run(started);
+          const result = await job.run(started);
           s.lastSuccessAt = clock();
           s.lastError = null;
           log.info({ job: job.name, duration_ms: s.lastSuccessAt - started, result }, 'job done');

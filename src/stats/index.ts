@@ -46,3 +46,4 @@ export {
   wassersteinNormed,
   wassersteinSorted,
 } from "./wasserstein.js";
+export { psiNoiseThreshold } from './calibration.js';

@@ -1,0 +1,50 @@
+import { pino } from 'pino';
+import { type ConfigInput, defaultConfig } from '../src/config.js';
+import type { AppDeps } from '../src/context.js';
+import { openDatabase } from '../src/db/client.js';
+
+/** Deterministic PRNG (mulberry32) so every run measures the same data. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function normal(r: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+}
+
+export const FEATURES = 20;
+
+/** One synthetic feature row: 16 numeric (normal, skewed, integer-tied) and 4 categorical columns. */
+export function featureRow(r: () => number, shift = 0): Record<string, number | string> {
+  const row: Record<string, number | string> = {};
+  for (let f = 0; f < 16; f++) {
+    const z = normal(r) + shift;
+    row[`f${f}`] = f % 4 === 0 ? Math.round(Math.exp(z) * 3) : f % 4 === 1 ? Math.exp(z) : z * (f + 1);
+  }
+  for (let f = 16; f < FEATURES; f++) row[`f${f}`] = `c${Math.floor(r() ** 2 * 12)}`;
+  return row;
+}
+
+export function benchDeps(path: string, config: ConfigInput = {}): AppDeps {
+  const cfg = defaultConfig({ ...config, database: { path, ...config.database } });
+  return { config: cfg, db: openDatabase(path, { synchronous: cfg.database.synchronous }), log: pino({ level: 'silent' }), clock: Date.now };
+}
+
+export function time<T>(fn: () => T): { ms: number; value: T } {
+  const start = process.hrtime.bigint();
+  const value = fn();
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, value };
+}
+
+export async function timeAsync<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = process.hrtime.bigint();
+  const value = await fn();
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, value };
+}

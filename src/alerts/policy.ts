@@ -1,0 +1,69 @@
+import type { ColumnResult } from '../drift/evaluate.js';
+import type { AlertRow } from './queries.js';
+
+// Pure rules: what one window's verdict for one feature means for that feature's alert.
+
+export type AlertKind = AlertRow['kind'];
+export type Signal = { firing: true; severity: 'warning' | 'critical' } | { firing: false } | null;
+
+/** Drift signal of a column: null when the window gave no verdict (too few values). */
+export function driftSignal(r: ColumnResult): Signal {
+  if (r.drifted === null) return null;
+  if (!r.drifted) return { firing: false };
+  return { firing: true, severity: r.severity === 'critical' ? 'critical' : 'warning' };
+}
+
+/**
+ * Data-quality signal: missing values beyond the baseline's own share, wrong types, or categories never
+ * seen in training, at or above `rate` (critical at four times it).
+ */
+export function qualitySignal(r: ColumnResult, rate: number, minSamples: number): Signal {
+  if (r.missing_rate === null) return null;
+  const total = r.n / Math.max(1e-12, 1 - r.missing_rate - (r.type_mismatch_rate ?? 0));
+  if (total < minSamples) return null;
+  const worst = qualityRate(r);
+  if (worst < rate) return { firing: false };
+  return { firing: true, severity: worst >= 4 * rate ? 'critical' : 'warning' };
+}
+
+export function qualityRate(r: ColumnResult): number {
+  return Math.max((r.missing_rate ?? 0) - r.baseline_missing_rate, r.type_mismatch_rate ?? 0, r.unseen_rate ?? 0);
+}
+
+export type PolicyAction =
+  | { type: 'none' }
+  | { type: 'open'; severity: 'warning' | 'critical' }
+  | { type: 'attach'; escalate: boolean; reopen: boolean; quiet: boolean; severity: 'warning' | 'critical' }
+  | { type: 'recover' };
+
+/**
+ * One open alert per (model, feature, kind). Firing windows open it or attach as evidence (escalating
+ * warning → critical, never back); a calm window newer than the last evidence marks it recovered;
+ * a snoozed alert collects evidence quietly until its snooze ends, then re-opens.
+ */
+export function decide(existing: AlertRow | undefined, signal: Signal, windowTo: number, lastEvidenceTo: number | null, now: number): PolicyAction {
+  if (signal === null) return { type: 'none' };
+  if (!signal.firing) {
+    if (!existing || existing.recoveredAt !== null) return { type: 'none' };
+    if (lastEvidenceTo !== null && windowTo < lastEvidenceTo) return { type: 'none' };
+    return { type: 'recover' };
+  }
+  if (!existing) return { type: 'open', severity: signal.severity };
+  const escalate = existing.severity === 'warning' && signal.severity === 'critical';
+  const snoozed = existing.status === 'snoozed' && existing.snoozedUntil !== null && existing.snoozedUntil > now;
+  const reopen = existing.status === 'snoozed' && !snoozed;
+  return {
+    type: 'attach',
+    escalate,
+    reopen,
+    quiet: snoozed,
+    severity: escalate ? 'critical' : existing.severity,
+  };
+}
+
+/** Workflow transitions a person can make; anything else is a 409 naming the current state. */
+export const TRANSITIONS: Record<string, AlertRow['status'][]> = {
+  ack: ['open'],
+  decide: ['open', 'acknowledged', 'snoozed'],
+  snooze: ['open', 'acknowledged'],
+};

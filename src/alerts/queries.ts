@@ -1,0 +1,184 @@
+import { and, desc, eq, inArray, ne, type SQL } from 'drizzle-orm';
+import type { Database } from '../db/client.js';
+import { alertEvents, alertEvidence, alerts, retrainRequests, thresholdOverrides } from '../db/schema/index.js';
+import type { AlertView, RetrainRequestView } from './types.js';
+
+export type AlertRow = typeof alerts.$inferSelect;
+export type RetrainRow = typeof retrainRequests.$inferSelect;
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function alertView(r: AlertRow, now: number): AlertView {
+  return {
+    id: r.id,
+    model: r.model,
+    model_version: r.modelVersion === '' ? null : r.modelVersion,
+    feature: r.feature,
+    kind: r.kind,
+    severity: r.severity,
+    status: r.status,
+    assignee: r.assignee,
+    version: r.version,
+    recovered: r.recoveredAt !== null,
+    recovered_at: iso(r.recoveredAt),
+    snoozed_until: r.status === 'snoozed' && r.snoozedUntil !== null && r.snoozedUntil > now ? iso(r.snoozedUntil) : iso(r.snoozedUntil),
+    decision: r.decision,
+    decision_note: r.decisionNote,
+    evidence_count: r.evidenceCount,
+    first_seen: iso(r.firstSeen) as string,
+    last_seen: iso(r.lastSeen) as string,
+    latest: JSON.parse(r.latest) as Record<string, unknown>,
+    peak: JSON.parse(r.peak) as Record<string, unknown>,
+    created_at: iso(r.createdAt) as string,
+    updated_at: iso(r.updatedAt) as string,
+    closed_at: iso(r.closedAt),
+  };
+}
+
+export function retrainView(r: RetrainRow): RetrainRequestView {
+  return {
+    id: r.id,
+    model: r.model,
+    model_version: r.modelVersion === '' ? null : r.modelVersion,
+    alert_ids: JSON.parse(r.alertIds) as number[],
+    requested_by: r.requestedBy,
+    reason: r.reason,
+    status: r.status,
+    produced_version: r.producedVersion,
+    version: r.version,
+    created_at: iso(r.createdAt) as string,
+    updated_at: iso(r.updatedAt) as string,
+  };
+}
+
+/** The alert still in review (not closed) for a (model, feature, kind), if any. */
+export function openAlertFor(db: Database, model: string, feature: string, kind: AlertRow['kind']): AlertRow | undefined {
+  return db.orm
+    .select()
+    .from(alerts)
+    .where(and(eq(alerts.model, model), eq(alerts.feature, feature), eq(alerts.kind, kind), ne(alerts.status, 'closed')))
+    .orderBy(desc(alerts.id))
+    .get();
+}
+
+export function getAlert(db: Database, id: number): AlertRow | undefined {
+  return db.orm.select().from(alerts).where(eq(alerts.id, id)).get();
+}
+
+export function insertAlert(db: Database, row: Omit<typeof alerts.$inferInsert, 'id'>): AlertRow {
+  return db.orm.insert(alerts).values(row).returning().get();
+}
+
+/** Applies a change and bumps the version; returns the updated row. */
+export function updateAlert(db: Database, id: number, change: Partial<typeof alerts.$inferInsert>, now: number): AlertRow {
+  const current = getAlert(db, id);
+  if (!current) throw new Error(`alert ${id} vanished during an update`);
+  return db.orm
+    .update(alerts)
+    .set({ ...change, version: current.version + 1, updatedAt: now })
+    .where(eq(alerts.id, id))
+    .returning()
+    .get();
+}
+
+export function addEvidence(db: Database, row: Omit<typeof alertEvidence.$inferInsert, 'id'>): void {
+  db.orm.insert(alertEvidence).values(row).run();
+}
+
+export function evidenceOf(db: Database, alertId: number, limit = 500) {
+  return db.orm
+    .select()
+    .from(alertEvidence)
+    .where(eq(alertEvidence.alertId, alertId))
+    .orderBy(desc(alertEvidence.windowTo), desc(alertEvidence.id))
+    .limit(limit)
+    .all();
+}
+
+export function addEvent(db: Database, row: Omit<typeof alertEvents.$inferInsert, 'id'>): void {
+  db.orm.insert(alertEvents).values(row).run();
+}
+
+export function eventsOf(db: Database, alertId: number) {
+  return db.orm.select().from(alertEvents).where(eq(alertEvents.alertId, alertId)).orderBy(alertEvents.id).all();
+}
+
+export interface AlertFilter {
+  status?: AlertRow['status'][] | undefined;
+  model?: string | undefined;
+  severity?: AlertRow['severity'] | undefined;
+  assignee?: string | undefined;
+  kind?: AlertRow['kind'] | undefined;
+  limit: number;
+}
+
+export function listAlerts(db: Database, f: AlertFilter): AlertRow[] {
+  const where: (SQL | undefined)[] = [
+    f.status ? inArray(alerts.status, f.status) : undefined,
+    f.model ? eq(alerts.model, f.model) : undefined,
+    f.severity ? eq(alerts.severity, f.severity) : undefined,
+    f.assignee ? eq(alerts.assignee, f.assignee) : undefined,
+    f.kind ? eq(alerts.kind, f.kind) : undefined,
+  ];
+  return db.orm
+    .select()
+    .from(alerts)
+    .where(and(...where))
+    .orderBy(desc(alerts.lastSeen), desc(alerts.id))
+    .limit(f.limit)
+    .all();
+}
+
+export function insertRetrain(db: Database, row: Omit<typeof retrainRequests.$inferInsert, 'id'>): RetrainRow {
+  return db.orm.insert(retrainRequests).values(row).returning().get();
+}
+
+export function getRetrain(db: Database, id: number): RetrainRow | undefined {
+  return db.orm.select().from(retrainRequests).where(eq(retrainRequests.id, id)).get();
+}
+
+export function updateRetrain(db: Database, id: number, change: Partial<typeof retrainRequests.$inferInsert>, now: number): RetrainRow {
+  const current = getRetrain(db, id);
+  if (!current) throw new Error(`retrain request ${id} vanished during an update`);
+  return db.orm
+    .update(retrainRequests)
+    .set({ ...change, version: current.version + 1, updatedAt: now })
+    .where(eq(retrainRequests.id, id))
+    .returning()
+    .get();
+}
+
+export function listRetrain(db: Database, f: { model?: string | undefined; status?: RetrainRow['status'] | undefined; limit: number }) {
+  return db.orm
+    .select()
+    .from(retrainRequests)
+    .where(and(f.model ? eq(retrainRequests.model, f.model) : undefined, f.status ? eq(retrainRequests.status, f.status) : undefined))
+    .orderBy(desc(retrainRequests.id))
+    .limit(f.limit)
+    .all();
+}
+
+export function retrainForAlert(db: Database, alertId: number): RetrainRow[] {
+  return db.orm
+    .select()
+    .from(retrainRequests)
+    .all()
+    .filter((r) => (JSON.parse(r.alertIds) as number[]).includes(alertId));
+}
+
+export type OverrideRow = typeof thresholdOverrides.$inferSelect;
+
+export function overridesOf(db: Database, model: string): OverrideRow[] {
+  return db.orm.select().from(thresholdOverrides).where(eq(thresholdOverrides.model, model)).all();
+}
+
+export function upsertOverride(db: Database, row: OverrideRow): void {
+  db.orm
+    .insert(thresholdOverrides)
+    .values(row)
+    .onConflictDoUpdate({
+      target: [thresholdOverrides.model, thresholdOverrides.feature],
+      set: { psiWarning: row.psiWarning, psiCritical: row.psiCritical, alpha: row.alpha, setBy: row.setBy, reason: row.reason, updatedAt: row.updatedAt },
+    })
+    .run();
+}

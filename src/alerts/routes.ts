@@ -1,0 +1,282 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { allow, canRead } from '../auth/middleware.js';
+import type { AppEnv } from '../context.js';
+import { featureHistogram } from '../drift/service.js';
+import { thresholdsFor } from '../drift/thresholds.js';
+import { ApiError } from '../errors.js';
+import { parseJsonBody, parseQuery } from '../http.js';
+import { upsertOverride } from './queries.js';
+import { alertView, eventsOf, evidenceOf, getAlert, listAlerts, listRetrain, retrainForAlert, retrainView } from './queries.js';
+import {
+  ackAlert,
+  assignAlert,
+  closeAlert,
+  commentAlert,
+  createRetrainRequest,
+  decideAlert,
+  updateRetrainStatus,
+} from './service.js';
+
+const STATUSES = ['open', 'acknowledged', 'decided', 'snoozed', 'closed'] as const;
+
+const listQuery = z.strictObject({
+  // Comma-separated; "active" means every status but closed.
+  status: z
+    .string()
+    .transform((v, ctx) => {
+      const parts = v.split(',').flatMap((p) => (p === 'active' ? STATUSES.filter((s) => s !== 'closed') : [p]));
+      const bad = parts.filter((p) => !(STATUSES as readonly string[]).includes(p));
+      if (bad.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `unknown status ${bad.join(', ')}; use ${STATUSES.join(', ')} or active` });
+        return z.NEVER;
+      }
+      return parts as (typeof STATUSES)[number][];
+    })
+    .optional(),
+  model: z.string().min(1).optional(),
+  severity: z.enum(['warning', 'critical']).optional(),
+  assignee: z.string().min(1).optional(),
+  kind: z.enum(['drift', 'data_quality', 'prediction_drift']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+const timeValue = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = typeof v === 'number' ? v : Date.parse(v);
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: 'custom', message: `expected RFC 3339 time or epoch milliseconds, got "${v}"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+const version = z.number().int().positive().optional();
+const note = z.string().trim().min(1, { error: 'a note is required' }).max(10_000);
+
+const assignBody = z.strictObject({ assignee: z.string().min(1).max(100).nullable(), note: z.string().max(10_000).optional(), version });
+const ackBody = z.strictObject({ note: z.string().max(10_000).optional(), version });
+const commentBody = z.strictObject({ text: z.string().trim().min(1, { error: 'text must not be empty' }).max(10_000) });
+const closeBody = z.strictObject({ note: z.string().max(10_000).optional(), version });
+const decisionBody = z.strictObject({
+  decision: z.enum(['retrain', 'accept_shift', 'rollback', 'false_positive', 'snooze']),
+  note,
+  snooze_until: timeValue.optional(),
+  confirm: z.boolean().optional(),
+  raise_thresholds: z.boolean().optional(),
+  version,
+});
+const retrainBody = z.strictObject({
+  model: z.string().min(1),
+  model_version: z.string().min(1).optional(),
+  alert_ids: z.array(z.number().int().positive()).default([]),
+  reason: note,
+});
+const retrainStatusBody = z.strictObject({
+  status: z.enum(['requested', 'accepted', 'in_progress', 'done', 'rejected']),
+  produced_version: z.string().min(1).max(256).optional(),
+  note: z.string().max(10_000).optional(),
+  version,
+});
+const retrainQuery = z.strictObject({
+  model: z.string().min(1).optional(),
+  status: z.enum(['requested', 'accepted', 'in_progress', 'done', 'rejected']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+const thresholdBody = z.strictObject({
+  psi_warning: z.number().positive().nullable().optional(),
+  psi_critical: z.number().positive().nullable().optional(),
+  alpha: z.number().gt(0).lt(1).nullable().optional(),
+  reason: note,
+});
+
+const idOf = (v: string, what = 'alert') => {
+  const id = Number(v);
+  if (!Number.isInteger(id) || id < 1) throw new ApiError('bad_request', `${what} id must be a positive integer, got "${v}"`);
+  return id;
+};
+
+/** The version a client saw: If-Match ("3", W/"3" or 3) or "version" in the body. */
+function expectedVersion(header: string | undefined, body: number | undefined): number | undefined {
+  if (header !== undefined) {
+    const m = /^(?:W\/)?"?(\d+)"?$/.exec(header.trim());
+    if (!m) throw new ApiError('bad_request', `If-Match must be the alert version, e.g. "3"; got ${header}`);
+    const v = Number(m[1]);
+    if (body !== undefined && body !== v) throw new ApiError('bad_request', 'If-Match and body version disagree');
+    return v;
+  }
+  return body;
+}
+
+export function alertRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.get('/v1/alerts', canRead(), (c) => {
+    const q = parseQuery(c, listQuery);
+    const now = c.get('deps').clock();
+    return c.json({ alerts: listAlerts(c.get('deps').db, q).map((a) => alertView(a, now)) });
+  });
+
+  app.get('/v1/alerts/:id', canRead(), (c) => {
+    const deps = c.get('deps');
+    const alert = getAlert(deps.db, idOf(c.req.param('id')));
+    if (!alert) throw new ApiError('not_found', `alert ${c.req.param('id')} does not exist`);
+    const evidence = evidenceOf(deps.db, alert.id).map((e) => ({
+      drift_result_id: e.driftResultId,
+      window_kind: e.windowKind,
+      window: { from: new Date(e.windowFrom).toISOString(), to: new Date(e.windowTo).toISOString() },
+      severity: e.severity,
+      measures: JSON.parse(e.measures) as unknown,
+    }));
+    const latest = evidenceOf(deps.db, alert.id, 1)[0];
+    let histogram: unknown = null;
+    if (latest && alert.kind !== 'data_quality') {
+      try {
+        histogram = featureHistogram(deps, alert.model, alert.kind === 'prediction_drift' ? 'prediction' : alert.feature, {
+          from: latest.windowFrom,
+          to: latest.windowTo,
+          modelVersion: alert.modelVersion,
+        });
+      } catch (err) {
+        // The baseline may have changed since (accept_shift): the evidence's numbers remain.
+        if (!(err instanceof ApiError)) throw err;
+      }
+    }
+    const events = eventsOf(deps.db, alert.id).map((e) => ({
+      at: new Date(e.at).toISOString(),
+      actor: e.actor,
+      action: e.action,
+      from: e.fromStatus,
+      to: e.toStatus,
+      note: e.note,
+      data: e.data === null ? null : (JSON.parse(e.data) as unknown),
+    }));
+    c.header('etag', `"${alert.version}"`);
+    return c.json({
+      ...alertView(alert, deps.clock()),
+      evidence,
+      histogram,
+      events,
+      retrain_requests: retrainForAlert(deps.db, alert.id).map(retrainView),
+    });
+  });
+
+  app.post('/v1/alerts/:id/assign', allow('reviewer'), async (c) => {
+    const body = await parseJsonBody(c, assignBody);
+    const alert = assignAlert(c.get('deps'), {
+      id: idOf(c.req.param('id')),
+      actor: c.get('actor').name,
+      version: expectedVersion(c.req.header('if-match'), body.version),
+      assignee: body.assignee,
+      note: body.note,
+    });
+    c.header('etag', `"${alert.version}"`);
+    return c.json(alert);
+  });
+
+  app.post('/v1/alerts/:id/ack', allow('reviewer'), async (c) => {
+    const body = await parseJsonBody(c, ackBody, { emptyAsObject: true });
+    const alert = ackAlert(c.get('deps'), {
+      id: idOf(c.req.param('id')),
+      actor: c.get('actor').name,
+      version: expectedVersion(c.req.header('if-match'), body.version),
+      note: body.note,
+    });
+    c.header('etag', `"${alert.version}"`);
+    return c.json(alert);
+  });
+
+  app.post('/v1/alerts/:id/comments', allow('reviewer'), async (c) => {
+    const body = await parseJsonBody(c, commentBody);
+    return c.json(commentAlert(c.get('deps'), { id: idOf(c.req.param('id')), actor: c.get('actor').name, text: body.text }), 201);
+  });
+
+  app.post('/v1/alerts/:id/decision', allow('reviewer'), async (c) => {
+    const body = await parseJsonBody(c, decisionBody);
+    const outcome = await decideAlert(c.get('deps'), {
+      id: idOf(c.req.param('id')),
+      actor: c.get('actor').name,
+      version: expectedVersion(c.req.header('if-match'), body.version),
+      decision: body.decision,
+      note: body.note,
+      snoozeUntil: body.snooze_until,
+      confirm: body.confirm,
+      raiseThresholds: body.raise_thresholds,
+    });
+    c.header('etag', `"${outcome.alert.version}"`);
+    return c.json(outcome);
+  });
+
+  app.post('/v1/alerts/:id/close', allow('reviewer'), async (c) => {
+    const body = await parseJsonBody(c, closeBody, { emptyAsObject: true });
+    const alert = closeAlert(c.get('deps'), {
+      id: idOf(c.req.param('id')),
+      actor: c.get('actor').name,
+      version: expectedVersion(c.req.header('if-match'), body.version),
+      note: body.note,
+    });
+    c.header('etag', `"${alert.version}"`);
+    return c.json(alert);
+  });
+
+  app.get('/v1/retrain-requests', canRead(), (c) => {
+    const q = parseQuery(c, retrainQuery);
+    return c.json({ retrain_requests: listRetrain(c.get('deps').db, q).map(retrainView) });
+  });
+
+  app.post('/v1/retrain-requests', allow('reviewer'), async (c) => {
+    const body = await parseJsonBody(c, retrainBody);
+    const request = createRetrainRequest(c.get('deps'), {
+      model: body.model,
+      modelVersion: body.model_version ?? '',
+      alertIds: body.alert_ids,
+      actor: c.get('actor').name,
+      reason: body.reason,
+    });
+    return c.json(request, 201);
+  });
+
+  app.post('/v1/retrain-requests/:id/status', allow('reviewer'), async (c) => {
+    const body = await parseJsonBody(c, retrainStatusBody);
+    return c.json(
+      updateRetrainStatus(c.get('deps'), {
+        id: idOf(c.req.param('id'), 'retrain request'),
+        actor: c.get('actor').name,
+        status: body.status,
+        producedVersion: body.produced_version,
+        note: body.note,
+        version: expectedVersion(c.req.header('if-match'), body.version),
+      }),
+    );
+  });
+
+  app.get('/v1/models/:model/alert-policy', canRead(), (c) => {
+    const deps = c.get('deps');
+    const model = c.req.param('model');
+    const features = (deps.db.sqlite
+      .prepare(
+        `SELECT DISTINCT c.name FROM baseline_columns c JOIN baselines b ON b.id = c.baseline_id WHERE b.model = ? AND b.active = 1 AND c.role = 'feature' ORDER BY c.name`,
+      )
+      .all(model) as { name: string }[]).map((r) => r.name);
+    const lookup = thresholdsFor(deps.db, deps.config, model);
+    return c.json({ model, features: Object.fromEntries([...features, 'prediction'].map((f) => [f, lookup(f)])) });
+  });
+
+  app.put('/v1/models/:model/features/:feature/thresholds', allow(), async (c) => {
+    const deps = c.get('deps');
+    const body = await parseJsonBody(c, thresholdBody);
+    const model = c.req.param('model');
+    const feature = c.req.param('feature');
+    upsertOverride(deps.db, {
+      model,
+      feature,
+      psiWarning: body.psi_warning ?? null,
+      psiCritical: body.psi_critical ?? null,
+      alpha: body.alpha ?? null,
+      setBy: c.get('actor').name,
+      reason: body.reason,
+      updatedAt: deps.clock(),
+    });
+    return c.json({ model, feature, ...thresholdsFor(deps.db, deps.config, model)(feature) });
+  });
+
+  return app;
+}

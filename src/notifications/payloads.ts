@@ -1,0 +1,228 @@
+import type { AlertView, NotificationEvent, RetrainRequestView } from '../alerts/types.js';
+import type { ChannelConfig, Config } from '../config.js';
+
+/** Where people open driftwatch: externalUrl, else the address the server listens on. */
+function baseUrl(config: Config): string {
+  const external = config.notifications.externalUrl;
+  if (external) return external.replace(/\/+$/, '');
+  const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+  return `http://${host}:${config.server.port}`;
+}
+
+/** The UI page when externalUrl is set (people click these links), else the API resource. */
+export function alertLink(config: Config, id: number): string {
+  return config.notifications.externalUrl
+    ? `${baseUrl(config)}/ui/alerts/${id}`
+    : `${baseUrl(config)}/v1/alerts/${id}`;
+}
+
+export function retrainLink(config: Config, id: number): string {
+  return config.notifications.externalUrl
+    ? `${baseUrl(config)}/ui/retrain-requests/${id}`
+    : `${baseUrl(config)}/v1/retrain-requests/${id}`;
+}
+
+function eventLink(config: Config, event: NotificationEvent): string | undefined {
+  if (event.alert) return alertLink(config, event.alert.id);
+  if (event.retrainRequest) return retrainLink(config, event.retrainRequest.id);
+  return undefined;
+}
+
+const KIND_LABEL: Record<AlertView['kind'], string> = {
+  drift: 'Drift',
+  data_quality: 'Data-quality',
+  prediction_drift: 'Prediction drift',
+};
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+function fmt(v: number | null, digits = 3): string {
+  if (v === null) return 'n/a';
+  return Math.abs(v) > 0 && Math.abs(v) < 10 ** -digits ? v.toExponential(1) : v.toFixed(digits);
+}
+
+/** PSI and the (BH-adjusted when available) KS / χ² p-value of the alert's latest window. */
+function measures(alert: AlertView): { psi: number | null; pvalue: number | null } {
+  const l = alert.latest;
+  return { psi: num(l.psi), pvalue: num(l.pvalue_adjusted) ?? num(l.ks_pvalue) ?? num(l.chi2_pvalue) };
+}
+
+function modelName(model: string, version: string | null): string {
+  return version ? `${model} ${version}` : model;
+}
+
+/** Stable across events, so Alertmanager's summary does not change with each update. */
+function alertTitle(alert: AlertView): string {
+  return `${KIND_LABEL[alert.kind]} on ${modelName(alert.model, alert.model_version)} · ${alert.feature} (${alert.severity})`;
+}
+
+const VERB: Record<NotificationEvent['type'], string> = {
+  'alert.opened': 'opened',
+  'alert.escalated': 'escalated',
+  'alert.recovered': 'recovered',
+  'alert.closed': 'closed',
+  'retrain.requested': 'requested',
+  'retrain.updated': 'updated',
+  'rollback.requested': 'requested',
+};
+
+/** One line for chat and logs. */
+export function summaryOf(event: NotificationEvent): string {
+  const verb = VERB[event.type];
+  const by = event.actor ? ` by ${event.actor}` : '';
+  if (event.alert) {
+    const a = event.alert;
+    if (event.type.startsWith('alert.')) return `${alertTitle(a)} ${verb}, PSI ${fmt(measures(a).psi)}`;
+    const what = event.type === 'rollback.requested' ? 'Rollback' : 'Retrain';
+    return `${what} ${verb}${by} for ${modelName(a.model, a.model_version)} (alert #${a.id})${event.note ? `: ${event.note}` : ''}`;
+  }
+  if (event.retrainRequest) {
+    const r = event.retrainRequest;
+    return `Retrain request #${r.id} ${verb}${by} for ${modelName(r.model, r.model_version)}: ${r.status}`;
+  }
+  const what = event.type === 'rollback.requested' ? 'Rollback' : event.type;
+  return `${what} ${verb}${by}${event.note ? `: ${event.note}` : ''}`;
+}
+
+export interface WebhookPayload {
+  event: NotificationEvent['type'];
+  at: string;
+  actor: string | null;
+  alert?: AlertView;
+  retrain_request?: RetrainRequestView;
+  note?: string;
+  link?: string;
+}
+
+export function webhookPayload(config: Config, event: NotificationEvent): WebhookPayload {
+  const link = eventLink(config, event);
+  return {
+    event: event.type,
+    at: new Date(event.at).toISOString(),
+    actor: event.actor,
+    ...(event.alert ? { alert: event.alert } : {}),
+    ...(event.retrainRequest ? { retrain_request: event.retrainRequest } : {}),
+    ...(event.note !== undefined ? { note: event.note } : {}),
+    ...(link ? { link } : {}),
+  };
+}
+
+/** Slack requires &, < and > escaped in mrkdwn text; links are written <url|label>. */
+function esc(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+type SlackField = { type: 'mrkdwn'; text: string };
+export interface SlackPayload {
+  text: string;
+  blocks: (
+    | { type: 'section'; text: { type: 'mrkdwn'; text: string }; fields?: SlackField[] }
+    | { type: 'context'; elements: { type: 'mrkdwn'; text: string }[] }
+  )[];
+}
+
+export function slackPayload(config: Config, event: NotificationEvent): SlackPayload {
+  const summary = summaryOf(event);
+  const link = eventLink(config, event);
+  const field = (name: string, value: string | number | null): SlackField => ({
+    type: 'mrkdwn',
+    text: `*${name}*\n${esc(value === null ? 'n/a' : String(value))}`,
+  });
+  let fields: SlackField[] = [];
+  if (event.alert) {
+    const a = event.alert;
+    const m = measures(a);
+    fields = [
+      field('Model', a.model),
+      field('Version', a.model_version ?? 'unversioned'),
+      field('Feature', a.feature),
+      field('Severity', a.severity),
+      field('Status', a.status),
+      field('PSI', fmt(m.psi)),
+      field('p-value', fmt(m.pvalue)),
+    ];
+  } else if (event.retrainRequest) {
+    const r = event.retrainRequest;
+    fields = [
+      field('Model', r.model),
+      field('Version', r.model_version ?? 'unversioned'),
+      field('Status', r.status),
+      field('Requested by', r.requested_by),
+      field('Alerts', r.alert_ids.map((id) => `#${id}`).join(', ') || 'none'),
+      field('Reason', r.reason),
+    ];
+  }
+  const title = link ? `*<${link}|${esc(summary)}>*` : `*${esc(summary)}*`;
+  const context = [
+    `driftwatch · ${event.type} · ${new Date(event.at).toISOString()}${event.actor ? ` · ${esc(event.actor)}` : ''}`,
+    ...(link ? [`<${link}|Open in driftwatch>`] : []),
+  ];
+  return {
+    text: link ? `${summary} ${link}` : summary,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: title }, ...(fields.length > 0 ? { fields } : {}) },
+      { type: 'context', elements: context.map((text) => ({ type: 'mrkdwn' as const, text })) },
+    ],
+  };
+}
+
+export interface AlertmanagerAlert {
+  labels: Record<string, string>;
+  annotations: { summary: string; description: string; link: string };
+  startsAt: string;
+  endsAt?: string;
+  generatorURL: string;
+}
+
+/**
+ * One Alertmanager alert. The label set identifies the alert in Alertmanager, so it must be the same on
+ * every send (event and resend); a missing model version is left out rather than sent as an empty label.
+ */
+export function alertmanagerAlert(config: Config, alert: AlertView, endsAt?: string): AlertmanagerAlert {
+  const link = alertLink(config, alert.id);
+  const m = measures(alert);
+  const peak = num(alert.peak.psi);
+  const labels: Record<string, string> = {
+    alertname: 'DriftDetected',
+    model: alert.model,
+    ...(alert.model_version ? { model_version: alert.model_version } : {}),
+    feature: alert.feature,
+    kind: alert.kind,
+    severity: alert.severity,
+  };
+  const description =
+    `${KIND_LABEL[alert.kind]} alert #${alert.id} is ${alert.status}${alert.recovered ? ' (latest window back to normal)' : ''}: ` +
+    `PSI ${fmt(m.psi)} (peak ${fmt(peak)}), p-value ${fmt(m.pvalue)}, ${alert.evidence_count} drifted window(s) ` +
+    `since ${alert.first_seen}, last ${alert.last_seen}.`;
+  return {
+    labels,
+    annotations: { summary: alertTitle(alert), description, link },
+    startsAt: alert.first_seen,
+    ...(endsAt ? { endsAt } : {}),
+    generatorURL: link,
+  };
+}
+
+/** The body for a channel, or null when the channel does not take this event. */
+export function renderPayload(config: Config, channel: ChannelConfig, event: NotificationEvent): unknown {
+  switch (channel.type) {
+    case 'webhook':
+      return webhookPayload(config, event);
+    case 'slack':
+      return slackPayload(config, event);
+    case 'alertmanager':
+      if (!event.type.startsWith('alert.') || !event.alert) return null;
+      // Only a close ends the alert; until then Alertmanager keeps it firing as long as it is re-sent.
+      return [
+        alertmanagerAlert(
+          config,
+          event.alert,
+          event.type === 'alert.closed'
+            ? (event.alert.closed_at ?? new Date(event.at).toISOString())
+            : undefined,
+        ),
+      ];
+  }
+}

@@ -1,0 +1,305 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { ingestJson } from '../helpers.js';
+import type { TestApp } from '../support.js';
+
+type App = TestApp['app'];
+
+export interface ColumnResultBody {
+  feature: string;
+  type: 'numeric' | 'categorical';
+  n: number;
+  psi: number | null;
+  ks_statistic: number | null;
+  ks_pvalue: number | null;
+  wasserstein_normed: number | null;
+  chi2_statistic: number | null;
+  chi2_pvalue: number | null;
+  js: number | null;
+  pvalue_adjusted: number | null;
+  missing_rate: number | null;
+  type_mismatch_rate: number | null;
+  unseen_rate: number | null;
+  out_of_range_rate: number | null;
+  drifted: boolean | null;
+  severity: 'none' | 'warning' | 'critical' | null;
+}
+
+export interface DriftResultBody {
+  id: number;
+  model: string;
+  model_version: string | null;
+  baseline_id: number;
+  window_kind: 'bucket' | 'rolling' | 'range';
+  window: { from: string; to: string };
+  n: number;
+  features: ColumnResultBody[];
+  prediction: ColumnResultBody | null;
+  drifted_share: number | null;
+  drifted: boolean | null;
+  performance: {
+    labeled: number;
+    label_coverage: number | null;
+    accuracy: number | null;
+    mae: number | null;
+    rmse: number | null;
+  };
+  evaluated_at: string;
+}
+
+export interface BaselineBody {
+  id: number;
+  model: string;
+  model_version: string | null;
+  sha256: string;
+  row_count: number;
+  code_commit: string | null;
+  notes: string | null;
+  created_at: string;
+  created_by: string | null;
+  active: boolean;
+  activated_at: string | null;
+  reaggregated_records?: number;
+}
+
+export interface NumericColumnBody {
+  role: 'feature' | 'prediction';
+  name: string;
+  type: 'numeric';
+  count: number;
+  missing: number;
+  min: number;
+  max: number;
+  mean: number;
+  std: number;
+  psiEdges: number[];
+  gridEdges?: number[];
+  gridCounts?: number[];
+  grid_cells?: number;
+  exact: boolean;
+}
+
+export interface CategoricalColumnBody {
+  role: 'feature' | 'prediction';
+  name: string;
+  type: 'categorical';
+  count: number;
+  missing: number;
+  distinct: number;
+  categories: string[];
+  counts: number[];
+  pooled: string[];
+}
+
+export type ColumnBody = NumericColumnBody | CategoricalColumnBody;
+
+export interface BaselineDetailBody extends BaselineBody {
+  columns: ColumnBody[];
+}
+
+export interface HistogramBody {
+  model: string;
+  model_version: string | null;
+  baseline_id: number;
+  feature: string;
+  type: 'numeric' | 'categorical';
+  window: { from: string; to: string };
+  n: number;
+  bins: { label: string; lower?: number | null; upper?: number | null; baseline: number; window: number }[];
+}
+
+const DATA_DIR = fileURLToPath(new URL('../../node_modules/vega-datasets/data/', import.meta.url));
+
+export interface WeatherRow {
+  location: string;
+  date: string;
+  precipitation: number;
+  temp_max: number;
+  temp_min: number;
+  wind: number;
+  weather: string;
+}
+
+export const WEATHER_HEADER = 'location,date,precipitation,temp_max,temp_min,wind,weather';
+
+/** weather.csv as typed rows plus its raw lines (no quoted fields in this file, so a split is enough). */
+export function loadWeather(): { rows: WeatherRow[]; lines: string[] } {
+  const text = readFileSync(`${DATA_DIR}weather.csv`, 'utf8').trim();
+  const [header, ...lines] = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  expect(header).toBe(WEATHER_HEADER);
+  const rows = lines.map((line) => {
+    const [location, date, precipitation, tempMax, tempMin, wind, weather] = line.split(',');
+    return {
+      location: location as string,
+      date: date as string,
+      precipitation: Number(precipitation),
+      temp_max: Number(tempMax),
+      temp_min: Number(tempMin),
+      wind: Number(wind),
+      weather: weather as string,
+    };
+  });
+  return { rows, lines };
+}
+
+export interface FlightRow {
+  date: string;
+  delay: number;
+  distance: number;
+  origin: string;
+  destination: string;
+}
+
+export function loadFlights(): FlightRow[] {
+  return JSON.parse(readFileSync(`${DATA_DIR}flights-20k.json`, 'utf8')) as FlightRow[];
+}
+
+/** "2001/01/05 13:20" read as UTC. */
+export const flightTs = (date: string) => Date.parse(`${date.replace(/\//g, '-').replace(' ', 'T')}:00Z`);
+export const weatherTs = (date: string) => Date.parse(`${date}T12:00:00Z`);
+
+/** Deterministic PRNG (mulberry32) so "random" splits are the same on every run. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function postBaseline(
+  app: App,
+  model: string,
+  body: string,
+  contentType: string,
+  query: Record<string, string> = {},
+): Promise<{ status: number; body: BaselineBody & { error?: { code: string; message: string } } }> {
+  const qs = new URLSearchParams(query).toString();
+  const res = await app.request(`/v1/models/${model}/baselines${qs ? `?${qs}` : ''}`, {
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body,
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as BaselineBody & { error?: { code: string; message: string } },
+  };
+}
+
+/** Uploads a baseline and fails the test unless it was created. */
+export async function createBaseline(
+  app: App,
+  model: string,
+  body: string,
+  contentType: string,
+  query: Record<string, string> = {},
+): Promise<BaselineBody> {
+  const res = await postBaseline(app, model, body, contentType, query);
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body;
+}
+
+export async function baselineDetail(app: App, model: string, id: number): Promise<BaselineDetailBody> {
+  const res = await app.request(`/v1/models/${model}/baselines/${id}?include=grid`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as BaselineDetailBody;
+}
+
+export function column<T extends ColumnBody['type']>(
+  detail: BaselineDetailBody,
+  name: string,
+  type: T,
+): Extract<ColumnBody, { type: T }> {
+  const c = detail.columns.find((x) => x.name === name && x.role === 'feature');
+  if (!c || c.type !== type) throw new Error(`baseline ${detail.id} has no ${type} feature ${name}`);
+  return c as Extract<ColumnBody, { type: T }>;
+}
+
+/** Ingests records in batches and fails the test unless every one was accepted. */
+export async function ingestAll(app: App, records: Record<string, unknown>[], batch = 5000): Promise<void> {
+  for (let i = 0; i < records.length; i += batch) {
+    const chunk = records.slice(i, i + batch);
+    const res = await ingestJson(app, chunk);
+    expect(res.status, JSON.stringify(res.body.rejected.slice(0, 3))).toBe(200);
+    expect(res.body.accepted).toBe(chunk.length);
+  }
+}
+
+export async function runDrift(
+  app: App,
+  model: string,
+  range: { from?: string | number; to?: string | number } = {},
+): Promise<DriftResultBody[]> {
+  const res = await app.request(`/v1/models/${model}/drift/run`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(range),
+  });
+  const body = (await res.json()) as { results: DriftResultBody[] };
+  expect(res.status, JSON.stringify(body)).toBe(200);
+  return body.results;
+}
+
+/** The single result of a run that is expected to cover exactly one model version. */
+export async function runDriftOne(
+  app: App,
+  model: string,
+  range: { from?: string | number; to?: string | number } = {},
+): Promise<DriftResultBody> {
+  const results = await runDrift(app, model, range);
+  expect(results).toHaveLength(1);
+  return results[0] as DriftResultBody;
+}
+
+export async function driftSeries(app: App, model: string, query = ''): Promise<DriftResultBody[]> {
+  const res = await app.request(`/v1/models/${model}/drift${query ? `?${query}` : ''}`);
+  const body = (await res.json()) as { results: DriftResultBody[] };
+  expect(res.status, JSON.stringify(body)).toBe(200);
+  return body.results;
+}
+
+export function feature(result: DriftResultBody, name: string): ColumnResultBody {
+  const f = result.features.find((x) => x.feature === name);
+  if (!f) throw new Error(`result ${result.id} has no feature ${name}`);
+  return f;
+}
+
+/** Raw category counts in the baseline's slot layout: top-K in profile order, pooled "other", then unseen. */
+export function categorySlots(profile: CategoricalColumnBody, values: readonly string[]): number[] {
+  const index = new Map(profile.categories.map((c, i) => [c, i]));
+  const pooled = new Set(profile.pooled);
+  const out = new Array<number>(profile.categories.length + 2).fill(0);
+  for (const v of values) {
+    const i = index.get(v) ?? (pooled.has(v) ? profile.categories.length : profile.categories.length + 1);
+    out[i] = (out[i] as number) + 1;
+  }
+  return out;
+}
+
+/** Sum of the aggregate rows' n for a model, straight from SQLite (the API only shows windows). */
+export function aggregateTotals(t: TestApp, model: string): { rows: number; n: number } {
+  return t.deps.db.sqlite
+    .prepare('SELECT count(*) AS rows, coalesce(sum(n), 0) AS n FROM aggregates WHERE model = ?')
+    .get(model) as { rows: number; n: number };
+}
+
+/** Synthetic training rows: x spread evenly over 0…199, colour red/green/blue in turn. */
+export function syntheticTraining(rows = 400): { x: number; color: string }[] {
+  return Array.from({ length: rows }, (_, i) => ({
+    x: i % 200,
+    color: ['red', 'green', 'blue'][i % 3] as string,
+  }));
+}
+
+/** A record of the synthetic model "m". */
+export function mrec(
+  id: string,
+  features: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return { model: 'm', request_id: id, features, ...extra };
+}

@@ -1,0 +1,319 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ChannelConfig } from '../../src/config.js';
+import { notificationRoutes } from '../../src/notifications/routes.js';
+import {
+  backoffMs,
+  DELIVERY_BATCH,
+  enqueueNotification,
+  runDeliveryTick,
+  signPayload,
+  verifySignature,
+} from '../../src/notifications/service.js';
+import { makeTestApp, postJson, type TestApp } from '../support.js';
+import {
+  alertEvent,
+  alertView,
+  deadUrl,
+  deliveryRow,
+  deliveryRows,
+  type Receiver,
+  retrainView,
+  startReceiver,
+  T0,
+} from './helpers.js';
+
+const SECRET = 'whsec-test-0123456789';
+
+let t: TestApp | undefined;
+let receiver: Receiver | undefined;
+afterEach(async () => {
+  t?.close();
+  t = undefined;
+  await receiver?.close();
+  receiver = undefined;
+});
+
+function app(channels: ChannelConfig[], extra: { timeoutMs?: number; maxAttempts?: number } = {}): TestApp {
+  t = makeTestApp({ notifications: { channels, ...extra } });
+  t.setNow(T0);
+  t.app.route('/', notificationRoutes());
+  return t;
+}
+
+interface DeliveryBody {
+  id: number;
+  channel: string;
+  event: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: string | null;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+async function listDeliveries(a: TestApp, query = ''): Promise<DeliveryBody[]> {
+  const res = await a.app.request(`/v1/notifications/deliveries${query}`);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { deliveries: DeliveryBody[] }).deliveries;
+}
+
+describe('webhook signature', () => {
+  it('is sha256=HMAC-SHA256(secret, "<timestamp>.<body>") in hex', () => {
+    // Reference value computed independently: printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac k
+    expect(signPayload('k', 1700000000, '{"a":1}')).toBe(
+      'sha256=1b6ad1bc9bf48c52ce01939866d5877c6cc4e87ddad27e16673cb8c4964394a3',
+    );
+    const header = signPayload(SECRET, 1700000000, '{"a":1}');
+    expect(header).toMatch(/^sha256=[0-9a-f]{64}$/);
+    expect(verifySignature(SECRET, 1700000000, '{"a":1}', header)).toBe(true);
+    expect(verifySignature(SECRET, '1700000000', '{"a":1}', header)).toBe(true);
+    expect(verifySignature('another-secret', 1700000000, '{"a":1}', header)).toBe(false);
+    expect(verifySignature(SECRET, 1700000000, '{"a":2}', header)).toBe(false);
+    expect(verifySignature(SECRET, 1700000001, '{"a":1}', header)).toBe(false);
+    expect(verifySignature(SECRET, 1700000000, '{"a":1}', header.slice(0, -1))).toBe(false);
+    expect(verifySignature(SECRET, 1700000000, '{"a":1}', undefined)).toBe(false);
+  });
+});
+
+describe('delivery to a real receiver that fails first', () => {
+  it('retries with exponential backoff, then delivers a signed webhook with its headers', async () => {
+    receiver = await startReceiver({ failFirst: 2 });
+    const a = app([{ name: 'hooks', type: 'webhook', url: `${receiver.url}/hook`, secret: SECRET }], {
+      maxAttempts: 5,
+    });
+
+    expect(enqueueNotification(a.deps, alertEvent('alert.opened'))).toBe(1);
+    const [queued] = deliveryRows(a);
+    expect(queued).toMatchObject({
+      channel: 'hooks',
+      event: 'alert.opened',
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: T0,
+    });
+    const id = queued?.id ?? 0;
+
+    expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 0, failed: 0, retried: 1 });
+    expect(deliveryRow(a, id)).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      next_attempt_at: T0 + 5_000,
+      last_error: 'HTTP 500: receiver is down',
+    });
+
+    // Not due yet: nothing is sent.
+    expect(await runDeliveryTick(a.deps, T0 + 4_999)).toEqual({ sent: 0, failed: 0, retried: 0 });
+    expect(receiver.received).toHaveLength(1);
+
+    expect(await runDeliveryTick(a.deps, T0 + 5_000)).toEqual({ sent: 0, failed: 0, retried: 1 });
+    expect(deliveryRow(a, id)).toMatchObject({ attempts: 2, next_attempt_at: T0 + 5_000 + 10_000 });
+
+    const sentAt = T0 + 15_000;
+    expect(await runDeliveryTick(a.deps, sentAt)).toEqual({ sent: 1, failed: 0, retried: 0 });
+    expect(deliveryRow(a, id)).toMatchObject({ status: 'delivered', attempts: 3, delivered_at: sentAt });
+    expect(await runDeliveryTick(a.deps, sentAt + 3_600_000)).toEqual({ sent: 0, failed: 0, retried: 0 });
+    expect(receiver.received).toHaveLength(3);
+
+    const last = receiver.received[2];
+    if (!last) throw new Error('no request');
+    expect(last.method).toBe('POST');
+    expect(last.path).toBe('/hook');
+    expect(last.headers['content-type']).toBe('application/json');
+    expect(last.headers['x-driftwatch-event']).toBe('alert.opened');
+    expect(last.headers['x-driftwatch-delivery']).toBe(String(id));
+    const timestamp = last.headers['x-driftwatch-timestamp'];
+    expect(timestamp).toBe(String(Math.floor(sentAt / 1000)));
+    const signature = last.headers['x-driftwatch-signature'] as string;
+    expect(verifySignature(SECRET, String(timestamp), last.body, signature)).toBe(true);
+    expect(verifySignature('wrong-secret-000', String(timestamp), last.body, signature)).toBe(false);
+    expect(
+      verifySignature(
+        SECRET,
+        String(timestamp),
+        last.body.replace('petal_length', 'sepal_length'),
+        signature,
+      ),
+    ).toBe(false);
+
+    expect(JSON.parse(last.body)).toEqual({
+      event: 'alert.opened',
+      at: new Date(T0).toISOString(),
+      actor: null,
+      alert: alertView(),
+      link: 'http://127.0.0.1:8080/v1/alerts/7',
+    });
+  });
+
+  it('treats a receiver that hangs past timeoutMs as a failed attempt without holding up the tick', async () => {
+    receiver = await startReceiver({ failFirst: 1, how: 'hang' });
+    const a = app([{ name: 'hooks', type: 'webhook', url: receiver.url }], { timeoutMs: 200 });
+    enqueueNotification(a.deps, alertEvent('alert.escalated'));
+
+    const started = performance.now();
+    expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 0, failed: 0, retried: 1 });
+    expect(performance.now() - started).toBeLessThan(2_000);
+    const [row] = deliveryRows(a);
+    expect(row).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      last_error: 'timed out after 200 ms',
+      next_attempt_at: T0 + 5_000,
+    });
+
+    expect(await runDeliveryTick(a.deps, T0 + 5_000)).toEqual({ sent: 1, failed: 0, retried: 0 });
+    expect(deliveryRows(a)[0]).toMatchObject({ status: 'delivered', attempts: 2 });
+    // No secret configured: the other headers are sent, the signature is not.
+    const last = receiver.received[1];
+    expect(last?.headers['x-driftwatch-event']).toBe('alert.escalated');
+    expect(last?.headers['x-driftwatch-signature']).toBeUndefined();
+  });
+
+  it('sends each delivery once per tick, a bounded batch at a time, oldest first', async () => {
+    receiver = await startReceiver();
+    const a = app([{ name: 'hooks', type: 'webhook', url: receiver.url }]);
+    for (let i = 1; i <= DELIVERY_BATCH + 5; i++) {
+      enqueueNotification(a.deps, {
+        type: 'rollback.requested',
+        at: T0,
+        actor: 'ana',
+        note: `rollback ${i}`,
+      });
+    }
+    expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: DELIVERY_BATCH, failed: 0, retried: 0 });
+    expect(receiver.received).toHaveLength(DELIVERY_BATCH);
+    expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 5, failed: 0, retried: 0 });
+    const notes = receiver.received.map((r) => (JSON.parse(r.body) as { note: string }).note);
+    expect(new Set(notes).size).toBe(DELIVERY_BATCH + 5);
+    expect(notes.slice(DELIVERY_BATCH)).toEqual([
+      'rollback 51',
+      'rollback 52',
+      'rollback 53',
+      'rollback 54',
+      'rollback 55',
+    ]);
+  });
+});
+
+describe('backoff', () => {
+  it('doubles from 5 s and is capped at an hour', () => {
+    expect([1, 2, 3, 4, 5].map(backoffMs)).toEqual([5_000, 10_000, 20_000, 40_000, 80_000]);
+    expect(backoffMs(10)).toBe(2_560_000);
+    expect(backoffMs(11)).toBe(3_600_000);
+    expect(backoffMs(40)).toBe(3_600_000);
+  });
+});
+
+describe('failed deliveries and the API', () => {
+  it('marks a delivery failed after maxAttempts, lists it, and retries it on request', async () => {
+    receiver = await startReceiver({ failFirst: 3 });
+    const a = app(
+      [
+        { name: 'hooks', type: 'webhook', url: receiver.url },
+        { name: 'chat', type: 'slack', url: `${receiver.url}/slack`, events: ['retrain.requested'] },
+      ],
+      { maxAttempts: 3 },
+    );
+    enqueueNotification(a.deps, alertEvent('alert.opened'));
+    expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 0, failed: 0, retried: 1 });
+    expect(await runDeliveryTick(a.deps, T0 + 5_000)).toEqual({ sent: 0, failed: 0, retried: 1 });
+    expect(await runDeliveryTick(a.deps, T0 + 15_000)).toEqual({ sent: 0, failed: 1, retried: 0 });
+    expect(await runDeliveryTick(a.deps, T0 + 86_400_000)).toEqual({ sent: 0, failed: 0, retried: 0 });
+    expect(receiver.received).toHaveLength(3);
+
+    a.setNow(T0 + 60_000);
+    enqueueNotification(a.deps, {
+      type: 'retrain.requested',
+      at: T0 + 60_000,
+      actor: 'ana',
+      retrainRequest: retrainView(),
+    });
+
+    const failed = await listDeliveries(a, '?status=failed');
+    expect(failed).toEqual([
+      {
+        id: 1,
+        channel: 'hooks',
+        event: 'alert.opened',
+        status: 'failed',
+        attempts: 3,
+        next_attempt_at: null,
+        last_error: 'HTTP 500: receiver is down',
+        created_at: new Date(T0).toISOString(),
+        delivered_at: null,
+      },
+    ]);
+    // Newest first; filters by channel.
+    expect((await listDeliveries(a)).map((d) => [d.id, d.channel, d.event])).toEqual([
+      [3, 'chat', 'retrain.requested'],
+      [2, 'hooks', 'retrain.requested'],
+      [1, 'hooks', 'alert.opened'],
+    ]);
+    expect((await listDeliveries(a, '?channel=chat&limit=5')).map((d) => d.id)).toEqual([3]);
+    expect((await listDeliveries(a, '?status=pending&limit=1')).map((d) => d.id)).toEqual([3]);
+    expect((await a.app.request('/v1/notifications/deliveries?status=lost')).status).toBe(400);
+
+    const retried = await postJson(a.app, '/v1/notifications/deliveries/1/retry', '');
+    expect(retried.status).toBe(200);
+    expect(await retried.json()).toMatchObject({
+      id: 1,
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: new Date(T0 + 60_000).toISOString(),
+      last_error: 'HTTP 500: receiver is down',
+    });
+    expect((await postJson(a.app, '/v1/notifications/deliveries/1/retry', '')).status).toBe(409);
+    expect((await postJson(a.app, '/v1/notifications/deliveries/99/retry', '')).status).toBe(404);
+    expect((await postJson(a.app, '/v1/notifications/deliveries/abc/retry', '')).status).toBe(404);
+
+    expect(await runDeliveryTick(a.deps, T0 + 60_000)).toEqual({ sent: 3, failed: 0, retried: 0 });
+    expect((await listDeliveries(a, '?status=delivered')).map((d) => d.id)).toEqual([3, 2, 1]);
+    expect((await listDeliveries(a, '?status=delivered'))[2]).toMatchObject({
+      delivered_at: new Date(T0 + 60_000).toISOString(),
+      next_attempt_at: null,
+    });
+  });
+
+  it('fails a delivery whose channel was removed from the config', async () => {
+    const a = app([{ name: 'old', type: 'webhook', url: 'http://127.0.0.1:9/x' }]);
+    enqueueNotification(a.deps, alertEvent('alert.opened'));
+    a.deps.config.notifications.channels = [];
+    expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 0, failed: 1, retried: 0 });
+    expect(deliveryRows(a)[0]).toMatchObject({
+      status: 'failed',
+      last_error: 'channel "old" is no longer configured',
+    });
+  });
+});
+
+describe('enqueueNotification', () => {
+  it('does no network I/O: a dead receiver costs nothing until the tick, which records the refusal', async () => {
+    const url = await deadUrl();
+    const a = app([
+      { name: 'hooks', type: 'webhook', url, secret: SECRET },
+      { name: 'chat', type: 'slack', url },
+      { name: 'am', type: 'alertmanager', url },
+    ]);
+    // Inside a synchronous better-sqlite3 transaction, as the alert service calls it.
+    const inserted = a.deps.db.sqlite.transaction(() =>
+      enqueueNotification(a.deps, alertEvent('alert.opened')),
+    )();
+    expect(inserted).toBe(3);
+    // Nothing was attempted yet: the rows wait, untouched, for the delivery tick.
+    for (const row of deliveryRows(a)) expect(row).toMatchObject({ status: 'pending', attempts: 0, last_error: null });
+
+    expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 0, failed: 0, retried: 3 });
+    for (const row of deliveryRows(a)) expect(row.last_error).toMatch(/ECONNREFUSED/);
+  });
+
+  it('rolls back with the transaction it was called in', () => {
+    const a = app([{ name: 'hooks', type: 'webhook', url: 'http://127.0.0.1:9/x' }]);
+    expect(() =>
+      a.deps.db.sqlite.transaction(() => {
+        enqueueNotification(a.deps, alertEvent('alert.opened'));
+        throw new Error('the alert change failed');
+      })(),
+    ).toThrow('the alert change failed');
+    expect(deliveryRows(a)).toEqual([]);
+  });
+});

@@ -1,0 +1,176 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AlertView, NotificationEvent, RetrainRequestView } from '../../src/alerts/types.js';
+import type { DeliveryRow } from '../../src/notifications/queries.js';
+import type { TestApp } from '../support.js';
+
+export interface Received {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface Receiver {
+  /** http://127.0.0.1:<port> */
+  url: string;
+  received: Received[];
+  /** Makes the next `n` requests fail the given way. */
+  failNext(n: number, how?: 'status' | 'hang'): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A real HTTP receiver on an ephemeral port: the first `failFirst` requests get a 500 (or, with
+ * `how: 'hang'`, no answer at all), later ones 200. Every request is recorded, failed ones included.
+ */
+export async function startReceiver(
+  options: { failFirst?: number; how?: 'status' | 'hang' } = {},
+): Promise<Receiver> {
+  let failing = options.failFirst ?? 0;
+  let how = options.how ?? 'status';
+  const received: Received[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
+      if (failing > 0) {
+        failing--;
+        if (how === 'hang') return;
+        res.writeHead(500, { 'content-type': 'text/plain' }).end('receiver is\n  down');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    failNext: (n, h = 'status') => {
+      failing = n;
+      how = h;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A URL on which nothing listens: a port that was just bound and released. */
+export async function deadUrl(): Promise<string> {
+  const r = await startReceiver();
+  await r.close();
+  return r.url;
+}
+
+export const T0 = Date.parse('2026-11-24T12:00:00Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function alertView(over: Partial<AlertView> = {}): AlertView {
+  return {
+    id: 7,
+    model: 'iris',
+    model_version: 'v2',
+    feature: 'petal_length',
+    kind: 'drift',
+    severity: 'critical',
+    status: 'open',
+    assignee: null,
+    version: 1,
+    recovered: false,
+    recovered_at: null,
+    snoozed_until: null,
+    decision: null,
+    decision_note: null,
+    evidence_count: 3,
+    first_seen: iso(T0 - 3 * 3_600_000),
+    last_seen: iso(T0 - 3_600_000),
+    latest: { psi: 0.312, ks_pvalue: 0.0004, pvalue_adjusted: 0.0012, n: 950 },
+    peak: { psi: 0.41 },
+    created_at: iso(T0 - 3 * 3_600_000),
+    updated_at: iso(T0 - 3_600_000),
+    closed_at: null,
+    ...over,
+  };
+}
+
+export function retrainView(over: Partial<RetrainRequestView> = {}): RetrainRequestView {
+  return {
+    id: 3,
+    model: 'iris',
+    model_version: 'v2',
+    alert_ids: [7, 8],
+    requested_by: 'ana',
+    reason: 'petal_length shifted after the supplier change',
+    status: 'requested',
+    produced_version: null,
+    version: 1,
+    created_at: iso(T0),
+    updated_at: iso(T0),
+    ...over,
+  };
+}
+
+export function alertEvent(
+  type: NotificationEvent['type'],
+  alert: AlertView = alertView(),
+): NotificationEvent {
+  return { type, at: T0, actor: type === 'alert.closed' ? 'ana' : null, alert };
+}
+
+export function deliveryRows(t: TestApp): DeliveryRow[] {
+  return t.deps.db.sqlite.prepare('SELECT * FROM deliveries ORDER BY id').all() as DeliveryRow[];
+}
+
+export function deliveryRow(t: TestApp, id: number): DeliveryRow {
+  const row = t.deps.db.sqlite.prepare('SELECT * FROM deliveries WHERE id = ?').get(id) as
+    | DeliveryRow
+    | undefined;
+  if (!row) throw new Error(`no delivery ${id}`);
+  return row;
+}
+
+/** Inserts an alerts row as the alert service would store it (unversioned models as ''). */
+export function insertAlertRow(
+  t: TestApp,
+  a: {
+    model?: string;
+    version?: string;
+    feature: string;
+    severity?: 'warning' | 'critical';
+    status?: AlertView['status'];
+    closedAt?: number;
+  },
+): number {
+  const info = t.deps.db.sqlite
+    .prepare(
+      `INSERT INTO alerts (model, model_version, feature, kind, severity, status, evidence_count, first_seen, last_seen,
+         peak_psi, latest, peak, created_at, updated_at, closed_at)
+       VALUES (?, ?, ?, 'drift', ?, ?, 2, ?, ?, 0.3, ?, ?, ?, ?, ?)`,
+    )
+    .run(
+      a.model ?? 'iris',
+      a.version ?? 'v2',
+      a.feature,
+      a.severity ?? 'warning',
+      a.status ?? 'open',
+      T0 - 7_200_000,
+      T0 - 3_600_000,
+      JSON.stringify({ psi: 0.3, ks_pvalue: 0.01 }),
+      JSON.stringify({ psi: 0.35 }),
+      T0 - 7_200_000,
+      T0 - 3_600_000,
+      a.closedAt ?? null,
+    );
+  return Number(info.lastInsertRowid);
+}

@@ -1,0 +1,327 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ChannelConfig, ConfigInput } from '../../src/config.js';
+import type { AlertmanagerAlert, SlackPayload } from '../../src/notifications/payloads.js';
+import {
+  enqueueNotification,
+  runAlertmanagerResendTick,
+  runDeliveryTick,
+} from '../../src/notifications/service.js';
+import { makeTestApp, type TestApp } from '../support.js';
+import {
+  alertEvent,
+  alertView,
+  deliveryRows,
+  insertAlertRow,
+  type Receiver,
+  retrainView,
+  startReceiver,
+  T0,
+} from './helpers.js';
+
+let t: TestApp | undefined;
+let receiver: Receiver | undefined;
+afterEach(async () => {
+  t?.close();
+  t = undefined;
+  await receiver?.close();
+  receiver = undefined;
+});
+
+function app(
+  channels: ChannelConfig[],
+  notifications: NonNullable<ConfigInput['notifications']> = {},
+): TestApp {
+  t = makeTestApp({ notifications: { channels, ...notifications } });
+  t.setNow(T0);
+  return t;
+}
+
+function payloads<T>(a: TestApp, channel: string): T[] {
+  return deliveryRows(a)
+    .filter((r) => r.channel === channel)
+    .map((r) => JSON.parse(r.payload) as T);
+}
+
+describe('Slack payload', () => {
+  it('is plain incoming-webhook JSON: a one-line text and blocks with the alert fields and a link', async () => {
+    receiver = await startReceiver();
+    const a = app([{ name: 'chat', type: 'slack', url: `${receiver.url}/services/T0/B0/x` }], {
+      externalUrl: 'https://driftwatch.example.com/',
+    });
+    enqueueNotification(a.deps, alertEvent('alert.opened'));
+    expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 1, failed: 0, retried: 0 });
+
+    const req = receiver.received[0];
+    expect(req?.path).toBe('/services/T0/B0/x');
+    expect(req?.headers['content-type']).toBe('application/json');
+    expect(req?.headers['x-driftwatch-event']).toBeUndefined();
+    const body = JSON.parse(req?.body ?? '') as SlackPayload;
+    const link = 'https://driftwatch.example.com/ui/alerts/7';
+    expect(body.text).toBe(`Drift on iris v2 · petal_length (critical) opened, PSI 0.312 ${link}`);
+    expect(body.text).not.toContain('\n');
+    expect(body.blocks).toHaveLength(2);
+    const [section, context] = body.blocks;
+    expect(section).toEqual({
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: `*<${link}|Drift on iris v2 · petal_length (critical) opened, PSI 0.312>*`,
+      },
+      fields: [
+        { type: 'mrkdwn', text: '*Model*\niris' },
+        { type: 'mrkdwn', text: '*Version*\nv2' },
+        { type: 'mrkdwn', text: '*Feature*\npetal_length' },
+        { type: 'mrkdwn', text: '*Severity*\ncritical' },
+        { type: 'mrkdwn', text: '*Status*\nopen' },
+        { type: 'mrkdwn', text: '*PSI*\n0.312' },
+        { type: 'mrkdwn', text: '*p-value*\n0.001' },
+      ],
+    });
+    expect(context?.type).toBe('context');
+    expect(JSON.stringify(context)).toContain(`<${link}|Open in driftwatch>`);
+  });
+
+  it('escapes mrkdwn control characters and describes retrain requests', () => {
+    const a = app([{ name: 'chat', type: 'slack', url: 'http://127.0.0.1:9/x' }]);
+    enqueueNotification(a.deps, alertEvent('alert.opened', alertView({ feature: 'a<b>&c', latest: {} })));
+    enqueueNotification(a.deps, {
+      type: 'retrain.requested',
+      at: T0,
+      actor: 'ana',
+      retrainRequest: retrainView(),
+    });
+    const [alertMsg, retrainMsg] = payloads<SlackPayload>(a, 'chat');
+    expect(JSON.stringify(alertMsg?.blocks)).toContain('a&lt;b&gt;&amp;c');
+    expect(JSON.stringify(alertMsg?.blocks)).toContain('*PSI*\\nn/a');
+    expect(retrainMsg?.text).toBe(
+      'Retrain request #3 requested by ana for iris v2: requested http://127.0.0.1:8080/v1/retrain-requests/3',
+    );
+    expect(JSON.stringify(retrainMsg?.blocks)).toContain('*Alerts*\\n#7, #8');
+  });
+});
+
+describe('Alertmanager payload', () => {
+  it('posts an array of alerts to /api/v2/alerts with the labels, annotations and startsAt', async () => {
+    receiver = await startReceiver();
+    const a = app([{ name: 'am', type: 'alertmanager', url: `${receiver.url}/` }], {
+      externalUrl: 'https://driftwatch.example.com',
+    });
+    expect(enqueueNotification(a.deps, alertEvent('alert.opened'))).toBe(1);
+    expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 1, failed: 0, retried: 0 });
+
+    const req = receiver.received[0];
+    expect(req?.path).toBe('/api/v2/alerts');
+    expect(req?.headers['content-type']).toBe('application/json');
+    const body = JSON.parse(req?.body ?? '') as AlertmanagerAlert[];
+    const link = 'https://driftwatch.example.com/ui/alerts/7';
+    expect(body).toEqual([
+      {
+        labels: {
+          alertname: 'DriftDetected',
+          model: 'iris',
+          model_version: 'v2',
+          feature: 'petal_length',
+          kind: 'drift',
+          severity: 'critical',
+        },
+        annotations: {
+          summary: 'Drift on iris v2 · petal_length (critical)',
+          description: expect.any(String),
+          link,
+        },
+        startsAt: alertView().first_seen,
+        generatorURL: link,
+      },
+    ]);
+    expect(body[0]?.annotations.description).toContain('PSI 0.312 (peak 0.410)');
+    expect(body[0]).not.toHaveProperty('endsAt');
+  });
+
+  it('sets endsAt on close, keeps the label set, and skips retrain and rollback events', () => {
+    const a = app([{ name: 'am', type: 'alertmanager', url: 'http://127.0.0.1:9' }]);
+    const closedAt = new Date(T0 + 60_000).toISOString();
+    enqueueNotification(a.deps, alertEvent('alert.opened'));
+    enqueueNotification(a.deps, alertEvent('alert.escalated', alertView({ severity: 'critical' })));
+    enqueueNotification(
+      a.deps,
+      alertEvent('alert.closed', alertView({ status: 'closed', closed_at: closedAt })),
+    );
+    expect(
+      enqueueNotification(a.deps, {
+        type: 'retrain.requested',
+        at: T0,
+        actor: 'ana',
+        retrainRequest: retrainView(),
+      }),
+    ).toBe(0);
+    expect(
+      enqueueNotification(a.deps, {
+        type: 'rollback.requested',
+        at: T0,
+        actor: 'ana',
+        note: 'v1',
+        alert: alertView(),
+      }),
+    ).toBe(0);
+
+    const [opened, escalated, closed] = payloads<AlertmanagerAlert[]>(a, 'am');
+    expect(payloads(a, 'am')).toHaveLength(3);
+    expect(opened?.[0]?.endsAt).toBeUndefined();
+    expect(escalated?.[0]?.endsAt).toBeUndefined();
+    expect(closed?.[0]?.endsAt).toBe(closedAt);
+    expect(closed?.[0]?.startsAt).toBe(alertView().first_seen);
+    expect(closed?.[0]?.labels).toEqual(opened?.[0]?.labels);
+    expect(closed?.[0]?.generatorURL).toBe('http://127.0.0.1:8080/v1/alerts/7');
+  });
+
+  it('leaves out model_version for an unversioned model rather than sending an empty label', () => {
+    const a = app([{ name: 'am', type: 'alertmanager', url: 'http://127.0.0.1:9' }]);
+    enqueueNotification(a.deps, alertEvent('alert.opened', alertView({ model_version: null })));
+    const [[alert] = []] = payloads<AlertmanagerAlert[]>(a, 'am');
+    expect(alert?.labels).not.toHaveProperty('model_version');
+    expect(alert?.annotations.summary).toBe('Drift on iris · petal_length (critical)');
+  });
+});
+
+describe('Alertmanager resend tick', () => {
+  it('re-sends every unclosed alert in one delivery per Alertmanager channel', async () => {
+    receiver = await startReceiver({ failFirst: 1 });
+    const a = app([
+      { name: 'am', type: 'alertmanager', url: receiver.url },
+      { name: 'am-closed-only', type: 'alertmanager', url: receiver.url, events: ['alert.closed'] },
+      { name: 'hooks', type: 'webhook', url: receiver.url },
+    ]);
+    const open = insertAlertRow(a, { feature: 'petal_length', severity: 'critical' });
+    const acked = insertAlertRow(a, { feature: 'sepal_width', status: 'acknowledged', version: '' });
+    insertAlertRow(a, { feature: 'petal_width', status: 'closed', closedAt: T0 - 1000 });
+    const snoozed = insertAlertRow(a, { feature: 'sepal_length', status: 'snoozed' });
+
+    expect(runAlertmanagerResendTick(a.deps, T0)).toBe(1);
+    const rows = deliveryRows(a);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      channel: 'am',
+      event: 'alert.resend',
+      status: 'pending',
+      next_attempt_at: T0,
+    });
+    const [sent] = payloads<AlertmanagerAlert[]>(a, 'am');
+    expect(sent?.map((x) => x.labels.feature)).toEqual(['petal_length', 'sepal_width', 'sepal_length']);
+    expect(sent?.map((x) => x.generatorURL)).toEqual(
+      [open, acked, snoozed].map((id) => `http://127.0.0.1:8080/v1/alerts/${id}`),
+    );
+    expect(sent?.[0]).toEqual({
+      labels: {
+        alertname: 'DriftDetected',
+        model: 'iris',
+        model_version: 'v2',
+        feature: 'petal_length',
+        kind: 'drift',
+        severity: 'critical',
+      },
+      annotations: {
+        summary: 'Drift on iris v2 · petal_length (critical)',
+        description: expect.any(String),
+        link: sent?.[0]?.generatorURL,
+      },
+      startsAt: new Date(T0 - 7_200_000).toISOString(),
+      generatorURL: sent?.[0]?.generatorURL,
+    });
+    expect(sent?.[1]?.labels).not.toHaveProperty('model_version');
+    expect(sent?.some((x) => 'endsAt' in x)).toBe(false);
+
+    // The receiver is down: the next resend refreshes the pending keep-alive instead of queuing another.
+    expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 0, failed: 0, retried: 1 });
+    a.deps.db.sqlite
+      .prepare(`UPDATE alerts SET status = 'closed', closed_at = ? WHERE id = ?`)
+      .run(T0, snoozed);
+    expect(runAlertmanagerResendTick(a.deps, T0 + 1_000)).toBe(1);
+    expect(deliveryRows(a)).toHaveLength(1);
+    expect(payloads<AlertmanagerAlert[]>(a, 'am')[0]?.map((x) => x.labels.feature)).toEqual([
+      'petal_length',
+      'sepal_width',
+    ]);
+
+    expect(await runDeliveryTick(a.deps, T0 + 5_000)).toEqual({ sent: 1, failed: 0, retried: 0 });
+    expect(receiver.received.at(-1)?.path).toBe('/api/v2/alerts');
+    expect((JSON.parse(receiver.received.at(-1)?.body ?? '') as unknown[]).length).toBe(2);
+
+    // Delivered, so the next resend is a new row.
+    expect(runAlertmanagerResendTick(a.deps, T0 + 300_000)).toBe(1);
+    expect(deliveryRows(a).map((r) => r.status)).toEqual(['delivered', 'pending']);
+  });
+
+  it('queues nothing when no alert is open, and drops a stale pending keep-alive', () => {
+    const a = app([{ name: 'am', type: 'alertmanager', url: 'http://127.0.0.1:9' }]);
+    expect(runAlertmanagerResendTick(a.deps, T0)).toBe(0);
+    const id = insertAlertRow(a, { feature: 'petal_length' });
+    expect(runAlertmanagerResendTick(a.deps, T0)).toBe(1);
+    a.deps.db.sqlite.prepare(`UPDATE alerts SET status = 'closed', closed_at = ? WHERE id = ?`).run(T0, id);
+    expect(runAlertmanagerResendTick(a.deps, T0 + 1_000)).toBe(0);
+    expect(deliveryRows(a)).toEqual([]);
+  });
+});
+
+describe('events filter', () => {
+  it('sends each channel only the events it lists (exact types or prefix.*)', () => {
+    const a = app([
+      { name: 'closes', type: 'webhook', url: 'http://127.0.0.1:9/a', events: ['alert.closed'] },
+      { name: 'retrains', type: 'webhook', url: 'http://127.0.0.1:9/b', events: ['retrain.*'] },
+      { name: 'chat', type: 'slack', url: 'http://127.0.0.1:9/c' },
+      { name: 'am', type: 'alertmanager', url: 'http://127.0.0.1:9' },
+    ]);
+    const retrain = {
+      type: 'retrain.requested',
+      at: T0,
+      actor: 'ana',
+      retrainRequest: retrainView(),
+    } as const;
+    expect(enqueueNotification(a.deps, alertEvent('alert.opened'))).toBe(2);
+    expect(enqueueNotification(a.deps, retrain)).toBe(2);
+    expect(enqueueNotification(a.deps, alertEvent('alert.closed', alertView({ status: 'closed' })))).toBe(3);
+    expect(
+      enqueueNotification(a.deps, { type: 'rollback.requested', at: T0, actor: 'ana', note: 'to v1' }),
+    ).toBe(1);
+    expect(deliveryRows(a).map((r) => `${r.event} → ${r.channel}`)).toEqual([
+      'alert.opened → chat',
+      'alert.opened → am',
+      'retrain.requested → retrains',
+      'retrain.requested → chat',
+      'alert.closed → closes',
+      'alert.closed → chat',
+      'alert.closed → am',
+      'rollback.requested → chat',
+    ]);
+  });
+
+  it('queues nothing without channels', () => {
+    const a = app([]);
+    expect(enqueueNotification(a.deps, alertEvent('alert.opened'))).toBe(0);
+    expect(runAlertmanagerResendTick(a.deps, T0)).toBe(0);
+  });
+});
+
+describe('webhook payload', () => {
+  it('carries the retrain request, actor, note and link', () => {
+    const a = app([{ name: 'hooks', type: 'webhook', url: 'http://127.0.0.1:9/a' }], {
+      externalUrl: 'https://dw.example.com',
+    });
+    enqueueNotification(a.deps, {
+      type: 'retrain.updated',
+      at: T0,
+      actor: 'bo',
+      retrainRequest: retrainView({ status: 'accepted' }),
+      note: 'picked up',
+    });
+    expect(payloads(a, 'hooks')).toEqual([
+      {
+        event: 'retrain.updated',
+        at: new Date(T0).toISOString(),
+        actor: 'bo',
+        retrain_request: retrainView({ status: 'accepted' }),
+        note: 'picked up',
+        link: 'https://dw.example.com/ui/retrain-requests/3',
+      },
+    ]);
+  });
+});
