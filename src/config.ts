@@ -160,6 +160,12 @@ export const configSchema = z.strictObject({
       tokens: z.array(token).default([]),
     })
     .prefault({}),
+  client: z
+    .strictObject({
+      // Bearer token the CLI sends to the service (usually from DRIFTWATCH_TOKEN, not a file).
+      token: z.string().min(1).optional(),
+    })
+    .prefault({}),
   notifications: z
     .strictObject({
       channels: z.array(channel).default([]),
@@ -194,10 +200,11 @@ export const ENV_KEYS: Record<string, string[]> = {
   DRIFTWATCH_PRUNE_SCHEDULE: ['retention', 'pruneSchedule'],
   DRIFTWATCH_LOG_LEVEL: ['log', 'level'],
   DRIFTWATCH_DRIFT_SCHEDULE: ['drift', 'schedule'],
+  DRIFTWATCH_TOKEN: ['client', 'token'],
 };
 
 // Variables whose value is always text: DRIFTWATCH_DB=2024 names a file, not the number 2024.
-const TEXT_ENV = new Set(['DRIFTWATCH_HOST', 'DRIFTWATCH_DB', 'DRIFTWATCH_DB_SYNCHRONOUS', 'DRIFTWATCH_PRUNE_SCHEDULE', 'DRIFTWATCH_LOG_LEVEL', 'DRIFTWATCH_DRIFT_SCHEDULE']);
+const TEXT_ENV = new Set(['DRIFTWATCH_HOST', 'DRIFTWATCH_DB', 'DRIFTWATCH_DB_SYNCHRONOUS', 'DRIFTWATCH_PRUNE_SCHEDULE', 'DRIFTWATCH_LOG_LEVEL', 'DRIFTWATCH_DRIFT_SCHEDULE', 'DRIFTWATCH_TOKEN']);
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
+import { sha256 } from './auth/tokens.js';
 import { ConfigError, loadConfig } from './config.js';
 import { migrationStatus, openDatabase } from './db/client.js';
 import { StartupRefused, startServer } from './server.js';
-import { CliError, formatResult, runDriftRemote, serviceUrl, uploadBaseline } from './cli/client.js';
+import { CliError, formatResult, runDriftRemote, serviceOf, uploadBaseline } from './cli/client.js';
 
 const program = new Command();
 program
@@ -66,8 +68,9 @@ withCommon(baseline.command('create').description('profile a training set and st
   .option('--code-commit <sha>', 'commit of the training code')
   .option('--no-activate', 'store without activating')
   .option('--url <url>', 'driftwatch service URL (default from config: http://host:port)')
+  .option('--token <token>', 'bearer token (env DRIFTWATCH_TOKEN)')
   .action(async (opts) => {
-    const result = await uploadBaseline(serviceUrl(load(opts), opts.url), opts);
+    const result = await uploadBaseline(serviceOf(load(opts), opts), opts);
     console.log(JSON.stringify(result, null, 2));
   });
 
@@ -78,14 +81,24 @@ withCommon(drift.command('run').description('evaluate drift now (rolling window,
   .option('--to <time>', 'window end, RFC 3339')
   .option('--json', 'print the raw JSON results')
   .option('--url <url>', 'driftwatch service URL (default from config: http://host:port)')
+  .option('--token <token>', 'bearer token (env DRIFTWATCH_TOKEN)')
   .action(async (opts) => {
-    const body = (await runDriftRemote(serviceUrl(load(opts), opts.url), opts.model, {
+    const body = (await runDriftRemote(serviceOf(load(opts), opts), opts.model, {
       ...(opts.from ? { from: opts.from } : {}),
       ...(opts.to ? { to: opts.to } : {}),
     })) as { results: Parameters<typeof formatResult>[0][] };
     if (opts.json) console.log(JSON.stringify(body, null, 2));
     else if (body.results.length === 0) console.log('no data in the window for a model version with an active baseline');
     else console.log(body.results.map(formatResult).join('\n\n'));
+  });
+
+const token = program.command('token').description('API tokens');
+token
+  .command('new')
+  .description('print a new random token and the sha256 to put in auth.tokens')
+  .action(() => {
+    const value = randomBytes(24).toString('base64url');
+    console.log(`token:  ${value}\nsha256: ${sha256(value).toString('hex')}`);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

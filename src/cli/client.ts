@@ -5,10 +5,20 @@ import type { Config } from '../config.js';
 
 // The CLI talks to the running service over HTTP, so the service stays the only writer of its database.
 
-export function serviceUrl(config: Config, explicit?: string): string {
-  if (explicit) return explicit.replace(/\/$/, '');
+export interface Service {
+  url: string;
+  token: string | undefined;
+}
+
+/** Where the service is and how to authenticate: --url / --token win over the config (DRIFTWATCH_TOKEN). */
+export function serviceOf(config: Config, explicit: { url?: string; token?: string } = {}): Service {
   const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${config.server.port}`;
+  const url = explicit.url?.replace(/\/$/, '') ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.server.port}`;
+  return { url, token: explicit.token ?? config.client.token };
+}
+
+function withAuth(service: Service, headers: Record<string, string>): Record<string, string> {
+  return service.token ? { ...headers, authorization: `Bearer ${service.token}` } : headers;
 }
 
 export class CliError extends Error {}
@@ -84,7 +94,7 @@ export interface BaselineCreateOptions {
 }
 
 /** Streams a training file to POST /v1/models/:model/baselines, drawing a progress bar on a terminal. */
-export async function uploadBaseline(base: string, o: BaselineCreateOptions): Promise<unknown> {
+export async function uploadBaseline(service: Service, o: BaselineCreateOptions): Promise<unknown> {
   const type = CONTENT_TYPES[extname(o.data).toLowerCase()];
   if (!type) throw new CliError(`--data must end in .csv, .ndjson, .jsonl or .json to tell its format, got ${o.data}`);
   let size: number;
@@ -108,18 +118,18 @@ export async function uploadBaseline(base: string, o: BaselineCreateOptions): Pr
   set('code_commit', o.codeCommit);
   if (o.activate === false) params.set('activate', 'false');
   const stream = createReadStream(o.data).pipe(progress(size, process.stderr));
-  return call(`${base}/v1/models/${encodeURIComponent(o.model)}/baselines?${params}`, {
+  return call(`${service.url}/v1/models/${encodeURIComponent(o.model)}/baselines?${params}`, {
     method: 'POST',
-    headers: { 'content-type': type },
+    headers: withAuth(service, { 'content-type': type }),
     body: Readable.toWeb(stream) as ReadableStream,
     duplex: 'half',
   });
 }
 
-export async function runDriftRemote(base: string, model: string, range: { from?: string; to?: string }): Promise<unknown> {
-  return call(`${base}/v1/models/${encodeURIComponent(model)}/drift/run`, {
+export async function runDriftRemote(service: Service, model: string, range: { from?: string; to?: string }): Promise<unknown> {
+  return call(`${service.url}/v1/models/${encodeURIComponent(model)}/drift/run`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: withAuth(service, { 'content-type': 'application/json' }),
     body: JSON.stringify(range),
   });
 }
