@@ -175,8 +175,8 @@ export const configSchema = z.strictObject({
       timeoutMs: z.number().int().positive().default(5_000),
       // Attempts before a delivery is marked failed (with exponential backoff between them).
       maxAttempts: z.number().int().min(1).default(8),
-      // How often open alerts are re-sent to Alertmanager, which expires alerts that are not refreshed.
-      alertmanagerResend: duration.default(5 * 60_000),
+      // How often open alerts are re-sent to Alertmanager, which resolves alerts not refreshed within its resolve_timeout (5m by default).
+      alertmanagerResend: duration.default(60_000),
     })
     .prefault({}),
   log: z
@@ -288,8 +288,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     for (const issue of result.error.issues) {
       const path = issue.path.join('.');
       const from = source.origin.get(path) ?? (file ? `config file ${file}` : 'defaults');
-      const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
-      problems.push(`${path || '(top level)'}${keys}: ${issue.message} [from ${from}]`);
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) problems.push(`${path ? `${path}.` : ''}${key}: unknown key [from ${from}]`);
+        continue;
+      }
+      problems.push(`${path || '(top level)'}: ${issue.message.replace(/^Invalid input: /, '')} [from ${from}]`);
     }
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);

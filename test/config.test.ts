@@ -155,8 +155,8 @@ describe('loadConfig: problems', () => {
     const path = file('c.yaml', 'server:\n  port: 1\n  prot: 2\ndatabse:\n  path: x\n');
     const problems = problemsOf({ file: path, env: {} });
     expect(problems).toHaveLength(2);
-    expect(problems).toContainEqual(expect.stringMatching(new RegExp(`^server \\(prot\\): .*"prot".* \\[from config file ${dir}/c\\.yaml\\]$`)));
-    expect(problems).toContainEqual(expect.stringMatching(/^\(top level\) \(databse\): .*"databse"/));
+    expect(problems).toContain(`server.prot: unknown key [from config file ${dir}/c.yaml]`);
+    expect(problems).toContain(`databse: unknown key [from config file ${dir}/c.yaml]`);
   });
 
   it.each([
@@ -197,7 +197,7 @@ describe('loadConfig: problems', () => {
     });
     expect(problems).toHaveLength(5);
     expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(
-      ['database.path', 'log.level', 'retention.pruneSchedule', 'server (bogus)', 'server.port'].sort(),
+      ['database.path', 'log.level', 'retention.pruneSchedule', 'server.bogus', 'server.port'].sort(),
     );
   });
 
