@@ -1,19 +1,11 @@
 import { pino } from 'pino';
+import { mulberry32 } from '../src/stats/index.js';
 import { type ConfigInput, defaultConfig } from '../src/config.js';
 import type { AppDeps } from '../src/context.js';
 import { openDatabase } from '../src/db/client.js';
 
-/** Deterministic PRNG (mulberry32) so every run measures the same data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so every run measures the same data. */
+export const rng = mulberry32;
 
 export function normal(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());

@@ -8,7 +8,7 @@ export type RetrainRow = typeof retrainRequests.$inferSelect;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-export function alertView(r: AlertRow, now: number): AlertView {
+export function alertView(r: AlertRow): AlertView {
   return {
     id: r.id,
     model: r.model,
@@ -21,7 +21,7 @@ export function alertView(r: AlertRow, now: number): AlertView {
     version: r.version,
     recovered: r.recoveredAt !== null,
     recovered_at: iso(r.recoveredAt),
-    snoozed_until: r.status === 'snoozed' && r.snoozedUntil !== null && r.snoozedUntil > now ? iso(r.snoozedUntil) : iso(r.snoozedUntil),
+    snoozed_until: iso(r.snoozedUntil),
     decision: r.decision,
     decision_note: r.decisionNote,
     evidence_count: r.evidenceCount,
@@ -110,6 +110,11 @@ export interface AlertFilter {
   assignee?: string | undefined;
   kind?: AlertRow['kind'] | undefined;
   limit: number;
+}
+
+/** Every alert still in review (not closed), oldest first. */
+export function unclosedAlerts(db: Database): AlertRow[] {
+  return db.orm.select().from(alerts).where(ne(alerts.status, 'closed')).orderBy(alerts.id).all();
 }
 
 export function listAlerts(db: Database, f: AlertFilter): AlertRow[] {

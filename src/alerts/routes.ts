@@ -111,8 +111,7 @@ export function alertRoutes(): Hono<AppEnv> {
 
   app.get('/v1/alerts', canRead(), (c) => {
     const q = parseQuery(c, listQuery);
-    const now = c.get('deps').clock();
-    return c.json({ alerts: listAlerts(c.get('deps').db, q).map((a) => alertView(a, now)) });
+    return c.json({ alerts: listAlerts(c.get('deps').db, q).map(alertView) });
   });
 
   app.get('/v1/alerts/:id', canRead(), (c) => {
@@ -151,7 +150,7 @@ export function alertRoutes(): Hono<AppEnv> {
     }));
     c.header('etag', `"${alert.version}"`);
     return c.json({
-      ...alertView(alert, deps.clock()),
+      ...alertView(alert),
       evidence,
       histogram,
       events,

@@ -38,7 +38,7 @@ function notify(deps: Deps, type: NotificationEventType, actor: string | null, a
     type,
     at: deps.clock(),
     actor,
-    ...(alert ? { alert: alertView(alert, deps.clock()) } : {}),
+    ...(alert ? { alert: alertView(alert) } : {}),
     ...(retrain ? { retrainRequest: retrainView(retrain) } : {}),
     ...(note ? { note } : {}),
   });
@@ -220,7 +220,7 @@ export function assignAlert(deps: Deps, input: ChangeInput & { assignee: string 
     addEvent(deps.db, { alertId: current.id, at: now, actor: input.actor, action: 'assigned', fromStatus: current.status, toStatus: current.status, note: input.note ?? null, data: JSON.stringify({ from: current.assignee, to: input.assignee }) });
     return updated;
   })();
-  return alertView(alert, now);
+  return alertView(alert);
 }
 
 export function ackAlert(deps: Deps, input: ChangeInput & { note?: string | undefined }): AlertView {
@@ -232,7 +232,7 @@ export function ackAlert(deps: Deps, input: ChangeInput & { note?: string | unde
     addEvent(deps.db, { alertId: current.id, at: now, actor: input.actor, action: 'acknowledged', fromStatus: current.status, toStatus: 'acknowledged', note: input.note ?? null, data: null });
     return updated;
   })();
-  return alertView(alert, now);
+  return alertView(alert);
 }
 
 export function commentAlert(deps: Deps, input: { id: number; actor: string; text: string }) {
@@ -257,7 +257,7 @@ export function closeAlert(deps: Deps, input: ChangeInput & { note?: string | un
     notify(deps, 'alert.closed', input.actor, updated);
     return updated;
   })();
-  return alertView(alert, now);
+  return alertView(alert);
 }
 
 export type Decision = 'retrain' | 'accept_shift' | 'rollback' | 'false_positive' | 'snooze';
@@ -408,7 +408,7 @@ export async function decideAlert(deps: Deps, input: DecisionInput): Promise<Dec
     addEvent(deps.db, { alertId: fresh.id, at: now, actor: input.actor, action: `decision:${input.decision}`, fromStatus: fresh.status, toStatus: updated.status, note: input.note, data: JSON.stringify(data) });
     return updated;
   })();
-  return { alert: alertView(alert, now), ...outcome };
+  return { alert: alertView(alert), ...outcome };
 }
 
 // ---- retrain requests ----

@@ -1,3 +1,4 @@
+import { alertView, unclosedAlerts } from '../alerts/queries.js';
 import type { AlertView } from '../alerts/types.js';
 import type { Database } from '../db/client.js';
 import { prepared } from '../db/statements.js';
@@ -100,72 +101,7 @@ export function deleteDelivery(db: Database, id: number): void {
   prepared(db, 'DELETE FROM deliveries WHERE id = ?').run(id);
 }
 
-interface AlertRow {
-  id: number;
-  model: string;
-  model_version: string;
-  feature: string;
-  kind: AlertView['kind'];
-  severity: AlertView['severity'];
-  status: AlertView['status'];
-  assignee: string | null;
-  version: number;
-  recovered_at: number | null;
-  snoozed_until: number | null;
-  decision: string | null;
-  decision_note: string | null;
-  evidence_count: number;
-  first_seen: number;
-  last_seen: number;
-  latest: string;
-  peak: string;
-  created_at: number;
-  updated_at: number;
-  closed_at: number | null;
-}
-
-const iso = (ms: number) => new Date(ms).toISOString();
-const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
-
-function parseMeasures(text: string): Record<string, unknown> {
-  try {
-    const v: unknown = JSON.parse(text);
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
-/** An alerts row as AlertView; the table stores an unversioned model as ''. */
-export function alertViewOfRow(r: AlertRow): AlertView {
-  return {
-    id: r.id,
-    model: r.model,
-    model_version: r.model_version === '' ? null : r.model_version,
-    feature: r.feature,
-    kind: r.kind,
-    severity: r.severity,
-    status: r.status,
-    assignee: r.assignee,
-    version: r.version,
-    recovered: r.recovered_at !== null,
-    recovered_at: isoOrNull(r.recovered_at),
-    snoozed_until: isoOrNull(r.snoozed_until),
-    decision: r.decision,
-    decision_note: r.decision_note,
-    evidence_count: r.evidence_count,
-    first_seen: iso(r.first_seen),
-    last_seen: iso(r.last_seen),
-    latest: parseMeasures(r.latest),
-    peak: parseMeasures(r.peak),
-    created_at: iso(r.created_at),
-    updated_at: iso(r.updated_at),
-    closed_at: isoOrNull(r.closed_at),
-  };
-}
-
 /** Every alert not closed (open, acknowledged, decided, snoozed), oldest first. */
-export function unclosedAlerts(db: Database): AlertView[] {
-  const rows = prepared(db, `SELECT * FROM alerts WHERE status <> 'closed' ORDER BY id`).all() as AlertRow[];
-  return rows.map(alertViewOfRow);
+export function unclosedAlertViews(db: Database): AlertView[] {
+  return unclosedAlerts(db).map(alertView);
 }

@@ -2,7 +2,7 @@ import { psi } from './divergence.js';
 import { countsCopy, type NumericInput, StatsInputError } from './validate.js';
 
 /** Deterministic PRNG (mulberry32), so a calibrated threshold is the same on every run. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -46,4 +46,4 @@ export {
   wassersteinNormed,
   wassersteinSorted,
 } from "./wasserstein.js";
-export { psiNoiseThreshold } from './calibration.js';
+export { mulberry32, psiNoiseThreshold } from './calibration.js';
