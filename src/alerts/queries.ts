@@ -81,8 +81,24 @@ export function updateAlert(db: Database, id: number, change: Partial<typeof ale
     .get();
 }
 
-export function addEvidence(db: Database, row: Omit<typeof alertEvidence.$inferInsert, 'id'>): void {
-  db.orm.insert(alertEvidence).values(row).run();
+export function hasEvidence(db: Database, alertId: number, driftResultId: number): boolean {
+  return (
+    db.orm
+      .select({ id: alertEvidence.id })
+      .from(alertEvidence)
+      .where(and(eq(alertEvidence.alertId, alertId), eq(alertEvidence.driftResultId, driftResultId)))
+      .get() !== undefined
+  );
+}
+
+/** One evidence row per (alert, drift result): a re-evaluated window replaces its earlier measures. */
+export function upsertEvidence(db: Database, row: Omit<typeof alertEvidence.$inferInsert, 'id'>): void {
+  const updated = db.orm
+    .update(alertEvidence)
+    .set({ severity: row.severity, measures: row.measures, at: row.at })
+    .where(and(eq(alertEvidence.alertId, row.alertId), eq(alertEvidence.driftResultId, row.driftResultId)))
+    .run();
+  if (updated.changes === 0) db.orm.insert(alertEvidence).values(row).run();
 }
 
 export function evidenceOf(db: Database, alertId: number, limit = 500) {

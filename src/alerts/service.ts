@@ -13,7 +13,8 @@ import { enqueueNotification } from '../notifications/service.js';
 import { decide, driftSignal, qualitySignal, type Signal, TRANSITIONS } from './policy.js';
 import {
   addEvent,
-  addEvidence,
+  hasEvidence,
+  upsertEvidence,
   type AlertRow,
   alertView,
   evidenceOf,
@@ -112,6 +113,8 @@ function applySignal(deps: Deps, result: DriftResult, r: ColumnResult, kind: Ale
     addEvent(deps.db, { alertId: alert.id, at: now, actor: SYSTEM, action: 'opened', fromStatus: null, toStatus: 'open', note: null, data: JSON.stringify(m) });
     notify(deps, 'alert.opened', null, alert);
   } else if (action.type === 'attach' && existing) {
+    // A window re-evaluated (late data, or the rolling window between bucket boundaries) is the same evidence.
+    const known = hasEvidence(deps.db, existing.id, result.id);
     const newPeak = r.psi !== null && (existing.peakPsi === null || r.psi > existing.peakPsi);
     alert = updateAlert(
       deps.db,
@@ -119,7 +122,7 @@ function applySignal(deps: Deps, result: DriftResult, r: ColumnResult, kind: Ale
       {
         severity,
         modelVersion: result.model_version ?? '',
-        evidenceCount: existing.evidenceCount + 1,
+        evidenceCount: existing.evidenceCount + (known ? 0 : 1),
         firstSeen: Math.min(existing.firstSeen, windowFrom),
         lastSeen: Math.max(existing.lastSeen, windowTo),
         latest: JSON.stringify(m),
@@ -138,7 +141,7 @@ function applySignal(deps: Deps, result: DriftResult, r: ColumnResult, kind: Ale
       if (!action.quiet) notify(deps, 'alert.escalated', null, alert);
     }
   } else return;
-  addEvidence(deps.db, {
+  upsertEvidence(deps.db, {
     alertId: alert.id,
     driftResultId: result.id,
     windowKind: result.window_kind,

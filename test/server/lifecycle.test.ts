@@ -109,7 +109,7 @@ describe('driftwatch serve with a bad configuration', () => {
     expect(stderr).toMatch(/^invalid configuration:$/m);
     expect(stderr).toMatch(/^ {2}- server\.port: .*\[from DRIFTWATCH_PORT\]$/m);
     expect(stderr).toMatch(/^ {2}- retention\.pruneSchedule: not a valid cron expression/m);
-    expect(stderr).toMatch(/^ {2}- server \(colour\): /m);
+    expect(stderr).toMatch(/^ {2}- server\.colour: unknown key /m);
     expect(cli.stdout()).not.toContain('driftwatch listening');
     expect(existsSync(join(dir, 'x.db'))).toBe(false);
   });
