@@ -74,13 +74,13 @@ export function windowPerformance(db: Database, k: Omit<WindowKey, 'baselineId'>
   ).get(k.model, k.modelVersion, k.bucketMs, k.from, k.to) as WindowPerformance;
 }
 
-/** (model, version, baseline, bucket) combinations whose aggregates or label stats changed at or after `since`. */
+/** (model, version, bucket) combinations whose aggregates or label stats changed after `since`. */
 export function changedBuckets(db: Database, since: number) {
   return prepared(
     db,
     `SELECT DISTINCT model, model_version AS modelVersion, bucket_start AS bucketStart, bucket_ms AS bucketMs, updated_at AS updatedAt
-     FROM aggregates WHERE updated_at >= ?
-     UNION SELECT DISTINCT model, model_version, bucket_start, bucket_ms, updated_at FROM bucket_stats WHERE updated_at >= ?`,
+     FROM aggregates WHERE updated_at > ?
+     UNION SELECT DISTINCT model, model_version, bucket_start, bucket_ms, updated_at FROM bucket_stats WHERE updated_at > ?`,
   ).all(since, since) as { model: string; modelVersion: string; bucketStart: number; bucketMs: number; updatedAt: number }[];
 }
 

@@ -141,10 +141,20 @@ export function runDrift(deps: Deps, model: string, range: { from?: number; to?:
 }
 
 const WATERMARK = 'drift.watermark';
+const PENDING = 'drift.pending';
+
+interface PendingBucket {
+  model: string;
+  modelVersion: string;
+  bucketStart: number;
+  bucketMs: number;
+}
+const keyOf = (b: PendingBucket) => `${b.model}\u0000${b.modelVersion}\u0000${b.bucketStart}`;
 
 export interface DriftTickResult {
   evaluated: number;
   watermark: number;
+  errors: { model: string; model_version: string | null; kind: string; from: string; error: string }[];
 }
 
 /**
@@ -154,38 +164,53 @@ export interface DriftTickResult {
 export function runDriftTick(deps: Deps, now: number): DriftTickResult {
   const since = Number(getJobState(deps.db, WATERMARK) ?? 0);
   const changed = changedBuckets(deps.db, since);
+  // Buckets that changed while still open: evaluated as closed buckets once their time is over, even if
+  // no more data arrives for them.
+  const pending = new Map<string, PendingBucket>(
+    (JSON.parse(getJobState(deps.db, PENDING) ?? '[]') as PendingBucket[]).map((p) => [keyOf(p), p]),
+  );
   let watermark = since;
-  const buckets = new Map<string, { model: string; modelVersion: string; bucketStart: number }>();
+  const buckets = new Map<string, PendingBucket>();
   const rolling = new Map<string, { model: string; modelVersion: string }>();
   for (const c of changed) {
     if (c.updatedAt > watermark) watermark = c.updatedAt;
     const s = driftSettingsFor(deps.config, c.model);
     if (c.bucketMs !== s.bucket) continue;
-    if (c.bucketStart + c.bucketMs <= now) buckets.set(`${c.model}\u0000${c.modelVersion}\u0000${c.bucketStart}`, c);
+    const bucket = { model: c.model, modelVersion: c.modelVersion, bucketStart: c.bucketStart, bucketMs: c.bucketMs };
+    if (c.bucketStart + c.bucketMs <= now) buckets.set(keyOf(bucket), bucket);
+    else pending.set(keyOf(bucket), bucket);
     const roll = rollingWindow(deps, c.model, now);
     if (c.bucketStart >= roll.from && c.bucketStart < roll.to) rolling.set(`${c.model}\u0000${c.modelVersion}`, c);
   }
-  let evaluated = 0;
-  for (const model of new Set(changed.map((c) => c.model))) refreshBaselines(deps.db, model);
-  for (const b of buckets.values()) {
-    const bucketMs = driftSettingsFor(deps.config, b.model).bucket;
-    const result = evaluateAndStore(deps, b.model, b.modelVersion, 'bucket', b.bucketStart, b.bucketStart + bucketMs);
-    if (result) {
-      processDriftResult(deps, result);
-      evaluated++;
-    }
+  for (const [key, p] of pending) {
+    if (p.bucketStart + p.bucketMs > now) continue;
+    buckets.set(key, p);
+    pending.delete(key);
   }
+  const result: DriftTickResult = { evaluated: 0, watermark, errors: [] };
+  const evaluate = (model: string, modelVersion: string, kind: 'bucket' | 'rolling', from: number, to: number) => {
+    // One window's failure is reported and does not stop the others.
+    try {
+      const r = evaluateAndStore(deps, model, modelVersion, kind, from, to);
+      if (r) {
+        processDriftResult(deps, r);
+        result.evaluated++;
+      }
+    } catch (err) {
+      result.errors.push({ model, model_version: modelVersion || null, kind, from: new Date(from).toISOString(), error: (err as Error).message });
+    }
+  };
+  for (const model of new Set(changed.map((c) => c.model))) refreshBaselines(deps.db, model);
+  for (const b of buckets.values()) evaluate(b.model, b.modelVersion, 'bucket', b.bucketStart, b.bucketStart + b.bucketMs);
   for (const r of rolling.values()) {
     const roll = rollingWindow(deps, r.model, now);
-    const result = evaluateAndStore(deps, r.model, r.modelVersion, 'rolling', roll.from, roll.to);
-    if (result) {
-      processDriftResult(deps, result);
-      evaluated++;
-    }
+    evaluate(r.model, r.modelVersion, 'rolling', roll.from, roll.to);
   }
   wakeSnoozed(deps, now);
-  setJobState(deps.db, WATERMARK, String(watermark), now);
-  return { evaluated, watermark };
+  // A write in this very millisecond after the tick read must still be seen: never move past now - 1.
+  setJobState(deps.db, WATERMARK, String(Math.min(watermark, now - 1)), now);
+  setJobState(deps.db, PENDING, JSON.stringify([...pending.values()]), now);
+  return result;
 }
 
 export interface HistogramBin {

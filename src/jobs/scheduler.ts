@@ -34,7 +34,9 @@ export function startScheduler(jobs: Job[], log: Logger, clock: () => number): S
           const result = await job.run(started);
           s.lastSuccessAt = clock();
           s.lastError = null;
-          log.info({ job: job.name, duration_ms: s.lastSuccessAt - started, result }, 'job done');
+          const failed = (result as { errors?: unknown[] } | undefined)?.errors?.length ?? 0;
+          if (failed > 0) log.warn({ job: job.name, duration_ms: s.lastSuccessAt - started, result }, 'job done with errors');
+          else log.info({ job: job.name, duration_ms: s.lastSuccessAt - started, result }, 'job done');
         } catch (err) {
           s.lastError = (err as Error).message;
           log.error({ job: job.name, err }, 'job failed');
