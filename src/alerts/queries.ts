@@ -203,3 +203,15 @@ export function upsertOverride(db: Database, row: OverrideRow): void {
     })
     .run();
 }
+
+/** Feature names of the model's active baselines, for showing its alert policy. */
+export function activeFeatureNames(db: Database, model: string): string[] {
+  return (
+    db.sqlite
+      .prepare(
+        `SELECT DISTINCT c.name FROM baseline_columns c JOIN baselines b ON b.id = c.baseline_id
+         WHERE b.model = ? AND b.active = 1 AND c.role = 'feature' ORDER BY c.name`,
+      )
+      .all(model) as { name: string }[]
+  ).map((r) => r.name);
+}

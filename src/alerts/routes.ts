@@ -6,8 +6,12 @@ import { featureHistogram } from '../drift/service.js';
 import { thresholdsFor } from '../drift/thresholds.js';
 import { ApiError } from '../errors.js';
 import { parseJsonBody, parseQuery } from '../http.js';
-import { upsertOverride } from './queries.js';
-import { alertView, eventsOf, evidenceOf, getAlert, listAlerts, listRetrain, retrainForAlert, retrainView } from './queries.js';
+import {
+  activeFeatureNames,
+  upsertOverride,
+  alertView, eventsOf, evidenceOf, getAlert, listAlerts, listRetrain, retrainForAlert,
+  retrainView,
+} from './queries.js';
 import {
   ackAlert,
   assignAlert,
@@ -250,11 +254,7 @@ export function alertRoutes(): Hono<AppEnv> {
   app.get('/v1/models/:model/alert-policy', canRead(), (c) => {
     const deps = c.get('deps');
     const model = c.req.param('model');
-    const features = (deps.db.sqlite
-      .prepare(
-        `SELECT DISTINCT c.name FROM baseline_columns c JOIN baselines b ON b.id = c.baseline_id WHERE b.model = ? AND b.active = 1 AND c.role = 'feature' ORDER BY c.name`,
-      )
-      .all(model) as { name: string }[]).map((r) => r.name);
+    const features = activeFeatureNames(deps.db, model);
     const lookup = thresholdsFor(deps.db, deps.config, model);
     return c.json({ model, features: Object.fromEntries([...features, 'prediction'].map((f) => [f, lookup(f)])) });
   });
