@@ -69,13 +69,20 @@ export function insertAlert(db: Database, row: Omit<typeof alerts.$inferInsert, 
   return db.orm.insert(alerts).values(row).returning().get();
 }
 
-/** Applies a change and bumps the version; returns the updated row. */
-export function updateAlert(db: Database, id: number, change: Partial<typeof alerts.$inferInsert>, now: number): AlertRow {
+/** Applies a change and (unless told otherwise) bumps the version; returns the updated row. */
+export function updateAlert(
+  db: Database,
+  id: number,
+  change: Partial<typeof alerts.$inferInsert>,
+  now: number,
+  options: { bumpVersion?: boolean } = {},
+): AlertRow {
   const current = getAlert(db, id);
   if (!current) throw new Error(`alert ${id} vanished during an update`);
+  const bump = options.bumpVersion !== false;
   return db.orm
     .update(alerts)
-    .set({ ...change, version: current.version + 1, updatedAt: now })
+    .set({ ...change, version: current.version + (bump ? 1 : 0), updatedAt: bump ? now : current.updatedAt })
     .where(eq(alerts.id, id))
     .returning()
     .get();

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { allow, canRead } from '../auth/middleware.js';
 import type { AppEnv } from '../context.js';
 import { featureHistogram } from '../drift/service.js';
-import { thresholdsFor } from '../drift/thresholds.js';
+import { type ThresholdSource, thresholdsFor } from '../drift/thresholds.js';
 import { ApiError } from '../errors.js';
 import { parseJsonBody, parseQuery } from '../http.js';
 import {
@@ -90,6 +90,14 @@ const thresholdBody = z.strictObject({
   psi_critical: z.number().positive().nullable().optional(),
   alpha: z.number().gt(0).lt(1).nullable().optional(),
   reason: note,
+});
+
+const thresholdView = (t: ThresholdSource) => ({
+  psi_warning: t.psiWarning,
+  psi_critical: t.psiCritical,
+  alpha: t.alpha,
+  source: t.source,
+  ...(t.setBy === undefined ? {} : { set_by: t.setBy, reason: t.reason ?? null }),
 });
 
 const idOf = (v: string, what = 'alert') => {
@@ -256,7 +264,7 @@ export function alertRoutes(): Hono<AppEnv> {
     const model = c.req.param('model');
     const features = activeFeatureNames(deps.db, model);
     const lookup = thresholdsFor(deps.db, deps.config, model);
-    return c.json({ model, features: Object.fromEntries([...features, 'prediction'].map((f) => [f, lookup(f)])) });
+    return c.json({ model, features: Object.fromEntries([...features, 'prediction'].map((f) => [f, thresholdView(lookup(f))])) });
   });
 
   app.put('/v1/models/:model/features/:feature/thresholds', allow(), async (c) => {
@@ -274,7 +282,7 @@ export function alertRoutes(): Hono<AppEnv> {
       reason: body.reason,
       updatedAt: deps.clock(),
     });
-    return c.json({ model, feature, ...thresholdsFor(deps.db, deps.config, model)(feature) });
+    return c.json({ model, feature, ...thresholdView(thresholdsFor(deps.db, deps.config, model)(feature)) });
   });
 
   return app;

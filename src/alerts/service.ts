@@ -116,6 +116,9 @@ function applySignal(deps: Deps, result: DriftResult, r: ColumnResult, kind: Ale
     // A window re-evaluated (late data, or the rolling window between bucket boundaries) is the same evidence.
     const known = hasEvidence(deps.db, existing.id, result.id);
     const newPeak = r.psi !== null && (existing.peakPsi === null || r.psi > existing.peakPsi);
+    // Evidence alone does not bump the version a reviewer holds; a change of severity, status or
+    // recovery does, since those are what a reviewer acts on.
+    const visible = action.escalate || action.reopen || existing.recoveredAt !== null;
     alert = updateAlert(
       deps.db,
       existing.id,
@@ -131,6 +134,7 @@ function applySignal(deps: Deps, result: DriftResult, r: ColumnResult, kind: Ale
         ...(action.reopen ? { status: 'open' as const, snoozedUntil: null } : {}),
       },
       now,
+      { bumpVersion: visible },
     );
     if (action.reopen) {
       addEvent(deps.db, { alertId: alert.id, at: now, actor: SYSTEM, action: 'snooze_ended', fromStatus: 'snoozed', toStatus: 'open', note: 'still drifting after the snooze', data: null });

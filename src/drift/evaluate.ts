@@ -115,7 +115,14 @@ export function measureColumn(name: string, profile: ColumnProfile, w: WindowCol
     result.wasserstein_normed = ws.distance / Math.max(profile.std, WASSERSTEIN_MIN_SCALE);
   } else {
     result.unseen_rate = w.unseen / w.n;
-    const chi = chiSquareContingency(ref, w.counts);
+    // The χ² test compares the categories known from training (top-K and pooled). Values never seen in
+    // training have no expected share to test against; unseen_rate and data-quality alerts cover them,
+    // so a handful of new categories in a window cannot make the test significant on its own.
+    const known = w.counts.length - 1;
+    const chi =
+      (w.counts[known] ?? 0) === w.n
+        ? { statistic: 0, pvalue: 1 }
+        : chiSquareContingency(ref.subarray(0, known), w.counts.subarray(0, known));
     result.chi2_statistic = chi.statistic;
     result.chi2_pvalue = chi.pvalue;
     result.js = jensenShannon(ref, w.counts);

@@ -120,6 +120,7 @@ describe('one alert per feature', () => {
     await m.reviewer.driftRun('m');
     expect((await m.reviewer.alert(opened.id)).evidence).toHaveLength(1);
     expect((await m.reviewer.alertOf('x')).evidence_count).toBe(1);
+    expect((await m.reviewer.alertOf('x')).version).toBe(opened.version);
 
     await rollingRun(m, 9, 0.2);
     const attached = await m.reviewer.alertOf('x');
@@ -130,7 +131,8 @@ describe('one alert per feature', () => {
       first_seen: iso(hour(8)),
       last_seen: iso(hour(10)),
     });
-    expect(attached.version).toBeGreaterThan(opened.version);
+    // New evidence alone keeps the version a reviewer holds, so their If-Match stays valid.
+    expect(attached.version).toBe(opened.version);
     // A second warning window is evidence, not news.
     expect(events(m)).toEqual(['alert.opened']);
 
@@ -144,6 +146,8 @@ describe('one alert per feature', () => {
       last_seen: iso(hour(11)),
     });
     expect(escalated.peak.psi).toBe(w10.x.psi);
+    // Escalation is something a reviewer acts on: it moves the version.
+    expect(escalated.version).toBeGreaterThan(attached.version);
     expect(events(m)).toEqual(['alert.opened', 'alert.escalated']);
     const detail = await m.reviewer.alert(opened.id);
     const esc = detail.events.filter((e) => e.action === 'escalated');

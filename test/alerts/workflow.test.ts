@@ -485,16 +485,16 @@ describe('decision effects', () => {
     );
 
     const policy = await r.get<{
-      features: Record<string, { psiWarning: number; source: string; setBy?: string }>;
+      features: Record<string, { psi_warning: number; source: string; set_by?: string }>;
     }>('/v1/models/m/alert-policy');
     expect(policy.status).toBe(200);
     expect(policy.body.features.x).toMatchObject({
       source: 'override',
-      setBy: 'ana',
-      psiWarning: res.body.thresholds?.psi_warning,
+      set_by: 'ana',
+      psi_warning: res.body.thresholds?.psi_warning,
     });
-    expect(policy.body.features.x?.psiWarning).toBeGreaterThan(peak);
-    expect(policy.body.features.color).toMatchObject({ source: 'model', psiWarning: 0.1 });
+    expect(policy.body.features.x?.psi_warning).toBeGreaterThan(peak);
+    expect(policy.body.features.color).toMatchObject({ source: 'model', psi_warning: 0.1 });
 
     const [again] = await r.driftRun('m', { from: iso(hour(8)), to: iso(hour(9)) });
     const x = again?.features.find((f) => f.feature === 'x');
@@ -532,23 +532,23 @@ describe('PUT /v1/models/:m/features/:f/thresholds', () => {
     expect((await m.reviewer.request<ErrorBody>('PUT', path, body)).status).toBe(403);
     const policy = async () =>
       (
-        await m?.reviewer.get<{ features: Record<string, { psiWarning: number; source: string }> }>(
+        await m?.reviewer.get<{ features: Record<string, { psi_warning: number; source: string }> }>(
           '/v1/models/m/alert-policy',
         )
       )?.body.features.x;
-    expect(await policy()).toMatchObject({ source: 'config', psiWarning: 0.15 });
+    expect(await policy()).toMatchObject({ source: 'config', psi_warning: 0.15 });
 
     const noReason = await m.admin.request<ErrorBody>('PUT', path, { psi_warning: 5 });
     expect(noReason.status).toBe(400);
     const res = await m.admin.request<{
-      psiWarning: number;
-      psiCritical: number;
+      psi_warning: number;
+      psi_critical: number;
       source: string;
-      setBy: string;
+      set_by: string;
     }>('PUT', path, body);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ psiWarning: 5, psiCritical: 10, source: 'override', setBy: 'root' });
-    expect(await policy()).toMatchObject({ source: 'override', psiWarning: 5 });
+    expect(res.body).toMatchObject({ psi_warning: 5, psi_critical: 10, source: 'override', set_by: 'root' });
+    expect(await policy()).toMatchObject({ source: 'override', psi_warning: 5 });
 
     await m.window('a', hour(8), 0.6);
     m.tick(FIXED_NOW + 10 * MIN);
