@@ -2,7 +2,7 @@ import type { AppDeps } from '../context.js';
 import { driftSettingsFor } from '../config.js';
 import type { IngestRecord } from '../ingest/record.js';
 import { labelOutcome } from '../labels/outcome.js';
-import { predictionValue, type Slotted } from './binner.js';
+import { type ColumnBinner, predictionValue, type Slotted } from './binner.js';
 import { refreshBaselines, resolveBaseline } from './baseline-cache.js';
 import { addAggregate, addBucketStats, type AggregateDelta, type BucketStatsDelta } from './queries.js';
 
@@ -20,19 +20,12 @@ export function aggregateRecords(
 ): void {
   const withStats = options.bucketStats !== false;
   for (const model of new Set(list.map((r) => r.model))) refreshBaselines(deps.db, model);
-  const deltas = new Map<string, AggregateDelta>();
+  // One slot per (version, baseline, bucket), holding a delta per baseline column in the baseline's own
+  // column order: the per-value loop then does no string building and no allocation.
+  const buckets = new Map<string, { deltas: AggregateDelta[]; binners: ColumnBinner[]; names: string[] }>();
   const stats = new Map<string, BucketStatsDelta>();
   const slotted: Slotted = { slot: -1, missing: false, typeMismatch: false, outOfRange: false, unseen: false, offEdge: false };
   const bucketMsByModel = new Map<string, number>();
-
-  const delta = (key: string, init: () => AggregateDelta) => {
-    let d = deltas.get(key);
-    if (!d) {
-      d = init();
-      deltas.set(key, d);
-    }
-    return d;
-  };
 
   for (const r of list) {
     let bucketMs = bucketMsByModel.get(r.model);
@@ -53,20 +46,25 @@ export function aggregateRecords(
 
     const baseline = resolveBaseline(deps.db, r.model, r.modelVersion);
     if (!baseline) continue;
-    const columns: [role: 'feature' | 'prediction', name: string, value: unknown, binner: typeof baseline.prediction][] = [];
-    for (const [name, binner] of baseline.features) columns.push(['feature', name, r.features[name], binner]);
-    if (baseline.prediction) columns.push(['prediction', 'prediction', predictionValue(r.prediction), baseline.prediction]);
-    for (const [role, name, value, binner] of columns) {
-      if (!binner) continue;
-      const key = `${r.model}\u0000${r.modelVersion}\u0000${baseline.id}\u0000${start}\u0000${role}\u0000${name}`;
-      const d = delta(key, () => ({
+    const key = `${statsKey}\u0000${baseline.id}`;
+    let bucket = buckets.get(key);
+    if (!bucket) {
+      const names = [...baseline.features.keys()];
+      const binners = [...baseline.features.values()];
+      const roles: ('feature' | 'prediction')[] = names.map(() => 'feature');
+      if (baseline.prediction) {
+        names.push('prediction');
+        binners.push(baseline.prediction);
+        roles.push('prediction');
+      }
+      const deltas = binners.map((binner, i) => ({
         model: r.model,
         modelVersion: r.modelVersion,
         baselineId: baseline.id,
         bucketStart: start,
         bucketMs,
-        role,
-        name,
+        role: roles[i] as 'feature' | 'prediction',
+        name: names[i] as string,
         n: 0,
         missing: 0,
         typeMismatch: 0,
@@ -77,7 +75,15 @@ export function aggregateRecords(
         vmax: null,
         counts: new Uint32Array(binner.slots),
       }));
-      binner.bin(value, slotted);
+      bucket = { deltas, binners, names };
+      buckets.set(key, bucket);
+    }
+    const { deltas, binners, names } = bucket;
+    const featureCount = baseline.features.size;
+    for (let i = 0; i < binners.length; i++) {
+      const d = deltas[i] as AggregateDelta;
+      const value = i < featureCount ? r.features[names[i] as string] : predictionValue(r.prediction);
+      (binners[i] as ColumnBinner).bin(value, slotted);
       if (slotted.slot >= 0) {
         d.n++;
         d.counts[slotted.slot] = (d.counts[slotted.slot] as number) + 1;
@@ -93,7 +99,7 @@ export function aggregateRecords(
       if (slotted.unseen) d.unseen++;
     }
   }
-  for (const d of deltas.values()) addAggregate(deps.db, d, now);
+  for (const b of buckets.values()) for (const d of b.deltas) if (d.n + d.missing + d.typeMismatch > 0) addAggregate(deps.db, d, now);
   if (withStats) for (const s of stats.values()) addBucketStats(deps.db, s, now);
 }
 
