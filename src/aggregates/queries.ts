@@ -1,14 +1,9 @@
 import type { Database } from '../db/client.js';
 import { prepared } from '../db/statements.js';
 
-export interface AggregateDelta {
-  model: string;
-  modelVersion: string;
-  baselineId: number;
-  bucketStart: number;
-  bucketMs: number;
-  role: 'feature' | 'prediction';
-  name: string;
+/** What an aggregate counts for one column; a bucket's row and a summed window share it. */
+export interface ColumnTallies {
+  /** Values placed in a slot (counted in `counts`). */
   n: number;
   missing: number;
   typeMismatch: number;
@@ -17,14 +12,21 @@ export interface AggregateDelta {
   offEdge: number;
   vmin: number | null;
   vmax: number | null;
+}
+
+export interface AggregateDelta extends ColumnTallies {
+  model: string;
+  modelVersion: string;
+  baselineId: number;
+  bucketStart: number;
+  bucketMs: number;
+  role: 'feature' | 'prediction';
+  name: string;
   counts: Uint32Array;
 }
 
-export interface BucketStatsDelta {
-  model: string;
-  modelVersion: string;
-  bucketStart: number;
-  bucketMs: number;
+/** Record and label-outcome counts of a bucket (or, summed, of a window). */
+export interface Outcomes {
   records: number;
   labeled: number;
   classified: number;
@@ -32,6 +34,13 @@ export interface BucketStatsDelta {
   regressed: number;
   absErrSum: number;
   sqErrSum: number;
+}
+
+export interface BucketStatsDelta extends Outcomes {
+  model: string;
+  modelVersion: string;
+  bucketStart: number;
+  bucketMs: number;
 }
 
 const toBlob = (counts: Uint32Array) => Buffer.from(counts.buffer, counts.byteOffset, counts.byteLength);

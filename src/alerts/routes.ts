@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { allow, canRead } from '../auth/middleware.js';
 import type { AppEnv } from '../context.js';
@@ -6,6 +6,7 @@ import { featureHistogram } from '../drift/service.js';
 import { type ThresholdSource, thresholdsFor } from '../drift/thresholds.js';
 import { ApiError } from '../errors.js';
 import { parseJsonBody, parseQuery } from '../http.js';
+import { bodyTime } from '../time.js';
 import {
   activeFeatureNames,
   upsertOverride,
@@ -21,6 +22,7 @@ import {
   decideAlert,
   updateRetrainStatus,
 } from './service.js';
+import type { AlertView } from './types.js';
 
 const STATUSES = ['open', 'acknowledged', 'decided', 'snoozed', 'closed'] as const;
 
@@ -45,14 +47,6 @@ const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-const timeValue = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = typeof v === 'number' ? v : Date.parse(v);
-  if (Number.isNaN(ms)) {
-    ctx.addIssue({ code: 'custom', message: `expected RFC 3339 time or epoch milliseconds, got "${v}"` });
-    return z.NEVER;
-  }
-  return ms;
-});
 const version = z.number().int().positive().optional();
 const note = z.string().trim().min(1, { error: 'a note is required' }).max(10_000);
 
@@ -63,7 +57,7 @@ const closeBody = z.strictObject({ note: z.string().max(10_000).optional(), vers
 const decisionBody = z.strictObject({
   decision: z.enum(['retrain', 'accept_shift', 'rollback', 'false_positive', 'snooze']),
   note,
-  snooze_until: timeValue.optional(),
+  snooze_until: bodyTime.optional(),
   confirm: z.boolean().optional(),
   raise_thresholds: z.boolean().optional(),
   version,
@@ -116,6 +110,21 @@ function expectedVersion(header: string | undefined, body: number | undefined): 
     return v;
   }
   return body;
+}
+
+/** Who changes which alert, and the version they saw. */
+function changeOf(c: Context<AppEnv>, bodyVersion: number | undefined) {
+  return {
+    id: idOf(c.req.param('id') ?? ''),
+    actor: c.get('actor').name,
+    version: expectedVersion(c.req.header('if-match'), bodyVersion),
+  };
+}
+
+/** The alert as JSON, with its version as the ETag for the next If-Match. */
+function withEtag(c: Context<AppEnv>, alert: AlertView) {
+  c.header('etag', `"${alert.version}"`);
+  return c.json(alert);
 }
 
 export function alertRoutes(): Hono<AppEnv> {
@@ -172,27 +181,12 @@ export function alertRoutes(): Hono<AppEnv> {
 
   app.post('/v1/alerts/:id/assign', allow('reviewer'), async (c) => {
     const body = await parseJsonBody(c, assignBody);
-    const alert = assignAlert(c.get('deps'), {
-      id: idOf(c.req.param('id')),
-      actor: c.get('actor').name,
-      version: expectedVersion(c.req.header('if-match'), body.version),
-      assignee: body.assignee,
-      note: body.note,
-    });
-    c.header('etag', `"${alert.version}"`);
-    return c.json(alert);
+    return withEtag(c, assignAlert(c.get('deps'), { ...changeOf(c, body.version), assignee: body.assignee, note: body.note }));
   });
 
   app.post('/v1/alerts/:id/ack', allow('reviewer'), async (c) => {
     const body = await parseJsonBody(c, ackBody, { emptyAsObject: true });
-    const alert = ackAlert(c.get('deps'), {
-      id: idOf(c.req.param('id')),
-      actor: c.get('actor').name,
-      version: expectedVersion(c.req.header('if-match'), body.version),
-      note: body.note,
-    });
-    c.header('etag', `"${alert.version}"`);
-    return c.json(alert);
+    return withEtag(c, ackAlert(c.get('deps'), { ...changeOf(c, body.version), note: body.note }));
   });
 
   app.post('/v1/alerts/:id/comments', allow('reviewer'), async (c) => {
@@ -203,9 +197,7 @@ export function alertRoutes(): Hono<AppEnv> {
   app.post('/v1/alerts/:id/decision', allow('reviewer'), async (c) => {
     const body = await parseJsonBody(c, decisionBody);
     const outcome = await decideAlert(c.get('deps'), {
-      id: idOf(c.req.param('id')),
-      actor: c.get('actor').name,
-      version: expectedVersion(c.req.header('if-match'), body.version),
+      ...changeOf(c, body.version),
       decision: body.decision,
       note: body.note,
       snoozeUntil: body.snooze_until,
@@ -218,14 +210,7 @@ export function alertRoutes(): Hono<AppEnv> {
 
   app.post('/v1/alerts/:id/close', allow('reviewer'), async (c) => {
     const body = await parseJsonBody(c, closeBody, { emptyAsObject: true });
-    const alert = closeAlert(c.get('deps'), {
-      id: idOf(c.req.param('id')),
-      actor: c.get('actor').name,
-      version: expectedVersion(c.req.header('if-match'), body.version),
-      note: body.note,
-    });
-    c.header('etag', `"${alert.version}"`);
-    return c.json(alert);
+    return withEtag(c, closeAlert(c.get('deps'), { ...changeOf(c, body.version), note: body.note }));
   });
 
   app.get('/v1/retrain-requests', canRead(), (c) => {

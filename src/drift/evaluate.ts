@@ -1,3 +1,4 @@
+import type { ColumnTallies } from '../aggregates/queries.js';
 import type { ColumnProfile } from '../baselines/profile.js';
 import type { DriftSettings } from '../config.js';
 import {
@@ -15,15 +16,7 @@ import {
 // Pure: turns a window's aggregates and the baseline's profiles into drift measures and verdicts.
 
 /** A column's aggregate summed over the buckets of a window. */
-export interface WindowColumn {
-  n: number;
-  missing: number;
-  typeMismatch: number;
-  outOfRange: number;
-  unseen: number;
-  offEdge: number;
-  vmin: number | null;
-  vmax: number | null;
+export interface WindowColumn extends ColumnTallies {
   counts: Float64Array;
 }
 

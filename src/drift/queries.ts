@@ -1,6 +1,6 @@
 import type { Database } from '../db/client.js';
 import { prepared } from '../db/statements.js';
-import { fromBlob } from '../aggregates/queries.js';
+import { fromBlob, type Outcomes } from '../aggregates/queries.js';
 import type { WindowColumn } from './evaluate.js';
 
 export interface WindowKey {
@@ -53,15 +53,7 @@ export function windowColumns(db: Database, k: WindowKey): Map<string, WindowCol
   return out;
 }
 
-export interface WindowPerformance {
-  records: number;
-  labeled: number;
-  classified: number;
-  correct: number;
-  regressed: number;
-  absErrSum: number;
-  sqErrSum: number;
-}
+export type WindowPerformance = Outcomes;
 
 export function windowPerformance(db: Database, k: Omit<WindowKey, 'baselineId'>): WindowPerformance {
   return prepared(

@@ -3,18 +3,10 @@ import { z } from 'zod';
 import type { AppEnv } from '../context.js';
 import { allow, canRead } from '../auth/middleware.js';
 import { parseJsonBody, parseQuery } from '../http.js';
-import { timeParam } from '../time.js';
+import { bodyTime, timeParam } from '../time.js';
 import { latestResults, listResults } from './queries.js';
 import { featureHistogram, runDrift } from './service.js';
 
-const bodyTime = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = typeof v === 'number' ? v : Date.parse(v);
-  if (Number.isNaN(ms)) {
-    ctx.addIssue({ code: 'custom', message: `expected RFC 3339 time or epoch milliseconds, got "${v}"` });
-    return z.NEVER;
-  }
-  return ms;
-});
 const runBody = z.strictObject({ from: bodyTime.optional(), to: bodyTime.optional() });
 
 const seriesQuery = z.strictObject({
