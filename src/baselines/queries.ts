@@ -74,9 +74,11 @@ export function versionsOf(db: Database, model: string): string[] {
 
 /** Stored raw records of one model version with id ≤ maxId, in id order, a page at a time. */
 export function recordPage(db: Database, model: string, modelVersion: string, afterId: number, maxId: number, limit: number) {
+  // NOT INDEXED keeps this a walk along the rowid: through the (model, ts) index every page would sort all
+  // of the model's records again, making a re-aggregation quadratic.
   return db.sqlite
     .prepare(
-      `SELECT id, model, model_version, request_id, ts, features, prediction, label FROM records
+      `SELECT id, model, model_version, request_id, ts, features, prediction, label FROM records NOT INDEXED
        WHERE model = ? AND model_version = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?`,
     )
     .all(model, modelVersion, afterId, maxId, limit) as {

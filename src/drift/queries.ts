@@ -148,9 +148,9 @@ export function listResults(
 export function latestResults(db: Database, model: string): { id: number; result: string }[] {
   return prepared(
     db,
-    `SELECT id, result FROM drift_results d WHERE model = @model AND id = (
-       SELECT id FROM drift_results WHERE model = @model AND model_version = d.model_version ORDER BY evaluated_at DESC, id DESC LIMIT 1)
-     ORDER BY model_version`,
+    // SQLite takes the bare columns of a max() aggregate from the row holding the maximum: one pass.
+    `SELECT id, result, max(evaluated_at) FROM drift_results WHERE model = @model
+     GROUP BY model_version ORDER BY model_version`,
   ).all({ model }) as { id: number; result: string }[];
 }
 
