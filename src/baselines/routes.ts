@@ -6,6 +6,7 @@ import type { AppEnv } from '../context.js';
 import { allow, canRead } from '../auth/middleware.js';
 import { ApiError } from '../errors.js';
 import { parseQuery } from '../http.js';
+import { MODEL_NAME, MODEL_NAME_RULE } from '../ingest/record.js';
 import { listBaselines } from './queries.js';
 import { activateBaseline, baselineDetail, baselineView, createBaseline } from './service.js';
 import { trainingFormat } from './sources.js';
@@ -42,6 +43,9 @@ export function baselineRoutes(): Hono<AppEnv> {
   app.post('/v1/models/:model/baselines', allow(), async (c) => {
     const model = c.req.param('model');
     c.set('model', model);
+    if (!MODEL_NAME.test(model) || model.length > 256) {
+      throw new ApiError('bad_request', `model name ${MODEL_NAME_RULE}`, { problems: [{ path: 'model', message: MODEL_NAME_RULE }] });
+    }
     const q = parseQuery(c, createQuery);
     const format = trainingFormat(c.req.header('content-type'));
     if (!c.req.raw.body) throw new ApiError('invalid_body', 'training data is required in the request body');

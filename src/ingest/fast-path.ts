@@ -1,4 +1,4 @@
-import type { IngestRecord } from './record.js';
+import { eventTime, type IngestRecord, MODEL_NAME } from './record.js';
 
 // Validating every record through the zod schema costs several times the JSON parse. This check accepts
 // only records that are certainly valid (a strict subset of what the schema accepts) and builds them
@@ -17,11 +17,6 @@ const ALLOWED = new Set([
   'error',
   'tags',
 ]);
-const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-const EARLIEST_MS = 1e11;
-const LATEST_MS = 253_402_300_799_999;
-
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && !Object.hasOwn(v, '__proto__');
 const isIdentifier = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= 256;
@@ -30,16 +25,9 @@ const isScalar = (v: unknown) =>
 
 function timestampMs(v: unknown, receivedAt: number): number | null {
   if (v === undefined) return receivedAt;
-  if (typeof v === 'number') return Number.isFinite(v) && v >= EARLIEST_MS && v <= LATEST_MS ? Math.round(v) : null;
-  if (typeof v !== 'string') return null;
-  const m = RFC3339.exec(v);
-  if (!m) return null;
-  const year = Number(m[1]);
-  const month = Number(m[2]);
-  const day = Number(m[3]);
-  if (day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return null;
-  const ms = Date.parse(v);
-  return Number.isNaN(ms) ? null : ms;
+  if (typeof v !== 'number' && typeof v !== 'string') return null;
+  const ms = eventTime(v);
+  return typeof ms === 'number' ? ms : null;
 }
 
 /** The stored form of a record that is certainly valid, or null when the full schema must decide. */
@@ -47,7 +35,7 @@ export function fastValidate(raw: unknown, receivedAt: number): IngestRecord | n
   if (!isPlainObject(raw)) return null;
   for (const key in raw) if (!ALLOWED.has(key)) return null;
   const { model, model_version, request_id, features, prediction, label, latency_ms, status, error, tags } = raw;
-  if (!isIdentifier(model) || !MODEL.test(model) || !isIdentifier(request_id)) return null;
+  if (!isIdentifier(model) || !MODEL_NAME.test(model) || !isIdentifier(request_id)) return null;
   if (model_version !== undefined && !isIdentifier(model_version)) return null;
   const ts = timestampMs(raw.timestamp, receivedAt);
   if (ts === null) return null;

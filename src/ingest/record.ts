@@ -4,6 +4,10 @@ import type { FieldProblem } from '../errors.js';
 // The envelope one inference service sends per request. Feature *values* are deliberately loose:
 // a value the baseline does not expect is drift or a data-quality signal, never a reason to drop data.
 
+/** Model names appear in URLs and metric labels, so they stay simple. */
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+export const MODEL_NAME_RULE = 'may contain only letters, digits, ".", "_", ":" and "-", starting with a letter or digit';
+
 const EARLIEST_MS = 1e11; // 1973-03-03: anything smaller is almost certainly epoch *seconds*.
 // 9999-12-31T23:59:59.999Z, the last instant an RFC 3339 string can name; beyond ±8.64e15 a Date cannot even
 // be formatted, so one such record would break every listing that shows its time.
@@ -25,22 +29,22 @@ const identifier = (what: string) =>
     .min(1, { error: 'must not be empty' })
     .max(256, { error: 'must be at most 256 characters' });
 
+/** Event time in ms from a record's `timestamp`, or the reason it is not one. */
+export function eventTime(v: number | string): number | string {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v) || v < EARLIEST_MS) return 'epoch timestamps must be milliseconds (this looks like seconds)';
+    if (v > LATEST_MS) return 'epoch milliseconds out of range (after year 9999)';
+    return Math.round(v);
+  }
+  const ms = RFC3339.test(v) && dayExists(v) ? Date.parse(v) : Number.NaN;
+  return Number.isNaN(ms) ? `expected RFC 3339 timestamp such as 2026-11-24T10:00:00Z, got "${v.slice(0, 40)}"` : ms;
+}
+
 const timestamp = z.union([z.number(), z.string()], { error: 'expected RFC 3339 string or epoch milliseconds' }).transform(
   (v, ctx) => {
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v) || v < EARLIEST_MS) {
-        ctx.addIssue({ code: 'custom', message: 'epoch timestamps must be milliseconds (this looks like seconds)' });
-        return z.NEVER;
-      }
-      if (v > LATEST_MS) {
-        ctx.addIssue({ code: 'custom', message: 'epoch milliseconds out of range (after year 9999)' });
-        return z.NEVER;
-      }
-      return Math.round(v);
-    }
-    const ms = RFC3339.test(v) && dayExists(v) ? Date.parse(v) : Number.NaN;
-    if (Number.isNaN(ms)) {
-      ctx.addIssue({ code: 'custom', message: `expected RFC 3339 timestamp such as 2026-11-24T10:00:00Z, got "${v.slice(0, 40)}"` });
+    const ms = eventTime(v);
+    if (typeof ms === 'string') {
+      ctx.addIssue({ code: 'custom', message: ms });
       return z.NEVER;
     }
     return ms;
@@ -56,9 +60,7 @@ const prediction = z.union([z.number(), z.string(), z.boolean(), z.record(z.stri
 });
 
 export const recordSchema = z.strictObject({
-  model: identifier('model name').regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, {
-    error: 'may contain only letters, digits, ".", "_", ":" and "-", starting with a letter or digit',
-  }),
+  model: identifier('model name').regex(MODEL_NAME, { error: MODEL_NAME_RULE }),
   model_version: identifier('model version').optional(),
   request_id: identifier('request id'),
   timestamp: timestamp.optional(),

@@ -260,4 +260,16 @@ describe('baseline upload errors', () => {
     expect(nd.error.message).toContain('line 2');
     expect(await listOf(a)).toEqual([]);
   });
+
+  it('refuses a model name that ingest would refuse, naming the rule', async () => {
+    const a = app();
+    const res = await a.request('/v1/models/bad%20name/baselines', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: '{"x": 1}\n',
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as ErrorBody;
+    expect(body.error.details).toEqual({ problems: [{ path: 'model', message: expect.stringContaining('letters, digits') }] });
+  });
 });
