@@ -10,7 +10,13 @@ const label = z.strictObject({
   request_id: z.string().min(1),
   label: z.union([z.number(), z.string(), z.boolean(), z.null()], { error: 'expected number, string, boolean or null' }),
 });
-const body = z.union([z.array(label), z.strictObject({ labels: z.array(label) }).transform((b) => b.labels)]);
+// A bare array or {"labels": [...]}; an object is validated as the latter so its problems name real paths.
+const body = z.preprocess(
+  (v) => (Array.isArray(v) ? { labels: v } : v),
+  z.strictObject({ labels: z.array(label, { error: 'expected an array of {model, request_id, label}' }) }, {
+    error: 'expected an array of {model, request_id, label} or {"labels": [...]}',
+  }),
+).transform((b) => b.labels);
 
 export function labelRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
