@@ -1,6 +1,6 @@
 import type { ColumnProfile } from '../baselines/profile.js';
 import type { Database } from '../db/client.js';
-import { prepared } from '../db/statements.js';
+import { activeBaselineColumns, activeBaselineStamp } from './queries.js';
 import { type ColumnBinner, createBinner } from './binner.js';
 
 /** An active baseline ready for binning: its profiles and a binner per column. */
@@ -24,22 +24,8 @@ interface ModelEntry {
 // checks a cheap stamp (one indexed query per model), so an activation by another process is seen too.
 const caches = new WeakMap<Database, Map<string, ModelEntry>>();
 
-function stampOf(db: Database, model: string): string {
-  const row = prepared(
-    db,
-    'SELECT count(*) AS n, coalesce(max(activated_at), 0) AS at, coalesce(max(id), 0) AS id FROM baselines WHERE model = ? AND active = 1',
-  ).get(model) as { n: number; at: number; id: number };
-  return `${row.n}:${row.at}:${row.id}`;
-}
-
 function load(db: Database, model: string, stamp: string): ModelEntry {
-  const rows = db.sqlite
-    .prepare(
-      `SELECT b.id, b.model_version, c.role, c.name, c.profile FROM baselines b
-       JOIN baseline_columns c ON c.baseline_id = b.id
-       WHERE b.model = ? AND b.active = 1 ORDER BY b.activated_at DESC, b.id DESC`,
-    )
-    .all(model) as { id: number; model_version: string; role: string; name: string; profile: string }[];
+  const rows = activeBaselineColumns(db, model);
   const byId = new Map<number, LoadedBaseline>();
   const order: LoadedBaseline[] = [];
   for (const r of rows) {
@@ -67,7 +53,7 @@ export function resolveBaseline(db: Database, model: string, modelVersion: strin
   }
   let entry = perDb.get(model);
   if (!entry) {
-    entry = load(db, model, stampOf(db, model));
+    entry = load(db, model, activeBaselineStamp(db, model));
     perDb.set(model, entry);
   }
   return entry.byVersion.get(modelVersion) ?? entry.latest;
@@ -76,7 +62,7 @@ export function resolveBaseline(db: Database, model: string, modelVersion: strin
 /** Reloads a model's baselines if any was activated since they were cached. */
 export function refreshBaselines(db: Database, model: string): void {
   const entry = caches.get(db)?.get(model);
-  if (entry && entry.stamp !== stampOf(db, model)) invalidateBaselines(db, model);
+  if (entry && entry.stamp !== activeBaselineStamp(db, model)) invalidateBaselines(db, model);
 }
 
 export function invalidateBaselines(db: Database, model: string): void {

@@ -94,3 +94,22 @@ export function addBucketStats(db: Database, s: BucketStatsDelta, now: number): 
 export function clearAggregates(db: Database, model: string, baselineId: number): void {
   db.sqlite.prepare('DELETE FROM aggregates WHERE model = ? AND baseline_id = ?').run(model, baselineId);
 }
+
+/** Changes whenever a baseline of the model is activated or deactivated, by any process. */
+export function activeBaselineStamp(db: Database, model: string): string {
+  const row = prepared(
+    db,
+    'SELECT count(*) AS n, coalesce(max(activated_at), 0) AS at, coalesce(max(id), 0) AS id FROM baselines WHERE model = ? AND active = 1',
+  ).get(model) as { n: number; at: number; id: number };
+  return `${row.n}:${row.at}:${row.id}`;
+}
+
+/** Every column of the model's active baselines, the most recently activated baseline first. */
+export function activeBaselineColumns(db: Database, model: string) {
+  return prepared(
+    db,
+    `SELECT b.id, b.model_version, c.role, c.name, c.profile FROM baselines b
+     JOIN baseline_columns c ON c.baseline_id = b.id
+     WHERE b.model = ? AND b.active = 1 ORDER BY b.activated_at DESC, b.id DESC`,
+  ).all(model) as { id: number; model_version: string; role: string; name: string; profile: string }[];
+}

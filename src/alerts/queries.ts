@@ -1,6 +1,7 @@
 import { and, desc, eq, inArray, ne, type SQL } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
-import { alertEvents, alertEvidence, alerts, retrainRequests, thresholdOverrides } from '../db/schema/index.js';
+import { prepared } from '../db/statements.js';
+import { alertEvents, alertEvidence, alerts, retrainRequests } from '../db/schema/index.js';
 import type { AlertView, RetrainRequestView } from './types.js';
 
 export type AlertRow = typeof alerts.$inferSelect;
@@ -194,23 +195,6 @@ export function retrainForAlert(db: Database, alertId: number): RetrainRow[] {
     .filter((r) => (JSON.parse(r.alertIds) as number[]).includes(alertId));
 }
 
-export type OverrideRow = typeof thresholdOverrides.$inferSelect;
-
-export function overridesOf(db: Database, model: string): OverrideRow[] {
-  return db.orm.select().from(thresholdOverrides).where(eq(thresholdOverrides.model, model)).all();
-}
-
-export function upsertOverride(db: Database, row: OverrideRow): void {
-  db.orm
-    .insert(thresholdOverrides)
-    .values(row)
-    .onConflictDoUpdate({
-      target: [thresholdOverrides.model, thresholdOverrides.feature],
-      set: { psiWarning: row.psiWarning, psiCritical: row.psiCritical, alpha: row.alpha, setBy: row.setBy, reason: row.reason, updatedAt: row.updatedAt },
-    })
-    .run();
-}
-
 /** Feature names of the model's active baselines, for showing its alert policy. */
 export function activeFeatureNames(db: Database, model: string): string[] {
   return (
@@ -221,4 +205,15 @@ export function activeFeatureNames(db: Database, model: string): string[] {
       )
       .all(model) as { name: string }[]
   ).map((r) => r.name);
+}
+
+export function latestEvidenceTo(db: Database, alertId: number): number | null {
+  return (prepared(db, 'SELECT max(window_to) AS t FROM alert_evidence WHERE alert_id = ?').get(alertId) as { t: number | null }).t;
+}
+
+/** Snoozed alerts whose snooze has ended by `now`. */
+export function dueSnoozed(db: Database, now: number): number[] {
+  return (prepared(db, "SELECT id FROM alerts WHERE status = 'snoozed' AND snoozed_until <= ?").all(now) as { id: number }[]).map(
+    (r) => r.id,
+  );
 }

@@ -3,13 +3,13 @@ import { z } from 'zod';
 import { allow, canRead } from '../auth/middleware.js';
 import type { AppEnv } from '../context.js';
 import { featureHistogram } from '../drift/service.js';
+import { upsertOverride } from '../drift/queries.js';
 import { type ThresholdSource, thresholdsFor } from '../drift/thresholds.js';
 import { ApiError } from '../errors.js';
 import { parseJsonBody, parseQuery } from '../http.js';
 import { bodyTime } from '../time.js';
 import {
   activeFeatureNames,
-  upsertOverride,
   alertView, eventsOf, evidenceOf, getAlert, listAlerts, listRetrain, retrainForAlert,
   retrainView,
 } from './queries.js';

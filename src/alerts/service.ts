@@ -4,9 +4,10 @@ import { resolveBaseline } from '../aggregates/baseline-cache.js';
 import { activateBaseline, createBaseline } from '../baselines/service.js';
 import { driftSettingsFor } from '../config.js';
 import type { AppDeps } from '../context.js';
-import { prepared } from '../db/statements.js';
+import { countWindowRecords, iterateWindowRecords, previousVersion } from '../models/queries.js';
 import type { ColumnResult } from '../drift/evaluate.js';
 import type { DriftResult } from '../drift/service.js';
+import { upsertOverride } from '../drift/queries.js';
 import { thresholdsFor } from '../drift/thresholds.js';
 import { ApiError } from '../errors.js';
 import { enqueueNotification } from '../notifications/service.js';
@@ -19,7 +20,9 @@ import {
   alertView,
   evidenceOf,
   getAlert,
+  dueSnoozed,
   getRetrain,
+  latestEvidenceTo,
   insertAlert,
   insertRetrain,
   openAlertFor,
@@ -27,7 +30,6 @@ import {
   retrainView,
   updateAlert,
   updateRetrain,
-  upsertOverride,
 } from './queries.js';
 import type { AlertView, NotificationEventType, RetrainRequestView } from './types.js';
 
@@ -70,18 +72,13 @@ function measures(r: ColumnResult, result: DriftResult) {
   };
 }
 
-function lastEvidenceTo(deps: Deps, alertId: number): number | null {
-  const row = prepared(deps.db, 'SELECT max(window_to) AS t FROM alert_evidence WHERE alert_id = ?').get(alertId) as { t: number | null };
-  return row.t;
-}
-
 /** Applies the alert policy to one feature signal of a drift result. Runs inside the caller's transaction. */
 function applySignal(deps: Deps, result: DriftResult, r: ColumnResult, kind: AlertRow['kind'], signal: Signal): void {
   const now = deps.clock();
   const windowFrom = Date.parse(result.window.from);
   const windowTo = Date.parse(result.window.to);
   const existing = openAlertFor(deps.db, result.model, r.feature, kind);
-  const action = decide(existing, signal, windowTo, existing ? lastEvidenceTo(deps, existing.id) : null, now);
+  const action = decide(existing, signal, windowTo, existing ? latestEvidenceTo(deps.db, existing.id) : null, now);
   if (action.type === 'none') return;
   const m = measures(r, result);
   if (action.type === 'recover' && existing) {
@@ -172,9 +169,9 @@ export function processDriftResult(deps: Deps, result: DriftResult): void {
 
 /** Snoozed alerts whose time has come go back to open. */
 export function wakeSnoozed(deps: Deps, now: number): number {
-  const due = prepared(deps.db, "SELECT id FROM alerts WHERE status = 'snoozed' AND snoozed_until <= ?").all(now) as { id: number }[];
+  const due = dueSnoozed(deps.db, now);
   deps.db.sqlite.transaction(() => {
-    for (const { id } of due) {
+    for (const id of due) {
       const alert = updateAlert(deps.db, id, { status: 'open', snoozedUntil: null }, now);
       addEvent(deps.db, { alertId: id, at: now, actor: SYSTEM, action: 'snooze_ended', fromStatus: 'snoozed', toStatus: 'open', note: null, data: null });
       notify(deps, 'alert.opened', null, alert);
@@ -290,31 +287,9 @@ function windowOfLatestEvidence(deps: Deps, alert: AlertRow): { from: number; to
   return latest ? { from: latest.windowFrom, to: latest.windowTo } : { from: alert.firstSeen, to: alert.lastSeen };
 }
 
-function previousVersion(deps: Deps, model: string, version: string): string | null {
-  const row = prepared(
-    deps.db,
-    `SELECT model_version AS v FROM model_versions WHERE model = ? AND model_version != ? AND model_version != ''
-       AND first_ts < coalesce((SELECT first_ts FROM model_versions WHERE model = ? AND model_version = ?), 9e15)
-     ORDER BY first_ts DESC LIMIT 1`,
-  ).get(model, version, model, version) as { v: string } | undefined;
-  return row?.v ?? null;
-}
-
-function recordsInWindow(deps: Deps, alert: AlertRow, w: { from: number; to: number }): number {
-  return (
-    prepared(deps.db, 'SELECT count(*) AS n FROM records WHERE model = ? AND model_version = ? AND ts >= ? AND ts < ?').get(
-      alert.model,
-      alert.modelVersion,
-      w.from,
-      w.to,
-    ) as { n: number }
-  ).n;
-}
-
 /** Rows of the window's raw records as training rows, streamed as NDJSON for the baseline builder. */
 function windowRows(deps: Deps, alert: AlertRow, w: { from: number; to: number }, withPrediction: boolean): Readable {
-  const stmt = prepared(deps.db, 'SELECT features, prediction FROM records WHERE model = ? AND model_version = ? AND ts >= ? AND ts < ?');
-  const rows = stmt.iterate(alert.model, alert.modelVersion, w.from, w.to) as IterableIterator<{ features: string; prediction: string | null }>;
+  const rows = iterateWindowRecords(deps.db, alert.model, alert.modelVersion, w.from, w.to);
   return Readable.from(
     (function* () {
       for (const r of rows) {
@@ -341,7 +316,7 @@ export async function decideAlert(deps: Deps, input: DecisionInput): Promise<Dec
   if (input.decision === 'accept_shift') {
     // Replacing the baseline changes every later verdict: show what would happen until the reviewer confirms.
     const w = windowOfLatestEvidence(deps, current);
-    const n = recordsInWindow(deps, current, w);
+    const n = countWindowRecords(deps.db, current.model, current.modelVersion, w.from, w.to);
     const active = resolveBaseline(deps.db, current.model, current.modelVersion);
     if (!input.confirm) {
       throw new ApiError('confirmation_required', `accept_shift builds a new baseline for ${current.model} ${current.modelVersion || '(unversioned)'} from ${n} stored records of ${new Date(w.from).toISOString()} – ${new Date(w.to).toISOString()} and activates it in place of baseline ${active?.id ?? 'none'}; resend with "confirm": true`, {
@@ -398,7 +373,7 @@ export async function decideAlert(deps: Deps, input: DecisionInput): Promise<Dec
       notify(deps, 'retrain.requested', input.actor, updated, request);
     }
     if (input.decision === 'rollback') {
-      const to = previousVersion(deps, fresh.model, fresh.modelVersion);
+      const to = previousVersion(deps.db, fresh.model, fresh.modelVersion);
       outcome.rollback = { status: 'recorded', from_version: fresh.modelVersion || null, to_version: to };
       data.rollback = outcome.rollback;
       notify(deps, 'rollback.requested', input.actor, updated, undefined, `roll ${fresh.model} back from ${fresh.modelVersion || '(unversioned)'} to ${to ?? 'the previous version'}`);

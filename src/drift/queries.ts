@@ -1,4 +1,6 @@
 import type { Database } from '../db/client.js';
+import { eq } from 'drizzle-orm';
+import { thresholdOverrides } from '../db/schema/index.js';
 import { prepared } from '../db/statements.js';
 import { fromBlob, type Outcomes } from '../aggregates/queries.js';
 import type { WindowColumn } from './evaluate.js';
@@ -164,4 +166,21 @@ export function setJobState(db: Database, key: string, value: string, now: numbe
     db,
     'INSERT INTO job_state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
   ).run(key, value, now);
+}
+
+export type OverrideRow = typeof thresholdOverrides.$inferSelect;
+
+export function overridesOf(db: Database, model: string): OverrideRow[] {
+  return db.orm.select().from(thresholdOverrides).where(eq(thresholdOverrides.model, model)).all();
+}
+
+export function upsertOverride(db: Database, row: OverrideRow): void {
+  db.orm
+    .insert(thresholdOverrides)
+    .values(row)
+    .onConflictDoUpdate({
+      target: [thresholdOverrides.model, thresholdOverrides.feature],
+      set: { psiWarning: row.psiWarning, psiCritical: row.psiCritical, alpha: row.alpha, setBy: row.setBy, reason: row.reason, updatedAt: row.updatedAt },
+    })
+    .run();
 }

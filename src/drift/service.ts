@@ -6,6 +6,7 @@ import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import { processDriftResult, wakeSnoozed } from '../alerts/service.js';
 import { type ColumnResult, evaluateWindow, psiBins, referenceCounts } from './evaluate.js';
+import { latestVersion } from '../models/queries.js';
 import { thresholdsFor } from './thresholds.js';
 import {
   changedBuckets,
@@ -222,13 +223,6 @@ export interface HistogramBin {
   window: number;
 }
 
-function latestVersion(deps: Deps, model: string): string {
-  const row = deps.db.sqlite
-    .prepare('SELECT model_version AS v FROM model_versions WHERE model = ? ORDER BY last_received_at DESC, last_ts DESC LIMIT 1')
-    .get(model) as { v: string } | undefined;
-  return row?.v ?? '';
-}
-
 /** Baseline vs window proportions per PSI bin (numeric) or category (categorical), for charts. */
 export function featureHistogram(
   deps: Deps,
@@ -239,7 +233,7 @@ export function featureHistogram(
   const s = driftSettingsFor(deps.config, model);
   refreshBaselines(deps.db, model);
   // Without a version, show the version that sent data most recently (records usually carry one).
-  const modelVersion = q.modelVersion ?? latestVersion(deps, model);
+  const modelVersion = q.modelVersion ?? latestVersion(deps.db, model);
   const baseline = resolveBaseline(deps.db, model, modelVersion);
   if (!baseline) throw new ApiError('not_found', `model ${model} has no active baseline`);
   const isPrediction = feature === 'prediction' && !baseline.features.has('prediction');

@@ -1,6 +1,6 @@
 import { type Config, type DriftSettings, driftSettingsFor } from '../config.js';
 import type { Database } from '../db/client.js';
-import { prepared } from '../db/statements.js';
+import { overridesOf } from './queries.js';
 
 export interface Thresholds {
   psiWarning: number;
@@ -15,34 +15,19 @@ export interface ThresholdSource extends Thresholds {
   reason?: string | null;
 }
 
-interface OverrideRow {
-  feature: string;
-  psi_warning: number | null;
-  psi_critical: number | null;
-  alpha: number | null;
-  set_by: string;
-  reason: string | null;
-}
-
 /** Effective per-feature thresholds: model settings < config models.<m>.features.<f> < API overrides. */
 export function thresholdsFor(db: Database, config: Config, model: string, settings: DriftSettings = driftSettingsFor(config, model)) {
-  const overrides = new Map(
-    (
-      prepared(db, 'SELECT feature, psi_warning, psi_critical, alpha, set_by, reason FROM threshold_overrides WHERE model = ?').all(
-        model,
-      ) as OverrideRow[]
-    ).map((o) => [o.feature, o]),
-  );
+  const overrides = new Map(overridesOf(db, model).map((o) => [o.feature, o]));
   const fromConfig = config.models[model]?.features ?? {};
   return (feature: string): ThresholdSource => {
     const cfg = fromConfig[feature];
     const o = overrides.get(feature);
     return {
-      psiWarning: o?.psi_warning ?? cfg?.psiWarning ?? settings.psiWarning,
-      psiCritical: o?.psi_critical ?? cfg?.psiCritical ?? settings.psiCritical,
+      psiWarning: o?.psiWarning ?? cfg?.psiWarning ?? settings.psiWarning,
+      psiCritical: o?.psiCritical ?? cfg?.psiCritical ?? settings.psiCritical,
       alpha: o?.alpha ?? cfg?.alpha ?? settings.alpha,
       source: o ? 'override' : cfg ? 'config' : 'model',
-      ...(o ? { setBy: o.set_by, reason: o.reason } : {}),
+      ...(o ? { setBy: o.setBy, reason: o.reason } : {}),
     };
   };
 }

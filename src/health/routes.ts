@@ -22,7 +22,6 @@ export function healthRoutes(readiness: Readiness): Hono<AppEnv> {
       ready = false;
     } else {
       try {
-        db.sqlite.prepare('SELECT 1').get();
         const m = migrationStatus(db);
         checks.database = 'open';
         checks.migrations = `${m.applied}/${m.expected} applied`;

@@ -2,8 +2,8 @@ import { bucketStart, addOutcome } from '../aggregates/service.js';
 import { addBucketStats, type BucketStatsDelta } from '../aggregates/queries.js';
 import { driftSettingsFor } from '../config.js';
 import type { AppDeps } from '../context.js';
-import { prepared } from '../db/statements.js';
 import { labelOutcome } from './outcome.js';
+import { findLabelTarget, setLabel } from './queries.js';
 
 export interface LabelInput {
   model: string;
@@ -24,13 +24,9 @@ export interface LabelResult {
 export function applyLabels(deps: Pick<AppDeps, 'db' | 'config' | 'clock'>, labels: LabelInput[]): LabelResult {
   const now = deps.clock();
   const result: LabelResult = { updated: 0, unchanged: 0, not_found: [] };
-  const find = prepared(deps.db, 'SELECT id, model_version, ts, prediction, label FROM records WHERE model = ? AND request_id = ?');
-  const update = prepared(deps.db, 'UPDATE records SET label = ? WHERE id = ?');
   deps.db.sqlite.transaction(() => {
     labels.forEach((l, index) => {
-      const row = find.get(l.model, l.request_id) as
-        | { id: number; model_version: string; ts: number; prediction: string | null; label: string | null }
-        | undefined;
+      const row = findLabelTarget(deps.db, l.model, l.request_id);
       if (!row) {
         result.not_found.push({ index, model: l.model, request_id: l.request_id });
         return;
@@ -40,7 +36,7 @@ export function applyLabels(deps: Pick<AppDeps, 'db' | 'config' | 'clock'>, labe
         result.unchanged++;
         return;
       }
-      update.run(next, row.id);
+      setLabel(deps.db, row.id, next);
       result.updated++;
       const bucketMs = driftSettingsFor(deps.config, l.model).bucket;
       const delta: BucketStatsDelta = {

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gte, lt } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
+import { prepared } from '../db/statements.js';
 import { modelVersions, records } from '../db/schema/index.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -104,4 +105,45 @@ export function recentRecords(
     error: r.error,
     tags: parse(r.tags) as Record<string, string> | null,
   }));
+}
+
+/** The most recent version before `version` (by first event time), for rollbacks. */
+export function previousVersion(db: Database, model: string, version: string): string | null {
+  const row = prepared(
+    db,
+    `SELECT model_version AS v FROM model_versions WHERE model = ? AND model_version != ? AND model_version != ''
+       AND first_ts < coalesce((SELECT first_ts FROM model_versions WHERE model = ? AND model_version = ?), 9e15)
+     ORDER BY first_ts DESC LIMIT 1`,
+  ).get(model, version, model, version) as { v: string } | undefined;
+  return row?.v ?? null;
+}
+
+/** The version that sent data most recently ('' for unversioned records). */
+export function latestVersion(db: Database, model: string): string {
+  const row = prepared(
+    db,
+    'SELECT model_version AS v FROM model_versions WHERE model = ? ORDER BY last_received_at DESC, last_ts DESC LIMIT 1',
+  ).get(model) as { v: string } | undefined;
+  return row?.v ?? '';
+}
+
+export function countWindowRecords(db: Database, model: string, modelVersion: string, from: number, to: number): number {
+  return (
+    prepared(db, 'SELECT count(*) AS n FROM records WHERE model = ? AND model_version = ? AND ts >= ? AND ts < ?').get(
+      model,
+      modelVersion,
+      from,
+      to,
+    ) as { n: number }
+  ).n;
+}
+
+/** A version's stored records with event time in [from, to), one at a time. */
+export function iterateWindowRecords(db: Database, model: string, modelVersion: string, from: number, to: number) {
+  return prepared(db, 'SELECT features, prediction FROM records WHERE model = ? AND model_version = ? AND ts >= ? AND ts < ?').iterate(
+    model,
+    modelVersion,
+    from,
+    to,
+  ) as IterableIterator<{ features: string; prediction: string | null }>;
 }

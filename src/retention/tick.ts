@@ -1,4 +1,5 @@
 import type { AppDeps } from '../context.js';
+import { pruneSlice } from './queries.js';
 
 const DAY_MS = 86_400_000;
 // Deleting in slices keeps each write transaction short, so ingest is never blocked for long.
@@ -13,14 +14,10 @@ export interface RetentionResult {
 /** Removes raw records and rejections received before now − retention. Safe to call at any time. */
 export function runRetentionTick(deps: Pick<AppDeps, 'db' | 'config'>, now: number): RetentionResult {
   const cutoff = now - deps.config.retention.rawRecordsDays * DAY_MS;
-  const { sqlite } = deps.db;
   const prune = (table: 'records' | 'rejections') => {
-    const stmt = sqlite.prepare(
-      `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE received_at < ? LIMIT ${SLICE})`,
-    );
     let total = 0;
     for (;;) {
-      const { changes } = stmt.run(cutoff);
+      const changes = pruneSlice(deps.db, table, cutoff, SLICE);
       total += changes;
       if (changes < SLICE) return total;
     }
