@@ -34,12 +34,19 @@ export function insertDelivery(
 }
 
 /** Due pending deliveries, oldest first (the index on status, next_attempt_at serves this). */
+/**
+ * Due deliveries in queue order. A channel's deliveries go out in the order they were queued, so one
+ * waiting for a retry holds back the later ones of its channel (an alert's "closed" never overtakes its
+ * "opened"); other channels are unaffected.
+ */
 export function dueDeliveries(db: Database, now: number, limit: number): DeliveryRow[] {
   return prepared(
     db,
-    `SELECT * FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
-     ORDER BY next_attempt_at, id LIMIT ?`,
-  ).all(now, limit) as DeliveryRow[];
+    `SELECT * FROM deliveries d WHERE status = 'pending' AND next_attempt_at <= @now
+       AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.channel = d.channel AND e.status = 'pending'
+                       AND e.id < d.id AND e.next_attempt_at > @now)
+     ORDER BY id LIMIT @limit`,
+  ).all({ now, limit }) as DeliveryRow[];
 }
 
 export function markDelivered(db: Database, id: number, attempts: number, now: number): void {

@@ -19,7 +19,7 @@ import {
 
 type Deps = Pick<AppDeps, 'db' | 'config' | 'clock'>;
 
-/** Deliveries sent per tick and how many at once: bounds a tick to about BATCH / CONCURRENCY timeouts. */
+/** Deliveries sent per tick, and how many channels are sent to at once. */
 export const DELIVERY_BATCH = 50;
 const CONCURRENCY = 4;
 const BACKOFF_BASE_MS = 5_000;
@@ -184,7 +184,7 @@ export interface DeliveryTickResult {
 const running = new WeakSet<Database>();
 
 /**
- * Sends due deliveries (oldest first, a bounded batch, a few at a time) and records each outcome.
+ * Sends due deliveries (a bounded batch, in queue order per channel, channels in parallel) and records each outcome.
  * Never rejects: receiver problems become retries with backoff, then `failed` after maxAttempts.
  */
 export async function runDeliveryTick(deps: AppDeps, now: number): Promise<DeliveryTickResult> {
@@ -194,47 +194,60 @@ export async function runDeliveryTick(deps: AppDeps, now: number): Promise<Deliv
   try {
     const { channels: configured, maxAttempts, timeoutMs } = deps.config.notifications;
     const channels = new Map(configured.map((c) => [c.name, c]));
-    const due = dueDeliveries(deps.db, now, DELIVERY_BATCH);
-    let next = 0;
+    // Channels are sent to in parallel, each channel's deliveries one after another in queue order; a
+    // failure ends that channel's turn so nothing of it overtakes the delivery now waiting for a retry.
+    const queues = new Map<string, DeliveryRow[]>();
+    for (const row of dueDeliveries(deps.db, now, DELIVERY_BATCH)) {
+      const queue = queues.get(row.channel);
+      if (queue) queue.push(row);
+      else queues.set(row.channel, [row]);
+    }
+    const pending = [...queues.values()];
+    let nextQueue = 0;
     const worker = async () => {
-      for (let row = due[next++]; row !== undefined; row = due[next++]) {
-        const channel = channels.get(row.channel);
-        const attempts = row.attempts + 1;
-        const outcome: Outcome = channel
-          ? await send(channel, row, now, timeoutMs)
-          : { ok: false, error: `channel "${row.channel}" is no longer configured` };
-        try {
-          if (outcome.ok) {
-            markDelivered(deps.db, row.id, attempts, now);
-            result.sent++;
-            continue;
-          }
-          const failed = !channel || attempts >= maxAttempts;
-          markAttemptFailed(deps.db, row.id, {
-            status: failed ? 'failed' : 'pending',
-            attempts,
-            lastError: outcome.error,
-            nextAttemptAt: failed ? now : now + backoffMs(attempts),
-          });
-          if (failed) result.failed++;
-          else result.retried++;
-          deps.log.warn(
-            {
-              delivery: row.id,
-              channel: row.channel,
-              event: row.event,
-              attempts,
-              error: outcome.error,
-              gave_up: failed,
-            },
-            'notification delivery failed',
-          );
-        } catch (err) {
-          deps.log.error({ err, delivery: row.id }, 'recording a delivery outcome failed');
-        }
+      for (let queue = pending[nextQueue++]; queue !== undefined; queue = pending[nextQueue++]) {
+        for (const row of queue) if (!(await deliver(row))) break;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, due.length) }, worker));
+    /** Sends one delivery and records the outcome; false when it did not get through. */
+    const deliver = async (row: DeliveryRow): Promise<boolean> => {
+      const channel = channels.get(row.channel);
+      const attempts = row.attempts + 1;
+      const outcome: Outcome = channel
+        ? await send(channel, row, now, timeoutMs)
+        : { ok: false, error: `channel "${row.channel}" is no longer configured` };
+      try {
+        if (outcome.ok) {
+          markDelivered(deps.db, row.id, attempts, now);
+          result.sent++;
+          return true;
+        }
+        const failed = !channel || attempts >= maxAttempts;
+        markAttemptFailed(deps.db, row.id, {
+          status: failed ? 'failed' : 'pending',
+          attempts,
+          lastError: outcome.error,
+          nextAttemptAt: failed ? now : now + backoffMs(attempts),
+        });
+        if (failed) result.failed++;
+        else result.retried++;
+        deps.log.warn(
+          {
+            delivery: row.id,
+            channel: row.channel,
+            event: row.event,
+            attempts,
+            error: outcome.error,
+            gave_up: failed,
+          },
+          'notification delivery failed',
+        );
+      } catch (err) {
+        deps.log.error({ err, delivery: row.id }, 'recording a delivery outcome failed');
+      }
+      return false;
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, pending.length) }, worker));
   } catch (err) {
     // The scheduler does not await ticks, so a rejection here would be unhandled.
     deps.log.error({ err }, 'delivery tick failed');

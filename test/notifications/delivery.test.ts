@@ -195,6 +195,38 @@ describe('delivery to a real receiver that fails first', () => {
   });
 });
 
+describe('ordering', () => {
+  it("keeps a channel's deliveries in queue order while one waits for a retry; other channels go on", async () => {
+    receiver = await startReceiver({ failFirst: 1 });
+    const other = await startReceiver();
+    try {
+      const a = app([
+        { name: 'hooks', type: 'webhook', url: receiver.url },
+        { name: 'chat', type: 'slack', url: other.url },
+      ]);
+      enqueueNotification(a.deps, alertEvent('alert.opened'));
+      enqueueNotification(a.deps, alertEvent('alert.closed'));
+
+      // "opened" fails on hooks: its "closed" must not overtake it; chat gets both at once.
+      expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 2, failed: 0, retried: 1 });
+      expect(receiver.received.map((r) => r.headers['x-driftwatch-event'])).toEqual(['alert.opened']);
+      expect(other.received).toHaveLength(2);
+
+      // Still inside the backoff: nothing of hooks is due, not even the later "closed".
+      expect(await runDeliveryTick(a.deps, T0 + 4_000)).toEqual({ sent: 0, failed: 0, retried: 0 });
+
+      expect(await runDeliveryTick(a.deps, T0 + backoffMs(1))).toEqual({ sent: 2, failed: 0, retried: 0 });
+      expect(receiver.received.map((r) => r.headers['x-driftwatch-event'])).toEqual([
+        'alert.opened',
+        'alert.opened',
+        'alert.closed',
+      ]);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe('backoff', () => {
   it('doubles from 5 s and is capped at an hour', () => {
     expect([1, 2, 3, 4, 5].map(backoffMs)).toEqual([5_000, 10_000, 20_000, 40_000, 80_000]);
