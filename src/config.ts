@@ -25,7 +25,12 @@ const byteSize = z.union([z.number().int().positive(), z.string()]).transform((v
     ctx.addIssue({ code: 'custom', message: `expected a size like 16MiB or a number of bytes, got "${v}"` });
     return z.NEVER;
   }
-  return Math.floor(Number(m[1]) * unit);
+  const bytes = Math.floor(Number(m[1]) * unit);
+  if (bytes < 1) {
+    ctx.addIssue({ code: 'custom', message: `must be at least 1 byte, got "${v}"` });
+    return z.NEVER;
+  }
+  return bytes;
 });
 
 const durationDays = z.number().positive();
@@ -43,7 +48,12 @@ const duration = z.union([z.number().int().positive(), z.string()]).transform((v
     ctx.addIssue({ code: 'custom', message: `expected a duration like 15m, 1h or 7d, got "${v}"` });
     return z.NEVER;
   }
-  return Math.round(Number(m[1]) * unit);
+  const ms = Math.round(Number(m[1]) * unit);
+  if (ms < 1) {
+    ctx.addIssue({ code: 'custom', message: `must be at least 1 ms, got "${v}"` });
+    return z.NEVER;
+  }
+  return ms;
 });
 
 /** Drift settings; `drift` holds the defaults and `models.<name>` overrides them per model. */
@@ -68,15 +78,23 @@ const driftSettings = z.strictObject({
 });
 export type DriftSettingsInput = z.infer<typeof driftSettings>;
 
+function criticalAboveWarning(t: { psiWarning?: number | undefined; psiCritical?: number | undefined }): boolean {
+  return t.psiWarning === undefined || t.psiCritical === undefined || t.psiCritical >= t.psiWarning;
+}
+
 /** Thresholds that may be set per feature (config `models.<m>.features.<f>` or the API). */
-const featureThresholds = z.strictObject({
-  psiWarning: z.number().positive().optional(),
-  psiCritical: z.number().positive().optional(),
-  alpha: z.number().gt(0).lt(1).optional(),
-});
+const featureThresholds = z
+  .strictObject({
+    psiWarning: z.number().positive().optional(),
+    psiCritical: z.number().positive().optional(),
+    alpha: z.number().gt(0).lt(1).optional(),
+  })
+  .refine(criticalAboveWarning, { error: 'psiCritical must be at least psiWarning', path: ['psiCritical'] });
 export type FeatureThresholds = z.infer<typeof featureThresholds>;
 
-const modelSettings = driftSettings.extend({ features: z.record(z.string(), featureThresholds).default({}) });
+const modelSettings = driftSettings
+  .extend({ features: z.record(z.string(), featureThresholds).default({}) })
+  .refine(criticalAboveWarning, { error: 'psiCritical must be at least psiWarning', path: ['psiCritical'] });
 
 const role = z.enum(['ingest', 'reviewer', 'admin']);
 export type Role = z.infer<typeof role>;
@@ -152,6 +170,7 @@ export const configSchema = z.strictObject({
       // node-cron expression for the drift tick that evaluates windows whose data changed.
       schedule: cronExpression.default('* * * * *'),
     })
+    .refine(criticalAboveWarning, { error: 'psiCritical must be at least psiWarning', path: ['psiCritical'] })
     .prefault({}),
   models: z.record(z.string(), modelSettings).default({}),
   auth: z

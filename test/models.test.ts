@@ -132,8 +132,8 @@ describe('GET /v1/models/:model/records', () => {
   });
 
   it.each([
-    ['from=yesterday', 'from: expected RFC 3339 time or epoch milliseconds, got "yesterday"', 'from'],
-    ['to=2026-13-45', 'to: expected RFC 3339 time or epoch milliseconds, got "2026-13-45"', 'to'],
+    ['from=yesterday', 'from: expected RFC 3339 time or epoch milliseconds (years 1–9999), got "yesterday"', 'from'],
+    ['to=2026-13-45', 'to: expected RFC 3339 time or epoch milliseconds (years 1–9999), got "2026-13-45"', 'to'],
     ['limit=0', /^limit: /, 'limit'],
     ['limit=1001', /^limit: /, 'limit'],
     ['limit=ten', /^limit: /, 'limit'],

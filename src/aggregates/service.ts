@@ -82,7 +82,9 @@ export function aggregateRecords(
     const featureCount = baseline.features.size;
     for (let i = 0; i < binners.length; i++) {
       const d = deltas[i] as AggregateDelta;
-      const value = i < featureCount ? r.features[names[i] as string] : predictionValue(r.prediction);
+      const name = names[i] as string;
+      // Own properties only: a missing feature called "constructor" must not read Object.prototype's.
+      const value = i < featureCount ? (Object.hasOwn(r.features, name) ? r.features[name] : undefined) : predictionValue(r.prediction);
       (binners[i] as ColumnBinner).bin(value, slotted);
       if (slotted.slot >= 0) {
         d.n++;

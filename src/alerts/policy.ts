@@ -18,16 +18,20 @@ export function driftSignal(r: ColumnResult): Signal {
  * seen in training, at or above `rate` (critical at four times it).
  */
 export function qualitySignal(r: ColumnResult, rate: number, minSamples: number): Signal {
-  if (r.missing_rate === null) return null;
-  const total = r.n / Math.max(1e-12, 1 - r.missing_rate - (r.type_mismatch_rate ?? 0));
-  if (total < minSamples) return null;
+  if (r.missing_rate === null || r.records < minSamples) return null;
   const worst = qualityRate(r);
   if (worst < rate) return { firing: false };
   return { firing: true, severity: worst >= 4 * rate ? 'critical' : 'warning' };
 }
 
+/** The worst data-quality share of a window: missing beyond training's own, mistyped, never seen, or outside the training range. */
 export function qualityRate(r: ColumnResult): number {
-  return Math.max((r.missing_rate ?? 0) - r.baseline_missing_rate, r.type_mismatch_rate ?? 0, r.unseen_rate ?? 0);
+  return Math.max(
+    (r.missing_rate ?? 0) - r.baseline_missing_rate,
+    r.type_mismatch_rate ?? 0,
+    r.unseen_rate ?? 0,
+    r.out_of_range_rate ?? 0,
+  );
 }
 
 export type PolicyAction =

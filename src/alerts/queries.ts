@@ -141,6 +141,13 @@ export function unclosedAlerts(db: Database): AlertRow[] {
   return db.orm.select().from(alerts).where(ne(alerts.status, 'closed')).orderBy(alerts.id).all();
 }
 
+/** Alerts that should be paging now: not closed, not recovered, and not in a running snooze. */
+export function firingAlerts(db: Database, now: number): AlertRow[] {
+  return unclosedAlerts(db).filter(
+    (a) => a.recoveredAt === null && !(a.status === 'snoozed' && a.snoozedUntil !== null && a.snoozedUntil > now),
+  );
+}
+
 export function listAlerts(db: Database, f: AlertFilter): AlertRow[] {
   const where: (SQL | undefined)[] = [
     f.status ? inArray(alerts.status, f.status) : undefined,

@@ -78,13 +78,17 @@ function applySignal(deps: Deps, result: DriftResult, r: ColumnResult, kind: Ale
   const windowFrom = Date.parse(result.window.from);
   const windowTo = Date.parse(result.window.to);
   const existing = openAlertFor(deps.db, result.model, r.feature, kind);
+  // Recovery is judged on the rolling window only: one calm hour inside a drifting day is not a recovery,
+  // and letting both window kinds decide made the flag (and the alert's version) flip every hour.
+  if (signal && !signal.firing && result.window_kind !== 'rolling') return;
   const action = decide(existing, signal, windowTo, existing ? latestEvidenceTo(deps.db, existing.id) : null, now);
   if (action.type === 'none') return;
   const m = measures(r, result);
   if (action.type === 'recover' && existing) {
     const updated = updateAlert(deps.db, existing.id, { recoveredAt: now }, now);
     addEvent(deps.db, { alertId: existing.id, at: now, actor: SYSTEM, action: 'recovered', fromStatus: existing.status, toStatus: existing.status, note: `window ending ${result.window.to} is back to normal`, data: JSON.stringify(m) });
-    notify(deps, 'alert.recovered', null, updated);
+    // A snoozed alert stays quiet until its time, recovery included.
+    if (!isSnoozed(existing, now)) notify(deps, 'alert.recovered', null, updated);
     return;
   }
   if (action.type === 'recover') return;
@@ -167,6 +171,10 @@ export function processDriftResult(deps: Deps, result: DriftResult): void {
   })();
 }
 
+function isSnoozed(alert: AlertRow, now: number): boolean {
+  return alert.status === 'snoozed' && alert.snoozedUntil !== null && alert.snoozedUntil > now;
+}
+
 /** Snoozed alerts whose time has come go back to open. */
 export function wakeSnoozed(deps: Deps, now: number): number {
   const due = dueSnoozed(deps.db, now);
@@ -174,7 +182,8 @@ export function wakeSnoozed(deps: Deps, now: number): number {
     for (const id of due) {
       const alert = updateAlert(deps.db, id, { status: 'open', snoozedUntil: null }, now);
       addEvent(deps.db, { alertId: id, at: now, actor: SYSTEM, action: 'snooze_ended', fromStatus: 'snoozed', toStatus: 'open', note: null, data: null });
-      notify(deps, 'alert.opened', null, alert);
+      // Back in the queue either way; it only pages again if it is still drifting.
+      if (alert.recoveredAt === null) notify(deps, 'alert.opened', null, alert);
     }
   })();
   return due.length;

@@ -1,4 +1,4 @@
-import { fineGrid } from '../stats/index.js';
+import { fineGrid, nextUp } from '../stats/index.js';
 
 // Profiles training data one row at a time. Numeric columns are kept as compact Float64Arrays (8 bytes a
 // value, not a JS object per row) so edges and grids are exact quantiles of the whole training set.
@@ -198,7 +198,9 @@ export function numericProfile(values: Float64Array, missing: number, gridCells 
   for (let i = 0; i < n; i++) ss += ((sorted[i] as number) - mean) ** 2;
 
   const grid = fineGrid(sorted, { maxCells: gridCells });
-  const gridEdges = Array.from(grid.edges);
+  // A last edge just above the training maximum gives values beyond it a cell of their own; without it they
+  // would share [max, ∞) with the maximum and KS / Wasserstein could not see them.
+  const gridEdges = [...grid.edges, nextUp(sorted[n - 1] as number)];
   const gridCounts = new Array<number>(gridEdges.length + 1).fill(0);
   // One merge pass over sorted values: the cell index only moves forward.
   let cell = 0;

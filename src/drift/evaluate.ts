@@ -25,7 +25,10 @@ export type Severity = 'none' | 'warning' | 'critical';
 export interface ColumnResult {
   feature: string;
   type: 'numeric' | 'categorical';
+  /** Values usable for the distribution (present and of the baseline's type). */
   n: number;
+  /** Records that carried the column at all, missing or mistyped ones included. */
+  records: number;
   psi: number | null;
   ks_statistic: number | null;
   ks_pvalue: number | null;
@@ -53,6 +56,7 @@ function emptyResult(feature: string, type: ColumnResult['type']): ColumnResult 
     feature,
     type,
     n: 0,
+    records: 0,
     psi: null,
     ks_statistic: null,
     ks_pvalue: null,
@@ -88,6 +92,7 @@ export function measureColumn(name: string, profile: ColumnProfile, w: WindowCol
   if (!w) return result;
   const total = w.n + w.missing + w.typeMismatch;
   result.n = w.n;
+  result.records = total;
   if (total > 0) {
     result.missing_rate = w.missing / total;
     result.type_mismatch_rate = w.typeMismatch / total;

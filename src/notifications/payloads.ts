@@ -170,7 +170,7 @@ export function slackPayload(config: Config, event: NotificationEvent): SlackPay
 
 export interface AlertmanagerAlert {
   labels: Record<string, string>;
-  annotations: { summary: string; description: string; link: string };
+  annotations: { summary: string; description: string; link: string; model_version: string };
   startsAt: string;
   endsAt?: string;
   generatorURL: string;
@@ -184,10 +184,11 @@ export function alertmanagerAlert(config: Config, alert: AlertView, endsAt?: str
   const link = alertLink(config, alert.id);
   const m = measures(alert);
   const peak = num(alert.peak.psi);
+  // The label set is the alert's identity in Alertmanager: the model version moves as new versions attach
+  // evidence, so it goes in the annotations; severity changes only by escalation, which resolves the old set.
   const labels: Record<string, string> = {
     alertname: 'DriftDetected',
     model: alert.model,
-    ...(alert.model_version ? { model_version: alert.model_version } : {}),
     feature: alert.feature,
     kind: alert.kind,
     severity: alert.severity,
@@ -198,11 +199,24 @@ export function alertmanagerAlert(config: Config, alert: AlertView, endsAt?: str
     `since ${alert.first_seen}, last ${alert.last_seen}.`;
   return {
     labels,
-    annotations: { summary: alertTitle(alert), description, link },
+    annotations: { summary: alertTitle(alert), description, link, model_version: alert.model_version ?? '' },
     startsAt: alert.first_seen,
     ...(endsAt ? { endsAt } : {}),
     generatorURL: link,
   };
+}
+
+/**
+ * Alertmanager alerts for an event. Closing or recovering resolves the alert (endsAt); escalating resolves
+ * the warning-labelled alert and fires the critical one, since severity is part of the identity.
+ */
+export function alertmanagerEventAlerts(config: Config, type: string, alert: AlertView, at: string): AlertmanagerAlert[] {
+  if (type === 'alert.closed') return [alertmanagerAlert(config, alert, alert.closed_at ?? at)];
+  if (type === 'alert.recovered') return [alertmanagerAlert(config, alert, at)];
+  if (type === 'alert.escalated') {
+    return [alertmanagerAlert(config, { ...alert, severity: 'warning' }, at), alertmanagerAlert(config, alert)];
+  }
+  return [alertmanagerAlert(config, alert)];
 }
 
 /** The body for a channel, or null when the channel does not take this event. */
@@ -214,15 +228,6 @@ export function renderPayload(config: Config, channel: ChannelConfig, event: Not
       return slackPayload(config, event);
     case 'alertmanager':
       if (!event.type.startsWith('alert.') || !event.alert) return null;
-      // Only a close ends the alert; until then Alertmanager keeps it firing as long as it is re-sent.
-      return [
-        alertmanagerAlert(
-          config,
-          event.alert,
-          event.type === 'alert.closed'
-            ? (event.alert.closed_at ?? new Date(event.at).toISOString())
-            : undefined,
-        ),
-      ];
+      return alertmanagerEventAlerts(config, event.type, event.alert, new Date(event.at).toISOString());
   }
 }

@@ -1,4 +1,4 @@
-import { alertView, unclosedAlerts } from '../alerts/queries.js';
+import { alertView, firingAlerts } from '../alerts/queries.js';
 import type { AlertView } from '../alerts/types.js';
 import type { Database } from '../db/client.js';
 import { prepared } from '../db/statements.js';
@@ -108,7 +108,7 @@ export function deleteDelivery(db: Database, id: number): void {
   prepared(db, 'DELETE FROM deliveries WHERE id = ?').run(id);
 }
 
-/** Every alert not closed (open, acknowledged, decided, snoozed), oldest first. */
-export function unclosedAlertViews(db: Database): AlertView[] {
-  return unclosedAlerts(db).map(alertView);
+/** Alerts that should be firing in Alertmanager now (not closed, not recovered, not snoozed), oldest first. */
+export function firingAlertViews(db: Database, now: number): AlertView[] {
+  return firingAlerts(db, now).map(alertView);
 }

@@ -14,7 +14,7 @@ import {
   pendingResend,
   RESEND_EVENT,
   replacePayload,
-  unclosedAlertViews,
+  firingAlertViews,
 } from './queries.js';
 
 type Deps = Pick<AppDeps, 'db' | 'config' | 'clock'>;
@@ -100,7 +100,7 @@ export function runAlertmanagerResendTick(deps: AppDeps, now: number): number {
   if (channels.length === 0) return 0;
   let queued = 0;
   deps.db.sqlite.transaction(() => {
-    const alerts = unclosedAlertViews(deps.db);
+    const alerts = firingAlertViews(deps.db, now);
     const payload = JSON.stringify(alerts.map((a) => alertmanagerAlert(deps.config, a)));
     for (const channel of channels) {
       const pending = pendingResend(deps.db, channel.name);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { nextUp } from '../../src/stats/index.js';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -76,9 +77,13 @@ describe('baseline detail and list', () => {
     expect(x).not.toHaveProperty('gridCounts');
     const full = await baselineDetail(a, 'm', created.id);
     const fullX = column(full, 'x', 'numeric');
-    // An exact grid holds every distinct training value plus the decile cut points.
+    // An exact grid holds every distinct training value plus the decile cut points, then one edge just
+    // above the maximum so values beyond it get a cell of their own.
     const edges = fullX.gridEdges ?? [];
-    expect(edges).toEqual([...new Set([...rows.map((r) => r.x), ...fullX.psiEdges])].sort((p, q) => p - q));
+    const max = Math.max(...rows.map((r) => r.x));
+    expect(edges.slice(0, -1)).toEqual([...new Set([...rows.map((r) => r.x), ...fullX.psiEdges])].sort((p, q) => p - q));
+    expect(edges.at(-1)).toBeGreaterThan(max);
+    expect(edges.at(-1)).toBe(nextUp(max));
     expect((x as { grid_cells: number }).grid_cells).toBe(fullX.gridCounts?.length);
     expect(fullX.gridCounts?.reduce((s, c) => s + c, 0)).toBe(50);
     expect(fullX.mean).toBeCloseTo(12.25, 12);

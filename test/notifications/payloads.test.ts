@@ -116,10 +116,10 @@ describe('Alertmanager payload', () => {
     const link = 'https://driftwatch.example.com/ui/alerts/7';
     expect(body).toEqual([
       {
+        // The version is an annotation: as new versions attach evidence the label set (identity) stays.
         labels: {
           alertname: 'DriftDetected',
           model: 'iris',
-          model_version: 'v2',
           feature: 'petal_length',
           kind: 'drift',
           severity: 'critical',
@@ -128,6 +128,7 @@ describe('Alertmanager payload', () => {
           summary: 'Drift on iris v2 · petal_length (critical)',
           description: expect.any(String),
           link,
+          model_version: 'v2',
         },
         startsAt: alertView().first_seen,
         generatorURL: link,
@@ -167,18 +168,24 @@ describe('Alertmanager payload', () => {
     const [opened, escalated, closed] = payloads<AlertmanagerAlert[]>(a, 'am');
     expect(payloads(a, 'am')).toHaveLength(3);
     expect(opened?.[0]?.endsAt).toBeUndefined();
-    expect(escalated?.[0]?.endsAt).toBeUndefined();
+    // Severity is part of the identity: escalation resolves the warning alert and fires the critical one.
+    expect(escalated).toHaveLength(2);
+    expect(escalated?.[0]?.labels.severity).toBe('warning');
+    expect(escalated?.[0]?.endsAt).toBe(new Date(T0).toISOString());
+    expect(escalated?.[1]?.labels.severity).toBe('critical');
+    expect(escalated?.[1]?.endsAt).toBeUndefined();
     expect(closed?.[0]?.endsAt).toBe(closedAt);
     expect(closed?.[0]?.startsAt).toBe(alertView().first_seen);
     expect(closed?.[0]?.labels).toEqual(opened?.[0]?.labels);
     expect(closed?.[0]?.generatorURL).toBe('http://127.0.0.1:8080/v1/alerts/7');
   });
 
-  it('leaves out model_version for an unversioned model rather than sending an empty label', () => {
+  it('keeps the model version out of the labels, unversioned or not', () => {
     const a = app([{ name: 'am', type: 'alertmanager', url: 'http://127.0.0.1:9' }]);
     enqueueNotification(a.deps, alertEvent('alert.opened', alertView({ model_version: null })));
     const [[alert] = []] = payloads<AlertmanagerAlert[]>(a, 'am');
     expect(alert?.labels).not.toHaveProperty('model_version');
+    expect(alert?.annotations.model_version).toBe('');
     expect(alert?.annotations.summary).toBe('Drift on iris · petal_length (critical)');
   });
 });
@@ -214,7 +221,6 @@ describe('Alertmanager resend tick', () => {
       labels: {
         alertname: 'DriftDetected',
         model: 'iris',
-        model_version: 'v2',
         feature: 'petal_length',
         kind: 'drift',
         severity: 'critical',
@@ -223,6 +229,7 @@ describe('Alertmanager resend tick', () => {
         summary: 'Drift on iris v2 · petal_length (critical)',
         description: expect.any(String),
         link: sent?.[0]?.generatorURL,
+        model_version: 'v2',
       },
       startsAt: new Date(T0 - 7_200_000).toISOString(),
       generatorURL: sent?.[0]?.generatorURL,
