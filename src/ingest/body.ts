@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { ApiError } from '../errors.js';
-import { locateJsonError } from './json-error.js';
+import { locateJsonError, recordSpans } from './json-error.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -80,6 +80,8 @@ export type BatchItem =
 export interface ParsedBatch {
   positionKind: 'index' | 'line';
   items: BatchItem[];
+  /** The text of the item at `position` as sent, when the item carries none itself (JSON array elements). */
+  rawText?: (position: number) => string | undefined;
 }
 
 /** `{"records":[…]}` or a bare array; a body that is not JSON at all fails as a whole (nothing is stored). */
@@ -115,7 +117,14 @@ export function parseJsonBatch(text: string): ParsedBatch {
       problems: [{ path: 'records', message: 'required' }],
     });
   }
-  return { positionKind: 'index', items: (list as unknown[]).map((value, position) => ({ position, value })) };
+  // Element texts are only needed for rejections, so the body is scanned for them on first use.
+  let spans: [number, number][] | null | undefined;
+  const rawText = (position: number) => {
+    spans ??= recordSpans(text);
+    const span = spans?.[position];
+    return span ? text.slice(span[0], span[1]) : undefined;
+  };
+  return { positionKind: 'index', items: (list as unknown[]).map((value, position) => ({ position, value })), rawText };
 }
 
 /** One record per line; blank lines are skipped, a line that is not JSON rejects that line only. */

@@ -146,3 +146,79 @@ export function locateJsonError(text: string): JsonErrorLocation | null {
     return { offset: err.offset, line, column: err.offset - lineStart + 1, message: err.message };
   }
 }
+
+/**
+ * Where each element of the records array sits in a body that is already known to be valid JSON: the
+ * top-level array, or the value of "records" in a top-level object. Used to keep a rejected element's text
+ * exactly as sent (re-serialising can lose values such as 1e999 or fail on deep nesting). Iterative, so
+ * nesting depth costs nothing. Returns null when the body has no such array.
+ */
+export function recordSpans(text: string): [start: number, end: number][] | null {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i] as string)) i++;
+  };
+  const skipString = () => {
+    i++;
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      if (c === 0x5c) i += 2;
+      else if (c === 0x22) {
+        i++;
+        return;
+      } else i++;
+    }
+  };
+  /** Skips one value starting at i (valid JSON assumed), tracking depth without recursion. */
+  const skipValue = () => {
+    const first = text.charCodeAt(i);
+    if (first === 0x22) return skipString();
+    if (first !== 0x7b && first !== 0x5b) {
+      while (i < text.length && !',]} \t\n\r'.includes(text[i] as string)) i++;
+      return;
+    }
+    let depth = 0;
+    do {
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        skipString();
+        continue;
+      }
+      if (c === 0x7b || c === 0x5b) depth++;
+      else if (c === 0x7d || c === 0x5d) depth--;
+      i++;
+    } while (depth > 0 && i < text.length);
+  };
+  ws();
+  if (text[i] === '{') {
+    i++;
+    for (;;) {
+      ws();
+      if (text[i] !== '"') return null;
+      const keyStart = i;
+      skipString();
+      const key = JSON.parse(text.slice(keyStart, i)) as string;
+      ws();
+      i++; // ':'
+      ws();
+      if (key === 'records') break;
+      skipValue();
+      ws();
+      if (text[i] !== ',') return null;
+      i++;
+    }
+  }
+  if (text[i] !== '[') return null;
+  i++;
+  const spans: [number, number][] = [];
+  for (;;) {
+    ws();
+    if (text[i] === ']') return spans;
+    const start = i;
+    skipValue();
+    spans.push([start, i]);
+    ws();
+    if (text[i] === ',') i++;
+    else return spans;
+  }
+}

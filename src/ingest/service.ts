@@ -57,8 +57,8 @@ export function ingestBatch(deps: AppDeps, batch: ParsedBatch, ingestRequestId: 
         model: stringField(item.value, 'model'),
         requestId: stringField(item.value, 'request_id'),
         errors: v.problems,
-        // NDJSON keeps the line as sent; a JSON array element has no text of its own and is re-serialised.
-        raw: item.raw ?? JSON.stringify(item.value) ?? String(item.value),
+        // The text as sent: the NDJSON line, or the array element's slice of the body.
+        raw: item.raw ?? batch.rawText?.(item.position) ?? String(item.value),
       });
       continue;
     }
