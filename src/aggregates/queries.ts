@@ -70,7 +70,7 @@ export function addAggregate(db: Database, d: AggregateDelta, now: number): void
          out_of_range = out_of_range + excluded.out_of_range, unseen = unseen + excluded.unseen,
          off_edge = off_edge + excluded.off_edge, vmin = min(coalesce(vmin, excluded.vmin), coalesce(excluded.vmin, vmin)),
          vmax = max(coalesce(vmax, excluded.vmax), coalesce(excluded.vmax, vmax)),
-         counts = excluded.counts, updated_at = excluded.updated_at`,
+         counts = excluded.counts, updated_at = max(updated_at, excluded.updated_at)`,
     )
     .run(d.model, d.modelVersion, d.baselineId, d.bucketStart, d.bucketMs, d.role, d.name, d.n, d.missing, d.typeMismatch, d.outOfRange, d.unseen, d.offEdge, d.vmin, d.vmax, toBlob(counts), now);
 }

@@ -16,7 +16,7 @@ export function aggregateRecords(
   deps: Pick<AppDeps, 'db' | 'config'>,
   list: readonly IngestRecord[],
   now: number,
-  options: { bucketStats?: boolean } = {},
+  options: { bucketStats?: boolean; markChanged?: boolean } = {},
 ): void {
   const withStats = options.bucketStats !== false;
   for (const model of new Set(list.map((r) => r.model))) refreshBaselines(deps.db, model);
@@ -101,7 +101,9 @@ export function aggregateRecords(
       if (slotted.unseen) d.unseen++;
     }
   }
-  for (const b of buckets.values()) for (const d of b.deltas) if (d.n + d.missing + d.typeMismatch > 0) addAggregate(deps.db, d, now);
+  // Rebuilt history (markChanged: false) is not news for the drift tick: it would re-judge every old window.
+  const changedAt = options.markChanged === false ? 0 : now;
+  for (const b of buckets.values()) for (const d of b.deltas) addAggregate(deps.db, d, changedAt);
   if (withStats) for (const s of stats.values()) addBucketStats(deps.db, s, now);
 }
 

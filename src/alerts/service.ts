@@ -320,6 +320,15 @@ export async function decideAlert(deps: Deps, input: DecisionInput): Promise<Dec
       throw new ApiError('bad_request', 'snooze_until must be a time in the future', { problems: [{ path: 'snooze_until', message: 'must be in the future' }] });
     }
   } else requireStatus(current, TRANSITIONS.decide ?? [], `record a ${input.decision} decision on`);
+  if (input.raiseThresholds && (input.decision !== 'false_positive' || current.kind === 'data_quality')) {
+    throw new ApiError(
+      'bad_request',
+      input.decision !== 'false_positive'
+        ? 'raise_thresholds goes with a false_positive decision'
+        : 'raise_thresholds applies to drift and prediction_drift alerts; data-quality alerts follow qualityRate in the config',
+      { problems: [{ path: 'raise_thresholds', message: 'not applicable here' }] },
+    );
+  }
 
   const outcome: Omit<DecisionOutcome, 'alert'> = {};
   if (input.decision === 'accept_shift') {
@@ -346,6 +355,8 @@ export async function decideAlert(deps: Deps, input: DecisionInput): Promise<Dec
       createdBy: input.actor,
       activate: false,
     });
+    // The reviewer's version must still hold before the switch, not only when the decision is recorded.
+    loadForChange(deps, input.id, input.version);
     const activated = await activateBaseline(deps as AppDeps, current.model, created.baseline.id);
     outcome.baseline = { id: activated.baseline.id, reaggregated_records: activated.reaggregated };
   }

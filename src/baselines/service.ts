@@ -112,6 +112,27 @@ export async function activateBaseline(
   model: string,
   id: number,
 ): Promise<{ baseline: BaselineView; reaggregated: number }> {
+  // Re-aggregation yields between pages; a second activation of the same model meanwhile would clear and
+  // rebuild aggregates under the first one and count records twice.
+  let busy = activating.get(deps.db);
+  if (!busy) {
+    busy = new Set();
+    activating.set(deps.db, busy);
+  }
+  if (busy.has(model)) {
+    throw new ApiError('conflict', `a baseline of model ${model} is being activated; retry when it has finished`);
+  }
+  busy.add(model);
+  try {
+    return await activate(deps, model, id);
+  } finally {
+    busy.delete(model);
+  }
+}
+
+const activating = new WeakMap<object, Set<string>>();
+
+async function activate(deps: AppDeps, model: string, id: number): Promise<{ baseline: BaselineView; reaggregated: number }> {
   const row = getBaseline(deps.db, model, id);
   if (!row) throw new ApiError('not_found', `model ${model} has no baseline ${id}`);
 
@@ -142,7 +163,7 @@ export async function activateBaseline(
         error: null,
         tags: null,
       }));
-      deps.db.sqlite.transaction(() => aggregateRecords(deps, list, deps.clock(), { bucketStats: false }))();
+      deps.db.sqlite.transaction(() => aggregateRecords(deps, list, deps.clock(), { bucketStats: false, markChanged: false }))();
       reaggregated += list.length;
       after = page[page.length - 1]?.id ?? after;
       // Let ingest requests in between pages: re-aggregating a long retention period can take a while.

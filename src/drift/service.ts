@@ -197,12 +197,17 @@ export function runDriftTick(deps: Deps, now: number): DriftTickResult {
         processDriftResult(deps, r);
         result.evaluated++;
       }
+      return true;
     } catch (err) {
       result.errors.push({ model, model_version: modelVersion || null, kind, from: new Date(from).toISOString(), error: (err as Error).message });
+      return false;
     }
   };
   for (const model of new Set(changed.map((c) => c.model))) refreshBaselines(deps.db, model);
-  for (const b of buckets.values()) evaluate(b.model, b.modelVersion, 'bucket', b.bucketStart, b.bucketStart + b.bucketMs);
+  for (const [key, b] of buckets) {
+    // A bucket that failed is kept for the next tick rather than lost.
+    if (!evaluate(b.model, b.modelVersion, 'bucket', b.bucketStart, b.bucketStart + b.bucketMs)) pending.set(key, b);
+  }
   for (const r of rolling.values()) {
     const roll = rollingWindow(deps, r.model, now);
     evaluate(r.model, r.modelVersion, 'rolling', roll.from, roll.to);

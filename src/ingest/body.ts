@@ -68,7 +68,9 @@ export async function readBody(request: Request, limit: number): Promise<string>
   } else if (encoding !== 'identity') {
     throw new ApiError('unsupported_media_type', `content-encoding ${encoding} is not supported; use gzip or none`);
   }
-  return buffer.toString('utf8');
+  // A UTF-8 byte-order mark (some Windows tools write one) is not part of the JSON.
+  const text = buffer.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** One element of a batch: its position and either the parsed value or why its text was not JSON. */
