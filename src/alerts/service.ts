@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import { predictionValue } from '../aggregates/binner.js';
-import { resolveBaseline } from '../aggregates/baseline-cache.js';
+import { type LoadedBaseline, resolveBaseline } from '../aggregates/baseline-cache.js';
+import type { ProfileOptions } from '../baselines/profile.js';
+import { getBaseline } from '../baselines/queries.js';
 import { activateBaseline, createBaseline } from '../baselines/service.js';
 import { driftSettingsFor } from '../config.js';
 import type { AppDeps } from '../context.js';
@@ -310,6 +312,27 @@ function windowRows(deps: Deps, alert: AlertRow, w: { from: number; to: number }
   );
 }
 
+/**
+ * Profile options for a baseline built from production records: the active baseline's own options
+ * (excluded columns, forced types, top-K, grid size), with each column's current type kept and the
+ * prediction under the name the window rows give it.
+ */
+function shiftProfileOptions(deps: Deps, model: string, active: LoadedBaseline | null): ProfileOptions {
+  if (!active) return {};
+  const stored = getBaseline(deps.db, model, active.id);
+  const own = stored ? (JSON.parse(stored.options) as ProfileOptions) : {};
+  const typed = (type: 'numeric' | 'categorical') => [...active.features].filter(([, b]) => b.profile.type === type).map(([k]) => k);
+  return {
+    ...(own.exclude ? { exclude: own.exclude } : {}),
+    ...(own.topK === undefined ? {} : { topK: own.topK }),
+    ...(own.gridCells === undefined ? {} : { gridCells: own.gridCells }),
+    categorical: typed('categorical'),
+    numeric: typed('numeric'),
+    ...(active.prediction ? { prediction: 'prediction' } : {}),
+    allowAbsentColumns: true,
+  };
+}
+
 /** Records a reviewer's decision and carries out its effect. */
 export async function decideAlert(deps: Deps, input: DecisionInput): Promise<DecisionOutcome> {
   const now = deps.clock();
@@ -344,13 +367,12 @@ export async function decideAlert(deps: Deps, input: DecisionInput): Promise<Dec
       });
     }
     if (n === 0) throw new ApiError('conflict', 'the raw records of the alert window are no longer stored (retention); upload a baseline instead');
-    const categorical = active ? [...active.features].filter(([, b]) => b.profile.type === 'categorical').map(([k]) => k) : [];
     const created = await createBaseline(deps as AppDeps, {
       model: current.model,
       modelVersion: current.modelVersion,
       source: windowRows(deps, current, w, active?.prediction !== null && active !== null),
       format: 'ndjson',
-      profile: { categorical, ...(active?.prediction ? { prediction: 'prediction' } : {}) },
+      profile: shiftProfileOptions(deps, current.model, active),
       notes: `accept_shift of alert ${current.id}: ${input.note}`,
       createdBy: input.actor,
       activate: false,

@@ -53,6 +53,8 @@ export interface ProfileOptions {
   topK?: number;
   /** Maximum fine-grid cells for a numeric column. */
   gridCells?: number;
+  /** Forced types may name columns the data lacks (a baseline rebuilt from production data). */
+  allowAbsentColumns?: boolean;
 }
 
 export const DEFAULT_TOP_K = 50;
@@ -152,7 +154,9 @@ export class ProfileBuilder {
       throw new ProfileError(`prediction column "${prediction}" is not in the training data`);
     }
     for (const name of [...(this.options.categorical ?? []), ...(this.options.numeric ?? [])]) {
-      if (!this.columns.has(name)) throw new ProfileError(`column "${name}" is not in the training data`);
+      if (!this.columns.has(name) && !this.options.allowAbsentColumns) {
+        throw new ProfileError(`column "${name}" is not in the training data`);
+      }
     }
     const features = new Map<string, ColumnProfile>();
     let predictionProfile: ColumnProfile | null = null;

@@ -90,6 +90,7 @@ export async function createBaseline(
       rowCount: built.rows,
       codeCommit: input.codeCommit ?? null,
       notes: input.notes ?? null,
+      options: JSON.stringify(input.profile),
       createdAt: deps.clock(),
       createdBy: input.createdBy ?? null,
       active: false,

@@ -12,6 +12,9 @@ export const baselines = sqliteTable(
     rowCount: integer('row_count').notNull(),
     codeCommit: text('code_commit'),
     notes: text('notes'),
+    // JSON of the profile options it was built with (types forced, excluded columns, top-K, grid size), so a
+    // baseline rebuilt from production data (accept_shift) is profiled the same way.
+    options: text('options').notNull().default('{}'),
     createdAt: integer('created_at').notNull(),
     createdBy: text('created_by'),
     // Non-null while the baseline is the active one for its model version; the latest activation wins

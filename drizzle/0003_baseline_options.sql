@@ -1,0 +1,1 @@
+ALTER TABLE `baselines` ADD `options` text DEFAULT '{}' NOT NULL;
