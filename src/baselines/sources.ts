@@ -51,10 +51,26 @@ type Row = Record<string, unknown>;
 /** Rows of a training file, one at a time; never the whole file in memory (JSON arrays excepted). */
 export async function* trainingRows(stream: Readable, format: TrainingFormat): AsyncGenerator<Row> {
   if (format === 'csv') {
-    const parser = stream.pipe(parseCsv({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: false }));
+    const parser = stream.pipe(
+      parseCsv({
+        // Two columns with one name would silently keep only the last: refuse the file instead.
+        columns: (header: string[]) => {
+          const seen = new Set<string>();
+          for (const name of header) {
+            if (seen.has(name)) throw new ApiError('invalid_body', `training CSV: column "${name}" appears twice in the header`);
+            seen.add(name);
+          }
+          return header;
+        },
+        bom: true,
+        skip_empty_lines: true,
+        relax_column_count: false,
+      }),
+    );
     try {
       for await (const row of parser) yield row as Row;
     } catch (err) {
+      if (err instanceof ApiError) throw err;
       throw new ApiError('invalid_body', `training CSV: ${(err as Error).message}`);
     }
     return;

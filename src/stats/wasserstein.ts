@@ -31,8 +31,7 @@ export function wasserstein(a: NumericInput, b: NumericInput): number {
 
 /** Population standard deviation (numpy.std default, ddof = 0). */
 export function populationStd(values: NumericInput): number {
-  const arr = Array.isArray(values) ? (values as number[]) : Array.from(values);
-  return standardDeviation(arr);
+  return standardDeviation(Array.from(finiteCopy(values, 'values', 'populationStd')));
 }
 
 /** Wasserstein distance in units of the reference spread: W1(a, b) / max(std(a), 0.001), std with ddof = 0. */

@@ -277,4 +277,15 @@ describe('baseline upload errors', () => {
     const body = (await res.json()) as ErrorBody;
     expect(body.error.details).toEqual({ problems: [{ path: 'model', message: expect.stringContaining('letters, digits') }] });
   });
+
+  it('refuses a CSV whose header names a column twice instead of keeping the last one', async () => {
+    const a = app();
+    const res = await a.request('/v1/models/m/baselines', {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv' },
+      body: 'a,b,a\n1,2,3\n',
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as ErrorBody).error.message).toBe('training CSV: column "a" appears twice in the header');
+  });
 });

@@ -9,6 +9,7 @@ import {
   ksPvalue,
   ksTwoSample,
   kstwoSf,
+  populationStd,
   psi,
   quantileEdges,
   rebin,
@@ -39,6 +40,7 @@ describe("input validation: clear errors, never a silent NaN", () => {
     expect(() => psi(xs, ok)).toThrow(StatsInputError);
     expect(() => jensenShannon(ok, xs)).toThrow(StatsInputError);
     expect(() => chiSquareContingency(xs, ok)).toThrow(StatsInputError);
+    expect(() => populationStd(xs)).toThrow(StatsInputError);
   });
 
   it("messages name the function and the offending element", () => {
