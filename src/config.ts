@@ -315,7 +315,27 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     }
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  problems.push(...thresholdProblems(result.data));
+  if (problems.length > 0) throw new ConfigError(problems);
   return result.data;
+}
+
+/** psiCritical below psiWarning once the levels are merged (defaults < drift < models.<m> < features.<f>). */
+function thresholdProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const check = (path: string, warning: number, critical: number) => {
+    if (critical < warning) problems.push(`${path}: psiCritical ${critical} is below psiWarning ${warning} once merged with the levels above`);
+  };
+  const base = driftSettingsFor(config, '\u0000no model');
+  check('drift', base.psiWarning, base.psiCritical);
+  for (const [model, own] of Object.entries(config.models)) {
+    const s = driftSettingsFor(config, model);
+    check(`models.${model}`, s.psiWarning, s.psiCritical);
+    for (const [feature, f] of Object.entries(own.features)) {
+      check(`models.${model}.features.${feature}`, f.psiWarning ?? s.psiWarning, f.psiCritical ?? s.psiCritical);
+    }
+  }
+  return problems;
 }
 
 /** A config with defaults only, for tests and tools; overrides use the same nested shape as the file. */

@@ -74,3 +74,20 @@ describe('psiCritical must be at least psiWarning', () => {
     ]);
   });
 });
+
+describe('thresholds are checked once the levels are merged', () => {
+  it.each([
+    ['a model critical below the default warning', 'models:\n  m:\n    psiCritical: 0.05\n', 'models.m: psiCritical 0.05 is below psiWarning 0.1'],
+    ['a model critical below the drift warning', 'drift:\n  psiWarning: 0.3\nmodels:\n  m:\n    psiCritical: 0.2\n', 'models.m: psiCritical 0.2 is below psiWarning 0.3'],
+    ['a feature warning above the model critical', 'models:\n  m:\n    features:\n      x:\n        psiWarning: 0.5\n', 'models.m.features.x: psiCritical 0.25 is below psiWarning 0.5'],
+  ])('%s is an error', (_name, yaml, message) => {
+    const problems = problemsOf({ file: file(yaml), env: {} });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(message);
+  });
+
+  it('accepts levels that are consistent after merging', () => {
+    const yaml = 'drift:\n  psiWarning: 0.2\nmodels:\n  m:\n    psiCritical: 0.4\n    features:\n      x:\n        psiWarning: 0.3\n';
+    expect(loadConfig({ file: file(yaml), env: {} }).models.m?.psiCritical).toBe(0.4);
+  });
+});
