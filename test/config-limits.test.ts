@@ -78,7 +78,7 @@ describe('psiCritical must be at least psiWarning', () => {
 describe('thresholds are checked once the levels are merged', () => {
   it.each([
     ['a model critical below the default warning', 'models:\n  m:\n    psiCritical: 0.05\n', 'models.m: psiCritical 0.05 is below psiWarning 0.1'],
-    ['a model critical below the drift warning', 'drift:\n  psiWarning: 0.3\nmodels:\n  m:\n    psiCritical: 0.2\n', 'models.m: psiCritical 0.2 is below psiWarning 0.3'],
+    ['a model critical below the drift warning', 'drift:\n  psiWarning: 0.3\n  psiCritical: 0.5\nmodels:\n  m:\n    psiCritical: 0.2\n', 'models.m: psiCritical 0.2 is below psiWarning 0.3'],
     ['a feature warning above the model critical', 'models:\n  m:\n    features:\n      x:\n        psiWarning: 0.5\n', 'models.m.features.x: psiCritical 0.25 is below psiWarning 0.5'],
   ])('%s is an error', (_name, yaml, message) => {
     const problems = problemsOf({ file: file(yaml), env: {} });
