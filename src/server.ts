@@ -7,9 +7,9 @@ import { openDatabase } from './db/client.js';
 import { startScheduler } from './jobs/scheduler.js';
 import { createLogger } from './logger.js';
 import { isLoopback, tokenTable } from './auth/tokens.js';
-import { runRetentionTick } from './retention/tick.js';
-import { runDriftTick } from './drift/service.js';
-import { runAlertmanagerResendTick, runDeliveryTick } from './notifications/service.js';
+import { type RetentionResult, runRetentionTick } from './retention/tick.js';
+import { type DriftTickResult, runDriftTick } from './drift/service.js';
+import { type DeliveryTickResult, runAlertmanagerResendTick, runDeliveryTick } from './notifications/service.js';
 
 
 export interface RunningServer {
@@ -57,11 +57,26 @@ export async function startServer(config: Config, options: { insecure?: boolean 
   };
   const scheduler = startScheduler(
     [
-      { name: 'retention', schedule: config.retention.pruneSchedule, run: (now) => runRetentionTick(deps, now) },
-      { name: 'drift', schedule: config.drift.schedule, run: (now) => runDriftTick(deps, now) },
+      {
+        name: 'retention',
+        schedule: config.retention.pruneSchedule,
+        run: (now) => runRetentionTick(deps, now),
+        idle: (r: RetentionResult) => r.records + r.rejections === 0,
+      },
+      {
+        name: 'drift',
+        schedule: config.drift.schedule,
+        run: (now) => runDriftTick(deps, now),
+        idle: (r: DriftTickResult) => r.evaluated === 0,
+      },
       // Every 5 s: the first retry of a failed delivery is due 5 s after it failed.
-      { name: 'deliveries', schedule: '*/5 * * * * *', run: (now) => runDeliveryTick(deps, now) },
-      { name: 'alertmanager-resend', schedule: '* * * * *', run: resendIfDue },
+      {
+        name: 'deliveries',
+        schedule: '*/5 * * * * *',
+        run: (now) => runDeliveryTick(deps, now),
+        idle: (r: DeliveryTickResult) => r.sent + r.failed + r.retried === 0,
+      },
+      { name: 'alertmanager-resend', schedule: '* * * * *', run: resendIfDue, idle: (n: number) => n === 0 },
     ],
     log,
     deps.clock,

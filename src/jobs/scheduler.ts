@@ -6,6 +6,8 @@ export interface Job {
   schedule: string;
   /** The pure tick; the scheduler only calls it, logs, and records the outcome. */
   run: (now: number) => unknown | Promise<unknown>;
+  /** True when a run did nothing worth an info line (logged at debug instead): frequent ticks stay quiet. */
+  idle?: (result: never) => boolean;
 }
 
 export interface JobStatus {
@@ -36,6 +38,7 @@ export function startScheduler(jobs: Job[], log: Logger, clock: () => number): S
           s.lastError = null;
           const failed = (result as { errors?: unknown[] } | undefined)?.errors?.length ?? 0;
           if (failed > 0) log.warn({ job: job.name, duration_ms: s.lastSuccessAt - started, result }, 'job done with errors');
+          else if (job.idle?.(result as never)) log.debug({ job: job.name, result }, 'job done');
           else log.info({ job: job.name, duration_ms: s.lastSuccessAt - started, result }, 'job done');
         } catch (err) {
           s.lastError = (err as Error).message;
