@@ -53,7 +53,17 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.route('/', alertRoutes());
   app.route('/', notificationRoutes());
 
+  // A path that exists under other methods is a 405 naming them, not a 404.
+  const routes = app.routes
+    .filter((r) => r.method !== 'ALL')
+    .map((r) => ({ method: r.method, pattern: new RegExp(`^${r.path.replace(/:[^/]+/g, '[^/]+')}$`) }));
   app.notFound((c) => {
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(c.req.path)).map((r) => r.method))];
+    if (allowed.length > 0) {
+      c.header('allow', allowed.join(', '));
+      const err = new ApiError('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(' or ')}`);
+      return c.json(errorBody(err, c.get('requestId') ?? ''), 405);
+    }
     const err = new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`);
     return c.json(errorBody(err, c.get('requestId') ?? ''), 404);
   });

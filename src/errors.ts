@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'unauthorized'
   | 'forbidden'
   | 'not_found'
+  | 'method_not_allowed'
   | 'conflict'
   | 'precondition_failed'
   | 'precondition_required'
@@ -35,6 +36,8 @@ export function statusOf(code: ErrorCode): ContentfulStatusCode {
       return 403;
     case 'not_found':
       return 404;
+    case 'method_not_allowed':
+      return 405;
     case 'conflict':
     case 'invalid_transition':
     case 'stale_version':

@@ -48,10 +48,18 @@ describe('error envelope', () => {
     expect(await res.json()).toEqual({ error: { code: 'not_found', message: 'no route for GET /v2/nothing', requestId: 'req-404' } });
   });
 
-  it('answers a wrong method on a known path with 404 naming the method', async () => {
+  it('answers a wrong method on a known path with 405 and the allowed methods', async () => {
     const res = await t.app.request('/v1/ingest', { method: 'GET' });
-    expect(res.status).toBe(404);
-    expect(((await res.json()) as ErrorBody).error.message).toBe('no route for GET /v1/ingest');
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+    const body = (await res.json()) as ErrorBody;
+    expect(body.error.code).toBe('method_not_allowed');
+    expect(body.error.message).toBe('GET is not allowed on /v1/ingest; use POST');
+    // A parameterised path matches its pattern; an unknown path stays a 404.
+    const alert = await t.app.request('/v1/alerts/3', { method: 'DELETE' });
+    expect(alert.status).toBe(405);
+    expect(alert.headers.get('allow')).toBe('GET');
+    expect((await t.app.request('/v1/nothing', { method: 'GET' })).status).toBe(404);
   });
 
   it('has exactly code, message, optional details and requestId matching the header', async () => {
