@@ -1,4 +1,5 @@
 import type { TestApp } from './support.js';
+import type { StoredRecord } from '../src/models/queries.js';
 
 type App = TestApp['app'];
 
@@ -13,20 +14,8 @@ export interface ErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown>; requestId: string };
 }
 
-export interface StoredRecordBody {
-  model: string;
-  model_version: string | null;
-  request_id: string;
-  timestamp: string;
-  received_at: string;
-  features: Record<string, unknown>;
-  prediction: unknown;
-  label: unknown;
-  latency_ms: number | null;
-  status: string | null;
-  error: string | null;
-  tags: Record<string, string> | null;
-}
+/** A stored record as GET /v1/models/:model/records returns it. */
+export type StoredRecordBody = StoredRecord;
 
 export interface RejectionBody {
   id: number;

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ErrorBody, getJson, ingestJson, rec, storedRecords } from './helpers.js';
 import { FIXED_NOW, makeTestApp, type TestApp } from './support.js';
+import type { ModelSummary } from '../src/models/queries.js';
 
 let t: TestApp;
 beforeEach(() => {
@@ -11,20 +12,7 @@ afterEach(() => t.close());
 const HOUR = 3_600_000;
 const at = (hour: number) => new Date(Date.parse('2026-11-20T00:00:00Z') + hour * HOUR).toISOString();
 
-interface ModelBody {
-  model: string;
-  record_count: number;
-  first_timestamp: string;
-  last_timestamp: string;
-  last_received_at: string;
-  versions: {
-    model_version: string | null;
-    record_count: number;
-    first_timestamp: string;
-    last_timestamp: string;
-    last_received_at: string;
-  }[];
-}
+type ModelBody = ModelSummary;
 
 describe('GET /v1/models', () => {
   it('answers an empty list before any ingest', async () => {

@@ -2,66 +2,21 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { ingestJson } from '../helpers.js';
+import type { BaselineView } from '../../src/baselines/service.js';
+import type { ColumnResult } from '../../src/drift/evaluate.js';
+import type { DriftResult } from '../../src/drift/service.js';
 import type { TestApp } from '../support.js';
 
 type App = TestApp['app'];
 
-export interface ColumnResultBody {
-  feature: string;
-  type: 'numeric' | 'categorical';
-  n: number;
-  psi: number | null;
-  ks_statistic: number | null;
-  ks_pvalue: number | null;
-  wasserstein_normed: number | null;
-  chi2_statistic: number | null;
-  chi2_pvalue: number | null;
-  js: number | null;
-  pvalue_adjusted: number | null;
-  missing_rate: number | null;
-  type_mismatch_rate: number | null;
-  unseen_rate: number | null;
-  out_of_range_rate: number | null;
-  drifted: boolean | null;
-  severity: 'none' | 'warning' | 'critical' | null;
-}
+/** One column of a drift result, as the API returns it. */
+export type ColumnResultBody = ColumnResult;
 
-export interface DriftResultBody {
-  id: number;
-  model: string;
-  model_version: string | null;
-  baseline_id: number;
-  window_kind: 'bucket' | 'rolling' | 'range';
-  window: { from: string; to: string };
-  n: number;
-  features: ColumnResultBody[];
-  prediction: ColumnResultBody | null;
-  drifted_share: number | null;
-  drifted: boolean | null;
-  performance: {
-    labeled: number;
-    label_coverage: number | null;
-    accuracy: number | null;
-    mae: number | null;
-    rmse: number | null;
-  };
-  evaluated_at: string;
-}
+/** A drift result as the API returns it. */
+export type DriftResultBody = DriftResult;
 
-export interface BaselineBody {
-  id: number;
-  model: string;
-  model_version: string | null;
-  sha256: string;
-  row_count: number;
-  code_commit: string | null;
-  notes: string | null;
-  created_at: string;
-  created_by: string | null;
-  active: boolean;
-  activated_at: string | null;
-  reaggregated_records?: number;
-}
+/** A baseline as the API returns it (creation and activation add reaggregated_records). */
+export type BaselineBody = BaselineView & { reaggregated_records?: number };
 
 export interface NumericColumnBody {
   role: 'feature' | 'prediction';
