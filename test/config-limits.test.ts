@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, type LoadConfigOptions, loadConfig } from '../src/config.js';
-import { tempDir } from './support.js';
+import { loadConfig } from '../src/config.js';
+import { configProblems, tempDir } from './support.js';
 
 // Regression tests for the review's config fixes: zero durations and sizes (a 0 ms bucket divides by zero)
 // and a critical PSI threshold below the warning one are configuration errors, not silent misbehaviour.
@@ -20,16 +20,7 @@ function file(text: string): string {
   return path;
 }
 
-/** The problems loadConfig reports; fails the test when it does not throw a ConfigError. */
-function problemsOf(options: LoadConfigOptions): string[] {
-  try {
-    loadConfig(options);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected loadConfig to throw a ConfigError');
-}
+const problemsOf = configProblems;
 
 describe('durations and sizes must be positive', () => {
   it.each([

@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type LoadConfigOptions } from '../src/config.js';
-import { tempDir } from './support.js';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { configProblems, tempDir } from './support.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -17,16 +17,7 @@ function file(name: string, text: string): string {
   return path;
 }
 
-/** The problems loadConfig reports; fails the test when it does not throw a ConfigError. */
-function problemsOf(options: LoadConfigOptions): string[] {
-  try {
-    loadConfig(options);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected loadConfig to throw a ConfigError');
-}
+const problemsOf = configProblems;
 
 describe('loadConfig: valid input', () => {
   it('uses the defaults with no file and an empty environment', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createApp } from '../src/app.js';
-import { type ConfigInput, defaultConfig } from '../src/config.js';
+import { ConfigError, type ConfigInput, defaultConfig, type LoadConfigOptions, loadConfig } from '../src/config.js';
 import type { AppDeps } from '../src/context.js';
 import { openDatabase } from '../src/db/client.js';
 
@@ -45,4 +45,15 @@ export function postJson(app: TestApp['app'], path: string, body: unknown, heade
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
+}
+
+/** The problems loadConfig reports; fails the test when it does not throw a ConfigError. */
+export function configProblems(options: LoadConfigOptions): string[] {
+  try {
+    loadConfig(options);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected loadConfig to throw a ConfigError');
 }

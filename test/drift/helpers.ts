@@ -5,6 +5,7 @@ import { ingestJson } from '../helpers.js';
 import type { BaselineView } from '../../src/baselines/service.js';
 import type { ColumnResult } from '../../src/drift/evaluate.js';
 import type { DriftResult } from '../../src/drift/service.js';
+import { mulberry32 } from '../../src/stats/index.js';
 import type { TestApp } from '../support.js';
 
 type App = TestApp['app'];
@@ -114,17 +115,8 @@ export function loadFlights(): FlightRow[] {
 export const flightTs = (date: string) => Date.parse(`${date.replace(/\//g, '-').replace(' ', 'T')}:00Z`);
 export const weatherTs = (date: string) => Date.parse(`${date}T12:00:00Z`);
 
-/** Deterministic PRNG (mulberry32) so "random" splits are the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so "random" splits are the same on every run. */
+export const seededRandom = mulberry32;
 
 export async function postBaseline(
   app: App,

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { expect } from "vitest";
+import { mulberry32 } from "../../src/stats/index.js";
 
 export function loadJson<T>(relative: string): T {
   return JSON.parse(readFileSync(new URL(relative, import.meta.url), "utf8")) as T;
@@ -15,17 +16,8 @@ export function expectAbs(actual: number, expected: number, tol: number): void {
   expect(Math.abs(actual - expected)).toBeLessThanOrEqual(tol);
 }
 
-/** Deterministic PRNG (mulberry32) so grid tests are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so grid tests are reproducible. */
+export const rng = mulberry32;
 
 export function normals(n: number, seed: number, mean = 0, sd = 1): Float64Array {
   const u = rng(seed);
