@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { mulberry32 } from '../src/stats/index.js';
 import { type ConfigInput, defaultConfig } from '../src/config.js';
 import type { AppDeps } from '../src/context.js';
-import { openDatabase } from '../src/db/client.js';
+import { openStore } from '../src/store/index.js';
 
 /** Deterministic PRNG so every run measures the same data. */
 export const rng = mulberry32;
@@ -26,7 +26,7 @@ export function featureRow(r: () => number, shift = 0): Record<string, number | 
 
 export function benchDeps(path: string, config: ConfigInput = {}): AppDeps {
   const cfg = defaultConfig({ ...config, database: { path, ...config.database } });
-  return { config: cfg, db: openDatabase(path, { synchronous: cfg.database.synchronous }), log: pino({ level: 'silent' }), clock: Date.now };
+  return { config: cfg, store: openStore(cfg.database), log: pino({ level: 'silent' }), clock: Date.now };
 }
 
 export function time<T>(fn: () => T): { ms: number; value: T } {

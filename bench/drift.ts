@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { aggregateRecords } from '../src/aggregates/service.js';
 import { createBaseline } from '../src/baselines/service.js';
-import { runDrift } from '../src/drift/service.js';
+import { evaluateModel } from '../src/drift/service.js';
+
 import type { IngestRecord } from '../src/ingest/record.js';
-import { benchDeps, featureRow, rng, time } from './common.js';
+import { benchDeps, featureRow, rng, timeAsync } from './common.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '10000,100000,1000000,10000000').split(',').map(Number);
 const WINDOW_FROM = Date.parse('2026-11-23T00:00:00Z');
@@ -45,20 +46,20 @@ async function main() {
           tags: null,
         });
       }
-      deps.db.sqlite.transaction(() => aggregateRecords(deps, list, Date.now()))();
+      await deps.store.tx((tx) => aggregateRecords(tx, deps, list, Date.now()));
       loaded += n;
     }
     // Median of five runs: the first run also warms statement caches.
     const times: number[] = [];
     for (let k = 0; k < 5; k++) {
-      times.push(time(() => runDrift(deps, 'm', { from: WINDOW_FROM, to: WINDOW_FROM + DAY })).ms);
+      times.push((await timeAsync(() => evaluateModel(deps, 'm', { from: WINDOW_FROM, to: WINDOW_FROM + DAY }))).ms);
     }
     times.sort((a, b) => a - b);
     const ms = times[2] as number;
     if (baseMs === 0) baseMs = ms;
     console.log(`${size.toLocaleString().padStart(12)} records: drift run ${ms.toFixed(1)} ms  ratio to 10k: ${(ms / baseMs).toFixed(2)}`);
   }
-  deps.db.close();
+  await deps.store.close();
   for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
 }
 

@@ -41,7 +41,7 @@ async function run(label: string, withBaseline: boolean): Promise<number> {
       if (res.status !== 200) throw new Error(`ingest failed: ${res.status} ${await res.text()}`);
     }
   });
-  deps.db.close();
+  await deps.store.close();
   rmSync(path, { force: true });
   rmSync(`${path}-wal`, { force: true });
   rmSync(`${path}-shm`, { force: true });

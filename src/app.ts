@@ -11,6 +11,8 @@ import { driftRoutes } from './drift/routes.js';
 import { labelRoutes } from './labels/routes.js';
 import { alertRoutes } from './alerts/routes.js';
 import { notificationRoutes } from './notifications/routes.js';
+import { thresholdRoutes } from './thresholds/routes.js';
+import { jobRoutes } from './jobs/routes.js';
 
 export interface AppOptions {
   readiness?: Readiness;
@@ -52,6 +54,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.route('/', labelRoutes());
   app.route('/', alertRoutes());
   app.route('/', notificationRoutes());
+  app.route('/', thresholdRoutes());
+  app.route('/', jobRoutes());
 
   // A path that exists under other methods is a 405 naming them, not a 404.
   const routes = app.routes

@@ -1,17 +1,40 @@
-import type { Config } from './config.js';
-import type { Database } from './db/client.js';
-import type { Logger } from './logger.js';
 import type { Actor } from './auth/tokens.js';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import type { Store } from './store/index.js';
 
 /** Milliseconds since the epoch; injected so tests and jobs run on a fixed clock. */
 export type Clock = () => number;
 
+/** What jobs report to health checks and GET /v1/jobs; the registry implements it. */
+export interface JobsView {
+  leader(): boolean;
+  status(): JobStatusView[];
+}
+
+export interface JobStatusView {
+  name: string;
+  schedule: string;
+  timezone: string | null;
+  running: boolean;
+  last_start: string | null;
+  last_success: string | null;
+  last_error: string | null;
+  last_error_at: string | null;
+  last_duration_ms: number | null;
+  next_run: string | null;
+}
+
 /** Everything a service function needs, passed explicitly instead of read from globals. */
 export interface AppDeps {
   config: Config;
-  db: Database;
+  store: Store;
   log: Logger;
   clock: Clock;
+  /** The job registry, when jobs run in this process (absent in most tests). */
+  jobs?: JobsView;
+  /** Identity of this process in leases (job leader, delivery run); generated when absent. */
+  instance?: string;
 }
 
 export type AppEnv = {
@@ -25,3 +48,16 @@ export type AppEnv = {
     model?: string;
   };
 };
+
+const instances = new WeakMap<object, string>();
+
+/** This process's (or this app's) identity in leases: the job leader, the delivery run. */
+export function instanceOf(deps: { config: object; instance?: string }): string {
+  if (deps.instance) return deps.instance;
+  let id = instances.get(deps.config);
+  if (!id) {
+    id = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+    instances.set(deps.config, id);
+  }
+  return id;
+}

@@ -84,3 +84,16 @@ export function errorBody(err: ApiError, requestId: string): ErrorEnvelope {
     },
   };
 }
+
+const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** Renders a path such as records[3].features["petal width"]. */
+export function formatPath(prefix: string, path: ReadonlyArray<PropertyKey>): string {
+  let out = prefix;
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (IDENT.test(String(key))) out += out ? `.${String(key)}` : String(key);
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out;
+}

@@ -1,7 +1,6 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { ApiError, type FieldProblem } from './errors.js';
-import { formatPath } from './ingest/record.js';
+import { ApiError, type FieldProblem, formatPath } from './errors.js';
 
 function problems(error: z.ZodError, prefix: string): FieldProblem[] {
   return error.issues.flatMap((issue) =>

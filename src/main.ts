@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { sha256 } from './auth/tokens.js';
 import { ConfigError, loadConfig } from './config.js';
-import { migrationStatus, openDatabase } from './db/client.js';
+import { openStore } from './store/index.js';
 import { StartupRefused, startServer } from './server.js';
 import { CliError, formatResult, runDriftRemote, serviceOf, uploadBaseline } from './cli/client.js';
 
@@ -45,11 +45,11 @@ withCommon(program.command('serve').description('start the HTTP service (creates
   });
 
 withCommon(program.command('migrate').description('create the database if needed and apply pending migrations'))
-  .action((opts) => {
+  .action(async (opts) => {
     const config = load(opts);
-    const db = openDatabase(config.database.path, { synchronous: config.database.synchronous });
-    const status = migrationStatus(db);
-    db.close();
+    const store = openStore(config.database);
+    const status = await store.migrationStatus();
+    await store.close();
     console.log(`${config.database.path}: ${status.applied}/${status.expected} migrations applied`);
   });
 

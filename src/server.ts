@@ -1,16 +1,12 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
+import { isLoopback, tokenTable } from './auth/tokens.js';
 import type { Config } from './config.js';
 import type { AppDeps } from './context.js';
-import { openDatabase } from './db/client.js';
-import { startScheduler } from './jobs/scheduler.js';
+import { createJobs, type JobRegistry } from './jobs/index.js';
 import { createLogger } from './logger.js';
-import { isLoopback, tokenTable } from './auth/tokens.js';
-import { type RetentionResult, runRetentionTick } from './retention/tick.js';
-import { type DriftTickResult, runDriftTick } from './drift/service.js';
-import { type DeliveryTickResult, runAlertmanagerResendTick, runDeliveryTick } from './notifications/service.js';
-
+import { openStore } from './store/index.js';
 
 export interface RunningServer {
   port: number;
@@ -39,62 +35,53 @@ export function checkExposure(config: Config, insecure: boolean, log: { warn: (m
   } else log.warn('no auth tokens configured: the API is open to local processes (fine for a sidecar on loopback)');
 }
 
-/** Opens the database, starts jobs and the listener, and wires graceful shutdown. */
-export async function startServer(config: Config, options: { insecure?: boolean } = {}): Promise<RunningServer> {
+/**
+ * Binds the listener first (a port in use fails before any database file is created), then opens the
+ * store, starts the job registry and serves the API; wires graceful shutdown.
+ */
+export async function startServer(config: Config, options: { insecure?: boolean; instance?: string } = {}): Promise<RunningServer> {
   const log = createLogger(config);
   checkExposure(config, options.insecure === true, { warn: (msg) => log.warn(msg) });
-  const db = openDatabase(config.database.path, { synchronous: config.database.synchronous });
-  const deps: AppDeps = { config, db, log, clock: Date.now };
   let accepting = true;
-  const app = createApp(deps, { readiness: { accepting: () => accepting } });
-
-  let lastResend = 0;
-  // Re-sends open alerts to Alertmanager every notifications.alertmanagerResend (checked each minute).
-  const resendIfDue = (now: number) => {
-    if (now - lastResend < config.notifications.alertmanagerResend) return 0;
-    lastResend = now;
-    return runAlertmanagerResendTick(deps, now);
-  };
-  const scheduler = startScheduler(
-    [
-      {
-        name: 'retention',
-        schedule: config.retention.pruneSchedule,
-        run: (now) => runRetentionTick(deps, now),
-        idle: (r: RetentionResult) => r.records + r.rejections === 0,
-      },
-      {
-        name: 'drift',
-        schedule: config.drift.schedule,
-        run: (now) => runDriftTick(deps, now),
-        idle: (r: DriftTickResult) => r.evaluated === 0,
-      },
-      // Every 5 s: the first retry of a failed delivery is due 5 s after it failed.
-      {
-        name: 'deliveries',
-        schedule: '*/5 * * * * *',
-        run: (now) => runDeliveryTick(deps, now),
-        idle: (r: DeliveryTickResult) => r.sent + r.failed + r.retried === 0,
-      },
-      { name: 'alertmanager-resend', schedule: '* * * * *', run: resendIfDue, idle: (n: number) => n === 0 },
-    ],
-    log,
-    deps.clock,
-  );
-
+  let handler: ((req: Request) => Response | Promise<Response>) | null = null;
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));
-    s.once('error', reject);
+    const s = serve(
+      {
+        // Until the store is open every request gets a 503; health checks included (not ready yet).
+        fetch: (req) => (handler ? handler(req) : Response.json({ status: 'starting' }, { status: 503, headers: { 'retry-after': '1' } })),
+        hostname: config.server.host,
+        port: config.server.port,
+      },
+      () => resolve(s),
+    );
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      reject(err.code === 'EADDRINUSE' ? new StartupRefused(`port ${config.server.port} on ${config.server.host} is already in use (server.port, DRIFTWATCH_PORT or --port)`) : err);
+    });
   });
   const address = server.address() as AddressInfo;
-  log.info({ host: config.server.host, port: address.port, db: config.database.path }, 'driftwatch listening');
+
+  let deps: AppDeps;
+  let jobs: JobRegistry;
+  try {
+    const store = openStore(config.database);
+    deps = { config, store, log, clock: Date.now, ...(options.instance ? { instance: options.instance } : {}) };
+    jobs = createJobs(deps);
+    deps.jobs = jobs;
+    await jobs.start();
+  } catch (err) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw err;
+  }
+  const app = createApp(deps, { readiness: { accepting: () => accepting } });
+  handler = (req) => app.fetch(req);
+  log.info({ host: config.server.host, port: address.port, db: deps.store.location, leader: jobs.leader() }, 'driftwatch listening');
 
   let closing: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
     closing ??= (async () => {
       accepting = false;
       log.info({ reason }, 'shutting down: no new connections, finishing in-flight requests');
-      await scheduler.stop();
+      await jobs.stop();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           log.warn({ timeout_ms: config.server.shutdownTimeoutMs }, 'in-flight requests did not finish in time');
@@ -109,7 +96,7 @@ export async function startServer(config: Config, options: { insecure?: boolean 
         // Keep-alive connections with no request in flight would otherwise hold close() open.
         if ('closeIdleConnections' in server) server.closeIdleConnections();
       });
-      db.close();
+      await deps.store.close();
       log.info('database closed; bye');
     })();
     return closing;

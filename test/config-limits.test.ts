@@ -42,7 +42,7 @@ describe('durations and sizes must be positive', () => {
     ]);
   });
 
-  it('rejects a zero body limit from the environment too', () => {
+  it('rejects a zero body limit from the environment too', async () => {
     const problems = problemsOf({ env: { DRIFTWATCH_BODY_LIMIT: '0kB' } });
     expect(problems).toEqual([
       'ingest.bodyLimit: must be at least 1 byte, got "0kB" [from DRIFTWATCH_BODY_LIMIT]',
@@ -77,7 +77,7 @@ describe('thresholds are checked once the levels are merged', () => {
     expect(problems[0]).toContain(message);
   });
 
-  it('accepts levels that are consistent after merging', () => {
+  it('accepts levels that are consistent after merging', async () => {
     const yaml = 'drift:\n  psiWarning: 0.2\nmodels:\n  m:\n    psiCritical: 0.4\n    features:\n      x:\n        psiWarning: 0.3\n';
     expect(loadConfig({ file: file(yaml), env: {} }).models.m?.psiCritical).toBe(0.4);
   });

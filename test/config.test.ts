@@ -20,7 +20,7 @@ function file(name: string, text: string): string {
 const problemsOf = configProblems;
 
 describe('loadConfig: valid input', () => {
-  it('uses the defaults with no file and an empty environment', () => {
+  it('uses the defaults with no file and an empty environment', async () => {
     const config = loadConfig({ env: {} });
     // Only the foundation sections: other features add their own.
     expect(config).toMatchObject({
@@ -32,7 +32,7 @@ describe('loadConfig: valid input', () => {
     });
   });
 
-  it('reads a YAML file', () => {
+  it('reads a YAML file', async () => {
     const path = file(
       'driftwatch.yaml',
       'server:\n  port: 9000\ningest:\n  bodyLimit: 500 kB\nretention:\n  rawRecordsDays: 30\n  pruneSchedule: "0 3 * * *"\n',
@@ -44,23 +44,23 @@ describe('loadConfig: valid input', () => {
     expect(config.retention).toEqual({ rawRecordsDays: 30, pruneSchedule: '0 3 * * *' });
   });
 
-  it('reads a JSON file', () => {
+  it('reads a JSON file', async () => {
     const path = file('driftwatch.json', JSON.stringify({ database: { synchronous: 'normal' }, ingest: { bodyLimit: '2MiB' } }));
     const config = loadConfig({ file: path, env: {} });
     expect(config.database.synchronous).toBe('normal');
     expect(config.ingest.bodyLimit).toBe(2 * 1024 * 1024);
   });
 
-  it('treats an empty YAML file as no settings', () => {
+  it('treats an empty YAML file as no settings', async () => {
     expect(loadConfig({ file: file('empty.yaml', ''), env: {} }).server.port).toBe(8080);
   });
 
-  it('finds the file through DRIFTWATCH_CONFIG', () => {
+  it('finds the file through DRIFTWATCH_CONFIG', async () => {
     const path = file('c.yaml', 'server:\n  port: 7001\n');
     expect(loadConfig({ env: { DRIFTWATCH_CONFIG: path } }).server.port).toBe(7001);
   });
 
-  it('reads every documented environment variable', () => {
+  it('reads every documented environment variable', async () => {
     const config = loadConfig({
       env: {
         DRIFTWATCH_HOST: '0.0.0.0',
@@ -82,18 +82,18 @@ describe('loadConfig: valid input', () => {
     });
   });
 
-  it('keeps a numeric-looking database path as text', () => {
+  it('keeps a numeric-looking database path as text', async () => {
     expect(loadConfig({ env: { DRIFTWATCH_DB: '2024' } }).database.path).toBe('2024');
   });
 
-  it('ignores empty environment variables and undefined overrides', () => {
+  it('ignores empty environment variables and undefined overrides', async () => {
     const config = loadConfig({ env: { DRIFTWATCH_PORT: '' }, overrides: { 'server.port': undefined } });
     expect(config.server.port).toBe(8080);
   });
 });
 
 describe('loadConfig: precedence file < env < overrides', () => {
-  it('lets env win over the file and overrides win over env, key by key', () => {
+  it('lets env win over the file and overrides win over env, key by key', async () => {
     const path = file('c.yaml', 'server:\n  host: 10.0.0.1\n  port: 1000\nlog:\n  level: warn\n');
     const fileOnly = loadConfig({ file: path, env: {} });
     expect([fileOnly.server.host, fileOnly.server.port, fileOnly.log.level]).toEqual(['10.0.0.1', 1000, 'warn']);
@@ -109,7 +109,7 @@ describe('loadConfig: precedence file < env < overrides', () => {
     expect([withFlags.server.host, withFlags.server.port, withFlags.log.level]).toEqual(['10.0.0.1', 3000, 'error']);
   });
 
-  it('lets an explicit file win over DRIFTWATCH_CONFIG', () => {
+  it('lets an explicit file win over DRIFTWATCH_CONFIG', async () => {
     const fromEnv = file('env.yaml', 'server:\n  port: 1111\n');
     const explicit = file('explicit.yaml', 'server:\n  port: 2222\n');
     expect(loadConfig({ file: explicit, env: { DRIFTWATCH_CONFIG: fromEnv } }).server.port).toBe(2222);
@@ -117,14 +117,14 @@ describe('loadConfig: precedence file < env < overrides', () => {
 });
 
 describe('loadConfig: problems', () => {
-  it('reports YAML syntax errors with the file name', () => {
+  it('reports YAML syntax errors with the file name', async () => {
     const path = file('bad.yaml', 'server: [\n  port: 1\n');
     const problems = problemsOf({ file: path, env: {} });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(new RegExp(`^config file ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\S`));
   });
 
-  it('reports JSON syntax errors with the file name', () => {
+  it('reports JSON syntax errors with the file name', async () => {
     const path = file('bad.json', '{"server": {"port": 1,}}');
     const problems = problemsOf({ file: path, env: {} });
     expect(problems).toHaveLength(1);
@@ -132,17 +132,17 @@ describe('loadConfig: problems', () => {
     expect(problems[0]).toMatch(/JSON|property name/);
   });
 
-  it('reports a file that cannot be read', () => {
+  it('reports a file that cannot be read', async () => {
     const path = join(dir, 'missing.yaml');
     expect(problemsOf({ file: path, env: {} })).toEqual([`config file ${path}: cannot read (ENOENT)`]);
   });
 
-  it('reports a file whose top level is not a mapping', () => {
+  it('reports a file whose top level is not a mapping', async () => {
     const path = file('list.yaml', '- 1\n- 2\n');
     expect(problemsOf({ file: path, env: {} })).toEqual([`config file ${path}: expected a mapping at the top level`]);
   });
 
-  it('reports unknown keys at the top level and inside a section', () => {
+  it('reports unknown keys at the top level and inside a section', async () => {
     const path = file('c.yaml', 'server:\n  port: 1\n  prot: 2\ndatabse:\n  path: x\n');
     const problems = problemsOf({ file: path, env: {} });
     expect(problems).toHaveLength(2);
@@ -166,20 +166,20 @@ describe('loadConfig: problems', () => {
     expect(problems[0]).toMatch(message);
   });
 
-  it('reports a bad cron expression from the file', () => {
+  it('reports a bad cron expression from the file', async () => {
     const path = file('c.yaml', 'retention:\n  pruneSchedule: "61 * * * *"\n');
     expect(problemsOf({ file: path, env: {} })).toEqual([
       `retention.pruneSchedule: not a valid cron expression (e.g. "*/10 * * * *") [from config file ${path}]`,
     ]);
   });
 
-  it('reports a bad override naming the flag', () => {
+  it('reports a bad override naming the flag', async () => {
     expect(problemsOf({ env: {}, overrides: { 'server.port': Number.NaN } })).toEqual([
       expect.stringMatching(/^server\.port: .* \[from --port\]$/),
     ]);
   });
 
-  it('lists every problem at once, from the file, the environment and the flags', () => {
+  it('lists every problem at once, from the file, the environment and the flags', async () => {
     const path = file('c.yaml', 'server:\n  bogus: 1\nretention:\n  pruneSchedule: nope\n');
     const problems = problemsOf({
       file: path,
@@ -192,14 +192,14 @@ describe('loadConfig: problems', () => {
     );
   });
 
-  it('lists a missing file together with the other problems', () => {
+  it('lists a missing file together with the other problems', async () => {
     const problems = problemsOf({ file: join(dir, 'nope.yaml'), env: { DRIFTWATCH_PORT: 'abc' } });
     expect(problems).toHaveLength(2);
     expect(problems[0]).toMatch(/cannot read \(ENOENT\)/);
     expect(problems[1]).toMatch(/^server\.port: .*\[from DRIFTWATCH_PORT\]$/);
   });
 
-  it('formats the error message as one bullet per problem', () => {
+  it('formats the error message as one bullet per problem', async () => {
     try {
       loadConfig({ env: { DRIFTWATCH_PORT: 'abc', DRIFTWATCH_LOG_LEVEL: 'loud' } });
       expect.unreachable();

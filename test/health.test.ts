@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { defaultConfig } from '../src/config.js';
 import type { AppDeps } from '../src/context.js';
-import { MIGRATIONS_DIR, openDatabase } from '../src/db/client.js';
+import { MIGRATIONS_DIR } from '../src/store/sqlite/client.js';
+import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { getJson } from './helpers.js';
 import { FIXED_NOW, makeTestApp, type TestApp } from './support.js';
 
@@ -43,13 +44,13 @@ describe('/readyz', () => {
     expect(status).toBe(200);
     expect(body).toEqual({
       status: 'ready',
-      checks: { database: 'open', migrations: `${expectedMigrations}/${expectedMigrations} applied` },
+      checks: { database: 'sqlite open', migrations: `${expectedMigrations}/${expectedMigrations} applied` },
     });
   });
 
   it('answers 503 once the database is closed', async () => {
     t = makeTestApp();
-    t.close();
+    await t.close();
     const { status, body } = await getJson<ReadyBody>(t.app, '/readyz');
     expect(status).toBe(503);
     expect(body).toEqual({ status: 'not_ready', checks: { database: 'closed' } });
@@ -64,18 +65,18 @@ describe('/readyz', () => {
     expect(status).toBe(503);
     expect(body.status).toBe('not_ready');
     expect(body.checks.shutdown).toBe('shutting down');
-    expect(body.checks.database).toBe('open');
+    expect(body.checks.database).toBe('sqlite open');
   });
 
   it('answers 503 for a database with migrations missing', async () => {
-    const db = openDatabase(':memory:', { migrate: false });
-    const deps: AppDeps = { config: defaultConfig(), db, log: pino({ level: 'silent' }), clock: () => FIXED_NOW };
+    const store = openSqliteStore(':memory:', { migrate: false });
+    const deps: AppDeps = { config: defaultConfig(), store, log: pino({ level: 'silent' }), clock: () => FIXED_NOW };
     try {
       const { status, body } = await getJson<ReadyBody>(createApp(deps), '/readyz');
       expect(status).toBe(503);
       expect(body.checks.migrations).toBe(`0/${expectedMigrations} applied`);
     } finally {
-      db.close();
+      await store.close();
     }
   });
 });

@@ -1,5 +1,5 @@
 import type { TestApp } from './support.js';
-import type { StoredRecord } from '../src/models/queries.js';
+import type { StoredRecord } from '../src/models/service.js';
 
 type App = TestApp['app'];
 
@@ -82,5 +82,5 @@ export async function storedRejections(app: App, query = ''): Promise<RejectionB
 
 /** Row count straight from SQLite, for checks the API cannot express (e.g. "nothing at all stored"). */
 export function rowCount(t: TestApp, table: 'records' | 'rejections' | 'model_versions'): number {
-  return (t.deps.db.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  return (t.store.connection.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 }

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ErrorBody, getJson, ingestJson, rec, storedRecords } from './helpers.js';
 import { FIXED_NOW, makeTestApp, type TestApp } from './support.js';
-import type { ModelSummary } from '../src/models/queries.js';
+import type { ModelSummary } from '../src/models/service.js';
 
 let t: TestApp;
 beforeEach(() => {

@@ -24,7 +24,7 @@ describe('runRetentionTick', () => {
     await ingestAt(t, now - 3_600_000, [rec('backfill', { timestamp: new Date(now - 90 * DAY).toISOString() })]);
     await ingestAt(t, now - 3_600_000, [rec('fresh')]);
 
-    const result = runRetentionTick(t.deps, now);
+    const result = await runRetentionTick(t.deps, now);
     expect(result).toEqual({ cutoff: now - 7 * DAY, records: 1, rejections: 0 });
     expect(await storedRequestIds(t.app)).toEqual(['backfill', 'fresh']);
   });
@@ -34,7 +34,7 @@ describe('runRetentionTick', () => {
     const now = FIXED_NOW;
     await ingestAt(t, now - DAY, [rec('at-cutoff')]);
     await ingestAt(t, now - DAY - 1, [rec('just-before')]);
-    expect(runRetentionTick(t.deps, now).records).toBe(1);
+    expect((await runRetentionTick(t.deps, now)).records).toBe(1);
     expect(await storedRequestIds(t.app)).toEqual(['at-cutoff']);
   });
 
@@ -46,14 +46,14 @@ describe('runRetentionTick', () => {
     t.setNow(now - DAY);
     await ingestJson(t.app, [rec('new-bad', { status: 'x' })]);
 
-    expect(runRetentionTick(t.deps, now)).toMatchObject({ records: 0, rejections: 1 });
+    expect(await runRetentionTick(t.deps, now)).toMatchObject({ records: 0, rejections: 1 });
     expect((await storedRejections(t.app)).map((r) => r.request_id)).toEqual(['new-bad']);
   });
 
   it('keeps the per-model counters after raw records are pruned', async () => {
     t = makeTestApp({ retention: { rawRecordsDays: 7 } });
     await ingestAt(t, FIXED_NOW - 30 * DAY, [rec('a'), rec('b')]);
-    runRetentionTick(t.deps, FIXED_NOW);
+    await runRetentionTick(t.deps, FIXED_NOW);
     expect(rowCount(t, 'records')).toBe(0);
     const { body } = await getJson<{ models: { model: string; record_count: number }[] }>(t.app, '/v1/models');
     expect(body.models).toEqual([expect.objectContaining({ model: 'iris', record_count: 2 })]);
@@ -66,22 +66,22 @@ describe('runRetentionTick', () => {
     await ingestAt(t, FIXED_NOW, [rec('new')]);
     expect(rowCount(t, 'records')).toBe(12_002);
 
-    expect(runRetentionTick(t.deps, FIXED_NOW).records).toBe(12_001);
+    expect((await runRetentionTick(t.deps, FIXED_NOW)).records).toBe(12_001);
     expect(await storedRequestIds(t.app)).toEqual(['new']);
   });
 
   it('does nothing, and is safe to repeat, when nothing is old enough', async () => {
     t = makeTestApp();
     await ingestAt(t, FIXED_NOW, [rec('a')]);
-    expect(runRetentionTick(t.deps, FIXED_NOW)).toMatchObject({ records: 0, rejections: 0 });
-    expect(runRetentionTick(t.deps, FIXED_NOW)).toMatchObject({ records: 0, rejections: 0 });
+    expect(await runRetentionTick(t.deps, FIXED_NOW)).toMatchObject({ records: 0, rejections: 0 });
+    expect(await runRetentionTick(t.deps, FIXED_NOW)).toMatchObject({ records: 0, rejections: 0 });
     expect(rowCount(t, 'records')).toBe(1);
   });
 
   it('lets a pruned request id be ingested again', async () => {
     t = makeTestApp({ retention: { rawRecordsDays: 7 } });
     await ingestAt(t, FIXED_NOW - 8 * DAY, [rec('a')]);
-    runRetentionTick(t.deps, FIXED_NOW);
+    await runRetentionTick(t.deps, FIXED_NOW);
     t.setNow(FIXED_NOW);
     const res = await ingestJson(t.app, [rec('a')]);
     expect(res.body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });

@@ -5,31 +5,34 @@ import { pino } from 'pino';
 import { createApp } from '../src/app.js';
 import { ConfigError, type ConfigInput, defaultConfig, type LoadConfigOptions, loadConfig } from '../src/config.js';
 import type { AppDeps } from '../src/context.js';
-import { openDatabase } from '../src/db/client.js';
+import { openSqliteStore, type SqliteStore } from '../src/store/sqlite/index.js';
 
 export const FIXED_NOW = Date.parse('2026-11-24T12:00:00Z');
 
 export interface TestApp {
   deps: AppDeps;
+  /** The SQLite store behind deps.store, for checks the API cannot express. */
+  store: SqliteStore;
   app: ReturnType<typeof createApp>;
   /** Moves the fixed clock. */
   setNow(ms: number): void;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** A fresh in-memory database, migrated, with a fixed clock and a silent logger: one per test. */
 export function makeTestApp(config: ConfigInput = {}): TestApp {
   let now = FIXED_NOW;
   const cfg = defaultConfig({ ...config, database: { path: ':memory:', ...config.database } });
-  const db = openDatabase(cfg.database.path);
-  const deps: AppDeps = { config: cfg, db, log: pino({ level: 'silent' }), clock: () => now };
+  const store = openSqliteStore(cfg.database.path);
+  const deps: AppDeps = { config: cfg, store, log: pino({ level: 'silent' }), clock: () => now };
   return {
     deps,
+    store,
     app: createApp(deps),
     setNow: (ms) => {
       now = ms;
     },
-    close: () => db.close(),
+    close: () => store.close(),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { ColumnResult } from '../drift/evaluate.js';
-import type { AlertRow } from './queries.js';
+import type { AlertRow } from '../store/index.js';
 
 // Pure rules: what one window's verdict for one feature means for that feature's alert.
 

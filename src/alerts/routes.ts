@@ -2,27 +2,13 @@ import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { allow, canRead } from '../auth/middleware.js';
 import type { AppEnv } from '../context.js';
-import { featureHistogram } from '../drift/service.js';
-import { upsertOverride } from '../drift/queries.js';
-import { type ThresholdSource, thresholdsFor } from '../drift/thresholds.js';
 import { ApiError } from '../errors.js';
 import { parseJsonBody, parseQuery } from '../http.js';
 import { bodyTime } from '../time.js';
-import {
-  activeFeatureNames,
-  alertView, eventsOf, evidenceOf, getAlert, listAlerts, listRetrain, retrainForAlert,
-  retrainView,
-} from './queries.js';
-import {
-  ackAlert,
-  assignAlert,
-  closeAlert,
-  commentAlert,
-  createRetrainRequest,
-  decideAlert,
-  updateRetrainStatus,
-} from './service.js';
-import type { AlertView } from './types.js';
+import type { AlertView } from '../views.js';
+import { decideAlert } from './decisions.js';
+import { createRetrainRequest, listRetrainRequests, updateRetrainStatus } from './retrain.js';
+import { ackAlert, alertDetail, assignAlert, closeAlert, commentAlert, listAlerts } from './review.js';
 
 const STATUSES = ['open', 'acknowledged', 'decided', 'snoozed', 'closed'] as const;
 
@@ -79,21 +65,6 @@ const retrainQuery = z.strictObject({
   status: z.enum(['requested', 'accepted', 'in_progress', 'done', 'rejected']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
-const thresholdBody = z.strictObject({
-  psi_warning: z.number().positive().nullable().optional(),
-  psi_critical: z.number().positive().nullable().optional(),
-  alpha: z.number().gt(0).lt(1).nullable().optional(),
-  reason: note,
-});
-
-const thresholdView = (t: ThresholdSource) => ({
-  psi_warning: t.psiWarning,
-  psi_critical: t.psiCritical,
-  alpha: t.alpha,
-  source: t.source,
-  ...(t.setBy === undefined ? {} : { set_by: t.setBy, reason: t.reason ?? null }),
-});
-
 const idOf = (v: string, what = 'alert') => {
   const id = Number(v);
   if (!Number.isInteger(id) || id < 1) throw new ApiError('bad_request', `${what} id must be a positive integer, got "${v}"`);
@@ -130,68 +101,30 @@ function withEtag(c: Context<AppEnv>, alert: AlertView) {
 export function alertRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.get('/v1/alerts', canRead(), (c) => {
+  app.get('/v1/alerts', canRead(), async (c) => {
     const q = parseQuery(c, listQuery);
-    return c.json({ alerts: listAlerts(c.get('deps').db, q).map(alertView) });
+    return c.json({ alerts: await listAlerts(c.get('deps'), q) });
   });
 
-  app.get('/v1/alerts/:id', canRead(), (c) => {
-    const deps = c.get('deps');
-    const alert = getAlert(deps.db, idOf(c.req.param('id')));
-    if (!alert) throw new ApiError('not_found', `alert ${c.req.param('id')} does not exist`);
-    const evidence = evidenceOf(deps.db, alert.id).map((e) => ({
-      drift_result_id: e.driftResultId,
-      window_kind: e.windowKind,
-      window: { from: new Date(e.windowFrom).toISOString(), to: new Date(e.windowTo).toISOString() },
-      severity: e.severity,
-      measures: JSON.parse(e.measures) as unknown,
-    }));
-    const latest = evidenceOf(deps.db, alert.id, 1)[0];
-    let histogram: unknown = null;
-    if (latest && alert.kind !== 'data_quality') {
-      try {
-        histogram = featureHistogram(deps, alert.model, alert.kind === 'prediction_drift' ? 'prediction' : alert.feature, {
-          from: latest.windowFrom,
-          to: latest.windowTo,
-          modelVersion: alert.modelVersion,
-        });
-      } catch (err) {
-        // The baseline may have changed since (accept_shift): the evidence's numbers remain.
-        if (!(err instanceof ApiError)) throw err;
-      }
-    }
-    const events = eventsOf(deps.db, alert.id).map((e) => ({
-      at: new Date(e.at).toISOString(),
-      actor: e.actor,
-      action: e.action,
-      from: e.fromStatus,
-      to: e.toStatus,
-      note: e.note,
-      data: e.data === null ? null : (JSON.parse(e.data) as unknown),
-    }));
+  app.get('/v1/alerts/:id', canRead(), async (c) => {
+    const alert = await alertDetail(c.get('deps'), idOf(c.req.param('id')));
     c.header('etag', `"${alert.version}"`);
-    return c.json({
-      ...alertView(alert),
-      evidence,
-      histogram,
-      events,
-      retrain_requests: retrainForAlert(deps.db, alert.id).map(retrainView),
-    });
+    return c.json(alert);
   });
 
   app.post('/v1/alerts/:id/assign', allow('reviewer'), async (c) => {
     const body = await parseJsonBody(c, assignBody);
-    return withEtag(c, assignAlert(c.get('deps'), { ...changeOf(c, body.version), assignee: body.assignee, note: body.note }));
+    return withEtag(c, await assignAlert(c.get('deps'), { ...changeOf(c, body.version), assignee: body.assignee, note: body.note }));
   });
 
   app.post('/v1/alerts/:id/ack', allow('reviewer'), async (c) => {
     const body = await parseJsonBody(c, ackBody, { emptyAsObject: true });
-    return withEtag(c, ackAlert(c.get('deps'), { ...changeOf(c, body.version), note: body.note }));
+    return withEtag(c, await ackAlert(c.get('deps'), { ...changeOf(c, body.version), note: body.note }));
   });
 
   app.post('/v1/alerts/:id/comments', allow('reviewer'), async (c) => {
     const body = await parseJsonBody(c, commentBody);
-    return c.json(commentAlert(c.get('deps'), { id: idOf(c.req.param('id')), actor: c.get('actor').name, text: body.text }), 201);
+    return c.json(await commentAlert(c.get('deps'), { id: idOf(c.req.param('id')), actor: c.get('actor').name, text: body.text }), 201);
   });
 
   app.post('/v1/alerts/:id/decision', allow('reviewer'), async (c) => {
@@ -210,17 +143,17 @@ export function alertRoutes(): Hono<AppEnv> {
 
   app.post('/v1/alerts/:id/close', allow('reviewer'), async (c) => {
     const body = await parseJsonBody(c, closeBody, { emptyAsObject: true });
-    return withEtag(c, closeAlert(c.get('deps'), { ...changeOf(c, body.version), note: body.note }));
+    return withEtag(c, await closeAlert(c.get('deps'), { ...changeOf(c, body.version), note: body.note }));
   });
 
-  app.get('/v1/retrain-requests', canRead(), (c) => {
+  app.get('/v1/retrain-requests', canRead(), async (c) => {
     const q = parseQuery(c, retrainQuery);
-    return c.json({ retrain_requests: listRetrain(c.get('deps').db, q).map(retrainView) });
+    return c.json({ retrain_requests: await listRetrainRequests(c.get('deps'), q) });
   });
 
   app.post('/v1/retrain-requests', allow('reviewer'), async (c) => {
     const body = await parseJsonBody(c, retrainBody);
-    const request = createRetrainRequest(c.get('deps'), {
+    const request = await createRetrainRequest(c.get('deps'), {
       model: body.model,
       modelVersion: body.model_version ?? '',
       alertIds: body.alert_ids,
@@ -233,7 +166,7 @@ export function alertRoutes(): Hono<AppEnv> {
   app.post('/v1/retrain-requests/:id/status', allow('reviewer'), async (c) => {
     const body = await parseJsonBody(c, retrainStatusBody);
     return c.json(
-      updateRetrainStatus(c.get('deps'), {
+      await updateRetrainStatus(c.get('deps'), {
         id: idOf(c.req.param('id'), 'retrain request'),
         actor: c.get('actor').name,
         status: body.status,
@@ -242,32 +175,6 @@ export function alertRoutes(): Hono<AppEnv> {
         version: expectedVersion(c.req.header('if-match'), body.version),
       }),
     );
-  });
-
-  app.get('/v1/models/:model/alert-policy', canRead(), (c) => {
-    const deps = c.get('deps');
-    const model = c.req.param('model');
-    const features = activeFeatureNames(deps.db, model);
-    const lookup = thresholdsFor(deps.db, deps.config, model);
-    return c.json({ model, features: Object.fromEntries([...features, 'prediction'].map((f) => [f, thresholdView(lookup(f))])) });
-  });
-
-  app.put('/v1/models/:model/features/:feature/thresholds', allow(), async (c) => {
-    const deps = c.get('deps');
-    const body = await parseJsonBody(c, thresholdBody);
-    const model = c.req.param('model');
-    const feature = c.req.param('feature');
-    upsertOverride(deps.db, {
-      model,
-      feature,
-      psiWarning: body.psi_warning ?? null,
-      psiCritical: body.psi_critical ?? null,
-      alpha: body.alpha ?? null,
-      setBy: c.get('actor').name,
-      reason: body.reason,
-      updatedAt: deps.clock(),
-    });
-    return c.json({ model, feature, ...thresholdView(thresholdsFor(deps.db, deps.config, model)(feature)) });
   });
 
   return app;

@@ -7,8 +7,7 @@ import { allow, canRead } from '../auth/middleware.js';
 import { ApiError } from '../errors.js';
 import { parseQuery } from '../http.js';
 import { MODEL_NAME, MODEL_NAME_RULE } from '../ingest/record.js';
-import { listBaselines } from './queries.js';
-import { activateBaseline, baselineDetail, baselineView, createBaseline } from './service.js';
+import { activateBaseline, baselineDetail, createBaseline, listBaselines } from './service.js';
 import { trainingFormat } from './sources.js';
 
 const list = z
@@ -72,18 +71,18 @@ export function baselineRoutes(): Hono<AppEnv> {
     return c.json({ ...result.baseline, reaggregated_records: result.reaggregated }, 201);
   });
 
-  app.get('/v1/models/:model/baselines', canRead(), (c) => {
+  app.get('/v1/models/:model/baselines', canRead(), async (c) => {
     const model = c.req.param('model');
-    return c.json({ baselines: listBaselines(c.get('deps').db, model).map(baselineView) });
+    return c.json({ baselines: await listBaselines(c.get('deps'), model) });
   });
 
-  app.get('/v1/models/:model/baselines/:id', canRead(), (c) => {
+  app.get('/v1/models/:model/baselines/:id', canRead(), async (c) => {
     const include = c.req.query('include');
-    return c.json(baselineDetail(c.get('deps'), c.req.param('model'), idParam(c.req.param('id')), include === 'grid'));
+    return c.json(await baselineDetail(c.get('deps'), c.req.param('model'), idParam(c.req.param('id')), include === 'grid'));
   });
 
   app.post('/v1/models/:model/baselines/:id/activate', allow(), async (c) => {
-    const result = await activateBaseline(c.get('deps'), c.req.param('model'), idParam(c.req.param('id')));
+    const result = await activateBaseline(c.get('deps'), c.req.param('model'), idParam(c.req.param('id')), c.get('actor').name);
     return c.json({ ...result.baseline, reaggregated_records: result.reaggregated });
   });
 

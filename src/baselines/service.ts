@@ -1,23 +1,13 @@
 import type { Readable } from 'node:stream';
-import { invalidateBaselines, resolveBaseline } from '../aggregates/baseline-cache.js';
-import { clearAggregates } from '../aggregates/queries.js';
+import { baselineCache } from '../aggregates/baseline-cache.js';
 import { aggregateRecords } from '../aggregates/service.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
-import type { IngestRecord } from '../ingest/record.js';
-import { type ColumnProfile, ProfileBuilder, ProfileError, type ProfileOptions } from './profile.js';
-import {
-  type BaselineRow,
-  baselineColumnsOf,
-  getBaseline,
-  hasActiveBaseline,
-  insertBaseline,
-  markActive,
-  maxRecordId,
-  recordPage,
-  versionsOf,
-} from './queries.js';
+import { type ColumnProfile, ProfileBuilder, ProfileError, type ProfileOptions } from '../profiles/profile.js';
+import type { ActivationRow, BaselineRow, NewRecord, Tx } from '../store/index.js';
 import { hashing, type TrainingFormat, trainingRows } from './sources.js';
+
+type Deps = Pick<AppDeps, 'store' | 'config' | 'clock'>;
 
 export interface CreateBaselineInput {
   model: string;
@@ -32,6 +22,15 @@ export interface CreateBaselineInput {
   activate?: boolean | undefined;
 }
 
+/** Progress of the re-aggregation that follows an activation (null once complete). */
+export interface RebuildView {
+  baseline_id: number;
+  records_done: number;
+  records_total: number;
+  started_at: string;
+  started_by: string | null;
+}
+
 export interface BaselineView {
   id: number;
   model: string;
@@ -44,9 +43,21 @@ export interface BaselineView {
   created_by: string | null;
   active: boolean;
   activated_at: string | null;
+  /** Set while this baseline's aggregates are being rebuilt after its activation. */
+  rebuild: RebuildView | null;
 }
 
-export function baselineView(row: BaselineRow): BaselineView {
+export function rebuildView(a: ActivationRow): RebuildView {
+  return {
+    baseline_id: a.baselineId,
+    records_done: a.done,
+    records_total: a.total,
+    started_at: new Date(a.startedAt).toISOString(),
+    started_by: a.startedBy,
+  };
+}
+
+export function baselineView(row: BaselineRow, activation?: ActivationRow): BaselineView {
   return {
     id: row.id,
     model: row.model,
@@ -59,14 +70,17 @@ export function baselineView(row: BaselineRow): BaselineView {
     created_by: row.createdBy,
     active: row.active,
     activated_at: row.activatedAt === null ? null : new Date(row.activatedAt).toISOString(),
+    rebuild: activation && activation.baselineId === row.id ? rebuildView(activation) : null,
   };
 }
 
+export interface ActivationResult {
+  baseline: BaselineView;
+  reaggregated: number;
+}
+
 /** Profiles streamed training data and stores it as a baseline; activates it when asked or when it is the version's first. */
-export async function createBaseline(
-  deps: AppDeps,
-  input: CreateBaselineInput,
-): Promise<{ baseline: BaselineView; reaggregated: number }> {
+export async function createBaseline(deps: Deps, input: CreateBaselineInput): Promise<ActivationResult> {
   const hashed = hashing(input.source);
   const builder = new ProfileBuilder(input.profile);
   for await (const row of trainingRows(hashed.stream, input.format)) builder.addRow(row);
@@ -77,114 +91,158 @@ export async function createBaseline(
     if (err instanceof ProfileError) throw new ApiError('invalid_body', err.message);
     throw err;
   }
-  const columns: { role: 'feature' | 'prediction'; name: string; profile: ColumnProfile }[] = [];
-  for (const [name, profile] of built.features) columns.push({ role: 'feature', name, profile });
-  if (built.prediction) columns.push({ role: 'prediction', name: 'prediction', profile: built.prediction });
+  const columns: { role: 'feature' | 'prediction'; name: string; profile: string }[] = [];
+  for (const [name, profile] of built.features) columns.push({ role: 'feature', name, profile: JSON.stringify(profile) });
+  if (built.prediction) columns.push({ role: 'prediction', name: 'prediction', profile: JSON.stringify(built.prediction) });
 
-  const row = insertBaseline(
-    deps.db,
-    {
-      model: input.model,
-      modelVersion: input.modelVersion,
-      sha256: hashed.digest(),
-      rowCount: built.rows,
-      codeCommit: input.codeCommit ?? null,
-      notes: input.notes ?? null,
-      options: JSON.stringify(input.profile),
-      createdAt: deps.clock(),
-      createdBy: input.createdBy ?? null,
-      active: false,
-    },
-    columns,
-  );
-  const activate = input.activate ?? !hasActiveBaseline(deps.db, input.model, input.modelVersion);
+  const { row, activate } = await deps.store.tx(async (tx) => {
+    const row = await tx.baselines.insert(
+      {
+        model: input.model,
+        modelVersion: input.modelVersion,
+        sha256: hashed.digest(),
+        rowCount: built.rows,
+        codeCommit: input.codeCommit ?? null,
+        notes: input.notes ?? null,
+        options: JSON.stringify(input.profile),
+        createdAt: deps.clock(),
+        createdBy: input.createdBy ?? null,
+        active: false,
+      },
+      columns,
+    );
+    return { row, activate: input.activate ?? !(await tx.baselines.hasActive(input.model, input.modelVersion)) };
+  });
   if (!activate) return { baseline: baselineView(row), reaggregated: 0 };
-  return activateBaseline(deps, input.model, row.id);
+  return activateBaseline(deps, input.model, row.id, input.createdBy ?? null);
 }
-
-const PAGE = 5_000;
 
 /**
- * Activates a baseline and rebuilds, from the stored raw records, the aggregates of every model version
- * that now resolves to it. Records stored after the switch are aggregated by ingest itself.
+ * Switches the model to the baseline and records the rebuild of its aggregates, in one transaction:
+ * the activation row is the lease that allows one activation per model (a second gets 409), and the
+ * durable cursor the rebuild resumes from after a crash.
  */
-export async function activateBaseline(
-  deps: AppDeps,
-  model: string,
-  id: number,
-): Promise<{ baseline: BaselineView; reaggregated: number }> {
-  // Re-aggregation yields between pages; a second activation of the same model meanwhile would clear and
-  // rebuild aggregates under the first one and count records twice.
-  let busy = activating.get(deps.db);
-  if (!busy) {
-    busy = new Set();
-    activating.set(deps.db, busy);
-  }
-  if (busy.has(model)) {
-    throw new ApiError('conflict', `a baseline of model ${model} is being activated; retry when it has finished`);
-  }
-  busy.add(model);
-  try {
-    return await activate(deps, model, id);
-  } finally {
-    busy.delete(model);
-  }
-}
-
-const activating = new WeakMap<object, Set<string>>();
-
-async function activate(deps: AppDeps, model: string, id: number): Promise<{ baseline: BaselineView; reaggregated: number }> {
-  const row = getBaseline(deps.db, model, id);
-  if (!row) throw new ApiError('not_found', `model ${model} has no baseline ${id}`);
-
-  const { maxId, versions } = deps.db.sqlite.transaction(() => {
-    markActive(deps.db, row, deps.clock());
-    invalidateBaselines(deps.db, model);
-    const affected = versionsOf(deps.db, model).filter((v) => resolveBaseline(deps.db, model, v)?.id === id);
-    clearAggregates(deps.db, model, id);
-    return { maxId: maxRecordId(deps.db), versions: affected };
-  })();
-
-  let reaggregated = 0;
-  for (const version of versions) {
-    let after = 0;
-    for (;;) {
-      const page = recordPage(deps.db, model, version, after, maxId, PAGE);
-      if (page.length === 0) break;
-      const list: IngestRecord[] = page.map((r) => ({
-        model: r.model,
-        modelVersion: r.model_version,
-        requestId: r.request_id,
-        ts: r.ts,
-        features: JSON.parse(r.features) as IngestRecord['features'],
-        prediction: r.prediction === null ? null : JSON.parse(r.prediction),
-        label: r.label === null ? null : JSON.parse(r.label),
-        latencyMs: null,
-        status: null,
-        error: null,
-        tags: null,
-      }));
-      deps.db.sqlite.transaction(() => aggregateRecords(deps, list, deps.clock(), { bucketStats: false, markChanged: false }))();
-      reaggregated += list.length;
-      after = page[page.length - 1]?.id ?? after;
-      // Let ingest requests in between pages: re-aggregating a long retention period can take a while.
-      await new Promise((resolve) => setImmediate(resolve));
+export async function startActivation(deps: Deps, model: string, id: number, actor: string | null): Promise<ActivationRow> {
+  return deps.store.tx(async (tx) => {
+    const row = await tx.baselines.get(model, id);
+    if (!row) throw new ApiError('not_found', `model ${model} has no baseline ${id}`);
+    const running = await tx.baselines.activation(model);
+    if (running) {
+      throw new ApiError('conflict', `a baseline of model ${model} is being activated (baseline ${running.baselineId}, ${running.done} of ${running.total} records rebuilt); retry when it has finished`, { rebuild: rebuildView(running) });
     }
-  }
-  const updated = getBaseline(deps.db, model, id);
-  return { baseline: baselineView(updated ?? row), reaggregated };
-}
-
-export function baselineDetail(deps: AppDeps, model: string, id: number, includeGrid: boolean) {
-  const row = getBaseline(deps.db, model, id);
-  if (!row) throw new ApiError('not_found', `model ${model} has no baseline ${id}`);
-  const columns = baselineColumnsOf(deps.db, id).map((c) => {
-    const p = c.profile;
-    if (p.type === 'numeric' && !includeGrid) {
-      const { gridEdges: _e, gridCounts: _c, ...rest } = p;
-      return { role: c.role, name: c.name, ...rest, grid_cells: p.gridCounts.length };
+    const now = deps.clock();
+    await tx.baselines.markActive(row, now);
+    const cache = baselineCache(deps.store);
+    const entry = await cache.get(tx, model);
+    const versions = (await tx.models.versions(model)).filter((v) => (entry.byVersion.get(v) ?? entry.latest)?.id === id);
+    await tx.aggregates.clear(model, id);
+    const maxRecordId = await tx.records.maxId();
+    const activation: ActivationRow = {
+      model,
+      baselineId: id,
+      versions: JSON.stringify(versions),
+      maxRecordId,
+      cursor: 0,
+      total: await tx.records.countRebuild(model, versions, maxRecordId),
+      done: 0,
+      startedAt: now,
+      updatedAt: now,
+      startedBy: actor,
+    };
+    // The unique key on model makes this the one activation even when two processes race past the check above.
+    if (!(await tx.baselines.beginActivation(activation))) {
+      throw new ApiError('conflict', `a baseline of model ${model} is being activated; retry when it has finished`);
     }
-    return { role: c.role, name: c.name, ...p };
+    return activation;
   });
-  return { ...baselineView(row), columns };
+}
+
+/** Records re-aggregated per transaction: small enough that one page never holds the event loop for long. */
+export const REBUILD_PAGE = 2_000;
+
+class CursorMoved extends Error {}
+
+const toRecord = (r: Awaited<ReturnType<Tx['records']['rebuildPage']>>[number]): NewRecord => ({
+  model: r.model,
+  modelVersion: r.modelVersion,
+  requestId: r.requestId,
+  ts: r.ts,
+  features: JSON.parse(r.features) as NewRecord['features'],
+  prediction: r.prediction === null ? null : JSON.parse(r.prediction),
+  label: r.label === null ? null : JSON.parse(r.label),
+  latencyMs: null,
+  status: null,
+  error: null,
+  tags: null,
+});
+
+/**
+ * Folds one page of stored records into the new baseline's aggregates and moves the cursor in the same
+ * transaction, so a page is counted exactly once whoever runs it (the activating request or the rebuild
+ * job after a restart). Returns false when the model has nothing left to rebuild.
+ */
+export async function rebuildStep(deps: Deps, model: string, pageSize = REBUILD_PAGE): Promise<boolean> {
+  try {
+    return await deps.store.tx(async (tx) => {
+      const a = await tx.baselines.activation(model);
+      if (!a) return false;
+      const page = await tx.records.rebuildPage(model, JSON.parse(a.versions) as string[], a.cursor, a.maxRecordId, pageSize);
+      if (page.length === 0) {
+        await tx.baselines.finishActivation(model);
+        return false;
+      }
+      await aggregateRecords(tx, deps, page.map(toRecord), deps.clock(), { bucketStats: false, markChanged: false });
+      const last = page[page.length - 1]?.id ?? a.cursor;
+      if (!(await tx.baselines.advanceActivation(model, a.cursor, last, page.length, deps.clock()))) throw new CursorMoved();
+      return true;
+    });
+  } catch (err) {
+    // Another runner took this page first; its transaction counted it.
+    if (err instanceof CursorMoved) return true;
+    throw err;
+  }
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Runs a model's rebuild to the end, yielding between pages so requests are served meanwhile. */
+export async function runRebuild(deps: Deps, model: string): Promise<number> {
+  let pages = 0;
+  while (await rebuildStep(deps, model)) {
+    pages++;
+    await yieldToEventLoop();
+  }
+  return pages;
+}
+
+/** Activates a baseline and rebuilds the aggregates of every model version that now resolves to it. */
+export async function activateBaseline(deps: Deps, model: string, id: number, actor: string | null = null): Promise<ActivationResult> {
+  const activation = await startActivation(deps, model, id, actor);
+  await runRebuild(deps, model);
+  const row = await deps.store.read((tx) => tx.baselines.get(model, id));
+  if (!row) throw new ApiError('not_found', `model ${model} has no baseline ${id}`);
+  return { baseline: baselineView(row), reaggregated: activation.total };
+}
+
+export async function listBaselines(deps: Deps, model: string): Promise<BaselineView[]> {
+  return deps.store.read(async (tx) => {
+    const activation = await tx.baselines.activation(model);
+    return (await tx.baselines.list(model)).map((b) => baselineView(b, activation));
+  });
+}
+
+export async function baselineDetail(deps: Deps, model: string, id: number, includeGrid: boolean) {
+  return deps.store.read(async (tx) => {
+    const row = await tx.baselines.get(model, id);
+    if (!row) throw new ApiError('not_found', `model ${model} has no baseline ${id}`);
+    const columns = (await tx.baselines.columns(id)).map((c) => {
+      const p = JSON.parse(c.profile) as ColumnProfile;
+      if (p.type === 'numeric' && !includeGrid) {
+        const { gridEdges: _e, gridCounts: _c, ...rest } = p;
+        return { role: c.role, name: c.name, ...rest, grid_cells: p.gridCounts.length };
+      }
+      return { role: c.role, name: c.name, ...p };
+    });
+    return { ...baselineView(row, await tx.baselines.activation(model)), columns };
+  });
 }

@@ -1,5 +1,5 @@
-import type { ColumnTallies } from '../aggregates/queries.js';
-import type { ColumnProfile } from '../baselines/profile.js';
+import type { ColumnProfile } from '../profiles/profile.js';
+import type { ColumnTallies } from '../store/index.js';
 import type { DriftSettings } from '../config.js';
 import {
   psiNoiseThreshold,

@@ -1,35 +1,38 @@
-import { type LoadedBaseline, refreshBaselines, resolveBaseline } from '../aggregates/baseline-cache.js';
+import { baselineCache, profilesOf } from '../aggregates/baseline-cache.js';
 import { bucketStart } from '../aggregates/service.js';
-import type { ColumnProfile } from '../baselines/profile.js';
 import { driftSettingsFor } from '../config.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
-import { processDriftResult, wakeSnoozed } from '../alerts/service.js';
-import { type ColumnResult, evaluateWindow, psiBins, referenceCounts } from './evaluate.js';
-import { latestVersion } from '../models/queries.js';
-import { thresholdsFor } from './thresholds.js';
-import {
-  changedBuckets,
-  getJobState,
-  setJobState,
-  upsertResult,
-  versionsWithData,
-  windowColumns,
-  windowPerformance,
-} from './queries.js';
+import type { AggregateRow, Tx, WindowKind } from '../store/index.js';
+import { thresholdsFor } from '../thresholds/service.js';
+import { type ColumnResult, evaluateWindow, psiBins, referenceCounts, type WindowColumn } from './evaluate.js';
 
-type Deps = Pick<AppDeps, 'db' | 'config' | 'clock'>;
+// Evaluates windows and returns (and stores) results. It raises no alerts: the composing step in jobs/
+// hands results to alerts/, so data flows one way.
+
+type Deps = Pick<AppDeps, 'store' | 'config' | 'clock'>;
+
+/** A feature present in production records but absent from the baseline (a schema signal). */
+export interface UnknownFeature {
+  feature: string;
+  /** Records of the window that carried it. */
+  records: number;
+  /** Share of the window's records that carried it. */
+  rate: number | null;
+}
 
 export interface DriftResult {
   id: number;
   model: string;
   model_version: string | null;
   baseline_id: number;
-  window_kind: 'bucket' | 'rolling' | 'range';
+  window_kind: WindowKind;
   window: { from: string; to: string };
   n: number;
   features: ColumnResult[];
   prediction: ColumnResult | null;
+  /** Features production sent that the baseline does not have. */
+  unknown_features: UnknownFeature[];
   drifted_share: number | null;
   drifted: boolean | null;
   performance: {
@@ -39,87 +42,129 @@ export interface DriftResult {
     mae: number | null;
     rmse: number | null;
   };
+  /**
+   * Set while the baseline's aggregates are being rebuilt after an activation: the window then holds only
+   * part of its records, so the numbers are provisional and no alert is raised from them.
+   */
+  rebuilding: { records_done: number; records_total: number } | null;
   evaluated_at: string;
 }
 
-function profilesOf(b: LoadedBaseline): { features: Map<string, ColumnProfile>; prediction: ColumnProfile | null } {
-  const features = new Map<string, ColumnProfile>();
-  for (const [name, binner] of b.features) features.set(name, binner.profile);
-  return { features, prediction: b.prediction?.profile ?? null };
+/** Sums a version's aggregate rows over a window, keyed "role:name". */
+export function sumWindow(rows: readonly AggregateRow[]): Map<string, WindowColumn> {
+  const out = new Map<string, WindowColumn>();
+  for (const r of rows) {
+    const key = `${r.role}:${r.name}`;
+    let w = out.get(key);
+    if (!w) {
+      w = { n: 0, missing: 0, typeMismatch: 0, outOfRange: 0, unseen: 0, offEdge: 0, vmin: null, vmax: null, counts: new Float64Array(r.counts.length) };
+      out.set(key, w);
+    }
+    w.n += r.n;
+    w.missing += r.missing;
+    w.typeMismatch += r.typeMismatch;
+    w.outOfRange += r.outOfRange;
+    w.unseen += r.unseen;
+    w.offEdge += r.offEdge;
+    if (r.vmin !== null && (w.vmin === null || r.vmin < w.vmin)) w.vmin = r.vmin;
+    if (r.vmax !== null && (w.vmax === null || r.vmax > w.vmax)) w.vmax = r.vmax;
+    for (let i = 0; i < r.counts.length && i < w.counts.length; i++) w.counts[i] = (w.counts[i] as number) + (r.counts[i] as number);
+  }
+  return out;
 }
 
 /** Evaluates one version's window [from, to) (bucket-aligned) against its baseline and stores the result. */
-export function evaluateAndStore(
+export async function evaluateAndStore(
   deps: Deps,
   model: string,
   modelVersion: string,
-  kind: DriftResult['window_kind'],
+  kind: WindowKind,
   from: number,
   to: number,
-): DriftResult | null {
-  const baseline = resolveBaseline(deps.db, model, modelVersion);
-  if (!baseline) return null;
+): Promise<DriftResult | null> {
   const settings = driftSettingsFor(deps.config, model);
-  const key = { model, modelVersion, bucketMs: settings.bucket, from, to };
-  const window = windowColumns(deps.db, { ...key, baselineId: baseline.id });
-  const { features, prediction } = profilesOf(baseline);
-  const evaluation = evaluateWindow(features, prediction, window, settings, thresholdsFor(deps.db, deps.config, model, settings));
-  const perf = windowPerformance(deps.db, key);
-  const n = perf.records;
-  const judged = [...evaluation.features, ...(evaluation.prediction ? [evaluation.prediction] : [])].filter((r) => r.drifted !== null);
-  const drifted = judged.length === 0 ? null : judged.some((r) => r.drifted);
-  const now = deps.clock();
-  const body: Omit<DriftResult, 'id'> = {
-    model,
-    model_version: modelVersion === '' ? null : modelVersion,
-    baseline_id: baseline.id,
-    window_kind: kind,
-    window: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
-    n,
-    features: evaluation.features,
-    prediction: evaluation.prediction,
-    drifted_share: evaluation.drifted_share,
-    drifted,
-    performance: {
-      labeled: perf.labeled,
-      label_coverage: n === 0 ? null : perf.labeled / n,
-      accuracy: perf.classified === 0 ? null : perf.correct / perf.classified,
-      mae: perf.regressed === 0 ? null : perf.absErrSum / perf.regressed,
-      rmse: perf.regressed === 0 ? null : Math.sqrt(perf.sqErrSum / perf.regressed),
-    },
-    evaluated_at: new Date(now).toISOString(),
-  };
-  const id = upsertResult(deps.db, {
-    model,
-    modelVersion,
-    baselineId: baseline.id,
-    windowKind: kind,
-    windowFrom: from,
-    windowTo: to,
-    n,
-    drifted,
-    driftedShare: evaluation.drifted_share,
-    result: JSON.stringify(body),
-    evaluatedAt: now,
+  return deps.store.tx(async (tx) => {
+    const baseline = await baselineCache(deps.store).resolve(tx, model, modelVersion);
+    if (!baseline) return null;
+    const key = { model, modelVersion, bucketMs: settings.bucket, from, to };
+    const window = sumWindow(await tx.aggregates.window({ ...key, baselineId: baseline.id }));
+    const { features, prediction } = profilesOf(baseline);
+    const evaluation = evaluateWindow(features, prediction, window, settings, await thresholdsFor(tx, deps.config, model, settings));
+    const perf = await tx.aggregates.windowOutcomes(key);
+    const n = perf.records;
+    const judged = [...evaluation.features, ...(evaluation.prediction ? [evaluation.prediction] : [])].filter((r) => r.drifted !== null);
+    const activation = await tx.baselines.activation(model);
+    const rebuilding =
+      activation && activation.baselineId === baseline.id && (JSON.parse(activation.versions) as string[]).includes(modelVersion)
+        ? { records_done: activation.done, records_total: activation.total }
+        : null;
+    const unknown: UnknownFeature[] = [];
+    for (const [k, w] of window) {
+      if (!k.startsWith('extra:')) continue;
+      unknown.push({ feature: k.slice('extra:'.length), records: w.n, rate: n === 0 ? null : w.n / n });
+    }
+    unknown.sort((a, b) => b.records - a.records || a.feature.localeCompare(b.feature));
+    const now = deps.clock();
+    const body: Omit<DriftResult, 'id'> = {
+      model,
+      model_version: modelVersion === '' ? null : modelVersion,
+      baseline_id: baseline.id,
+      window_kind: kind,
+      window: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
+      n,
+      features: evaluation.features,
+      prediction: evaluation.prediction,
+      unknown_features: unknown,
+      drifted_share: evaluation.drifted_share,
+      drifted: judged.length === 0 ? null : judged.some((r) => r.drifted),
+      performance: {
+        labeled: perf.labeled,
+        label_coverage: n === 0 ? null : perf.labeled / n,
+        accuracy: perf.classified === 0 ? null : perf.correct / perf.classified,
+        mae: perf.regressed === 0 ? null : perf.absErrSum / perf.regressed,
+        rmse: perf.regressed === 0 ? null : Math.sqrt(perf.sqErrSum / perf.regressed),
+      },
+      rebuilding,
+      evaluated_at: new Date(now).toISOString(),
+    };
+    const id = await tx.drift.upsertResult({
+      model,
+      modelVersion,
+      baselineId: baseline.id,
+      windowKind: kind,
+      windowFrom: from,
+      windowTo: to,
+      n,
+      drifted: body.drifted,
+      driftedShare: evaluation.drifted_share,
+      result: JSON.stringify(body),
+      evaluatedAt: now,
+    });
+    return { id, ...body };
   });
-  return { id, ...body };
 }
 
 /** The rolling window that ends with the bucket containing `now`. */
-export function rollingWindow(deps: Deps, model: string, now: number): { from: number; to: number } {
+export function rollingWindow(deps: Pick<AppDeps, 'config'>, model: string, now: number): { from: number; to: number } {
   const s = driftSettingsFor(deps.config, model);
   const to = bucketStart(now, s.bucket) + s.bucket;
   return { from: to - Math.max(s.bucket, Math.ceil(s.rollingWindow / s.bucket) * s.bucket), to };
 }
 
+/** 404 unless the model has sent records or has a baseline: "no data yet" and "no such model" differ. */
+export async function requireModel(tx: Tx, model: string): Promise<void> {
+  if ((await tx.models.list(model)).length > 0) return;
+  if ((await tx.baselines.list(model)).length > 0) return;
+  throw new ApiError('not_found', `model ${model} has sent no records and has no baseline`);
+}
+
 /**
- * On-demand run for every model version with data in the window. Without a range: the rolling window.
- * A range is widened to whole buckets (aggregates are per bucket).
+ * On-demand evaluation of every model version with data in the window. Without a range: the rolling
+ * window. A range is widened to whole buckets (aggregates are per bucket).
  */
-export function runDrift(deps: Deps, model: string, range: { from?: number; to?: number } = {}): DriftResult[] {
+export async function evaluateModel(deps: Deps, model: string, range: { from?: number; to?: number } = {}): Promise<DriftResult[]> {
   const s = driftSettingsFor(deps.config, model);
-  refreshBaselines(deps.db, model);
-  let kind: DriftResult['window_kind'] = 'range';
+  let kind: WindowKind = 'range';
   let from: number;
   let to: number;
   if (range.from === undefined && range.to === undefined) {
@@ -130,93 +175,57 @@ export function runDrift(deps: Deps, model: string, range: { from?: number; to?:
     from = range.from === undefined ? to - Math.max(s.bucket, Math.ceil(s.rollingWindow / s.bucket) * s.bucket) : bucketStart(range.from, s.bucket);
     if (from >= to) throw new ApiError('bad_request', 'from must be before to', { problems: [{ path: 'from', message: 'must be before to' }] });
   }
+  const versions = await deps.store.read(async (tx) => {
+    await requireModel(tx, model);
+    return tx.aggregates.versionsWithData(model, s.bucket, from, to);
+  });
   const results: DriftResult[] = [];
-  for (const version of versionsWithData(deps.db, model, s.bucket, from, to)) {
-    const r = evaluateAndStore(deps, model, version, kind, from, to);
-    if (r) {
-      processDriftResult(deps, r);
-      results.push(r);
-    }
+  for (const version of versions) {
+    const r = await evaluateAndStore(deps, model, version, kind, from, to);
+    if (r) results.push(r);
   }
   return results;
 }
 
-const WATERMARK = 'drift.watermark';
-const PENDING = 'drift.pending';
-
-interface PendingBucket {
-  model: string;
-  modelVersion: string;
-  bucketStart: number;
-  bucketMs: number;
-}
-const keyOf = (b: PendingBucket) => `${b.model}\u0000${b.modelVersion}\u0000${b.bucketStart}`;
-
-export interface DriftTickResult {
-  evaluated: number;
-  watermark: number;
-  errors: { model: string; model_version: string | null; kind: string; from: string; error: string }[];
+export interface DriftSeriesQuery {
+  from?: number | undefined;
+  to?: number | undefined;
+  feature?: string | undefined;
+  kind?: WindowKind | undefined;
+  modelVersion?: string | undefined;
+  limit: number;
 }
 
-/**
- * Evaluates every closed bucket whose data changed since the last tick (late data included) and the
- * rolling window of each model version that received data. Pure apart from the database; `now` is given.
- */
-export function runDriftTick(deps: Deps, now: number): DriftTickResult {
-  const since = Number(getJobState(deps.db, WATERMARK) ?? 0);
-  const changed = changedBuckets(deps.db, since);
-  // Buckets that changed while still open: evaluated as closed buckets once their time is over, even if
-  // no more data arrives for them.
-  const pending = new Map<string, PendingBucket>(
-    (JSON.parse(getJobState(deps.db, PENDING) ?? '[]') as PendingBucket[]).map((p) => [keyOf(p), p]),
-  );
-  let watermark = since;
-  const buckets = new Map<string, PendingBucket>();
-  const rolling = new Map<string, { model: string; modelVersion: string }>();
-  for (const c of changed) {
-    if (c.updatedAt > watermark) watermark = c.updatedAt;
-    const s = driftSettingsFor(deps.config, c.model);
-    if (c.bucketMs !== s.bucket) continue;
-    const bucket = { model: c.model, modelVersion: c.modelVersion, bucketStart: c.bucketStart, bucketMs: c.bucketMs };
-    if (c.bucketStart + c.bucketMs <= now) buckets.set(keyOf(bucket), bucket);
-    else pending.set(keyOf(bucket), bucket);
-    const roll = rollingWindow(deps, c.model, now);
-    if (c.bucketStart >= roll.from && c.bucketStart < roll.to) rolling.set(`${c.model}\u0000${c.modelVersion}`, c);
-  }
-  for (const [key, p] of pending) {
-    if (p.bucketStart + p.bucketMs > now) continue;
-    buckets.set(key, p);
-    pending.delete(key);
-  }
-  const result: DriftTickResult = { evaluated: 0, watermark, errors: [] };
-  const evaluate = (model: string, modelVersion: string, kind: 'bucket' | 'rolling', from: number, to: number) => {
-    // One window's failure is reported and does not stop the others.
-    try {
-      const r = evaluateAndStore(deps, model, modelVersion, kind, from, to);
-      if (r) {
-        processDriftResult(deps, r);
-        result.evaluated++;
-      }
-      return true;
-    } catch (err) {
-      result.errors.push({ model, model_version: modelVersion || null, kind, from: new Date(from).toISOString(), error: (err as Error).message });
-      return false;
+/** Stored results, newest window first; `feature` keeps only that feature (404 when no baseline has it). */
+export async function driftSeries(deps: Pick<AppDeps, 'store'>, model: string, q: DriftSeriesQuery): Promise<DriftResult[]> {
+  return deps.store.read(async (tx) => {
+    await requireModel(tx, model);
+    if (q.feature !== undefined && q.feature !== 'prediction') {
+      const known = new Set<string>();
+      for (const b of await tx.baselines.list(model)) for (const c of await tx.baselines.columns(b.id)) known.add(c.name);
+      if (!known.has(q.feature)) throw new ApiError('not_found', `no baseline of model ${model} has a feature ${q.feature}`);
     }
-  };
-  for (const model of new Set(changed.map((c) => c.model))) refreshBaselines(deps.db, model);
-  for (const [key, b] of buckets) {
-    // A bucket that failed is kept for the next tick rather than lost.
-    if (!evaluate(b.model, b.modelVersion, 'bucket', b.bucketStart, b.bucketStart + b.bucketMs)) pending.set(key, b);
-  }
-  for (const r of rolling.values()) {
-    const roll = rollingWindow(deps, r.model, now);
-    evaluate(r.model, r.modelVersion, 'rolling', roll.from, roll.to);
-  }
-  wakeSnoozed(deps, now);
-  // A write in this very millisecond after the tick read must still be seen: never move past now - 1.
-  setJobState(deps.db, WATERMARK, String(Math.min(watermark, now - 1)), now);
-  setJobState(deps.db, PENDING, JSON.stringify([...pending.values()]), now);
-  return result;
+    const rows = await tx.drift.list({ model, from: q.from, to: q.to, kind: q.kind, modelVersion: q.modelVersion, limit: q.limit });
+    return rows.map((r) => {
+      const parsed = parseResult(r);
+      if (q.feature) parsed.features = parsed.features.filter((f) => f.feature === q.feature);
+      return parsed;
+    });
+  });
+}
+
+function parseResult(r: { id: number; result: string }): DriftResult {
+  const body = JSON.parse(r.result) as Omit<DriftResult, 'id'>;
+  // Results stored before these fields existed.
+  return { id: r.id, ...body, unknown_features: body.unknown_features ?? [], rebuilding: body.rebuilding ?? null };
+}
+
+/** The most recently evaluated result of each model version. */
+export async function latestDrift(deps: Pick<AppDeps, 'store'>, model: string): Promise<DriftResult[]> {
+  return deps.store.read(async (tx) => {
+    await requireModel(tx, model);
+    return (await tx.drift.latest(model)).map(parseResult);
+  });
 }
 
 export interface HistogramBin {
@@ -228,54 +237,65 @@ export interface HistogramBin {
   window: number;
 }
 
+export interface FeatureHistogram {
+  model: string;
+  model_version: string | null;
+  baseline_id: number;
+  feature: string;
+  type: 'numeric' | 'categorical';
+  window: { from: string; to: string };
+  n: number;
+  bins: HistogramBin[];
+}
+
 /** Baseline vs window proportions per PSI bin (numeric) or category (categorical), for charts. */
-export function featureHistogram(
+export async function featureHistogram(
   deps: Deps,
   model: string,
   feature: string,
   q: { from?: number; to?: number; modelVersion?: string },
-) {
+): Promise<FeatureHistogram> {
   const s = driftSettingsFor(deps.config, model);
-  refreshBaselines(deps.db, model);
-  // Without a version, show the version that sent data most recently (records usually carry one).
-  const modelVersion = q.modelVersion ?? latestVersion(deps.db, model);
-  const baseline = resolveBaseline(deps.db, model, modelVersion);
-  if (!baseline) throw new ApiError('not_found', `model ${model} has no active baseline`);
-  const isPrediction = feature === 'prediction' && !baseline.features.has('prediction');
-  const binner = isPrediction ? baseline.prediction : baseline.features.get(feature);
-  if (!binner) throw new ApiError('not_found', `baseline ${baseline.id} of model ${model} has no feature ${feature}`);
-  const roll = rollingWindow(deps, model, deps.clock());
-  const from = q.from === undefined ? roll.from : bucketStart(q.from, s.bucket);
-  const to = q.to === undefined ? roll.to : Math.ceil(q.to / s.bucket) * s.bucket;
-  const w = windowColumns(deps.db, { model, modelVersion, baselineId: baseline.id, bucketMs: s.bucket, from, to }).get(
-    `${isPrediction ? 'prediction' : 'feature'}:${isPrediction ? 'prediction' : feature}`,
-  );
-  const profile = binner.profile;
-  const ref = psiBins(profile, referenceCounts(profile));
-  const cur = w ? psiBins(profile, w.counts) : new Float64Array(ref.length);
-  const sum = (a: Float64Array) => a.reduce((x, y) => x + y, 0);
-  const refTotal = sum(ref);
-  const curTotal = sum(cur);
-  const bins: HistogramBin[] = [];
-  for (let i = 0; i < ref.length; i++) {
-    const shares = { baseline: (ref[i] as number) / refTotal, window: curTotal === 0 ? 0 : (cur[i] as number) / curTotal };
-    if (profile.type === 'numeric') {
-      const lower = i === 0 ? null : (profile.psiEdges[i - 1] as number);
-      const upper = i === profile.psiEdges.length ? null : (profile.psiEdges[i] as number);
-      bins.push({ label: `[${lower ?? '-inf'}, ${upper ?? 'inf'})`, lower, upper, ...shares });
-    } else {
-      const label = i < profile.categories.length ? (profile.categories[i] as string) : i === profile.categories.length ? '(other)' : '(unseen)';
-      bins.push({ label, ...shares });
+  return deps.store.read(async (tx) => {
+    // Without a version, show the version that sent data most recently (records usually carry one).
+    const modelVersion = q.modelVersion ?? (await tx.models.latestVersion(model));
+    const baseline = await baselineCache(deps.store).resolve(tx, model, modelVersion);
+    if (!baseline) throw new ApiError('not_found', `model ${model} has no active baseline`);
+    const isPrediction = feature === 'prediction' && !baseline.features.has('prediction');
+    const binner = isPrediction ? baseline.prediction : baseline.features.get(feature);
+    if (!binner) throw new ApiError('not_found', `baseline ${baseline.id} of model ${model} has no feature ${feature}`);
+    const roll = rollingWindow(deps, model, deps.clock());
+    const from = q.from === undefined ? roll.from : bucketStart(q.from, s.bucket);
+    const to = q.to === undefined ? roll.to : Math.ceil(q.to / s.bucket) * s.bucket;
+    const rows = await tx.aggregates.window({ model, modelVersion, baselineId: baseline.id, bucketMs: s.bucket, from, to });
+    const w = sumWindow(rows).get(`${isPrediction ? 'prediction' : 'feature'}:${isPrediction ? 'prediction' : feature}`);
+    const profile = binner.profile;
+    const ref = psiBins(profile, referenceCounts(profile));
+    const cur = w ? psiBins(profile, w.counts) : new Float64Array(ref.length);
+    const sum = (a: Float64Array) => a.reduce((x, y) => x + y, 0);
+    const refTotal = sum(ref);
+    const curTotal = sum(cur);
+    const bins: HistogramBin[] = [];
+    for (let i = 0; i < ref.length; i++) {
+      const shares = { baseline: (ref[i] as number) / refTotal, window: curTotal === 0 ? 0 : (cur[i] as number) / curTotal };
+      if (profile.type === 'numeric') {
+        const lower = i === 0 ? null : (profile.psiEdges[i - 1] as number);
+        const upper = i === profile.psiEdges.length ? null : (profile.psiEdges[i] as number);
+        bins.push({ label: `[${lower ?? '-inf'}, ${upper ?? 'inf'})`, lower, upper, ...shares });
+      } else {
+        const label = i < profile.categories.length ? (profile.categories[i] as string) : i === profile.categories.length ? '(other)' : '(unseen)';
+        bins.push({ label, ...shares });
+      }
     }
-  }
-  return {
-    model,
-    model_version: modelVersion === '' ? null : modelVersion,
-    baseline_id: baseline.id,
-    feature,
-    type: profile.type,
-    window: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
-    n: curTotal,
-    bins,
-  };
+    return {
+      model,
+      model_version: modelVersion === '' ? null : modelVersion,
+      baseline_id: baseline.id,
+      feature,
+      type: profile.type,
+      window: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
+      n: curTotal,
+      bins,
+    };
+  });
 }

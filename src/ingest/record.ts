@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { FieldProblem } from '../errors.js';
+import { type FieldProblem, formatPath } from '../errors.js';
+import type { NewRecord } from '../store/index.js';
 
 // The envelope one inference service sends per request. Feature *values* are deliberately loose:
 // a value the baseline does not expect is drift or a data-quality signal, never a reason to drop data.
@@ -78,32 +79,9 @@ export const recordSchema = z.strictObject({
 export type RecordInput = z.input<typeof recordSchema>;
 
 /** A validated record, ready to store. JSON-valued fields are kept as parsed values. */
-export interface IngestRecord {
-  model: string;
-  modelVersion: string;
-  requestId: string;
-  ts: number;
-  features: Record<string, number | string | boolean | null>;
-  prediction: unknown;
-  label: unknown;
-  latencyMs: number | null;
-  status: 'ok' | 'error' | null;
-  error: string | null;
-  tags: Record<string, string> | null;
-}
+export type IngestRecord = NewRecord;
 
-const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-
-/** Renders a path such as records[3].features["petal width"]. */
-export function formatPath(prefix: string, path: ReadonlyArray<PropertyKey>): string {
-  let out = prefix;
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else if (IDENT.test(String(key))) out += out ? `.${String(key)}` : String(key);
-    else out += `[${JSON.stringify(String(key))}]`;
-  }
-  return out;
-}
+export { formatPath } from '../errors.js';
 
 function valueAt(raw: unknown, path: ReadonlyArray<PropertyKey>): unknown {
   let node = raw;

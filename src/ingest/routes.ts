@@ -4,8 +4,7 @@ import type { AppEnv } from '../context.js';
 import { allow } from '../auth/middleware.js';
 import { parseQuery } from '../http.js';
 import { bodyFormat, parseJsonBatch, parseNdjsonBatch, readBody } from './body.js';
-import { listRejections } from './queries.js';
-import { ingestBatch } from './service.js';
+import { ingestBatch, listRejections } from './service.js';
 
 const rejectionsQuery = z.strictObject({
   model: z.string().min(1).optional(),
@@ -21,15 +20,15 @@ export function ingestRoutes(): Hono<AppEnv> {
     const format = bodyFormat(c.req.header('content-type'));
     const text = await readBody(c.req.raw, deps.config.ingest.bodyLimit);
     const batch = format === 'json' ? parseJsonBatch(text) : parseNdjsonBatch(text);
-    const result = ingestBatch(deps, batch, c.get('requestId'));
+    const result = await ingestBatch(deps, batch, c.get('requestId'));
     // 200: nothing rejected; 207: some stored, some rejected; 422: records sent but none stored, all rejected.
     const status = result.rejected.length === 0 ? 200 : result.accepted + result.duplicates > 0 ? 207 : 422;
     return c.json(result, status);
   });
 
-  app.get('/v1/ingest/rejections', allow('reviewer'), (c) => {
+  app.get('/v1/ingest/rejections', allow('reviewer'), async (c) => {
     const query = parseQuery(c, rejectionsQuery);
-    return c.json({ rejections: listRejections(c.get('deps').db, query) });
+    return c.json({ rejections: await listRejections(c.get('deps'), query) });
   });
 
   return app;

@@ -1,10 +1,14 @@
 import { aggregateRecords } from '../aggregates/service.js';
 import type { AppDeps } from '../context.js';
 import type { FieldProblem } from '../errors.js';
+import type { NewRejection as StoredRejection } from '../store/index.js';
 import type { ParsedBatch } from './body.js';
-import { bumpModelVersions, insertRecords, insertRejections, type NewRejection } from './queries.js';
 import { fastValidate } from './fast-path.js';
 import { type IngestRecord, validateRecord } from './record.js';
+
+interface NewRejection extends Omit<StoredRejection, 'errors'> {
+  errors: FieldProblem[];
+}
 
 export interface RejectedRecord {
   index?: number;
@@ -28,7 +32,7 @@ function stringField(raw: unknown, key: string): string | null {
  * Validates a parsed batch and stores it in one transaction: valid records (first occurrence of each
  * (model, request_id) wins), and every rejected record with its reasons and raw text.
  */
-export function ingestBatch(deps: AppDeps, batch: ParsedBatch, ingestRequestId: string): IngestResult {
+export async function ingestBatch(deps: Pick<AppDeps, 'store' | 'config' | 'clock'>, batch: ParsedBatch, ingestRequestId: string): Promise<IngestResult> {
   const receivedAt = deps.clock();
   const prefix = batch.positionKind === 'index' ? 'records' : 'line';
   const valid: IngestRecord[] = [];
@@ -71,13 +75,17 @@ export function ingestBatch(deps: AppDeps, batch: ParsedBatch, ingestRequestId: 
     valid.push(v.record);
   }
 
-  const inserted = deps.db.sqlite.transaction(() => {
-    const fresh = insertRecords(deps.db, valid, receivedAt);
-    bumpModelVersions(deps.db, fresh, receivedAt);
-    aggregateRecords(deps, fresh, receivedAt);
-    insertRejections(deps.db, rejections, receivedAt, ingestRequestId);
+  const inserted = await deps.store.tx(async (tx) => {
+    const fresh = await tx.records.insert(valid, receivedAt);
+    await tx.models.bump(fresh, receivedAt);
+    await aggregateRecords(tx, deps, fresh, receivedAt);
+    await tx.records.insertRejections(
+      rejections.map((r) => ({ ...r, errors: JSON.stringify(r.errors) })),
+      receivedAt,
+      ingestRequestId,
+    );
     return fresh;
-  })();
+  });
 
   return {
     accepted: inserted.length,
@@ -87,4 +95,34 @@ export function ingestBatch(deps: AppDeps, batch: ParsedBatch, ingestRequestId: 
       errors: r.errors,
     })),
   };
+}
+
+export interface RejectionView {
+  id: number;
+  received_at: string;
+  ingest_request_id: string;
+  model: string | null;
+  request_id: string | null;
+  index?: number;
+  line?: number;
+  errors: FieldProblem[];
+  raw: string;
+}
+
+/** Stored rejections, newest first; `before` is an id cursor for paging. */
+export async function listRejections(
+  deps: Pick<AppDeps, 'store'>,
+  query: { model?: string | undefined; limit: number; before?: number | undefined },
+): Promise<RejectionView[]> {
+  const rows = await deps.store.read((tx) => tx.records.rejections(query));
+  return rows.map((r) => ({
+    id: r.id,
+    received_at: new Date(r.receivedAt).toISOString(),
+    ingest_request_id: r.ingestRequestId,
+    model: r.model,
+    request_id: r.requestId,
+    ...(r.positionKind === 'index' ? { index: r.position } : { line: r.position }),
+    errors: JSON.parse(r.errors) as FieldProblem[],
+    raw: r.raw,
+  }));
 }

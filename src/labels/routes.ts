@@ -22,7 +22,7 @@ export function labelRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.post('/v1/labels', allow('ingest'), async (c) => {
     const labels = await parseJsonBody(c, body);
-    return c.json(applyLabels(c.get('deps'), labels));
+    return c.json(await applyLabels(c.get('deps'), labels));
   });
   return app;
 }

@@ -1,9 +1,8 @@
-import { bucketStart, addOutcome } from '../aggregates/service.js';
-import { addBucketStats, type BucketStatsDelta } from '../aggregates/queries.js';
+import { addOutcome, labelOutcome } from '../aggregates/outcome.js';
+import { bucketStart } from '../aggregates/service.js';
 import { driftSettingsFor } from '../config.js';
 import type { AppDeps } from '../context.js';
-import { labelOutcome } from './outcome.js';
-import { findLabelTarget, setLabel } from './queries.js';
+import type { BucketStatsDelta } from '../store/index.js';
 
 export interface LabelInput {
   model: string;
@@ -21,27 +20,28 @@ export interface LabelResult {
  * Joins delayed ground truth to stored records and moves the bucket's label outcome from the old label to
  * the new one, so re-sending or correcting a label never counts it twice.
  */
-export function applyLabels(deps: Pick<AppDeps, 'db' | 'config' | 'clock'>, labels: LabelInput[]): LabelResult {
+export async function applyLabels(deps: Pick<AppDeps, 'store' | 'config' | 'clock'>, labels: LabelInput[]): Promise<LabelResult> {
   const now = deps.clock();
   const result: LabelResult = { updated: 0, unchanged: 0, not_found: [] };
-  deps.db.sqlite.transaction(() => {
-    labels.forEach((l, index) => {
-      const row = findLabelTarget(deps.db, l.model, l.request_id);
+  await deps.store.tx(async (tx) => {
+    const deltas: BucketStatsDelta[] = [];
+    for (const [index, l] of labels.entries()) {
+      const row = await tx.records.byRequestId(l.model, l.request_id);
       if (!row) {
         result.not_found.push({ index, model: l.model, request_id: l.request_id });
-        return;
+        continue;
       }
       const next = l.label === null ? null : JSON.stringify(l.label);
       if (next === row.label) {
         result.unchanged++;
-        return;
+        continue;
       }
-      setLabel(deps.db, row.id, next);
+      await tx.records.setLabel(row.id, next);
       result.updated++;
       const bucketMs = driftSettingsFor(deps.config, l.model).bucket;
       const delta: BucketStatsDelta = {
         model: l.model,
-        modelVersion: row.model_version,
+        modelVersion: row.modelVersion,
         bucketStart: bucketStart(row.ts, bucketMs),
         bucketMs,
         records: 0,
@@ -55,8 +55,11 @@ export function applyLabels(deps: Pick<AppDeps, 'db' | 'config' | 'clock'>, labe
       const prediction = row.prediction === null ? null : JSON.parse(row.prediction);
       if (row.label !== null) addOutcome(delta, labelOutcome(prediction, JSON.parse(row.label)), -1);
       addOutcome(delta, labelOutcome(prediction, l.label), 1);
-      addBucketStats(deps.db, delta, now);
-    });
-  })();
+      deltas.push(delta);
+    }
+    await tx.aggregates.addBucketStats(deltas, now);
+    // Performance of those buckets changed: the drift tick re-evaluates them.
+    await tx.aggregates.markChanged(deltas);
+  });
   return result;
 }

@@ -1,4 +1,4 @@
-import type { AlertView, NotificationEvent, RetrainRequestView } from '../alerts/types.js';
+import type { AlertView, NotificationEvent, RetrainRequestView } from '../views.js';
 import type { ChannelConfig, Config } from '../config.js';
 
 /** Where people open driftwatch: externalUrl, else the address the server listens on. */

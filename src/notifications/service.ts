@@ -1,23 +1,13 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { NotificationEvent } from '../alerts/types.js';
-import type { ChannelConfig } from '../config.js';
-import type { AppDeps } from '../context.js';
-import type { Database } from '../db/client.js';
+import type { ChannelConfig, Config } from '../config.js';
+import { type AppDeps, instanceOf } from '../context.js';
+import { ApiError } from '../errors.js';
+import type { DeliveryRow, Tx } from '../store/index.js';
+import type { AlertView, NotificationEvent } from '../views.js';
 import { alertmanagerAlert, renderPayload } from './payloads.js';
-import {
-  type DeliveryRow,
-  deleteDelivery,
-  dueDeliveries,
-  insertDelivery,
-  markAttemptFailed,
-  markDelivered,
-  pendingResend,
-  RESEND_EVENT,
-  replacePayload,
-  firingAlertViews,
-} from './queries.js';
 
-type Deps = Pick<AppDeps, 'db' | 'config' | 'clock'>;
+/** The event name of Alertmanager keep-alive deliveries (not a NotificationEventType: no one announces it). */
+export const RESEND_EVENT = 'alert.resend';
 
 /** Deliveries sent per tick, and how many channels are sent to at once. */
 export const DELIVERY_BATCH = 50;
@@ -66,54 +56,47 @@ export function channelWants(channel: ChannelConfig, type: string): boolean {
 }
 
 /**
- * Queues the event for every channel that takes it. Synchronous and local only (it runs inside the
- * caller's SQLite transaction, so the notification commits or rolls back with the change it announces).
+ * Queues the event for every channel that takes it, in the caller's transaction, so the notification
+ * commits or rolls back with the change it announces.
  */
-export function enqueueNotification(deps: Deps, event: NotificationEvent): number {
-  const now = deps.clock();
+export async function enqueueNotification(tx: Tx, config: Config, event: NotificationEvent): Promise<number> {
   let inserted = 0;
-  for (const channel of deps.config.notifications.channels) {
+  for (const channel of config.notifications.channels) {
     if (!channelWants(channel, event.type)) continue;
-    const payload = renderPayload(deps.config, channel, event);
+    const payload = renderPayload(config, channel, event);
     if (payload === null) continue;
-    insertDelivery(deps.db, {
-      channel: channel.name,
-      event: event.type,
-      payload: JSON.stringify(payload),
-      now,
-    });
+    await tx.deliveries.insert({ channel: channel.name, event: event.type, payload: JSON.stringify(payload), now: event.at });
     inserted++;
   }
   return inserted;
 }
 
-/**
- * Re-sends every unclosed alert to each Alertmanager channel, which otherwise resolves alerts not
- * refreshed within its resolve_timeout. A resend still pending (receiver down) gets the current set
- * instead of a second row, so an outage does not pile up keep-alives. Returns deliveries queued or refreshed.
- */
-export function runAlertmanagerResendTick(deps: AppDeps, now: number): number {
-  const channels = deps.config.notifications.channels.filter(
-    (c) =>
-      c.type === 'alertmanager' && (channelWants(c, 'alert.opened') || channelWants(c, 'alert.escalated')),
+/** Alertmanager channels that take firing alerts. */
+export function alertmanagerChannels(config: Config): ChannelConfig[] {
+  return config.notifications.channels.filter(
+    (c) => c.type === 'alertmanager' && (channelWants(c, 'alert.opened') || channelWants(c, 'alert.escalated')),
   );
-  if (channels.length === 0) return 0;
+}
+
+/**
+ * Queues the current set of firing alerts to each Alertmanager channel, which otherwise resolves alerts
+ * not refreshed within its resolve_timeout. A keep-alive still pending (receiver down) gets the current
+ * set instead of a second row, so an outage does not pile them up. Returns deliveries queued or refreshed.
+ */
+export async function queueAlertmanagerResend(tx: Tx, config: Config, firing: readonly AlertView[], now: number): Promise<number> {
   let queued = 0;
-  deps.db.sqlite.transaction(() => {
-    const alerts = firingAlertViews(deps.db, now);
-    const payload = JSON.stringify(alerts.map((a) => alertmanagerAlert(deps.config, a)));
-    for (const channel of channels) {
-      const pending = pendingResend(deps.db, channel.name);
-      if (alerts.length === 0) {
-        // Nothing is firing: a stale keep-alive would only re-fire alerts closed since it was queued.
-        if (pending) deleteDelivery(deps.db, pending.id);
-        continue;
-      }
-      if (pending) replacePayload(deps.db, pending.id, payload);
-      else insertDelivery(deps.db, { channel: channel.name, event: RESEND_EVENT, payload, now });
-      queued++;
+  const payload = JSON.stringify(firing.map((a) => alertmanagerAlert(config, a)));
+  for (const channel of alertmanagerChannels(config)) {
+    const pending = await tx.deliveries.pendingOf(channel.name, RESEND_EVENT);
+    if (firing.length === 0) {
+      // Nothing is firing: a stale keep-alive would only re-fire alerts closed since it was queued.
+      if (pending) await tx.deliveries.delete(pending.id);
+      continue;
     }
-  })();
+    if (pending) await tx.deliveries.replacePayload(pending.id, payload);
+    else await tx.deliveries.insert({ channel: channel.name, event: RESEND_EVENT, payload, now });
+    queued++;
+  }
   return queued;
 }
 
@@ -180,24 +163,26 @@ export interface DeliveryTickResult {
   retried: number;
 }
 
-// One tick at a time per database: a tick can outlast the schedule when receivers hang until the timeout.
-const running = new WeakSet<Database>();
+const DELIVERY_LEASE = 'deliveries';
 
 /**
  * Sends due deliveries (a bounded batch, in queue order per channel, channels in parallel) and records each outcome.
  * Never rejects: receiver problems become retries with backoff, then `failed` after maxAttempts.
  */
-export async function runDeliveryTick(deps: AppDeps, now: number): Promise<DeliveryTickResult> {
+export async function runDeliveryTick(deps: Pick<AppDeps, 'store' | 'config' | 'clock' | 'log'>, now: number): Promise<DeliveryTickResult> {
   const result: DeliveryTickResult = { sent: 0, failed: 0, retried: 0 };
-  if (running.has(deps.db)) return result;
-  running.add(deps.db);
+  const { channels: configured, maxAttempts, timeoutMs } = deps.config.notifications;
+  // One delivery run at a time, across processes too: a run can outlast the schedule when receivers hang
+  // until the timeout. The lease outlives the longest possible run, so a crashed holder frees it.
+  const holder = instanceOf(deps);
+  const ttl = timeoutMs * Math.ceil(DELIVERY_BATCH / CONCURRENCY) * 2 + 30_000;
+  if (!(await deps.store.tx((tx) => tx.leases.acquire(DELIVERY_LEASE, holder, ttl, now)))) return result;
   try {
-    const { channels: configured, maxAttempts, timeoutMs } = deps.config.notifications;
     const channels = new Map(configured.map((c) => [c.name, c]));
     // Channels are sent to in parallel, each channel's deliveries one after another in queue order; a
     // failure ends that channel's turn so nothing of it overtakes the delivery now waiting for a retry.
     const queues = new Map<string, DeliveryRow[]>();
-    for (const row of dueDeliveries(deps.db, now, DELIVERY_BATCH)) {
+    for (const row of await deps.store.read((tx) => tx.deliveries.due(now, DELIVERY_BATCH))) {
       const queue = queues.get(row.channel);
       if (queue) queue.push(row);
       else queues.set(row.channel, [row]);
@@ -218,17 +203,19 @@ export async function runDeliveryTick(deps: AppDeps, now: number): Promise<Deliv
         : { ok: false, error: `channel "${row.channel}" is no longer configured` };
       try {
         if (outcome.ok) {
-          markDelivered(deps.db, row.id, attempts, now);
+          await deps.store.tx((tx) => tx.deliveries.markDelivered(row.id, attempts, now));
           result.sent++;
           return true;
         }
         const failed = !channel || attempts >= maxAttempts;
-        markAttemptFailed(deps.db, row.id, {
-          status: failed ? 'failed' : 'pending',
-          attempts,
-          lastError: outcome.error,
-          nextAttemptAt: failed ? now : now + backoffMs(attempts),
-        });
+        await deps.store.tx((tx) =>
+          tx.deliveries.markAttemptFailed(row.id, {
+            status: failed ? 'failed' : 'pending',
+            attempts,
+            lastError: outcome.error,
+            nextAttemptAt: failed ? now : now + backoffMs(attempts),
+          }),
+        );
         if (failed) result.failed++;
         else result.retried++;
         deps.log.warn(
@@ -252,7 +239,54 @@ export async function runDeliveryTick(deps: AppDeps, now: number): Promise<Deliv
     // The scheduler does not await ticks, so a rejection here would be unhandled.
     deps.log.error({ err }, 'delivery tick failed');
   } finally {
-    running.delete(deps.db);
+    await deps.store.tx((tx) => tx.leases.release(DELIVERY_LEASE, holder)).catch((err: unknown) => {
+      deps.log.error({ err }, 'releasing the delivery lease failed');
+    });
   }
   return result;
+}
+
+export interface DeliveryView {
+  id: number;
+  channel: string;
+  event: string;
+  status: DeliveryRow['status'];
+  attempts: number;
+  /** Only while pending. */
+  next_attempt_at: string | null;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+export function deliveryView(r: DeliveryRow): DeliveryView {
+  return {
+    id: r.id,
+    channel: r.channel,
+    event: r.event,
+    status: r.status,
+    attempts: r.attempts,
+    next_attempt_at: r.status === 'pending' ? new Date(r.nextAttemptAt).toISOString() : null,
+    last_error: r.lastError,
+    created_at: new Date(r.createdAt).toISOString(),
+    delivered_at: r.deliveredAt === null ? null : new Date(r.deliveredAt).toISOString(),
+  };
+}
+
+export async function listDeliveries(deps: Pick<AppDeps, 'store'>, q: { status?: DeliveryRow['status'] | undefined; channel?: string | undefined; limit: number }) {
+  return (await deps.store.read((tx) => tx.deliveries.list(q))).map(deliveryView);
+}
+
+export async function retryDelivery(deps: Pick<AppDeps, 'store' | 'clock'>, raw: string): Promise<DeliveryView> {
+  const id = /^\d{1,15}$/.test(raw) ? Number(raw) : Number.NaN;
+  return deps.store.tx(async (tx) => {
+    const row = Number.isNaN(id) ? undefined : await tx.deliveries.get(id);
+    if (!row) throw new ApiError('not_found', `delivery ${raw} does not exist`);
+    if (!(await tx.deliveries.requeueFailed(row.id, deps.clock()))) {
+      throw new ApiError('conflict', `delivery ${row.id} is ${row.status}; only failed deliveries can be retried`);
+    }
+    const updated = await tx.deliveries.get(row.id);
+    if (!updated) throw new ApiError('not_found', `delivery ${raw} does not exist`);
+    return deliveryView(updated);
+  });
 }

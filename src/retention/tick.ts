@@ -1,5 +1,4 @@
 import type { AppDeps } from '../context.js';
-import { pruneSlice } from './queries.js';
 
 const DAY_MS = 86_400_000;
 // Deleting in slices keeps each write transaction short, so ingest is never blocked for long.
@@ -12,15 +11,16 @@ export interface RetentionResult {
 }
 
 /** Removes raw records and rejections received before now − retention. Safe to call at any time. */
-export function runRetentionTick(deps: Pick<AppDeps, 'db' | 'config'>, now: number): RetentionResult {
+export async function runRetentionTick(deps: Pick<AppDeps, 'store' | 'config'>, now: number): Promise<RetentionResult> {
   const cutoff = now - deps.config.retention.rawRecordsDays * DAY_MS;
-  const prune = (table: 'records' | 'rejections') => {
+  const prune = async (table: 'records' | 'rejections') => {
     let total = 0;
     for (;;) {
-      const changes = pruneSlice(deps.db, table, cutoff, SLICE);
+      const changes = await deps.store.tx((tx) => tx.records.prune(table, cutoff, SLICE));
       total += changes;
       if (changes < SLICE) return total;
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   };
-  return { cutoff, records: prune('records'), rejections: prune('rejections') };
+  return { cutoff, records: await prune('records'), rejections: await prune('rejections') };
 }

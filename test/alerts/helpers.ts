@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import type { AlertView, RetrainRequestView } from '../../src/alerts/types.js';
 import type { ConfigInput } from '../../src/config.js';
-import { runDriftTick } from '../../src/drift/service.js';
+import { runDriftTick } from '../../src/jobs/drift-tick.js';
 import type { DriftResultBody } from '../drift/helpers.js';
 import { syntheticTraining } from '../drift/helpers.js';
 import { FIXED_NOW, makeTestApp, type TestApp } from '../support.js';
@@ -185,7 +185,7 @@ export interface MApp {
   reviewer: Client;
   baselineId: number;
   /** Moves the clock and runs the drift tick at that time. */
-  tick(now: number): void;
+  tick(now: number): Promise<void>;
   /** Ingests a batch into the bucket starting at `bucket` with the clock at `clockAt`. */
   window(prefix: string, bucket: number, hot: number, clockAt?: number, n?: number): Promise<void>;
   deliveries(): { id: number; event: string; payload: string; status: string }[];
@@ -212,10 +212,10 @@ export async function setupM(config: ConfigInput = {}, auth = false): Promise<MA
     admin,
     reviewer,
     baselineId: b.id,
-    tick(now) {
+    async tick(now) {
       clock = now;
       t.setNow(now);
-      runDriftTick(t.deps, now);
+      await runDriftTick(t.deps, now);
     },
     async window(prefix, bucket, hot, clockAt, n = 200) {
       // Each ingest gets a later clock than the last, so the tick's watermark separates them.
@@ -224,7 +224,7 @@ export async function setupM(config: ConfigInput = {}, auth = false): Promise<MA
       await ingester.ingest(mBatch(prefix, bucket, hot, n));
     },
     deliveries: () =>
-      t.deps.db.sqlite.prepare('SELECT id, event, payload, status FROM deliveries ORDER BY id').all() as {
+      t.store.connection.sqlite.prepare('SELECT id, event, payload, status FROM deliveries ORDER BY id').all() as {
         id: number;
         event: string;
         payload: string;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AlertView } from '../../src/alerts/types.js';
-import { runDriftTick } from '../../src/drift/service.js';
+import { runDriftTick } from '../../src/jobs/drift-tick.js';
 import { FIXED_NOW } from '../support.js';
 import { type ErrorBody, HOUR, hour, iso, type MApp, MIN, QUEUE_ONLY, setupM } from './helpers.js';
 
@@ -39,7 +39,7 @@ describe('which drift results raise alerts', () => {
     expect(await m.reviewer.alerts()).toEqual([]);
     expect(m.deliveries()).toEqual([]);
 
-    m.tick(FIXED_NOW + 10 * MIN);
+    await m.tick(FIXED_NOW + 10 * MIN);
     const alerts = await m.reviewer.alerts();
     // Only x moved: colour keeps its training mix and nothing is missing, so no other alert.
     expect(alerts.map((a) => [a.feature, a.kind, a.severity, a.status])).toEqual([
@@ -84,16 +84,16 @@ describe('which drift results raise alerts', () => {
   it('a tick judges each changed bucket once: later ticks without new data leave the alert alone', async () => {
     m = await setupM(QUEUE_ONLY);
     await m.window('a', hour(8), 0.6, FIXED_NOW + MIN);
-    expect(runDriftTick(m.t.deps, FIXED_NOW + 2 * MIN).evaluated).toBe(1);
+    expect((await runDriftTick(m.t.deps, FIXED_NOW + 2 * MIN)).evaluated).toBe(1);
     const a = await m.reviewer.alert(1);
     for (const at of [3, 4]) {
       m.t.setNow(FIXED_NOW + at * MIN);
-      expect(runDriftTick(m.t.deps, FIXED_NOW + at * MIN).evaluated).toBe(0);
+      expect((await runDriftTick(m.t.deps, FIXED_NOW + at * MIN)).evaluated).toBe(0);
     }
     expect(await m.reviewer.alert(1)).toEqual(a);
 
     await m.window('b', hour(9), 0.6, FIXED_NOW + 5 * MIN);
-    expect(runDriftTick(m.t.deps, FIXED_NOW + 6 * MIN).evaluated).toBe(1);
+    expect((await runDriftTick(m.t.deps, FIXED_NOW + 6 * MIN)).evaluated).toBe(1);
     const after = await m.reviewer.alert(1);
     expect(after.evidence.map((e) => e.window.from)).toEqual([iso(hour(9)), iso(hour(8))]);
     expect(after.evidence_count).toBe(2);
@@ -103,7 +103,7 @@ describe('which drift results raise alerts', () => {
   it('a window with fewer than minSamples values gives no verdict and no alert', async () => {
     m = await setupM();
     await m.window('few', hour(8), 0.6, undefined, 60);
-    m.tick(FIXED_NOW + 10 * MIN);
+    await m.tick(FIXED_NOW + 10 * MIN);
     expect(await m.reviewer.alerts()).toEqual([]);
   });
 });
@@ -253,7 +253,7 @@ describe('snooze', () => {
   it('collects drift quietly until the snooze ends, then the tick re-opens the alert', async () => {
     m = await setupM(QUEUE_ONLY);
     await m.window('a', hour(8), 0.2, FIXED_NOW + MIN);
-    m.tick(FIXED_NOW + 2 * MIN);
+    await m.tick(FIXED_NOW + 2 * MIN);
     const a = await m.reviewer.alertOf('x');
     expect(a.severity).toBe('warning');
     const until = FIXED_NOW + 3 * HOUR;
@@ -273,7 +273,7 @@ describe('snooze', () => {
 
     // Critical drift while snoozed: evidence and severity are kept, nobody is paged.
     await m.window('b', hour(9), 0.6, FIXED_NOW + 20 * MIN);
-    m.tick(FIXED_NOW + 21 * MIN);
+    await m.tick(FIXED_NOW + 21 * MIN);
     const quiet = await m.reviewer.alert(a.id);
     expect(quiet).toMatchObject({ status: 'snoozed', severity: 'critical', last_seen: iso(hour(10)) });
     expect(quiet.evidence.map((e) => e.window.from)).toContain(iso(hour(9)));
@@ -281,11 +281,11 @@ describe('snooze', () => {
     expect(m.deliveries()).toHaveLength(queued);
     expect(await m.reviewer.alerts('status=snoozed')).toHaveLength(1);
 
-    m.tick(until - MIN);
+    await m.tick(until - MIN);
     expect((await m.reviewer.alert(a.id)).status).toBe('snoozed');
     expect(m.deliveries()).toHaveLength(queued);
 
-    m.tick(until + MIN);
+    await m.tick(until + MIN);
     const woken = await m.reviewer.alert(a.id);
     expect(woken).toMatchObject({ status: 'open', snoozed_until: null });
     expect(woken.events.at(-1)).toMatchObject({
@@ -305,7 +305,7 @@ describe('snooze', () => {
   it('lets a reviewer decide a snoozed alert before the snooze ends, which ends the snooze', async () => {
     m = await setupM();
     await m.window('a', hour(8), 0.6);
-    m.tick(FIXED_NOW + 10 * MIN);
+    await m.tick(FIXED_NOW + 10 * MIN);
     const a = await m.reviewer.alertOf('x');
     const snoozed = await m.reviewer.act<{ alert: AlertView }>(
       a.id,
@@ -322,14 +322,14 @@ describe('snooze', () => {
     expect(decided.status).toBe(200);
     expect(decided.body.alert).toMatchObject({ status: 'decided', decision: 'retrain', snoozed_until: null });
     // A decided alert is not woken by the tick when the old snooze time passes.
-    m.tick(FIXED_NOW + 6 * HOUR);
+    await m.tick(FIXED_NOW + 6 * HOUR);
     expect((await m.reviewer.alert(a.id)).status).toBe('decided');
   });
 
   it('needs a future snooze_until and an alert that is open or acknowledged', async () => {
     m = await setupM();
     await m.window('a', hour(8), 0.6);
-    m.tick(FIXED_NOW + 10 * MIN);
+    await m.tick(FIXED_NOW + 10 * MIN);
     const a = await m.reviewer.alertOf('x');
     for (const body of [
       { decision: 'snooze', note: 'later' },
@@ -351,7 +351,7 @@ describe('snooze', () => {
     const decided = await m.reviewer.act<{ alert: AlertView }>(
       a.id,
       'decision',
-      { decision: 'rollback', note: 'bad release' },
+      { decision: 'retrain', note: 'bad release' },
       a.version,
     );
     expect(decided.status).toBe(200);
@@ -381,7 +381,7 @@ describe('GET /v1/alerts and /v1/alerts/:id', () => {
     }));
     m.t.setNow(FIXED_NOW + MIN);
     await m.admin.ingest(records);
-    m.tick(FIXED_NOW + 2 * MIN);
+    await m.tick(FIXED_NOW + 2 * MIN);
     const all = await m.reviewer.alerts();
     const key = (as: AlertView[]) => as.map((a) => `${a.feature}/${a.kind}/${a.severity}`).sort();
     expect(key(all)).toEqual(['color/data_quality/critical', 'x/drift/warning']);
@@ -418,7 +418,7 @@ describe('GET /v1/alerts and /v1/alerts/:id', () => {
   it('shows evidence, a histogram of the latest window, the audit trail and an ETag of the version', async () => {
     m = await setupM();
     await m.window('a', hour(8), 0.6);
-    m.tick(FIXED_NOW + 10 * MIN);
+    await m.tick(FIXED_NOW + 10 * MIN);
     const a = await m.reviewer.alertOf('x');
     const res = await m.reviewer.get<Awaited<ReturnType<typeof m.reviewer.alert>>>(`/v1/alerts/${a.id}`);
     expect(res.status).toBe(200);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AlertView } from '../../src/alerts/types.js';
-import { runDriftTick } from '../../src/drift/service.js';
+import { runDriftTick } from '../../src/jobs/drift-tick.js';
 import type { DriftResultBody, FlightRow } from '../drift/helpers.js';
 import { flightTs, loadFlights, seededRandom } from '../drift/helpers.js';
 import { FIXED_NOW, makeTestApp, type TestApp } from '../support.js';
@@ -123,7 +123,7 @@ async function replay(
     const closeAt = start + HOUR;
     t.setNow(closeAt);
     await ingester.ingest(records);
-    expect(runDriftTick(t.deps, closeAt).errors).toEqual([]);
+    expect((await runDriftTick(t.deps, closeAt)).errors).toEqual([]);
     alertsAfter.push(await reviewer.alerts('limit=1000'));
   }
   expect(START + BUCKETS * HOUR).toBeLessThanOrEqual(FIXED_NOW);

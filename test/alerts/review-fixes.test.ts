@@ -1,7 +1,7 @@
+import { resendFiring } from '../../src/alerts/raise.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AlertView } from '../../src/alerts/types.js';
-import { runDriftTick } from '../../src/drift/service.js';
-import { runAlertmanagerResendTick } from '../../src/notifications/service.js';
+import { runDriftTick } from '../../src/jobs/drift-tick.js';
 import { syntheticTraining } from '../drift/helpers.js';
 import { deliveryRows } from '../notifications/helpers.js';
 import { makeTestApp, type TestApp } from '../support.js';
@@ -63,7 +63,7 @@ describe('data-quality alerts', () => {
   it('fires when a feature is missing from every record of a full window', async () => {
     m = await setupM();
     await ingestShaped(m, 'a', hour(8), (f) => ({ color: f.color }), hour(9) + MIN);
-    m.tick(hour(9) + 2 * MIN);
+    await m.tick(hour(9) + 2 * MIN);
     const a = await only(m, 'x', 'data_quality');
     expect(a.severity).toBe('critical');
     expect(a.latest).toMatchObject({ missing_rate: 1, n: 0 });
@@ -72,7 +72,7 @@ describe('data-quality alerts', () => {
   it('fires when a feature has the wrong type in every record of a full window', async () => {
     m = await setupM();
     await ingestShaped(m, 'a', hour(8), (f) => ({ ...f, x: 'oops' }), hour(9) + MIN);
-    m.tick(hour(9) + 2 * MIN);
+    await m.tick(hour(9) + 2 * MIN);
     const a = await only(m, 'x', 'data_quality');
     expect(a.severity).toBe('critical');
     expect(a.latest).toMatchObject({ type_mismatch_rate: 1, n: 0 });
@@ -82,7 +82,7 @@ describe('data-quality alerts', () => {
     // 10 % of x above the training maximum (0…199): nothing missing, mistyped or unseen.
     m = await setupM();
     await ingestShaped(m, 'a', hour(8), (f, i) => (i % 10 === 0 ? { ...f, x: 500 + i } : f), hour(9) + MIN);
-    m.tick(hour(9) + 2 * MIN);
+    await m.tick(hour(9) + 2 * MIN);
     const a = await only(m, 'x', 'data_quality');
     expect(a.latest).toMatchObject({ missing_rate: 0, type_mismatch_rate: 0, out_of_range_rate: 0.1 });
     expect(a.severity).toBe('warning');
@@ -93,14 +93,14 @@ describe('recovery is judged on rolling windows only', () => {
   it('one calm closed hour after a drifting day neither recovers the alert nor bumps its version', async () => {
     m = await setupM({ ...QUEUE_ONLY, drift: { rollingWindow: '24h' } });
     for (let h = 0; h < 10; h++) await m.window(`h${h}`, hour(h), 0.6, hour(10) + h * MIN);
-    m.tick(hour(10) + 30 * MIN);
+    await m.tick(hour(10) + 30 * MIN);
     const before = await only(m, 'x', 'drift');
     expect(before.recovered).toBe(false);
 
     // Hour 10 is calm; once it closes, its bucket is calm while the 24 h rolling window still drifts.
     await m.window('h10', hour(10), 0, hour(10) + 51 * MIN);
-    m.tick(hour(10) + 55 * MIN);
-    m.tick(hour(11) + 5 * MIN);
+    await m.tick(hour(10) + 55 * MIN);
+    await m.tick(hour(11) + 5 * MIN);
     const calmBucket = (await m.reviewer.driftRun('m', { from: iso(hour(10)), to: iso(hour(11)) }))[0];
     expect(calmBucket?.features.find((f) => f.feature === 'x')?.drifted).toBe(false);
     const after = await only(m, 'x', 'drift');
@@ -112,11 +112,11 @@ describe('recovery is judged on rolling windows only', () => {
   it('a calm rolling window recovers the alert', async () => {
     m = await setupM({ ...QUEUE_ONLY, drift: { rollingWindow: '24h' } });
     for (let h = 0; h < 10; h++) await m.window(`h${h}`, hour(h), 0.6, hour(10) + h * MIN);
-    m.tick(hour(10) + 30 * MIN);
+    await m.tick(hour(10) + 30 * MIN);
     // A day later the drifted hours have left the rolling window; only calm data is in it.
     const nextDay = hour(10) + 24 * HOUR;
     await m.window('calm', nextDay, 0, nextDay + 50 * MIN);
-    m.tick(nextDay + 55 * MIN);
+    await m.tick(nextDay + 55 * MIN);
     const a = await only(m, 'x', 'drift');
     expect(a.recovered).toBe(true);
     expect(eventsOn(m)).toEqual(['alert.opened', 'alert.recovered']);
@@ -136,11 +136,11 @@ describe('a snoozed alert stays quiet', () => {
   it('sends no recovery while snoozed, no "opened" when a recovered alert wakes, and no Alertmanager keep-alive for either', async () => {
     m = await setupM(CHANNELS);
     await m.window('hot', hour(9), 0.6, hour(10) + MIN);
-    m.tick(hour(10) + 2 * MIN);
+    await m.tick(hour(10) + 2 * MIN);
     const a = await only(m, 'x', 'drift');
     expect(eventsOn(m)).toEqual(['alert.opened']);
     // Positive control: an open, drifting alert is re-sent to Alertmanager.
-    expect(runAlertmanagerResendTick(m.t.deps, hour(10) + 2 * MIN)).toBe(1);
+    expect(await resendFiring(m.t.deps, hour(10) + 2 * MIN)).toBe(1);
 
     const snoozed = await m.reviewer.act(
       a.id,
@@ -150,25 +150,25 @@ describe('a snoozed alert stays quiet', () => {
     );
     expect(snoozed.status, JSON.stringify(snoozed.body)).toBe(200);
     // A running snooze is not firing: the queued keep-alive is dropped, none is queued.
-    expect(runAlertmanagerResendTick(m.t.deps, hour(10) + 3 * MIN)).toBe(0);
+    expect(await resendFiring(m.t.deps, hour(10) + 3 * MIN)).toBe(0);
     expect(eventsOn(m, 'am')).not.toContain('alert.resend');
 
     // Calm data in the current hour: the rolling window recovers the alert while it is snoozed.
     await m.window('calm', hour(10), 0, hour(10) + 50 * MIN);
-    m.tick(hour(10) + 55 * MIN);
+    await m.tick(hour(10) + 55 * MIN);
     const recovered = await m.reviewer.alert(a.id);
     expect(recovered).toMatchObject({ status: 'snoozed', recovered: true });
     expect(eventsOn(m)).toEqual(['alert.opened']);
 
     // The snooze ends on a recovered alert: back in the queue, but nothing pages.
-    m.tick(hour(13) + MIN);
+    await m.tick(hour(13) + MIN);
     const woken = await m.reviewer.alert(a.id);
     expect(woken).toMatchObject({ status: 'open', recovered: true });
     expect(woken.events.map((e) => e.action)).toContain('snooze_ended');
     expect(eventsOn(m)).toEqual(['alert.opened']);
     expect(eventsOn(m, 'am')).toEqual(['alert.opened']);
     // Recovered alerts are not firing either.
-    expect(runAlertmanagerResendTick(m.t.deps, hour(13) + 2 * MIN)).toBe(0);
+    expect(await resendFiring(m.t.deps, hour(13) + 2 * MIN)).toBe(0);
   });
 });
 
@@ -176,7 +176,7 @@ describe('accept_shift', () => {
   it('does not re-judge old buckets against the new baseline', async () => {
     m = await setupM(QUEUE_ONLY);
     for (let h = 0; h < 9; h++) await m.window(`h${h}`, hour(h), h >= 6 ? 0.6 : 0, hour(9) + h * MIN);
-    m.tick(hour(9) + 20 * MIN);
+    await m.tick(hour(9) + 20 * MIN);
     const a = await only(m, 'x', 'drift');
 
     const decided = await m.reviewer.act<{ alert: AlertView; baseline: { id: number } }>(
@@ -190,7 +190,7 @@ describe('accept_shift', () => {
     expect(closed.status, JSON.stringify(closed.body)).toBe(200);
 
     // The rebuilt aggregates of hours 0…5 differ from the new baseline, but they are history, not news.
-    const tick = runDriftTick(m.t.deps, hour(9) + 25 * MIN);
+    const tick = await runDriftTick(m.t.deps, hour(9) + 25 * MIN);
     expect(tick.evaluated).toBe(0);
     const alerts = await m.reviewer.alerts();
     expect(alerts.map((x) => [x.id, x.status])).toEqual([[a.id, 'closed']]);
@@ -210,7 +210,7 @@ describe('accept_shift', () => {
 
     t.setNow(hour(9) + 5 * MIN);
     await client.ingest(withCid(mBatch('a', hour(8), 0.6), 'a'));
-    runDriftTick(t.deps, hour(9) + 10 * MIN);
+    await runDriftTick(t.deps, hour(9) + 10 * MIN);
     const a = (await client.alerts()).find((x) => x.feature === 'x' && x.kind === 'drift');
     if (!a) throw new Error('no drift alert on x');
     const decided = await client.act<{ baseline: { id: number } }>(
@@ -228,7 +228,7 @@ describe('accept_shift', () => {
     // Every record's cid is new: as a baseline column it would be 100 % unseen and raise a data-quality alert.
     t.setNow(hour(10) + 5 * MIN);
     await client.ingest(withCid(mBatch('b', hour(9), 0.6), 'b'));
-    runDriftTick(t.deps, hour(10) + 10 * MIN);
+    await runDriftTick(t.deps, hour(10) + 10 * MIN);
     expect((await client.alerts()).filter((x) => x.feature === 'cid')).toEqual([]);
   });
 });
@@ -244,7 +244,7 @@ describe('decisions rejected without a change', () => {
       (f, i) => ({ ...f, color: i % 10 < 3 ? 'purple' : f.color }),
       hour(9) + MIN,
     );
-    m.tick(hour(9) + 5 * MIN);
+    await m.tick(hour(9) + 5 * MIN);
     const dq = await only(m, 'color', 'data_quality');
     const policyBefore = await m.reviewer.get('/v1/models/m/alert-policy');
 
@@ -265,7 +265,7 @@ describe('decisions rejected without a change', () => {
   it('a snooze_until past year 9999 is a 400 naming the field, and the alert list still answers', async () => {
     m = await setupM();
     await m.window('a', hour(8), 0.6, hour(9) + MIN);
-    m.tick(hour(9) + 2 * MIN);
+    await m.tick(hour(9) + 2 * MIN);
     const a = await only(m, 'x', 'drift');
 
     const res = await m.reviewer.act<ErrorBody>(

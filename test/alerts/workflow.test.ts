@@ -26,7 +26,7 @@ afterEach(() => {
 async function withAlert(config = {}): Promise<{ app: MApp; alert: AlertView }> {
   m = await setupM(config, true);
   await m.window('a', hour(8), 0.6, FIXED_NOW + MIN);
-  m.tick(FIXED_NOW + 2 * MIN);
+  await m.tick(FIXED_NOW + 2 * MIN);
   return { app: m, alert: await m.reviewer.alertOf('x') };
 }
 
@@ -327,7 +327,7 @@ describe('versions and transitions', () => {
     const decided = await r.act<Outcome>(
       alert.id,
       'decision',
-      { decision: 'rollback', note: 'bad release' },
+      { decision: 'retrain', note: 'bad release' },
       acked.body.version,
     );
     const closed = await r.act<AlertView>(alert.id, 'close', {}, decided.body.alert.version);
@@ -348,7 +348,7 @@ describe('versions and transitions', () => {
     expect(detail.events.map((e) => e.action)).toEqual([
       'opened',
       'acknowledged',
-      'decision:rollback',
+      'decision:retrain',
       'closed',
     ]);
     expect(detail.retrain_requests).toEqual([]);
@@ -358,7 +358,7 @@ describe('versions and transitions', () => {
   it('records "anonymous" as the actor when no tokens are configured', async () => {
     m = await setupM();
     await m.window('a', hour(8), 0.6);
-    m.tick(FIXED_NOW + 10 * MIN);
+    await m.tick(FIXED_NOW + 10 * MIN);
     const a = await m.reviewer.alertOf('x');
     const acked = await m.reviewer.act<AlertView>(a.id, 'ack', {}, a.version);
     expect(acked.body.assignee).toBe('anonymous');
@@ -430,7 +430,7 @@ describe('decision effects', () => {
     // New production data shaped like the accepted window raises nothing once the alert is closed.
     await r.act(alert.id, 'close', {}, done.body.alert.version);
     await app.window('b', hour(9), 0.6);
-    app.tick(FIXED_NOW + 30 * MIN);
+    await app.tick(FIXED_NOW + 30 * MIN);
     expect(await r.alerts('status=active')).toEqual([]);
   });
 
@@ -445,7 +445,7 @@ describe('decision effects', () => {
       ...versioned('mid', 4, 0, 'a-second'),
       ...versioned('new', 8, 0.6, 'c-third'),
     ]);
-    m.tick(FIXED_NOW + 2 * MIN);
+    await m.tick(FIXED_NOW + 2 * MIN);
     const alerts = await m.reviewer.alerts();
     expect(alerts.map((a) => [a.feature, a.model_version])).toEqual([['x', 'c-third']]);
     const a = alerts[0] as AlertView;
@@ -503,7 +503,7 @@ describe('decision effects', () => {
 
     await r.act(alert.id, 'close', {}, res.body.alert.version);
     await app.window('b', hour(9), 0.6);
-    app.tick(FIXED_NOW + 30 * MIN);
+    await app.tick(FIXED_NOW + 30 * MIN);
     expect(await r.alerts('status=active')).toEqual([]);
   });
 
@@ -551,7 +551,7 @@ describe('PUT /v1/models/:m/features/:f/thresholds', () => {
     expect(await policy()).toMatchObject({ source: 'override', psi_warning: 5 });
 
     await m.window('a', hour(8), 0.6);
-    m.tick(FIXED_NOW + 10 * MIN);
+    await m.tick(FIXED_NOW + 10 * MIN);
     expect(await m.reviewer.alerts()).toEqual([]);
     const [r] = await m.reviewer.driftRun('m', { from: iso(hour(8)), to: iso(hour(9)) });
     expect(r?.features.find((f) => f.feature === 'x')).toMatchObject({ drifted: false, psi_warning: 5 });

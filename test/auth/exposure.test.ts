@@ -38,7 +38,7 @@ describe('checkExposure', () => {
     },
   );
 
-  it('starts quietly on any address once tokens are configured', () => {
+  it('starts quietly on any address once tokens are configured', async () => {
     for (const host of ['0.0.0.0', '127.0.0.1']) {
       const a = logger();
       expect(() =>

@@ -40,6 +40,7 @@ const EXPECTED: Record<string, Rule> = {
   'POST /v1/retrain-requests': 'reviewer',
   'POST /v1/retrain-requests/:id/status': 'reviewer',
   'GET /v1/notifications/deliveries': 'reviewer',
+  'GET /v1/jobs': 'reviewer',
   'POST /v1/notifications/deliveries/:id/retry': 'admin',
 };
 
@@ -198,7 +199,7 @@ describe('tokens', () => {
     expect(forbidden.headers.get('www-authenticate')).toBeNull();
   });
 
-  it('refuses token entries that are too short or give both forms', () => {
+  it('refuses token entries that are too short or give both forms', async () => {
     expect(() =>
       defaultConfig({ auth: { tokens: [{ name: 'a', role: 'admin', token: 'short' }] } }),
     ).toThrow();

@@ -229,7 +229,7 @@ export function categorySlots(profile: CategoricalColumnBody, values: readonly s
 
 /** Sum of the aggregate rows' n for a model, straight from SQLite (the API only shows windows). */
 export function aggregateTotals(t: TestApp, model: string): { rows: number; n: number } {
-  return t.deps.db.sqlite
+  return t.store.connection.sqlite
     .prepare('SELECT count(*) AS rows, coalesce(sum(n), 0) AS n FROM aggregates WHERE model = ?')
     .get(model) as { rows: number; n: number };
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { runDriftTick } from '../../src/drift/service.js';
+import { runDriftTick } from '../../src/jobs/drift-tick.js';
 import { ksTwoSample } from '../../src/stats/index.js';
 import { getJson } from '../helpers.js';
 import { makeTestApp, type TestApp } from '../support.js';
@@ -120,7 +120,7 @@ describe('concurrent activation of a baseline', () => {
     expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
     expect(answers.find((a) => a.status === 409)?.body.error.code).toBe('conflict');
     expect(answers.find((a) => a.status === 200)?.body.reaggregated_records).toBe(records.length);
-    const x = t.deps.db.sqlite
+    const x = t.store.connection.sqlite
       .prepare("SELECT sum(n) AS n FROM aggregates WHERE baseline_id = ? AND name = 'x'")
       .get(b2.id) as { n: number };
     expect(x.n).toBe(records.length);
@@ -161,19 +161,19 @@ describe('a bucket whose evaluation fails', () => {
     t.setNow(hour(9) + MIN);
     await ingestAll(t.app, hourly('a', 8, 200));
     // A counts blob that is not a whole number of uint32s makes the window unreadable: the evaluation throws.
-    const db = t.deps.db.sqlite;
+    const db = t.store.connection.sqlite;
     const row = db.prepare("SELECT rowid AS id, counts FROM aggregates WHERE name = 'x'").get() as {
       id: number;
       counts: Buffer;
     };
     db.prepare('UPDATE aggregates SET counts = ? WHERE rowid = ?').run(Buffer.alloc(3), row.id);
-    const failed = runDriftTick(t.deps, hour(9) + 2 * MIN);
+    const failed = await runDriftTick(t.deps, hour(9) + 2 * MIN);
     expect(failed.evaluated).toBe(0);
     expect(failed.errors.map((e) => [e.kind, e.from])).toEqual([['bucket', new Date(hour(8)).toISOString()]]);
 
     // No new data arrives; the next tick still owes the bucket its evaluation.
     db.prepare('UPDATE aggregates SET counts = ? WHERE rowid = ?').run(row.counts, row.id);
-    const retried = runDriftTick(t.deps, hour(9) + 3 * MIN);
+    const retried = await runDriftTick(t.deps, hour(9) + 3 * MIN);
     expect(retried.errors).toEqual([]);
     expect(retried.evaluated).toBe(1);
     const series = await driftSeries(t.app, 'm', 'kind=bucket');

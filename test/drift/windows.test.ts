@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { runDriftTick } from '../../src/drift/service.js';
+import { runDriftTick } from '../../src/jobs/drift-tick.js';
 import { histogram, psi, quantileEdges } from '../../src/stats/index.js';
 import { getJson, ingestJson } from '../helpers.js';
 import { FIXED_NOW, makeTestApp, type TestApp } from '../support.js';
@@ -66,7 +66,7 @@ describe('backfill: records with historic event times', () => {
     const fresh = batch('now', 10, null);
     await ingestAll(app.app, [...early, ...fresh, ...late]);
 
-    runDriftTick(app.deps, FIXED_NOW);
+    await runDriftTick(app.deps, FIXED_NOW);
     const buckets = await driftSeries(app.app, 'm', 'kind=bucket');
     // The current hour is still open, so only the two historic hours are evaluated as buckets.
     expect(buckets.map((b) => [b.window.from, b.window.to, b.n])).toEqual([
@@ -138,7 +138,7 @@ describe('late data', () => {
     const h9 = Date.parse('2026-11-24T09:00:00Z');
     const onTime = batch('on-time', 30, h9 + 15 * 60e3);
     await ingestAll(app.app, onTime);
-    runDriftTick(app.deps, FIXED_NOW);
+    await runDriftTick(app.deps, FIXED_NOW);
     const [first, ...others] = await driftSeries(app.app, 'm', 'kind=bucket');
     expect(others).toEqual([]);
     expect(first?.window.from).toBe(iso(h9));
@@ -152,7 +152,7 @@ describe('late data', () => {
       mrec(`late-${i}`, { x: 190 + (i % 10), color: 'red' }, { timestamp: h9 + 40 * 60e3 }),
     );
     await ingestAll(app.app, late);
-    const tick = runDriftTick(app.deps, later);
+    const tick = await runDriftTick(app.deps, later);
     expect(tick.evaluated).toBeGreaterThanOrEqual(1);
 
     const series = await driftSeries(app.app, 'm', 'kind=bucket');
@@ -171,9 +171,9 @@ describe('late data', () => {
   it('evaluates a bucket only once it has closed', async () => {
     const app = await setup({ drift: { minSamples: 10 } });
     await ingestAll(app.app, batch('open', 15, FIXED_NOW + 10 * 60e3));
-    runDriftTick(app.deps, FIXED_NOW + 30 * 60e3);
+    await runDriftTick(app.deps, FIXED_NOW + 30 * 60e3);
     expect(await driftSeries(app.app, 'm', 'kind=bucket')).toEqual([]);
-    runDriftTick(app.deps, FIXED_NOW + HOUR);
+    await runDriftTick(app.deps, FIXED_NOW + HOUR);
     const buckets = await driftSeries(app.app, 'm', 'kind=bucket');
     expect(buckets.map((b) => [b.window.from, b.n])).toEqual([[iso(FIXED_NOW), 15]]);
   });
@@ -306,7 +306,7 @@ describe('rolling window and /drift/latest', () => {
     // A tick two hours later evaluates the closed buckets and a rolling window that has moved on.
     const later = FIXED_NOW + 2 * HOUR;
     app.setNow(later);
-    const tick = runDriftTick(app.deps, later);
+    const tick = await runDriftTick(app.deps, later);
     expect(tick.evaluated).toBeGreaterThan(0);
     const after = await getJson<{ results: DriftResultBody[] }>(app.app, '/v1/models/m/drift/latest');
     expect(after.body.results.map((r) => r.model_version)).toEqual(['a', 'b']);
@@ -333,7 +333,7 @@ describe('rolling window and /drift/latest', () => {
     const app = await setup({ drift: { minSamples: 1 } });
     const h = Date.parse('2026-11-23T10:00:00Z');
     await ingestAll(app.app, [...batch('a', 5, h), ...batch('b', 5, h + 3 * HOUR)]);
-    runDriftTick(app.deps, FIXED_NOW);
+    await runDriftTick(app.deps, FIXED_NOW);
     const onlyX = await driftSeries(app.app, 'm', 'kind=bucket&feature=x');
     expect(onlyX).toHaveLength(2);
     for (const r of onlyX) expect(r.features.map((f) => f.feature)).toEqual(['x']);

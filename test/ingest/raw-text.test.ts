@@ -31,7 +31,7 @@ describe('rejected JSON elements keep the text as sent', () => {
 });
 
 describe('recordSpans', () => {
-  it('finds every element of the records array exactly as JSON.parse sees it', () => {
+  it('finds every element of the records array exactly as JSON.parse sees it', async () => {
     fc.assert(
       fc.property(fc.array(fc.jsonValue({ maxDepth: 4 })), fc.boolean(), fc.nat(3), (values, wrapped, spaces) => {
         const pad = ' '.repeat(spaces);

@@ -70,7 +70,7 @@ describe('an NDJSON body with a line that does not parse', () => {
 });
 
 describe('locateJsonError', () => {
-  it('returns null for any valid JSON text', () => {
+  it('returns null for any valid JSON text', async () => {
     fc.assert(
       fc.property(fc.json(), (text) => {
         expect(locateJsonError(text)).toBeNull();
@@ -78,7 +78,7 @@ describe('locateJsonError', () => {
     );
   });
 
-  it('returns null for valid JSON with arbitrary whitespace', () => {
+  it('returns null for valid JSON with arbitrary whitespace', async () => {
     fc.assert(
       fc.property(fc.jsonValue(), fc.integer({ min: 0, max: 4 }), (value, indent) => {
         expect(locateJsonError(`\r\n\t ${JSON.stringify(value, null, indent)} \n`)).toBeNull();
@@ -86,7 +86,7 @@ describe('locateJsonError', () => {
     );
   });
 
-  it('finds an error wherever JSON.parse finds one, within the text', () => {
+  it('finds an error wherever JSON.parse finds one, within the text', async () => {
     fc.assert(
       fc.property(fc.json(), fc.nat(), fc.constantFrom(',', '}', ']', 'x', '"', ':', '\n'), (text, at, junk) => {
         const pos = at % (text.length + 1);

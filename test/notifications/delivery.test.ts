@@ -1,10 +1,10 @@
+import { enqueueNotification } from '../../src/notifications/service.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChannelConfig } from '../../src/config.js';
 import { notificationRoutes } from '../../src/notifications/routes.js';
 import {
   backoffMs,
   DELIVERY_BATCH,
-  enqueueNotification,
   runDeliveryTick,
   signPayload,
   verifySignature,
@@ -20,6 +20,7 @@ import {
   retrainView,
   startReceiver,
   T0,
+  enqueue,
 } from './helpers.js';
 
 const SECRET = 'whsec-test-0123456789';
@@ -59,7 +60,7 @@ async function listDeliveries(a: TestApp, query = ''): Promise<DeliveryBody[]> {
 }
 
 describe('webhook signature', () => {
-  it('is sha256=HMAC-SHA256(secret, "<timestamp>.<body>") in hex', () => {
+  it('is sha256=HMAC-SHA256(secret, "<timestamp>.<body>") in hex', async () => {
     // Reference value computed independently: printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac k
     expect(signPayload('k', 1700000000, '{"a":1}')).toBe(
       'sha256=1b6ad1bc9bf48c52ce01939866d5877c6cc4e87ddad27e16673cb8c4964394a3',
@@ -83,7 +84,7 @@ describe('delivery to a real receiver that fails first', () => {
       maxAttempts: 5,
     });
 
-    expect(enqueueNotification(a.deps, alertEvent('alert.opened'))).toBe(1);
+    expect(await enqueue(a.deps, alertEvent('alert.opened'))).toBe(1);
     const [queued] = deliveryRows(a);
     expect(queued).toMatchObject({
       channel: 'hooks',
@@ -148,7 +149,7 @@ describe('delivery to a real receiver that fails first', () => {
   it('treats a receiver that hangs past timeoutMs as a failed attempt without holding up the tick', async () => {
     receiver = await startReceiver({ failFirst: 1, how: 'hang' });
     const a = app([{ name: 'hooks', type: 'webhook', url: receiver.url }], { timeoutMs: 200 });
-    enqueueNotification(a.deps, alertEvent('alert.escalated'));
+    await enqueue(a.deps, alertEvent('alert.escalated'));
 
     const started = performance.now();
     expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 0, failed: 0, retried: 1 });
@@ -173,7 +174,7 @@ describe('delivery to a real receiver that fails first', () => {
     receiver = await startReceiver();
     const a = app([{ name: 'hooks', type: 'webhook', url: receiver.url }]);
     for (let i = 1; i <= DELIVERY_BATCH + 5; i++) {
-      enqueueNotification(a.deps, {
+      await enqueue(a.deps, {
         type: 'rollback.requested',
         at: T0,
         actor: 'ana',
@@ -204,8 +205,8 @@ describe('ordering', () => {
         { name: 'hooks', type: 'webhook', url: receiver.url },
         { name: 'chat', type: 'slack', url: other.url },
       ]);
-      enqueueNotification(a.deps, alertEvent('alert.opened'));
-      enqueueNotification(a.deps, alertEvent('alert.closed'));
+      await enqueue(a.deps, alertEvent('alert.opened'));
+      await enqueue(a.deps, alertEvent('alert.closed'));
 
       // "opened" fails on hooks: its "closed" must not overtake it; chat gets both at once.
       expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 2, failed: 0, retried: 1 });
@@ -228,7 +229,7 @@ describe('ordering', () => {
 });
 
 describe('backoff', () => {
-  it('doubles from 5 s and is capped at an hour', () => {
+  it('doubles from 5 s and is capped at an hour', async () => {
     expect([1, 2, 3, 4, 5].map(backoffMs)).toEqual([5_000, 10_000, 20_000, 40_000, 80_000]);
     expect(backoffMs(10)).toBe(2_560_000);
     expect(backoffMs(11)).toBe(3_600_000);
@@ -246,7 +247,7 @@ describe('failed deliveries and the API', () => {
       ],
       { maxAttempts: 3 },
     );
-    enqueueNotification(a.deps, alertEvent('alert.opened'));
+    await enqueue(a.deps, alertEvent('alert.opened'));
     expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 0, failed: 0, retried: 1 });
     expect(await runDeliveryTick(a.deps, T0 + 5_000)).toEqual({ sent: 0, failed: 0, retried: 1 });
     expect(await runDeliveryTick(a.deps, T0 + 15_000)).toEqual({ sent: 0, failed: 1, retried: 0 });
@@ -254,7 +255,7 @@ describe('failed deliveries and the API', () => {
     expect(receiver.received).toHaveLength(3);
 
     a.setNow(T0 + 60_000);
-    enqueueNotification(a.deps, {
+    await enqueue(a.deps, {
       type: 'retrain.requested',
       at: T0 + 60_000,
       actor: 'ana',
@@ -308,7 +309,7 @@ describe('failed deliveries and the API', () => {
 
   it('fails a delivery whose channel was removed from the config', async () => {
     const a = app([{ name: 'old', type: 'webhook', url: 'http://127.0.0.1:9/x' }]);
-    enqueueNotification(a.deps, alertEvent('alert.opened'));
+    await enqueue(a.deps, alertEvent('alert.opened'));
     a.deps.config.notifications.channels = [];
     expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 0, failed: 1, retried: 0 });
     expect(deliveryRows(a)[0]).toMatchObject({
@@ -326,10 +327,8 @@ describe('enqueueNotification', () => {
       { name: 'chat', type: 'slack', url },
       { name: 'am', type: 'alertmanager', url },
     ]);
-    // Inside a synchronous better-sqlite3 transaction, as the alert service calls it.
-    const inserted = a.deps.db.sqlite.transaction(() =>
-      enqueueNotification(a.deps, alertEvent('alert.opened')),
-    )();
+    // Inside a store transaction, as the alert services call it.
+    const inserted = await enqueue(a.deps, alertEvent('alert.opened'));
     expect(inserted).toBe(3);
     // Nothing was attempted yet: the rows wait, untouched, for the delivery tick.
     for (const row of deliveryRows(a)) expect(row).toMatchObject({ status: 'pending', attempts: 0, last_error: null });
@@ -338,14 +337,14 @@ describe('enqueueNotification', () => {
     for (const row of deliveryRows(a)) expect(row.last_error).toMatch(/ECONNREFUSED/);
   });
 
-  it('rolls back with the transaction it was called in', () => {
+  it('rolls back with the transaction it was called in', async () => {
     const a = app([{ name: 'hooks', type: 'webhook', url: 'http://127.0.0.1:9/x' }]);
-    expect(() =>
-      a.deps.db.sqlite.transaction(() => {
-        enqueueNotification(a.deps, alertEvent('alert.opened'));
+    await expect(
+      a.deps.store.tx(async (tx) => {
+        await enqueueNotification(tx, a.deps.config, alertEvent('alert.opened'));
         throw new Error('the alert change failed');
-      })(),
-    ).toThrow('the alert change failed');
+      }),
+    ).rejects.toThrow('the alert change failed');
     expect(deliveryRows(a)).toEqual([]);
   });
 });

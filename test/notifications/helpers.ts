@@ -1,7 +1,27 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AlertView, NotificationEvent, RetrainRequestView } from '../../src/alerts/types.js';
-import type { DeliveryRow } from '../../src/notifications/queries.js';
+import { enqueueNotification } from '../../src/notifications/service.js';
+import type { AppDeps } from '../../src/context.js';
+
+/** A delivery row as stored (snake_case columns, straight from SQLite). */
+export interface DeliveryRow {
+  id: number;
+  channel: string;
+  event: string;
+  payload: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+/** Queues an event in a transaction of its own, as a service would inside its change. */
+export function enqueue(deps: AppDeps, event: NotificationEvent): Promise<number> {
+  return deps.store.tx((tx) => enqueueNotification(tx, deps.config, event));
+}
 import type { TestApp } from '../support.js';
 
 export interface Received {
@@ -129,11 +149,11 @@ export function alertEvent(
 }
 
 export function deliveryRows(t: TestApp): DeliveryRow[] {
-  return t.deps.db.sqlite.prepare('SELECT * FROM deliveries ORDER BY id').all() as DeliveryRow[];
+  return t.store.connection.sqlite.prepare('SELECT * FROM deliveries ORDER BY id').all() as DeliveryRow[];
 }
 
 export function deliveryRow(t: TestApp, id: number): DeliveryRow {
-  const row = t.deps.db.sqlite.prepare('SELECT * FROM deliveries WHERE id = ?').get(id) as
+  const row = t.store.connection.sqlite.prepare('SELECT * FROM deliveries WHERE id = ?').get(id) as
     | DeliveryRow
     | undefined;
   if (!row) throw new Error(`no delivery ${id}`);
@@ -152,7 +172,7 @@ export function insertAlertRow(
     closedAt?: number;
   },
 ): number {
-  const info = t.deps.db.sqlite
+  const info = t.store.connection.sqlite
     .prepare(
       `INSERT INTO alerts (model, model_version, feature, kind, severity, status, evidence_count, first_seen, last_seen,
          peak_psi, latest, peak, created_at, updated_at, closed_at)

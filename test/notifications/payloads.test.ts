@@ -1,9 +1,8 @@
+import { resendFiring } from '../../src/alerts/raise.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChannelConfig, ConfigInput } from '../../src/config.js';
 import type { AlertmanagerAlert, SlackPayload } from '../../src/notifications/payloads.js';
 import {
-  enqueueNotification,
-  runAlertmanagerResendTick,
   runDeliveryTick,
 } from '../../src/notifications/service.js';
 import { makeTestApp, type TestApp } from '../support.js';
@@ -16,6 +15,7 @@ import {
   retrainView,
   startReceiver,
   T0,
+  enqueue,
 } from './helpers.js';
 
 let t: TestApp | undefined;
@@ -48,7 +48,7 @@ describe('Slack payload', () => {
     const a = app([{ name: 'chat', type: 'slack', url: `${receiver.url}/services/T0/B0/x` }], {
       externalUrl: 'https://driftwatch.example.com/',
     });
-    enqueueNotification(a.deps, alertEvent('alert.opened'));
+    await enqueue(a.deps, alertEvent('alert.opened'));
     expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 1, failed: 0, retried: 0 });
 
     const req = receiver.received[0];
@@ -81,10 +81,10 @@ describe('Slack payload', () => {
     expect(JSON.stringify(context)).toContain(`<${link}|Open in driftwatch>`);
   });
 
-  it('escapes mrkdwn control characters and describes retrain requests', () => {
+  it('escapes mrkdwn control characters and describes retrain requests', async () => {
     const a = app([{ name: 'chat', type: 'slack', url: 'http://127.0.0.1:9/x' }]);
-    enqueueNotification(a.deps, alertEvent('alert.opened', alertView({ feature: 'a<b>&c', latest: {} })));
-    enqueueNotification(a.deps, {
+    await enqueue(a.deps, alertEvent('alert.opened', alertView({ feature: 'a<b>&c', latest: {} })));
+    await enqueue(a.deps, {
       type: 'retrain.requested',
       at: T0,
       actor: 'ana',
@@ -106,7 +106,7 @@ describe('Alertmanager payload', () => {
     const a = app([{ name: 'am', type: 'alertmanager', url: `${receiver.url}/` }], {
       externalUrl: 'https://driftwatch.example.com',
     });
-    expect(enqueueNotification(a.deps, alertEvent('alert.opened'))).toBe(1);
+    expect(await enqueue(a.deps, alertEvent('alert.opened'))).toBe(1);
     expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 1, failed: 0, retried: 0 });
 
     const req = receiver.received[0];
@@ -138,17 +138,17 @@ describe('Alertmanager payload', () => {
     expect(body[0]).not.toHaveProperty('endsAt');
   });
 
-  it('sets endsAt on close, keeps the label set, and skips retrain and rollback events', () => {
+  it('sets endsAt on close, keeps the label set, and skips retrain and rollback events', async () => {
     const a = app([{ name: 'am', type: 'alertmanager', url: 'http://127.0.0.1:9' }]);
     const closedAt = new Date(T0 + 60_000).toISOString();
-    enqueueNotification(a.deps, alertEvent('alert.opened'));
-    enqueueNotification(a.deps, alertEvent('alert.escalated', alertView({ severity: 'critical' })));
-    enqueueNotification(
+    await enqueue(a.deps, alertEvent('alert.opened'));
+    await enqueue(a.deps, alertEvent('alert.escalated', alertView({ severity: 'critical' })));
+    await enqueue(
       a.deps,
       alertEvent('alert.closed', alertView({ status: 'closed', closed_at: closedAt })),
     );
     expect(
-      enqueueNotification(a.deps, {
+      await enqueue(a.deps, {
         type: 'retrain.requested',
         at: T0,
         actor: 'ana',
@@ -156,7 +156,7 @@ describe('Alertmanager payload', () => {
       }),
     ).toBe(0);
     expect(
-      enqueueNotification(a.deps, {
+      await enqueue(a.deps, {
         type: 'rollback.requested',
         at: T0,
         actor: 'ana',
@@ -180,9 +180,9 @@ describe('Alertmanager payload', () => {
     expect(closed?.[0]?.generatorURL).toBe('http://127.0.0.1:8080/v1/alerts/7');
   });
 
-  it('keeps the model version out of the labels, unversioned or not', () => {
+  it('keeps the model version out of the labels, unversioned or not', async () => {
     const a = app([{ name: 'am', type: 'alertmanager', url: 'http://127.0.0.1:9' }]);
-    enqueueNotification(a.deps, alertEvent('alert.opened', alertView({ model_version: null })));
+    await enqueue(a.deps, alertEvent('alert.opened', alertView({ model_version: null })));
     const [[alert] = []] = payloads<AlertmanagerAlert[]>(a, 'am');
     expect(alert?.labels).not.toHaveProperty('model_version');
     expect(alert?.annotations.model_version).toBe('');
@@ -203,7 +203,7 @@ describe('Alertmanager resend tick', () => {
     insertAlertRow(a, { feature: 'petal_width', status: 'closed', closedAt: T0 - 1000 });
     const snoozed = insertAlertRow(a, { feature: 'sepal_length', status: 'snoozed' });
 
-    expect(runAlertmanagerResendTick(a.deps, T0)).toBe(1);
+    expect(await resendFiring(a.deps, T0)).toBe(1);
     const rows = deliveryRows(a);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
@@ -239,10 +239,10 @@ describe('Alertmanager resend tick', () => {
 
     // The receiver is down: the next resend refreshes the pending keep-alive instead of queuing another.
     expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 0, failed: 0, retried: 1 });
-    a.deps.db.sqlite
+    a.store.connection.sqlite
       .prepare(`UPDATE alerts SET status = 'closed', closed_at = ? WHERE id = ?`)
       .run(T0, snoozed);
-    expect(runAlertmanagerResendTick(a.deps, T0 + 1_000)).toBe(1);
+    expect(await resendFiring(a.deps, T0 + 1_000)).toBe(1);
     expect(deliveryRows(a)).toHaveLength(1);
     expect(payloads<AlertmanagerAlert[]>(a, 'am')[0]?.map((x) => x.labels.feature)).toEqual([
       'petal_length',
@@ -254,23 +254,23 @@ describe('Alertmanager resend tick', () => {
     expect((JSON.parse(receiver.received.at(-1)?.body ?? '') as unknown[]).length).toBe(2);
 
     // Delivered, so the next resend is a new row.
-    expect(runAlertmanagerResendTick(a.deps, T0 + 300_000)).toBe(1);
+    expect(await resendFiring(a.deps, T0 + 300_000)).toBe(1);
     expect(deliveryRows(a).map((r) => r.status)).toEqual(['delivered', 'pending']);
   });
 
-  it('queues nothing when no alert is open, and drops a stale pending keep-alive', () => {
+  it('queues nothing when no alert is open, and drops a stale pending keep-alive', async () => {
     const a = app([{ name: 'am', type: 'alertmanager', url: 'http://127.0.0.1:9' }]);
-    expect(runAlertmanagerResendTick(a.deps, T0)).toBe(0);
+    expect(await resendFiring(a.deps, T0)).toBe(0);
     const id = insertAlertRow(a, { feature: 'petal_length' });
-    expect(runAlertmanagerResendTick(a.deps, T0)).toBe(1);
-    a.deps.db.sqlite.prepare(`UPDATE alerts SET status = 'closed', closed_at = ? WHERE id = ?`).run(T0, id);
-    expect(runAlertmanagerResendTick(a.deps, T0 + 1_000)).toBe(0);
+    expect(await resendFiring(a.deps, T0)).toBe(1);
+    a.store.connection.sqlite.prepare(`UPDATE alerts SET status = 'closed', closed_at = ? WHERE id = ?`).run(T0, id);
+    expect(await resendFiring(a.deps, T0 + 1_000)).toBe(0);
     expect(deliveryRows(a)).toEqual([]);
   });
 });
 
 describe('events filter', () => {
-  it('sends each channel only the events it lists (exact types or prefix.*)', () => {
+  it('sends each channel only the events it lists (exact types or prefix.*)', async () => {
     const a = app([
       { name: 'closes', type: 'webhook', url: 'http://127.0.0.1:9/a', events: ['alert.closed'] },
       { name: 'retrains', type: 'webhook', url: 'http://127.0.0.1:9/b', events: ['retrain.*'] },
@@ -283,11 +283,11 @@ describe('events filter', () => {
       actor: 'ana',
       retrainRequest: retrainView(),
     } as const;
-    expect(enqueueNotification(a.deps, alertEvent('alert.opened'))).toBe(2);
-    expect(enqueueNotification(a.deps, retrain)).toBe(2);
-    expect(enqueueNotification(a.deps, alertEvent('alert.closed', alertView({ status: 'closed' })))).toBe(3);
+    expect(await enqueue(a.deps, alertEvent('alert.opened'))).toBe(2);
+    expect(await enqueue(a.deps, retrain)).toBe(2);
+    expect(await enqueue(a.deps, alertEvent('alert.closed', alertView({ status: 'closed' })))).toBe(3);
     expect(
-      enqueueNotification(a.deps, { type: 'rollback.requested', at: T0, actor: 'ana', note: 'to v1' }),
+      await enqueue(a.deps, { type: 'rollback.requested', at: T0, actor: 'ana', note: 'to v1' }),
     ).toBe(1);
     expect(deliveryRows(a).map((r) => `${r.event} → ${r.channel}`)).toEqual([
       'alert.opened → chat',
@@ -301,19 +301,19 @@ describe('events filter', () => {
     ]);
   });
 
-  it('queues nothing without channels', () => {
+  it('queues nothing without channels', async () => {
     const a = app([]);
-    expect(enqueueNotification(a.deps, alertEvent('alert.opened'))).toBe(0);
-    expect(runAlertmanagerResendTick(a.deps, T0)).toBe(0);
+    expect(await enqueue(a.deps, alertEvent('alert.opened'))).toBe(0);
+    expect(await resendFiring(a.deps, T0)).toBe(0);
   });
 });
 
 describe('webhook payload', () => {
-  it('carries the retrain request, actor, note and link', () => {
+  it('carries the retrain request, actor, note and link', async () => {
     const a = app([{ name: 'hooks', type: 'webhook', url: 'http://127.0.0.1:9/a' }], {
       externalUrl: 'https://dw.example.com',
     });
-    enqueueNotification(a.deps, {
+    await enqueue(a.deps, {
       type: 'retrain.updated',
       at: T0,
       actor: 'bo',

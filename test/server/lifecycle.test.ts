@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MIGRATIONS_DIR } from '../../src/db/client.js';
+import { MIGRATIONS_DIR } from '../../src/store/sqlite/client.js';
 import { rec } from '../helpers.js';
 import { tempDir } from '../support.js';
 import { killAll, logLines, runCli, startServerProcess } from './process.js';
@@ -135,7 +135,9 @@ describe('driftwatch serve with a bad configuration', () => {
       const port = (blocker.address() as { port: number }).port;
       const cli = runCli(['serve', '--port', String(port), '--db', join(dir, 'x.db')]);
       expect((await cli.exited).code).toBe(1);
-      expect(cli.stderr()).toMatch(/EADDRINUSE/);
+      expect(cli.stderr()).toMatch(new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
+      // Refused before the store is opened: no database file (nor -wal/-shm) is left behind.
+      for (const suffix of ['', '-wal', '-shm']) expect(existsSync(join(dir, `x.db${suffix}`))).toBe(false);
     } finally {
       await new Promise((done) => blocker.close(done));
     }

@@ -141,7 +141,7 @@ describe("extra references (scipy 1.10.1)", () => {
   }));
   it.each(cases.map((c, i) => [ksLabel(c, i), c] as const))("ks_2samp %s", (_label, c) => checkKs(c));
 
-  it(`kstwo.sf on ${extra.kstwo.length} points covering every method branch`, () => {
+  it(`kstwo.sf on ${extra.kstwo.length} points covering every method branch`, async () => {
     for (const c of extra.kstwo) {
       const v = kstwoSf(c.d, c.n);
       const ok = c.sf < 1e-6 ? Math.abs(v - c.sf) <= 1e-12 : Math.abs(v - c.sf) / c.sf <= 1e-6;
@@ -149,7 +149,7 @@ describe("extra references (scipy 1.10.1)", () => {
     }
   });
 
-  it("Benjamini–Hochberg matches the step-up definition", () => {
+  it("Benjamini–Hochberg matches the step-up definition", async () => {
     const adj = benjaminiHochberg(extra.bh.p);
     for (const [i, v] of extra.bh.adjusted.entries()) expectAbs(adj[i] as number, v, 1e-15);
   });

@@ -27,7 +27,7 @@ const countPair = fc
 const method = fc.constantFrom("auto" as const, "exact" as const, "asymp" as const);
 
 describe("properties", () => {
-  it("KS: D in [0,1] and p in [0,1] for every method", () => {
+  it("KS: D in [0,1] and p in [0,1] for every method", async () => {
     fc.assert(
       fc.property(sample, sample, method, (a, b, m) => {
         const r = ksTwoSample(a, b, { method: m });
@@ -40,7 +40,7 @@ describe("properties", () => {
     );
   });
 
-  it("KS: identical samples give D = 0 and p = 1", () => {
+  it("KS: identical samples give D = 0 and p = 1", async () => {
     fc.assert(
       fc.property(sample, method, (a, m) => {
         const shuffled = [...a].reverse();
@@ -51,7 +51,7 @@ describe("properties", () => {
     );
   });
 
-  it("KS: symmetric in its arguments", () => {
+  it("KS: symmetric in its arguments", async () => {
     fc.assert(
       fc.property(sample, sample, (a, b) => {
         const x = ksTwoSample(a, b);
@@ -62,7 +62,7 @@ describe("properties", () => {
     );
   });
 
-  it("kstwoSf stays in [0,1]", () => {
+  it("kstwoSf stays in [0,1]", async () => {
     fc.assert(
       fc.property(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 200000 }), (d, n) => {
         const p = kstwoSf(d, n);
@@ -72,7 +72,7 @@ describe("properties", () => {
     );
   });
 
-  it("PSI is >= 0 and symmetric", () => {
+  it("PSI is >= 0 and symmetric", async () => {
     fc.assert(
       fc.property(countPair, ([r, c]) => {
         const ab = psi(r, c);
@@ -83,7 +83,7 @@ describe("properties", () => {
     );
   });
 
-  it("Jensen–Shannon distance is in [0,1], symmetric, 0 on identical proportions", () => {
+  it("Jensen–Shannon distance is in [0,1], symmetric, 0 on identical proportions", async () => {
     fc.assert(
       fc.property(countPair, ([r, c]) => {
         const js = jensenShannon(r, c);
@@ -100,7 +100,7 @@ describe("properties", () => {
     );
   });
 
-  it("chi-square p-value in [0,1] and dof = non-empty categories - 1", () => {
+  it("chi-square p-value in [0,1] and dof = non-empty categories - 1", async () => {
     fc.assert(
       fc.property(countPair, ([r, c]) => {
         const res = chiSquareContingency(r, c);
@@ -113,7 +113,7 @@ describe("properties", () => {
     );
   });
 
-  it("histogram counts sum to n and follow searchsorted(side=right)", () => {
+  it("histogram counts sum to n and follow searchsorted(side=right)", async () => {
     fc.assert(
       fc.property(sample, sample, fc.integer({ min: 1, max: 12 }), (ref, values, bins) => {
         const edges = quantileEdges(ref, bins);
@@ -129,7 +129,7 @@ describe("properties", () => {
     );
   });
 
-  it("Benjamini–Hochberg: monotone in the raw order, >= raw, <= 1", () => {
+  it("Benjamini–Hochberg: monotone in the raw order, >= raw, <= 1", async () => {
     fc.assert(
       fc.property(
         fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 80 }),
@@ -147,7 +147,7 @@ describe("properties", () => {
     );
   });
 
-  it("Wasserstein is >= 0, symmetric and 0 on identical samples", () => {
+  it("Wasserstein is >= 0, symmetric and 0 on identical samples", async () => {
     fc.assert(
       fc.property(sample, sample, (a, b) => {
         const w = wasserstein(a, b);

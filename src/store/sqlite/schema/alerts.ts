@@ -1,4 +1,5 @@
-import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** A drift or data-quality finding waiting for, or having had, a person's review. */
 export const alerts = sqliteTable(
@@ -34,6 +35,8 @@ export const alerts = sqliteTable(
   (t) => [
     index('alerts_status').on(t.status, t.model),
     index('alerts_key').on(t.model, t.feature, t.kind, t.status),
+    // At most one alert in review per (model, feature, kind), however many writers raise it.
+    uniqueIndex('alerts_open_key').on(t.model, t.feature, t.kind).where(sql`status <> 'closed'`),
   ],
 );
 

@@ -25,7 +25,15 @@ export const driftResults = sqliteTable(
   ],
 );
 
-/** Small key/value state for jobs (e.g. the drift tick's watermark). */
+/** Named leases with an expiry: the job leader, and any other "one at a time across processes" rule. */
+export const leases = sqliteTable('leases', {
+  name: text('name').primaryKey(),
+  holder: text('holder').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+  acquiredAt: integer('acquired_at').notNull(),
+});
+
+/** Small key/value state for jobs. */
 export const jobState = sqliteTable('job_state', {
   key: text('key').primaryKey(),
   value: text('value').notNull(),

@@ -1,4 +1,5 @@
-import { predictionValue } from '../aggregates/binner.js';
+import { predictionValue } from '../profiles/binner.js';
+import type { Outcomes } from '../store/index.js';
 
 export type LabelOutcome =
   | { kind: 'classification'; correct: boolean }
@@ -16,4 +17,18 @@ export function labelOutcome(prediction: unknown, label: unknown): LabelOutcome 
   let predicted = predictionValue(prediction);
   if (typeof label === 'boolean' && typeof predicted === 'number') predicted = predicted >= 0.5;
   return { kind: 'classification', correct: String(predicted) === String(label) };
+}
+
+/** Adds (sign 1) or removes (sign -1) one outcome from a bucket's label stats. */
+export function addOutcome(s: Outcomes, o: LabelOutcome, sign: 1 | -1): void {
+  if (!o) return;
+  s.labeled += sign;
+  if (o.kind === 'classification') {
+    s.classified += sign;
+    if (o.correct) s.correct += sign;
+  } else {
+    s.regressed += sign;
+    s.absErrSum += sign * Math.abs(o.error);
+    s.sqErrSum += sign * o.error * o.error;
+  }
 }

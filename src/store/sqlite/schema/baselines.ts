@@ -52,7 +52,7 @@ export const aggregates = sqliteTable(
     baselineId: integer('baseline_id').notNull(),
     bucketStart: integer('bucket_start').notNull(),
     bucketMs: integer('bucket_ms').notNull(),
-    role: text('role', { enum: ['feature', 'prediction'] }).notNull(),
+    role: text('role', { enum: ['feature', 'prediction', 'extra'] }).notNull(),
     name: text('name').notNull(),
     n: integer('n').notNull(),
     missing: integer('missing').notNull(),
@@ -70,7 +70,6 @@ export const aggregates = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.model, t.modelVersion, t.baselineId, t.bucketStart, t.role, t.name] }),
-    index('aggregates_updated_at').on(t.updatedAt),
   ],
 );
 
@@ -94,3 +93,39 @@ export const bucketStats = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.model, t.modelVersion, t.bucketStart] })],
 );
+
+/**
+ * Buckets whose aggregates or label stats changed since the drift tick took them. `seq` grows with every
+ * change, so a tick deletes a row only if it did not change again while being evaluated: commit order and
+ * wall clocks do not matter.
+ */
+export const changedBuckets = sqliteTable(
+  'changed_buckets',
+  {
+    model: text('model').notNull(),
+    modelVersion: text('model_version').notNull(),
+    bucketStart: integer('bucket_start').notNull(),
+    bucketMs: integer('bucket_ms').notNull(),
+    seq: integer('seq').notNull().default(1),
+    // The seq the rolling window was last evaluated at: open buckets stay until they close.
+    rolledSeq: integer('rolled_seq').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.model, t.modelVersion, t.bucketStart, t.bucketMs] })],
+);
+
+/**
+ * One row per model while a baseline activation is in progress: the lease that allows one activation per
+ * model, and the durable cursor of the re-aggregation, so a crash resumes it instead of leaving it half done.
+ */
+export const activations = sqliteTable('activations', {
+  model: text('model').primaryKey(),
+  baselineId: integer('baseline_id').notNull(),
+  versions: text('versions').notNull(),
+  maxRecordId: integer('max_record_id').notNull(),
+  cursor: integer('cursor').notNull().default(0),
+  total: integer('total').notNull(),
+  done: integer('done').notNull().default(0),
+  startedAt: integer('started_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+  startedBy: text('started_by'),
+});

@@ -1,4 +1,4 @@
-import type { ColumnProfile } from '../baselines/profile.js';
+import type { ColumnProfile } from './profile.js';
 import { upperBound } from '../stats/index.js';
 
 // Turns one production value into a slot of its column's aggregate, on the baseline's own grid.

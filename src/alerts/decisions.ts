@@ -1,0 +1,209 @@
+import { Readable } from 'node:stream';
+import { baselineCache, type LoadedBaseline } from '../aggregates/baseline-cache.js';
+import { activateBaseline, createBaseline } from '../baselines/service.js';
+import type { AppDeps } from '../context.js';
+import { ApiError } from '../errors.js';
+import { predictionValue } from '../profiles/binner.js';
+import type { ProfileOptions } from '../profiles/profile.js';
+import type { AlertDecision, AlertRow, Tx } from '../store/index.js';
+import { setThresholds, thresholdsFor } from '../thresholds/service.js';
+import type { AlertView, RetrainRequestView } from '../views.js';
+import { TRANSITIONS } from './policy.js';
+import { notify } from './raise.js';
+import { type ChangeInput, changeAlert, loadForChange, requireStatus } from './review.js';
+import { alertView, retrainView } from './views.js';
+
+// Decisions: what a reviewer concludes about an alert, and its effect. Reviewers (not only admins) may
+// carry out the effects scoped to the alert under review — a baseline built from that alert's own window
+// (accept_shift) and raised thresholds on that one feature (false_positive) — because the decision is
+// recorded with their note in the alert's audit trail. Free-form baseline uploads and threshold edits
+// through the direct routes stay admin-only.
+
+type Deps = Pick<AppDeps, 'store' | 'config' | 'clock'>;
+export type Decision = AlertDecision;
+
+export interface DecisionInput extends ChangeInput {
+  decision: Decision;
+  note: string;
+  snoozeUntil?: number | undefined;
+  confirm?: boolean | undefined;
+  raiseThresholds?: boolean | undefined;
+}
+
+export interface DecisionOutcome {
+  alert: AlertView;
+  retrain_request?: RetrainRequestView;
+  baseline?: { id: number; reaggregated_records: number };
+  thresholds?: { psi_warning: number; psi_critical: number };
+  rollback?: { status: 'recorded'; from_version: string | null; to_version: string };
+}
+
+async function windowOfLatestEvidence(tx: Tx, alert: AlertRow): Promise<{ from: number; to: number }> {
+  const [latest] = await tx.alerts.evidence(alert.id, 1);
+  return latest ? { from: latest.windowFrom, to: latest.windowTo } : { from: alert.firstSeen, to: alert.lastSeen };
+}
+
+const PAGE = 2_000;
+
+/** The window's raw records as training rows, streamed as NDJSON for the baseline builder, a page at a time. */
+function windowRows(deps: Deps, alert: AlertRow, w: { from: number; to: number }, withPrediction: boolean): Readable {
+  return Readable.from(
+    (async function* () {
+      let after = 0;
+      for (;;) {
+        const page = await deps.store.read((tx) => tx.records.windowPage(alert.model, alert.modelVersion, w.from, w.to, after, PAGE));
+        if (page.length === 0) return;
+        let chunk = '';
+        for (const r of page) {
+          const row = JSON.parse(r.features) as Record<string, unknown>;
+          if (withPrediction) row.prediction = predictionValue(r.prediction === null ? null : JSON.parse(r.prediction));
+          chunk += `${JSON.stringify(row)}\n`;
+        }
+        yield chunk;
+        after = page[page.length - 1]?.id ?? after;
+      }
+    })(),
+  );
+}
+
+/**
+ * Profile options for a baseline built from production records: the active baseline's own options
+ * (excluded columns, forced types, top-K, grid size), with each column's current type kept and the
+ * prediction under the name the window rows give it.
+ */
+async function shiftProfileOptions(tx: Tx, model: string, active: LoadedBaseline | null): Promise<ProfileOptions> {
+  if (!active) return {};
+  const stored = await tx.baselines.get(model, active.id);
+  const own = stored ? (JSON.parse(stored.options) as ProfileOptions) : {};
+  const typed = (type: 'numeric' | 'categorical') => [...active.features].filter(([, b]) => b.profile.type === type).map(([k]) => k);
+  return {
+    ...(own.exclude ? { exclude: own.exclude } : {}),
+    ...(own.topK === undefined ? {} : { topK: own.topK }),
+    ...(own.gridCells === undefined ? {} : { gridCells: own.gridCells }),
+    categorical: typed('categorical'),
+    numeric: typed('numeric'),
+    ...(active.prediction ? { prediction: 'prediction' } : {}),
+    allowAbsentColumns: true,
+  };
+}
+
+/** Checks a decision against the alert as the reviewer saw it; the effects' previews come from here. */
+async function checkDecision(tx: Tx, input: DecisionInput, now: number) {
+  const current = await loadForChange(tx, input.id, input.version);
+  if (input.decision === 'snooze') {
+    requireStatus(current, TRANSITIONS.snooze ?? [], 'snooze');
+    if (input.snoozeUntil === undefined || input.snoozeUntil <= now) {
+      throw new ApiError('bad_request', 'snooze_until must be a time in the future', { problems: [{ path: 'snooze_until', message: 'must be in the future' }] });
+    }
+  } else requireStatus(current, TRANSITIONS.decide ?? [], `record a ${input.decision} decision on`);
+  if (input.raiseThresholds && (input.decision !== 'false_positive' || current.kind === 'data_quality')) {
+    throw new ApiError(
+      'bad_request',
+      input.decision !== 'false_positive'
+        ? 'raise_thresholds goes with a false_positive decision'
+        : 'raise_thresholds applies to drift and prediction_drift alerts; data-quality alerts follow qualityRate in the config',
+      { problems: [{ path: 'raise_thresholds', message: 'not applicable here' }] },
+    );
+  }
+  let rollbackTo: string | null = null;
+  if (input.decision === 'rollback') {
+    rollbackTo = await tx.models.previousVersion(current.model, current.modelVersion);
+    if (rollbackTo === null) {
+      throw new ApiError(
+        'conflict',
+        `model ${current.model} has no version before ${current.modelVersion || '(unversioned)'} to roll back to; record retrain or accept_shift instead`,
+        { model_version: current.modelVersion || null },
+      );
+    }
+  }
+  return { current, rollbackTo };
+}
+
+/** Records a reviewer's decision and carries out its effect. */
+export async function decideAlert(deps: Deps, input: DecisionInput): Promise<DecisionOutcome> {
+  const now = deps.clock();
+  const outcome: Omit<DecisionOutcome, 'alert'> = {};
+  if (input.decision === 'accept_shift') {
+    const prep = await deps.store.read(async (tx) => {
+      const { current } = await checkDecision(tx, input, now);
+      const w = await windowOfLatestEvidence(tx, current);
+      const n = await tx.records.countWindow(current.model, current.modelVersion, w.from, w.to);
+      const active = await baselineCache(deps.store).resolve(tx, current.model, current.modelVersion);
+      return { current, w, n, active, profile: await shiftProfileOptions(tx, current.model, active) };
+    });
+    const { current, w, n, active } = prep;
+    // Replacing the baseline changes every later verdict: show what would happen until the reviewer confirms.
+    if (!input.confirm) {
+      throw new ApiError('confirmation_required', `accept_shift builds a new baseline for ${current.model} ${current.modelVersion || '(unversioned)'} from ${n} stored records of ${new Date(w.from).toISOString()} – ${new Date(w.to).toISOString()} and activates it in place of baseline ${active?.id ?? 'none'}; resend with "confirm": true`, {
+        records: n,
+        window: { from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() },
+        replaces_baseline_id: active?.id ?? null,
+      });
+    }
+    if (n === 0) throw new ApiError('conflict', 'the raw records of the alert window are no longer stored (retention); upload a baseline instead');
+    const created = await createBaseline(deps, {
+      model: current.model,
+      modelVersion: current.modelVersion,
+      source: windowRows(deps, current, w, active !== null && active.prediction !== null),
+      format: 'ndjson',
+      profile: prep.profile,
+      notes: `accept_shift of alert ${current.id}: ${input.note}`,
+      createdBy: input.actor,
+      activate: false,
+    });
+    // The reviewer's version must still hold before the switch, not only when the decision is recorded.
+    await deps.store.read((tx) => loadForChange(tx, input.id, input.version));
+    const activated = await activateBaseline(deps, current.model, created.baseline.id, input.actor);
+    outcome.baseline = { id: activated.baseline.id, reaggregated_records: activated.reaggregated };
+  }
+
+  const alert = await deps.store.tx(async (tx) => {
+    // Checked again inside the transaction that records it: the accept_shift work above awaited.
+    const { current: fresh, rollbackTo } = await checkDecision(tx, input, now);
+    const snooze = input.decision === 'snooze';
+    const updated = await changeAlert(
+      tx,
+      fresh,
+      {
+        status: snooze ? 'snoozed' : 'decided',
+        decision: input.decision,
+        decisionNote: input.note,
+        snoozedUntil: snooze ? (input.snoozeUntil ?? null) : null,
+      },
+      now,
+    );
+    const data: Record<string, unknown> = { decision: input.decision };
+    if (input.decision === 'retrain') {
+      const request = await tx.alerts.insertRetrain({
+        model: fresh.model,
+        modelVersion: fresh.modelVersion,
+        alertIds: JSON.stringify([fresh.id]),
+        requestedBy: input.actor,
+        reason: input.note,
+        status: 'requested',
+        createdAt: now,
+        updatedAt: now,
+      });
+      outcome.retrain_request = retrainView(request);
+      data.retrain_request_id = request.id;
+      await notify(tx, deps, { type: 'retrain.requested', at: now, actor: input.actor, alert: updated, retrain: request });
+    }
+    if (input.decision === 'rollback' && rollbackTo !== null) {
+      outcome.rollback = { status: 'recorded', from_version: fresh.modelVersion || null, to_version: rollbackTo };
+      data.rollback = outcome.rollback;
+      await notify(tx, deps, { type: 'rollback.requested', at: now, actor: input.actor, alert: updated, note: `roll ${fresh.model} back from ${fresh.modelVersion || '(unversioned)'} to ${rollbackTo}` });
+    }
+    if (input.decision === 'false_positive' && input.raiseThresholds) {
+      const t = (await thresholdsFor(tx, deps.config, fresh.model))(fresh.feature);
+      const psiWarning = Math.max(t.psiWarning, Math.round((fresh.peakPsi ?? t.psiWarning) * 1.2 * 1e4) / 1e4);
+      const psiCritical = Math.max(t.psiCritical, psiWarning * 2.5);
+      await setThresholds(tx, deps.config, { model: fresh.model, feature: fresh.feature, psiWarning, psiCritical, alpha: null, actor: input.actor, reason: `false positive on alert ${fresh.id}: ${input.note}` }, now);
+      outcome.thresholds = { psi_warning: psiWarning, psi_critical: psiCritical };
+      data.thresholds = outcome.thresholds;
+    }
+    if (outcome.baseline) data.baseline = outcome.baseline;
+    await tx.alerts.addEvent({ alertId: fresh.id, at: now, actor: input.actor, action: `decision:${input.decision}`, fromStatus: fresh.status, toStatus: updated.status, note: input.note, data: JSON.stringify(data) });
+    return updated;
+  });
+  return { alert: alertView(alert), ...outcome };
+}

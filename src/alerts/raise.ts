@@ -1,0 +1,230 @@
+import { driftSettingsFor } from '../config.js';
+import type { AppDeps } from '../context.js';
+import type { ColumnResult } from '../drift/evaluate.js';
+import type { DriftResult, UnknownFeature } from '../drift/service.js';
+import { enqueueNotification, queueAlertmanagerResend } from '../notifications/service.js';
+import type { AlertKind, AlertRow, RetrainRow, Tx } from '../store/index.js';
+import type { NotificationEventType } from '../views.js';
+import { decide, driftSignal, qualitySignal, type Signal } from './policy.js';
+import { alertView, isFiring, retrainView } from './views.js';
+
+// Raising: turns drift results into alerts (open, attach evidence, escalate, recover) and wakes snoozes.
+
+type Deps = Pick<AppDeps, 'store' | 'config' | 'clock'>;
+export const SYSTEM_ACTOR = 'driftwatch';
+
+/** Queues a notification about an alert or retrain request in the caller's transaction. */
+export async function notify(
+  tx: Tx,
+  deps: Pick<AppDeps, 'config'>,
+  e: { type: NotificationEventType; at: number; actor: string | null; alert?: AlertRow; retrain?: RetrainRow; note?: string },
+): Promise<void> {
+  await enqueueNotification(tx, deps.config, {
+    type: e.type,
+    at: e.at,
+    actor: e.actor,
+    ...(e.alert ? { alert: alertView(e.alert) } : {}),
+    ...(e.retrain ? { retrainRequest: retrainView(e.retrain) } : {}),
+    ...(e.note ? { note: e.note } : {}),
+  });
+}
+
+function measures(r: ColumnResult, result: DriftResult) {
+  return {
+    window: result.window,
+    window_kind: result.window_kind,
+    drift_result_id: result.id,
+    baseline_id: result.baseline_id,
+    n: r.n,
+    psi: r.psi,
+    psi_warning: r.psi_warning,
+    ks_statistic: r.ks_statistic,
+    ks_pvalue: r.ks_pvalue,
+    chi2_statistic: r.chi2_statistic,
+    chi2_pvalue: r.chi2_pvalue,
+    pvalue_adjusted: r.pvalue_adjusted,
+    wasserstein_normed: r.wasserstein_normed,
+    js: r.js,
+    missing_rate: r.missing_rate,
+    baseline_missing_rate: r.baseline_missing_rate,
+    type_mismatch_rate: r.type_mismatch_rate,
+    unseen_rate: r.unseen_rate,
+    out_of_range_rate: r.out_of_range_rate,
+    severity: r.severity,
+  };
+}
+
+/** Measures of a feature the baseline does not have: only how often production sent it. */
+function unknownMeasures(u: UnknownFeature, result: DriftResult) {
+  return {
+    window: result.window,
+    window_kind: result.window_kind,
+    drift_result_id: result.id,
+    baseline_id: result.baseline_id,
+    n: u.records,
+    unknown_feature_rate: u.rate,
+    schema: 'feature not in the baseline',
+  };
+}
+
+function isSnoozed(alert: AlertRow, now: number): boolean {
+  return alert.status === 'snoozed' && alert.snoozedUntil !== null && alert.snoozedUntil > now;
+}
+
+/** How many times a system change is retried when a reviewer changed the alert in between. */
+const CAS_RETRIES = 5;
+
+/** Applies the alert policy to one feature signal of a drift result, in the caller's transaction. */
+async function applySignal(
+  tx: Tx,
+  deps: Deps,
+  result: DriftResult,
+  feature: string,
+  kind: AlertKind,
+  signal: Signal,
+  m: Record<string, unknown> & { severity?: unknown },
+  psi: number | null,
+): Promise<void> {
+  const now = deps.clock();
+  const windowFrom = Date.parse(result.window.from);
+  const windowTo = Date.parse(result.window.to);
+  for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
+    const existing = await tx.alerts.openFor(result.model, feature, kind);
+    const lastEvidenceTo = existing ? await tx.alerts.latestEvidenceTo(existing.id) : null;
+    // Recovery: the rolling window decides for live traffic, where one calm hour inside a drifting day is
+    // no recovery. A closed bucket decides only when it lies wholly after every window that fired (the
+    // alert came from backfilled, past buckets that no rolling window covers any more).
+    if (signal && !signal.firing && result.window_kind !== 'rolling') {
+      if (result.window_kind !== 'bucket' || lastEvidenceTo === null || windowFrom < lastEvidenceTo) return;
+    }
+    const action = decide(existing, signal, windowTo, lastEvidenceTo, now);
+    if (action.type === 'none') return;
+    const text = JSON.stringify(m);
+    if (action.type === 'recover') {
+      if (!existing) return;
+      const updated = await tx.alerts.update(existing.id, existing.version, { recoveredAt: now }, now);
+      if (!updated) continue;
+      await tx.alerts.addEvent({ alertId: existing.id, at: now, actor: SYSTEM_ACTOR, action: 'recovered', fromStatus: existing.status, toStatus: existing.status, note: `window ending ${result.window.to} is back to normal`, data: text });
+      // A snoozed alert stays quiet until its time, recovery included.
+      if (!isSnoozed(existing, now)) await notify(tx, deps, { type: 'alert.recovered', at: now, actor: null, alert: updated });
+      return;
+    }
+    const severity = action.severity;
+    let alert: AlertRow;
+    if (action.type === 'open') {
+      const inserted = await tx.alerts.insert({
+        model: result.model,
+        modelVersion: result.model_version ?? '',
+        feature,
+        kind,
+        severity,
+        status: 'open',
+        evidenceCount: 1,
+        firstSeen: windowFrom,
+        lastSeen: windowTo,
+        peakPsi: psi,
+        latest: text,
+        peak: text,
+        createdAt: now,
+        updatedAt: now,
+      });
+      // Another writer opened it first (the unique index on open alerts): attach to that one instead.
+      if (!inserted) continue;
+      alert = inserted;
+      await tx.alerts.addEvent({ alertId: alert.id, at: now, actor: SYSTEM_ACTOR, action: 'opened', fromStatus: null, toStatus: 'open', note: null, data: text });
+      await notify(tx, deps, { type: 'alert.opened', at: now, actor: null, alert });
+    } else if (action.type === 'attach' && existing) {
+      // A window re-evaluated (late data, or the rolling window between bucket boundaries) is the same evidence.
+      const known = await tx.alerts.hasEvidence(existing.id, result.id);
+      const newPeak = psi !== null && (existing.peakPsi === null || psi > existing.peakPsi);
+      // Evidence alone does not bump the version a reviewer holds; a change of severity, status or
+      // recovery does, since those are what a reviewer acts on.
+      const visible = action.escalate || action.reopen || existing.recoveredAt !== null;
+      const updated = await tx.alerts.update(
+        existing.id,
+        existing.version,
+        {
+          severity,
+          modelVersion: result.model_version ?? '',
+          evidenceCount: existing.evidenceCount + (known ? 0 : 1),
+          firstSeen: Math.min(existing.firstSeen, windowFrom),
+          lastSeen: Math.max(existing.lastSeen, windowTo),
+          latest: text,
+          recoveredAt: null,
+          ...(newPeak ? { peakPsi: psi, peak: text } : {}),
+          ...(action.reopen ? { status: 'open' as const, snoozedUntil: null } : {}),
+        },
+        now,
+        { bumpVersion: visible },
+      );
+      if (!updated) continue;
+      alert = updated;
+      if (action.reopen) {
+        await tx.alerts.addEvent({ alertId: alert.id, at: now, actor: SYSTEM_ACTOR, action: 'snooze_ended', fromStatus: 'snoozed', toStatus: 'open', note: 'still drifting after the snooze', data: null });
+        await notify(tx, deps, { type: 'alert.opened', at: now, actor: null, alert });
+      }
+      if (action.escalate) {
+        await tx.alerts.addEvent({ alertId: alert.id, at: now, actor: SYSTEM_ACTOR, action: 'escalated', fromStatus: alert.status, toStatus: alert.status, note: 'warning → critical', data: text });
+        if (!action.quiet) await notify(tx, deps, { type: 'alert.escalated', at: now, actor: null, alert });
+      }
+    } else return;
+    await tx.alerts.upsertEvidence({ alertId: alert.id, driftResultId: result.id, windowKind: result.window_kind, windowFrom, windowTo, severity, measures: text, at: now });
+    return;
+  }
+  throw new Error(`alert for ${result.model}/${feature}/${kind} kept changing under the drift tick`);
+}
+
+/** Raises, extends and recovers alerts from a stored drift result (bucket and rolling windows). */
+export async function processDriftResult(deps: Deps, result: DriftResult): Promise<void> {
+  // On-demand ranges are for looking, not paging; a window being rebuilt holds only part of its records.
+  if (result.window_kind === 'range' || result.rebuilding) return;
+  const settings = driftSettingsFor(deps.config, result.model);
+  await deps.store.tx(async (tx) => {
+    for (const r of result.features) {
+      await applySignal(tx, deps, result, r.feature, 'drift', driftSignal(r), measures(r, result), r.psi);
+      await applySignal(tx, deps, result, r.feature, 'data_quality', qualitySignal(r, settings.qualityRate, settings.minSamples), measures(r, result), r.psi);
+    }
+    if (result.prediction) {
+      await applySignal(tx, deps, result, 'prediction', 'prediction_drift', driftSignal(result.prediction), measures(result.prediction, result), result.prediction.psi);
+    }
+    // Features the baseline does not have: a data-quality (schema) signal once frequent enough.
+    const baselineFeatures = new Set(result.features.map((f) => f.feature));
+    const unknown = new Map(result.unknown_features.map((u) => [u.feature, u]));
+    const enough = result.n >= settings.minSamples;
+    for (const u of result.unknown_features) {
+      const signal: Signal = !enough || u.rate === null ? null : u.rate >= settings.qualityRate ? { firing: true, severity: u.rate >= 4 * settings.qualityRate ? 'critical' : 'warning' } : { firing: false };
+      await applySignal(tx, deps, result, u.feature, 'data_quality', signal, unknownMeasures(u, result), null);
+    }
+    if (enough) {
+      // An open schema alert whose feature no longer arrives is calm in this window.
+      for (const open of await tx.alerts.list({ model: result.model, kind: 'data_quality', status: ['open', 'acknowledged', 'decided', 'snoozed'], limit: 1000 })) {
+        if (baselineFeatures.has(open.feature) || unknown.has(open.feature)) continue;
+        await applySignal(tx, deps, result, open.feature, 'data_quality', { firing: false }, unknownMeasures({ feature: open.feature, records: 0, rate: 0 }, result), null);
+      }
+    }
+  });
+}
+
+/** Snoozed alerts whose time has come go back to open. */
+export async function wakeSnoozed(deps: Deps, now: number): Promise<number> {
+  return deps.store.tx(async (tx) => {
+    let woken = 0;
+    for (const due of await tx.alerts.dueSnoozed(now)) {
+      const alert = await tx.alerts.update(due.id, due.version, { status: 'open', snoozedUntil: null }, now);
+      if (!alert) continue;
+      woken++;
+      await tx.alerts.addEvent({ alertId: due.id, at: now, actor: SYSTEM_ACTOR, action: 'snooze_ended', fromStatus: 'snoozed', toStatus: 'open', note: null, data: null });
+      // Back in the queue either way; it only pages again if it is still drifting.
+      if (alert.recoveredAt === null) await notify(tx, deps, { type: 'alert.opened', at: now, actor: null, alert });
+    }
+    return woken;
+  });
+}
+
+/** Re-sends the firing alerts to each Alertmanager channel (see queueAlertmanagerResend). */
+export async function resendFiring(deps: Deps, now: number): Promise<number> {
+  return deps.store.tx(async (tx) => {
+    const firing = (await tx.alerts.unclosed()).filter((a) => isFiring(a, now)).map(alertView);
+    return queueAlertmanagerResend(tx, deps.config, firing, now);
+  });
+}

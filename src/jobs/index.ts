@@ -1,0 +1,49 @@
+import { runRebuild } from '../baselines/service.js';
+import type { AppDeps } from '../context.js';
+import { runDeliveryTick } from '../notifications/service.js';
+import { runRetentionTick } from '../retention/tick.js';
+import { alertmanagerResendTick, runDriftTick } from './drift-tick.js';
+import { JobRegistry, type RegistryOptions } from './registry.js';
+
+export { JobRegistry } from './registry.js';
+
+/** Resumes re-aggregations left unfinished (a crash or restart during an activation). */
+export async function runRebuildTick(deps: Pick<AppDeps, 'store' | 'config' | 'clock'>): Promise<{ models: string[]; pages: number }> {
+  const pending = await deps.store.read((tx) => tx.baselines.activations());
+  let pages = 0;
+  for (const a of pending) pages += await runRebuild(deps, a.model);
+  return { models: pending.map((a) => a.model), pages };
+}
+
+/** Every job of driftwatch, in one registry. */
+export function createJobs(deps: AppDeps, options: RegistryOptions = {}): JobRegistry {
+  const registry = new JobRegistry(deps, options);
+  registry.register({
+    name: 'drift',
+    schedule: deps.config.drift.schedule,
+    tick: (now) => runDriftTick(deps, now),
+    idle: (r) => r.evaluated === 0 && r.errors.length === 0,
+    errors: (r) => r.errors,
+  });
+  registry.register({
+    name: 'rebuild',
+    schedule: '*/10 * * * * *',
+    tick: () => runRebuildTick(deps),
+    idle: (r) => r.models.length === 0,
+  });
+  registry.register({
+    name: 'retention',
+    schedule: deps.config.retention.pruneSchedule,
+    tick: (now) => runRetentionTick(deps, now),
+    idle: (r) => r.records + r.rejections === 0,
+  });
+  // Every 5 s: the first retry of a failed delivery is due 5 s after it failed.
+  registry.register({
+    name: 'deliveries',
+    schedule: '*/5 * * * * *',
+    tick: (now) => runDeliveryTick(deps, now),
+    idle: (r) => r.sent + r.failed + r.retried === 0,
+  });
+  registry.register({ name: 'alertmanager-resend', schedule: '* * * * *', tick: alertmanagerResendTick(deps), idle: (n) => n === 0 });
+  return registry;
+}

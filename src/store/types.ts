@@ -1,0 +1,503 @@
+// The store interface: every read and write of driftwatch's state goes through it. Services `await` these
+// methods inside `store.tx(async (tx) => …)`; the SQLite store runs transactions one at a time, a PostgreSQL
+// store would run them on a pool. Rules that must hold with several writers live in the implementation
+// (unique indexes, compare-and-set, additive upserts), never in module-level state of a service.
+//
+// Times are milliseconds since the epoch (64-bit integers in the database). Rows use camelCase; JSON
+// columns are handed over as text so the store knows nothing of the domain types stored in them.
+
+/** A column of an aggregate: a baseline feature, the prediction, or a feature the baseline does not have. */
+export type Role = 'feature' | 'prediction' | 'extra';
+export type WindowKind = 'bucket' | 'rolling' | 'range';
+export type AlertKind = 'drift' | 'data_quality' | 'prediction_drift';
+export type AlertSeverity = 'warning' | 'critical';
+export type AlertStatus = 'open' | 'acknowledged' | 'decided' | 'snoozed' | 'closed';
+export type AlertDecision = 'retrain' | 'accept_shift' | 'rollback' | 'false_positive' | 'snooze';
+export type RetrainStatus = 'requested' | 'accepted' | 'in_progress' | 'done' | 'rejected';
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** A validated inference record, as ingest stores it. */
+export interface NewRecord {
+  model: string;
+  /** '' when the client sent no version. */
+  modelVersion: string;
+  requestId: string;
+  ts: number;
+  features: Record<string, number | string | boolean | null>;
+  prediction: unknown;
+  label: unknown;
+  latencyMs: number | null;
+  status: 'ok' | 'error' | null;
+  error: string | null;
+  tags: Record<string, string> | null;
+}
+
+export interface RecordRow {
+  id: number;
+  model: string;
+  modelVersion: string;
+  requestId: string;
+  ts: number;
+  receivedAt: number;
+  features: string;
+  prediction: string | null;
+  label: string | null;
+  latencyMs: number | null;
+  status: 'ok' | 'error' | null;
+  error: string | null;
+  tags: string | null;
+}
+
+/** A stored record's fields needed to re-aggregate it. */
+export type RecordPageRow = Pick<RecordRow, 'id' | 'model' | 'modelVersion' | 'requestId' | 'ts' | 'features' | 'prediction' | 'label'>;
+
+export interface NewRejection {
+  positionKind: 'index' | 'line';
+  position: number;
+  model: string | null;
+  requestId: string | null;
+  /** JSON of the problems. */
+  errors: string;
+  raw: string;
+}
+
+export interface RejectionRow extends NewRejection {
+  id: number;
+  receivedAt: number;
+  ingestRequestId: string;
+}
+
+export interface ModelVersionRow {
+  model: string;
+  modelVersion: string;
+  recordCount: number;
+  firstTs: number;
+  lastTs: number;
+  firstReceivedAt: number;
+  lastReceivedAt: number;
+}
+
+/** What an aggregate counts for one column; a bucket's row and a summed window share it. */
+export interface ColumnTallies {
+  /** Values placed in a slot (counted in `counts`). */
+  n: number;
+  missing: number;
+  typeMismatch: number;
+  outOfRange: number;
+  unseen: number;
+  offEdge: number;
+  vmin: number | null;
+  vmax: number | null;
+}
+
+export interface AggregateKey {
+  model: string;
+  modelVersion: string;
+  baselineId: number;
+  bucketStart: number;
+  bucketMs: number;
+  role: Role;
+  name: string;
+}
+
+/** An addition to one (bucket, column) aggregate: counts per grid cell or category slot. */
+export interface AggregateDelta extends AggregateKey, ColumnTallies {
+  counts: Uint32Array;
+}
+
+export interface AggregateRow extends ColumnTallies {
+  role: Role;
+  name: string;
+  counts: Uint32Array;
+}
+
+/** Record and label-outcome counts of a bucket (or, summed, of a window). */
+export interface Outcomes {
+  records: number;
+  labeled: number;
+  classified: number;
+  correct: number;
+  regressed: number;
+  absErrSum: number;
+  sqErrSum: number;
+}
+
+export interface BucketKey {
+  model: string;
+  modelVersion: string;
+  bucketStart: number;
+  bucketMs: number;
+}
+
+export interface BucketStatsDelta extends BucketKey, Outcomes {}
+
+/** A bucket whose data changed since the drift tick last took it; `seq` grows with every change. */
+export interface ChangedBucket extends BucketKey {
+  seq: number;
+  /** The change sequence the rolling window was last evaluated at. */
+  rolledSeq: number;
+}
+
+export interface WindowKey {
+  model: string;
+  modelVersion: string;
+  baselineId: number;
+  bucketMs: number;
+  from: number;
+  to: number;
+}
+
+export interface BaselineRow {
+  id: number;
+  model: string;
+  modelVersion: string;
+  sha256: string;
+  rowCount: number;
+  codeCommit: string | null;
+  notes: string | null;
+  /** JSON of the profile options. */
+  options: string;
+  createdAt: number;
+  createdBy: string | null;
+  activatedAt: number | null;
+  active: boolean;
+}
+
+export interface BaselineColumnRow {
+  role: 'feature' | 'prediction';
+  name: string;
+  /** JSON ColumnProfile. */
+  profile: string;
+}
+
+export interface ActiveColumnRow extends BaselineColumnRow {
+  baselineId: number;
+  modelVersion: string;
+}
+
+/**
+ * A baseline activation in progress: the lease that keeps one activation per model, and the cursor of
+ * the re-aggregation that rebuilds the new baseline's aggregates from stored raw records.
+ */
+export interface ActivationRow {
+  model: string;
+  baselineId: number;
+  /** JSON array of the model versions being rebuilt. */
+  versions: string;
+  /** Records with id ≤ maxRecordId are rebuilt; later ones are aggregated by ingest itself. */
+  maxRecordId: number;
+  /** Last record id folded in (0 at the start). */
+  cursor: number;
+  total: number;
+  done: number;
+  startedAt: number;
+  updatedAt: number;
+  startedBy: string | null;
+}
+
+export interface StoredDriftResult {
+  model: string;
+  modelVersion: string;
+  baselineId: number;
+  windowKind: WindowKind;
+  windowFrom: number;
+  windowTo: number;
+  n: number;
+  drifted: boolean | null;
+  driftedShare: number | null;
+  /** JSON of the full result. */
+  result: string;
+  evaluatedAt: number;
+}
+
+export interface DriftResultQuery {
+  model: string;
+  from?: number | undefined;
+  to?: number | undefined;
+  kind?: WindowKind | undefined;
+  modelVersion?: string | undefined;
+  limit: number;
+}
+
+export interface ThresholdOverrideRow {
+  model: string;
+  feature: string;
+  psiWarning: number | null;
+  psiCritical: number | null;
+  alpha: number | null;
+  setBy: string;
+  reason: string | null;
+  updatedAt: number;
+}
+
+export interface AlertRow {
+  id: number;
+  model: string;
+  modelVersion: string;
+  feature: string;
+  kind: AlertKind;
+  severity: AlertSeverity;
+  status: AlertStatus;
+  assignee: string | null;
+  version: number;
+  recoveredAt: number | null;
+  snoozedUntil: number | null;
+  decision: AlertDecision | null;
+  decisionNote: string | null;
+  evidenceCount: number;
+  firstSeen: number;
+  lastSeen: number;
+  peakPsi: number | null;
+  latest: string;
+  peak: string;
+  createdAt: number;
+  updatedAt: number;
+  closedAt: number | null;
+}
+
+export type NewAlert = Omit<AlertRow, 'id' | 'version' | 'assignee' | 'recoveredAt' | 'snoozedUntil' | 'decision' | 'decisionNote' | 'closedAt'>;
+export type AlertChange = Partial<Omit<AlertRow, 'id' | 'version' | 'createdAt' | 'updatedAt'>>;
+
+export interface EvidenceRow {
+  alertId: number;
+  driftResultId: number;
+  windowKind: WindowKind;
+  windowFrom: number;
+  windowTo: number;
+  severity: AlertSeverity;
+  measures: string;
+  at: number;
+}
+
+export interface AlertEventRow {
+  alertId: number;
+  at: number;
+  actor: string;
+  action: string;
+  fromStatus: string | null;
+  toStatus: string | null;
+  note: string | null;
+  data: string | null;
+}
+
+export interface AlertFilter {
+  status?: AlertStatus[] | undefined;
+  model?: string | undefined;
+  severity?: AlertSeverity | undefined;
+  assignee?: string | undefined;
+  kind?: AlertKind | undefined;
+  limit: number;
+}
+
+export interface RetrainRow {
+  id: number;
+  model: string;
+  modelVersion: string;
+  /** JSON array of alert ids. */
+  alertIds: string;
+  requestedBy: string;
+  reason: string;
+  status: RetrainStatus;
+  producedVersion: string | null;
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type NewRetrain = Omit<RetrainRow, 'id' | 'version' | 'producedVersion'>;
+
+export interface DeliveryRow {
+  id: number;
+  channel: string;
+  event: string;
+  payload: string;
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  createdAt: number;
+  deliveredAt: number | null;
+}
+
+export interface LeaseRow {
+  name: string;
+  holder: string;
+  expiresAt: number;
+  acquiredAt: number;
+}
+
+// ---- the repositories a transaction offers ----
+
+export interface RecordStore {
+  /** Inserts records with distinct (model, request_id); returns those that were new (already stored ones are skipped). */
+  insert(list: readonly NewRecord[], receivedAt: number): Promise<NewRecord[]>;
+  byRequestId(model: string, requestId: string): Promise<RecordRow | undefined>;
+  setLabel(id: number, label: string | null): Promise<void>;
+  /** Most recent by event time within [from, to). */
+  recent(q: { model: string; from?: number | undefined; to?: number | undefined; limit: number }): Promise<RecordRow[]>;
+  countWindow(model: string, modelVersion: string, from: number, to: number): Promise<number>;
+  /** A version's records with event time in [from, to) and id > afterId, in id order. */
+  windowPage(model: string, modelVersion: string, from: number, to: number, afterId: number, limit: number): Promise<RecordPageRow[]>;
+  /** Records of the given versions with afterId < id ≤ maxId, in id order. */
+  rebuildPage(model: string, versions: readonly string[], afterId: number, maxId: number, limit: number): Promise<RecordPageRow[]>;
+  countRebuild(model: string, versions: readonly string[], maxId: number): Promise<number>;
+  maxId(): Promise<number>;
+  insertRejections(list: readonly NewRejection[], receivedAt: number, ingestRequestId: string): Promise<void>;
+  rejections(q: { model?: string | undefined; limit: number; before?: number | undefined }): Promise<RejectionRow[]>;
+  /** Deletes up to `limit` rows received before `cutoff`; returns how many went. */
+  prune(table: 'records' | 'rejections', cutoff: number, limit: number): Promise<number>;
+}
+
+export interface ModelStore {
+  /** Adds newly stored records to the per-version counters (additive). */
+  bump(inserted: readonly NewRecord[], receivedAt: number): Promise<void>;
+  list(model?: string): Promise<ModelVersionRow[]>;
+  versions(model: string): Promise<string[]>;
+  /** The most recent version before `version` by first event time, for rollbacks. */
+  previousVersion(model: string, version: string): Promise<string | null>;
+  /** The version that sent data most recently ('' for unversioned records, or none). */
+  latestVersion(model: string): Promise<string>;
+}
+
+export interface AggregateStore {
+  /** Adds each delta to its row; counts, tallies and min/max merge in the database (safe with several writers). */
+  add(deltas: readonly AggregateDelta[], now: number): Promise<void>;
+  addBucketStats(list: readonly BucketStatsDelta[], now: number): Promise<void>;
+  clear(model: string, baselineId: number): Promise<void>;
+  window(k: WindowKey): Promise<AggregateRow[]>;
+  windowOutcomes(k: Omit<WindowKey, 'baselineId'>): Promise<Outcomes>;
+  versionsWithData(model: string, bucketMs: number, from: number, to: number): Promise<string[]>;
+  /** Marks buckets changed: bumps their change sequence, so a tick in flight sees them again. */
+  markChanged(keys: readonly BucketKey[]): Promise<void>;
+  changed(limit: number): Promise<ChangedBucket[]>;
+  /** Forgets a changed bucket, unless it changed again after `seq` was read. */
+  takeChanged(key: BucketKey, seq: number): Promise<void>;
+  /** Records that the rolling window saw this bucket's change `seq`. */
+  markRolled(key: BucketKey, seq: number): Promise<void>;
+}
+
+export interface BaselineStore {
+  insert(row: Omit<BaselineRow, 'id' | 'activatedAt'>, columns: readonly BaselineColumnRow[]): Promise<BaselineRow>;
+  list(model: string): Promise<BaselineRow[]>;
+  get(model: string, id: number): Promise<BaselineRow | undefined>;
+  columns(id: number): Promise<BaselineColumnRow[]>;
+  hasActive(model: string, modelVersion: string): Promise<boolean>;
+  /** Makes the baseline the active one of its version (deactivating the version's others). */
+  markActive(row: BaselineRow, now: number): Promise<void>;
+  /** Changes whenever a baseline of the model is activated or deactivated, by any process. */
+  activeStamp(model: string): Promise<string>;
+  /** Every column of the model's active baselines, the most recently activated baseline first. */
+  activeColumns(model: string): Promise<ActiveColumnRow[]>;
+  activeFeatureNames(model: string): Promise<string[]>;
+  /** Starts an activation; false when one of the model is already in progress (the lease row exists). */
+  beginActivation(row: ActivationRow): Promise<boolean>;
+  activation(model: string): Promise<ActivationRow | undefined>;
+  activations(): Promise<ActivationRow[]>;
+  /** Moves the rebuild cursor from `from` to `to`; false when someone else moved it first. */
+  advanceActivation(model: string, from: number, to: number, done: number, now: number): Promise<boolean>;
+  finishActivation(model: string): Promise<void>;
+}
+
+export interface DriftStore {
+  upsertResult(r: StoredDriftResult): Promise<number>;
+  list(q: DriftResultQuery): Promise<{ id: number; result: string }[]>;
+  /** The most recently evaluated result of each model version. */
+  latest(model: string): Promise<{ id: number; result: string }[]>;
+}
+
+export interface ThresholdStore {
+  overrides(model: string): Promise<ThresholdOverrideRow[]>;
+  upsert(row: ThresholdOverrideRow): Promise<void>;
+}
+
+export interface AlertStore {
+  /** The alert still in review (not closed) for a (model, feature, kind), if any. */
+  openFor(model: string, feature: string, kind: AlertKind): Promise<AlertRow | undefined>;
+  get(id: number): Promise<AlertRow | undefined>;
+  /** Inserts an open alert; undefined when one for its (model, feature, kind) is already open (unique index). */
+  insert(row: NewAlert): Promise<AlertRow | undefined>;
+  /**
+   * Compare-and-set: applies the change only if the alert is still at `expectVersion`; bumps the version
+   * (and updatedAt) unless `bumpVersion` is false. Undefined when the version moved on.
+   */
+  update(id: number, expectVersion: number, change: AlertChange, now: number, options?: { bumpVersion?: boolean }): Promise<AlertRow | undefined>;
+  hasEvidence(alertId: number, driftResultId: number): Promise<boolean>;
+  /** One row per (alert, drift result): a re-evaluated window replaces its earlier measures. */
+  upsertEvidence(row: EvidenceRow): Promise<void>;
+  evidence(alertId: number, limit?: number): Promise<EvidenceRow[]>;
+  latestEvidenceTo(alertId: number): Promise<number | null>;
+  addEvent(row: AlertEventRow): Promise<void>;
+  events(alertId: number): Promise<AlertEventRow[]>;
+  list(f: AlertFilter): Promise<AlertRow[]>;
+  /** Every alert not closed, oldest first. */
+  unclosed(): Promise<AlertRow[]>;
+  dueSnoozed(now: number): Promise<AlertRow[]>;
+  insertRetrain(row: NewRetrain): Promise<RetrainRow>;
+  getRetrain(id: number): Promise<RetrainRow | undefined>;
+  /** Compare-and-set on the request's version; undefined when it moved on. */
+  updateRetrain(id: number, expectVersion: number, change: Partial<Pick<RetrainRow, 'status' | 'producedVersion'>>, now: number): Promise<RetrainRow | undefined>;
+  listRetrain(f: { model?: string | undefined; status?: RetrainStatus | undefined; limit: number }): Promise<RetrainRow[]>;
+  retrainForAlert(alertId: number): Promise<RetrainRow[]>;
+}
+
+export interface DeliveryStore {
+  insert(d: { channel: string; event: string; payload: string; now: number }): Promise<number>;
+  /** Due deliveries in queue order; a channel's delivery waiting for a retry holds back its later ones. */
+  due(now: number, limit: number): Promise<DeliveryRow[]>;
+  markDelivered(id: number, attempts: number, now: number): Promise<void>;
+  markAttemptFailed(id: number, f: { status: 'pending' | 'failed'; attempts: number; lastError: string; nextAttemptAt: number }): Promise<void>;
+  get(id: number): Promise<DeliveryRow | undefined>;
+  list(q: { status?: DeliveryStatus | undefined; channel?: string | undefined; limit: number }): Promise<DeliveryRow[]>;
+  /** A failed delivery back to pending, due now; false when it was not failed. */
+  requeueFailed(id: number, now: number): Promise<boolean>;
+  pendingOf(channel: string, event: string): Promise<{ id: number } | undefined>;
+  replacePayload(id: number, payload: string): Promise<void>;
+  delete(id: number): Promise<void>;
+}
+
+export interface LeaseStore {
+  /**
+   * Takes or renews the named lease for `holder` until now + ttlMs; true when `holder` holds it afterwards.
+   * Another holder's lease is taken over only once it has expired.
+   */
+  acquire(name: string, holder: string, ttlMs: number, now: number): Promise<boolean>;
+  release(name: string, holder: string): Promise<void>;
+  get(name: string): Promise<LeaseRow | undefined>;
+}
+
+/** What one transaction can read and write. */
+export interface Tx {
+  records: RecordStore;
+  models: ModelStore;
+  aggregates: AggregateStore;
+  baselines: BaselineStore;
+  drift: DriftStore;
+  thresholds: ThresholdStore;
+  alerts: AlertStore;
+  deliveries: DeliveryStore;
+  leases: LeaseStore;
+}
+
+export interface MigrationStatus {
+  applied: number;
+  expected: number;
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Where the data lives, without credentials (for logs and /readyz). */
+  readonly location: string;
+  /**
+   * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. Transactions
+   * never interleave on SQLite (one at a time, in order); do not start one inside another — pass `tx` down.
+   */
+  tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** A read-only transaction (a consistent snapshot). */
+  read<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  migrationStatus(): Promise<MigrationStatus>;
+  isOpen(): boolean;
+  close(): Promise<void>;
+}
+
+/** Thrown by `store.tx` when called inside another transaction of the same store. */
+export class NestedTransactionError extends Error {}
