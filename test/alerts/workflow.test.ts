@@ -327,7 +327,7 @@ describe('versions and transitions', () => {
     const decided = await r.act<Outcome>(
       alert.id,
       'decision',
-      { decision: 'retrain', note: 'bad release' },
+      { decision: 'false_positive', note: 'bad release' },
       acked.body.version,
     );
     const closed = await r.act<AlertView>(alert.id, 'close', {}, decided.body.alert.version);
@@ -348,7 +348,7 @@ describe('versions and transitions', () => {
     expect(detail.events.map((e) => e.action)).toEqual([
       'opened',
       'acknowledged',
-      'decision:retrain',
+      'decision:false_positive',
       'closed',
     ]);
     expect(detail.retrain_requests).toEqual([]);
