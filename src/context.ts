@@ -1,7 +1,12 @@
-import type { Actor } from './auth/tokens.js';
-import type { Config } from './config.js';
+import type { Config, Role } from './config.js';
 import type { Logger } from './logger.js';
 import type { Store } from './store/index.js';
+
+/** Who is calling: a token's name and role, or "anonymous" when the API is open. */
+export interface Actor {
+  name: string;
+  role: Role;
+}
 
 /** Milliseconds since the epoch; injected so tests and jobs run on a fixed clock. */
 export type Clock = () => number;

@@ -1,11 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Config, Role } from '../config.js';
+import type { Actor } from '../context.js';
 
-export interface Actor {
-  name: string;
-  role: Role;
-}
+export type { Actor } from '../context.js';
 
 interface StoredToken {
   name: string;

@@ -17,8 +17,13 @@ const ALLOWED = new Set([
   'error',
   'tags',
 ]);
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && !Object.hasOwn(v, '__proto__');
+// Plain as the schema's records mean it: JSON.parse makes nothing else, but a Date, Map, class instance or
+// symbol key handed in by another caller is refused by zod and so must not slip through here.
+const isPlainObject = (v: unknown): v is Record<string, unknown> => {
+  if (typeof v !== 'object' || v === null || Object.hasOwn(v, '__proto__')) return false;
+  const proto = Object.getPrototypeOf(v);
+  return (proto === Object.prototype || proto === null) && Object.getOwnPropertySymbols(v).length === 0;
+};
 const isIdentifier = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= 256;
 const isScalar = (v: unknown) =>
   v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));

@@ -8,6 +8,7 @@ import {
   column,
   createBaseline,
   type DriftResultBody,
+  driftSeries,
   feature,
   type HistogramBody,
   ingestAll,
@@ -194,13 +195,14 @@ describe('missing values and type mismatches', () => {
 });
 
 describe('a training column without a single value', () => {
-  it('never makes drift runs or the tick fail once production sends that feature', async () => {
+  it('is refused at upload, and once left out, production sending it fails neither runs nor the tick', async () => {
     t = makeTestApp({ drift: { minSamples: 1 } });
     const rows = [{ x: 1, opt: null }, { x: 2, opt: null }, { x: 3 }];
-    const upload = await postBaseline(t.app, 'm', JSON.stringify(rows), 'application/json');
-    // Refusing such a column at upload is as good as measuring around it; failing later is not.
-    if (upload.status === 400) return;
-    expect(upload.status).toBe(201);
+    const refused = await postBaseline(t.app, 'm', JSON.stringify(rows), 'application/json');
+    expect(refused.status).toBe(400);
+    expect(refused.body.error?.message).toMatch(/"opt".*no values/);
+
+    await createBaseline(t.app, 'm', JSON.stringify(rows), 'application/json', { exclude: 'opt' });
     await ingestAll(
       t.app,
       records([
@@ -208,15 +210,77 @@ describe('a training column without a single value', () => {
         { x: 2, opt: 5 },
       ]),
     );
-    const res = await t.app.request('/v1/models/m/drift/run', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{}',
-    });
-    expect(res.status).toBe(200);
-    const [r] = ((await res.json()) as { results: DriftResultBody[] }).results;
-    expect(feature(r as DriftResultBody, 'x').n).toBe(2);
-    expect((await runDriftTick(t?.deps as TestApp['deps'], FIXED_NOW + 3600e3)).errors).toEqual([]);
+    const r = await runDriftOne(t.app, 'm');
+    expect(r.features.map((f) => f.feature)).toEqual(['x']);
+    expect(feature(r, 'x').n).toBe(2);
+
+    // runDriftTick reports a window that fails in `errors` instead of throwing, so check what it returned.
+    // At 13:00 the 11:00 bucket holding the records is closed, and it lies in the rolling window too.
+    const tick = await runDriftTick(t.deps, FIXED_NOW + 3600e3);
+    expect(tick.errors).toEqual([]);
+    expect(tick.evaluated).toBe(2);
+    const [bucket, ...more] = await driftSeries(t.app, 'm', 'kind=bucket');
+    expect(more).toEqual([]);
+    expect(bucket?.window.from).toBe('2026-11-24T11:00:00.000Z');
+    expect(bucket?.n).toBe(2);
+  });
+});
+
+describe('a drift tick with a window that cannot be evaluated', () => {
+  it('reports the failing windows with model and kind, evaluates the others, and retries the bucket later', async () => {
+    const a = makeTestApp({ drift: { minSamples: 1 } });
+    t = a;
+    const { app, deps } = a;
+    for (const model of ['m', 'bad'])
+      await createBaseline(app, model, JSON.stringify(training), 'application/json');
+    const features = Array.from({ length: 12 }, (_, i) => ({ x: i * 15, color: i % 2 ? 'red' : 'green' }));
+    await ingestAll(app, [
+      ...records(features),
+      ...features.map((f, i) => mrec(`b${i}`, f, { model: 'bad', timestamp: TS })),
+    ]);
+
+    // A counts blob cut to 3 bytes cannot be read as uint32 counts: every window over it fails.
+    const sqlite = a.store.connection.sqlite;
+    const where = "model = 'bad' AND role = 'feature' AND name = 'x'";
+    const stored = sqlite.prepare(`SELECT counts FROM aggregates WHERE ${where}`).all() as {
+      counts: Buffer;
+    }[];
+    expect(stored).toHaveLength(1);
+    sqlite.prepare(`UPDATE aggregates SET counts = ? WHERE ${where}`).run(Buffer.from([1, 2, 3]));
+
+    const first = await runDriftTick(deps, FIXED_NOW + 3600e3);
+    expect(first.errors).toHaveLength(2);
+    expect(first.errors).toEqual(
+      expect.arrayContaining([
+        {
+          model: 'bad',
+          model_version: null,
+          kind: 'bucket',
+          from: '2026-11-24T11:00:00.000Z',
+          error: expect.stringMatching(/\S/),
+        },
+        {
+          model: 'bad',
+          model_version: null,
+          kind: 'rolling',
+          from: '2026-11-23T14:00:00.000Z',
+          error: expect.stringMatching(/\S/),
+        },
+      ]),
+    );
+    // The healthy model's bucket and rolling window were evaluated and stored all the same.
+    expect(first.evaluated).toBe(2);
+    expect((await driftSeries(app, 'm', 'kind=bucket')).map((r) => r.n)).toEqual([12]);
+    expect((await driftSeries(app, 'm', 'kind=rolling')).map((r) => r.n)).toEqual([12]);
+    expect(await driftSeries(app, 'bad')).toEqual([]);
+
+    // Once the aggregate is readable again, the next tick evaluates the bucket that failed, with no new data.
+    sqlite.prepare(`UPDATE aggregates SET counts = ? WHERE ${where}`).run(stored[0]?.counts);
+    const second = await runDriftTick(deps, FIXED_NOW + 2 * 3600e3);
+    expect(second.errors).toEqual([]);
+    const retried = await driftSeries(app, 'bad', 'kind=bucket');
+    expect(retried.map((r) => [r.window.from, r.n])).toEqual([['2026-11-24T11:00:00.000Z', 12]]);
+    expect(feature(retried[0] as DriftResultBody, 'x').n).toBe(12);
   });
 });
 

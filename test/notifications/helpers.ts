@@ -35,6 +35,8 @@ export interface Receiver {
   /** http://127.0.0.1:<port> */
   url: string;
   received: Received[];
+  /** Resolves once `n` requests in all were closed by the client before they got an answer. */
+  abandoned(n: number): Promise<void>;
   /** Makes the next `n` requests fail the given way. */
   failNext(n: number, how?: 'status' | 'hang'): void;
   close(): Promise<void>;
@@ -42,24 +44,37 @@ export interface Receiver {
 
 /**
  * A real HTTP receiver on an ephemeral port: the first `failFirst` requests get a 500 (or, with
- * `how: 'hang'`, no answer at all), later ones 200. Every request is recorded, failed ones included.
+ * `how: 'hang'`, no answer at all), later ones 200. Every request is recorded, failed ones included;
+ * `onRequest` sees each one as it arrives, before it is answered.
  */
 export async function startReceiver(
-  options: { failFirst?: number; how?: 'status' | 'hang' } = {},
+  options: { failFirst?: number; how?: 'status' | 'hang'; onRequest?: (r: Received) => void } = {},
 ): Promise<Receiver> {
   let failing = options.failFirst ?? 0;
   let how = options.how ?? 'status';
   const received: Received[] = [];
+  let abandoned = 0;
+  const waiters: { n: number; resolve: () => void }[] = [];
   const server: Server = createServer((req, res) => {
+    res.on('close', () => {
+      if (res.writableFinished) return;
+      abandoned++;
+      for (const w of waiters.filter((x) => x.n <= abandoned)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    });
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      received.push({
+      const request = {
         method: req.method ?? '',
         path: req.url ?? '',
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
-      });
+      };
+      received.push(request);
+      options.onRequest?.(request);
       if (failing > 0) {
         failing--;
         if (how === 'hang') return;
@@ -74,6 +89,8 @@ export async function startReceiver(
   return {
     url: `http://127.0.0.1:${port}`,
     received,
+    abandoned: (n) =>
+      n <= abandoned ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve })),
     failNext: (n, h = 'status') => {
       failing = n;
       how = h;
