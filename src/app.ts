@@ -46,6 +46,29 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
     else c.get('log').info(line, 'request');
   });
 
+  // A bound on the work in flight: beyond it, 503 with Retry-After rather than bodies queued in memory.
+  // Health checks are never counted or refused, so they answer however busy the API is.
+  const inFlight = { all: 0, ingest: 0 };
+  const { maxInFlight, maxIngestInFlight } = deps.config.server;
+  app.use(async (c, next) => {
+    const path = c.req.path;
+    if (path === '/healthz' || path === '/readyz') return next();
+    const ingest = c.req.method === 'POST' && path.startsWith('/v1/ingest');
+    if (inFlight.all >= maxInFlight || (ingest && inFlight.ingest >= maxIngestInFlight)) {
+      c.header('retry-after', '1');
+      const which = ingest && inFlight.ingest >= maxIngestInFlight ? `${maxIngestInFlight} ingest requests` : `${maxInFlight} requests`;
+      throw new ApiError('unavailable', `driftwatch is busy (${which} in flight, server.maxInFlight / server.maxIngestInFlight); retry after 1 s`);
+    }
+    inFlight.all++;
+    if (ingest) inFlight.ingest++;
+    try {
+      await next();
+    } finally {
+      inFlight.all--;
+      if (ingest) inFlight.ingest--;
+    }
+  });
+
   app.route('/', healthRoutes(options.readiness ?? { accepting: () => true }));
   app.route('/', ingestRoutes());
   app.route('/', modelRoutes());
@@ -74,7 +97,10 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
 
   app.onError((err, c) => {
     const requestId = c.get('requestId') ?? '';
-    if (err instanceof ApiError) return c.json(errorBody(err, requestId), err.status);
+    if (err instanceof ApiError) {
+      if (err.code === 'unavailable') c.header('retry-after', '1');
+      return c.json(errorBody(err, requestId), err.status);
+    }
     if (err instanceof HTTPException) {
       const wrapped = new ApiError(err.status === 413 ? 'payload_too_large' : 'bad_request', err.message);
       return c.json(errorBody(wrapped, requestId), err.status);

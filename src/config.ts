@@ -142,6 +142,11 @@ export const configSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(8080),
       // How long in-flight requests may take to finish after SIGTERM before the process exits anyway.
       shutdownTimeoutMs: z.number().int().positive().default(10_000),
+      // Requests being worked on at once (health checks excepted); beyond it a 503 with Retry-After, so an
+      // overload is pushed back to clients instead of queuing bodies in memory and stalling health checks.
+      maxInFlight: z.number().int().positive().default(16),
+      // Of those, ingest requests (the ones that carry large bodies).
+      maxIngestInFlight: z.number().int().positive().default(4),
     })
     .prefault({}),
   database: z

@@ -22,6 +22,10 @@ export interface IngestResult {
   rejected: RejectedRecord[];
 }
 
+/** Records validated, stored or aggregated between two yields to the event loop. */
+const SLICE = 2_000;
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 function stringField(raw: unknown, key: string): string | null {
   if (typeof raw !== 'object' || raw === null) return null;
   const v = (raw as Record<string, unknown>)[key];
@@ -40,7 +44,12 @@ export async function ingestBatch(deps: Pick<AppDeps, 'store' | 'config' | 'cloc
   const seen = new Set<string>();
   let duplicates = 0;
 
+  let sinceYield = 0;
   for (const item of batch.items) {
+    if (++sinceYield === SLICE) {
+      sinceYield = 0;
+      await yieldToEventLoop();
+    }
     if (item.syntaxError !== undefined) {
       rejections.push({
         positionKind: batch.positionKind,
@@ -76,9 +85,16 @@ export async function ingestBatch(deps: Pick<AppDeps, 'store' | 'config' | 'cloc
   }
 
   const inserted = await deps.store.tx(async (tx) => {
-    const fresh = await tx.records.insert(valid, receivedAt);
+    // One transaction per request, worked in slices: between them the event loop serves health checks
+    // and parses other requests (their own transactions wait their turn).
+    const fresh: IngestRecord[] = [];
+    for (let i = 0; i < valid.length; i += SLICE) {
+      const slice = await tx.records.insert(valid.slice(i, i + SLICE), receivedAt);
+      await aggregateRecords(tx, deps, slice, receivedAt);
+      fresh.push(...slice);
+      if (i + SLICE < valid.length) await yieldToEventLoop();
+    }
     await tx.models.bump(fresh, receivedAt);
-    await aggregateRecords(tx, deps, fresh, receivedAt);
     await tx.records.insertRejections(
       rejections.map((r) => ({ ...r, errors: JSON.stringify(r.errors) })),
       receivedAt,
