@@ -142,6 +142,9 @@ export const configSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(8080),
       // How long in-flight requests may take to finish after SIGTERM before the process exits anyway.
       shutdownTimeoutMs: z.number().int().positive().default(10_000),
+      // Bodies of JSON commands (alert actions, drift runs, thresholds) are small and read whole; the bound
+      // keeps one request from holding the process's memory.
+      jsonBodyLimit: byteSize.default(1024 * 1024),
     })
     .prefault({}),
   database: z
@@ -155,6 +158,20 @@ export const configSchema = z.strictObject({
     .strictObject({
       // Applies to the body as sent and again after gzip decoding, so a small compressed bomb is refused too.
       bodyLimit: byteSize.default(16 * 1024 * 1024),
+      // POST /v1/labels is read whole like an ingest batch; backfills of ground truth can be large.
+      labelsBodyLimit: byteSize.default(16 * 1024 * 1024),
+    })
+    .prefault({}),
+  baselines: z
+    .strictObject({
+      // Training uploads are streamed, so this bounds the time one upload holds the profiler, not its memory.
+      maxBytes: byteSize.default(1024 ** 3),
+      // Numeric columns keep 8 bytes per value for exact quantiles: rows × numeric columns × 8 B is the memory.
+      maxRows: z.number().int().positive().default(10_000_000),
+      // One CSV record or NDJSON line is buffered until it ends; a file without newlines must not be held whole.
+      maxLineBytes: byteSize.default(1024 * 1024),
+      // The JSON format (an array or {"rows": [...]}) is parsed whole, unlike CSV and NDJSON.
+      maxJsonBytes: byteSize.default(16 * 1024 * 1024),
     })
     .prefault({}),
   retention: z

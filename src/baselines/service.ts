@@ -17,7 +17,8 @@ import {
   recordPage,
   versionsOf,
 } from './queries.js';
-import { hashing, type TrainingFormat, trainingRows } from './sources.js';
+import type { BodyLimit } from '../ingest/body.js';
+import { hashing, type TrainingFormat, type TrainingLimits, trainingRows } from './sources.js';
 
 export interface CreateBaselineInput {
   model: string;
@@ -30,6 +31,8 @@ export interface CreateBaselineInput {
   createdBy?: string | undefined;
   /** Undefined: activate when the version has no active baseline yet. */
   activate?: boolean | undefined;
+  /** Bounds for uploaded data (from `baselines.*`); rows driftwatch builds from its own records need none. */
+  limits?: { bytes: BodyLimit; rows: TrainingLimits } | undefined;
 }
 
 export interface BaselineView {
@@ -67,9 +70,14 @@ export async function createBaseline(
   deps: AppDeps,
   input: CreateBaselineInput,
 ): Promise<{ baseline: BaselineView; reaggregated: number }> {
-  const hashed = hashing(input.source);
+  const hashed = hashing(input.source, input.limits?.bytes);
   const builder = new ProfileBuilder(input.profile);
-  for await (const row of trainingRows(hashed.stream, input.format)) builder.addRow(row);
+  try {
+    for await (const row of trainingRows(hashed.stream, input.format, input.limits?.rows)) builder.addRow(row);
+  } finally {
+    // A refused upload stops being read here instead of being drained to its end.
+    if (!input.source.readableEnded) input.source.destroy();
+  }
   let built: ReturnType<ProfileBuilder['build']>;
   try {
     built = builder.build();

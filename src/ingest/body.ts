@@ -27,16 +27,32 @@ export function bodyFormat(contentType: string | undefined): BodyFormat {
   return format;
 }
 
-function tooLarge(limit: number, what: string): ApiError {
-  return new ApiError('payload_too_large', `${what} exceeds the ingest body limit of ${limit} bytes; send smaller batches`, {
-    limit_bytes: limit,
+/** A body limit and how a 413 names it, so the client learns which setting refused the body. */
+export interface BodyLimit {
+  bytes: number;
+  /** e.g. "ingest body limit" or "JSON body limit (server.jsonBodyLimit)". */
+  name: string;
+  advice?: string;
+}
+
+export function tooLarge(limit: BodyLimit, what: string): ApiError {
+  return new ApiError('payload_too_large', `${what} exceeds the ${limit.name} of ${limit.bytes} bytes${limit.advice ? `; ${limit.advice}` : ''}`, {
+    limit_bytes: limit.bytes,
   });
 }
 
-/** Reads the whole body, refusing it as soon as it passes `limit` bytes, and decodes gzip. */
-export async function readBody(request: Request, limit: number): Promise<string> {
+/** A declared content-length over the limit is refused before a byte of the body is read. */
+export function checkDeclaredLength(request: Request, limit: BodyLimit): void {
   const declared = Number(request.headers.get('content-length') ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit, 'request body');
+  if (Number.isFinite(declared) && declared > limit.bytes) throw tooLarge(limit, 'request body');
+}
+
+/**
+ * Reads the whole body, refusing it as soon as it passes the limit (declared or streamed, so a chunked body
+ * is cut off rather than buffered), and decodes gzip within the same limit.
+ */
+export async function readBody(request: Request, limit: BodyLimit): Promise<string> {
+  checkDeclaredLength(request, limit);
 
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -46,7 +62,7 @@ export async function readBody(request: Request, limit: number): Promise<string>
       const { done, value } = await reader.read();
       if (done) break;
       size += value.byteLength;
-      if (size > limit) {
+      if (size > limit.bytes) {
         await reader.cancel().catch(() => undefined);
         throw tooLarge(limit, 'request body');
       }
@@ -58,7 +74,7 @@ export async function readBody(request: Request, limit: number): Promise<string>
   const encoding = (request.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
   if (encoding === 'gzip' || encoding === 'x-gzip') {
     try {
-      buffer = await gunzipAsync(buffer, { maxOutputLength: limit });
+      buffer = await gunzipAsync(buffer, { maxOutputLength: limit.bytes });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
         throw tooLarge(limit, 'decompressed body');
