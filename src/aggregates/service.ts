@@ -108,7 +108,7 @@ export function aggregateRecords(
 }
 
 export function addOutcome(s: BucketStatsDelta, o: ReturnType<typeof labelOutcome>, sign: 1 | -1): void {
-  if (!o) return;
+  if (!o || o.kind === 'unscored') return;
   s.labeled += sign;
   if (o.kind === 'classification') {
     s.classified += sign;

@@ -15,6 +15,8 @@ export interface LabelResult {
   updated: number;
   unchanged: number;
   not_found: { index: number; model: string; request_id: string }[];
+  /** Labels stored on their record that no performance measure counts, each with the reason. */
+  unscored: { index: number; model: string; request_id: string; path: string; message: string }[];
 }
 
 /**
@@ -23,13 +25,18 @@ export interface LabelResult {
  */
 export function applyLabels(deps: Pick<AppDeps, 'db' | 'config' | 'clock'>, labels: LabelInput[]): LabelResult {
   const now = deps.clock();
-  const result: LabelResult = { updated: 0, unchanged: 0, not_found: [] };
+  const result: LabelResult = { updated: 0, unchanged: 0, not_found: [], unscored: [] };
   deps.db.sqlite.transaction(() => {
     labels.forEach((l, index) => {
       const row = findLabelTarget(deps.db, l.model, l.request_id);
       if (!row) {
         result.not_found.push({ index, model: l.model, request_id: l.request_id });
         return;
+      }
+      const prediction = row.prediction === null ? null : JSON.parse(row.prediction);
+      const outcome = labelOutcome(prediction, l.label);
+      if (outcome?.kind === 'unscored') {
+        result.unscored.push({ index, model: l.model, request_id: l.request_id, path: `labels[${index}].label`, message: outcome.reason });
       }
       const next = l.label === null ? null : JSON.stringify(l.label);
       if (next === row.label) {
@@ -52,9 +59,8 @@ export function applyLabels(deps: Pick<AppDeps, 'db' | 'config' | 'clock'>, labe
         absErrSum: 0,
         sqErrSum: 0,
       };
-      const prediction = row.prediction === null ? null : JSON.parse(row.prediction);
       if (row.label !== null) addOutcome(delta, labelOutcome(prediction, JSON.parse(row.label)), -1);
-      addOutcome(delta, labelOutcome(prediction, l.label), 1);
+      addOutcome(delta, outcome, 1);
       addBucketStats(deps.db, delta, now);
     });
   })();
