@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { ApiError } from '../errors.js';
-import { locateJsonError, recordSpans } from './json-error.js';
+import { locateJsonError, recordSpans, topLevelKeys } from './json-error.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -124,6 +124,14 @@ export function parseJsonBatch(text: string): ParsedBatch {
     if (extra.length > 0) {
       throw new ApiError('invalid_body', `unknown field ${extra.map((k) => JSON.stringify(k)).join(', ')} next to "records"`, {
         problems: extra.map((k) => ({ path: k, message: 'unknown field' })),
+      });
+    }
+    // JSON.parse keeps only the last of repeated keys, so the records of an earlier "records" would vanish
+    // unseen. The full scan runs only when the text could hold a repeat (a second "records", or an escape).
+    const mayRepeat = text.indexOf('"records"') !== text.lastIndexOf('"records"') || text.includes('\\');
+    if (mayRepeat && (topLevelKeys(text)?.filter((k) => k.key === 'records').length ?? 0) > 1) {
+      throw new ApiError('invalid_body', '"records" appears more than once in the body; only the last would be read, so send one array', {
+        problems: [{ path: 'records', message: 'duplicate key' }],
       });
     }
     list = (parsed as { records: unknown }).records;
