@@ -82,7 +82,9 @@ export async function createBaseline(
   try {
     built = builder.build();
   } catch (err) {
-    if (err instanceof ProfileError) throw new ApiError('invalid_body', err.message);
+    if (err instanceof ProfileError) {
+      throw new ApiError('invalid_body', err.message, err.problems ? { problems: err.problems } : undefined);
+    }
     throw err;
   }
   const columns: { role: 'feature' | 'prediction'; name: string; profile: ColumnProfile }[] = [];
