@@ -26,21 +26,28 @@ describe('upload parameters naming columns', () => {
     ['categorical', 'plann'],
     ['label', 'churn'],
     ['prediction', 'score'],
-  ])('a misspelt %s is a 400 naming the parameter and the column, and nothing is stored', async (param, column) => {
-    const a = app();
-    const res = await postBaseline(a.app, 'm', CSV, 'text/csv', { [param]: column });
-    expect(res.status).toBe(400);
-    expect(res.body.error).toMatchObject({
-      code: 'invalid_body',
-      message: `${param}: column "${column}" is not in the training data`,
-      details: { problems: [{ path: param, message: `column "${column}" is not in the training data` }] },
-    });
-    expect(baselineCount(a)).toBe(0);
-  });
+  ])(
+    'a misspelt %s is a 400 naming the parameter and the column, and nothing is stored',
+    async (param, column) => {
+      const a = app();
+      const res = await postBaseline(a.app, 'm', CSV, 'text/csv', { [param]: column });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({
+        code: 'invalid_body',
+        message: `${param}: column "${column}" is not in the training data`,
+        details: { problems: [{ path: param, message: `column "${column}" is not in the training data` }] },
+      });
+      expect(baselineCount(a)).toBe(0);
+    },
+  );
 
   it('lists every unknown column at once', async () => {
     const a = app();
-    const res = await postBaseline(a.app, 'm', CSV, 'text/csv', { exclude: 'customer_id,custmer', numeric: 'age,agee', label: 'churn' });
+    const res = await postBaseline(a.app, 'm', CSV, 'text/csv', {
+      exclude: 'customer_id,custmer',
+      numeric: 'age,agee',
+      label: 'churn',
+    });
     expect(res.status).toBe(400);
     expect(res.body.error?.message).toBe(
       'label: column "churn" is not in the training data; numeric: column "agee" is not in the training data; exclude: column "custmer" is not in the training data',
@@ -49,7 +56,11 @@ describe('upload parameters naming columns', () => {
 
   it('a correctly spelt exclude and label leave those columns out of the profile', async () => {
     const a = app();
-    const res = await postBaseline(a.app, 'm', CSV, 'text/csv', { exclude: 'customer_id', label: 'churned', numeric: 'age' });
+    const res = await postBaseline(a.app, 'm', CSV, 'text/csv', {
+      exclude: 'customer_id',
+      label: 'churned',
+      numeric: 'age',
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     const detail = await baselineDetail(a.app, 'm', res.body.id);
     expect(detail.columns.map((c) => c.name).sort()).toEqual(['age', 'plan']);

@@ -19,7 +19,8 @@ function app(overrides: Partial<typeof LIMITS> = {}): TestApp {
 
 const PATH = '/v1/models/m/baselines';
 const csvRows = (n: number) => `x,y\n${Array.from({ length: n }, (_, i) => `${i},${i % 3}`).join('\n')}\n`;
-const ndjsonRows = (n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({ x: i, y: i % 3 })).join('\n');
+const ndjsonRows = (n: number) =>
+  Array.from({ length: n }, (_, i) => JSON.stringify({ x: i, y: i % 3 })).join('\n');
 
 async function errorOf(res: Response): Promise<ErrorBody['error']> {
   return ((await res.json()) as ErrorBody).error;
@@ -35,7 +36,10 @@ describe('bytes (baselines.maxBytes, baselines.maxJsonBytes)', () => {
     async (type) => {
       const a = app();
       const body = countingBody('1,2\n');
-      const res = await sendStream(a, PATH, body.stream, { 'content-type': type, 'content-length': String(1e12) });
+      const res = await sendStream(a, PATH, body.stream, {
+        'content-type': type,
+        'content-length': String(1e12),
+      });
       expect(res.status).toBe(413);
       expect((await errorOf(res)).message).toBe(
         'request body exceeds the baseline upload limit (baselines.maxBytes) of 20000 bytes',
@@ -52,7 +56,9 @@ describe('bytes (baselines.maxBytes, baselines.maxJsonBytes)', () => {
     expect(res.status).toBe(413);
     const err = await errorOf(res);
     expect(err.code).toBe('payload_too_large');
-    expect(err.message).toBe('training data exceeds the baseline upload limit (baselines.maxBytes) of 20000 bytes');
+    expect(err.message).toBe(
+      'training data exceeds the baseline upload limit (baselines.maxBytes) of 20000 bytes',
+    );
     expect(body.pulled()).toBeGreaterThan(LIMITS.maxBytes);
     expect(body.pulled()).toBeLessThan(LIMITS.maxBytes * 2);
     expect(baselineCount(a)).toBe(0);
@@ -126,12 +132,20 @@ describe('line length (baselines.maxLineBytes)', () => {
     const a = app();
     const exact = `{"x":1,"pad":"${'p'.repeat(200 - 16)}"}`;
     expect(exact.length).toBe(200);
-    const over = await postBaseline(a.app, 'm', `{"x":2}\n${exact} \n`, 'application/x-ndjson', { exclude: 'pad' });
-    expect(over.status).toBe(413);
-    expect(over.body.error?.message).toMatch(/^training NDJSON line 2: longer than 200 bytes/);
-    const res = await postBaseline(a.app, 'm', `${exact}\r\n${JSON.stringify({ x: 2, pad: 'q' })}\r\n`, 'application/x-ndjson', {
+    const over = await postBaseline(a.app, 'm', `{"x":2}\n${exact} \n`, 'application/x-ndjson', {
       exclude: 'pad',
     });
+    expect(over.status).toBe(413);
+    expect(over.body.error?.message).toMatch(/^training NDJSON line 2: longer than 200 bytes/);
+    const res = await postBaseline(
+      a.app,
+      'm',
+      `${exact}\r\n${JSON.stringify({ x: 2, pad: 'q' })}\r\n`,
+      'application/x-ndjson',
+      {
+        exclude: 'pad',
+      },
+    );
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body.row_count).toBe(2);
   });
@@ -141,7 +155,9 @@ describe('line length (baselines.maxLineBytes)', () => {
     const text = `x,note\n1,ok\n2,${'n'.repeat(500)}\n3,ok\n`;
     const res = await postBaseline(a.app, 'm', text, 'text/csv');
     expect(res.status).toBe(413);
-    expect(res.body.error?.message).toBe('training CSV line 3: record longer than 200 bytes (baselines.maxLineBytes)');
+    expect(res.body.error?.message).toBe(
+      'training CSV line 3: record longer than 200 bytes (baselines.maxLineBytes)',
+    );
   });
 
   it('a CSV without any newline is refused at the cap without reading it all', async () => {
@@ -159,21 +175,38 @@ describe('nesting', () => {
 
   it('an NDJSON row with a 10,000-level value is a 400 naming the line and column, not a 500', async () => {
     const a = app({ maxBytes: 1e6, maxLineBytes: 1e6 });
-    const res = await postBaseline(a.app, 'm', `{"x":1}\n{"x":2,"a":${deep(10_000)}}\n`, 'application/x-ndjson');
+    const res = await postBaseline(
+      a.app,
+      'm',
+      `{"x":1}\n{"x":2,"a":${deep(10_000)}}\n`,
+      'application/x-ndjson',
+    );
     expect(res.status).toBe(400);
-    expect(res.body.error?.message).toBe('training NDJSON line 2: column "a" is nested deeper than 64 levels');
+    expect(res.body.error?.message).toBe(
+      'training NDJSON line 2: column "a" is nested deeper than 64 levels',
+    );
   });
 
   it('a JSON row with a 10,000-level value is a 400 naming the row', async () => {
     const a = app({ maxBytes: 1e6, maxJsonBytes: 1e6 });
-    const res = await postBaseline(a.app, 'm', `{"rows":[{"x":1},{"x":2,"a":{"b":${deep(10_000)}}}]}`, 'application/json');
+    const res = await postBaseline(
+      a.app,
+      'm',
+      `{"rows":[{"x":1},{"x":2,"a":{"b":${deep(10_000)}}}]}`,
+      'application/json',
+    );
     expect(res.status).toBe(400);
     expect(res.body.error?.message).toBe('training JSON rows[1]: column "a" is nested deeper than 64 levels');
   });
 
   it('a value nested 64 levels deep is still profiled (as a category)', async () => {
     const a = app();
-    const res = await postBaseline(a.app, 'm', `{"x":1,"a":${deep(64)}}\n{"x":2,"a":${deep(64)}}\n`, 'application/x-ndjson');
+    const res = await postBaseline(
+      a.app,
+      'm',
+      `{"x":1,"a":${deep(64)}}\n{"x":2,"a":${deep(64)}}\n`,
+      'application/x-ndjson',
+    );
     expect(res.status, JSON.stringify(res.body)).toBe(201);
   });
 });

@@ -20,7 +20,8 @@ function file(text: string): string {
   return path;
 }
 
-const channel = (url: string) => `notifications:\n  channels:\n    - { name: hook, type: webhook, url: "${url}" }\n`;
+const channel = (url: string) =>
+  `notifications:\n  channels:\n    - { name: hook, type: webhook, url: "${url}" }\n`;
 
 describe('notification URLs', () => {
   it.each([
@@ -40,10 +41,15 @@ describe('notification URLs', () => {
 
   it.each([
     ['data:text/html,<h1>hi</h1>', 'expected an http:// or https:// URL, got data:'],
-    ['https://admin:secret@driftwatch.internal', 'must not contain a user name or password (user:password@host)'],
+    [
+      'https://admin:secret@driftwatch.internal',
+      'must not contain a user name or password (user:password@host)',
+    ],
   ])('notifications.externalUrl %s is refused', (url, message) => {
     const path = file(`notifications:\n  externalUrl: "${url}"\n`);
-    expect(configProblems({ file: path, env: {} })).toEqual([`notifications.externalUrl: ${message} [from config file ${path}]`]);
+    expect(configProblems({ file: path, env: {} })).toEqual([
+      `notifications.externalUrl: ${message} [from config file ${path}]`,
+    ]);
   });
 
   it('lists every bad URL at once', () => {
@@ -99,8 +105,12 @@ describe('every problem at once', () => {
       'models.m',
       'models.m.features.f',
     ]);
-    expect(problems).toContain('models.m: psiCritical 0.15 is below psiWarning 0.2 once merged with the levels above');
-    expect(problems).toContain('models.m.features.f: psiCritical 0.15 is below psiWarning 0.5 once merged with the levels above');
+    expect(problems).toContain(
+      'models.m: psiCritical 0.15 is below psiWarning 0.2 once merged with the levels above',
+    );
+    expect(problems).toContain(
+      'models.m.features.f: psiCritical 0.15 is below psiWarning 0.5 once merged with the levels above',
+    );
   });
 
   it('a threshold the schema refuses is reported once, not compared with a guess', () => {

@@ -34,18 +34,23 @@ async function errorOf(res: Response): Promise<ErrorBody['error']> {
 }
 
 describe('JSON command bodies (server.jsonBodyLimit)', () => {
-  it.each(COMMANDS)('%s %s: a declared length over the limit is a 413 before the body is read', async (method, path) => {
-    const a = app();
-    // Declared as 10^12 bytes and never ending: a server that waited for it would never answer.
-    const body = countingBody('{"note":"x"}');
-    const res = await sendStream(a, path, body.stream, { 'content-length': String(1e12) }, method);
-    expect(res.status).toBe(413);
-    const err = await errorOf(res);
-    expect(err.code).toBe('payload_too_large');
-    expect(err.message).toBe(`request body exceeds the JSON body limit (server.jsonBodyLimit) of ${JSON_LIMIT} bytes`);
-    expect(err.details).toEqual({ limit_bytes: JSON_LIMIT });
-    expect(body.pulled()).toBe(0);
-  });
+  it.each(COMMANDS)(
+    '%s %s: a declared length over the limit is a 413 before the body is read',
+    async (method, path) => {
+      const a = app();
+      // Declared as 10^12 bytes and never ending: a server that waited for it would never answer.
+      const body = countingBody('{"note":"x"}');
+      const res = await sendStream(a, path, body.stream, { 'content-length': String(1e12) }, method);
+      expect(res.status).toBe(413);
+      const err = await errorOf(res);
+      expect(err.code).toBe('payload_too_large');
+      expect(err.message).toBe(
+        `request body exceeds the JSON body limit (server.jsonBodyLimit) of ${JSON_LIMIT} bytes`,
+      );
+      expect(err.details).toEqual({ limit_bytes: JSON_LIMIT });
+      expect(body.pulled()).toBe(0);
+    },
+  );
 
   it.each(COMMANDS)('%s %s: a chunked body without length is cut off at the limit', async (method, path) => {
     const a = app();
@@ -87,7 +92,11 @@ describe('labels (ingest.labelsBodyLimit)', () => {
     const text = labelBody(40);
     expect(text.length).toBeGreaterThan(JSON_LIMIT);
     expect(text.length).toBeLessThanOrEqual(LABELS_LIMIT);
-    const res = await a.app.request('/v1/labels', { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+    const res = await a.app.request('/v1/labels', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: text,
+    });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { not_found: unknown[] }).not_found).toHaveLength(40);
   });

@@ -19,7 +19,12 @@ const RANGE = { from: H, to: H + 3600e3 };
 
 async function setup(records: Record<string, unknown>[]) {
   t = makeTestApp({ drift: { minSamples: 1 } });
-  await createBaseline(t.app, 'reg', JSON.stringify(Array.from({ length: 20 }, (_, i) => ({ x: i }))), 'application/json');
+  await createBaseline(
+    t.app,
+    'reg',
+    JSON.stringify(Array.from({ length: 20 }, (_, i) => ({ x: i }))),
+    'application/json',
+  );
   await ingestAll(
     t.app,
     records.map((r, i) => ({ model: 'reg', timestamp: H + i * 1000, features: { x: i }, ...r })),
@@ -28,7 +33,11 @@ async function setup(records: Record<string, unknown>[]) {
 }
 
 async function label(app: TestApp['app'], labels: { request_id: string; label: number }[]) {
-  const res = await postJson(app, '/v1/labels', labels.map((l) => ({ model: 'reg', ...l })));
+  const res = await postJson(
+    app,
+    '/v1/labels',
+    labels.map((l) => ({ model: 'reg', ...l })),
+  );
   return { status: res.status, body: (await res.json()) as LabelResult };
 }
 
@@ -56,14 +65,16 @@ describe('labels whose error overflows', () => {
         model: 'reg',
         request_id: 'big',
         path: 'labels[0].label',
-        message: 'prediction 1e+200 and label -1e+200 differ by more than 1e+100; the label is stored but not scored',
+        message:
+          'prediction 1e+200 and label -1e+200 differ by more than 1e+100; the label is stored but not scored',
       },
       {
         index: 1,
         model: 'reg',
         request_id: 'huge',
         path: 'labels[1].label',
-        message: 'prediction 1 and label 1e+308 differ by more than 1e+100; the label is stored but not scored',
+        message:
+          'prediction 1 and label 1e+308 differ by more than 1e+100; the label is stored but not scored',
       },
     ]);
     const stored = new Map((await storedRecords(app, 'reg')).map((r) => [r.request_id, r.label]));
@@ -73,7 +84,14 @@ describe('labels whose error overflows', () => {
 
   it('can be corrected later, in a batch with other corrections, without a 500', async () => {
     const app = await setup(records);
-    expect((await label(app, [{ request_id: 'big', label: -1e200 }, { request_id: 'huge', label: 1e308 }])).status).toBe(200);
+    expect(
+      (
+        await label(app, [
+          { request_id: 'big', label: -1e200 },
+          { request_id: 'huge', label: 1e308 },
+        ])
+      ).status,
+    ).toBe(200);
     expect((await label(app, [{ request_id: 'q0', label: 1 }])).status).toBe(200);
 
     // big stays unscorable (any label is far from 1e200); huge becomes an error of −2; q0 moves to −1.

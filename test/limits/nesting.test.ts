@@ -1,7 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { recordSpans } from '../../src/ingest/json-error.js';
 import { ingestBatch } from '../../src/ingest/service.js';
-import { type ErrorBody, ingestJson, ingestNdjson, rowCount, storedRejections, storedRequestIds } from '../helpers.js';
+import {
+  type ErrorBody,
+  ingestJson,
+  ingestNdjson,
+  rowCount,
+  storedRejections,
+  storedRequestIds,
+} from '../helpers.js';
 import { makeTestApp, type TestApp } from '../support.js';
 
 // Deeply nested values and a repeated "records" key: a per-record rejection or a 400 naming the key,
@@ -21,7 +28,9 @@ describe('a repeated "records" key', () => {
     expect(res.status).toBe(400);
     const err = (res.json as ErrorBody).error;
     expect(err.code).toBe('invalid_body');
-    expect(err.message).toBe('"records" appears more than once in the body; only the last would be read, so send one array');
+    expect(err.message).toBe(
+      '"records" appears more than once in the body; only the last would be read, so send one array',
+    );
     expect(err.details).toEqual({ problems: [{ path: 'records', message: 'duplicate key' }] });
     expect(rowCount(t, 'records')).toBe(0);
     expect(rowCount(t, 'rejections')).toBe(0);
@@ -29,17 +38,27 @@ describe('a repeated "records" key', () => {
 
   it('is refused when the repeat is spelt with an escape, or the first array is empty', async () => {
     t = makeTestApp();
-    for (const body of [`{"records":[${good('a')}],"rec\\u006frds":[${good('b')}]}`, `{"records":[],"records":[${deep(10_000)}]}`]) {
+    for (const body of [
+      `{"records":[${good('a')}],"rec\\u006frds":[${good('b')}]}`,
+      `{"records":[],"records":[${deep(10_000)}]}`,
+    ]) {
       const res = await ingestJson(t.app, body);
       expect(res.status, body.slice(0, 60)).toBe(400);
-      expect((res.json as ErrorBody).error.details).toEqual({ problems: [{ path: 'records', message: 'duplicate key' }] });
+      expect((res.json as ErrorBody).error.details).toEqual({
+        problems: [{ path: 'records', message: 'duplicate key' }],
+      });
     }
     expect(rowCount(t, 'records')).toBe(0);
   });
 
   it('is not confused with "records" inside a record or escapes in values', async () => {
     t = makeTestApp();
-    const inner = JSON.stringify({ model: 'm', request_id: 'x', features: { records: 'records' }, error: 'a "quoted"\\ path' });
+    const inner = JSON.stringify({
+      model: 'm',
+      request_id: 'x',
+      features: { records: 'records' },
+      error: 'a "quoted"\\ path',
+    });
     const res = await ingestJson(t.app, `{"records":[${inner},${good('y')}]}`);
     expect(res.status).toBe(200);
     expect(await storedRequestIds(t.app, 'm')).toEqual(['x', 'y']);
@@ -59,7 +78,14 @@ describe('10,000-level nesting', () => {
     expect(res.body).toEqual({
       accepted: 2,
       duplicates: 0,
-      rejected: [{ index: 1, errors: [{ path: 'records[1].features.a', message: 'expected number, string, boolean or null, got array' }] }],
+      rejected: [
+        {
+          index: 1,
+          errors: [
+            { path: 'records[1].features.a', message: 'expected number, string, boolean or null, got array' },
+          ],
+        },
+      ],
     });
     expect(await storedRequestIds(t.app, 'm')).toEqual(['g1', 'g2']);
     const [rejection] = await storedRejections(t.app);
@@ -73,7 +99,11 @@ describe('10,000-level nesting', () => {
     const body = `[${deep(10_000)},{"model":"m","request_id":"p","features":{},"prediction":${obj}},{"model":"m","request_id":"t","features":{},"tags":${obj}},${good('ok')}]`;
     const res = await ingestJson(t.app, body);
     expect(res.status).toBe(207);
-    expect(res.body.rejected.map((r) => r.errors[0]?.path)).toEqual(['records[0]', 'records[1].prediction', 'records[2].tags.k']);
+    expect(res.body.rejected.map((r) => r.errors[0]?.path)).toEqual([
+      'records[0]',
+      'records[1].prediction',
+      'records[2].tags.k',
+    ]);
     expect(await storedRequestIds(t.app, 'm')).toEqual(['ok']);
   });
 
@@ -81,7 +111,14 @@ describe('10,000-level nesting', () => {
     t = makeTestApp();
     const res = await ingestNdjson(t.app, `${good('g1')}\n${nestedRecord}\n${good('g2')}\n`);
     expect(res.status).toBe(207);
-    expect(res.body.rejected).toEqual([{ line: 2, errors: [{ path: 'line[2].features.a', message: 'expected number, string, boolean or null, got array' }] }]);
+    expect(res.body.rejected).toEqual([
+      {
+        line: 2,
+        errors: [
+          { path: 'line[2].features.a', message: 'expected number, string, boolean or null, got array' },
+        ],
+      },
+    ]);
     expect((await storedRejections(t.app))[0]?.raw).toBe(nestedRecord);
   });
 
@@ -92,7 +129,9 @@ describe('10,000-level nesting', () => {
       { positionKind: 'index', items: [{ position: 0, value: JSON.parse(deep(100_000)) }] },
       'req-1',
     );
-    expect(result.rejected).toEqual([{ index: 0, errors: [{ path: 'records[0]', message: 'expected object, got array' }] }]);
+    expect(result.rejected).toEqual([
+      { index: 0, errors: [{ path: 'records[0]', message: 'expected object, got array' }] },
+    ]);
     const raw = t.deps.db.sqlite.prepare('SELECT raw FROM rejections').pluck().get();
     expect(raw).toBe('(not kept: the value could not be re-serialised)');
   });
