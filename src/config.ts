@@ -35,6 +35,25 @@ const byteSize = z.union([z.number().int().positive(), z.string()]).transform((v
 
 const durationDays = z.number().positive();
 
+/**
+ * Receivers and links are http(s) only: fetch would also "deliver" to a data: URL and mark it sent, so the
+ * notification vanished. Credentials in the URL would travel in every request and every log line.
+ */
+const httpUrl = z.string().superRefine((v, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected an http:// or https:// URL' });
+    return;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', message: `expected an http:// or https:// URL, got ${url.protocol}` });
+  } else if (url.username !== '' || url.password !== '') {
+    ctx.addIssue({ code: 'custom', message: 'must not contain a user name or password (user:password@host)' });
+  }
+});
+
 const cronExpression = z.string().refine((v) => cron.validate(v), {
   error: 'not a valid cron expression (e.g. "*/10 * * * *")',
 });
@@ -78,23 +97,16 @@ const driftSettings = z.strictObject({
 });
 export type DriftSettingsInput = z.infer<typeof driftSettings>;
 
-function criticalAboveWarning(t: { psiWarning?: number | undefined; psiCritical?: number | undefined }): boolean {
-  return t.psiWarning === undefined || t.psiCritical === undefined || t.psiCritical >= t.psiWarning;
-}
-
 /** Thresholds that may be set per feature (config `models.<m>.features.<f>` or the API). */
-const featureThresholds = z
-  .strictObject({
-    psiWarning: z.number().positive().optional(),
-    psiCritical: z.number().positive().optional(),
-    alpha: z.number().gt(0).lt(1).optional(),
-  })
-  .refine(criticalAboveWarning, { error: 'psiCritical must be at least psiWarning', path: ['psiCritical'] });
+// psiCritical ≥ psiWarning is checked by thresholdProblems, across levels and even when other keys are bad.
+const featureThresholds = z.strictObject({
+  psiWarning: z.number().positive().optional(),
+  psiCritical: z.number().positive().optional(),
+  alpha: z.number().gt(0).lt(1).optional(),
+});
 export type FeatureThresholds = z.infer<typeof featureThresholds>;
 
-const modelSettings = driftSettings
-  .extend({ features: z.record(z.string(), featureThresholds).default({}) })
-  .refine(criticalAboveWarning, { error: 'psiCritical must be at least psiWarning', path: ['psiCritical'] });
+const modelSettings = driftSettings.extend({ features: z.record(z.string(), featureThresholds).default({}) });
 
 const role = z.enum(['ingest', 'reviewer', 'admin']);
 export type Role = z.infer<typeof role>;
@@ -114,7 +126,7 @@ const channel = z.strictObject({
   name: z.string().min(1).max(100),
   type: z.enum(['webhook', 'slack', 'alertmanager']),
   // For alertmanager: the base URL (http://alertmanager:9093); /api/v2/alerts is appended.
-  url: z.url(),
+  url: httpUrl,
   // webhook: HMAC-SHA256 key for the X-Driftwatch-Signature header.
   secret: z.string().min(1).optional(),
   // Which events to send; all when absent.
@@ -147,6 +159,9 @@ export const configSchema = z.strictObject({
       maxInFlight: z.number().int().positive().default(16),
       // Of those, ingest requests (the ones that carry large bodies).
       maxIngestInFlight: z.number().int().positive().default(4),
+      // Bodies of JSON commands (alert actions, drift runs, thresholds) are small and read whole; the bound
+      // keeps one request from holding the process's memory.
+      jsonBodyLimit: byteSize.default(1024 * 1024),
     })
     .prefault({}),
   database: z
@@ -160,6 +175,20 @@ export const configSchema = z.strictObject({
     .strictObject({
       // Applies to the body as sent and again after gzip decoding, so a small compressed bomb is refused too.
       bodyLimit: byteSize.default(16 * 1024 * 1024),
+      // POST /v1/labels is read whole like an ingest batch; backfills of ground truth can be large.
+      labelsBodyLimit: byteSize.default(16 * 1024 * 1024),
+    })
+    .prefault({}),
+  baselines: z
+    .strictObject({
+      // Training uploads are streamed, so this bounds the time one upload holds the profiler, not its memory.
+      maxBytes: byteSize.default(1024 ** 3),
+      // Numeric columns keep 8 bytes per value for exact quantiles: rows × numeric columns × 8 B is the memory.
+      maxRows: z.number().int().positive().default(10_000_000),
+      // One CSV record or NDJSON line is buffered until it ends; a file without newlines must not be held whole.
+      maxLineBytes: byteSize.default(1024 * 1024),
+      // The JSON format (an array or {"rows": [...]}) is parsed whole, unlike CSV and NDJSON.
+      maxJsonBytes: byteSize.default(16 * 1024 * 1024),
     })
     .prefault({}),
   retention: z
@@ -175,7 +204,6 @@ export const configSchema = z.strictObject({
       // node-cron expression for the drift tick that evaluates windows whose data changed.
       schedule: cronExpression.default('* * * * *'),
     })
-    .refine(criticalAboveWarning, { error: 'psiCritical must be at least psiWarning', path: ['psiCritical'] })
     .prefault({}),
   models: z.record(z.string(), modelSettings).default({}),
   auth: z
@@ -194,7 +222,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       channels: z.array(channel).default([]),
       // Base URL reviewers open driftwatch at; used for links in notifications.
-      externalUrl: z.url().optional(),
+      externalUrl: httpUrl.optional(),
       // Per-attempt timeout for a receiver.
       timeoutMs: z.number().int().positive().default(5_000),
       // Attempts before a delivery is marked failed (with exponential backoff between them).
@@ -307,11 +335,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     source.origin.set(dotted, `--${dotted.split('.').pop()}`);
   }
 
+  const fromOf = (path: string) => source.origin.get(path) ?? (file ? `config file ${file}` : 'defaults');
   const result = configSchema.safeParse(source.raw);
   if (!result.success) {
     for (const issue of result.error.issues) {
       const path = issue.path.join('.');
-      const from = source.origin.get(path) ?? (file ? `config file ${file}` : 'defaults');
+      const from = fromOf(path);
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys) problems.push(`${path ? `${path}.` : ''}${key}: unknown key [from ${from}]`);
         continue;
@@ -319,33 +348,67 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       problems.push(`${path || '(top level)'}: ${issue.message.replace(/^Invalid input: /, '')} [from ${from}]`);
     }
   }
+  // On the raw input, so a bad key elsewhere does not hide an inconsistent pair of thresholds.
+  problems.push(...thresholdProblems(source.raw, fromOf));
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
-  problems.push(...thresholdProblems(result.data));
-  if (problems.length > 0) throw new ConfigError(problems);
   return result.data;
 }
 
-/** psiCritical below psiWarning once the levels are merged (defaults < drift < models.<m> < features.<f>). */
-function thresholdProblems(config: Config): string[] {
-  const problems: string[] = [];
-  const check = (path: string, warning: number, critical: number) => {
-    if (critical < warning) problems.push(`${path}: psiCritical ${critical} is below psiWarning ${warning} once merged with the levels above`);
+type Levels = { psiWarning?: number; psiCritical?: number };
+/** A level's own thresholds; `refused` when it sets one the schema refuses, so its intended pair is unknown. */
+type OwnLevels = Levels & { refused?: boolean };
+
+const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The thresholds a level sets itself; values the schema refuses are left out (they have their own problem). */
+function ownThresholds(raw: unknown): OwnLevels {
+  if (!isMapping(raw)) return {};
+  const valid = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
+  const w = valid(raw.psiWarning);
+  const c = valid(raw.psiCritical);
+  return {
+    ...(w === undefined ? {} : { psiWarning: w }),
+    ...(c === undefined ? {} : { psiCritical: c }),
+    refused: (raw.psiWarning !== undefined && w === undefined) || (raw.psiCritical !== undefined && c === undefined),
   };
-  const base = driftSettingsFor(config, '\u0000no model');
-  check('drift', base.psiWarning, base.psiCritical);
-  for (const [model, own] of Object.entries(config.models)) {
-    const s = driftSettingsFor(config, model);
-    check(`models.${model}`, s.psiWarning, s.psiCritical);
-    for (const [feature, f] of Object.entries(own.features)) {
-      check(`models.${model}.features.${feature}`, f.psiWarning ?? s.psiWarning, f.psiCritical ?? s.psiCritical);
+}
+
+/**
+ * psiCritical below psiWarning, within one level or once merged (defaults < drift < models.<m> <
+ * features.<f>). Each problem is reported at the level that introduces it: one setting both says so
+ * itself; one setting one of them is compared with what it inherits.
+ */
+function thresholdProblems(raw: Record<string, unknown>, fromOf: (path: string) => string): string[] {
+  const problems: string[] = [];
+  const check = (path: string, { refused, ...own }: OwnLevels, inherited: Required<Levels>): Required<Levels> => {
+    const merged = { ...inherited, ...own };
+    if (refused) return merged;
+    if (own.psiWarning !== undefined && own.psiCritical !== undefined) {
+      if (own.psiCritical < own.psiWarning) {
+        problems.push(`${path}.psiCritical: psiCritical must be at least psiWarning [from ${fromOf(`${path}.psiCritical`)}]`);
+      }
+    } else if ((own.psiWarning !== undefined || own.psiCritical !== undefined) && merged.psiCritical < merged.psiWarning) {
+      problems.push(`${path}: psiCritical ${merged.psiCritical} is below psiWarning ${merged.psiWarning} once merged with the levels above`);
     }
+    return merged;
+  };
+  const base = check('drift', ownThresholds(raw.drift), { psiWarning: DRIFT_DEFAULTS.psiWarning, psiCritical: DRIFT_DEFAULTS.psiCritical });
+  if (!isMapping(raw.models)) return problems;
+  for (const [model, settings] of Object.entries(raw.models)) {
+    const s = check(`models.${model}`, ownThresholds(settings), base);
+    const features = isMapping(settings) ? settings.features : undefined;
+    if (!isMapping(features)) continue;
+    for (const [feature, f] of Object.entries(features)) check(`models.${model}.features.${feature}`, ownThresholds(f), s);
   }
   return problems;
 }
 
 /** A config with defaults only, for tests and tools; overrides use the same nested shape as the file. */
 export function defaultConfig(overrides: ConfigInput = {}): Config {
-  return configSchema.parse(overrides);
+  const config = configSchema.parse(overrides);
+  const problems = thresholdProblems(overrides as Record<string, unknown>, () => 'defaultConfig');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
 }
 
 /** Effective drift settings for a model: built-in defaults < `drift` < `models.<model>`. */

@@ -1,6 +1,8 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
+import type { AppEnv } from './context.js';
 import { ApiError, type FieldProblem, formatPath } from './errors.js';
+import { type BodyLimit, readBody } from './body-limit.js';
 
 function problems(error: z.ZodError, prefix: string): FieldProblem[] {
   return error.issues.flatMap((issue) =>
@@ -22,14 +24,19 @@ export function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<
 /**
  * Reads and validates a JSON body; unparseable JSON and schema problems are 400s naming the field.
  * An empty body is validated as `{}` when `emptyAsObject` is set (for endpoints whose body is optional).
+ * The body is read within `limit` (default `server.jsonBodyLimit`): a larger one is a 413, never buffered.
  */
 export async function parseJsonBody<S extends z.ZodType>(
-  c: Context,
+  c: Context<AppEnv>,
   schema: S,
-  options: { emptyAsObject?: boolean } = {},
+  options: { emptyAsObject?: boolean; limit?: BodyLimit } = {},
 ): Promise<z.infer<S>> {
   let body: unknown;
-  const text = await c.req.text();
+  const limit = options.limit ?? {
+    bytes: c.get('deps').config.server.jsonBodyLimit,
+    name: 'JSON body limit (server.jsonBodyLimit)',
+  };
+  const text = await readBody(c.req.raw, limit);
   if (text.trim() === '' && options.emptyAsObject) body = {};
   else {
     try {

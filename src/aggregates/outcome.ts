@@ -4,7 +4,16 @@ import type { Outcomes } from '../store/index.js';
 export type LabelOutcome =
   | { kind: 'classification'; correct: boolean }
   | { kind: 'regression'; error: number }
+  /** Stored on the record but counted nowhere, with the reason. */
+  | { kind: 'unscored'; reason: string }
   | null;
+
+/**
+ * Regression errors beyond this are not scored. Their squares (≤ 1e200) summed into a bucket stay finite for
+ * any number of labels; an infinite sum would make a later correction Infinity − Infinity, which SQLite
+ * stores as NULL.
+ */
+export const MAX_REGRESSION_ERROR = 1e100;
 
 /**
  * How one prediction fared against its ground-truth label. A numeric label with a numeric prediction is
@@ -13,7 +22,14 @@ export type LabelOutcome =
  */
 export function labelOutcome(prediction: unknown, label: unknown): LabelOutcome {
   if (label === null || label === undefined || prediction === null || prediction === undefined) return null;
-  if (typeof label === 'number' && typeof prediction === 'number') return { kind: 'regression', error: prediction - label };
+  if (typeof label === 'number' && typeof prediction === 'number') {
+    const error = prediction - label;
+    if (Math.abs(error) <= MAX_REGRESSION_ERROR) return { kind: 'regression', error };
+    return {
+      kind: 'unscored',
+      reason: `prediction ${prediction} and label ${label} differ by more than ${MAX_REGRESSION_ERROR}; the label is stored but not scored`,
+    };
+  }
   let predicted = predictionValue(prediction);
   if (typeof label === 'boolean' && typeof predicted === 'number') predicted = predicted >= 0.5;
   return { kind: 'classification', correct: String(predicted) === String(label) };
@@ -21,7 +37,7 @@ export function labelOutcome(prediction: unknown, label: unknown): LabelOutcome 
 
 /** Adds (sign 1) or removes (sign -1) one outcome from a bucket's label stats. */
 export function addOutcome(s: Outcomes, o: LabelOutcome, sign: 1 | -1): void {
-  if (!o) return;
+  if (!o || o.kind === 'unscored') return;
   s.labeled += sign;
   if (o.kind === 'classification') {
     s.classified += sign;

@@ -6,9 +6,10 @@ import type { AppEnv } from '../context.js';
 import { allow, canRead } from '../auth/middleware.js';
 import { ApiError } from '../errors.js';
 import { parseQuery } from '../http.js';
+import { checkDeclaredLength } from '../ingest/body.js';
 import { MODEL_NAME, MODEL_NAME_RULE } from '../ingest/record.js';
 import { activateBaseline, baselineDetail, createBaseline, listBaselines } from './service.js';
-import { trainingFormat } from './sources.js';
+import { jsonUploadLimit, trainingFormat, uploadLimit } from './sources.js';
 
 const list = z
   .string()
@@ -47,6 +48,10 @@ export function baselineRoutes(): Hono<AppEnv> {
     }
     const q = parseQuery(c, createQuery);
     const format = trainingFormat(c.req.header('content-type'));
+    const limits = c.get('deps').config.baselines;
+    const bytes = uploadLimit(limits.maxBytes);
+    checkDeclaredLength(c.req.raw, bytes);
+    if (format === 'json') checkDeclaredLength(c.req.raw, jsonUploadLimit(limits.maxJsonBytes));
     if (!c.req.raw.body) throw new ApiError('invalid_body', 'training data is required in the request body');
     const source = Readable.fromWeb(c.req.raw.body as NodeReadableStream<Uint8Array>);
     const result = await createBaseline(c.get('deps'), {
@@ -67,6 +72,7 @@ export function baselineRoutes(): Hono<AppEnv> {
       notes: q.notes,
       activate: q.activate,
       createdBy: c.get('actor').name,
+      limits: { bytes, rows: limits },
     });
     return c.json({ ...result.baseline, reaggregated_records: result.reaggregated }, 201);
   });

@@ -5,7 +5,8 @@ import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import { type ColumnProfile, ProfileBuilder, ProfileError, type ProfileOptions } from '../profiles/profile.js';
 import type { ActivationRow, BaselineRow, NewRecord, Tx } from '../store/index.js';
-import { hashing, type TrainingFormat, trainingRows } from './sources.js';
+import type { BodyLimit } from '../ingest/body.js';
+import { hashing, type TrainingFormat, type TrainingLimits, trainingRows } from './sources.js';
 
 type Deps = Pick<AppDeps, 'store' | 'config' | 'clock'>;
 
@@ -20,6 +21,8 @@ export interface CreateBaselineInput {
   createdBy?: string | undefined;
   /** Undefined: activate when the version has no active baseline yet. */
   activate?: boolean | undefined;
+  /** Bounds for uploaded data (from `baselines.*`); rows driftwatch builds from its own records need none. */
+  limits?: { bytes: BodyLimit; rows: TrainingLimits } | undefined;
 }
 
 /** Progress of the re-aggregation that follows an activation (null once complete). */
@@ -81,14 +84,21 @@ export interface ActivationResult {
 
 /** Profiles streamed training data and stores it as a baseline; activates it when asked or when it is the version's first. */
 export async function createBaseline(deps: Deps, input: CreateBaselineInput): Promise<ActivationResult> {
-  const hashed = hashing(input.source);
+  const hashed = hashing(input.source, input.limits?.bytes);
   const builder = new ProfileBuilder(input.profile);
-  for await (const row of trainingRows(hashed.stream, input.format)) builder.addRow(row);
+  try {
+    for await (const row of trainingRows(hashed.stream, input.format, input.limits?.rows)) builder.addRow(row);
+  } finally {
+    // A refused upload stops being read here instead of being drained to its end.
+    if (!input.source.readableEnded) input.source.destroy();
+  }
   let built: ReturnType<ProfileBuilder['build']>;
   try {
     built = builder.build();
   } catch (err) {
-    if (err instanceof ProfileError) throw new ApiError('invalid_body', err.message);
+    if (err instanceof ProfileError) {
+      throw new ApiError('invalid_body', err.message, err.problems ? { problems: err.problems } : undefined);
+    }
     throw err;
   }
   const columns: { role: 'feature' | 'prediction'; name: string; profile: string }[] = [];

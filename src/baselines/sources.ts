@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { PassThrough, type Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse';
 import { ApiError } from '../errors.js';
+import { type BodyLimit, tooLarge } from '../ingest/body.js';
 
 export type TrainingFormat = 'csv' | 'ndjson' | 'json';
 
@@ -24,8 +24,11 @@ export interface HashedStream {
   bytes(): number;
 }
 
-/** Passes bytes through while hashing them, so the training set's identity costs no second read. */
-export function hashing(source: Readable): HashedStream {
+/**
+ * Passes bytes through while hashing them, so the training set's identity costs no second read. Past
+ * `limit` the upload is cut off: the source is destroyed and the stream fails with a 413.
+ */
+export function hashing(source: Readable, limit?: BodyLimit): HashedStream {
   const hash = createHash('sha256');
   let bytes = 0;
   let digest: string | null = null;
@@ -33,6 +36,11 @@ export function hashing(source: Readable): HashedStream {
   source.on('data', (chunk: Buffer) => {
     hash.update(chunk);
     bytes += chunk.length;
+    if (limit && bytes > limit.bytes) {
+      source.unpipe(out);
+      source.destroy();
+      out.destroy(tooLarge(limit, 'training data'));
+    }
   });
   source.on('error', (err) => out.destroy(err));
   source.pipe(out);
@@ -48,8 +56,110 @@ export function hashing(source: Readable): HashedStream {
 
 type Row = Record<string, unknown>;
 
+/** How a 413 names the upload limits, so the client learns which setting refused the data. */
+export const uploadLimit = (bytes: number): BodyLimit => ({ bytes, name: 'baseline upload limit (baselines.maxBytes)' });
+export const jsonUploadLimit = (bytes: number): BodyLimit => ({
+  bytes,
+  name: 'JSON training data limit (baselines.maxJsonBytes)',
+  advice: 'JSON is parsed whole; send CSV or NDJSON, which are streamed',
+});
+
+/** Bounds on one upload's rows (`baselines.*` in the config); absent for rows driftwatch builds itself. */
+export interface TrainingLimits {
+  maxRows: number;
+  maxLineBytes: number;
+  maxJsonBytes: number;
+}
+
+const UNLIMITED: TrainingLimits = {
+  maxRows: Number.POSITIVE_INFINITY,
+  maxLineBytes: Number.POSITIVE_INFINITY,
+  maxJsonBytes: Number.POSITIVE_INFINITY,
+};
+
+/** Column values nested deeper than this are refused: profiling turns them into text, recursively. */
+export const MAX_VALUE_DEPTH = 64;
+
+/** Whether `value` nests objects or arrays more than `max` levels deep; iterative, so depth costs no stack. */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const [node, depth] = top;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+function checkRow(row: unknown, where: string): Row {
+  if (typeof row !== 'object' || row === null || Array.isArray(row)) {
+    throw new ApiError('invalid_body', `${where}: expected an object of column values`);
+  }
+  for (const [column, value] of Object.entries(row)) {
+    if (typeof value === 'object' && value !== null && nestedDeeperThan(value, MAX_VALUE_DEPTH)) {
+      throw new ApiError('invalid_body', `${where}: column ${JSON.stringify(column)} is nested deeper than ${MAX_VALUE_DEPTH} levels`);
+    }
+  }
+  return row as Row;
+}
+
+/**
+ * The lines of a byte stream with their 1-based numbers (\n or \r\n). A line longer than `maxBytes` fails
+ * as soon as it passes the cap, so a file without newlines is never held whole.
+ */
+async function* lines(stream: Readable, maxBytes: number): AsyncGenerator<{ line: number; text: string }> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let line = 0;
+  const tooLong = () =>
+    new ApiError('payload_too_large', `training NDJSON line ${line + 1}: longer than ${maxBytes} bytes (baselines.maxLineBytes)`, {
+      line: line + 1,
+      limit_bytes: maxBytes,
+    });
+  // One byte of slack while a line is open: it may be a "\r" that the line's "\n" turns into its ending.
+  const take = (tail: Buffer) => {
+    const whole = pending.length === 0 ? tail : Buffer.concat([...pending, tail]);
+    const end = whole.length > 0 && whole[whole.length - 1] === 0x0d ? whole.length - 1 : whole.length;
+    if (end > maxBytes) throw tooLong();
+    pending = [];
+    pendingBytes = 0;
+    line++;
+    return { line, text: whole.toString('utf8', 0, end) };
+  };
+  for await (const data of stream as AsyncIterable<Buffer | string>) {
+    const chunk = typeof data === 'string' ? Buffer.from(data) : data;
+    let start = 0;
+    for (let nl = chunk.indexOf(0x0a, start); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
+      if (pendingBytes + nl - start > maxBytes + 1) throw tooLong();
+      yield take(chunk.subarray(start, nl));
+      start = nl + 1;
+    }
+    if (start < chunk.length) {
+      pendingBytes += chunk.length - start;
+      if (pendingBytes > maxBytes + 1) throw tooLong();
+      pending.push(chunk.subarray(start));
+    }
+  }
+  if (pendingBytes > 0) yield take(Buffer.alloc(0));
+}
+
 /** Rows of a training file, one at a time; never the whole file in memory (JSON arrays excepted). */
-export async function* trainingRows(stream: Readable, format: TrainingFormat): AsyncGenerator<Row> {
+export async function* trainingRows(stream: Readable, format: TrainingFormat, limits: TrainingLimits = UNLIMITED): AsyncGenerator<Row> {
+  let count = 0;
+  for await (const row of parseRows(stream, format, limits)) {
+    if (++count > limits.maxRows) {
+      throw new ApiError('payload_too_large', `training data has more than ${limits.maxRows} rows (baselines.maxRows)`, {
+        limit_rows: limits.maxRows,
+      });
+    }
+    yield row;
+  }
+}
+
+async function* parseRows(stream: Readable, format: TrainingFormat, limits: TrainingLimits): AsyncGenerator<Row> {
   if (format === 'csv') {
     const parser = stream.pipe(
       parseCsv({
@@ -65,20 +175,30 @@ export async function* trainingRows(stream: Readable, format: TrainingFormat): A
         bom: true,
         skip_empty_lines: true,
         relax_column_count: false,
+        // csv-parse holds a record until it ends; 0 means no cap.
+        max_record_size: Number.isFinite(limits.maxLineBytes) ? limits.maxLineBytes : 0,
       }),
     );
+    // pipe() does not forward errors: a cut-off upload must fail the parser, not leave it waiting.
+    stream.once('error', (err) => parser.destroy(err));
     try {
       for await (const row of parser) yield row as Row;
     } catch (err) {
       if (err instanceof ApiError) throw err;
-      throw new ApiError('invalid_body', `training CSV: ${(err as Error).message}`);
+      const csv = err as Error & { code?: string; lines?: number };
+      if (csv.code === 'CSV_MAX_RECORD_SIZE') {
+        throw new ApiError(
+          'payload_too_large',
+          `training CSV line ${csv.lines ?? '?'}: record longer than ${limits.maxLineBytes} bytes (baselines.maxLineBytes)`,
+          { line: csv.lines, limit_bytes: limits.maxLineBytes },
+        );
+      }
+      throw new ApiError('invalid_body', `training CSV: ${csv.message}`);
     }
     return;
   }
   if (format === 'ndjson') {
-    let line = 0;
-    for await (const text of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
-      line++;
+    for await (const { line, text } of lines(stream, limits.maxLineBytes)) {
       if (text.trim() === '') continue;
       let row: unknown;
       try {
@@ -86,15 +206,17 @@ export async function* trainingRows(stream: Readable, format: TrainingFormat): A
       } catch {
         throw new ApiError('invalid_body', `training NDJSON line ${line}: not valid JSON`);
       }
-      if (typeof row !== 'object' || row === null || Array.isArray(row)) {
-        throw new ApiError('invalid_body', `training NDJSON line ${line}: expected an object of column values`);
-      }
-      yield row as Row;
+      yield checkRow(row, `training NDJSON line ${line}`);
     }
     return;
   }
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > limits.maxJsonBytes) throw tooLarge(jsonUploadLimit(limits.maxJsonBytes), 'training data');
+    chunks.push(chunk as Buffer);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -103,10 +225,5 @@ export async function* trainingRows(stream: Readable, format: TrainingFormat): A
   }
   const rows = Array.isArray(parsed) ? parsed : (parsed as { rows?: unknown } | null)?.rows;
   if (!Array.isArray(rows)) throw new ApiError('invalid_body', 'training JSON must be an array of row objects or {"rows": [...]}');
-  for (const [i, row] of rows.entries()) {
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) {
-      throw new ApiError('invalid_body', `training JSON rows[${i}]: expected an object of column values`);
-    }
-    yield row as Row;
-  }
+  for (const [i, row] of rows.entries()) yield checkRow(row, `training JSON rows[${i}]`);
 }

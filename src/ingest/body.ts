@@ -1,9 +1,6 @@
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
 import { ApiError } from '../errors.js';
-import { locateJsonError, recordSpans } from './json-error.js';
+import { locateJsonError, recordSpans, topLevelKeys } from './json-error.js';
 
-const gunzipAsync = promisify(gunzip);
 
 export type BodyFormat = 'json' | 'ndjson';
 
@@ -27,53 +24,9 @@ export function bodyFormat(contentType: string | undefined): BodyFormat {
   return format;
 }
 
-function tooLarge(limit: number, what: string): ApiError {
-  return new ApiError('payload_too_large', `${what} exceeds the ingest body limit of ${limit} bytes; send smaller batches`, {
-    limit_bytes: limit,
-  });
-}
+/** A body limit and how a 413 names it, so the client learns which setting refused the body. */
+export { type BodyLimit, checkDeclaredLength, readBody, tooLarge } from '../body-limit.js';
 
-/** Reads the whole body, refusing it as soon as it passes `limit` bytes, and decodes gzip. */
-export async function readBody(request: Request, limit: number): Promise<string> {
-  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit, 'request body');
-
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (request.body) {
-    const reader = request.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) {
-        await reader.cancel().catch(() => undefined);
-        throw tooLarge(limit, 'request body');
-      }
-      chunks.push(value);
-    }
-  }
-  let buffer = Buffer.concat(chunks, size);
-
-  const encoding = (request.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
-  if (encoding === 'gzip' || encoding === 'x-gzip') {
-    try {
-      buffer = await gunzipAsync(buffer, { maxOutputLength: limit });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
-        throw tooLarge(limit, 'decompressed body');
-      }
-      throw new ApiError('invalid_body', `content-encoding is gzip but the body is not valid gzip: ${(err as Error).message}`);
-    }
-  } else if (encoding !== 'identity') {
-    throw new ApiError('unsupported_media_type', `content-encoding ${encoding} is not supported; use gzip or none`);
-  }
-  // A UTF-8 byte-order mark (some Windows tools write one) is not part of the JSON.
-  const text = buffer.toString('utf8');
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-}
-
-/** One element of a batch: its position and either the parsed value or why its text was not JSON. */
 export type BatchItem =
   // `raw` is the text as sent when the format has one per record (NDJSON lines), kept for rejections.
   | { position: number; value: unknown; raw?: string; syntaxError?: undefined }
@@ -108,6 +61,14 @@ export function parseJsonBatch(text: string): ParsedBatch {
     if (extra.length > 0) {
       throw new ApiError('invalid_body', `unknown field ${extra.map((k) => JSON.stringify(k)).join(', ')} next to "records"`, {
         problems: extra.map((k) => ({ path: k, message: 'unknown field' })),
+      });
+    }
+    // JSON.parse keeps only the last of repeated keys, so the records of an earlier "records" would vanish
+    // unseen. The full scan runs only when the text could hold a repeat (a second "records", or an escape).
+    const mayRepeat = text.indexOf('"records"') !== text.lastIndexOf('"records"') || text.includes('\\');
+    if (mayRepeat && (topLevelKeys(text)?.filter((k) => k.key === 'records').length ?? 0) > 1) {
+      throw new ApiError('invalid_body', '"records" appears more than once in the body; only the last would be read, so send one array', {
+        problems: [{ path: 'records', message: 'duplicate key' }],
       });
     }
     list = (parsed as { records: unknown }).records;

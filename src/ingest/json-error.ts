@@ -147,77 +147,91 @@ export function locateJsonError(text: string): JsonErrorLocation | null {
   }
 }
 
+// The scanners below assume text already known to be valid JSON. They track depth without recursion, so
+// nesting depth costs nothing.
+
+function skipWs(text: string, i: number): number {
+  while (i < text.length && ' \t\n\r'.includes(text[i] as string)) i++;
+  return i;
+}
+
+function skipString(text: string, i: number): number {
+  i++;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5c) i += 2;
+    else if (c === 0x22) return i + 1;
+    else i++;
+  }
+  return i;
+}
+
+/** Skips the one value starting at i. */
+function skipValue(text: string, i: number): number {
+  const first = text.charCodeAt(i);
+  if (first === 0x22) return skipString(text, i);
+  if (first !== 0x7b && first !== 0x5b) {
+    while (i < text.length && !',]} \t\n\r'.includes(text[i] as string)) i++;
+    return i;
+  }
+  let depth = 0;
+  do {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      i = skipString(text, i);
+      continue;
+    }
+    if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) depth--;
+    i++;
+  } while (depth > 0 && i < text.length);
+  return i;
+}
+
+/** The keys of a top-level JSON object, in order and with repeats, each with where its value starts. */
+export function topLevelKeys(text: string): { key: string; valueStart: number }[] | null {
+  let i = skipWs(text, 0);
+  if (text[i] !== '{') return null;
+  const keys: { key: string; valueStart: number }[] = [];
+  i = skipWs(text, i + 1);
+  if (text[i] === '}') return keys;
+  for (;;) {
+    i = skipWs(text, i);
+    if (text[i] !== '"') return null;
+    const keyStart = i;
+    i = skipString(text, i);
+    const key = JSON.parse(text.slice(keyStart, i)) as string;
+    i = skipWs(text, skipWs(text, i) + 1); // past ':'
+    keys.push({ key, valueStart: i });
+    i = skipWs(text, skipValue(text, i));
+    if (text[i] !== ',') return keys;
+    i++;
+  }
+}
+
 /**
  * Where each element of the records array sits in a body that is already known to be valid JSON: the
- * top-level array, or the value of "records" in a top-level object. Used to keep a rejected element's text
- * exactly as sent (re-serialising can lose values such as 1e999 or fail on deep nesting). Iterative, so
- * nesting depth costs nothing. Returns null when the body has no such array.
+ * top-level array, or the value of "records" in a top-level object (the last one, as JSON.parse keeps).
+ * Used to keep a rejected element's text exactly as sent (re-serialising can lose values such as 1e999 or
+ * fail on deep nesting). Returns null when the body has no such array.
  */
 export function recordSpans(text: string): [start: number, end: number][] | null {
-  let i = 0;
-  const ws = () => {
-    while (i < text.length && ' \t\n\r'.includes(text[i] as string)) i++;
-  };
-  const skipString = () => {
-    i++;
-    while (i < text.length) {
-      const c = text.charCodeAt(i);
-      if (c === 0x5c) i += 2;
-      else if (c === 0x22) {
-        i++;
-        return;
-      } else i++;
-    }
-  };
-  /** Skips one value starting at i (valid JSON assumed), tracking depth without recursion. */
-  const skipValue = () => {
-    const first = text.charCodeAt(i);
-    if (first === 0x22) return skipString();
-    if (first !== 0x7b && first !== 0x5b) {
-      while (i < text.length && !',]} \t\n\r'.includes(text[i] as string)) i++;
-      return;
-    }
-    let depth = 0;
-    do {
-      const c = text.charCodeAt(i);
-      if (c === 0x22) {
-        skipString();
-        continue;
-      }
-      if (c === 0x7b || c === 0x5b) depth++;
-      else if (c === 0x7d || c === 0x5d) depth--;
-      i++;
-    } while (depth > 0 && i < text.length);
-  };
-  ws();
+  let i = skipWs(text, 0);
   if (text[i] === '{') {
-    i++;
-    for (;;) {
-      ws();
-      if (text[i] !== '"') return null;
-      const keyStart = i;
-      skipString();
-      const key = JSON.parse(text.slice(keyStart, i)) as string;
-      ws();
-      i++; // ':'
-      ws();
-      if (key === 'records') break;
-      skipValue();
-      ws();
-      if (text[i] !== ',') return null;
-      i++;
-    }
+    const records = topLevelKeys(text)?.findLast((k) => k.key === 'records');
+    if (!records) return null;
+    i = records.valueStart;
   }
   if (text[i] !== '[') return null;
   i++;
   const spans: [number, number][] = [];
   for (;;) {
-    ws();
+    i = skipWs(text, i);
     if (text[i] === ']') return spans;
     const start = i;
-    skipValue();
+    i = skipValue(text, i);
     spans.push([start, i]);
-    ws();
+    i = skipWs(text, i);
     if (text[i] === ',') i++;
     else return spans;
   }

@@ -18,7 +18,11 @@ export function ingestRoutes(): Hono<AppEnv> {
   app.post('/v1/ingest', allow('ingest'), async (c) => {
     const deps = c.get('deps');
     const format = bodyFormat(c.req.header('content-type'));
-    const text = await readBody(c.req.raw, deps.config.ingest.bodyLimit);
+    const text = await readBody(c.req.raw, {
+      bytes: deps.config.ingest.bodyLimit,
+      name: 'ingest body limit',
+      advice: 'send smaller batches',
+    });
     const batch = format === 'json' ? parseJsonBatch(text) : parseNdjsonBatch(text);
     const result = await ingestBatch(deps, batch, c.get('requestId'));
     // 200: nothing rejected; 207: some stored, some rejected; 422: records sent but none stored, all rejected.

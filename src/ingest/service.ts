@@ -32,6 +32,15 @@ function stringField(raw: unknown, key: string): string | null {
   return typeof v === 'string' ? v.slice(0, 256) : null;
 }
 
+/** A rejected value's text when the text as sent is unavailable; a deeply nested one cannot be re-serialised. */
+function reserialised(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return '(not kept: the value could not be re-serialised)';
+  }
+}
+
 /**
  * Validates a parsed batch and stores it in one transaction: valid records (first occurrence of each
  * (model, request_id) wins), and every rejected record with its reasons and raw text.
@@ -71,7 +80,7 @@ export async function ingestBatch(deps: Pick<AppDeps, 'store' | 'config' | 'cloc
         requestId: stringField(item.value, 'request_id'),
         errors: v.problems,
         // The text as sent: the NDJSON line, or the array element's slice of the body.
-        raw: item.raw ?? batch.rawText?.(item.position) ?? String(item.value),
+        raw: item.raw ?? batch.rawText?.(item.position) ?? reserialised(item.value),
       });
       continue;
     }

@@ -21,7 +21,13 @@ const body = z.preprocess(
 export function labelRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.post('/v1/labels', allow('ingest'), async (c) => {
-    const labels = await parseJsonBody(c, body);
+    const labels = await parseJsonBody(c, body, {
+      limit: {
+        bytes: c.get('deps').config.ingest.labelsBodyLimit,
+        name: 'labels body limit (ingest.labelsBodyLimit)',
+        advice: 'send smaller batches',
+      },
+    });
     return c.json(await applyLabels(c.get('deps'), labels));
   });
   return app;

@@ -14,6 +14,8 @@ export interface LabelResult {
   updated: number;
   unchanged: number;
   not_found: { index: number; model: string; request_id: string }[];
+  /** Labels stored on their record that no performance measure counts, each with the reason. */
+  unscored: { index: number; model: string; request_id: string; path: string; message: string }[];
 }
 
 /**
@@ -22,7 +24,7 @@ export interface LabelResult {
  */
 export async function applyLabels(deps: Pick<AppDeps, 'store' | 'config' | 'clock'>, labels: LabelInput[]): Promise<LabelResult> {
   const now = deps.clock();
-  const result: LabelResult = { updated: 0, unchanged: 0, not_found: [] };
+  const result: LabelResult = { updated: 0, unchanged: 0, not_found: [], unscored: [] };
   await deps.store.tx(async (tx) => {
     const deltas: BucketStatsDelta[] = [];
     for (const [index, l] of labels.entries()) {
@@ -30,6 +32,11 @@ export async function applyLabels(deps: Pick<AppDeps, 'store' | 'config' | 'cloc
       if (!row) {
         result.not_found.push({ index, model: l.model, request_id: l.request_id });
         continue;
+      }
+      const prediction = row.prediction === null ? null : JSON.parse(row.prediction);
+      const outcome = labelOutcome(prediction, l.label);
+      if (outcome?.kind === 'unscored') {
+        result.unscored.push({ index, model: l.model, request_id: l.request_id, path: `labels[${index}].label`, message: outcome.reason });
       }
       const next = l.label === null ? null : JSON.stringify(l.label);
       if (next === row.label) {
@@ -52,9 +59,8 @@ export async function applyLabels(deps: Pick<AppDeps, 'store' | 'config' | 'cloc
         absErrSum: 0,
         sqErrSum: 0,
       };
-      const prediction = row.prediction === null ? null : JSON.parse(row.prediction);
       if (row.label !== null) addOutcome(delta, labelOutcome(prediction, JSON.parse(row.label)), -1);
-      addOutcome(delta, labelOutcome(prediction, l.label), 1);
+      addOutcome(delta, outcome, 1);
       deltas.push(delta);
     }
     await tx.aggregates.addBucketStats(deltas, now);

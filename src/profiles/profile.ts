@@ -112,7 +112,15 @@ class ColumnAccumulator {
   }
 }
 
-export class ProfileError extends Error {}
+export class ProfileError extends Error {
+  /** Problems with named upload parameters (`exclude`, `numeric`, …), when the error is about them. */
+  constructor(
+    message: string,
+    readonly problems?: { path: string; message: string }[],
+  ) {
+    super(message);
+  }
+}
 
 export interface BuiltProfile {
   rows: number;
@@ -125,6 +133,8 @@ export class ProfileBuilder {
   private readonly columns = new Map<string, ColumnAccumulator>();
   private rows = 0;
   private readonly exclude: Set<string>;
+  /** Excluded columns the data does have, so a misspelt exclude is refused rather than ignored. */
+  private readonly excludedSeen = new Set<string>();
 
   constructor(private readonly options: ProfileOptions = {}) {
     this.exclude = new Set([...(options.exclude ?? []), ...(options.label ? [options.label] : [])]);
@@ -133,7 +143,10 @@ export class ProfileBuilder {
   addRow(row: Record<string, unknown>): void {
     this.rows++;
     for (const [name, value] of Object.entries(row)) {
-      if (this.exclude.has(name)) continue;
+      if (this.exclude.has(name)) {
+        this.excludedSeen.add(name);
+        continue;
+      }
       let col = this.columns.get(name);
       if (!col) {
         col = new ColumnAccumulator();
@@ -149,15 +162,23 @@ export class ProfileBuilder {
 
   build(): BuiltProfile {
     if (this.rows === 0) throw new ProfileError('training data has no rows');
-    const { prediction } = this.options;
+    const { prediction, label } = this.options;
+    // A misspelt column would silently change the profile (an id column profiled, a type not forced).
+    const unknown: { path: string; message: string }[] = [];
+    const present = (name: string) => this.columns.has(name) || this.excludedSeen.has(name);
     if (prediction !== undefined && !this.columns.has(prediction)) {
-      throw new ProfileError(`prediction column "${prediction}" is not in the training data`);
+      unknown.push({ path: 'prediction', message: `column "${prediction}" is not in the training data` });
     }
-    for (const name of [...(this.options.categorical ?? []), ...(this.options.numeric ?? [])]) {
-      if (!this.columns.has(name) && !this.options.allowAbsentColumns) {
-        throw new ProfileError(`column "${name}" is not in the training data`);
-      }
+    const named: [string, readonly string[]][] = [
+      ['label', label === undefined || this.options.allowAbsentColumns ? [] : [label]],
+      ['categorical', this.options.allowAbsentColumns ? [] : (this.options.categorical ?? [])],
+      ['numeric', this.options.allowAbsentColumns ? [] : (this.options.numeric ?? [])],
+      ['exclude', this.options.allowAbsentColumns ? [] : (this.options.exclude ?? [])],
+    ];
+    for (const [path, names] of named) {
+      for (const name of names) if (!present(name)) unknown.push({ path, message: `column "${name}" is not in the training data` });
     }
+    if (unknown.length > 0) throw new ProfileError(unknown.map((u) => `${u.path}: ${u.message}`).join('; '), unknown);
     const features = new Map<string, ColumnProfile>();
     let predictionProfile: ColumnProfile | null = null;
     for (const [name, col] of this.columns) {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createBaseline, type DriftResultBody, ingestAll, runDriftOne } from '../drift/helpers.js';
 import type { ErrorBody } from '../helpers.js';
 import { makeTestApp, postJson, type TestApp } from '../support.js';
+import type { LabelResult } from '../../src/labels/service.js';
 
 // Delayed ground truth joined to stored records: what a run reports as performance.
 
@@ -15,11 +16,7 @@ const H = Date.parse('2026-11-23T10:00:00Z');
 const RANGE = { from: H, to: H + 2 * 3600e3 };
 const training = Array.from({ length: 20 }, (_, i) => ({ x: i }));
 
-interface LabelResponse {
-  updated: number;
-  unchanged: number;
-  not_found: { index: number; model: string; request_id: string }[];
-}
+type LabelResponse = LabelResult;
 
 async function setup(models: string[]) {
   t = makeTestApp({ drift: { minSamples: 1 } });
@@ -67,12 +64,13 @@ describe('classification labels', () => {
       updated: 8,
       unchanged: 0,
       not_found: [{ index: 8, model: 'clf', request_id: 'ghost' }],
+      unscored: [],
     });
     const expected = { labeled: 8, label_coverage: 0.8, accuracy: 0.75, mae: null, rmse: null };
     expect(await perf(app, 'clf')).toEqual(expected);
 
     const again = await label(app, { labels: truth });
-    expect(again.body).toEqual({ updated: 0, unchanged: 8, not_found: [] });
+    expect(again.body).toEqual({ updated: 0, unchanged: 8, not_found: [], unscored: [] });
     expect(await perf(app, 'clf')).toEqual(expected);
   });
 
@@ -114,6 +112,7 @@ describe('classification labels', () => {
       updated: 0,
       unchanged: 0,
       not_found: [{ index: 0, model: 'other', request_id: 'r0' }],
+      unscored: [],
     });
     expect((await perf(app, 'clf')).labeled).toBe(0);
   });
@@ -168,7 +167,7 @@ describe('regression labels', () => {
     expect(first.mae).toBeCloseTo(expected.mae, 12);
     expect(first.rmse).toBeCloseTo(expected.rmse, 12);
 
-    expect((await label(app, labels)).body).toEqual({ updated: 0, unchanged: 4, not_found: [] });
+    expect((await label(app, labels)).body).toEqual({ updated: 0, unchanged: 4, not_found: [], unscored: [] });
     expect(await perf(app, 'reg')).toEqual(first);
 
     // q3's label corrected from 7 to 10: its error goes from 3 to 0.
