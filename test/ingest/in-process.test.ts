@@ -1,0 +1,44 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { IngestBatcher } from '../../src/ingest/in-process.js';
+import { rowCount, storedRejections, storedRequestIds } from '../helpers.js';
+import { makeTestApp, type TestApp } from '../support.js';
+
+let t: TestApp | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+const rec = (id: string, extra: Record<string, unknown> = {}) => ({ model: 'iris', request_id: id, features: { petal_width: 1.5 }, ...extra });
+
+describe('in-process ingest with write-behind', () => {
+  it('returns at once, stores nothing until the flush, then stores like HTTP ingest (duplicates and rejections included)', async () => {
+    t = makeTestApp();
+    const flushed: number[] = [];
+    const b = new IngestBatcher(t.deps, { maxRecords: 1000, maxDelayMs: 60_000 }, (r) => flushed.push(r.accepted));
+    b.submit(rec('a'));
+    b.submit(rec('b'));
+    b.submit(rec('a'));
+    b.submit({ model: 'iris', request_id: 7, features: {} });
+    // Written behind: nothing has reached the store yet.
+    expect(rowCount(t, 'records')).toBe(0);
+    await b.flush();
+    expect(flushed).toEqual([2]);
+    expect(b.stats).toMatchObject({ submitted: 4, flushes: 1, accepted: 2, duplicates: 1, rejected: 1, failed: 0 });
+    expect(await storedRequestIds(t.app)).toEqual(['a', 'b']);
+    const [rejection] = await storedRejections(t.app);
+    expect(rejection?.errors[0]?.path).toBe('records[3].request_id');
+    expect(rejection?.raw).toBe(JSON.stringify({ model: 'iris', request_id: 7, features: {} }));
+  });
+
+  it('flushes by itself when a batch is full, and close() flushes the rest', async () => {
+    t = makeTestApp();
+    const b = new IngestBatcher(t.deps, { maxRecords: 3, maxDelayMs: 60_000 });
+    for (const id of ['1', '2', '3', '4']) b.submit(rec(id));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await storedRequestIds(t.app)).toEqual(['1', '2', '3']);
+    await b.close();
+    expect(await storedRequestIds(t.app)).toEqual(['1', '2', '3', '4']);
+    expect(() => b.submit(rec('5'))).toThrow(/closed/);
+  });
+});
