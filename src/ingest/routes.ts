@@ -23,7 +23,7 @@ export function ingestRoutes(): Hono<AppEnv> {
       name: 'ingest body limit',
       advice: 'send smaller batches',
     });
-    const batch = format === 'json' ? parseJsonBatch(text) : parseNdjsonBatch(text);
+    const batch = format === 'json' ? parseJsonBatch(text) : await parseNdjsonBatch(text);
     const result = await ingestBatch(deps, batch, c.get('requestId'));
     // 200: nothing rejected; 207: some stored, some rejected; 422: records sent but none stored, all rejected.
     const status = result.rejected.length === 0 ? 200 : result.accepted + result.duplicates > 0 ? 207 : 422;
