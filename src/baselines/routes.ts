@@ -89,7 +89,8 @@ export function baselineRoutes(): Hono<AppEnv> {
 
   app.post('/v1/models/:model/baselines/:id/activate', allow(), async (c) => {
     const result = await activateBaseline(c.get('deps'), c.req.param('model'), idParam(c.req.param('id')), c.get('actor').name);
-    return c.json({ ...result.baseline, reaggregated_records: result.reaggregated });
+    // 202 while the rebuild goes on in the background (progress on GET …/baselines/:id → rebuild).
+    return c.json({ ...result.baseline, reaggregated_records: result.reaggregated }, result.baseline.rebuild ? 202 : 200);
   });
 
   return app;

@@ -79,8 +79,12 @@ export function baselineView(row: BaselineRow, activation?: ActivationRow): Base
 
 export interface ActivationResult {
   baseline: BaselineView;
+  /** Records re-aggregated; all of them once `baseline.rebuild` is null, else the rebuild goes on in the background. */
   reaggregated: number;
 }
+
+/** How long an activation request waits for its rebuild before answering 202 and leaving it to the background. */
+export const ACTIVATION_WAIT_MS = 10_000;
 
 /** Profiles streamed training data and stores it as a baseline; activates it when asked or when it is the version's first. */
 export async function createBaseline(deps: Deps, input: CreateBaselineInput): Promise<ActivationResult> {
@@ -225,13 +229,37 @@ export async function runRebuild(deps: Deps, model: string): Promise<number> {
   return pages;
 }
 
-/** Activates a baseline and rebuilds the aggregates of every model version that now resolves to it. */
-export async function activateBaseline(deps: Deps, model: string, id: number, actor: string | null = null): Promise<ActivationResult> {
+/**
+ * Activates a baseline and rebuilds the aggregates of every model version that now resolves to it. Waits
+ * up to `waitMs` for the rebuild; a longer one goes on in the background (and, after a crash, in the
+ * rebuild job), with its progress on the baseline's `rebuild`.
+ */
+export async function activateBaseline(
+  deps: Deps,
+  model: string,
+  id: number,
+  actor: string | null = null,
+  waitMs = ACTIVATION_WAIT_MS,
+): Promise<ActivationResult> {
   const activation = await startActivation(deps, model, id, actor);
-  await runRebuild(deps, model);
-  const row = await deps.store.read((tx) => tx.baselines.get(model, id));
-  if (!row) throw new ApiError('not_found', `model ${model} has no baseline ${id}`);
-  return { baseline: baselineView(row), reaggregated: activation.total };
+  // A failure here is retried by the rebuild job, which resumes from the stored cursor.
+  const rebuild = runRebuild(deps, model).then(
+    () => true,
+    () => false,
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), waitMs);
+  });
+  await Promise.race([rebuild, waited]);
+  clearTimeout(timer);
+  return deps.store.read(async (tx) => {
+    const row = await tx.baselines.get(model, id);
+    if (!row) throw new ApiError('not_found', `model ${model} has no baseline ${id}`);
+    const pending = await tx.baselines.activation(model);
+    const view = baselineView(row, pending);
+    return { baseline: view, reaggregated: view.rebuild ? view.rebuild.records_done : activation.total };
+  });
 }
 
 export async function listBaselines(deps: Deps, model: string): Promise<BaselineView[]> {
