@@ -2,25 +2,25 @@
 // set by SQLite itself: the same JSON texts parsed with JSON.parse and inserted by plain better-sqlite3
 // prepared multi-row INSERTs into a table shaped like `records` (same columns, same 3 indexes), WAL and
 // synchronous=FULL, one transaction per batch. The app is measured with aggregation off (model without a
-// baseline) and on (20-feature baseline). Prints records/s for each and the ratios app/raw and on/off;
-// nothing passes or fails on time.
+// baseline) and on (20-feature baseline), each on its own temp database.
+//
+// The three are interleaved batch by batch (raw, off, on, in an order that rotates each batch) so that
+// load from other processes falls on all of them alike. Prints records/s for each, the ratios app/raw and
+// on/off over the whole run, and the median of the per-batch ratios; nothing passes or fails on time.
 //
 //   npx tsx bench/ingest.ts        BENCH_BATCH records per request (5000), BENCH_BATCHES requests (40)
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { benchApp, featureRow, removeDatabase, rng, seedBaseline, timeAsync } from './common.js';
+import { type BenchApp, benchApp, featureRow, removeDatabase, rng, seedBaseline } from './common.js';
 
 const BATCH = Number(process.env.BENCH_BATCH ?? 5000);
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 40);
 const TOTAL = BATCH * BATCHES;
 
-/** describeRecordsTable() of the app's file and of the raw one, compared at the end. */
-const schemaOf: { app?: string; raw?: string } = {};
-
 const dbPath = (label: string) => join(tmpdir(), `driftwatch-bench-ingest-${process.pid}-${label}.db`);
 
-/** The request bodies, built once and sent unchanged to the app and to the raw run. */
+/** The request bodies, built once and sent unchanged to the app and to the raw inserts. */
 function makeBodies(): string[] {
   const r = rng(7);
   const t0 = Date.parse('2026-11-24T00:00:00Z');
@@ -43,44 +43,43 @@ function makeBodies(): string[] {
   return bodies;
 }
 
-function report(label: string, ms: number): number {
-  const rate = TOTAL / (ms / 1000);
-  console.log(
-    `${label.padEnd(26)} ${TOTAL.toLocaleString()} records in ${ms.toFixed(0).padStart(6)} ms = ${Math.round(rate).toLocaleString().padStart(9)} records/s`,
-  );
-  return rate;
+/** One way of storing a batch: `store` is what is timed. */
+interface Sink {
+  label: string;
+  path: string;
+  store(body: string): void | Promise<void>;
+  close(): Promise<void>;
 }
 
-async function appRun(label: string, bodies: string[], withBaseline: boolean): Promise<number> {
+async function appSink(label: string, withBaseline: boolean): Promise<Sink> {
   const path = dbPath(label.replace(/\W+/g, '-'));
   removeDatabase(path);
-  const app = await benchApp(path);
+  const app: BenchApp = await benchApp(path);
   if (withBaseline) {
     const r = rng(11);
     const rows = Array.from({ length: 20_000 }, () => JSON.stringify(featureRow(r))).join('\n');
     await seedBaseline(app, 'm', 'v1', rows);
   }
-  const { ms } = await timeAsync(async () => {
-    for (const body of bodies) {
+  return {
+    label,
+    path,
+    store: async (body) => {
       const res = await app.request('/v1/ingest', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body,
       });
-      if (res.status !== 200) throw new Error(`ingest failed: ${res.status} ${await res.text()}`);
+      if (res.status !== 200) throw new Error(`${label}: ingest failed: ${res.status} ${await res.text()}`);
       const result = (await res.json()) as { accepted: number };
       if (result.accepted !== BATCH)
-        throw new Error(`ingest accepted ${result.accepted} of ${BATCH} records`);
-    }
-  });
-  await app.close();
-  if (!withBaseline) schemaOf.app = describeRecordsTable(path);
-  removeDatabase(path);
-  return report(label, ms);
+        throw new Error(`${label}: accepted ${result.accepted} of ${BATCH} records`);
+    },
+    close: () => app.close(),
+  };
 }
 
 // The `records` table as in src/db/schema/records.ts / drizzle/0000_foundation.sql, written out by hand so
-// the raw run depends on nothing in src. describeRecordsTable() checks it against the app's own file.
+// the raw inserts depend on nothing in src. describeRecordsTable() checks it against the app's own file.
 const RAW_SCHEMA = `
   CREATE TABLE records (
     id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
@@ -132,7 +131,7 @@ interface WireRecord {
 
 const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
 
-function rawRun(bodies: string[]): number {
+function rawSink(): Sink {
   const path = dbPath('raw');
   removeDatabase(path);
   const db = new BetterSqlite3(path);
@@ -151,7 +150,7 @@ function rawRun(bodies: string[]): number {
     }
     return stmt;
   };
-  const store = db.transaction((list: WireRecord[], receivedAt: number) => {
+  const insertBatch = db.transaction((list: WireRecord[], receivedAt: number) => {
     for (let start = 0; start < list.length; start += ROWS_PER_STATEMENT) {
       const chunk = list.slice(start, start + ROWS_PER_STATEMENT);
       const params: unknown[] = new Array(chunk.length * COLUMNS.length);
@@ -173,15 +172,16 @@ function rawRun(bodies: string[]): number {
       insert(chunk.length).run(params);
     }
   });
-  const start = process.hrtime.bigint();
-  for (const body of bodies) store((JSON.parse(body) as { records: WireRecord[] }).records, Date.now());
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  const stored = (db.prepare('SELECT count(*) AS n FROM records').get() as { n: number }).n;
-  db.close();
-  if (stored !== TOTAL) throw new Error(`raw run stored ${stored} of ${TOTAL} records`);
-  schemaOf.raw = describeRecordsTable(path);
-  removeDatabase(path);
-  return report('raw better-sqlite3', ms);
+  return {
+    label: 'raw better-sqlite3',
+    path,
+    store: (body) => insertBatch((JSON.parse(body) as { records: WireRecord[] }).records, Date.now()),
+    close: async () => {
+      const stored = (db.prepare('SELECT count(*) AS n FROM records').get() as { n: number }).n;
+      db.close();
+      if (stored !== TOTAL) throw new Error(`raw inserts stored ${stored} of ${TOTAL} records`);
+    },
+  };
 }
 
 /** Columns (name, type, NOT NULL, default, primary key) and indexes (unique, columns) of `records`. */
@@ -195,7 +195,7 @@ function describeRecordsTable(path: string): string {
       dflt_value: string | null;
       pk: number;
     }[];
-    const indexes = db.pragma('index_list(records)') as { name: string; unique: number; origin: string }[];
+    const indexes = db.pragma('index_list(records)') as { name: string; unique: number }[];
     const ddl = (
       db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'records'").get() as {
         sql: string;
@@ -221,20 +221,61 @@ function describeRecordsTable(path: string): string {
   }
 }
 
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
 const bodies = makeBodies();
 const mb = bodies.reduce((n, b) => n + b.length, 0) / 1e6;
 console.log(
-  `${BATCHES} batches × ${BATCH} records (${mb.toFixed(0)} MB of JSON), 20 features, synchronous=FULL`,
+  `${BATCHES} batches × ${BATCH} records (${mb.toFixed(0)} MB of JSON), 20 features, synchronous=FULL, interleaved`,
 );
-const raw = rawRun(bodies);
-const off = await appRun('app, aggregation off', bodies, false);
-const on = await appRun('app, aggregation on', bodies, true);
-if (schemaOf.app !== schemaOf.raw) {
+const sinks = [
+  rawSink(),
+  await appSink('app, aggregation off', false),
+  await appSink('app, aggregation on', true),
+];
+// batchMs[s][b]: time sink s took for batch b.
+const batchMs = sinks.map(() => new Array<number>(BATCHES).fill(0));
+for (let b = 0; b < BATCHES; b++) {
+  for (let k = 0; k < sinks.length; k++) {
+    const s = (b + k) % sinks.length;
+    const start = process.hrtime.bigint();
+    await (sinks[s] as Sink).store(bodies[b] as string);
+    (batchMs[s] as number[])[b] = Number(process.hrtime.bigint() - start) / 1e6;
+  }
+}
+for (const sink of sinks) await sink.close();
+const [raw, off] = sinks as [Sink, Sink, Sink];
+const rawSchema = describeRecordsTable(raw.path);
+const appSchema = describeRecordsTable(off.path);
+for (const sink of sinks) removeDatabase(sink.path);
+if (appSchema !== rawSchema) {
   console.log(
-    `WARNING: the raw table no longer matches the app's records table:\napp:\n${schemaOf.app}\nraw:\n${schemaOf.raw}`,
+    `WARNING: the raw table no longer matches the app's records table:\napp:\n${appSchema}\nraw:\n${rawSchema}`,
   );
 }
+
+const rates = sinks.map((sink, s) => {
+  const ms = (batchMs[s] as number[]).reduce((a, v) => a + v, 0);
+  const rate = TOTAL / (ms / 1000);
+  console.log(
+    `${sink.label.padEnd(22)} ${TOTAL.toLocaleString()} records in ${ms.toFixed(0).padStart(6)} ms = ` +
+      `${Math.round(rate).toLocaleString().padStart(9)} records/s`,
+  );
+  return rate;
+}) as [number, number, number];
+/** Median over batches of a's throughput over b's (time b took / time a took). */
+const perBatch = (a: number, b: number) =>
+  median((batchMs[b] as number[]).map((ms, i) => ms / ((batchMs[a] as number[])[i] as number))).toFixed(3);
 console.log(
-  `ratio app/raw throughput: ${(off / raw).toFixed(3)} (aggregation off), ${(on / raw).toFixed(3)} (aggregation on)`,
+  `ratio app/raw throughput: ${(rates[1] / rates[0]).toFixed(3)} (aggregation off), ${(rates[2] / rates[0]).toFixed(3)} (aggregation on); ` +
+    `per-batch median ${perBatch(1, 0)}, ${perBatch(2, 0)}`,
 );
-console.log(`ratio on/off throughput:  ${(on / off).toFixed(3)}`);
+console.log(
+  `ratio on/off throughput:  ${(rates[2] / rates[1]).toFixed(3)}; per-batch median ${perBatch(2, 1)}`,
+);
