@@ -49,6 +49,8 @@ export interface ProbeStats {
   statuses: Record<string, number>;
   /** Time to a complete answer, ms, one per answered probe. */
   latenciesMs: number[];
+  /** Time until a probe failed (connection reset, …), ms. */
+  failedAfterMs: number[];
   /** Still unanswered when the grace period after stop ran out. */
   unanswered: number;
   /** Periods in which no probe was sent because the previous one was still out (kept-alive prober only). */
@@ -234,7 +236,14 @@ async function runLoad(s: LoadSettings): Promise<LoadResult> {
 }
 
 async function runProbe(s: ProbeSettings): Promise<ProbeResult> {
-  const stats = (): ProbeStats => ({ sent: 0, statuses: {}, latenciesMs: [], unanswered: 0, skipped: 0 });
+  const stats = (): ProbeStats => ({
+    sent: 0,
+    statuses: {},
+    latenciesMs: [],
+    failedAfterMs: [],
+    unanswered: 0,
+    skipped: 0,
+  });
   const fresh = stats();
   const kept = stats();
   const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -253,11 +262,13 @@ async function runProbe(s: ProbeSettings): Promise<ProbeResult> {
           resolve();
         });
         res.on('error', () => {
+          into.failedAfterMs.push(performance.now() - started);
           bump(into.statuses, 'response aborted');
           resolve();
         });
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
+        into.failedAfterMs.push(performance.now() - started);
         bump(into.statuses, `error ${err.code ?? err.message}`);
         resolve();
       });

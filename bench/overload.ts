@@ -150,9 +150,10 @@ async function main() {
       label,
       `${spread(p.latenciesMs)}; ${p.sent} sent${p.skipped ? ` (${p.skipped} periods skipped: previous one still out)` : ''}`,
     );
+    const failed = p.failedAfterMs.length ? ` (failed after up to ${ms(Math.max(...p.failedAfterMs))})` : '';
     line(
       '',
-      `over 1 s: ${slow(1000)}, over 5 s: ${slow(5000)}, unanswered: ${p.unanswered}; ${statuses(p.statuses)}`,
+      `over 1 s: ${slow(1000)}, over 5 s: ${slow(5000)}, unanswered: ${p.unanswered}; ${statuses(p.statuses)}${failed}`,
     );
   };
   probes('healthz, new conn each', probeResult.fresh);
