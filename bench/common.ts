@@ -1,8 +1,15 @@
+import { rmSync } from 'node:fs';
 import { pino } from 'pino';
+import { createApp } from '../src/app.js';
 import { mulberry32 } from '../src/stats/index.js';
-import { type ConfigInput, defaultConfig } from '../src/config.js';
+import { type ConfigInput, defaultConfig, loadConfig } from '../src/config.js';
 import type { AppDeps } from '../src/context.js';
 import { openStore } from '../src/store/index.js';
+import { startServer } from '../src/server.js';
+
+// The one place where benches touch the app's internals. bench/ingest.ts and bench/overload.ts reach the
+// service only through benchApp, seedBaseline and startBenchServer (and HTTP), so a change in how the app
+// is wired (deps, storage, startup) is adapted here. bench/drift.ts still drives services on benchDeps().
 
 /** Deterministic PRNG so every run measures the same data. */
 export const rng = mulberry32;
@@ -24,9 +31,88 @@ export function featureRow(r: () => number, shift = 0): Record<string, number | 
   return row;
 }
 
+/** Service dependencies on a SQLite file with a silent logger (bench/drift.ts calls services directly). */
 export function benchDeps(path: string, config: ConfigInput = {}): AppDeps {
   const cfg = defaultConfig({ ...config, database: { path, ...config.database } });
-  return { config: cfg, store: openStore(cfg.database), log: pino({ level: 'silent' }), clock: Date.now };
+  return {
+    config: cfg,
+    store: openStore(cfg.database),
+    log: pino({ level: 'silent' }),
+    clock: Date.now,
+  };
+}
+
+/** Anything that answers HTTP requests by path: the in-process app, or a running server over its socket. */
+export interface Requester {
+  request(path: string, init?: RequestInit): Promise<Response>;
+}
+
+/** The HTTP app without a socket: requests go through routing, validation and storage in-process. */
+export interface BenchApp extends Requester {
+  /** Closes the database; the file stays (see removeDatabase). */
+  close(): Promise<void>;
+}
+
+export async function benchApp(path: string, config: ConfigInput = {}): Promise<BenchApp> {
+  const deps = benchDeps(path, config);
+  const app = createApp(deps);
+  return {
+    request: async (url, init) => app.request(url, init),
+    close: () => deps.store.close(),
+  };
+}
+
+/** Stores (and activates) a training baseline from NDJSON rows through the public API. */
+export async function seedBaseline(
+  app: Requester,
+  model: string,
+  modelVersion: string,
+  ndjsonRows: string,
+): Promise<void> {
+  const query = new URLSearchParams({ model_version: modelVersion });
+  const res = await app.request(`/v1/models/${encodeURIComponent(model)}/baselines?${query}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson' },
+    body: ndjsonRows,
+  });
+  if (res.status !== 201) throw new Error(`baseline upload failed: ${res.status} ${await res.text()}`);
+}
+
+export interface BenchServer extends Requester {
+  port: number;
+  /** Graceful shutdown: stops the listener and jobs, closes the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * The real server (listener, jobs, graceful shutdown) on 127.0.0.1 and a free port, in this process.
+ * The config is loadConfig()'s, so DRIFTWATCH_* variables and DRIFTWATCH_CONFIG apply, except that the
+ * database path, host and port given here win; the log level is `error` unless DRIFTWATCH_LOG_LEVEL is set.
+ */
+export async function startBenchServer(
+  path: string,
+  overrides: Record<string, unknown> = {},
+): Promise<BenchServer> {
+  const config = loadConfig({
+    overrides: {
+      'log.level': process.env.DRIFTWATCH_LOG_LEVEL ? undefined : 'error',
+      ...overrides,
+      'database.path': path,
+      'server.host': '127.0.0.1',
+      'server.port': 0,
+    },
+  });
+  const server = await startServer(config);
+  return {
+    port: server.port,
+    request: (url, init) => fetch(`http://127.0.0.1:${server.port}${url}`, init),
+    close: () => server.shutdown('bench finished'),
+  };
+}
+
+/** Deletes a SQLite file with its WAL and shared-memory files. */
+export function removeDatabase(path: string): void {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(`${path}${suffix}`, { force: true });
 }
 
 export function time<T>(fn: () => T): { ms: number; value: T } {
