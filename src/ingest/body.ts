@@ -65,7 +65,8 @@ export function parseJsonBatch(text: string): ParsedBatch {
     }
     // JSON.parse keeps only the last of repeated keys, so the records of an earlier "records" would vanish
     // unseen. The full scan runs only when the text could hold a repeat (a second "records", or an escape).
-    const mayRepeat = text.indexOf('"records"') !== text.lastIndexOf('"records"') || text.includes('\\');
+    const first = text.indexOf('"records"');
+    const mayRepeat = text.indexOf('"records"', first + 9) !== -1 || text.includes('\\');
     if (mayRepeat && (topLevelKeys(text)?.filter((k) => k.key === 'records').length ?? 0) > 1) {
       throw new ApiError('invalid_body', '"records" appears more than once in the body; only the last would be read, so send one array', {
         problems: [{ path: 'records', message: 'duplicate key' }],

@@ -30,9 +30,14 @@ function addCounts(a: Buffer | null, b: Buffer | null): Buffer | null {
   if (b === null) return a;
   const long = a.byteLength >= b.byteLength ? a : b;
   const short = long === a ? b : a;
-  const out = Buffer.from(long);
-  for (let i = 0; i + 4 <= short.byteLength; i += 4) out.writeUInt32LE((out.readUInt32LE(i) + short.readUInt32LE(i)) >>> 0, i);
-  return out;
+  // Copies into aligned arrays (SQLite's buffers need not be 4-byte aligned); the platform is little-endian,
+  // as the vectors are written.
+  const out = new Uint32Array(long.byteLength >>> 2);
+  new Uint8Array(out.buffer).set(long.subarray(0, out.length * 4));
+  const add = new Uint32Array(short.byteLength >>> 2);
+  new Uint8Array(add.buffer).set(short.subarray(0, add.length * 4));
+  for (let i = 0; i < add.length; i++) out[i] = ((out[i] as number) + (add[i] as number)) >>> 0;
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** Opens (creating if needed) the SQLite file in WAL mode and applies migrations. */
