@@ -145,8 +145,11 @@ export class AggregateBatch {
       }
       // Features the baseline never saw (usually a renamed or new column upstream): only looked for when the
       // record has more keys than the baseline features it carries.
-      let keys = 0;
-      for (const _ in r.features) keys++;
+      let keys = r.featureCount;
+      if (keys === undefined) {
+        keys = 0;
+        for (const _ in r.features) keys++;
+      }
       if (keys === present) continue;
       for (const name in r.features) {
         if (bucket.known.has(name) || bucket.ignored.has(name) || !Object.hasOwn(r.features, name)) continue;

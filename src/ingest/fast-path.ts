@@ -45,7 +45,11 @@ export function fastValidate(raw: unknown, receivedAt: number): IngestRecord | n
   const ts = timestampMs(raw.timestamp, receivedAt);
   if (ts === null) return null;
   if (!isPlainObject(features)) return null;
-  for (const key in features) if (key === '' || !isScalar(features[key])) return null;
+  let featureCount = 0;
+  for (const key in features) {
+    if (key === '' || !isScalar(features[key])) return null;
+    featureCount++;
+  }
   if (prediction !== undefined && prediction !== null && !isScalar(prediction)) {
     if (!isPlainObject(prediction)) return null;
     for (const key in prediction) {
@@ -74,5 +78,6 @@ export function fastValidate(raw: unknown, receivedAt: number): IngestRecord | n
     status: (status as IngestRecord['status']) ?? null,
     error: error ?? null,
     tags: (tags as Record<string, string> | undefined) ?? null,
+    featureCount,
   };
 }

@@ -163,6 +163,7 @@ export function validateRecord(raw: unknown, prefix: string, receivedAt: number)
       status: r.status ?? null,
       error: r.error ?? null,
       tags: r.tags ?? null,
+      featureCount: Object.keys(r.features).length,
     },
   };
 }

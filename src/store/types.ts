@@ -30,6 +30,8 @@ export interface NewRecord {
   status: 'ok' | 'error' | null;
   error: string | null;
   tags: Record<string, string> | null;
+  /** How many feature keys the record has, when validation counted them (saves aggregation a second pass). */
+  featureCount?: number;
 }
 
 export interface RecordRow {

@@ -446,6 +446,7 @@ describe('fastValidate against the zod schema', () => {
       status: null,
       error: null,
       tags: null,
+      featureCount: 1,
     });
     expect(validateRecord(bare, 'records[0]', RECEIVED_AT).ok).toBe(true);
   });
