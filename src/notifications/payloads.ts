@@ -1,5 +1,5 @@
+import { type ChannelConfig, type Config, driftSettingsFor } from '../config.js';
 import type { AlertView, NotificationEvent, RetrainRequestView } from '../views.js';
-import type { ChannelConfig, Config } from '../config.js';
 
 /** Where people open driftwatch: externalUrl, else the address the server listens on. */
 function baseUrl(config: Config): string {
@@ -49,6 +49,59 @@ function measures(alert: AlertView): { psi: number | null; pvalue: number | null
   return { psi: num(l.psi), pvalue: num(l.pvalue_adjusted) ?? num(l.ks_pvalue) ?? num(l.chi2_pvalue) };
 }
 
+function pct(v: number): string {
+  return `${(v * 100).toFixed(1)}%`;
+}
+
+interface QualityRate {
+  /** How far the rate counts towards qualityRate: the missing rate counts above the baseline's own. */
+  excess: number;
+  text: string;
+  field: { name: string; value: string };
+}
+
+/** The data-quality rates of a window that the policy looks at (those that apply to the column). */
+function qualityRates(latest: Record<string, unknown>): QualityRate[] {
+  const rates: QualityRate[] = [];
+  const missing = num(latest.missing_rate);
+  if (missing !== null) {
+    const base = num(latest.baseline_missing_rate) ?? 0;
+    rates.push({
+      excess: missing - base,
+      text: `missing rate ${pct(missing)} vs baseline ${pct(base)}`,
+      field: { name: 'Missing', value: `${pct(missing)} (baseline ${pct(base)})` },
+    });
+  }
+  const plain: [string, string, string][] = [
+    ['type_mismatch_rate', 'type-mismatch rate', 'Wrong type'],
+    ['unseen_rate', 'unseen-category rate', 'Unseen categories'],
+    ['out_of_range_rate', 'out-of-range rate', 'Outside training range'],
+  ];
+  for (const [key, label, name] of plain) {
+    const v = num(latest[key]);
+    if (v !== null) rates.push({ excess: v, text: `${label} ${pct(v)}`, field: { name, value: pct(v) } });
+  }
+  return rates;
+}
+
+/**
+ * What raised a data-quality alert: the rates of its latest window at or above the model's qualityRate
+ * (as alerts/policy.ts qualitySignal judges them), highest first; when none is (the threshold was raised
+ * since), the highest one.
+ */
+function qualityCause(config: Config, alert: AlertView): string {
+  const rates = qualityRates(alert.latest).sort((a, b) => b.excess - a.excess);
+  if (rates.length === 0) return 'data-quality rates n/a';
+  const threshold = driftSettingsFor(config, alert.model).qualityRate;
+  const fired = rates.filter((r) => r.excess >= threshold);
+  return (fired.length > 0 ? fired : rates.slice(0, 1)).map((r) => r.text).join(', ');
+}
+
+/** The measures a message quotes: PSI for drift, the rate that fired for data quality. */
+function headline(config: Config, alert: AlertView): string {
+  return alert.kind === 'data_quality' ? qualityCause(config, alert) : `PSI ${fmt(measures(alert).psi)}`;
+}
+
 function modelName(model: string, version: string | null): string {
   return version ? `${model} ${version}` : model;
 }
@@ -69,12 +122,12 @@ const VERB: Record<NotificationEvent['type'], string> = {
 };
 
 /** One line for chat and logs. */
-export function summaryOf(event: NotificationEvent): string {
+export function summaryOf(config: Config, event: NotificationEvent): string {
   const verb = VERB[event.type];
   const by = event.actor ? ` by ${event.actor}` : '';
   if (event.alert) {
     const a = event.alert;
-    if (event.type.startsWith('alert.')) return `${alertTitle(a)} ${verb}, PSI ${fmt(measures(a).psi)}`;
+    if (event.type.startsWith('alert.')) return `${alertTitle(a)} ${verb}, ${headline(config, a)}`;
     const what = event.type === 'rollback.requested' ? 'Rollback' : 'Retrain';
     return `${what} ${verb}${by} for ${modelName(a.model, a.model_version)} (alert #${a.id})${event.note ? `: ${event.note}` : ''}`;
   }
@@ -124,7 +177,7 @@ export interface SlackPayload {
 }
 
 export function slackPayload(config: Config, event: NotificationEvent): SlackPayload {
-  const summary = summaryOf(event);
+  const summary = summaryOf(config, event);
   const link = eventLink(config, event);
   const field = (name: string, value: string | number | null): SlackField => ({
     type: 'mrkdwn',
@@ -140,8 +193,9 @@ export function slackPayload(config: Config, event: NotificationEvent): SlackPay
       field('Feature', a.feature),
       field('Severity', a.severity),
       field('Status', a.status),
-      field('PSI', fmt(m.psi)),
-      field('p-value', fmt(m.pvalue)),
+      ...(a.kind === 'data_quality'
+        ? qualityRates(a.latest).map((r) => field(r.field.name, r.field.value))
+        : [field('PSI', fmt(m.psi)), field('p-value', fmt(m.pvalue))]),
     ];
   } else if (event.retrainRequest) {
     const r = event.retrainRequest;
@@ -193,10 +247,14 @@ export function alertmanagerAlert(config: Config, alert: AlertView, endsAt?: str
     kind: alert.kind,
     severity: alert.severity,
   };
+  const threshold = driftSettingsFor(config, alert.model).qualityRate;
+  const measured =
+    alert.kind === 'data_quality'
+      ? `${qualityCause(config, alert)} (alerting at ${pct(threshold)}), ${alert.evidence_count} window(s)`
+      : `PSI ${fmt(m.psi)} (peak ${fmt(peak)}), p-value ${fmt(m.pvalue)}, ${alert.evidence_count} drifted window(s)`;
   const description =
     `${KIND_LABEL[alert.kind]} alert #${alert.id} is ${alert.status}${alert.recovered ? ' (latest window back to normal)' : ''}: ` +
-    `PSI ${fmt(m.psi)} (peak ${fmt(peak)}), p-value ${fmt(m.pvalue)}, ${alert.evidence_count} drifted window(s) ` +
-    `since ${alert.first_seen}, last ${alert.last_seen}.`;
+    `${measured} since ${alert.first_seen}, last ${alert.last_seen}.`;
   return {
     labels,
     annotations: { summary: alertTitle(alert), description, link, model_version: alert.model_version ?? '' },

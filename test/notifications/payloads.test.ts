@@ -1,11 +1,13 @@
 import { resendFiring } from '../../src/alerts/raise.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AlertView } from '../../src/alerts/types.js';
 import type { ChannelConfig, ConfigInput } from '../../src/config.js';
 import type { AlertmanagerAlert, SlackPayload } from '../../src/notifications/payloads.js';
 import {
   runDeliveryTick,
 } from '../../src/notifications/service.js';
-import { makeTestApp, type TestApp } from '../support.js';
+import { hour, MIN, setupM } from '../alerts/helpers.js';
+import { FIXED_NOW, makeTestApp, type TestApp } from '../support.js';
 import {
   alertEvent,
   alertView,
@@ -330,5 +332,157 @@ describe('webhook payload', () => {
         link: 'https://dw.example.com/ui/retrain-requests/3',
       },
     ]);
+  });
+});
+
+describe('data-quality alerts', () => {
+  // A window where a fifth of petal_length is missing: PSI barely moves, the missing rate fired.
+  const dq = (latest: Record<string, unknown>, over: Partial<Parameters<typeof alertView>[0]> = {}) =>
+    alertView({
+      kind: 'data_quality',
+      latest: {
+        psi: 0.026,
+        pvalue_adjusted: 0.4,
+        n: 740,
+        missing_rate: 0.218,
+        baseline_missing_rate: 0,
+        type_mismatch_rate: 0,
+        unseen_rate: null,
+        out_of_range_rate: 0.004,
+        ...latest,
+      },
+      peak: { psi: 0.03 },
+      ...over,
+    });
+  const channels: ChannelConfig[] = [
+    { name: 'chat', type: 'slack', url: 'http://127.0.0.1:9/s' },
+    { name: 'am', type: 'alertmanager', url: 'http://127.0.0.1:9' },
+    { name: 'hooks', type: 'webhook', url: 'http://127.0.0.1:9/h' },
+  ];
+  async function sent(alert: AlertView, config: ConfigInput = {}) {
+    t = makeTestApp({ ...config, notifications: { channels } });
+    await enqueue(t.deps, alertEvent('alert.opened', alert));
+    const [slack] = payloads<SlackPayload>(t, 'chat');
+    const [[am] = []] = payloads<AlertmanagerAlert[]>(t, 'am');
+    const [hook] = payloads<{ alert: AlertView }>(t, 'hooks');
+    return { slack, am, hook };
+  }
+  const fields = (p: SlackPayload | undefined) => {
+    const section = p?.blocks[0];
+    return section && 'fields' in section ? (section.fields ?? []).map((f) => f.text) : [];
+  };
+
+  it('Slack says the missing rate against the baseline, not the PSI', async () => {
+    const { slack } = await sent(dq({}));
+    expect(slack?.text).toBe(
+      'Data-quality on iris v2 · petal_length (critical) opened, missing rate 21.8% vs baseline 0.0% ' +
+        'http://127.0.0.1:8080/v1/alerts/7',
+    );
+    expect(JSON.stringify(slack)).not.toContain('PSI');
+    expect(fields(slack)).toEqual([
+      '*Model*\niris',
+      '*Version*\nv2',
+      '*Feature*\npetal_length',
+      '*Severity*\ncritical',
+      '*Status*\nopen',
+      '*Missing*\n21.8% (baseline 0.0%)',
+      '*Wrong type*\n0.0%',
+      '*Outside training range*\n0.4%',
+    ]);
+  });
+
+  it('Alertmanager describes the rate that fired and the threshold', async () => {
+    const { am } = await sent(dq({}));
+    expect(am?.annotations.summary).toBe('Data-quality on iris v2 · petal_length (critical)');
+    expect(am?.annotations.description).toBe(
+      `Data-quality alert #7 is open: missing rate 21.8% vs baseline 0.0% (alerting at 5.0%), 3 window(s) ` +
+        `since ${alertView().first_seen}, last ${alertView().last_seen}.`,
+    );
+    expect(am?.labels.kind).toBe('data_quality');
+  });
+
+  it('the webhook carries every rate of the window for receivers to read', async () => {
+    const { hook } = await sent(dq({}));
+    expect(hook?.alert.latest).toMatchObject({
+      missing_rate: 0.218,
+      baseline_missing_rate: 0,
+      out_of_range_rate: 0.004,
+    });
+  });
+
+  it('names whichever rate crossed qualityRate, the missing rate only above the baseline’s own', async () => {
+    // 30 % missing where training had 28 %: not what fired; 7 % of strings where numbers were expected is.
+    const mistyped = await sent(dq({ missing_rate: 0.3, baseline_missing_rate: 0.28, type_mismatch_rate: 0.07 }));
+    expect(mistyped.slack?.text).toContain('opened, type-mismatch rate 7.0% http');
+    expect(mistyped.am?.annotations.description).toContain(': type-mismatch rate 7.0% (alerting at 5.0%)');
+
+    const unseen = await sent(
+      dq(
+        { missing_rate: 0, unseen_rate: 0.125, type_mismatch_rate: null, out_of_range_rate: null },
+        { feature: 'species' },
+      ),
+    );
+    expect(unseen.slack?.text).toContain('species (critical) opened, unseen-category rate 12.5% http');
+    expect(fields(unseen.slack)).toContain('*Unseen categories*\n12.5%');
+    expect(fields(unseen.slack)).not.toContain('*Wrong type*\nn/a');
+
+    const range = await sent(dq({ missing_rate: 0.01, out_of_range_rate: 0.061 }, { severity: 'warning' }));
+    expect(range.slack?.text).toContain('(warning) opened, out-of-range rate 6.1% http');
+
+    // Several at once: every one that fired, highest first.
+    const both = await sent(dq({ type_mismatch_rate: 0.09 }));
+    expect(both.slack?.text).toContain(
+      'opened, missing rate 21.8% vs baseline 0.0%, type-mismatch rate 9.0% http',
+    );
+  });
+
+  it("judges against the model's own qualityRate", async () => {
+    const strict = await sent(dq({ missing_rate: 0.03, type_mismatch_rate: 0.02 }), {
+      models: { iris: { qualityRate: 0.02 } },
+    });
+    expect(strict.slack?.text).toContain(
+      'opened, missing rate 3.0% vs baseline 0.0%, type-mismatch rate 2.0% http',
+    );
+    expect(strict.am?.annotations.description).toContain('(alerting at 2.0%)');
+    // Nothing at the threshold any more (it was raised after the alert): the highest rate still explains it.
+    const raised = await sent(dq({ missing_rate: 0.03, type_mismatch_rate: 0.02 }), {
+      models: { iris: { qualityRate: 0.5 } },
+    });
+    expect(raised.slack?.text).toContain('opened, missing rate 3.0% vs baseline 0.0% http');
+  });
+
+  it('drift alerts keep quoting PSI', async () => {
+    const { slack, am } = await sent(alertView());
+    expect(slack?.text).toContain('opened, PSI 0.312 http');
+    expect(am?.annotations.description).toContain(
+      'PSI 0.312 (peak 0.410), p-value 0.001, 3 drifted window(s)',
+    );
+  });
+
+  it('end to end: a quarter of a feature missing is what the queued messages say', async () => {
+    const m = await setupM({ notifications: { channels } });
+    t = m.t;
+    const records = Array.from({ length: 200 }, (_, i) => ({
+      model: 'm',
+      request_id: `q-${i}`,
+      timestamp: hour(8) + (i % 50) * MIN,
+      features: { x: (i * 7) % 200, ...(i % 4 === 0 ? {} : { color: ['red', 'green', 'blue'][i % 3] }) },
+    }));
+    m.t.setNow(FIXED_NOW + MIN);
+    await m.admin.ingest(records);
+    await m.tick(FIXED_NOW + 2 * MIN);
+    const [alert] = await m.reviewer.alerts('kind=data_quality');
+    expect(alert).toMatchObject({ feature: 'color', severity: 'critical' });
+
+    const slack = payloads<SlackPayload>(m.t, 'chat').filter((p) => p.text.includes('· color'));
+    expect(slack.map((p) => p.text.replace(/ http\S+$/, ''))).toEqual([
+      'Data-quality on m · color (critical) opened, missing rate 25.0% vs baseline 0.0%',
+    ]);
+    const am = payloads<AlertmanagerAlert[]>(m.t, 'am')
+      .flat()
+      .filter((a) => a.labels.feature === 'color');
+    expect(am[0]?.annotations.description).toMatch(
+      /^Data-quality alert #\d+ is open: missing rate 25\.0% vs baseline 0\.0% \(alerting at 5\.0%\)/,
+    );
   });
 });
