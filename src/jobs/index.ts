@@ -30,6 +30,7 @@ export function createJobs(deps: AppDeps, options: RegistryOptions = {}): JobReg
     schedule: '*/10 * * * * *',
     tick: () => runRebuildTick(deps),
     idle: (r) => r.models.length === 0,
+    onLeadership: true,
   });
   registry.register({
     name: 'retention',

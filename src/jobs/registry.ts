@@ -14,6 +14,8 @@ export interface JobDefinition<R = unknown> {
   idle?: (result: R) => boolean;
   /** Problems a run reports without failing (e.g. one window of many); logged as a warning. */
   errors?: (result: R) => unknown[];
+  /** Also run at once when this process becomes the leader (resuming what a previous leader left). */
+  onLeadership?: boolean;
 }
 
 interface JobState {
@@ -80,18 +82,26 @@ export class JobRegistry implements JobsView {
       // Without the store we cannot know who leads: stop running jobs until renewal works again.
       this.deps.log.error({ err }, 'leader lease renewal failed');
     }
+    // A renewal that finished after stop() began must not make a stopping process the leader again.
+    if (this.stopping) {
+      if (held) await this.deps.store.tx((tx) => tx.leases.release(LEADER_LEASE, this.instance)).catch(() => undefined);
+      this.isLeader = false;
+      return false;
+    }
     if (held !== this.isLeader) {
       this.isLeader = held;
-      if (held) this.deps.log.info({ instance: this.instance, lease_ms: this.leaseMs }, 'leader: this process runs the jobs');
-      else this.deps.log.warn({ instance: this.instance }, 'not the leader: jobs run in another process');
+      if (held) {
+        this.deps.log.info({ instance: this.instance, lease_ms: this.leaseMs }, 'leader: this process runs the jobs');
+        if (this.started) this.runOnLeadership();
+      } else this.deps.log.warn({ instance: this.instance }, 'not the leader: jobs run in another process');
     }
     return held;
   }
 
   async start(): Promise<void> {
     if (this.started) return;
-    this.started = true;
     await this.renew();
+    this.started = true;
     if (!this.isLeader) {
       const lease = await this.deps.store.read((tx) => tx.leases.get(LEADER_LEASE));
       this.deps.log.warn(
@@ -101,6 +111,7 @@ export class JobRegistry implements JobsView {
     }
     this.renewTimer = setInterval(() => void this.renew(), this.renewMs);
     this.renewTimer.unref();
+    if (this.isLeader) this.runOnLeadership();
     const log = this.deps.log;
     for (const state of this.jobs.values()) {
       const { def } = state;
@@ -117,6 +128,11 @@ export class JobRegistry implements JobsView {
         },
       });
     }
+  }
+
+  /** Work a previous leader left unfinished (a rebuild cut short by a crash) need not wait for its schedule. */
+  private runOnLeadership(): void {
+    for (const state of this.jobs.values()) if (state.def.onLeadership) this.fire(state);
   }
 
   private fire(state: JobState): void {

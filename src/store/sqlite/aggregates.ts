@@ -29,7 +29,7 @@ export class SqliteAggregates implements AggregateStore {
       `INSERT INTO aggregates (model, model_version, baseline_id, bucket_start, bucket_ms, role, name, n, missing,
          type_mismatch, out_of_range, unseen, off_edge, vmin, vmax, counts, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (model, model_version, baseline_id, bucket_start, role, name) DO UPDATE SET
+       ON CONFLICT (model, model_version, baseline_id, bucket_start, bucket_ms, role, name) DO UPDATE SET
          n = aggregates.n + excluded.n, missing = aggregates.missing + excluded.missing,
          type_mismatch = aggregates.type_mismatch + excluded.type_mismatch,
          out_of_range = aggregates.out_of_range + excluded.out_of_range, unseen = aggregates.unseen + excluded.unseen,
@@ -49,7 +49,7 @@ export class SqliteAggregates implements AggregateStore {
       `INSERT INTO bucket_stats (model, model_version, bucket_start, bucket_ms, records, labeled, classified, correct,
          regressed, abs_err_sum, sq_err_sum, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (model, model_version, bucket_start) DO UPDATE SET
+       ON CONFLICT (model, model_version, bucket_start, bucket_ms) DO UPDATE SET
          records = bucket_stats.records + excluded.records, labeled = bucket_stats.labeled + excluded.labeled,
          classified = bucket_stats.classified + excluded.classified, correct = bucket_stats.correct + excluded.correct,
          regressed = bucket_stats.regressed + excluded.regressed,

@@ -69,7 +69,8 @@ export const aggregates = sqliteTable(
     updatedAt: integer('updated_at').notNull(),
   },
   (t) => [
-    primaryKey({ columns: [t.model, t.modelVersion, t.baselineId, t.bucketStart, t.role, t.name] }),
+    // bucket_ms is part of the key: after a change of bucket size, new buckets never merge into old rows.
+    primaryKey({ columns: [t.model, t.modelVersion, t.baselineId, t.bucketStart, t.bucketMs, t.role, t.name] }),
   ],
 );
 
@@ -91,7 +92,7 @@ export const bucketStats = sqliteTable(
     sqErrSum: real('sq_err_sum').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.model, t.modelVersion, t.bucketStart] })],
+  (t) => [primaryKey({ columns: [t.model, t.modelVersion, t.bucketStart, t.bucketMs] })],
 );
 
 /**
