@@ -139,6 +139,7 @@ async function runLoad(s: LoadSettings): Promise<LoadResult> {
     ownLoopMaxMs: 0,
   };
 
+  const guarded = new WeakSet<object>();
   /** Sends one body; resolves with the status (or error code) and the Retry-After, once answered. */
   const post = (buf: Buffer) =>
     new Promise<{ status?: number; retryAfter?: number }>((resolve) => {
@@ -158,6 +159,13 @@ async function runLoad(s: LoadSettings): Promise<LoadResult> {
         headers: { 'content-type': 'application/x-ndjson', 'content-length': buf.length },
       });
       inFlight.add(req);
+      // A server that answers 503 before reading the body may close the socket while the body is still
+      // being written: the write fails with EPIPE after the answer arrived. Counted on the request, not fatal.
+      req.on('socket', (socket) => {
+        if (guarded.has(socket)) return;
+        guarded.add(socket);
+        socket.on('error', () => undefined);
+      });
       req.on('finish', release);
       req.on('close', () => {
         release();

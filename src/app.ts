@@ -42,7 +42,9 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
       duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
       ...(c.get('model') ? { model: c.get('model') } : {}),
     };
-    if (status >= 500) c.get('log').error(line, 'request');
+    // A 503 for overload is the service protecting itself, not a fault: a warning, not an error.
+    if (status >= 500 && status !== 503) c.get('log').error(line, 'request');
+    else if (status === 503) c.get('log').warn(line, 'request');
     else c.get('log').info(line, 'request');
   });
 

@@ -158,7 +158,7 @@ export const configSchema = z.strictObject({
       // overload is pushed back to clients instead of queuing bodies in memory and stalling health checks.
       maxInFlight: z.number().int().positive().default(16),
       // Of those, ingest requests (the ones that carry large bodies).
-      maxIngestInFlight: z.number().int().positive().default(4),
+      maxIngestInFlight: z.number().int().positive().default(2),
       // Bodies of JSON commands (alert actions, drift runs, thresholds) are small and read whole; the bound
       // keeps one request from holding the process's memory.
       jsonBodyLimit: byteSize.default(1024 * 1024),
