@@ -1,11 +1,11 @@
 import { rmSync } from 'node:fs';
 import { pino } from 'pino';
 import { createApp } from '../src/app.js';
-import { mulberry32 } from '../src/stats/index.js';
 import { type ConfigInput, defaultConfig, loadConfig } from '../src/config.js';
 import type { AppDeps } from '../src/context.js';
-import { openStore } from '../src/store/index.js';
 import { startServer } from '../src/server.js';
+import { mulberry32 } from '../src/stats/index.js';
+import { openStore } from '../src/store/index.js';
 
 // The one place where benches touch the app's internals. bench/ingest.ts and bench/overload.ts reach the
 // service only through benchApp, seedBaseline and startBenchServer (and HTTP), so a change in how the app

@@ -22,7 +22,13 @@ async function main() {
   const deps = benchDeps(path, { database: { synchronous: 'normal' } });
   const r = rng(11);
   const rows = Array.from({ length: 20_000 }, () => JSON.stringify(featureRow(r))).join('\n');
-  await createBaseline(deps, { model: 'm', modelVersion: 'v1', source: Readable.from([rows]), format: 'ndjson', profile: {} });
+  await createBaseline(deps, {
+    model: 'm',
+    modelVersion: 'v1',
+    source: Readable.from([rows]),
+    format: 'ndjson',
+    profile: {},
+  });
 
   let loaded = 0;
   let baseMs = 0;
@@ -52,12 +58,16 @@ async function main() {
     // Median of five runs: the first run also warms statement caches.
     const times: number[] = [];
     for (let k = 0; k < 5; k++) {
-      times.push((await timeAsync(() => evaluateModel(deps, 'm', { from: WINDOW_FROM, to: WINDOW_FROM + DAY }))).ms);
+      times.push(
+        (await timeAsync(() => evaluateModel(deps, 'm', { from: WINDOW_FROM, to: WINDOW_FROM + DAY }))).ms,
+      );
     }
     times.sort((a, b) => a - b);
     const ms = times[2] as number;
     if (baseMs === 0) baseMs = ms;
-    console.log(`${size.toLocaleString().padStart(12)} records: drift run ${ms.toFixed(1)} ms  ratio to 10k: ${(ms / baseMs).toFixed(2)}`);
+    console.log(
+      `${size.toLocaleString().padStart(12)} records: drift run ${ms.toFixed(1)} ms  ratio to 10k: ${(ms / baseMs).toFixed(2)}`,
+    );
   }
   await deps.store.close();
   for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });

@@ -8,7 +8,7 @@ import {
   ksTwoSample,
   quantileEdges,
   wasserstein,
-} from "../src/stats/index.js";
+} from '../src/stats/index.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 
@@ -51,19 +51,19 @@ const curCounts = histogram(fine, b);
 const reps = 7;
 const rows: Array<[string, number, number]> = [];
 const baseline = time(reps, () => a.slice().sort());
-rows.push(["sort Float64Array (baseline)", baseline, N]);
-rows.push(["histogram, 9 decile edges", time(reps, () => histogram(deciles, b)), N]);
+rows.push(['sort Float64Array (baseline)', baseline, N]);
+rows.push(['histogram, 9 decile edges', time(reps, () => histogram(deciles, b)), N]);
 rows.push([`histogram, ${fine.length} fine-grid edges`, time(reps, () => histogram(fine, b)), N]);
-rows.push(["ksTwoSample 1M vs 1M (asymp)", time(reps, () => ksTwoSample(a, b)), 2 * N]);
-rows.push(["wasserstein 1M vs 1M", time(reps, () => wasserstein(a, b)), 2 * N]);
+rows.push(['ksTwoSample 1M vs 1M (asymp)', time(reps, () => ksTwoSample(a, b)), 2 * N]);
+rows.push(['wasserstein 1M vs 1M', time(reps, () => wasserstein(a, b)), 2 * N]);
 rows.push([
-  "ksFromGrid (1000 cells)",
+  'ksFromGrid (1000 cells)',
   time(reps, () => ksFromGrid({ edges: fine, refCounts, curCounts })),
   2 * N,
 ]);
 
-console.log(`n = ${N.toLocaleString("en-US")} values per sample, median of ${reps} runs`);
-console.log("operation".padEnd(36), "ms".padStart(9), "ns/element".padStart(11), "× sort".padStart(8));
+console.log(`n = ${N.toLocaleString('en-US')} values per sample, median of ${reps} runs`);
+console.log('operation'.padEnd(36), 'ms'.padStart(9), 'ns/element'.padStart(11), '× sort'.padStart(8));
 const sortPerElem = baseline / N;
 for (const [name, ns, elems] of rows) {
   const perElem = ns / elems;

@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { alertRoutes } from './alerts/routes.js';
+import { baselineRoutes } from './baselines/routes.js';
 import type { AppDeps, AppEnv } from './context.js';
+import { driftRoutes } from './drift/routes.js';
 import { ApiError, errorBody } from './errors.js';
 import { healthRoutes, type Readiness } from './health/routes.js';
 import { ingestRoutes } from './ingest/routes.js';
-import { modelRoutes } from './models/routes.js';
-import { baselineRoutes } from './baselines/routes.js';
-import { driftRoutes } from './drift/routes.js';
+import { jobRoutes } from './jobs/routes.js';
 import { labelRoutes } from './labels/routes.js';
-import { alertRoutes } from './alerts/routes.js';
+import { modelRoutes } from './models/routes.js';
 import { notificationRoutes } from './notifications/routes.js';
 import { thresholdRoutes } from './thresholds/routes.js';
-import { jobRoutes } from './jobs/routes.js';
 
 export interface AppOptions {
   readiness?: Readiness;
@@ -58,8 +58,14 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
     const ingest = c.req.method === 'POST' && path.startsWith('/v1/ingest');
     if (inFlight.all >= maxInFlight || (ingest && inFlight.ingest >= maxIngestInFlight)) {
       c.header('retry-after', '1');
-      const which = ingest && inFlight.ingest >= maxIngestInFlight ? `${maxIngestInFlight} ingest requests` : `${maxInFlight} requests`;
-      throw new ApiError('unavailable', `driftwatch is busy (${which} in flight, server.maxInFlight / server.maxIngestInFlight); retry after 1 s`);
+      const which =
+        ingest && inFlight.ingest >= maxIngestInFlight
+          ? `${maxIngestInFlight} ingest requests`
+          : `${maxInFlight} requests`;
+      throw new ApiError(
+        'unavailable',
+        `driftwatch is busy (${which} in flight, server.maxInFlight / server.maxIngestInFlight); retry after 1 s`,
+      );
     }
     inFlight.all++;
     if (ingest) inFlight.ingest++;
@@ -90,7 +96,10 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
     const allowed = [...new Set(routes.filter((r) => r.pattern.test(c.req.path)).map((r) => r.method))];
     if (allowed.length > 0) {
       c.header('allow', allowed.join(', '));
-      const err = new ApiError('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(' or ')}`);
+      const err = new ApiError(
+        'method_not_allowed',
+        `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(' or ')}`,
+      );
       return c.json(errorBody(err, c.get('requestId') ?? ''), 405);
     }
     const err = new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`);
@@ -108,7 +117,13 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
       return c.json(errorBody(wrapped, requestId), err.status);
     }
     (c.get('log') ?? deps.log).error({ err }, 'unhandled error');
-    return c.json(errorBody(new ApiError('internal', 'internal error; see the server log for this request id'), requestId), 500);
+    return c.json(
+      errorBody(
+        new ApiError('internal', 'internal error; see the server log for this request id'),
+        requestId,
+      ),
+      500,
+    );
   });
 
   return app;

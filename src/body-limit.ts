@@ -14,9 +14,13 @@ export interface BodyLimit {
 }
 
 export function tooLarge(limit: BodyLimit, what: string): ApiError {
-  return new ApiError('payload_too_large', `${what} exceeds the ${limit.name} of ${limit.bytes} bytes${limit.advice ? `; ${limit.advice}` : ''}`, {
-    limit_bytes: limit.bytes,
-  });
+  return new ApiError(
+    'payload_too_large',
+    `${what} exceeds the ${limit.name} of ${limit.bytes} bytes${limit.advice ? `; ${limit.advice}` : ''}`,
+    {
+      limit_bytes: limit.bytes,
+    },
+  );
 }
 
 /** A declared content-length over the limit is refused before a byte of the body is read. */
@@ -57,10 +61,16 @@ export async function readBody(request: Request, limit: BodyLimit): Promise<stri
       if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
         throw tooLarge(limit, 'decompressed body');
       }
-      throw new ApiError('invalid_body', `content-encoding is gzip but the body is not valid gzip: ${(err as Error).message}`);
+      throw new ApiError(
+        'invalid_body',
+        `content-encoding is gzip but the body is not valid gzip: ${(err as Error).message}`,
+      );
     }
   } else if (encoding !== 'identity') {
-    throw new ApiError('unsupported_media_type', `content-encoding ${encoding} is not supported; use gzip or none`);
+    throw new ApiError(
+      'unsupported_media_type',
+      `content-encoding ${encoding} is not supported; use gzip or none`,
+    );
   }
   // A UTF-8 byte-order mark (some Windows tools write one) is not part of the JSON.
   const text = buffer.toString('utf8');

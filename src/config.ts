@@ -50,7 +50,10 @@ const httpUrl = z.string().superRefine((v, ctx) => {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     ctx.addIssue({ code: 'custom', message: `expected an http:// or https:// URL, got ${url.protocol}` });
   } else if (url.username !== '' || url.password !== '') {
-    ctx.addIssue({ code: 'custom', message: 'must not contain a user name or password (user:password@host)' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must not contain a user name or password (user:password@host)',
+    });
   }
 });
 
@@ -118,9 +121,14 @@ const token = z
     role,
     // Either the token itself (e.g. from an env-substituted file) or its sha256 hex; only the hash is kept.
     token: z.string().min(16, { error: 'tokens must be at least 16 characters' }).optional(),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, { error: 'expected 64 lowercase hex characters' }).optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, { error: 'expected 64 lowercase hex characters' })
+      .optional(),
   })
-  .refine((t) => (t.token === undefined) !== (t.sha256 === undefined), { error: 'give exactly one of token or sha256' });
+  .refine((t) => (t.token === undefined) !== (t.sha256 === undefined), {
+    error: 'give exactly one of token or sha256',
+  });
 
 const channel = z.strictObject({
   name: z.string().min(1).max(100),
@@ -256,7 +264,15 @@ export const ENV_KEYS: Record<string, string[]> = {
 };
 
 // Variables whose value is always text: DRIFTWATCH_DB=2024 names a file, not the number 2024.
-const TEXT_ENV = new Set(['DRIFTWATCH_HOST', 'DRIFTWATCH_DB', 'DRIFTWATCH_DB_SYNCHRONOUS', 'DRIFTWATCH_PRUNE_SCHEDULE', 'DRIFTWATCH_LOG_LEVEL', 'DRIFTWATCH_DRIFT_SCHEDULE', 'DRIFTWATCH_TOKEN']);
+const TEXT_ENV = new Set([
+  'DRIFTWATCH_HOST',
+  'DRIFTWATCH_DB',
+  'DRIFTWATCH_DB_SYNCHRONOUS',
+  'DRIFTWATCH_PRUNE_SCHEDULE',
+  'DRIFTWATCH_LOG_LEVEL',
+  'DRIFTWATCH_DRIFT_SCHEDULE',
+  'DRIFTWATCH_TOKEN',
+]);
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -342,10 +358,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       const path = issue.path.join('.');
       const from = fromOf(path);
       if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) problems.push(`${path ? `${path}.` : ''}${key}: unknown key [from ${from}]`);
+        for (const key of issue.keys)
+          problems.push(`${path ? `${path}.` : ''}${key}: unknown key [from ${from}]`);
         continue;
       }
-      problems.push(`${path || '(top level)'}: ${issue.message.replace(/^Invalid input: /, '')} [from ${from}]`);
+      problems.push(
+        `${path || '(top level)'}: ${issue.message.replace(/^Invalid input: /, '')} [from ${from}]`,
+      );
     }
   }
   // On the raw input, so a bad key elsewhere does not hide an inconsistent pair of thresholds.
@@ -358,7 +377,8 @@ type Levels = { psiWarning?: number; psiCritical?: number };
 /** A level's own thresholds; `refused` when it sets one the schema refuses, so its intended pair is unknown. */
 type OwnLevels = Levels & { refused?: boolean };
 
-const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isMapping = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The thresholds a level sets itself; values the schema refuses are left out (they have their own problem). */
 function ownThresholds(raw: unknown): OwnLevels {
@@ -369,7 +389,8 @@ function ownThresholds(raw: unknown): OwnLevels {
   return {
     ...(w === undefined ? {} : { psiWarning: w }),
     ...(c === undefined ? {} : { psiCritical: c }),
-    refused: (raw.psiWarning !== undefined && w === undefined) || (raw.psiCritical !== undefined && c === undefined),
+    refused:
+      (raw.psiWarning !== undefined && w === undefined) || (raw.psiCritical !== undefined && c === undefined),
   };
 }
 
@@ -380,25 +401,40 @@ function ownThresholds(raw: unknown): OwnLevels {
  */
 function thresholdProblems(raw: Record<string, unknown>, fromOf: (path: string) => string): string[] {
   const problems: string[] = [];
-  const check = (path: string, { refused, ...own }: OwnLevels, inherited: Required<Levels>): Required<Levels> => {
+  const check = (
+    path: string,
+    { refused, ...own }: OwnLevels,
+    inherited: Required<Levels>,
+  ): Required<Levels> => {
     const merged = { ...inherited, ...own };
     if (refused) return merged;
     if (own.psiWarning !== undefined && own.psiCritical !== undefined) {
       if (own.psiCritical < own.psiWarning) {
-        problems.push(`${path}.psiCritical: psiCritical must be at least psiWarning [from ${fromOf(`${path}.psiCritical`)}]`);
+        problems.push(
+          `${path}.psiCritical: psiCritical must be at least psiWarning [from ${fromOf(`${path}.psiCritical`)}]`,
+        );
       }
-    } else if ((own.psiWarning !== undefined || own.psiCritical !== undefined) && merged.psiCritical < merged.psiWarning) {
-      problems.push(`${path}: psiCritical ${merged.psiCritical} is below psiWarning ${merged.psiWarning} once merged with the levels above`);
+    } else if (
+      (own.psiWarning !== undefined || own.psiCritical !== undefined) &&
+      merged.psiCritical < merged.psiWarning
+    ) {
+      problems.push(
+        `${path}: psiCritical ${merged.psiCritical} is below psiWarning ${merged.psiWarning} once merged with the levels above`,
+      );
     }
     return merged;
   };
-  const base = check('drift', ownThresholds(raw.drift), { psiWarning: DRIFT_DEFAULTS.psiWarning, psiCritical: DRIFT_DEFAULTS.psiCritical });
+  const base = check('drift', ownThresholds(raw.drift), {
+    psiWarning: DRIFT_DEFAULTS.psiWarning,
+    psiCritical: DRIFT_DEFAULTS.psiCritical,
+  });
   if (!isMapping(raw.models)) return problems;
   for (const [model, settings] of Object.entries(raw.models)) {
     const s = check(`models.${model}`, ownThresholds(settings), base);
     const features = isMapping(settings) ? settings.features : undefined;
     if (!isMapping(features)) continue;
-    for (const [feature, f] of Object.entries(features)) check(`models.${model}.features.${feature}`, ownThresholds(f), s);
+    for (const [feature, f] of Object.entries(features))
+      check(`models.${model}.features.${feature}`, ownThresholds(f), s);
   }
   return problems;
 }

@@ -1,15 +1,23 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
+import { type BodyLimit, readBody } from './body-limit.js';
 import type { AppEnv } from './context.js';
 import { ApiError, type FieldProblem, formatPath } from './errors.js';
-import { type BodyLimit, readBody } from './body-limit.js';
 
 function problems(error: z.ZodError, prefix: string): FieldProblem[] {
   return error.issues.flatMap((issue) =>
     // Name each unknown key, instead of reporting "(body)" for an unknown query parameter.
     issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ path: formatPath(prefix, [...issue.path, key]), message: 'unknown field' }))
-      : [{ path: formatPath(prefix, issue.path) || prefix || '(body)', message: issue.message.replace(/^Invalid input: /, '') }],
+      ? issue.keys.map((key) => ({
+          path: formatPath(prefix, [...issue.path, key]),
+          message: 'unknown field',
+        }))
+      : [
+          {
+            path: formatPath(prefix, issue.path) || prefix || '(body)',
+            message: issue.message.replace(/^Invalid input: /, ''),
+          },
+        ],
   );
 }
 
@@ -18,7 +26,9 @@ export function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<
   const result = schema.safeParse(c.req.query());
   if (result.success) return result.data;
   const list = problems(result.error, '');
-  throw new ApiError('bad_request', list.map((p) => `${p.path}: ${p.message}`).join('; '), { problems: list });
+  throw new ApiError('bad_request', list.map((p) => `${p.path}: ${p.message}`).join('; '), {
+    problems: list,
+  });
 }
 
 /**
@@ -48,5 +58,7 @@ export async function parseJsonBody<S extends z.ZodType>(
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const list = problems(result.error, '');
-  throw new ApiError('invalid_body', list.map((p) => `${p.path}: ${p.message}`).join('; '), { problems: list });
+  throw new ApiError('invalid_body', list.map((p) => `${p.path}: ${p.message}`).join('; '), {
+    problems: list,
+  });
 }

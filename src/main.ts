@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { sha256 } from './auth/tokens.js';
-import { ConfigError, loadConfig } from './config.js';
-import { openStore } from './store/index.js';
-import { StartupRefused, startServer } from './server.js';
 import { CliError, formatResult, runDriftRemote, serviceOf, uploadBaseline } from './cli/client.js';
+import { ConfigError, loadConfig } from './config.js';
+import { StartupRefused, startServer } from './server.js';
+import { openStore } from './store/index.js';
 
 const program = new Command();
 program
   .name('driftwatch')
-  .description('Watches ML models in production: ingest inference logs, measure drift against training baselines.')
+  .description(
+    'Watches ML models in production: ingest inference logs, measure drift against training baselines.',
+  )
   .showHelpAfterError();
 
 const withCommon = (cmd: Command) =>
@@ -30,7 +32,9 @@ function load(opts: { config?: string; db?: string; host?: string; port?: string
 
 withCommon(program.command('serve').description('start the HTTP service (creates and migrates the database)'))
   .option('--host <host>', 'address to listen on (env DRIFTWATCH_HOST, default 127.0.0.1)')
-  .addOption(new Option('--port <port>', 'port to listen on, 0 for any free port (env DRIFTWATCH_PORT, default 8080)'))
+  .addOption(
+    new Option('--port <port>', 'port to listen on, 0 for any free port (env DRIFTWATCH_PORT, default 8080)'),
+  )
   .option('--insecure', 'allow an API without tokens on a non-loopback address')
   .action(async (opts) => {
     const server = await startServer(load(opts), { insecure: opts.insecure === true });
@@ -44,17 +48,22 @@ withCommon(program.command('serve').description('start the HTTP service (creates
     }
   });
 
-withCommon(program.command('migrate').description('create the database if needed and apply pending migrations'))
-  .action(async (opts) => {
-    const config = load(opts);
-    const store = openStore(config.database);
-    const status = await store.migrationStatus();
-    await store.close();
-    console.log(`${config.database.path}: ${status.applied}/${status.expected} migrations applied`);
-  });
+withCommon(
+  program.command('migrate').description('create the database if needed and apply pending migrations'),
+).action(async (opts) => {
+  const config = load(opts);
+  const store = openStore(config.database);
+  const status = await store.migrationStatus();
+  await store.close();
+  console.log(`${config.database.path}: ${status.applied}/${status.expected} migrations applied`);
+});
 
 const baseline = program.command('baseline').description('training baselines');
-withCommon(baseline.command('create').description('profile a training set and store it as a baseline (via the running service)'))
+withCommon(
+  baseline
+    .command('create')
+    .description('profile a training set and store it as a baseline (via the running service)'),
+)
   .requiredOption('--model <name>', 'model name')
   .option('--model-version <version>', 'model version the baseline belongs to')
   .requiredOption('--data <file>', 'training data: .csv, .ndjson/.jsonl or .json')
@@ -88,7 +97,8 @@ withCommon(drift.command('run').description('evaluate drift now (rolling window,
       ...(opts.to ? { to: opts.to } : {}),
     })) as { results: Parameters<typeof formatResult>[0][] };
     if (opts.json) console.log(JSON.stringify(body, null, 2));
-    else if (body.results.length === 0) console.log('no data in the window for a model version with an active baseline');
+    else if (body.results.length === 0)
+      console.log('no data in the window for a model version with an active baseline');
     else console.log(body.results.map(formatResult).join('\n\n'));
   });
 

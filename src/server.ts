@@ -32,14 +32,20 @@ export function checkExposure(config: Config, insecure: boolean, log: { warn: (m
       );
     }
     log.warn(`--insecure: the API on ${config.server.host} is open to anyone who can reach it`);
-  } else log.warn('no auth tokens configured: the API is open to local processes (fine for a sidecar on loopback)');
+  } else
+    log.warn(
+      'no auth tokens configured: the API is open to local processes (fine for a sidecar on loopback)',
+    );
 }
 
 /**
  * Binds the listener first (a port in use fails before any database file is created), then opens the
  * store, starts the job registry and serves the API; wires graceful shutdown.
  */
-export async function startServer(config: Config, options: { insecure?: boolean; instance?: string } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  options: { insecure?: boolean; instance?: string } = {},
+): Promise<RunningServer> {
   const log = createLogger(config);
   checkExposure(config, options.insecure === true, { warn: (msg) => log.warn(msg) });
   let accepting = true;
@@ -48,14 +54,23 @@ export async function startServer(config: Config, options: { insecure?: boolean;
     const s = serve(
       {
         // Until the store is open every request gets a 503; health checks included (not ready yet).
-        fetch: (req) => (handler ? handler(req) : Response.json({ status: 'starting' }, { status: 503, headers: { 'retry-after': '1' } })),
+        fetch: (req) =>
+          handler
+            ? handler(req)
+            : Response.json({ status: 'starting' }, { status: 503, headers: { 'retry-after': '1' } }),
         hostname: config.server.host,
         port: config.server.port,
       },
       () => resolve(s),
     );
     s.once('error', (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE' ? new StartupRefused(`port ${config.server.port} on ${config.server.host} is already in use (server.port, DRIFTWATCH_PORT or --port)`) : err);
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new StartupRefused(
+              `port ${config.server.port} on ${config.server.host} is already in use (server.port, DRIFTWATCH_PORT or --port)`,
+            )
+          : err,
+      );
     });
   });
   const address = server.address() as AddressInfo;
@@ -64,7 +79,13 @@ export async function startServer(config: Config, options: { insecure?: boolean;
   let jobs: JobRegistry;
   try {
     const store = openStore(config.database);
-    deps = { config, store, log, clock: Date.now, ...(options.instance ? { instance: options.instance } : {}) };
+    deps = {
+      config,
+      store,
+      log,
+      clock: Date.now,
+      ...(options.instance ? { instance: options.instance } : {}),
+    };
     jobs = createJobs(deps);
     deps.jobs = jobs;
     await jobs.start();
@@ -74,7 +95,10 @@ export async function startServer(config: Config, options: { insecure?: boolean;
   }
   const app = createApp(deps, { readiness: { accepting: () => accepting } });
   handler = (req) => app.fetch(req);
-  log.info({ host: config.server.host, port: address.port, db: deps.store.location, leader: jobs.leader() }, 'driftwatch listening');
+  log.info(
+    { host: config.server.host, port: address.port, db: deps.store.location, leader: jobs.leader() },
+    'driftwatch listening',
+  );
 
   let closing: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
@@ -84,7 +108,10 @@ export async function startServer(config: Config, options: { insecure?: boolean;
       await jobs.stop();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
-          log.warn({ timeout_ms: config.server.shutdownTimeoutMs }, 'in-flight requests did not finish in time');
+          log.warn(
+            { timeout_ms: config.server.shutdownTimeoutMs },
+            'in-flight requests did not finish in time',
+          );
           if ('closeAllConnections' in server) server.closeAllConnections();
           resolve();
         }, config.server.shutdownTimeoutMs);

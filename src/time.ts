@@ -13,7 +13,10 @@ function toMs(v: string | number): number {
 export const timeParam = z.string().transform((v, ctx) => {
   const ms = toMs(v);
   if (Number.isNaN(ms)) {
-    ctx.addIssue({ code: 'custom', message: `expected RFC 3339 time or epoch milliseconds (years 1–9999), got "${v}"` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected RFC 3339 time or epoch milliseconds (years 1–9999), got "${v}"`,
+    });
     return z.NEVER;
   }
   return ms;
@@ -23,7 +26,10 @@ export const timeParam = z.string().transform((v, ctx) => {
 export const bodyTime = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = toMs(v);
   if (Number.isNaN(ms)) {
-    ctx.addIssue({ code: 'custom', message: `expected RFC 3339 time or epoch milliseconds (years 1–9999), got "${v}"` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected RFC 3339 time or epoch milliseconds (years 1–9999), got "${v}"`,
+    });
     return z.NEVER;
   }
   return ms;

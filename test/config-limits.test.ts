@@ -68,9 +68,21 @@ describe('psiCritical must be at least psiWarning', () => {
 
 describe('thresholds are checked once the levels are merged', () => {
   it.each([
-    ['a model critical below the default warning', 'models:\n  m:\n    psiCritical: 0.05\n', 'models.m: psiCritical 0.05 is below psiWarning 0.1'],
-    ['a model critical below the drift warning', 'drift:\n  psiWarning: 0.3\n  psiCritical: 0.5\nmodels:\n  m:\n    psiCritical: 0.2\n', 'models.m: psiCritical 0.2 is below psiWarning 0.3'],
-    ['a feature warning above the model critical', 'models:\n  m:\n    features:\n      x:\n        psiWarning: 0.5\n', 'models.m.features.x: psiCritical 0.25 is below psiWarning 0.5'],
+    [
+      'a model critical below the default warning',
+      'models:\n  m:\n    psiCritical: 0.05\n',
+      'models.m: psiCritical 0.05 is below psiWarning 0.1',
+    ],
+    [
+      'a model critical below the drift warning',
+      'drift:\n  psiWarning: 0.3\n  psiCritical: 0.5\nmodels:\n  m:\n    psiCritical: 0.2\n',
+      'models.m: psiCritical 0.2 is below psiWarning 0.3',
+    ],
+    [
+      'a feature warning above the model critical',
+      'models:\n  m:\n    features:\n      x:\n        psiWarning: 0.5\n',
+      'models.m.features.x: psiCritical 0.25 is below psiWarning 0.5',
+    ],
   ])('%s is an error', (_name, yaml, message) => {
     const problems = problemsOf({ file: file(yaml), env: {} });
     expect(problems).toHaveLength(1);
@@ -78,7 +90,8 @@ describe('thresholds are checked once the levels are merged', () => {
   });
 
   it('accepts levels that are consistent after merging', async () => {
-    const yaml = 'drift:\n  psiWarning: 0.2\nmodels:\n  m:\n    psiCritical: 0.4\n    features:\n      x:\n        psiWarning: 0.3\n';
+    const yaml =
+      'drift:\n  psiWarning: 0.2\nmodels:\n  m:\n    psiCritical: 0.4\n    features:\n      x:\n        psiWarning: 0.3\n';
     expect(loadConfig({ file: file(yaml), env: {} }).models.m?.psiCritical).toBe(0.4);
   });
 });

@@ -45,7 +45,10 @@ describe('loadConfig: valid input', () => {
   });
 
   it('reads a JSON file', async () => {
-    const path = file('driftwatch.json', JSON.stringify({ database: { synchronous: 'normal' }, ingest: { bodyLimit: '2MiB' } }));
+    const path = file(
+      'driftwatch.json',
+      JSON.stringify({ database: { synchronous: 'normal' }, ingest: { bodyLimit: '2MiB' } }),
+    );
     const config = loadConfig({ file: path, env: {} });
     expect(config.database.synchronous).toBe('normal');
     expect(config.ingest.bodyLimit).toBe(2 * 1024 * 1024);
@@ -96,7 +99,11 @@ describe('loadConfig: precedence file < env < overrides', () => {
   it('lets env win over the file and overrides win over env, key by key', async () => {
     const path = file('c.yaml', 'server:\n  host: 10.0.0.1\n  port: 1000\nlog:\n  level: warn\n');
     const fileOnly = loadConfig({ file: path, env: {} });
-    expect([fileOnly.server.host, fileOnly.server.port, fileOnly.log.level]).toEqual(['10.0.0.1', 1000, 'warn']);
+    expect([fileOnly.server.host, fileOnly.server.port, fileOnly.log.level]).toEqual([
+      '10.0.0.1',
+      1000,
+      'warn',
+    ]);
 
     const withEnv = loadConfig({ file: path, env: { DRIFTWATCH_PORT: '2000' } });
     expect([withEnv.server.host, withEnv.server.port, withEnv.log.level]).toEqual(['10.0.0.1', 2000, 'warn']);
@@ -106,7 +113,11 @@ describe('loadConfig: precedence file < env < overrides', () => {
       env: { DRIFTWATCH_PORT: '2000', DRIFTWATCH_LOG_LEVEL: 'error' },
       overrides: { 'server.port': 3000 },
     });
-    expect([withFlags.server.host, withFlags.server.port, withFlags.log.level]).toEqual(['10.0.0.1', 3000, 'error']);
+    expect([withFlags.server.host, withFlags.server.port, withFlags.log.level]).toEqual([
+      '10.0.0.1',
+      3000,
+      'error',
+    ]);
   });
 
   it('lets an explicit file win over DRIFTWATCH_CONFIG', async () => {
@@ -121,7 +132,9 @@ describe('loadConfig: problems', () => {
     const path = file('bad.yaml', 'server: [\n  port: 1\n');
     const problems = problemsOf({ file: path, env: {} });
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(new RegExp(`^config file ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\S`));
+    expect(problems[0]).toMatch(
+      new RegExp(`^config file ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\S`),
+    );
   });
 
   it('reports JSON syntax errors with the file name', async () => {
@@ -139,7 +152,9 @@ describe('loadConfig: problems', () => {
 
   it('reports a file whose top level is not a mapping', async () => {
     const path = file('list.yaml', '- 1\n- 2\n');
-    expect(problemsOf({ file: path, env: {} })).toEqual([`config file ${path}: expected a mapping at the top level`]);
+    expect(problemsOf({ file: path, env: {} })).toEqual([
+      `config file ${path}: expected a mapping at the top level`,
+    ]);
   });
 
   it('reports unknown keys at the top level and inside a section', async () => {
@@ -154,12 +169,24 @@ describe('loadConfig: problems', () => {
     ['DRIFTWATCH_PORT', 'abc', /^server\.port: .*expected number.* \[from DRIFTWATCH_PORT\]$/],
     ['DRIFTWATCH_PORT', '70000', /^server\.port: .*65535.* \[from DRIFTWATCH_PORT\]$/],
     ['DRIFTWATCH_PORT', '80.5', /^server\.port: .*int.* \[from DRIFTWATCH_PORT\]$/i],
-    ['DRIFTWATCH_DB_SYNCHRONOUS', 'sometimes', /^database\.synchronous: .*"full"\|"normal".* \[from DRIFTWATCH_DB_SYNCHRONOUS\]$/],
-    ['DRIFTWATCH_BODY_LIMIT', 'lots', /^ingest\.bodyLimit: expected a size like 16MiB or a number of bytes, got "lots" \[from DRIFTWATCH_BODY_LIMIT\]$/],
+    [
+      'DRIFTWATCH_DB_SYNCHRONOUS',
+      'sometimes',
+      /^database\.synchronous: .*"full"\|"normal".* \[from DRIFTWATCH_DB_SYNCHRONOUS\]$/,
+    ],
+    [
+      'DRIFTWATCH_BODY_LIMIT',
+      'lots',
+      /^ingest\.bodyLimit: expected a size like 16MiB or a number of bytes, got "lots" \[from DRIFTWATCH_BODY_LIMIT\]$/,
+    ],
     ['DRIFTWATCH_BODY_LIMIT', '0', /^ingest\.bodyLimit: .* \[from DRIFTWATCH_BODY_LIMIT\]$/],
     ['DRIFTWATCH_RETENTION_DAYS', '-1', /^retention\.rawRecordsDays: .* \[from DRIFTWATCH_RETENTION_DAYS\]$/],
     ['DRIFTWATCH_LOG_LEVEL', 'loud', /^log\.level: .* \[from DRIFTWATCH_LOG_LEVEL\]$/],
-    ['DRIFTWATCH_PRUNE_SCHEDULE', 'every day', /^retention\.pruneSchedule: not a valid cron expression .* \[from DRIFTWATCH_PRUNE_SCHEDULE\]$/],
+    [
+      'DRIFTWATCH_PRUNE_SCHEDULE',
+      'every day',
+      /^retention\.pruneSchedule: not a valid cron expression .* \[from DRIFTWATCH_PRUNE_SCHEDULE\]$/,
+    ],
   ])('reports %s=%s naming the variable', (name, value, message) => {
     const problems = problemsOf({ env: { [name]: value } });
     expect(problems).toHaveLength(1);

@@ -70,7 +70,12 @@ describe('/readyz', () => {
 
   it('answers 503 for a database with migrations missing', async () => {
     const store = openSqliteStore(':memory:', { migrate: false });
-    const deps: AppDeps = { config: defaultConfig(), store, log: pino({ level: 'silent' }), clock: () => FIXED_NOW };
+    const deps: AppDeps = {
+      config: defaultConfig(),
+      store,
+      log: pino({ level: 'silent' }),
+      clock: () => FIXED_NOW,
+    };
     try {
       const { status, body } = await getJson<ReadyBody>(createApp(deps), '/readyz');
       expect(status).toBe(503);

@@ -1,5 +1,5 @@
-import type { TestApp } from './support.js';
 import type { StoredRecord } from '../src/models/service.js';
+import type { TestApp } from './support.js';
 
 type App = TestApp['app'];
 
@@ -49,7 +49,12 @@ export async function send(
 }
 
 export async function ingestJson(app: App, body: unknown, headers: Record<string, string> = {}) {
-  const res = await send(app, typeof body === 'string' ? body : JSON.stringify(body), 'application/json', headers);
+  const res = await send(
+    app,
+    typeof body === 'string' ? body : JSON.stringify(body),
+    'application/json',
+    headers,
+  );
   return { ...res, body: res.json as IngestBody };
 }
 
@@ -58,14 +63,24 @@ export async function ingestNdjson(app: App, text: string, headers: Record<strin
   return { ...res, body: res.json as IngestBody };
 }
 
-export async function getJson<T>(app: App, path: string): Promise<{ status: number; body: T; headers: Headers }> {
+export async function getJson<T>(
+  app: App,
+  path: string,
+): Promise<{ status: number; body: T; headers: Headers }> {
   const res = await app.request(path);
   return { status: res.status, body: (await res.json()) as T, headers: res.headers };
 }
 
 /** Stored records of a model through the public API, newest event first. */
-export async function storedRecords(app: App, model = 'iris', query = 'limit=1000'): Promise<StoredRecordBody[]> {
-  const { status, body } = await getJson<{ records: StoredRecordBody[] }>(app, `/v1/models/${model}/records?${query}`);
+export async function storedRecords(
+  app: App,
+  model = 'iris',
+  query = 'limit=1000',
+): Promise<StoredRecordBody[]> {
+  const { status, body } = await getJson<{ records: StoredRecordBody[] }>(
+    app,
+    `/v1/models/${model}/records?${query}`,
+  );
   if (status !== 200) throw new Error(`GET records answered ${status}: ${JSON.stringify(body)}`);
   return body.records;
 }
@@ -75,7 +90,10 @@ export async function storedRequestIds(app: App, model = 'iris'): Promise<string
 }
 
 export async function storedRejections(app: App, query = ''): Promise<RejectionBody[]> {
-  const { status, body } = await getJson<{ rejections: RejectionBody[] }>(app, `/v1/ingest/rejections?${query}`);
+  const { status, body } = await getJson<{ rejections: RejectionBody[] }>(
+    app,
+    `/v1/ingest/rejections?${query}`,
+  );
   if (status !== 200) throw new Error(`GET rejections answered ${status}: ${JSON.stringify(body)}`);
   return body.rejections;
 }

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ModelSummary } from '../src/models/service.js';
 import { type ErrorBody, getJson, ingestJson, rec, storedRecords } from './helpers.js';
 import { FIXED_NOW, makeTestApp, type TestApp } from './support.js';
-import type { ModelSummary } from '../src/models/service.js';
 
 let t: TestApp;
 beforeEach(() => {
@@ -78,7 +78,11 @@ describe('GET /v1/models/:model', () => {
     const { status, body, headers } = await getJson<ErrorBody>(t.app, '/v1/models/ghost');
     expect(status).toBe(404);
     expect(body).toEqual({
-      error: { code: 'not_found', message: 'model ghost has sent no records', requestId: headers.get('x-request-id') },
+      error: {
+        code: 'not_found',
+        message: 'model ghost has sent no records',
+        requestId: headers.get('x-request-id'),
+      },
     });
   });
 });
@@ -120,8 +124,16 @@ describe('GET /v1/models/:model/records', () => {
   });
 
   it.each([
-    ['from=yesterday', 'from: expected RFC 3339 time or epoch milliseconds (years 1–9999), got "yesterday"', 'from'],
-    ['to=2026-13-45', 'to: expected RFC 3339 time or epoch milliseconds (years 1–9999), got "2026-13-45"', 'to'],
+    [
+      'from=yesterday',
+      'from: expected RFC 3339 time or epoch milliseconds (years 1–9999), got "yesterday"',
+      'from',
+    ],
+    [
+      'to=2026-13-45',
+      'to: expected RFC 3339 time or epoch milliseconds (years 1–9999), got "2026-13-45"',
+      'to',
+    ],
     ['limit=0', /^limit: /, 'limit'],
     ['limit=1001', /^limit: /, 'limit'],
     ['limit=ten', /^limit: /, 'limit'],
@@ -132,12 +144,17 @@ describe('GET /v1/models/:model/records', () => {
     expect(body.error.code).toBe('bad_request');
     if (typeof message === 'string') expect(body.error.message).toBe(message);
     else expect(body.error.message).toMatch(message);
-    expect((body.error.details as { problems: { path: string }[] }).problems.map((p) => p.path)).toEqual([path]);
+    expect((body.error.details as { problems: { path: string }[] }).problems.map((p) => p.path)).toEqual([
+      path,
+    ]);
     expect(body.error.requestId).toBe(headers.get('x-request-id'));
   });
 
   it('answers 400 when from is not before to', async () => {
-    const { status, body } = await getJson<ErrorBody>(t.app, `/v1/models/iris/records?from=${at(3)}&to=${at(3)}`);
+    const { status, body } = await getJson<ErrorBody>(
+      t.app,
+      `/v1/models/iris/records?from=${at(3)}&to=${at(3)}`,
+    );
     expect(status).toBe(400);
     expect(body.error.message).toBe('from must be before to');
   });

@@ -21,7 +21,9 @@ describe('runRetentionTick', () => {
     // Received 10 days ago with a recent-looking event time: past retention.
     await ingestAt(t, now - 10 * DAY, [rec('stale', { timestamp: new Date(now - 10 * DAY).toISOString() })]);
     // Received an hour ago but describing an event 90 days old: a backfill, kept.
-    await ingestAt(t, now - 3_600_000, [rec('backfill', { timestamp: new Date(now - 90 * DAY).toISOString() })]);
+    await ingestAt(t, now - 3_600_000, [
+      rec('backfill', { timestamp: new Date(now - 90 * DAY).toISOString() }),
+    ]);
     await ingestAt(t, now - 3_600_000, [rec('fresh')]);
 
     const result = await runRetentionTick(t.deps, now);
@@ -55,7 +57,10 @@ describe('runRetentionTick', () => {
     await ingestAt(t, FIXED_NOW - 30 * DAY, [rec('a'), rec('b')]);
     await runRetentionTick(t.deps, FIXED_NOW);
     expect(rowCount(t, 'records')).toBe(0);
-    const { body } = await getJson<{ models: { model: string; record_count: number }[] }>(t.app, '/v1/models');
+    const { body } = await getJson<{ models: { model: string; record_count: number }[] }>(
+      t.app,
+      '/v1/models',
+    );
     expect(body.models).toEqual([expect.objectContaining({ model: 'iris', record_count: 2 })]);
   });
 

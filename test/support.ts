@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createApp } from '../src/app.js';
-import { ConfigError, type ConfigInput, defaultConfig, type LoadConfigOptions, loadConfig } from '../src/config.js';
+import {
+  ConfigError,
+  type ConfigInput,
+  defaultConfig,
+  type LoadConfigOptions,
+  loadConfig,
+} from '../src/config.js';
 import type { AppDeps } from '../src/context.js';
 import { openSqliteStore, type SqliteStore } from '../src/store/sqlite/index.js';
 
@@ -42,7 +48,12 @@ export function tempDir(): { dir: string; cleanup: () => void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export function postJson(app: TestApp['app'], path: string, body: unknown, headers: Record<string, string> = {}) {
+export function postJson(
+  app: TestApp['app'],
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
   return app.request(path, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },

@@ -44,7 +44,14 @@ export class BaselineCache {
     for (const r of rows) {
       let b = byId.get(r.baselineId);
       if (!b) {
-        b = { id: r.baselineId, model, modelVersion: r.modelVersion, features: new Map(), prediction: null, ignored: new Set() };
+        b = {
+          id: r.baselineId,
+          model,
+          modelVersion: r.modelVersion,
+          features: new Map(),
+          prediction: null,
+          ignored: new Set(),
+        };
         byId.set(r.baselineId, b);
         order.push(b);
       }
@@ -55,7 +62,8 @@ export class BaselineCache {
     for (const b of order) {
       const row = await tx.baselines.get(model, b.id);
       const options = row ? (JSON.parse(row.options) as ProfileOptions) : {};
-      for (const name of [...(options.exclude ?? []), options.label, options.prediction]) if (name) b.ignored.add(name);
+      for (const name of [...(options.exclude ?? []), options.label, options.prediction])
+        if (name) b.ignored.add(name);
     }
     const byVersion = new Map<string, LoadedBaseline>();
     for (const b of order) if (!byVersion.has(b.modelVersion)) byVersion.set(b.modelVersion, b);
@@ -83,7 +91,10 @@ export function baselineCache(store: Store): BaselineCache {
 }
 
 /** Profiles of a loaded baseline by column. */
-export function profilesOf(b: LoadedBaseline): { features: Map<string, ColumnProfile>; prediction: ColumnProfile | null } {
+export function profilesOf(b: LoadedBaseline): {
+  features: Map<string, ColumnProfile>;
+  prediction: ColumnProfile | null;
+} {
   const features = new Map<string, ColumnProfile>();
   for (const [name, binner] of b.features) features.set(name, binner.profile);
   return { features, prediction: b.prediction?.profile ?? null };

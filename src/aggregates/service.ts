@@ -16,7 +16,13 @@ export interface AggregateOptions {
   markChanged?: boolean;
 }
 
-const emptyDelta = (base: Omit<AggregateDelta, 'n' | 'missing' | 'typeMismatch' | 'outOfRange' | 'unseen' | 'offEdge' | 'vmin' | 'vmax' | 'counts'>, slots: number): AggregateDelta => ({
+const emptyDelta = (
+  base: Omit<
+    AggregateDelta,
+    'n' | 'missing' | 'typeMismatch' | 'outOfRange' | 'unseen' | 'offEdge' | 'vmin' | 'vmax' | 'counts'
+  >,
+  slots: number,
+): AggregateDelta => ({
   ...base,
   n: 0,
   missing: 0,
@@ -51,7 +57,14 @@ export class AggregateBatch {
   private readonly buckets = new Map<string, BucketSlot>();
   private readonly stats = new Map<string, BucketStatsDelta>();
   private readonly changed = new Map<string, BucketKey>();
-  private readonly slotted: Slotted = { slot: -1, missing: false, typeMismatch: false, outOfRange: false, unseen: false, offEdge: false };
+  private readonly slotted: Slotted = {
+    slot: -1,
+    missing: false,
+    typeMismatch: false,
+    outOfRange: false,
+    unseen: false,
+    offEdge: false,
+  };
   private readonly bucketMsByModel = new Map<string, number>();
   private readonly withStats: boolean;
 
@@ -64,7 +77,12 @@ export class AggregateBatch {
   }
 
   /** Loads (through the cache, checked in this transaction) the baselines of the models to come. */
-  static async open(tx: Tx, deps: { store: Store; config: Config }, models: Iterable<string>, options: AggregateOptions = {}): Promise<AggregateBatch> {
+  static async open(
+    tx: Tx,
+    deps: { store: Store; config: Config },
+    models: Iterable<string>,
+    options: AggregateOptions = {},
+  ): Promise<AggregateBatch> {
     const cache = baselineCache(deps.store);
     const loaded = new Map<string, ModelBaselines>();
     for (const model of new Set(models)) loaded.set(model, await cache.get(tx, model));
@@ -84,7 +102,19 @@ export class AggregateBatch {
       const statsKey = `${r.model}\u0000${r.modelVersion}\u0000${start}`;
       let s = stats.get(statsKey);
       if (!s) {
-        s = { model: r.model, modelVersion: r.modelVersion, bucketStart: start, bucketMs, records: 0, labeled: 0, classified: 0, correct: 0, regressed: 0, absErrSum: 0, sqErrSum: 0 };
+        s = {
+          model: r.model,
+          modelVersion: r.modelVersion,
+          bucketStart: start,
+          bucketMs,
+          records: 0,
+          labeled: 0,
+          classified: 0,
+          correct: 0,
+          regressed: 0,
+          absErrSum: 0,
+          sqErrSum: 0,
+        };
         stats.set(statsKey, s);
         changed.set(statsKey, { model: r.model, modelVersion: r.modelVersion, bucketStart: start, bucketMs });
       }
@@ -108,11 +138,27 @@ export class AggregateBatch {
         }
         const deltas = binners.map((binner, i) =>
           emptyDelta(
-            { model: r.model, modelVersion: r.modelVersion, baselineId: baseline.id, bucketStart: start, bucketMs, role: roles[i] as 'feature' | 'prediction', name: names[i] as string },
+            {
+              model: r.model,
+              modelVersion: r.modelVersion,
+              baselineId: baseline.id,
+              bucketStart: start,
+              bucketMs,
+              role: roles[i] as 'feature' | 'prediction',
+              name: names[i] as string,
+            },
             binner.slots,
           ),
         );
-        bucket = { deltas, binners, names, featureCount: baseline.features.size, extra: new Map(), known: baseline.features, ignored: baseline.ignored };
+        bucket = {
+          deltas,
+          binners,
+          names,
+          featureCount: baseline.features.size,
+          extra: new Map(),
+          known: baseline.features,
+          ignored: baseline.ignored,
+        };
         buckets.set(key, bucket);
       }
       const { deltas, binners, names, featureCount } = bucket;
@@ -156,7 +202,18 @@ export class AggregateBatch {
         let d = bucket.extra.get(name);
         if (!d) {
           if (bucket.extra.size >= MAX_UNKNOWN_FEATURES) continue;
-          d = emptyDelta({ model: r.model, modelVersion: r.modelVersion, baselineId: baseline.id, bucketStart: start, bucketMs, role: 'extra', name }, 0);
+          d = emptyDelta(
+            {
+              model: r.model,
+              modelVersion: r.modelVersion,
+              baselineId: baseline.id,
+              bucketStart: start,
+              bucketMs,
+              role: 'extra',
+              name,
+            },
+            0,
+          );
           bucket.extra.set(name, d);
         }
         d.n++;
@@ -169,9 +226,11 @@ export class AggregateBatch {
     const deltas: AggregateDelta[] = [];
     for (const b of this.buckets.values()) deltas.push(...b.deltas, ...b.extra.values());
     if (deltas.length > 0) await tx.aggregates.add(deltas, now);
-    if (this.withStats && this.stats.size > 0) await tx.aggregates.addBucketStats([...this.stats.values()], now);
+    if (this.withStats && this.stats.size > 0)
+      await tx.aggregates.addBucketStats([...this.stats.values()], now);
     // Rebuilt history is not news for the drift tick: it would re-judge every old window.
-    if (this.options.markChanged !== false && this.changed.size > 0) await tx.aggregates.markChanged([...this.changed.values()]);
+    if (this.options.markChanged !== false && this.changed.size > 0)
+      await tx.aggregates.markChanged([...this.changed.values()]);
   }
 }
 
@@ -184,7 +243,12 @@ export async function aggregateRecords(
   options: AggregateOptions = {},
 ): Promise<void> {
   if (list.length === 0) return;
-  const batch = await AggregateBatch.open(tx, deps, list.map((r) => r.model), options);
+  const batch = await AggregateBatch.open(
+    tx,
+    deps,
+    list.map((r) => r.model),
+    options,
+  );
   batch.add(list);
   await batch.write(tx, now);
 }

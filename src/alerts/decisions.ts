@@ -40,23 +40,33 @@ export interface DecisionOutcome {
 
 async function windowOfLatestEvidence(tx: Tx, alert: AlertRow): Promise<{ from: number; to: number }> {
   const [latest] = await tx.alerts.evidence(alert.id, 1);
-  return latest ? { from: latest.windowFrom, to: latest.windowTo } : { from: alert.firstSeen, to: alert.lastSeen };
+  return latest
+    ? { from: latest.windowFrom, to: latest.windowTo }
+    : { from: alert.firstSeen, to: alert.lastSeen };
 }
 
 const PAGE = 2_000;
 
 /** The window's raw records as training rows, streamed as NDJSON for the baseline builder, a page at a time. */
-function windowRows(deps: Deps, alert: AlertRow, w: { from: number; to: number }, withPrediction: boolean): Readable {
+function windowRows(
+  deps: Deps,
+  alert: AlertRow,
+  w: { from: number; to: number },
+  withPrediction: boolean,
+): Readable {
   return Readable.from(
     (async function* () {
       let after = 0;
       for (;;) {
-        const page = await deps.store.read((tx) => tx.records.windowPage(alert.model, alert.modelVersion, w.from, w.to, after, PAGE));
+        const page = await deps.store.read((tx) =>
+          tx.records.windowPage(alert.model, alert.modelVersion, w.from, w.to, after, PAGE),
+        );
         if (page.length === 0) return;
         let chunk = '';
         for (const r of page) {
           const row = JSON.parse(r.features) as Record<string, unknown>;
-          if (withPrediction) row.prediction = predictionValue(r.prediction === null ? null : JSON.parse(r.prediction));
+          if (withPrediction)
+            row.prediction = predictionValue(r.prediction === null ? null : JSON.parse(r.prediction));
           chunk += `${JSON.stringify(row)}\n`;
         }
         yield chunk;
@@ -71,11 +81,16 @@ function windowRows(deps: Deps, alert: AlertRow, w: { from: number; to: number }
  * (excluded columns, forced types, top-K, grid size), with each column's current type kept and the
  * prediction under the name the window rows give it.
  */
-async function shiftProfileOptions(tx: Tx, model: string, active: LoadedBaseline | null): Promise<ProfileOptions> {
+async function shiftProfileOptions(
+  tx: Tx,
+  model: string,
+  active: LoadedBaseline | null,
+): Promise<ProfileOptions> {
   if (!active) return {};
   const stored = await tx.baselines.get(model, active.id);
   const own = stored ? (JSON.parse(stored.options) as ProfileOptions) : {};
-  const typed = (type: 'numeric' | 'categorical') => [...active.features].filter(([, b]) => b.profile.type === type).map(([k]) => k);
+  const typed = (type: 'numeric' | 'categorical') =>
+    [...active.features].filter(([, b]) => b.profile.type === type).map(([k]) => k);
   return {
     ...(own.exclude ? { exclude: own.exclude } : {}),
     ...(own.topK === undefined ? {} : { topK: own.topK }),
@@ -93,7 +108,9 @@ async function checkDecision(tx: Tx, input: DecisionInput, now: number) {
   if (input.decision === 'snooze') {
     requireStatus(current, TRANSITIONS.snooze ?? [], 'snooze');
     if (input.snoozeUntil === undefined || input.snoozeUntil <= now) {
-      throw new ApiError('bad_request', 'snooze_until must be a time in the future', { problems: [{ path: 'snooze_until', message: 'must be in the future' }] });
+      throw new ApiError('bad_request', 'snooze_until must be a time in the future', {
+        problems: [{ path: 'snooze_until', message: 'must be in the future' }],
+      });
     }
   } else requireStatus(current, TRANSITIONS.decide ?? [], `record a ${input.decision} decision on`);
   if (input.raiseThresholds && (input.decision !== 'false_positive' || current.kind === 'data_quality')) {
@@ -134,13 +151,21 @@ export async function decideAlert(deps: Deps, input: DecisionInput): Promise<Dec
     const { current, w, n, active } = prep;
     // Replacing the baseline changes every later verdict: show what would happen until the reviewer confirms.
     if (!input.confirm) {
-      throw new ApiError('confirmation_required', `accept_shift builds a new baseline for ${current.model} ${current.modelVersion || '(unversioned)'} from ${n} stored records of ${new Date(w.from).toISOString()} – ${new Date(w.to).toISOString()} and activates it in place of baseline ${active?.id ?? 'none'}; resend with "confirm": true`, {
-        records: n,
-        window: { from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() },
-        replaces_baseline_id: active?.id ?? null,
-      });
+      throw new ApiError(
+        'confirmation_required',
+        `accept_shift builds a new baseline for ${current.model} ${current.modelVersion || '(unversioned)'} from ${n} stored records of ${new Date(w.from).toISOString()} – ${new Date(w.to).toISOString()} and activates it in place of baseline ${active?.id ?? 'none'}; resend with "confirm": true`,
+        {
+          records: n,
+          window: { from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() },
+          replaces_baseline_id: active?.id ?? null,
+        },
+      );
     }
-    if (n === 0) throw new ApiError('conflict', 'the raw records of the alert window are no longer stored (retention); upload a baseline instead');
+    if (n === 0)
+      throw new ApiError(
+        'conflict',
+        'the raw records of the alert window are no longer stored (retention); upload a baseline instead',
+      );
     const created = await createBaseline(deps, {
       model: current.model,
       modelVersion: current.modelVersion,
@@ -186,23 +211,64 @@ export async function decideAlert(deps: Deps, input: DecisionInput): Promise<Dec
       });
       outcome.retrain_request = retrainView(request);
       data.retrain_request_id = request.id;
-      await notify(tx, deps, { type: 'retrain.requested', at: now, actor: input.actor, alert: updated, retrain: request });
+      await notify(tx, deps, {
+        type: 'retrain.requested',
+        at: now,
+        actor: input.actor,
+        alert: updated,
+        retrain: request,
+      });
     }
     if (input.decision === 'rollback' && rollbackTo !== null) {
-      outcome.rollback = { status: 'recorded', from_version: fresh.modelVersion || null, to_version: rollbackTo };
+      outcome.rollback = {
+        status: 'recorded',
+        from_version: fresh.modelVersion || null,
+        to_version: rollbackTo,
+      };
       data.rollback = outcome.rollback;
-      await notify(tx, deps, { type: 'rollback.requested', at: now, actor: input.actor, alert: updated, note: `roll ${fresh.model} back from ${fresh.modelVersion || '(unversioned)'} to ${rollbackTo}` });
+      await notify(tx, deps, {
+        type: 'rollback.requested',
+        at: now,
+        actor: input.actor,
+        alert: updated,
+        note: `roll ${fresh.model} back from ${fresh.modelVersion || '(unversioned)'} to ${rollbackTo}`,
+      });
     }
     if (input.decision === 'false_positive' && input.raiseThresholds) {
       const t = (await thresholdsFor(tx, deps.config, fresh.model))(fresh.feature);
-      const psiWarning = Math.max(t.psiWarning, Math.round((fresh.peakPsi ?? t.psiWarning) * 1.2 * 1e4) / 1e4);
+      const psiWarning = Math.max(
+        t.psiWarning,
+        Math.round((fresh.peakPsi ?? t.psiWarning) * 1.2 * 1e4) / 1e4,
+      );
       const psiCritical = Math.max(t.psiCritical, psiWarning * 2.5);
-      await setThresholds(tx, deps.config, { model: fresh.model, feature: fresh.feature, psiWarning, psiCritical, alpha: null, actor: input.actor, reason: `false positive on alert ${fresh.id}: ${input.note}` }, now);
+      await setThresholds(
+        tx,
+        deps.config,
+        {
+          model: fresh.model,
+          feature: fresh.feature,
+          psiWarning,
+          psiCritical,
+          alpha: null,
+          actor: input.actor,
+          reason: `false positive on alert ${fresh.id}: ${input.note}`,
+        },
+        now,
+      );
       outcome.thresholds = { psi_warning: psiWarning, psi_critical: psiCritical };
       data.thresholds = outcome.thresholds;
     }
     if (outcome.baseline) data.baseline = outcome.baseline;
-    await tx.alerts.addEvent({ alertId: fresh.id, at: now, actor: input.actor, action: `decision:${input.decision}`, fromStatus: fresh.status, toStatus: updated.status, note: input.note, data: JSON.stringify(data) });
+    await tx.alerts.addEvent({
+      alertId: fresh.id,
+      at: now,
+      actor: input.actor,
+      action: `decision:${input.decision}`,
+      fromStatus: fresh.status,
+      toStatus: updated.status,
+      note: input.note,
+      data: JSON.stringify(data),
+    });
     return updated;
   });
   return { alert: alertView(alert), ...outcome };

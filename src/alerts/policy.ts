@@ -45,7 +45,13 @@ export type PolicyAction =
  * warning → critical, never back); a calm window newer than the last evidence marks it recovered;
  * a snoozed alert collects evidence quietly until its snooze ends, then re-opens.
  */
-export function decide(existing: AlertRow | undefined, signal: Signal, windowTo: number, lastEvidenceTo: number | null, now: number): PolicyAction {
+export function decide(
+  existing: AlertRow | undefined,
+  signal: Signal,
+  windowTo: number,
+  lastEvidenceTo: number | null,
+  now: number,
+): PolicyAction {
   if (signal === null) return { type: 'none' };
   if (!signal.firing) {
     if (!existing || existing.recoveredAt !== null) return { type: 'none' };
@@ -54,7 +60,8 @@ export function decide(existing: AlertRow | undefined, signal: Signal, windowTo:
   }
   if (!existing) return { type: 'open', severity: signal.severity };
   const escalate = existing.severity === 'warning' && signal.severity === 'critical';
-  const snoozed = existing.status === 'snoozed' && existing.snoozedUntil !== null && existing.snoozedUntil > now;
+  const snoozed =
+    existing.status === 'snoozed' && existing.snoozedUntil !== null && existing.snoozedUntil > now;
   const reopen = existing.status === 'snoozed' && !snoozed;
   return {
     type: 'attach',

@@ -17,7 +17,14 @@ export const SYSTEM_ACTOR = 'driftwatch';
 export async function notify(
   tx: Tx,
   deps: Pick<AppDeps, 'config'>,
-  e: { type: NotificationEventType; at: number; actor: string | null; alert?: AlertRow; retrain?: RetrainRow; note?: string },
+  e: {
+    type: NotificationEventType;
+    at: number;
+    actor: string | null;
+    alert?: AlertRow;
+    retrain?: RetrainRow;
+    note?: string;
+  },
 ): Promise<void> {
   await enqueueNotification(tx, deps.config, {
     type: e.type,
@@ -104,9 +111,19 @@ async function applySignal(
       if (!existing) return;
       const updated = await tx.alerts.update(existing.id, existing.version, { recoveredAt: now }, now);
       if (!updated) continue;
-      await tx.alerts.addEvent({ alertId: existing.id, at: now, actor: SYSTEM_ACTOR, action: 'recovered', fromStatus: existing.status, toStatus: existing.status, note: `window ending ${result.window.to} is back to normal`, data: text });
+      await tx.alerts.addEvent({
+        alertId: existing.id,
+        at: now,
+        actor: SYSTEM_ACTOR,
+        action: 'recovered',
+        fromStatus: existing.status,
+        toStatus: existing.status,
+        note: `window ending ${result.window.to} is back to normal`,
+        data: text,
+      });
       // A snoozed alert stays quiet until its time, recovery included.
-      if (!isSnoozed(existing, now)) await notify(tx, deps, { type: 'alert.recovered', at: now, actor: null, alert: updated });
+      if (!isSnoozed(existing, now))
+        await notify(tx, deps, { type: 'alert.recovered', at: now, actor: null, alert: updated });
       return;
     }
     const severity = action.severity;
@@ -131,7 +148,16 @@ async function applySignal(
       // Another writer opened it first (the unique index on open alerts): attach to that one instead.
       if (!inserted) continue;
       alert = inserted;
-      await tx.alerts.addEvent({ alertId: alert.id, at: now, actor: SYSTEM_ACTOR, action: 'opened', fromStatus: null, toStatus: 'open', note: null, data: text });
+      await tx.alerts.addEvent({
+        alertId: alert.id,
+        at: now,
+        actor: SYSTEM_ACTOR,
+        action: 'opened',
+        fromStatus: null,
+        toStatus: 'open',
+        note: null,
+        data: text,
+      });
       await notify(tx, deps, { type: 'alert.opened', at: now, actor: null, alert });
     } else if (action.type === 'attach' && existing) {
       // A window re-evaluated (late data, or the rolling window between bucket boundaries) is the same evidence.
@@ -160,15 +186,42 @@ async function applySignal(
       if (!updated) continue;
       alert = updated;
       if (action.reopen) {
-        await tx.alerts.addEvent({ alertId: alert.id, at: now, actor: SYSTEM_ACTOR, action: 'snooze_ended', fromStatus: 'snoozed', toStatus: 'open', note: 'still drifting after the snooze', data: null });
+        await tx.alerts.addEvent({
+          alertId: alert.id,
+          at: now,
+          actor: SYSTEM_ACTOR,
+          action: 'snooze_ended',
+          fromStatus: 'snoozed',
+          toStatus: 'open',
+          note: 'still drifting after the snooze',
+          data: null,
+        });
         await notify(tx, deps, { type: 'alert.opened', at: now, actor: null, alert });
       }
       if (action.escalate) {
-        await tx.alerts.addEvent({ alertId: alert.id, at: now, actor: SYSTEM_ACTOR, action: 'escalated', fromStatus: alert.status, toStatus: alert.status, note: 'warning → critical', data: text });
+        await tx.alerts.addEvent({
+          alertId: alert.id,
+          at: now,
+          actor: SYSTEM_ACTOR,
+          action: 'escalated',
+          fromStatus: alert.status,
+          toStatus: alert.status,
+          note: 'warning → critical',
+          data: text,
+        });
         if (!action.quiet) await notify(tx, deps, { type: 'alert.escalated', at: now, actor: null, alert });
       }
     } else return;
-    await tx.alerts.upsertEvidence({ alertId: alert.id, driftResultId: result.id, windowKind: result.window_kind, windowFrom, windowTo, severity, measures: text, at: now });
+    await tx.alerts.upsertEvidence({
+      alertId: alert.id,
+      driftResultId: result.id,
+      windowKind: result.window_kind,
+      windowFrom,
+      windowTo,
+      severity,
+      measures: text,
+      at: now,
+    });
     return;
   }
   throw new Error(`alert for ${result.model}/${feature}/${kind} kept changing under the drift tick`);
@@ -182,24 +235,70 @@ export async function processDriftResult(deps: Deps, result: DriftResult): Promi
   await deps.store.tx(async (tx) => {
     for (const r of result.features) {
       await applySignal(tx, deps, result, r.feature, 'drift', driftSignal(r), measures(r, result), r.psi);
-      await applySignal(tx, deps, result, r.feature, 'data_quality', qualitySignal(r, settings.qualityRate, settings.minSamples), measures(r, result), r.psi);
+      await applySignal(
+        tx,
+        deps,
+        result,
+        r.feature,
+        'data_quality',
+        qualitySignal(r, settings.qualityRate, settings.minSamples),
+        measures(r, result),
+        r.psi,
+      );
     }
     if (result.prediction) {
-      await applySignal(tx, deps, result, 'prediction', 'prediction_drift', driftSignal(result.prediction), measures(result.prediction, result), result.prediction.psi);
+      await applySignal(
+        tx,
+        deps,
+        result,
+        'prediction',
+        'prediction_drift',
+        driftSignal(result.prediction),
+        measures(result.prediction, result),
+        result.prediction.psi,
+      );
     }
     // Features the baseline does not have: a data-quality (schema) signal once frequent enough.
     const baselineFeatures = new Set(result.features.map((f) => f.feature));
     const unknown = new Map(result.unknown_features.map((u) => [u.feature, u]));
     const enough = result.n >= settings.minSamples;
     for (const u of result.unknown_features) {
-      const signal: Signal = !enough || u.rate === null ? null : u.rate >= settings.qualityRate ? { firing: true, severity: u.rate >= 4 * settings.qualityRate ? 'critical' : 'warning' } : { firing: false };
-      await applySignal(tx, deps, result, u.feature, 'data_quality', signal, unknownMeasures(u, result), null);
+      const signal: Signal =
+        !enough || u.rate === null
+          ? null
+          : u.rate >= settings.qualityRate
+            ? { firing: true, severity: u.rate >= 4 * settings.qualityRate ? 'critical' : 'warning' }
+            : { firing: false };
+      await applySignal(
+        tx,
+        deps,
+        result,
+        u.feature,
+        'data_quality',
+        signal,
+        unknownMeasures(u, result),
+        null,
+      );
     }
     if (enough) {
       // An open schema alert whose feature no longer arrives is calm in this window.
-      for (const open of await tx.alerts.list({ model: result.model, kind: 'data_quality', status: ['open', 'acknowledged', 'decided', 'snoozed'], limit: 1000 })) {
+      for (const open of await tx.alerts.list({
+        model: result.model,
+        kind: 'data_quality',
+        status: ['open', 'acknowledged', 'decided', 'snoozed'],
+        limit: 1000,
+      })) {
         if (baselineFeatures.has(open.feature) || unknown.has(open.feature)) continue;
-        await applySignal(tx, deps, result, open.feature, 'data_quality', { firing: false }, unknownMeasures({ feature: open.feature, records: 0, rate: 0 }, result), null);
+        await applySignal(
+          tx,
+          deps,
+          result,
+          open.feature,
+          'data_quality',
+          { firing: false },
+          unknownMeasures({ feature: open.feature, records: 0, rate: 0 }, result),
+          null,
+        );
       }
     }
   });
@@ -213,9 +312,19 @@ export async function wakeSnoozed(deps: Deps, now: number): Promise<number> {
       const alert = await tx.alerts.update(due.id, due.version, { status: 'open', snoozedUntil: null }, now);
       if (!alert) continue;
       woken++;
-      await tx.alerts.addEvent({ alertId: due.id, at: now, actor: SYSTEM_ACTOR, action: 'snooze_ended', fromStatus: 'snoozed', toStatus: 'open', note: null, data: null });
+      await tx.alerts.addEvent({
+        alertId: due.id,
+        at: now,
+        actor: SYSTEM_ACTOR,
+        action: 'snooze_ended',
+        fromStatus: 'snoozed',
+        toStatus: 'open',
+        note: null,
+        data: null,
+      });
       // Back in the queue either way; it only pages again if it is still drifting.
-      if (alert.recoveredAt === null) await notify(tx, deps, { type: 'alert.opened', at: now, actor: null, alert });
+      if (alert.recoveredAt === null)
+        await notify(tx, deps, { type: 'alert.opened', at: now, actor: null, alert });
     }
     return woken;
   });

@@ -26,8 +26,12 @@ export async function createRetrainRequest(
     const alerts = [];
     for (const id of input.alertIds) {
       const a = await tx.alerts.get(id);
-      if (!a) throw new ApiError('bad_request', `alert ${id} does not exist`, { problems: [{ path: 'alert_ids', message: `alert ${id} does not exist` }] });
-      if (a.model !== input.model) throw new ApiError('bad_request', `alert ${id} belongs to model ${a.model}, not ${input.model}`);
+      if (!a)
+        throw new ApiError('bad_request', `alert ${id} does not exist`, {
+          problems: [{ path: 'alert_ids', message: `alert ${id} does not exist` }],
+        });
+      if (a.model !== input.model)
+        throw new ApiError('bad_request', `alert ${id} belongs to model ${a.model}, not ${input.model}`);
       alerts.push(a);
     }
     const row = await tx.alerts.insertRetrain({
@@ -41,7 +45,16 @@ export async function createRetrainRequest(
       updatedAt: now,
     });
     for (const a of alerts) {
-      await tx.alerts.addEvent({ alertId: a.id, at: now, actor: input.actor, action: 'retrain_requested', fromStatus: a.status, toStatus: a.status, note: input.reason, data: JSON.stringify({ retrain_request_id: row.id }) });
+      await tx.alerts.addEvent({
+        alertId: a.id,
+        at: now,
+        actor: input.actor,
+        action: 'retrain_requested',
+        fromStatus: a.status,
+        toStatus: a.status,
+        note: input.reason,
+        data: JSON.stringify({ retrain_request_id: row.id }),
+      });
     }
     await notify(tx, deps, { type: 'retrain.requested', at: now, actor: input.actor, retrain: row });
     return retrainView(row);
@@ -50,34 +63,74 @@ export async function createRetrainRequest(
 
 export async function updateRetrainStatus(
   deps: Deps,
-  input: { id: number; actor: string; status: RetrainStatus; producedVersion?: string | undefined; note?: string | undefined; version?: number | undefined },
+  input: {
+    id: number;
+    actor: string;
+    status: RetrainStatus;
+    producedVersion?: string | undefined;
+    note?: string | undefined;
+    version?: number | undefined;
+  },
 ): Promise<RetrainRequestView> {
   const now = deps.clock();
   return deps.store.tx(async (tx) => {
     const current = await tx.alerts.getRetrain(input.id);
     if (!current) throw new ApiError('not_found', `retrain request ${input.id} does not exist`);
     const stale = (at: RetrainRow) =>
-      new ApiError('stale_version', `retrain request ${input.id} is at version ${at.version}, not ${input.version ?? current.version}`, { current_version: at.version });
+      new ApiError(
+        'stale_version',
+        `retrain request ${input.id} is at version ${at.version}, not ${input.version ?? current.version}`,
+        { current_version: at.version },
+      );
     if (input.version !== undefined && input.version !== current.version) throw stale(current);
     const allowed = RETRAIN_FLOW[current.status];
     if (!allowed.includes(input.status)) {
-      throw new ApiError('invalid_transition', `retrain request ${input.id} is ${current.status}; it can move to ${allowed.join(', ') || 'nothing (final)'}`, {
-        current_status: current.status,
-      });
+      throw new ApiError(
+        'invalid_transition',
+        `retrain request ${input.id} is ${current.status}; it can move to ${allowed.join(', ') || 'nothing (final)'}`,
+        {
+          current_status: current.status,
+        },
+      );
     }
     if (input.status === 'done' && !input.producedVersion && !current.producedVersion) {
-      throw new ApiError('bad_request', 'produced_version is required when a retrain is done', { problems: [{ path: 'produced_version', message: 'required when status is done' }] });
+      throw new ApiError('bad_request', 'produced_version is required when a retrain is done', {
+        problems: [{ path: 'produced_version', message: 'required when status is done' }],
+      });
     }
-    const row = await tx.alerts.updateRetrain(current.id, current.version, { status: input.status, ...(input.producedVersion ? { producedVersion: input.producedVersion } : {}) }, now);
+    const row = await tx.alerts.updateRetrain(
+      current.id,
+      current.version,
+      { status: input.status, ...(input.producedVersion ? { producedVersion: input.producedVersion } : {}) },
+      now,
+    );
     if (!row) throw stale((await tx.alerts.getRetrain(current.id)) ?? current);
     for (const id of JSON.parse(current.alertIds) as number[]) {
-      await tx.alerts.addEvent({ alertId: id, at: now, actor: input.actor, action: `retrain_${input.status}`, fromStatus: null, toStatus: null, note: input.note ?? null, data: JSON.stringify({ retrain_request_id: row.id, produced_version: row.producedVersion }) });
+      await tx.alerts.addEvent({
+        alertId: id,
+        at: now,
+        actor: input.actor,
+        action: `retrain_${input.status}`,
+        fromStatus: null,
+        toStatus: null,
+        note: input.note ?? null,
+        data: JSON.stringify({ retrain_request_id: row.id, produced_version: row.producedVersion }),
+      });
     }
-    await notify(tx, deps, { type: 'retrain.updated', at: now, actor: input.actor, retrain: row, ...(input.note ? { note: input.note } : {}) });
+    await notify(tx, deps, {
+      type: 'retrain.updated',
+      at: now,
+      actor: input.actor,
+      retrain: row,
+      ...(input.note ? { note: input.note } : {}),
+    });
     return retrainView(row);
   });
 }
 
-export async function listRetrainRequests(deps: Pick<AppDeps, 'store'>, f: { model?: string | undefined; status?: RetrainStatus | undefined; limit: number }) {
+export async function listRetrainRequests(
+  deps: Pick<AppDeps, 'store'>,
+  f: { model?: string | undefined; status?: RetrainStatus | undefined; limit: number },
+) {
   return (await deps.store.read((tx) => tx.alerts.listRetrain(f))).map(retrainView);
 }

@@ -17,10 +17,15 @@ const listQuery = z.strictObject({
   status: z
     .string()
     .transform((v, ctx) => {
-      const parts = v.split(',').flatMap((p) => (p === 'active' ? STATUSES.filter((s) => s !== 'closed') : [p]));
+      const parts = v
+        .split(',')
+        .flatMap((p) => (p === 'active' ? STATUSES.filter((s) => s !== 'closed') : [p]));
       const bad = parts.filter((p) => !(STATUSES as readonly string[]).includes(p));
       if (bad.length > 0) {
-        ctx.addIssue({ code: 'custom', message: `unknown status ${bad.join(', ')}; use ${STATUSES.join(', ')} or active` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown status ${bad.join(', ')}; use ${STATUSES.join(', ')} or active`,
+        });
         return z.NEVER;
       }
       return parts as (typeof STATUSES)[number][];
@@ -36,9 +41,15 @@ const listQuery = z.strictObject({
 const version = z.number().int().positive().optional();
 const note = z.string().trim().min(1, { error: 'a note is required' }).max(10_000);
 
-const assignBody = z.strictObject({ assignee: z.string().min(1).max(100).nullable(), note: z.string().max(10_000).optional(), version });
+const assignBody = z.strictObject({
+  assignee: z.string().min(1).max(100).nullable(),
+  note: z.string().max(10_000).optional(),
+  version,
+});
 const ackBody = z.strictObject({ note: z.string().max(10_000).optional(), version });
-const commentBody = z.strictObject({ text: z.string().trim().min(1, { error: 'text must not be empty' }).max(10_000) });
+const commentBody = z.strictObject({
+  text: z.string().trim().min(1, { error: 'text must not be empty' }).max(10_000),
+});
 const closeBody = z.strictObject({ note: z.string().max(10_000).optional(), version });
 const decisionBody = z.strictObject({
   decision: z.enum(['retrain', 'accept_shift', 'rollback', 'false_positive', 'snooze']),
@@ -67,7 +78,8 @@ const retrainQuery = z.strictObject({
 });
 const idOf = (v: string, what = 'alert') => {
   const id = Number(v);
-  if (!Number.isInteger(id) || id < 1) throw new ApiError('bad_request', `${what} id must be a positive integer, got "${v}"`);
+  if (!Number.isInteger(id) || id < 1)
+    throw new ApiError('bad_request', `${what} id must be a positive integer, got "${v}"`);
   return id;
 };
 
@@ -77,7 +89,8 @@ function expectedVersion(header: string | undefined, body: number | undefined): 
     const m = /^(?:W\/)?"?(\d+)"?$/.exec(header.trim());
     if (!m) throw new ApiError('bad_request', `If-Match must be the alert version, e.g. "3"; got ${header}`);
     const v = Number(m[1]);
-    if (body !== undefined && body !== v) throw new ApiError('bad_request', 'If-Match and body version disagree');
+    if (body !== undefined && body !== v)
+      throw new ApiError('bad_request', 'If-Match and body version disagree');
     return v;
   }
   return body;
@@ -114,7 +127,14 @@ export function alertRoutes(): Hono<AppEnv> {
 
   app.post('/v1/alerts/:id/assign', allow('reviewer'), async (c) => {
     const body = await parseJsonBody(c, assignBody);
-    return withEtag(c, await assignAlert(c.get('deps'), { ...changeOf(c, body.version), assignee: body.assignee, note: body.note }));
+    return withEtag(
+      c,
+      await assignAlert(c.get('deps'), {
+        ...changeOf(c, body.version),
+        assignee: body.assignee,
+        note: body.note,
+      }),
+    );
   });
 
   app.post('/v1/alerts/:id/ack', allow('reviewer'), async (c) => {
@@ -124,7 +144,14 @@ export function alertRoutes(): Hono<AppEnv> {
 
   app.post('/v1/alerts/:id/comments', allow('reviewer'), async (c) => {
     const body = await parseJsonBody(c, commentBody);
-    return c.json(await commentAlert(c.get('deps'), { id: idOf(c.req.param('id')), actor: c.get('actor').name, text: body.text }), 201);
+    return c.json(
+      await commentAlert(c.get('deps'), {
+        id: idOf(c.req.param('id')),
+        actor: c.get('actor').name,
+        text: body.text,
+      }),
+      201,
+    );
   });
 
   app.post('/v1/alerts/:id/decision', allow('reviewer'), async (c) => {

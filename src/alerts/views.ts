@@ -48,5 +48,9 @@ export function retrainView(r: RetrainRow): RetrainRequestView {
 
 /** Alerts that should be paging now: not closed, not recovered, and not in a running snooze. */
 export function isFiring(a: AlertRow, now: number): boolean {
-  return a.status !== 'closed' && a.recoveredAt === null && !(a.status === 'snoozed' && a.snoozedUntil !== null && a.snoozedUntil > now);
+  return (
+    a.status !== 'closed' &&
+    a.recoveredAt === null &&
+    !(a.status === 'snoozed' && a.snoozedUntil !== null && a.snoozedUntil > now)
+  );
 }

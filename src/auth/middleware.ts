@@ -21,7 +21,10 @@ export function allow(...roles: Role[]): MiddlewareHandler<AppEnv> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match?.[1]) {
       c.header('www-authenticate', 'Bearer realm="driftwatch"');
-      throw new ApiError('unauthorized', header ? 'authorization header must be "Bearer <token>"' : 'a bearer token is required');
+      throw new ApiError(
+        'unauthorized',
+        header ? 'authorization header must be "Bearer <token>"' : 'a bearer token is required',
+      );
     }
     const actor = table.authenticate(match[1]);
     if (!actor) {
@@ -29,7 +32,10 @@ export function allow(...roles: Role[]): MiddlewareHandler<AppEnv> {
       throw new ApiError('unauthorized', 'the bearer token is not valid');
     }
     if (actor.role !== 'admin' && !roles.includes(actor.role)) {
-      throw new ApiError('forbidden', `role ${actor.role} may not do this; it needs ${[...roles, 'admin'].join(' or ')}`);
+      throw new ApiError(
+        'forbidden',
+        `role ${actor.role} may not do this; it needs ${[...roles, 'admin'].join(' or ')}`,
+      );
     }
     c.set('actor', actor);
     return next();

@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { AppEnv } from '../context.js';
 import { allow, canRead } from '../auth/middleware.js';
+import type { AppEnv } from '../context.js';
 import { ApiError } from '../errors.js';
 import { parseQuery } from '../http.js';
 import { checkDeclaredLength } from '../ingest/body.js';
@@ -13,7 +13,12 @@ import { jsonUploadLimit, trainingFormat, uploadLimit } from './sources.js';
 
 const list = z
   .string()
-  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
   .optional();
 const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 
@@ -33,7 +38,8 @@ const createQuery = z.strictObject({
 
 const idParam = (v: string) => {
   const id = Number(v);
-  if (!Number.isInteger(id) || id < 1) throw new ApiError('bad_request', `baseline id must be a positive integer, got "${v}"`);
+  if (!Number.isInteger(id) || id < 1)
+    throw new ApiError('bad_request', `baseline id must be a positive integer, got "${v}"`);
   return id;
 };
 
@@ -44,7 +50,9 @@ export function baselineRoutes(): Hono<AppEnv> {
     const model = c.req.param('model');
     c.set('model', model);
     if (!MODEL_NAME.test(model) || model.length > 256) {
-      throw new ApiError('bad_request', `model name ${MODEL_NAME_RULE}`, { problems: [{ path: 'model', message: MODEL_NAME_RULE }] });
+      throw new ApiError('bad_request', `model name ${MODEL_NAME_RULE}`, {
+        problems: [{ path: 'model', message: MODEL_NAME_RULE }],
+      });
     }
     const q = parseQuery(c, createQuery);
     const format = trainingFormat(c.req.header('content-type'));
@@ -84,13 +92,28 @@ export function baselineRoutes(): Hono<AppEnv> {
 
   app.get('/v1/models/:model/baselines/:id', canRead(), async (c) => {
     const include = c.req.query('include');
-    return c.json(await baselineDetail(c.get('deps'), c.req.param('model'), idParam(c.req.param('id')), include === 'grid'));
+    return c.json(
+      await baselineDetail(
+        c.get('deps'),
+        c.req.param('model'),
+        idParam(c.req.param('id')),
+        include === 'grid',
+      ),
+    );
   });
 
   app.post('/v1/models/:model/baselines/:id/activate', allow(), async (c) => {
-    const result = await activateBaseline(c.get('deps'), c.req.param('model'), idParam(c.req.param('id')), c.get('actor').name);
+    const result = await activateBaseline(
+      c.get('deps'),
+      c.req.param('model'),
+      idParam(c.req.param('id')),
+      c.get('actor').name,
+    );
     // 202 while the rebuild goes on in the background (progress on GET …/baselines/:id → rebuild).
-    return c.json({ ...result.baseline, reaggregated_records: result.reaggregated }, result.baseline.rebuild ? 202 : 200);
+    return c.json(
+      { ...result.baseline, reaggregated_records: result.reaggregated },
+      result.baseline.rebuild ? 202 : 200,
+    );
   });
 
   return app;

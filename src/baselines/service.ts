@@ -3,9 +3,14 @@ import { baselineCache } from '../aggregates/baseline-cache.js';
 import { aggregateRecords } from '../aggregates/service.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
-import { type ColumnProfile, ProfileBuilder, ProfileError, type ProfileOptions } from '../profiles/profile.js';
-import type { ActivationRow, BaselineRow, NewRecord, Tx } from '../store/index.js';
 import type { BodyLimit } from '../ingest/body.js';
+import {
+  type ColumnProfile,
+  ProfileBuilder,
+  ProfileError,
+  type ProfileOptions,
+} from '../profiles/profile.js';
+import type { ActivationRow, BaselineRow, NewRecord, Tx } from '../store/index.js';
 import { hashing, type TrainingFormat, type TrainingLimits, trainingRows } from './sources.js';
 
 type Deps = Pick<AppDeps, 'store' | 'config' | 'clock'>;
@@ -91,7 +96,8 @@ export async function createBaseline(deps: Deps, input: CreateBaselineInput): Pr
   const hashed = hashing(input.source, input.limits?.bytes);
   const builder = new ProfileBuilder(input.profile);
   try {
-    for await (const row of trainingRows(hashed.stream, input.format, input.limits?.rows)) builder.addRow(row);
+    for await (const row of trainingRows(hashed.stream, input.format, input.limits?.rows))
+      builder.addRow(row);
   } finally {
     // A refused upload stops being read here instead of being drained to its end.
     if (!input.source.readableEnded) input.source.destroy();
@@ -106,8 +112,10 @@ export async function createBaseline(deps: Deps, input: CreateBaselineInput): Pr
     throw err;
   }
   const columns: { role: 'feature' | 'prediction'; name: string; profile: string }[] = [];
-  for (const [name, profile] of built.features) columns.push({ role: 'feature', name, profile: JSON.stringify(profile) });
-  if (built.prediction) columns.push({ role: 'prediction', name: 'prediction', profile: JSON.stringify(built.prediction) });
+  for (const [name, profile] of built.features)
+    columns.push({ role: 'feature', name, profile: JSON.stringify(profile) });
+  if (built.prediction)
+    columns.push({ role: 'prediction', name: 'prediction', profile: JSON.stringify(built.prediction) });
 
   const { row, activate } = await deps.store.tx(async (tx) => {
     const row = await tx.baselines.insert(
@@ -125,7 +133,10 @@ export async function createBaseline(deps: Deps, input: CreateBaselineInput): Pr
       },
       columns,
     );
-    return { row, activate: input.activate ?? !(await tx.baselines.hasActive(input.model, input.modelVersion)) };
+    return {
+      row,
+      activate: input.activate ?? !(await tx.baselines.hasActive(input.model, input.modelVersion)),
+    };
   });
   if (!activate) return { baseline: baselineView(row), reaggregated: 0 };
   return activateBaseline(deps, input.model, row.id, input.createdBy ?? null);
@@ -136,19 +147,30 @@ export async function createBaseline(deps: Deps, input: CreateBaselineInput): Pr
  * the activation row is the lease that allows one activation per model (a second gets 409), and the
  * durable cursor the rebuild resumes from after a crash.
  */
-export async function startActivation(deps: Deps, model: string, id: number, actor: string | null): Promise<ActivationRow> {
+export async function startActivation(
+  deps: Deps,
+  model: string,
+  id: number,
+  actor: string | null,
+): Promise<ActivationRow> {
   return deps.store.tx(async (tx) => {
     const row = await tx.baselines.get(model, id);
     if (!row) throw new ApiError('not_found', `model ${model} has no baseline ${id}`);
     const running = await tx.baselines.activation(model);
     if (running) {
-      throw new ApiError('conflict', `a baseline of model ${model} is being activated (baseline ${running.baselineId}, ${running.done} of ${running.total} records rebuilt); retry when it has finished`, { rebuild: rebuildView(running) });
+      throw new ApiError(
+        'conflict',
+        `a baseline of model ${model} is being activated (baseline ${running.baselineId}, ${running.done} of ${running.total} records rebuilt); retry when it has finished`,
+        { rebuild: rebuildView(running) },
+      );
     }
     const now = deps.clock();
     await tx.baselines.markActive(row, now);
     const cache = baselineCache(deps.store);
     const entry = await cache.get(tx, model);
-    const versions = (await tx.models.versions(model)).filter((v) => (entry.byVersion.get(v) ?? entry.latest)?.id === id);
+    const versions = (await tx.models.versions(model)).filter(
+      (v) => (entry.byVersion.get(v) ?? entry.latest)?.id === id,
+    );
     await tx.aggregates.clear(model, id);
     const maxRecordId = await tx.records.maxId();
     const activation: ActivationRow = {
@@ -165,7 +187,10 @@ export async function startActivation(deps: Deps, model: string, id: number, act
     };
     // The unique key on model makes this the one activation even when two processes race past the check above.
     if (!(await tx.baselines.beginActivation(activation))) {
-      throw new ApiError('conflict', `a baseline of model ${model} is being activated; retry when it has finished`);
+      throw new ApiError(
+        'conflict',
+        `a baseline of model ${model} is being activated; retry when it has finished`,
+      );
     }
     return activation;
   });
@@ -200,14 +225,24 @@ export async function rebuildStep(deps: Deps, model: string, pageSize = REBUILD_
     return await deps.store.tx(async (tx) => {
       const a = await tx.baselines.activation(model);
       if (!a) return false;
-      const page = await tx.records.rebuildPage(model, JSON.parse(a.versions) as string[], a.cursor, a.maxRecordId, pageSize);
+      const page = await tx.records.rebuildPage(
+        model,
+        JSON.parse(a.versions) as string[],
+        a.cursor,
+        a.maxRecordId,
+        pageSize,
+      );
       if (page.length === 0) {
         await tx.baselines.finishActivation(model);
         return false;
       }
-      await aggregateRecords(tx, deps, page.map(toRecord), deps.clock(), { bucketStats: false, markChanged: false });
+      await aggregateRecords(tx, deps, page.map(toRecord), deps.clock(), {
+        bucketStats: false,
+        markChanged: false,
+      });
       const last = page[page.length - 1]?.id ?? a.cursor;
-      if (!(await tx.baselines.advanceActivation(model, a.cursor, last, page.length, deps.clock()))) throw new CursorMoved();
+      if (!(await tx.baselines.advanceActivation(model, a.cursor, last, page.length, deps.clock())))
+        throw new CursorMoved();
       return true;
     });
   } catch (err) {

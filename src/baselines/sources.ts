@@ -9,7 +9,8 @@ export type TrainingFormat = 'csv' | 'ndjson' | 'json';
 export function trainingFormat(contentType: string | undefined): TrainingFormat {
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (type === 'text/csv' || type === 'application/csv') return 'csv';
-  if (type === 'application/x-ndjson' || type === 'application/ndjson' || type === 'application/jsonl') return 'ndjson';
+  if (type === 'application/x-ndjson' || type === 'application/ndjson' || type === 'application/jsonl')
+    return 'ndjson';
   if (type === 'application/json') return 'json';
   throw new ApiError(
     'unsupported_media_type',
@@ -57,7 +58,10 @@ export function hashing(source: Readable, limit?: BodyLimit): HashedStream {
 type Row = Record<string, unknown>;
 
 /** How a 413 names the upload limits, so the client learns which setting refused the data. */
-export const uploadLimit = (bytes: number): BodyLimit => ({ bytes, name: 'baseline upload limit (baselines.maxBytes)' });
+export const uploadLimit = (bytes: number): BodyLimit => ({
+  bytes,
+  name: 'baseline upload limit (baselines.maxBytes)',
+});
 export const jsonUploadLimit = (bytes: number): BodyLimit => ({
   bytes,
   name: 'JSON training data limit (baselines.maxJsonBytes)',
@@ -100,7 +104,10 @@ function checkRow(row: unknown, where: string): Row {
   }
   for (const [column, value] of Object.entries(row)) {
     if (typeof value === 'object' && value !== null && nestedDeeperThan(value, MAX_VALUE_DEPTH)) {
-      throw new ApiError('invalid_body', `${where}: column ${JSON.stringify(column)} is nested deeper than ${MAX_VALUE_DEPTH} levels`);
+      throw new ApiError(
+        'invalid_body',
+        `${where}: column ${JSON.stringify(column)} is nested deeper than ${MAX_VALUE_DEPTH} levels`,
+      );
     }
   }
   return row as Row;
@@ -115,10 +122,14 @@ async function* lines(stream: Readable, maxBytes: number): AsyncGenerator<{ line
   let pendingBytes = 0;
   let line = 0;
   const tooLong = () =>
-    new ApiError('payload_too_large', `training NDJSON line ${line + 1}: longer than ${maxBytes} bytes (baselines.maxLineBytes)`, {
-      line: line + 1,
-      limit_bytes: maxBytes,
-    });
+    new ApiError(
+      'payload_too_large',
+      `training NDJSON line ${line + 1}: longer than ${maxBytes} bytes (baselines.maxLineBytes)`,
+      {
+        line: line + 1,
+        limit_bytes: maxBytes,
+      },
+    );
   // One byte of slack while a line is open: it may be a "\r" that the line's "\n" turns into its ending.
   const take = (tail: Buffer) => {
     const whole = pending.length === 0 ? tail : Buffer.concat([...pending, tail]);
@@ -147,19 +158,31 @@ async function* lines(stream: Readable, maxBytes: number): AsyncGenerator<{ line
 }
 
 /** Rows of a training file, one at a time; never the whole file in memory (JSON arrays excepted). */
-export async function* trainingRows(stream: Readable, format: TrainingFormat, limits: TrainingLimits = UNLIMITED): AsyncGenerator<Row> {
+export async function* trainingRows(
+  stream: Readable,
+  format: TrainingFormat,
+  limits: TrainingLimits = UNLIMITED,
+): AsyncGenerator<Row> {
   let count = 0;
   for await (const row of parseRows(stream, format, limits)) {
     if (++count > limits.maxRows) {
-      throw new ApiError('payload_too_large', `training data has more than ${limits.maxRows} rows (baselines.maxRows)`, {
-        limit_rows: limits.maxRows,
-      });
+      throw new ApiError(
+        'payload_too_large',
+        `training data has more than ${limits.maxRows} rows (baselines.maxRows)`,
+        {
+          limit_rows: limits.maxRows,
+        },
+      );
     }
     yield row;
   }
 }
 
-async function* parseRows(stream: Readable, format: TrainingFormat, limits: TrainingLimits): AsyncGenerator<Row> {
+async function* parseRows(
+  stream: Readable,
+  format: TrainingFormat,
+  limits: TrainingLimits,
+): AsyncGenerator<Row> {
   if (format === 'csv') {
     const parser = stream.pipe(
       parseCsv({
@@ -167,7 +190,11 @@ async function* parseRows(stream: Readable, format: TrainingFormat, limits: Trai
         columns: (header: string[]) => {
           const seen = new Set<string>();
           for (const name of header) {
-            if (seen.has(name)) throw new ApiError('invalid_body', `training CSV: column "${name}" appears twice in the header`);
+            if (seen.has(name))
+              throw new ApiError(
+                'invalid_body',
+                `training CSV: column "${name}" appears twice in the header`,
+              );
             seen.add(name);
           }
           return header;
@@ -224,6 +251,7 @@ async function* parseRows(stream: Readable, format: TrainingFormat, limits: Trai
     throw new ApiError('invalid_body', `training JSON: ${(err as Error).message}`);
   }
   const rows = Array.isArray(parsed) ? parsed : (parsed as { rows?: unknown } | null)?.rows;
-  if (!Array.isArray(rows)) throw new ApiError('invalid_body', 'training JSON must be an array of row objects or {"rows": [...]}');
+  if (!Array.isArray(rows))
+    throw new ApiError('invalid_body', 'training JSON must be an array of row objects or {"rows": [...]}');
   for (const [i, row] of rows.entries()) yield checkRow(row, `training JSON rows[${i}]`);
 }

@@ -12,8 +12,11 @@ export interface Service {
 
 /** Where the service is and how to authenticate: --url / --token win over the config (DRIFTWATCH_TOKEN). */
 export function serviceOf(config: Config, explicit: { url?: string; token?: string } = {}): Service {
-  const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
-  const url = explicit.url?.replace(/\/$/, '') ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.server.port}`;
+  const host =
+    config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
+  const url =
+    explicit.url?.replace(/\/$/, '') ??
+    `http://${host.includes(':') ? `[${host}]` : host}:${config.server.port}`;
   return { url, token: explicit.token ?? config.client.token };
 }
 
@@ -28,7 +31,9 @@ async function call(url: string, init: RequestInit & { duplex?: 'half' }): Promi
   try {
     res = await fetch(url, init);
   } catch (err) {
-    throw new CliError(`cannot reach driftwatch at ${new URL(url).origin}: ${(err as Error).cause ?? (err as Error).message}. Is it running (driftwatch serve)?`);
+    throw new CliError(
+      `cannot reach driftwatch at ${new URL(url).origin}: ${(err as Error).cause ?? (err as Error).message}. Is it running (driftwatch serve)?`,
+    );
   }
   const text = await res.text();
   let body: unknown = text;
@@ -59,7 +64,9 @@ function progress(total: number, out: NodeJS.WriteStream): Transform {
     const width = 30;
     const filled = Math.round(share * width);
     const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
-    out.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${(share * 100).toFixed(0).padStart(3)}% ${mb(seen)}/${mb(total)} MiB${final ? '\n' : ''}`);
+    out.write(
+      `\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${(share * 100).toFixed(0).padStart(3)}% ${mb(seen)}/${mb(total)} MiB${final ? '\n' : ''}`,
+    );
   };
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
@@ -96,7 +103,8 @@ export interface BaselineCreateOptions {
 /** Streams a training file to POST /v1/models/:model/baselines, drawing a progress bar on a terminal. */
 export async function uploadBaseline(service: Service, o: BaselineCreateOptions): Promise<unknown> {
   const type = CONTENT_TYPES[extname(o.data).toLowerCase()];
-  if (!type) throw new CliError(`--data must end in .csv, .ndjson, .jsonl or .json to tell its format, got ${o.data}`);
+  if (!type)
+    throw new CliError(`--data must end in .csv, .ndjson, .jsonl or .json to tell its format, got ${o.data}`);
   let size: number;
   try {
     size = statSync(o.data).size;
@@ -126,7 +134,11 @@ export async function uploadBaseline(service: Service, o: BaselineCreateOptions)
   });
 }
 
-export async function runDriftRemote(service: Service, model: string, range: { from?: string; to?: string }): Promise<unknown> {
+export async function runDriftRemote(
+  service: Service,
+  model: string,
+  range: { from?: string; to?: string },
+): Promise<unknown> {
   return call(`${service.url}/v1/models/${encodeURIComponent(model)}/drift/run`, {
     method: 'POST',
     headers: withAuth(service, { 'content-type': 'application/json' }),
@@ -157,7 +169,8 @@ export function formatResult(r: {
   features: ColumnLike[];
   prediction: ColumnLike | null;
 }): string {
-  const fmt = (v: number | null, digits = 4) => (v === null ? '-' : Math.abs(v) < 1e-4 && v !== 0 ? v.toExponential(2) : v.toFixed(digits));
+  const fmt = (v: number | null, digits = 4) =>
+    v === null ? '-' : Math.abs(v) < 1e-4 && v !== 0 ? v.toExponential(2) : v.toFixed(digits);
   const rows = [...r.features, ...(r.prediction ? [r.prediction] : [])].map((f) => [
     f.feature,
     f.type,

@@ -1,17 +1,17 @@
-import type { ColumnProfile } from '../profiles/profile.js';
-import type { ColumnTallies } from '../store/index.js';
 import type { DriftSettings } from '../config.js';
+import type { ColumnProfile } from '../profiles/profile.js';
 import {
-  psiNoiseThreshold,
   benjaminiHochberg,
   chiSquareContingency,
   jensenShannon,
   ksFromGrid,
   psi,
+  psiNoiseThreshold,
   rebin,
   WASSERSTEIN_MIN_SCALE,
   wassersteinFromGrid,
 } from '../stats/index.js';
+import type { ColumnTallies } from '../store/index.js';
 
 // Pure: turns a window's aggregates and the baseline's profiles into drift measures and verdicts.
 
@@ -78,7 +78,9 @@ function emptyResult(feature: string, type: ColumnResult['type']): ColumnResult 
 
 /** Baseline counts in the same slot layout as a window's counts (categorical: top-K, pooled, unseen = 0). */
 export function referenceCounts(profile: ColumnProfile): Float64Array {
-  return profile.type === 'numeric' ? Float64Array.from(profile.gridCounts) : Float64Array.from([...profile.counts, 0]);
+  return profile.type === 'numeric'
+    ? Float64Array.from(profile.gridCounts)
+    : Float64Array.from([...profile.counts, 0]);
 }
 
 /** Counts of the PSI bins: decile bins for numeric columns, category slots for categorical ones. */
@@ -86,7 +88,11 @@ export function psiBins(profile: ColumnProfile, counts: Float64Array): Float64Ar
   return profile.type === 'numeric' ? rebin(profile.gridEdges, counts, profile.psiEdges) : counts;
 }
 
-export function measureColumn(name: string, profile: ColumnProfile, w: WindowColumn | undefined): ColumnResult {
+export function measureColumn(
+  name: string,
+  profile: ColumnProfile,
+  w: WindowColumn | undefined,
+): ColumnResult {
   const result = emptyResult(name, profile.type);
   result.baseline_missing_rate = profile.missing / Math.max(1, profile.count + profile.missing);
   if (!w) return result;
@@ -108,7 +114,11 @@ export function measureColumn(name: string, profile: ColumnProfile, w: WindowCol
     result.ks_statistic = ks.statistic;
     result.ks_pvalue = ks.pvalue;
     const min = Math.min(profile.min, w.vmin ?? profile.min, profile.gridEdges[0] ?? profile.min);
-    const max = Math.max(profile.max, w.vmax ?? profile.max, profile.gridEdges[profile.gridEdges.length - 1] ?? profile.max);
+    const max = Math.max(
+      profile.max,
+      w.vmax ?? profile.max,
+      profile.gridEdges[profile.gridEdges.length - 1] ?? profile.max,
+    );
     const ws = wassersteinFromGrid({ ...grid, min, max });
     result.wasserstein_normed = ws.distance / Math.max(profile.std, WASSERSTEIN_MIN_SCALE);
   } else {
@@ -144,7 +154,12 @@ function verdict(r: ColumnResult, minSamples: number, t: Verdict): void {
 }
 
 /** With calibration on, the warning threshold rises to what sampling noise alone produces at this window size. */
-function calibrate(r: ColumnResult, profile: ColumnProfile | undefined, t: Verdict, settings: DriftSettings): Verdict {
+function calibrate(
+  r: ColumnResult,
+  profile: ColumnProfile | undefined,
+  t: Verdict,
+  settings: DriftSettings,
+): Verdict {
   if (!settings.calibrated || !profile || r.n === 0) return t;
   const noise = psiNoiseThreshold(psiBins(profile, referenceCounts(profile)), r.n);
   return noise > t.psiWarning ? { ...t, psiWarning: noise } : t;
@@ -163,7 +178,9 @@ export function evaluateWindow(
   settings: DriftSettings,
   thresholds: (feature: string) => Verdict = () => settings,
 ): WindowEvaluation {
-  const results = [...features].map(([name, profile]) => measureColumn(name, profile, window.get(`feature:${name}`)));
+  const results = [...features].map(([name, profile]) =>
+    measureColumn(name, profile, window.get(`feature:${name}`)),
+  );
   const tested = results.filter((r) => (r.ks_pvalue ?? r.chi2_pvalue) !== null);
   if (tested.length > 0) {
     const adjusted = benjaminiHochberg(tested.map((r) => (r.ks_pvalue ?? r.chi2_pvalue) as number));
@@ -171,12 +188,17 @@ export function evaluateWindow(
       r.pvalue_adjusted = adjusted[i] ?? null;
     });
   }
-  for (const r of results) verdict(r, settings.minSamples, calibrate(r, features.get(r.feature), thresholds(r.feature), settings));
+  for (const r of results)
+    verdict(r, settings.minSamples, calibrate(r, features.get(r.feature), thresholds(r.feature), settings));
   let predictionResult: ColumnResult | null = null;
   if (prediction) {
     predictionResult = measureColumn('prediction', prediction, window.get('prediction:prediction'));
     predictionResult.pvalue_adjusted = predictionResult.ks_pvalue ?? predictionResult.chi2_pvalue;
-    verdict(predictionResult, settings.minSamples, calibrate(predictionResult, prediction, thresholds('prediction'), settings));
+    verdict(
+      predictionResult,
+      settings.minSamples,
+      calibrate(predictionResult, prediction, thresholds('prediction'), settings),
+    );
   }
   const judged = results.filter((r) => r.drifted !== null);
   return {

@@ -31,7 +31,9 @@ export function driftRoutes(): Hono<AppEnv> {
     const model = c.req.param('model');
     c.set('model', model);
     const q = parseQuery(c, seriesQuery);
-    return c.json({ results: await driftSeries(c.get('deps'), model, { ...q, modelVersion: q.model_version }) });
+    return c.json({
+      results: await driftSeries(c.get('deps'), model, { ...q, modelVersion: q.model_version }),
+    });
   });
 
   app.get('/v1/models/:model/drift/latest', canRead(), async (c) => {

@@ -5,7 +5,13 @@ import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { AggregateRow, Tx, WindowKind } from '../store/index.js';
 import { thresholdsFor } from '../thresholds/service.js';
-import { type ColumnResult, evaluateWindow, psiBins, referenceCounts, type WindowColumn } from './evaluate.js';
+import {
+  type ColumnResult,
+  evaluateWindow,
+  psiBins,
+  referenceCounts,
+  type WindowColumn,
+} from './evaluate.js';
 
 // Evaluates windows and returns (and stores) results. It raises no alerts: the composing step in jobs/
 // hands results to alerts/, so data flows one way.
@@ -57,7 +63,17 @@ export function sumWindow(rows: readonly AggregateRow[]): Map<string, WindowColu
     const key = `${r.role}:${r.name}`;
     let w = out.get(key);
     if (!w) {
-      w = { n: 0, missing: 0, typeMismatch: 0, outOfRange: 0, unseen: 0, offEdge: 0, vmin: null, vmax: null, counts: new Float64Array(r.counts.length) };
+      w = {
+        n: 0,
+        missing: 0,
+        typeMismatch: 0,
+        outOfRange: 0,
+        unseen: 0,
+        offEdge: 0,
+        vmin: null,
+        vmax: null,
+        counts: new Float64Array(r.counts.length),
+      };
       out.set(key, w);
     }
     w.n += r.n;
@@ -68,7 +84,8 @@ export function sumWindow(rows: readonly AggregateRow[]): Map<string, WindowColu
     w.offEdge += r.offEdge;
     if (r.vmin !== null && (w.vmin === null || r.vmin < w.vmin)) w.vmin = r.vmin;
     if (r.vmax !== null && (w.vmax === null || r.vmax > w.vmax)) w.vmax = r.vmax;
-    for (let i = 0; i < r.counts.length && i < w.counts.length; i++) w.counts[i] = (w.counts[i] as number) + (r.counts[i] as number);
+    for (let i = 0; i < r.counts.length && i < w.counts.length; i++)
+      w.counts[i] = (w.counts[i] as number) + (r.counts[i] as number);
   }
   return out;
 }
@@ -89,13 +106,23 @@ export async function evaluateAndStore(
     const key = { model, modelVersion, bucketMs: settings.bucket, from, to };
     const window = sumWindow(await tx.aggregates.window({ ...key, baselineId: baseline.id }));
     const { features, prediction } = profilesOf(baseline);
-    const evaluation = evaluateWindow(features, prediction, window, settings, await thresholdsFor(tx, deps.config, model, settings));
+    const evaluation = evaluateWindow(
+      features,
+      prediction,
+      window,
+      settings,
+      await thresholdsFor(tx, deps.config, model, settings),
+    );
     const perf = await tx.aggregates.windowOutcomes(key);
     const n = perf.records;
-    const judged = [...evaluation.features, ...(evaluation.prediction ? [evaluation.prediction] : [])].filter((r) => r.drifted !== null);
+    const judged = [...evaluation.features, ...(evaluation.prediction ? [evaluation.prediction] : [])].filter(
+      (r) => r.drifted !== null,
+    );
     const activation = await tx.baselines.activation(model);
     const rebuilding =
-      activation && activation.baselineId === baseline.id && (JSON.parse(activation.versions) as string[]).includes(modelVersion)
+      activation &&
+      activation.baselineId === baseline.id &&
+      (JSON.parse(activation.versions) as string[]).includes(modelVersion)
         ? { records_done: activation.done, records_total: activation.total }
         : null;
     const unknown: UnknownFeature[] = [];
@@ -145,7 +172,11 @@ export async function evaluateAndStore(
 }
 
 /** The rolling window that ends with the bucket containing `now`. */
-export function rollingWindow(deps: Pick<AppDeps, 'config'>, model: string, now: number): { from: number; to: number } {
+export function rollingWindow(
+  deps: Pick<AppDeps, 'config'>,
+  model: string,
+  now: number,
+): { from: number; to: number } {
   const s = driftSettingsFor(deps.config, model);
   const to = bucketStart(now, s.bucket) + s.bucket;
   return { from: to - Math.max(s.bucket, Math.ceil(s.rollingWindow / s.bucket) * s.bucket), to };
@@ -162,7 +193,11 @@ export async function requireModel(tx: Tx, model: string): Promise<void> {
  * On-demand evaluation of every model version with data in the window. Without a range: the rolling
  * window. A range is widened to whole buckets (aggregates are per bucket).
  */
-export async function evaluateModel(deps: Deps, model: string, range: { from?: number; to?: number } = {}): Promise<DriftResult[]> {
+export async function evaluateModel(
+  deps: Deps,
+  model: string,
+  range: { from?: number; to?: number } = {},
+): Promise<DriftResult[]> {
   const s = driftSettingsFor(deps.config, model);
   let kind: WindowKind = 'range';
   let from: number;
@@ -171,9 +206,18 @@ export async function evaluateModel(deps: Deps, model: string, range: { from?: n
     ({ from, to } = rollingWindow(deps, model, deps.clock()));
     kind = 'rolling';
   } else {
-    to = range.to === undefined ? bucketStart(deps.clock(), s.bucket) + s.bucket : Math.ceil(range.to / s.bucket) * s.bucket;
-    from = range.from === undefined ? to - Math.max(s.bucket, Math.ceil(s.rollingWindow / s.bucket) * s.bucket) : bucketStart(range.from, s.bucket);
-    if (from >= to) throw new ApiError('bad_request', 'from must be before to', { problems: [{ path: 'from', message: 'must be before to' }] });
+    to =
+      range.to === undefined
+        ? bucketStart(deps.clock(), s.bucket) + s.bucket
+        : Math.ceil(range.to / s.bucket) * s.bucket;
+    from =
+      range.from === undefined
+        ? to - Math.max(s.bucket, Math.ceil(s.rollingWindow / s.bucket) * s.bucket)
+        : bucketStart(range.from, s.bucket);
+    if (from >= to)
+      throw new ApiError('bad_request', 'from must be before to', {
+        problems: [{ path: 'from', message: 'must be before to' }],
+      });
   }
   const versions = await deps.store.read(async (tx) => {
     await requireModel(tx, model);
@@ -197,15 +241,28 @@ export interface DriftSeriesQuery {
 }
 
 /** Stored results, newest window first; `feature` keeps only that feature (404 when no baseline has it). */
-export async function driftSeries(deps: Pick<AppDeps, 'store'>, model: string, q: DriftSeriesQuery): Promise<DriftResult[]> {
+export async function driftSeries(
+  deps: Pick<AppDeps, 'store'>,
+  model: string,
+  q: DriftSeriesQuery,
+): Promise<DriftResult[]> {
   return deps.store.read(async (tx) => {
     await requireModel(tx, model);
     if (q.feature !== undefined && q.feature !== 'prediction') {
       const known = new Set<string>();
-      for (const b of await tx.baselines.list(model)) for (const c of await tx.baselines.columns(b.id)) known.add(c.name);
-      if (!known.has(q.feature)) throw new ApiError('not_found', `no baseline of model ${model} has a feature ${q.feature}`);
+      for (const b of await tx.baselines.list(model))
+        for (const c of await tx.baselines.columns(b.id)) known.add(c.name);
+      if (!known.has(q.feature))
+        throw new ApiError('not_found', `no baseline of model ${model} has a feature ${q.feature}`);
     }
-    const rows = await tx.drift.list({ model, from: q.from, to: q.to, kind: q.kind, modelVersion: q.modelVersion, limit: q.limit });
+    const rows = await tx.drift.list({
+      model,
+      from: q.from,
+      to: q.to,
+      kind: q.kind,
+      modelVersion: q.modelVersion,
+      limit: q.limit,
+    });
     return rows.map((r) => {
       const parsed = parseResult(r);
       if (q.feature) parsed.features = parsed.features.filter((f) => f.feature === q.feature);
@@ -217,7 +274,12 @@ export async function driftSeries(deps: Pick<AppDeps, 'store'>, model: string, q
 function parseResult(r: { id: number; result: string }): DriftResult {
   const body = JSON.parse(r.result) as Omit<DriftResult, 'id'>;
   // Results stored before these fields existed.
-  return { id: r.id, ...body, unknown_features: body.unknown_features ?? [], rebuilding: body.rebuilding ?? null };
+  return {
+    id: r.id,
+    ...body,
+    unknown_features: body.unknown_features ?? [],
+    rebuilding: body.rebuilding ?? null,
+  };
 }
 
 /** The most recently evaluated result of each model version. */
@@ -263,12 +325,22 @@ export async function featureHistogram(
     if (!baseline) throw new ApiError('not_found', `model ${model} has no active baseline`);
     const isPrediction = feature === 'prediction' && !baseline.features.has('prediction');
     const binner = isPrediction ? baseline.prediction : baseline.features.get(feature);
-    if (!binner) throw new ApiError('not_found', `baseline ${baseline.id} of model ${model} has no feature ${feature}`);
+    if (!binner)
+      throw new ApiError('not_found', `baseline ${baseline.id} of model ${model} has no feature ${feature}`);
     const roll = rollingWindow(deps, model, deps.clock());
     const from = q.from === undefined ? roll.from : bucketStart(q.from, s.bucket);
     const to = q.to === undefined ? roll.to : Math.ceil(q.to / s.bucket) * s.bucket;
-    const rows = await tx.aggregates.window({ model, modelVersion, baselineId: baseline.id, bucketMs: s.bucket, from, to });
-    const w = sumWindow(rows).get(`${isPrediction ? 'prediction' : 'feature'}:${isPrediction ? 'prediction' : feature}`);
+    const rows = await tx.aggregates.window({
+      model,
+      modelVersion,
+      baselineId: baseline.id,
+      bucketMs: s.bucket,
+      from,
+      to,
+    });
+    const w = sumWindow(rows).get(
+      `${isPrediction ? 'prediction' : 'feature'}:${isPrediction ? 'prediction' : feature}`,
+    );
     const profile = binner.profile;
     const ref = psiBins(profile, referenceCounts(profile));
     const cur = w ? psiBins(profile, w.counts) : new Float64Array(ref.length);
@@ -277,13 +349,21 @@ export async function featureHistogram(
     const curTotal = sum(cur);
     const bins: HistogramBin[] = [];
     for (let i = 0; i < ref.length; i++) {
-      const shares = { baseline: (ref[i] as number) / refTotal, window: curTotal === 0 ? 0 : (cur[i] as number) / curTotal };
+      const shares = {
+        baseline: (ref[i] as number) / refTotal,
+        window: curTotal === 0 ? 0 : (cur[i] as number) / curTotal,
+      };
       if (profile.type === 'numeric') {
         const lower = i === 0 ? null : (profile.psiEdges[i - 1] as number);
         const upper = i === profile.psiEdges.length ? null : (profile.psiEdges[i] as number);
         bins.push({ label: `[${lower ?? '-inf'}, ${upper ?? 'inf'})`, lower, upper, ...shares });
       } else {
-        const label = i < profile.categories.length ? (profile.categories[i] as string) : i === profile.categories.length ? '(other)' : '(unseen)';
+        const label =
+          i < profile.categories.length
+            ? (profile.categories[i] as string)
+            : i === profile.categories.length
+              ? '(other)'
+              : '(unseen)';
         bins.push({ label, ...shares });
       }
     }

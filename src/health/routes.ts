@@ -35,7 +35,16 @@ export function healthRoutes(readiness: Readiness): Hono<AppEnv> {
       // Job trouble is shown, not made a reason to take the API out of service.
       checks.leader = jobs.leader();
       checks.jobs = Object.fromEntries(
-        jobs.status().map((j) => [j.name, j.last_error && (j.last_success === null || (j.last_error_at ?? '') > j.last_success) ? `failing: ${j.last_error}` : j.last_success ? 'ok' : 'not run yet']),
+        jobs
+          .status()
+          .map((j) => [
+            j.name,
+            j.last_error && (j.last_success === null || (j.last_error_at ?? '') > j.last_success)
+              ? `failing: ${j.last_error}`
+              : j.last_success
+                ? 'ok'
+                : 'not run yet',
+          ]),
       );
     }
     return c.json({ status: ready ? 'ready' : 'not_ready', checks }, ready ? 200 : 503);

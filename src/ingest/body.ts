@@ -1,7 +1,6 @@
 import { ApiError } from '../errors.js';
 import { locateJsonError, recordSpans, topLevelKeys } from './json-error.js';
 
-
 export type BodyFormat = 'json' | 'ndjson';
 
 const FORMATS: Record<string, BodyFormat> = {
@@ -59,22 +58,32 @@ export function parseJsonBatch(text: string): ParsedBatch {
   else if (typeof parsed === 'object' && parsed !== null && 'records' in parsed) {
     const extra = Object.keys(parsed).filter((k) => k !== 'records');
     if (extra.length > 0) {
-      throw new ApiError('invalid_body', `unknown field ${extra.map((k) => JSON.stringify(k)).join(', ')} next to "records"`, {
-        problems: extra.map((k) => ({ path: k, message: 'unknown field' })),
-      });
+      throw new ApiError(
+        'invalid_body',
+        `unknown field ${extra.map((k) => JSON.stringify(k)).join(', ')} next to "records"`,
+        {
+          problems: extra.map((k) => ({ path: k, message: 'unknown field' })),
+        },
+      );
     }
     // JSON.parse keeps only the last of repeated keys, so the records of an earlier "records" would vanish
     // unseen. The full scan runs only when the text could hold a repeat (a second "records", or an escape).
     const first = text.indexOf('"records"');
     const mayRepeat = text.indexOf('"records"', first + 9) !== -1 || text.includes('\\');
     if (mayRepeat && (topLevelKeys(text)?.filter((k) => k.key === 'records').length ?? 0) > 1) {
-      throw new ApiError('invalid_body', '"records" appears more than once in the body; only the last would be read, so send one array', {
-        problems: [{ path: 'records', message: 'duplicate key' }],
-      });
+      throw new ApiError(
+        'invalid_body',
+        '"records" appears more than once in the body; only the last would be read, so send one array',
+        {
+          problems: [{ path: 'records', message: 'duplicate key' }],
+        },
+      );
     }
     list = (parsed as { records: unknown }).records;
     if (!Array.isArray(list)) {
-      throw new ApiError('invalid_body', 'records: expected array', { problems: [{ path: 'records', message: 'expected array' }] });
+      throw new ApiError('invalid_body', 'records: expected array', {
+        problems: [{ path: 'records', message: 'expected array' }],
+      });
     }
   } else {
     throw new ApiError('invalid_body', 'body must be {"records": [...]} or a JSON array of records', {
@@ -88,7 +97,11 @@ export function parseJsonBatch(text: string): ParsedBatch {
     const span = spans?.[position];
     return span ? text.slice(span[0], span[1]) : undefined;
   };
-  return { positionKind: 'index', items: (list as unknown[]).map((value, position) => ({ position, value })), rawText };
+  return {
+    positionKind: 'index',
+    items: (list as unknown[]).map((value, position) => ({ position, value })),
+    rawText,
+  };
 }
 
 /** Lines parsed between two yields to the event loop: a 16 MiB body never holds it for long. */
@@ -100,7 +113,8 @@ export async function parseNdjsonBatch(text: string): Promise<ParsedBatch> {
   let start = 0;
   let lineNo = 0;
   while (start <= text.length) {
-    if (lineNo % LINES_PER_SLICE === LINES_PER_SLICE - 1) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (lineNo % LINES_PER_SLICE === LINES_PER_SLICE - 1)
+      await new Promise<void>((resolve) => setImmediate(resolve));
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
     lineNo++;

@@ -26,7 +26,10 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => {
 };
 const isIdentifier = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= 256;
 const isScalar = (v: unknown) =>
-  v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+  v === null ||
+  typeof v === 'string' ||
+  typeof v === 'boolean' ||
+  (typeof v === 'number' && Number.isFinite(v));
 
 function timestampMs(v: unknown, receivedAt: number): number | null {
   if (v === undefined) return receivedAt;
@@ -39,7 +42,8 @@ function timestampMs(v: unknown, receivedAt: number): number | null {
 export function fastValidate(raw: unknown, receivedAt: number): IngestRecord | null {
   if (!isPlainObject(raw)) return null;
   for (const key in raw) if (!ALLOWED.has(key)) return null;
-  const { model, model_version, request_id, features, prediction, label, latency_ms, status, error, tags } = raw;
+  const { model, model_version, request_id, features, prediction, label, latency_ms, status, error, tags } =
+    raw;
   if (!isIdentifier(model) || !MODEL_NAME.test(model) || !isIdentifier(request_id)) return null;
   if (model_version !== undefined && !isIdentifier(model_version)) return null;
   const ts = timestampMs(raw.timestamp, receivedAt);
@@ -59,7 +63,11 @@ export function fastValidate(raw: unknown, receivedAt: number): IngestRecord | n
   }
   if (prediction === null) return null;
   if (label !== undefined && !isScalar(label)) return null;
-  if (latency_ms !== undefined && (typeof latency_ms !== 'number' || !Number.isFinite(latency_ms) || latency_ms < 0)) return null;
+  if (
+    latency_ms !== undefined &&
+    (typeof latency_ms !== 'number' || !Number.isFinite(latency_ms) || latency_ms < 0)
+  )
+    return null;
   if (status !== undefined && status !== 'ok' && status !== 'error') return null;
   if (error !== undefined && typeof error !== 'string') return null;
   if (tags !== undefined) {

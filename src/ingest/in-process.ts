@@ -30,7 +30,14 @@ export class IngestBatcher {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
-  readonly stats: BatcherStats = { submitted: 0, flushes: 0, accepted: 0, duplicates: 0, rejected: 0, failed: 0 };
+  readonly stats: BatcherStats = {
+    submitted: 0,
+    flushes: 0,
+    accepted: 0,
+    duplicates: 0,
+    rejected: 0,
+    failed: 0,
+  };
   private readonly maxRecords: number;
   private readonly maxDelayMs: number;
 
@@ -75,7 +82,10 @@ export class IngestBatcher {
       try {
         const result = await ingestBatch(
           this.deps,
-          { positionKind: 'index', items: batch.map((value, position) => ({ position, value, raw: safeText(value) })) },
+          {
+            positionKind: 'index',
+            items: batch.map((value, position) => ({ position, value, raw: safeText(value) })),
+          },
           `in-process-${this.stats.flushes + 1}`,
         );
         this.stats.flushes++;

@@ -7,7 +7,8 @@ import type { NewRecord } from '../store/index.js';
 
 /** Model names appear in URLs and metric labels, so they stay simple. */
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
-export const MODEL_NAME_RULE = 'may contain only letters, digits, ".", "_", ":" and "-", starting with a letter or digit';
+export const MODEL_NAME_RULE =
+  'may contain only letters, digits, ".", "_", ":" and "-", starting with a letter or digit';
 
 const EARLIEST_MS = 1e11; // 1973-03-03: anything smaller is almost certainly epoch *seconds*.
 // 9999-12-31T23:59:59.999Z, the last instant an RFC 3339 string can name; beyond ±8.64e15 a Date cannot even
@@ -33,24 +34,27 @@ const identifier = (what: string) =>
 /** Event time in ms from a record's `timestamp`, or the reason it is not one. */
 export function eventTime(v: number | string): number | string {
   if (typeof v === 'number') {
-    if (!Number.isFinite(v) || v < EARLIEST_MS) return 'epoch timestamps must be milliseconds (this looks like seconds)';
+    if (!Number.isFinite(v) || v < EARLIEST_MS)
+      return 'epoch timestamps must be milliseconds (this looks like seconds)';
     if (v > LATEST_MS) return 'epoch milliseconds out of range (after year 9999)';
     return Math.round(v);
   }
   const ms = RFC3339.test(v) && dayExists(v) ? Date.parse(v) : Number.NaN;
-  return Number.isNaN(ms) ? `expected RFC 3339 timestamp such as 2026-11-24T10:00:00Z, got "${v.slice(0, 40)}"` : ms;
+  return Number.isNaN(ms)
+    ? `expected RFC 3339 timestamp such as 2026-11-24T10:00:00Z, got "${v.slice(0, 40)}"`
+    : ms;
 }
 
-const timestamp = z.union([z.number(), z.string()], { error: 'expected RFC 3339 string or epoch milliseconds' }).transform(
-  (v, ctx) => {
+const timestamp = z
+  .union([z.number(), z.string()], { error: 'expected RFC 3339 string or epoch milliseconds' })
+  .transform((v, ctx) => {
     const ms = eventTime(v);
     if (typeof ms === 'string') {
       ctx.addIssue({ code: 'custom', message: ms });
       return z.NEVER;
     }
     return ms;
-  },
-);
+  });
 
 const featureValue = z.union([z.number(), z.string(), z.boolean(), z.null()], {
   error: 'expected number, string, boolean or null',
@@ -69,11 +73,19 @@ export const recordSchema = z.strictObject({
     error: 'expected object',
   }),
   prediction: prediction.optional(),
-  label: z.union([z.number(), z.string(), z.boolean(), z.null()], { error: 'expected number, string, boolean or null' }).optional(),
+  label: z
+    .union([z.number(), z.string(), z.boolean(), z.null()], {
+      error: 'expected number, string, boolean or null',
+    })
+    .optional(),
   latency_ms: z.number({ error: 'expected number' }).nonnegative({ error: 'must be ≥ 0' }).optional(),
   status: z.enum(['ok', 'error'], { error: 'expected "ok" or "error"' }).optional(),
   error: z.string({ error: 'expected string' }).optional(),
-  tags: z.record(z.string(), z.string({ error: 'tag values must be strings' }), { error: 'expected object of strings' }).optional(),
+  tags: z
+    .record(z.string(), z.string({ error: 'tag values must be strings' }), {
+      error: 'expected object of strings',
+    })
+    .optional(),
 });
 
 export type RecordInput = z.input<typeof recordSchema>;
@@ -106,7 +118,10 @@ function reservedKeys(raw: Record<string, unknown>, prefix: string): FieldProble
   for (const field of MAPS) {
     const value = raw[field];
     if (typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__')) {
-      problems.push({ path: formatPath(prefix, [field, '__proto__']), message: 'the name "__proto__" is not allowed' });
+      problems.push({
+        path: formatPath(prefix, [field, '__proto__']),
+        message: 'the name "__proto__" is not allowed',
+      });
     }
   }
   return problems;
@@ -130,7 +145,10 @@ function problemsOf(error: z.ZodError, raw: unknown, prefix: string): FieldProbl
     let message = issue.message.replace(/^Invalid input: /, '');
     if (issue.code === 'invalid_type' || issue.code === 'invalid_union') {
       const value = valueAt(raw, issue.path);
-      message = value === undefined ? 'required' : `${message.replace(/, received \w+$/, '')}, got ${typeName(value)}`;
+      message =
+        value === undefined
+          ? 'required'
+          : `${message.replace(/, received \w+$/, '')}, got ${typeName(value)}`;
     }
     problems.push({ path: formatPath(prefix, issue.path), message });
   }
@@ -146,7 +164,8 @@ export function validateRecord(raw: unknown, prefix: string, receivedAt: number)
   }
   const result = recordSchema.safeParse(raw);
   const reserved = reservedKeys(raw as Record<string, unknown>, prefix);
-  if (!result.success) return { ok: false, problems: [...problemsOf(result.error, raw, prefix), ...reserved] };
+  if (!result.success)
+    return { ok: false, problems: [...problemsOf(result.error, raw, prefix), ...reserved] };
   if (reserved.length > 0) return { ok: false, problems: reserved };
   const r = result.data;
   return {

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { AppEnv } from '../context.js';
 import { allow } from '../auth/middleware.js';
+import type { AppEnv } from '../context.js';
 import { parseQuery } from '../http.js';
 import { bodyFormat, parseJsonBatch, parseNdjsonBatch, readBody } from './body.js';
 import { ingestBatch, listRejections } from './service.js';

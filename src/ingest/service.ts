@@ -49,7 +49,11 @@ function reserialised(value: unknown): string {
  * Validates a parsed batch and stores it in one transaction: valid records (first occurrence of each
  * (model, request_id) wins), and every rejected record with its reasons and raw text.
  */
-export async function ingestBatch(deps: Pick<AppDeps, 'store' | 'config' | 'clock'>, batch: ParsedBatch, ingestRequestId: string): Promise<IngestResult> {
+export async function ingestBatch(
+  deps: Pick<AppDeps, 'store' | 'config' | 'clock'>,
+  batch: ParsedBatch,
+  ingestRequestId: string,
+): Promise<IngestResult> {
   const receivedAt = deps.clock();
   const prefix = batch.positionKind === 'index' ? 'records' : 'line';
   const valid: IngestRecord[] = [];
@@ -77,7 +81,9 @@ export async function ingestBatch(deps: Pick<AppDeps, 'store' | 'config' | 'cloc
       continue;
     }
     const fast = fastValidate(item.value, receivedAt);
-    const v = fast ? ({ ok: true, record: fast } as const) : validateRecord(item.value, `${prefix}[${item.position}]`, receivedAt);
+    const v = fast
+      ? ({ ok: true, record: fast } as const)
+      : validateRecord(item.value, `${prefix}[${item.position}]`, receivedAt);
     if (!v.ok) {
       rejections.push({
         positionKind: batch.positionKind,
@@ -112,7 +118,10 @@ export async function ingestBatch(deps: Pick<AppDeps, 'store' | 'config' | 'cloc
       const stored: IngestRecord[] = [];
       const aggregates = await AggregateBatch.open(tx, deps, new Set(part.map((r) => r.model)));
       for (let i = 0; i < part.length; i += SLICE) {
-        const slice = await tx.records.insert(i === 0 && part.length <= SLICE ? part : part.slice(i, i + SLICE), receivedAt);
+        const slice = await tx.records.insert(
+          i === 0 && part.length <= SLICE ? part : part.slice(i, i + SLICE),
+          receivedAt,
+        );
         aggregates.add(slice);
         for (const r of slice) stored.push(r);
         if (i + SLICE < part.length) await yieldToEventLoop();

@@ -1,8 +1,8 @@
 import { processDriftResult, resendFiring, wakeSnoozed } from '../alerts/raise.js';
-import { alertmanagerChannels } from '../notifications/service.js';
 import { driftSettingsFor } from '../config.js';
 import type { AppDeps } from '../context.js';
 import { type DriftResult, evaluateAndStore, evaluateModel, rollingWindow } from '../drift/service.js';
+import { alertmanagerChannels } from '../notifications/service.js';
 import type { ChangedBucket } from '../store/index.js';
 
 // The composing step: drift/ evaluates windows, alerts/ turns results into alerts. Nothing else wires
@@ -40,7 +40,13 @@ async function evaluateAndRaise(
     }
     return true;
   } catch (err) {
-    result.errors.push({ model, model_version: modelVersion || null, kind, from: new Date(from).toISOString(), error: (err as Error).message });
+    result.errors.push({
+      model,
+      model_version: modelVersion || null,
+      kind,
+      from: new Date(from).toISOString(),
+      error: (err as Error).message,
+    });
     return false;
   }
 }
@@ -54,7 +60,8 @@ async function evaluateAndRaise(
 export async function runDriftTick(deps: Deps, now: number): Promise<DriftTickResult> {
   const { changed, rebuilding } = await deps.store.read(async (tx) => {
     const rebuilding = new Set<string>();
-    for (const a of await tx.baselines.activations()) for (const v of JSON.parse(a.versions) as string[]) rebuilding.add(`${a.model}\u0000${v}`);
+    for (const a of await tx.baselines.activations())
+      for (const v of JSON.parse(a.versions) as string[]) rebuilding.add(`${a.model}\u0000${v}`);
     return { changed: await tx.aggregates.changed(TICK_BUCKETS), rebuilding };
   });
   const result: DriftTickResult = { evaluated: 0, pending: 0, errors: [] };
@@ -95,7 +102,15 @@ export async function runDriftTick(deps: Deps, now: number): Promise<DriftTickRe
     await yieldToEventLoop();
   }
   for (const { bucket: b, inRolling } of closed) {
-    const ok = await evaluateAndRaise(deps, result, b.model, b.modelVersion, 'bucket', b.bucketStart, b.bucketStart + b.bucketMs);
+    const ok = await evaluateAndRaise(
+      deps,
+      result,
+      b.model,
+      b.modelVersion,
+      'bucket',
+      b.bucketStart,
+      b.bucketStart + b.bucketMs,
+    );
     const rolled = !inRolling || b.seq <= b.rolledSeq || rolledOk.has(`${b.model}\u0000${b.modelVersion}`);
     // A window that failed stays changed and is retried by the next tick.
     if (ok && rolled) await deps.store.tx((tx) => tx.aggregates.takeChanged(b, b.seq));
@@ -107,7 +122,11 @@ export async function runDriftTick(deps: Deps, now: number): Promise<DriftTickRe
 }
 
 /** POST /v1/models/:model/drift/run: evaluate now and raise alerts from bucket and rolling windows. */
-export async function runDriftNow(deps: Deps, model: string, range: { from?: number; to?: number } = {}): Promise<DriftResult[]> {
+export async function runDriftNow(
+  deps: Deps,
+  model: string,
+  range: { from?: number; to?: number } = {},
+): Promise<DriftResult[]> {
   const results = await evaluateModel(deps, model, range);
   for (const r of results) await processDriftResult(deps, r);
   return results;

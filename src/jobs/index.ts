@@ -8,7 +8,9 @@ import { JobRegistry, type RegistryOptions } from './registry.js';
 export { JobRegistry } from './registry.js';
 
 /** Resumes re-aggregations left unfinished (a crash or restart during an activation). */
-export async function runRebuildTick(deps: Pick<AppDeps, 'store' | 'config' | 'clock'>): Promise<{ models: string[]; pages: number }> {
+export async function runRebuildTick(
+  deps: Pick<AppDeps, 'store' | 'config' | 'clock'>,
+): Promise<{ models: string[]; pages: number }> {
   const pending = await deps.store.read((tx) => tx.baselines.activations());
   let pages = 0;
   for (const a of pending) pages += await runRebuild(deps, a.model);
@@ -45,6 +47,11 @@ export function createJobs(deps: AppDeps, options: RegistryOptions = {}): JobReg
     tick: (now) => runDeliveryTick(deps, now),
     idle: (r) => r.sent + r.failed + r.retried === 0,
   });
-  registry.register({ name: 'alertmanager-resend', schedule: '* * * * *', tick: alertmanagerResendTick(deps), idle: (n) => n === 0 });
+  registry.register({
+    name: 'alertmanager-resend',
+    schedule: '* * * * *',
+    tick: alertmanagerResendTick(deps),
+    idle: (n) => n === 0,
+  });
   return registry;
 }

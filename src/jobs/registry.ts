@@ -66,7 +66,16 @@ export class JobRegistry implements JobsView {
   register<R>(def: JobDefinition<R>): void {
     if (this.jobs.has(def.name)) throw new Error(`job ${def.name} is registered twice`);
     if (!cron.validate(def.schedule)) throw new Error(`job ${def.name}: invalid schedule ${def.schedule}`);
-    this.jobs.set(def.name, { def: def as JobDefinition, task: null, running: null, lastStart: null, lastSuccess: null, lastError: null, lastErrorAt: null, lastDurationMs: null });
+    this.jobs.set(def.name, {
+      def: def as JobDefinition,
+      task: null,
+      running: null,
+      lastStart: null,
+      lastSuccess: null,
+      lastError: null,
+      lastErrorAt: null,
+      lastDurationMs: null,
+    });
   }
 
   leader(): boolean {
@@ -77,21 +86,29 @@ export class JobRegistry implements JobsView {
   async renew(): Promise<boolean> {
     let held = false;
     try {
-      held = await this.deps.store.tx((tx) => tx.leases.acquire(LEADER_LEASE, this.instance, this.leaseMs, this.deps.clock()));
+      held = await this.deps.store.tx((tx) =>
+        tx.leases.acquire(LEADER_LEASE, this.instance, this.leaseMs, this.deps.clock()),
+      );
     } catch (err) {
       // Without the store we cannot know who leads: stop running jobs until renewal works again.
       this.deps.log.error({ err }, 'leader lease renewal failed');
     }
     // A renewal that finished after stop() began must not make a stopping process the leader again.
     if (this.stopping) {
-      if (held) await this.deps.store.tx((tx) => tx.leases.release(LEADER_LEASE, this.instance)).catch(() => undefined);
+      if (held)
+        await this.deps.store
+          .tx((tx) => tx.leases.release(LEADER_LEASE, this.instance))
+          .catch(() => undefined);
       this.isLeader = false;
       return false;
     }
     if (held !== this.isLeader) {
       this.isLeader = held;
       if (held) {
-        this.deps.log.info({ instance: this.instance, lease_ms: this.leaseMs }, 'leader: this process runs the jobs');
+        this.deps.log.info(
+          { instance: this.instance, lease_ms: this.leaseMs },
+          'leader: this process runs the jobs',
+        );
         if (this.started) this.runOnLeadership();
       } else this.deps.log.warn({ instance: this.instance }, 'not the leader: jobs run in another process');
     }
@@ -123,8 +140,11 @@ export class JobRegistry implements JobsView {
           info: (msg: string) => log.debug({ job: def.name }, `cron: ${msg}`),
           debug: (msg: string) => log.debug({ job: def.name }, `cron: ${msg}`),
           warn: (msg: string) =>
-            msg.includes('overlap') ? log.debug({ job: def.name }, `cron: ${msg}`) : log.warn({ job: def.name }, `cron: ${msg}`),
-          error: (msg: unknown, extra?: unknown) => log.error({ job: def.name, err: msg, extra }, 'cron error'),
+            msg.includes('overlap')
+              ? log.debug({ job: def.name }, `cron: ${msg}`)
+              : log.warn({ job: def.name }, `cron: ${msg}`),
+          error: (msg: unknown, extra?: unknown) =>
+            log.error({ job: def.name, err: msg, extra }, 'cron error'),
         },
       });
     }
@@ -152,7 +172,8 @@ export class JobRegistry implements JobsView {
         state.lastSuccess = this.deps.clock();
         state.lastDurationMs = Math.round(performance.now() - t0);
         const errors = def.errors?.(result) ?? [];
-        if (errors.length > 0) log.warn({ job: def.name, duration_ms: state.lastDurationMs, result }, 'job done with errors');
+        if (errors.length > 0)
+          log.warn({ job: def.name, duration_ms: state.lastDurationMs, result }, 'job done with errors');
         else if (def.idle?.(result)) log.debug({ job: def.name, result }, 'job done');
         else log.info({ job: def.name, duration_ms: state.lastDurationMs, result }, 'job done');
       } catch (err) {

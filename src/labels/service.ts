@@ -22,7 +22,10 @@ export interface LabelResult {
  * Joins delayed ground truth to stored records and moves the bucket's label outcome from the old label to
  * the new one, so re-sending or correcting a label never counts it twice.
  */
-export async function applyLabels(deps: Pick<AppDeps, 'store' | 'config' | 'clock'>, labels: LabelInput[]): Promise<LabelResult> {
+export async function applyLabels(
+  deps: Pick<AppDeps, 'store' | 'config' | 'clock'>,
+  labels: LabelInput[],
+): Promise<LabelResult> {
   const now = deps.clock();
   const result: LabelResult = { updated: 0, unchanged: 0, not_found: [], unscored: [] };
   await deps.store.tx(async (tx) => {
@@ -36,7 +39,13 @@ export async function applyLabels(deps: Pick<AppDeps, 'store' | 'config' | 'cloc
       const prediction = row.prediction === null ? null : JSON.parse(row.prediction);
       const outcome = labelOutcome(prediction, l.label);
       if (outcome?.kind === 'unscored') {
-        result.unscored.push({ index, model: l.model, request_id: l.request_id, path: `labels[${index}].label`, message: outcome.reason });
+        result.unscored.push({
+          index,
+          model: l.model,
+          request_id: l.request_id,
+          path: `labels[${index}].label`,
+          message: outcome.reason,
+        });
       }
       const next = l.label === null ? null : JSON.stringify(l.label);
       if (next === row.label) {

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { AppEnv } from '../context.js';
 import { canRead } from '../auth/middleware.js';
+import type { AppEnv } from '../context.js';
 import { ApiError } from '../errors.js';
 import { parseQuery } from '../http.js';
 import { timeParam } from '../time.js';
@@ -30,7 +30,9 @@ export function modelRoutes(): Hono<AppEnv> {
     c.set('model', model);
     const q = parseQuery(c, recordsQuery);
     if (q.from !== undefined && q.to !== undefined && q.from >= q.to) {
-      throw new ApiError('bad_request', 'from must be before to', { problems: [{ path: 'from', message: 'must be before to' }] });
+      throw new ApiError('bad_request', 'from must be before to', {
+        problems: [{ path: 'from', message: 'must be before to' }],
+      });
     }
     return c.json({ records: await recentRecords(c.get('deps'), { model, ...q }) });
   });

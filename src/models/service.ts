@@ -23,7 +23,14 @@ export function modelSummaries(rows: readonly ModelVersionRow[]): ModelSummary[]
   for (const r of rows) {
     let m = byModel.get(r.model);
     if (!m) {
-      m = { model: r.model, record_count: 0, first_timestamp: iso(r.firstTs), last_timestamp: iso(r.lastTs), last_received_at: iso(r.lastReceivedAt), versions: [] };
+      m = {
+        model: r.model,
+        record_count: 0,
+        first_timestamp: iso(r.firstTs),
+        last_timestamp: iso(r.lastTs),
+        last_received_at: iso(r.lastReceivedAt),
+        versions: [],
+      };
       byModel.set(r.model, m);
     }
     m.record_count += r.recordCount;

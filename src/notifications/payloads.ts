@@ -268,11 +268,19 @@ export function alertmanagerAlert(config: Config, alert: AlertView, endsAt?: str
  * Alertmanager alerts for an event. Closing or recovering resolves the alert (endsAt); escalating resolves
  * the warning-labelled alert and fires the critical one, since severity is part of the identity.
  */
-export function alertmanagerEventAlerts(config: Config, type: string, alert: AlertView, at: string): AlertmanagerAlert[] {
+export function alertmanagerEventAlerts(
+  config: Config,
+  type: string,
+  alert: AlertView,
+  at: string,
+): AlertmanagerAlert[] {
   if (type === 'alert.closed') return [alertmanagerAlert(config, alert, alert.closed_at ?? at)];
   if (type === 'alert.recovered') return [alertmanagerAlert(config, alert, at)];
   if (type === 'alert.escalated') {
-    return [alertmanagerAlert(config, { ...alert, severity: 'warning' }, at), alertmanagerAlert(config, alert)];
+    return [
+      alertmanagerAlert(config, { ...alert, severity: 'warning' }, at),
+      alertmanagerAlert(config, alert),
+    ];
   }
   return [alertmanagerAlert(config, alert)];
 }

@@ -20,8 +20,9 @@ export function notificationRoutes(): Hono<AppEnv> {
   });
 
   // Retrying is an operator action (admin); it starts a fresh round of attempts, due now.
-  app.post('/v1/notifications/deliveries/:id/retry', allow(), async (c) => c.json(await retryDelivery(c.get('deps'), c.req.param('id'))));
+  app.post('/v1/notifications/deliveries/:id/retry', allow(), async (c) =>
+    c.json(await retryDelivery(c.get('deps'), c.req.param('id'))),
+  );
 
   return app;
 }
-

@@ -65,7 +65,12 @@ export async function enqueueNotification(tx: Tx, config: Config, event: Notific
     if (!channelWants(channel, event.type)) continue;
     const payload = renderPayload(config, channel, event);
     if (payload === null) continue;
-    await tx.deliveries.insert({ channel: channel.name, event: event.type, payload: JSON.stringify(payload), now: event.at });
+    await tx.deliveries.insert({
+      channel: channel.name,
+      event: event.type,
+      payload: JSON.stringify(payload),
+      now: event.at,
+    });
     inserted++;
   }
   return inserted;
@@ -74,7 +79,8 @@ export async function enqueueNotification(tx: Tx, config: Config, event: Notific
 /** Alertmanager channels that take firing alerts. */
 export function alertmanagerChannels(config: Config): ChannelConfig[] {
   return config.notifications.channels.filter(
-    (c) => c.type === 'alertmanager' && (channelWants(c, 'alert.opened') || channelWants(c, 'alert.escalated')),
+    (c) =>
+      c.type === 'alertmanager' && (channelWants(c, 'alert.opened') || channelWants(c, 'alert.escalated')),
   );
 }
 
@@ -83,7 +89,12 @@ export function alertmanagerChannels(config: Config): ChannelConfig[] {
  * not refreshed within its resolve_timeout. A keep-alive still pending (receiver down) gets the current
  * set instead of a second row, so an outage does not pile them up. Returns deliveries queued or refreshed.
  */
-export async function queueAlertmanagerResend(tx: Tx, config: Config, firing: readonly AlertView[], now: number): Promise<number> {
+export async function queueAlertmanagerResend(
+  tx: Tx,
+  config: Config,
+  firing: readonly AlertView[],
+  now: number,
+): Promise<number> {
   let queued = 0;
   const payload = JSON.stringify(firing.map((a) => alertmanagerAlert(config, a)));
   for (const channel of alertmanagerChannels(config)) {
@@ -169,7 +180,10 @@ const DELIVERY_LEASE = 'deliveries';
  * Sends due deliveries (a bounded batch, in queue order per channel, channels in parallel) and records each outcome.
  * Never rejects: receiver problems become retries with backoff, then `failed` after maxAttempts.
  */
-export async function runDeliveryTick(deps: Pick<AppDeps, 'store' | 'config' | 'clock' | 'log'>, now: number): Promise<DeliveryTickResult> {
+export async function runDeliveryTick(
+  deps: Pick<AppDeps, 'store' | 'config' | 'clock' | 'log'>,
+  now: number,
+): Promise<DeliveryTickResult> {
   const result: DeliveryTickResult = { sent: 0, failed: 0, retried: 0 };
   const { channels: configured, maxAttempts, timeoutMs } = deps.config.notifications;
   // One delivery run at a time, across processes too: a run can outlast the schedule when receivers hang
@@ -239,9 +253,11 @@ export async function runDeliveryTick(deps: Pick<AppDeps, 'store' | 'config' | '
     // The scheduler does not await ticks, so a rejection here would be unhandled.
     deps.log.error({ err }, 'delivery tick failed');
   } finally {
-    await deps.store.tx((tx) => tx.leases.release(DELIVERY_LEASE, holder)).catch((err: unknown) => {
-      deps.log.error({ err }, 'releasing the delivery lease failed');
-    });
+    await deps.store
+      .tx((tx) => tx.leases.release(DELIVERY_LEASE, holder))
+      .catch((err: unknown) => {
+        deps.log.error({ err }, 'releasing the delivery lease failed');
+      });
   }
   return result;
 }
@@ -273,17 +289,26 @@ export function deliveryView(r: DeliveryRow): DeliveryView {
   };
 }
 
-export async function listDeliveries(deps: Pick<AppDeps, 'store'>, q: { status?: DeliveryRow['status'] | undefined; channel?: string | undefined; limit: number }) {
+export async function listDeliveries(
+  deps: Pick<AppDeps, 'store'>,
+  q: { status?: DeliveryRow['status'] | undefined; channel?: string | undefined; limit: number },
+) {
   return (await deps.store.read((tx) => tx.deliveries.list(q))).map(deliveryView);
 }
 
-export async function retryDelivery(deps: Pick<AppDeps, 'store' | 'clock'>, raw: string): Promise<DeliveryView> {
+export async function retryDelivery(
+  deps: Pick<AppDeps, 'store' | 'clock'>,
+  raw: string,
+): Promise<DeliveryView> {
   const id = /^\d{1,15}$/.test(raw) ? Number(raw) : Number.NaN;
   return deps.store.tx(async (tx) => {
     const row = Number.isNaN(id) ? undefined : await tx.deliveries.get(id);
     if (!row) throw new ApiError('not_found', `delivery ${raw} does not exist`);
     if (!(await tx.deliveries.requeueFailed(row.id, deps.clock()))) {
-      throw new ApiError('conflict', `delivery ${row.id} is ${row.status}; only failed deliveries can be retried`);
+      throw new ApiError(
+        'conflict',
+        `delivery ${row.id} is ${row.status}; only failed deliveries can be retried`,
+      );
     }
     const updated = await tx.deliveries.get(row.id);
     if (!updated) throw new ApiError('not_found', `delivery ${raw} does not exist`);

@@ -1,5 +1,5 @@
-import type { ColumnProfile } from './profile.js';
 import { upperBound } from '../stats/index.js';
+import type { ColumnProfile } from './profile.js';
 
 // Turns one production value into a slot of its column's aggregate, on the baseline's own grid.
 // Pure and allocation-free per value: this runs for every feature of every ingested record.

@@ -176,9 +176,11 @@ export class ProfileBuilder {
       ['exclude', this.options.allowAbsentColumns ? [] : (this.options.exclude ?? [])],
     ];
     for (const [path, names] of named) {
-      for (const name of names) if (!present(name)) unknown.push({ path, message: `column "${name}" is not in the training data` });
+      for (const name of names)
+        if (!present(name)) unknown.push({ path, message: `column "${name}" is not in the training data` });
     }
-    if (unknown.length > 0) throw new ProfileError(unknown.map((u) => `${u.path}: ${u.message}`).join('; '), unknown);
+    if (unknown.length > 0)
+      throw new ProfileError(unknown.map((u) => `${u.path}: ${u.message}`).join('; '), unknown);
     const features = new Map<string, ColumnProfile>();
     let predictionProfile: ColumnProfile | null = null;
     for (const [name, col] of this.columns) {
@@ -198,22 +200,34 @@ export class ProfileBuilder {
 
   private profileColumn(name: string, col: ColumnAccumulator): ColumnProfile {
     if (col.numeric + col.nonNumeric === 0) {
-      throw new ProfileError(`column "${name}" has no values in the training data (all missing); leave it out with exclude`);
+      throw new ProfileError(
+        `column "${name}" has no values in the training data (all missing); leave it out with exclude`,
+      );
     }
     const type = this.typeOf(name, col);
     if (type === 'numeric') {
       if (col.numeric === 0) throw new ProfileError(`column "${name}" has no numeric values to profile`);
-      return numericProfile(col.values.subarray(0, col.numeric), col.missing + col.nonNumeric, this.options.gridCells);
+      return numericProfile(
+        col.values.subarray(0, col.numeric),
+        col.missing + col.nonNumeric,
+        this.options.gridCells,
+      );
     }
     if (!col.raw) {
-      throw new ProfileError(`column "${name}" has more than ${MAX_TRACKED_DISTINCT} distinct values; it cannot be categorical`);
+      throw new ProfileError(
+        `column "${name}" has more than ${MAX_TRACKED_DISTINCT} distinct values; it cannot be categorical`,
+      );
     }
     return categoricalProfile(col.raw, col.missing, this.options.topK ?? DEFAULT_TOP_K);
   }
 }
 
 /** Profile of a numeric column; `values` is consumed (sorted in place). */
-export function numericProfile(values: Float64Array, missing: number, gridCells = DEFAULT_GRID_CELLS): NumericProfile {
+export function numericProfile(
+  values: Float64Array,
+  missing: number,
+  gridCells = DEFAULT_GRID_CELLS,
+): NumericProfile {
   const sorted = values.sort();
   const n = sorted.length;
   let sum = 0;
@@ -249,7 +263,11 @@ export function numericProfile(values: Float64Array, missing: number, gridCells 
   };
 }
 
-export function categoricalProfile(raw: Map<string, number>, missing: number, topK: number): CategoricalProfile {
+export function categoricalProfile(
+  raw: Map<string, number>,
+  missing: number,
+  topK: number,
+): CategoricalProfile {
   const ranked = [...raw.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   const top = ranked.slice(0, topK);
   const rest = ranked.slice(topK);
@@ -264,4 +282,3 @@ export function categoricalProfile(raw: Map<string, number>, missing: number, to
     pooled: rest.map(([k]) => k),
   };
 }
-

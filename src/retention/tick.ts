@@ -11,7 +11,10 @@ export interface RetentionResult {
 }
 
 /** Removes raw records and rejections received before now − retention. Safe to call at any time. */
-export async function runRetentionTick(deps: Pick<AppDeps, 'store' | 'config'>, now: number): Promise<RetentionResult> {
+export async function runRetentionTick(
+  deps: Pick<AppDeps, 'store' | 'config'>,
+  now: number,
+): Promise<RetentionResult> {
   const cutoff = now - deps.config.retention.rawRecordsDays * DAY_MS;
   const prune = async (table: 'records' | 'rejections') => {
     let total = 0;

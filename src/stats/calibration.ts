@@ -46,9 +46,14 @@ function binomial(n: number, p: number, next: () => number): number {
  * windows of size n drawn from the reference proportions (multinomial via sequential binomials).
  * The calibrated alternative to a fixed PSI threshold, as NannyML calibrates on reference chunks.
  */
-export function psiNoiseThreshold(refCounts: NumericInput, n: number, options: { samples?: number; seed?: number } = {}): number {
+export function psiNoiseThreshold(
+  refCounts: NumericInput,
+  n: number,
+  options: { samples?: number; seed?: number } = {},
+): number {
   const { counts: ref, total } = countsCopy(refCounts, 'refCounts', 'psiNoiseThreshold');
-  if (!Number.isInteger(n) || n < 1) throw new StatsInputError(`psiNoiseThreshold: n must be a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new StatsInputError(`psiNoiseThreshold: n must be a positive integer, got ${n}`);
   const samples = options.samples ?? 200;
   const next = mulberry32(options.seed ?? 1);
   const values: number[] = [];

@@ -1,10 +1,10 @@
-import gammainc from "@stdlib/math-base-special-gammainc";
-import { assertSameLength, countsCopy, type NumericInput, StatsInputError } from "./validate.js";
+import gammainc from '@stdlib/math-base-special-gammainc';
+import { assertSameLength, countsCopy, type NumericInput, StatsInputError } from './validate.js';
 
 function pairOfCounts(ref: NumericInput, cur: NumericInput, fn: string) {
   assertSameLength(ref, cur, fn);
-  const r = countsCopy(ref, "refCounts", fn);
-  const c = countsCopy(cur, "curCounts", fn);
+  const r = countsCopy(ref, 'refCounts', fn);
+  const c = countsCopy(cur, 'curCounts', fn);
   if (r.total <= 0) throw new StatsInputError(`${fn}: refCounts sum to zero`);
   if (c.total <= 0) throw new StatsInputError(`${fn}: curCounts sum to zero`);
   return { r: r.counts, c: c.counts, nr: r.total, nc: c.total };
@@ -23,7 +23,7 @@ export function psi(
   if (!(Number.isFinite(epsilon) && epsilon > 0)) {
     throw new StatsInputError(`psi: epsilon must be a positive finite number, got ${String(epsilon)}`);
   }
-  const { r, c, nr, nc } = pairOfCounts(refCounts, curCounts, "psi");
+  const { r, c, nr, nc } = pairOfCounts(refCounts, curCounts, 'psi');
   let s = 0;
   for (let i = 0; i < r.length; i++) {
     const p = Math.max((r[i] as number) / nr, epsilon);
@@ -38,7 +38,7 @@ export function psi(
  * the square root of the mean KL divergence of each distribution to their midpoint. No flooring.
  */
 export function jensenShannon(refCounts: NumericInput, curCounts: NumericInput): number {
-  const { r, c, nr, nc } = pairOfCounts(refCounts, curCounts, "jensenShannon");
+  const { r, c, nr, nc } = pairOfCounts(refCounts, curCounts, 'jensenShannon');
   let left = 0;
   let right = 0;
   for (let i = 0; i < r.length; i++) {
@@ -71,7 +71,7 @@ export function chiSquareSf(x: number, dof: number): number {
  * With a single remaining category the statistic is 0, dof 0 and p = 1 (scipy's convention).
  */
 export function chiSquareContingency(refCounts: NumericInput, curCounts: NumericInput): ChiSquareResult {
-  const { r, c, nr, nc } = pairOfCounts(refCounts, curCounts, "chiSquareContingency");
+  const { r, c, nr, nc } = pairOfCounts(refCounts, curCounts, 'chiSquareContingency');
   const total = nr + nc;
   let stat = 0;
   let k = 0;

@@ -5,9 +5,9 @@
  * cell 0 = (-inf, e[0]), cell i = [e[i-1], e[i]), cell E = [e[E-1], +inf). Counts per cell can be summed
  * across windows, and coarse bins whose edges are grid edges are recovered exactly with `rebin`.
  */
-import { type KsMethod, type KsResult, ksPvalue } from "./ks.js";
-import { quantileEdgesSorted, quantileSorted } from "./quantile.js";
-import { countsCopy, edgesCopy, type NumericInput, StatsInputError, sortedCopy } from "./validate.js";
+import { type KsMethod, type KsResult, ksPvalue } from './ks.js';
+import { quantileEdgesSorted, quantileSorted } from './quantile.js';
+import { countsCopy, edgesCopy, type NumericInput, StatsInputError, sortedCopy } from './validate.js';
 
 export interface GridCounts {
   /** Strictly ascending cut points. */
@@ -74,7 +74,7 @@ export function fineGrid(values: NumericInput, options: { maxCells?: number; bin
   if (!Number.isInteger(bins) || bins < 1) {
     throw new StatsInputError(`fineGrid: bins must be a positive integer, got ${String(bins)}`);
   }
-  const sorted = sortedCopy(values, "values", "fineGrid");
+  const sorted = sortedCopy(values, 'values', 'fineGrid');
   const n = sorted.length;
   const coarseEdges = quantileEdgesSorted(sorted, bins);
   const distinct: number[] = [];
@@ -105,9 +105,9 @@ export function fineGrid(values: NumericInput, options: { maxCells?: number; bin
  * `histogram(coarseEdges, values)` on the raw values.
  */
 export function rebin(edges: NumericInput, counts: NumericInput, coarseEdges: NumericInput): Float64Array {
-  const e = edgesCopy(edges, "rebin");
-  const ce = edgesCopy(coarseEdges, "rebin");
-  const { counts: c } = countsCopy(counts, "counts", "rebin");
+  const e = edgesCopy(edges, 'rebin');
+  const ce = edgesCopy(coarseEdges, 'rebin');
+  const { counts: c } = countsCopy(counts, 'counts', 'rebin');
   if (c.length !== e.length + 1) {
     throw new StatsInputError(
       `rebin: counts must have edges.length + 1 = ${e.length + 1} entries, got ${c.length}`,
@@ -139,13 +139,13 @@ interface PreparedGrid {
 }
 
 function prepareGrid(grid: GridCounts, fn: string, integer: boolean): PreparedGrid {
-  if (grid === null || typeof grid !== "object") throw new StatsInputError(`${fn}: grid must be an object`);
+  if (grid === null || typeof grid !== 'object') throw new StatsInputError(`${fn}: grid must be an object`);
   const e = edgesCopy(grid.edges, fn);
-  const r = countsCopy(grid.refCounts, "refCounts", fn, integer);
-  const c = countsCopy(grid.curCounts, "curCounts", fn, integer);
+  const r = countsCopy(grid.refCounts, 'refCounts', fn, integer);
+  const c = countsCopy(grid.curCounts, 'curCounts', fn, integer);
   for (const [name, v] of [
-    ["refCounts", r.counts],
-    ["curCounts", c.counts],
+    ['refCounts', r.counts],
+    ['curCounts', c.counts],
   ] as const) {
     if (v.length !== e.length + 1) {
       throw new StatsInputError(
@@ -177,7 +177,7 @@ export interface KsGridResult extends KsResult {
  * = max over cells of the largest gap reachable inside the cell, which is ≤ statistic + max cell mass.
  */
 export function ksFromGrid(grid: GridCounts, options: { method?: KsMethod } = {}): KsGridResult {
-  const { e, r, c, nr, nc } = prepareGrid(grid, "ksFromGrid", true);
+  const { e, r, c, nr, nc } = prepareGrid(grid, 'ksFromGrid', true);
   const cells = r.length;
   let cr = 0;
   let cc = 0;
@@ -237,7 +237,7 @@ function absLinearIntegral(g0: number, g1: number): number {
  * ≤ 2·max w_i over non-empty cells; `lower` and `upper` are those rigorous brackets.
  */
 export function wassersteinFromGrid(grid: GridCounts): WassersteinGridResult {
-  const { e, r, c, nr, nc } = prepareGrid(grid, "wassersteinFromGrid", false);
+  const { e, r, c, nr, nc } = prepareGrid(grid, 'wassersteinFromGrid', false);
   const E = e.length;
   const lo = grid.min;
   const hi = grid.max;
@@ -245,12 +245,12 @@ export function wassersteinFromGrid(grid: GridCounts): WassersteinGridResult {
   const outerHigh = (r[E] as number) + (c[E] as number) > 0;
   if (lo !== undefined && (!Number.isFinite(lo) || (E > 0 && outerLow && lo >= (e[0] as number)))) {
     throw new StatsInputError(
-      "wassersteinFromGrid: min must be finite and below edges[0] when cell 0 has values",
+      'wassersteinFromGrid: min must be finite and below edges[0] when cell 0 has values',
     );
   }
   if (hi !== undefined && (!Number.isFinite(hi) || (E > 0 && outerHigh && hi < (e[E - 1] as number)))) {
     throw new StatsInputError(
-      "wassersteinFromGrid: max must be finite and >= the last edge when the last cell has values",
+      'wassersteinFromGrid: max must be finite and >= the last edge when the last cell has values',
     );
   }
   let cr = 0;

@@ -2,13 +2,15 @@
  * driftwatch statistics core: pure functions (no I/O) whose numbers match scipy 1.10 / numpy 1.24
  * on the same data. Inputs accept number[] or typed arrays; empty or non-finite input throws StatsInputError.
  */
+
+export { mulberry32, psiNoiseThreshold } from './calibration.js';
 export {
   type ChiSquareResult,
   chiSquareContingency,
   chiSquareSf,
   jensenShannon,
   psi,
-} from "./divergence.js";
+} from './divergence.js';
 export {
   type FineGrid,
   fineGrid,
@@ -19,8 +21,8 @@ export {
   rebin,
   type WassersteinGridResult,
   wassersteinFromGrid,
-} from "./grid.js";
-export { kstwoSf, smirnovSf } from "./kolmogorov.js";
+} from './grid.js';
+export { kstwoSf, smirnovSf } from './kolmogorov.js';
 export {
   KS_MAX_AUTO_N,
   type KsMethod,
@@ -28,8 +30,8 @@ export {
   ksPvalue,
   ksStatisticSorted,
   ksTwoSample,
-} from "./ks.js";
-export { benjaminiHochberg } from "./multiple.js";
+} from './ks.js';
+export { benjaminiHochberg } from './multiple.js';
 export {
   histogram,
   offEdgeCount,
@@ -37,13 +39,12 @@ export {
   quantileEdgesSorted,
   quantileSorted,
   upperBound,
-} from "./quantile.js";
-export { type NumericInput, StatsInputError } from "./validate.js";
+} from './quantile.js';
+export { type NumericInput, StatsInputError } from './validate.js';
 export {
   populationStd,
   WASSERSTEIN_MIN_SCALE,
   wasserstein,
   wassersteinNormed,
   wassersteinSorted,
-} from "./wasserstein.js";
-export { mulberry32, psiNoiseThreshold } from './calibration.js';
+} from './wasserstein.js';

@@ -4,7 +4,7 @@
  * Ruben–Gambino closed forms at the extremes, the Durbin matrix (Marsaglia–Tsang–Wang scaling),
  * the Pomeranz recursion, the one-sided Smirnov series, or the Pelz–Good asymptotic expansion.
  */
-import { StatsInputError } from "./validate.js";
+import { StatsInputError } from './validate.js';
 
 const E128 = 2 ** 128;
 const EM128 = 2 ** -128;

@@ -1,7 +1,7 @@
-import { kstwoSf } from "./kolmogorov.js";
-import { type NumericInput, StatsInputError, sortedCopy } from "./validate.js";
+import { kstwoSf } from './kolmogorov.js';
+import { type NumericInput, StatsInputError, sortedCopy } from './validate.js';
 
-export type KsMethod = "auto" | "exact" | "asymp";
+export type KsMethod = 'auto' | 'exact' | 'asymp';
 
 export interface KsResult {
   /** sup |F_a - F_b|; in exact mode rounded to the lattice h / lcm(n1, n2), as scipy does. */
@@ -9,7 +9,7 @@ export interface KsResult {
   /** Two-sided p-value. */
   pvalue: number;
   /** Method actually used (an `exact` request falls back to `asymp` when the lattice is too large). */
-  method: "exact" | "asymp";
+  method: 'exact' | 'asymp';
 }
 
 /** `auto` uses the exact distribution up to this sample size (scipy's MAX_AUTO_N). */
@@ -86,7 +86,7 @@ function probOutsideBand(m0: number, n0: number, g: number, h: number): number {
 }
 
 function checkMethod(method: unknown, fn: string): KsMethod {
-  if (method !== "auto" && method !== "exact" && method !== "asymp") {
+  if (method !== 'auto' && method !== 'exact' && method !== 'asymp') {
     throw new StatsInputError(`${fn}: method must be 'auto', 'exact' or 'asymp', got ${String(method)}`);
   }
   return method;
@@ -97,13 +97,13 @@ function checkMethod(method: unknown, fn: string): KsMethod {
  * selection and lattice rounding as scipy.stats.ks_2samp (scipy 1.10).
  */
 export function ksPvalue(d: number, n1: number, n2: number, options: { method?: KsMethod } = {}): KsResult {
-  const method = checkMethod(options.method ?? "auto", "ksPvalue");
+  const method = checkMethod(options.method ?? 'auto', 'ksPvalue');
   if (!Number.isFinite(d) || d < 0 || d > 1) {
     throw new StatsInputError(`ksPvalue: statistic must be in [0, 1], got ${String(d)}`);
   }
   for (const [name, v] of [
-    ["n1", n1],
-    ["n2", n2],
+    ['n1', n1],
+    ['n2', n2],
   ] as const) {
     if (!Number.isSafeInteger(v) || v < 1) {
       throw new StatsInputError(`ksPvalue: ${name} must be a positive integer, got ${String(v)}`);
@@ -112,23 +112,23 @@ export function ksPvalue(d: number, n1: number, n2: number, options: { method?: 
   const g = gcd(n1, n2);
   const n1g = n1 / g;
   const n2g = n2 / g;
-  let mode: "exact" | "asymp";
-  if (method === "auto") mode = Math.max(n1, n2) <= KS_MAX_AUTO_N ? "exact" : "asymp";
-  else if (method === "exact" && n1g >= INT32_MAX / n2g) mode = "asymp";
+  let mode: 'exact' | 'asymp';
+  if (method === 'auto') mode = Math.max(n1, n2) <= KS_MAX_AUTO_N ? 'exact' : 'asymp';
+  else if (method === 'exact' && n1g >= INT32_MAX / n2g) mode = 'asymp';
   else mode = method;
 
   let statistic = d;
   let prob = Number.NaN;
-  if (mode === "exact") {
+  if (mode === 'exact') {
     const lcm = n1g * n2;
     const h = roundHalfEven(d * lcm);
     statistic = h / lcm;
-    if (h === 0) return { statistic, pvalue: 1, method: "exact" };
+    if (h === 0) return { statistic, pvalue: 1, method: 'exact' };
     prob = n1 === n2 ? probOutsideSquare(n1, h) : probOutsideBand(n1, n2, g, h);
     // Mirrors scipy: an unusable exact result silently switches to the asymptotic distribution.
-    if (!(prob >= 0 && prob <= 1)) mode = "asymp";
+    if (!(prob >= 0 && prob <= 1)) mode = 'asymp';
   }
-  if (mode === "asymp") {
+  if (mode === 'asymp') {
     const en = (n1 * n2) / (n1 + n2);
     prob = kstwoSf(statistic, Math.max(1, roundHalfEven(en)));
   }
@@ -161,8 +161,8 @@ export function ksStatisticSorted(a: Float64Array, b: Float64Array): number {
  * `auto` is exact when max(n1, n2) <= 10000, otherwise asymptotic (kstwo with n = round(n1 n2 / (n1 + n2))).
  */
 export function ksTwoSample(a: NumericInput, b: NumericInput, options: { method?: KsMethod } = {}): KsResult {
-  const method = checkMethod(options.method ?? "auto", "ksTwoSample");
-  const sa = sortedCopy(a, "a", "ksTwoSample");
-  const sb = sortedCopy(b, "b", "ksTwoSample");
+  const method = checkMethod(options.method ?? 'auto', 'ksTwoSample');
+  const sa = sortedCopy(a, 'a', 'ksTwoSample');
+  const sb = sortedCopy(b, 'b', 'ksTwoSample');
   return ksPvalue(ksStatisticSorted(sa, sb), sa.length, sb.length, { method });
 }

@@ -1,11 +1,11 @@
-import { finiteCopy, type NumericInput, StatsInputError } from "./validate.js";
+import { finiteCopy, type NumericInput, StatsInputError } from './validate.js';
 
 /**
  * Benjamini–Hochberg adjusted p-values (false discovery rate), in input order:
  * q_(i) = min_{j >= i} min(1, m · p_(j) / j) over the ascending p-values.
  */
 export function benjaminiHochberg(pvalues: NumericInput): Float64Array {
-  const p = finiteCopy(pvalues, "pvalues", "benjaminiHochberg");
+  const p = finiteCopy(pvalues, 'pvalues', 'benjaminiHochberg');
   const m = p.length;
   for (let i = 0; i < m; i++) {
     const v = p[i] as number;

@@ -1,4 +1,4 @@
-import { edgesCopy, finiteCopy, type NumericInput, StatsInputError, sortedCopy } from "./validate.js";
+import { edgesCopy, finiteCopy, type NumericInput, StatsInputError, sortedCopy } from './validate.js';
 
 /**
  * Quantile of an ascending array with numpy's default 'linear' method (Hyndman–Fan type 7).
@@ -40,7 +40,7 @@ export function quantileEdges(values: NumericInput, bins = 10): Float64Array {
   if (!Number.isInteger(bins) || bins < 1) {
     throw new StatsInputError(`quantileEdges: bins must be a positive integer, got ${bins}`);
   }
-  return quantileEdgesSorted(sortedCopy(values, "values", "quantileEdges"), bins);
+  return quantileEdgesSorted(sortedCopy(values, 'values', 'quantileEdges'), bins);
 }
 
 /** Number of edges <= x, i.e. numpy `searchsorted(edges, x, side='right')`. */
@@ -62,10 +62,10 @@ export function upperBound(edges: Float64Array, x: number): number {
  * bin 0 = (-inf, edges[0]) and the last bin = [edges[last], +inf).
  */
 export function histogram(edges: NumericInput, values: NumericInput): Float64Array {
-  const e = edgesCopy(edges, "histogram");
+  const e = edgesCopy(edges, 'histogram');
   const counts = new Float64Array(e.length + 1);
   const n = values.length;
-  if (n === 0) throw new StatsInputError("histogram: values must be a non-empty array of finite numbers");
+  if (n === 0) throw new StatsInputError('histogram: values must be a non-empty array of finite numbers');
   for (let i = 0; i < n; i++) {
     const v = values[i] as number;
     if (!Number.isFinite(v)) {
@@ -79,8 +79,8 @@ export function histogram(edges: NumericInput, values: NumericInput): Float64Arr
 
 /** Number of `values` that are not exactly equal to one of `edges` (0 means the grid is exact for them). */
 export function offEdgeCount(edges: NumericInput, values: NumericInput): number {
-  const e = edgesCopy(edges, "offEdgeCount");
-  const v = finiteCopy(values, "values", "offEdgeCount");
+  const e = edgesCopy(edges, 'offEdgeCount');
+  const v = finiteCopy(values, 'values', 'offEdgeCount');
   let off = 0;
   for (let i = 0; i < v.length; i++) {
     const x = v[i] as number;

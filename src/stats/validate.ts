@@ -5,14 +5,14 @@ export type NumericInput = ArrayLike<number>;
 export class StatsInputError extends RangeError {
   constructor(message: string) {
     super(message);
-    this.name = "StatsInputError";
+    this.name = 'StatsInputError';
   }
 }
 
 /** Copies `values` into a Float64Array, rejecting empty input and any NaN / ±Infinity. */
 export function finiteCopy(values: NumericInput, name: string, fn: string): Float64Array {
   const n = values?.length;
-  if (typeof n !== "number" || n === 0) {
+  if (typeof n !== 'number' || n === 0) {
     throw new StatsInputError(`${fn}: ${name} must be a non-empty array of finite numbers`);
   }
   const out = new Float64Array(n);
@@ -44,7 +44,7 @@ export function countsCopy(
     const v = c[i] as number;
     if (v < 0 || (integer && !Number.isInteger(v))) {
       throw new StatsInputError(
-        `${fn}: ${name}[${i}] is ${v}; counts must be non-negative${integer ? " integers" : ""}`,
+        `${fn}: ${name}[${i}] is ${v}; counts must be non-negative${integer ? ' integers' : ''}`,
       );
     }
     total += v;
@@ -58,7 +58,7 @@ export function edgesCopy(edges: NumericInput, fn: string, allowEmpty = true): F
     if (allowEmpty) return new Float64Array(0);
     throw new StatsInputError(`${fn}: edges must not be empty`);
   }
-  const e = finiteCopy(edges, "edges", fn);
+  const e = finiteCopy(edges, 'edges', fn);
   for (let i = 1; i < e.length; i++) {
     if (!((e[i] as number) > (e[i - 1] as number))) {
       throw new StatsInputError(`${fn}: edges must be strictly ascending (edges[${i}] <= edges[${i - 1}])`);

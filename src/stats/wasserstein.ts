@@ -1,5 +1,5 @@
-import { standardDeviation } from "simple-statistics";
-import { finiteCopy, type NumericInput, sortedCopy } from "./validate.js";
+import { standardDeviation } from 'simple-statistics';
+import { finiteCopy, type NumericInput, sortedCopy } from './validate.js';
 
 /** Floor on the reference spread used by wassersteinNormed, so constant references do not divide by zero. */
 export const WASSERSTEIN_MIN_SCALE = 0.001;
@@ -26,7 +26,7 @@ export function wassersteinSorted(a: Float64Array, b: Float64Array): number {
 
 /** 1-Wasserstein (earth mover's) distance between two samples, as scipy.stats.wasserstein_distance(a, b). */
 export function wasserstein(a: NumericInput, b: NumericInput): number {
-  return wassersteinSorted(sortedCopy(a, "a", "wasserstein"), sortedCopy(b, "b", "wasserstein"));
+  return wassersteinSorted(sortedCopy(a, 'a', 'wasserstein'), sortedCopy(b, 'b', 'wasserstein'));
 }
 
 /** Population standard deviation (numpy.std default, ddof = 0). */
@@ -36,8 +36,8 @@ export function populationStd(values: NumericInput): number {
 
 /** Wasserstein distance in units of the reference spread: W1(a, b) / max(std(a), 0.001), std with ddof = 0. */
 export function wassersteinNormed(a: NumericInput, b: NumericInput): number {
-  const fa = finiteCopy(a, "a", "wassersteinNormed");
-  const fb = sortedCopy(b, "b", "wassersteinNormed");
+  const fa = finiteCopy(a, 'a', 'wassersteinNormed');
+  const fb = sortedCopy(b, 'b', 'wassersteinNormed');
   const scale = Math.max(populationStd(fa), WASSERSTEIN_MIN_SCALE);
   return wassersteinSorted(fa.sort(), fb) / scale;
 }

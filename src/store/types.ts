@@ -51,7 +51,10 @@ export interface RecordRow {
 }
 
 /** A stored record's fields needed to re-aggregate it. */
-export type RecordPageRow = Pick<RecordRow, 'id' | 'model' | 'modelVersion' | 'requestId' | 'ts' | 'features' | 'prediction' | 'label'>;
+export type RecordPageRow = Pick<
+  RecordRow,
+  'id' | 'model' | 'modelVersion' | 'requestId' | 'ts' | 'features' | 'prediction' | 'label'
+>;
 
 export interface NewRejection {
   positionKind: 'index' | 'line';
@@ -257,7 +260,10 @@ export interface AlertRow {
   closedAt: number | null;
 }
 
-export type NewAlert = Omit<AlertRow, 'id' | 'version' | 'assignee' | 'recoveredAt' | 'snoozedUntil' | 'decision' | 'decisionNote' | 'closedAt'>;
+export type NewAlert = Omit<
+  AlertRow,
+  'id' | 'version' | 'assignee' | 'recoveredAt' | 'snoozedUntil' | 'decision' | 'decisionNote' | 'closedAt'
+>;
 export type AlertChange = Partial<Omit<AlertRow, 'id' | 'version' | 'createdAt' | 'updatedAt'>>;
 
 export interface EvidenceRow {
@@ -336,16 +342,38 @@ export interface RecordStore {
   byRequestId(model: string, requestId: string): Promise<RecordRow | undefined>;
   setLabel(id: number, label: string | null): Promise<void>;
   /** Most recent by event time within [from, to). */
-  recent(q: { model: string; from?: number | undefined; to?: number | undefined; limit: number }): Promise<RecordRow[]>;
+  recent(q: {
+    model: string;
+    from?: number | undefined;
+    to?: number | undefined;
+    limit: number;
+  }): Promise<RecordRow[]>;
   countWindow(model: string, modelVersion: string, from: number, to: number): Promise<number>;
   /** A version's records with event time in [from, to) and id > afterId, in id order. */
-  windowPage(model: string, modelVersion: string, from: number, to: number, afterId: number, limit: number): Promise<RecordPageRow[]>;
+  windowPage(
+    model: string,
+    modelVersion: string,
+    from: number,
+    to: number,
+    afterId: number,
+    limit: number,
+  ): Promise<RecordPageRow[]>;
   /** Records of the given versions with afterId < id ≤ maxId, in id order. */
-  rebuildPage(model: string, versions: readonly string[], afterId: number, maxId: number, limit: number): Promise<RecordPageRow[]>;
+  rebuildPage(
+    model: string,
+    versions: readonly string[],
+    afterId: number,
+    maxId: number,
+    limit: number,
+  ): Promise<RecordPageRow[]>;
   countRebuild(model: string, versions: readonly string[], maxId: number): Promise<number>;
   maxId(): Promise<number>;
   insertRejections(list: readonly NewRejection[], receivedAt: number, ingestRequestId: string): Promise<void>;
-  rejections(q: { model?: string | undefined; limit: number; before?: number | undefined }): Promise<RejectionRow[]>;
+  rejections(q: {
+    model?: string | undefined;
+    limit: number;
+    before?: number | undefined;
+  }): Promise<RejectionRow[]>;
   /** Deletes up to `limit` rows received before `cutoff`; returns how many went. */
   prune(table: 'records' | 'rejections', cutoff: number, limit: number): Promise<number>;
 }
@@ -379,7 +407,10 @@ export interface AggregateStore {
 }
 
 export interface BaselineStore {
-  insert(row: Omit<BaselineRow, 'id' | 'activatedAt'>, columns: readonly BaselineColumnRow[]): Promise<BaselineRow>;
+  insert(
+    row: Omit<BaselineRow, 'id' | 'activatedAt'>,
+    columns: readonly BaselineColumnRow[],
+  ): Promise<BaselineRow>;
   list(model: string): Promise<BaselineRow[]>;
   get(model: string, id: number): Promise<BaselineRow | undefined>;
   columns(id: number): Promise<BaselineColumnRow[]>;
@@ -422,7 +453,13 @@ export interface AlertStore {
    * Compare-and-set: applies the change only if the alert is still at `expectVersion`; bumps the version
    * (and updatedAt) unless `bumpVersion` is false. Undefined when the version moved on.
    */
-  update(id: number, expectVersion: number, change: AlertChange, now: number, options?: { bumpVersion?: boolean }): Promise<AlertRow | undefined>;
+  update(
+    id: number,
+    expectVersion: number,
+    change: AlertChange,
+    now: number,
+    options?: { bumpVersion?: boolean },
+  ): Promise<AlertRow | undefined>;
   hasEvidence(alertId: number, driftResultId: number): Promise<boolean>;
   /** One row per (alert, drift result): a re-evaluated window replaces its earlier measures. */
   upsertEvidence(row: EvidenceRow): Promise<void>;
@@ -437,8 +474,17 @@ export interface AlertStore {
   insertRetrain(row: NewRetrain): Promise<RetrainRow>;
   getRetrain(id: number): Promise<RetrainRow | undefined>;
   /** Compare-and-set on the request's version; undefined when it moved on. */
-  updateRetrain(id: number, expectVersion: number, change: Partial<Pick<RetrainRow, 'status' | 'producedVersion'>>, now: number): Promise<RetrainRow | undefined>;
-  listRetrain(f: { model?: string | undefined; status?: RetrainStatus | undefined; limit: number }): Promise<RetrainRow[]>;
+  updateRetrain(
+    id: number,
+    expectVersion: number,
+    change: Partial<Pick<RetrainRow, 'status' | 'producedVersion'>>,
+    now: number,
+  ): Promise<RetrainRow | undefined>;
+  listRetrain(f: {
+    model?: string | undefined;
+    status?: RetrainStatus | undefined;
+    limit: number;
+  }): Promise<RetrainRow[]>;
   retrainForAlert(alertId: number): Promise<RetrainRow[]>;
 }
 
@@ -447,9 +493,16 @@ export interface DeliveryStore {
   /** Due deliveries in queue order; a channel's delivery waiting for a retry holds back its later ones. */
   due(now: number, limit: number): Promise<DeliveryRow[]>;
   markDelivered(id: number, attempts: number, now: number): Promise<void>;
-  markAttemptFailed(id: number, f: { status: 'pending' | 'failed'; attempts: number; lastError: string; nextAttemptAt: number }): Promise<void>;
+  markAttemptFailed(
+    id: number,
+    f: { status: 'pending' | 'failed'; attempts: number; lastError: string; nextAttemptAt: number },
+  ): Promise<void>;
   get(id: number): Promise<DeliveryRow | undefined>;
-  list(q: { status?: DeliveryStatus | undefined; channel?: string | undefined; limit: number }): Promise<DeliveryRow[]>;
+  list(q: {
+    status?: DeliveryStatus | undefined;
+    channel?: string | undefined;
+    limit: number;
+  }): Promise<DeliveryRow[]>;
   /** A failed delivery back to pending, due now; false when it was not failed. */
   requeueFailed(id: number, now: number): Promise<boolean>;
   pendingOf(channel: string, event: string): Promise<{ id: number } | undefined>;

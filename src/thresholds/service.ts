@@ -66,12 +66,18 @@ export interface AlertPolicyView {
 }
 
 /** The thresholds each feature of the model's active baselines (and the prediction) is judged by. */
-export async function alertPolicy(deps: Pick<AppDeps, 'store' | 'config'>, model: string): Promise<AlertPolicyView> {
+export async function alertPolicy(
+  deps: Pick<AppDeps, 'store' | 'config'>,
+  model: string,
+): Promise<AlertPolicyView> {
   return deps.store.read(async (tx) => {
     const features = await tx.baselines.activeFeatureNames(model);
     if (features.length === 0) throw new ApiError('not_found', `model ${model} has no active baseline`);
     const lookup = await thresholdsFor(tx, deps.config, model);
-    return { model, features: Object.fromEntries([...features, 'prediction'].map((f) => [f, thresholdView(lookup(f))])) };
+    return {
+      model,
+      features: Object.fromEntries([...features, 'prediction'].map((f) => [f, thresholdView(lookup(f))])),
+    };
   });
 }
 
@@ -90,11 +96,19 @@ export interface ThresholdChange {
  * one the model's active baselines know, and the merged thresholds must keep psiCritical ≥ psiWarning,
  * the same rule the config enforces.
  */
-export async function setThresholds(tx: Tx, config: Config, change: ThresholdChange, now: number): Promise<ThresholdSource> {
+export async function setThresholds(
+  tx: Tx,
+  config: Config,
+  change: ThresholdChange,
+  now: number,
+): Promise<ThresholdSource> {
   const features = await tx.baselines.activeFeatureNames(change.model);
   if (features.length === 0) throw new ApiError('not_found', `model ${change.model} has no active baseline`);
   if (change.feature !== 'prediction' && !features.includes(change.feature)) {
-    throw new ApiError('not_found', `model ${change.model} has no feature ${change.feature} in its active baselines (known: ${features.join(', ')})`);
+    throw new ApiError(
+      'not_found',
+      `model ${change.model} has no feature ${change.feature} in its active baselines (known: ${features.join(', ')})`,
+    );
   }
   const settings = driftSettingsFor(config, change.model);
   const cfg = config.models[change.model]?.features?.[change.feature];
@@ -102,9 +116,13 @@ export async function setThresholds(tx: Tx, config: Config, change: ThresholdCha
   const critical = change.psiCritical ?? cfg?.psiCritical ?? settings.psiCritical;
   if (critical < warning) {
     const path = change.psiCritical !== null ? 'psi_critical' : 'psi_warning';
-    throw new ApiError('bad_request', `psi_critical (${critical}) must be at least psi_warning (${warning})`, {
-      problems: [{ path, message: `psi_critical ${critical} is below psi_warning ${warning}` }],
-    });
+    throw new ApiError(
+      'bad_request',
+      `psi_critical (${critical}) must be at least psi_warning (${warning})`,
+      {
+        problems: [{ path, message: `psi_critical ${critical} is below psi_warning ${warning}` }],
+      },
+    );
   }
   await tx.thresholds.upsert({
     model: change.model,
@@ -120,7 +138,10 @@ export async function setThresholds(tx: Tx, config: Config, change: ThresholdCha
 }
 
 /** PUT …/features/:feature/thresholds as one service call. */
-export async function putThresholds(deps: Pick<AppDeps, 'store' | 'config' | 'clock'>, change: ThresholdChange) {
+export async function putThresholds(
+  deps: Pick<AppDeps, 'store' | 'config' | 'clock'>,
+  change: ThresholdChange,
+) {
   const t = await deps.store.tx((tx) => setThresholds(tx, deps.config, change, deps.clock()));
   return { model: change.model, feature: change.feature, ...thresholdView(t) };
 }

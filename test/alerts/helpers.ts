@@ -224,7 +224,9 @@ export async function setupM(config: ConfigInput = {}, auth = false): Promise<MA
       await ingester.ingest(mBatch(prefix, bucket, hot, n));
     },
     deliveries: () =>
-      t.store.connection.sqlite.prepare('SELECT id, event, payload, status FROM deliveries ORDER BY id').all() as {
+      t.store.connection.sqlite
+        .prepare('SELECT id, event, payload, status FROM deliveries ORDER BY id')
+        .all() as {
         id: number;
         event: string;
         payload: string;

@@ -1,5 +1,5 @@
-import { resendFiring } from '../../src/alerts/raise.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { resendFiring } from '../../src/alerts/raise.js';
 import type { AlertView } from '../../src/alerts/types.js';
 import { runDriftTick } from '../../src/jobs/drift-tick.js';
 import { syntheticTraining } from '../drift/helpers.js';

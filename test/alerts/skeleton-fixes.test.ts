@@ -39,7 +39,10 @@ describe('alerts from backfilled buckets', () => {
 describe('features the baseline does not have', () => {
   it('are counted per window and raise a data-quality alert on that name', async () => {
     m = await setupM();
-    const batch = mBatch('z', hour(8), 0).map((r) => ({ ...r, features: { ...(r.features as object), zip: '10115' } }));
+    const batch = mBatch('z', hour(8), 0).map((r) => ({
+      ...r,
+      features: { ...(r.features as object), zip: '10115' },
+    }));
     await m.reviewer.ingest(batch);
     await m.tick(hour(9) + 5 * MIN);
     const [result] = await m.reviewer.driftRun('m', { from: hour(8), to: hour(9) });
@@ -58,8 +61,15 @@ describe('rollback decisions', () => {
     m = await setupM();
     await m.reviewer.ingest(mBatch('v2', hour(8), 0.6, 200, { model_version: 'v2' }));
     await m.tick(hour(9) + 5 * MIN);
-    const alert = (await m.reviewer.alerts()).find((a) => a.feature === 'x' && a.kind === 'drift') as AlertView;
-    const refused = await m.reviewer.act<ErrorBody>(alert.id, 'decision', { decision: 'rollback', note: 'bad' }, alert.version);
+    const alert = (await m.reviewer.alerts()).find(
+      (a) => a.feature === 'x' && a.kind === 'drift',
+    ) as AlertView;
+    const refused = await m.reviewer.act<ErrorBody>(
+      alert.id,
+      'decision',
+      { decision: 'rollback', note: 'bad' },
+      alert.version,
+    );
     expect(refused.status).toBe(409);
     expect(refused.body.error.code).toBe('conflict');
     expect(refused.body.error.message).toMatch(/no version before v2/);
@@ -81,7 +91,8 @@ describe('rollback decisions', () => {
 describe('threshold overrides', () => {
   it('refuse psi_critical below psi_warning and features the baseline does not know', async () => {
     m = await setupM();
-    const put = (feature: string, body: unknown) => m?.admin.request<ErrorBody>('PUT', `/v1/models/m/features/${feature}/thresholds`, body);
+    const put = (feature: string, body: unknown) =>
+      m?.admin.request<ErrorBody>('PUT', `/v1/models/m/features/${feature}/thresholds`, body);
     const low = await put('x', { psi_warning: 0.3, psi_critical: 0.2, reason: 'try' });
     expect(low?.status).toBe(400);
     expect(low?.body.error.details).toMatchObject({ problems: [{ path: 'psi_critical' }] });
@@ -91,7 +102,10 @@ describe('threshold overrides', () => {
     const unknown = await put('nope', { psi_warning: 0.2, reason: 'try' });
     expect(unknown?.status).toBe(404);
     expect(unknown?.body.error.message).toMatch(/no feature nope/);
-    const unknownModel = await m.admin.request<ErrorBody>('PUT', '/v1/models/ghost/features/x/thresholds', { psi_warning: 0.2, reason: 'try' });
+    const unknownModel = await m.admin.request<ErrorBody>('PUT', '/v1/models/ghost/features/x/thresholds', {
+      psi_warning: 0.2,
+      reason: 'try',
+    });
     expect(unknownModel.status).toBe(404);
     const good = await put('x', { psi_warning: 0.2, psi_critical: 0.5, reason: 'noisy feature' });
     expect(good?.status).toBe(200);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { nextUp } from '../../src/stats/index.js';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { nextUp } from '../../src/stats/index.js';
 import {
   type BaselineBody,
   type BaselineDetailBody,
@@ -81,7 +81,9 @@ describe('baseline detail and list', () => {
     // above the maximum so values beyond it get a cell of their own.
     const edges = fullX.gridEdges ?? [];
     const max = Math.max(...rows.map((r) => r.x));
-    expect(edges.slice(0, -1)).toEqual([...new Set([...rows.map((r) => r.x), ...fullX.psiEdges])].sort((p, q) => p - q));
+    expect(edges.slice(0, -1)).toEqual(
+      [...new Set([...rows.map((r) => r.x), ...fullX.psiEdges])].sort((p, q) => p - q),
+    );
     expect(edges.at(-1)).toBeGreaterThan(max);
     expect(edges.at(-1)).toBe(nextUp(max));
     expect((x as { grid_cells: number }).grid_cells).toBe(fullX.gridCounts?.length);
@@ -275,7 +277,9 @@ describe('baseline upload errors', () => {
     });
     expect(res.status).toBe(400);
     const body = (await res.json()) as ErrorBody;
-    expect(body.error.details).toEqual({ problems: [{ path: 'model', message: expect.stringContaining('letters, digits') }] });
+    expect(body.error.details).toEqual({
+      problems: [{ path: 'model', message: expect.stringContaining('letters, digits') }],
+    });
   });
 
   it('refuses a CSV whose header names a column twice instead of keeping the last one', async () => {
@@ -286,6 +290,8 @@ describe('baseline upload errors', () => {
       body: 'a,b,a\n1,2,3\n',
     });
     expect(res.status).toBe(400);
-    expect(((await res.json()) as ErrorBody).error.message).toBe('training CSV: column "a" appears twice in the header');
+    expect(((await res.json()) as ErrorBody).error.message).toBe(
+      'training CSV: column "a" appears twice in the header',
+    );
   });
 });

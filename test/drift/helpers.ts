@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { ingestJson } from '../helpers.js';
 import type { BaselineView } from '../../src/baselines/service.js';
 import type { ColumnResult } from '../../src/drift/evaluate.js';
 import type { DriftResult } from '../../src/drift/service.js';
 import { mulberry32 } from '../../src/stats/index.js';
+import { ingestJson } from '../helpers.js';
 import type { TestApp } from '../support.js';
 
 type App = TestApp['app'];

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { runDriftTick } from '../../src/jobs/drift-tick.js';
 import { chiSquareContingency, histogram, jensenShannon, psi, quantileEdges } from '../../src/stats/index.js';
 import { getJson } from '../helpers.js';
 import { FIXED_NOW, makeTestApp, type TestApp } from '../support.js';
-import { runDriftTick } from '../../src/jobs/drift-tick.js';
 import {
   baselineDetail,
   column,

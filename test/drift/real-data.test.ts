@@ -12,8 +12,8 @@ import {
 } from '../../src/stats/index.js';
 import { makeTestApp, type TestApp } from '../support.js';
 import {
-  baselineDetail,
   type BaselineDetailBody,
+  baselineDetail,
   type CategoricalColumnBody,
   type ColumnResultBody,
   categorySlots,

@@ -15,7 +15,9 @@ describe('runDriftTick', () => {
     const open = FIXED_NOW + HOUR / 2;
     await ingestAll(
       t.app,
-      Array.from({ length: 50 }, (_, i) => mrec(`r-${i}`, { x: i, color: 'red' }, { timestamp: FIXED_NOW + i * 1000 })),
+      Array.from({ length: 50 }, (_, i) =>
+        mrec(`r-${i}`, { x: i, color: 'red' }, { timestamp: FIXED_NOW + i * 1000 }),
+      ),
     );
     await runDriftTick(t.deps, open);
     expect(await driftSeries(t.app, 'm', 'kind=bucket')).toEqual([]);
@@ -25,7 +27,10 @@ describe('runDriftTick', () => {
     await runDriftTick(t.deps, FIXED_NOW + HOUR + 60_000);
     const buckets = await driftSeries(t.app, 'm', 'kind=bucket');
     expect(buckets).toHaveLength(1);
-    expect(buckets[0]?.window).toEqual({ from: new Date(FIXED_NOW).toISOString(), to: new Date(FIXED_NOW + HOUR).toISOString() });
+    expect(buckets[0]?.window).toEqual({
+      from: new Date(FIXED_NOW).toISOString(),
+      to: new Date(FIXED_NOW + HOUR).toISOString(),
+    });
     expect(buckets[0]?.n).toBe(50);
 
     // …and only once: a later idle tick does not evaluate it again.

@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AlertView } from '../../src/alerts/types.js';
-import type { DriftResult } from '../../src/drift/service.js';
 import {
   firstAlert,
   productionRecords,
@@ -9,6 +7,8 @@ import {
   trainingCsv,
   WEATHER_CSV,
 } from '../../examples/first-alert.mjs';
+import type { AlertView } from '../../src/alerts/types.js';
+import type { DriftResult } from '../../src/drift/service.js';
 import { FIXED_NOW, makeTestApp, type TestApp } from '../support.js';
 
 // The README's "First alert" walkthrough runs examples/first-alert.mjs; here the same steps run against

@@ -18,7 +18,11 @@ beforeEach(() => {
 afterEach(() => t.close());
 
 interface ModelsBody {
-  models: { model: string; record_count: number; versions: { model_version: string | null; record_count: number }[] }[];
+  models: {
+    model: string;
+    record_count: number;
+    versions: { model_version: string | null; record_count: number }[];
+  }[];
 }
 
 describe('status codes', () => {
@@ -49,14 +53,21 @@ describe('mixed batches', () => {
   it('stores the good records and lists the bad ones by index, keeping them with their raw text', async () => {
     const bad1 = rec('bad-1', { timestamp: 1_700_000_000 });
     const bad3 = { model: 'iris', request_id: 'bad-3' };
-    const res = await ingestJson(t.app, { records: [rec('good-0'), bad1, rec('good-2'), bad3, rec('good-4')] });
+    const res = await ingestJson(t.app, {
+      records: [rec('good-0'), bad1, rec('good-2'), bad3, rec('good-4')],
+    });
     expect(res.status).toBe(207);
     expect(res.body.accepted).toBe(3);
     expect(res.body.duplicates).toBe(0);
     expect(res.body.rejected).toEqual([
       {
         index: 1,
-        errors: [{ path: 'records[1].timestamp', message: 'epoch timestamps must be milliseconds (this looks like seconds)' }],
+        errors: [
+          {
+            path: 'records[1].timestamp',
+            message: 'epoch timestamps must be milliseconds (this looks like seconds)',
+          },
+        ],
       },
       { index: 3, errors: [{ path: 'records[3].features', message: 'required' }] },
     ]);
@@ -81,16 +92,29 @@ describe('mixed batches', () => {
 
   it('lists NDJSON rejections by line and keeps the exact text of a line that is not JSON', async () => {
     const badLine = '{"model": "iris", "request_id": "x", features: {}}';
-    const text = [JSON.stringify(rec('a')), badLine, JSON.stringify(rec('c', { label: [] })), JSON.stringify(rec('d'))].join('\n');
+    const text = [
+      JSON.stringify(rec('a')),
+      badLine,
+      JSON.stringify(rec('c', { label: [] })),
+      JSON.stringify(rec('d')),
+    ].join('\n');
     const res = await ingestNdjson(t.app, text);
     expect(res.status).toBe(207);
     expect(res.body.accepted).toBe(2);
     expect(res.body.rejected).toEqual([
       {
         line: 2,
-        errors: [{ path: 'line[2]', message: 'not valid JSON: unexpected character "f", expected a quoted key at column 38' }],
+        errors: [
+          {
+            path: 'line[2]',
+            message: 'not valid JSON: unexpected character "f", expected a quoted key at column 38',
+          },
+        ],
       },
-      { line: 3, errors: [{ path: 'line[3].label', message: 'expected number, string, boolean or null, got array' }] },
+      {
+        line: 3,
+        errors: [{ path: 'line[3].label', message: 'expected number, string, boolean or null, got array' }],
+      },
     ]);
     expect(await storedRequestIds(t.app)).toEqual(['a', 'd']);
 
@@ -140,12 +164,18 @@ describe('duplicates', () => {
 
   it('does not double-count duplicates in GET /v1/models', async () => {
     await ingestJson(t.app, [rec('a', { model_version: 'v1' }), rec('b', { model_version: 'v1' })]);
-    await ingestJson(t.app, [rec('a', { model_version: 'v1' }), rec('c', { model_version: 'v1' }), rec('c', { model_version: 'v1' })]);
+    await ingestJson(t.app, [
+      rec('a', { model_version: 'v1' }),
+      rec('c', { model_version: 'v1' }),
+      rec('c', { model_version: 'v1' }),
+    ]);
     await ingestNdjson(t.app, `${JSON.stringify(rec('b', { model_version: 'v1' }))}\n`);
     const { body } = await getJson<ModelsBody>(t.app, '/v1/models');
     expect(body.models).toHaveLength(1);
     expect(body.models[0]?.record_count).toBe(3);
-    expect(body.models[0]?.versions).toEqual([expect.objectContaining({ model_version: 'v1', record_count: 3 })]);
+    expect(body.models[0]?.versions).toEqual([
+      expect.objectContaining({ model_version: 'v1', record_count: 3 }),
+    ]);
     expect(rowCount(t, 'records')).toBe(3);
   });
 
@@ -194,7 +224,11 @@ describe('GET /v1/ingest/rejections', () => {
     expect(all).toHaveLength(5);
     expect(all.map((r) => r.id)).toEqual([...all.map((r) => r.id)].sort((a, b) => b - a));
 
-    expect((await storedRejections(t.app, 'model=alpha')).map((r) => r.request_id)).toEqual(['alpha-2', 'alpha-1', 'alpha-0']);
+    expect((await storedRejections(t.app, 'model=alpha')).map((r) => r.request_id)).toEqual([
+      'alpha-2',
+      'alpha-1',
+      'alpha-0',
+    ]);
 
     const page1 = await storedRejections(t.app, 'limit=2');
     expect(page1.map((r) => r.request_id)).toEqual(['beta-1', 'beta-0']);
@@ -208,10 +242,9 @@ describe('GET /v1/ingest/rejections', () => {
     ['before=-1', /^before: /, 'before'],
     ['since=yesterday', /^since: unknown field$/, 'since'],
   ])('answers 400 for %s, naming the parameter', async (query, message, path) => {
-    const { status, body } = await getJson<{ error: { code: string; message: string; details: { problems: { path: string }[] } } }>(
-      t.app,
-      `/v1/ingest/rejections?${query}`,
-    );
+    const { status, body } = await getJson<{
+      error: { code: string; message: string; details: { problems: { path: string }[] } };
+    }>(t.app, `/v1/ingest/rejections?${query}`);
     expect(status).toBe(400);
     expect(body.error.code).toBe('bad_request');
     expect(body.error.message).toMatch(message);

@@ -34,16 +34,26 @@ function streamed(text: string, chunk = 512): ReadableStream<Uint8Array> {
 
 function postStream(target: TestApp, body: ReadableStream<Uint8Array>, headers: Record<string, string> = {}) {
   // duplex is required by fetch for a streamed request body but missing from the DOM RequestInit type.
-  const init = { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, duplex: 'half' };
+  const init = {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+    duplex: 'half',
+  };
   return target.app.request('/v1/ingest', init as RequestInit);
 }
 
 describe('gzip', () => {
   it('decodes a gzipped JSON batch', async () => {
     const a = app();
-    const res = await send(a.app, gzipSync(JSON.stringify({ records: [rec('a'), rec('b')] })), 'application/json', {
-      'content-encoding': 'gzip',
-    });
+    const res = await send(
+      a.app,
+      gzipSync(JSON.stringify({ records: [rec('a'), rec('b')] })),
+      'application/json',
+      {
+        'content-encoding': 'gzip',
+      },
+    );
     expect(res.status).toBe(200);
     expect(await storedRequestIds(a.app)).toEqual(['a', 'b']);
   });
@@ -58,7 +68,9 @@ describe('gzip', () => {
 
   it('answers 400 for a body that is not gzip, and stores nothing', async () => {
     const a = app();
-    const res = await send(a.app, JSON.stringify([rec('a')]), 'application/json', { 'content-encoding': 'gzip' });
+    const res = await send(a.app, JSON.stringify([rec('a')]), 'application/json', {
+      'content-encoding': 'gzip',
+    });
     expect(res.status).toBe(400);
     const err = (res.json as ErrorBody).error;
     expect(err.code).toBe('invalid_body');
@@ -69,7 +81,9 @@ describe('gzip', () => {
   it('answers 400 for truncated gzip', async () => {
     const a = app();
     const whole = gzipSync(JSON.stringify([rec('a'), rec('b')]));
-    const res = await send(a.app, whole.subarray(0, whole.length - 10), 'application/json', { 'content-encoding': 'gzip' });
+    const res = await send(a.app, whole.subarray(0, whole.length - 10), 'application/json', {
+      'content-encoding': 'gzip',
+    });
     expect(res.status).toBe(400);
     expect((res.json as ErrorBody).error.message).toMatch(/not valid gzip/);
     expect(rowCount(a, 'records')).toBe(0);
@@ -83,21 +97,27 @@ describe('gzip', () => {
     expect(res.status).toBe(413);
     const err = (res.json as ErrorBody).error;
     expect(err.code).toBe('payload_too_large');
-    expect(err.message).toBe(`decompressed body exceeds the ingest body limit of ${LIMIT} bytes; send smaller batches`);
+    expect(err.message).toBe(
+      `decompressed body exceeds the ingest body limit of ${LIMIT} bytes; send smaller batches`,
+    );
     expect(err.details).toEqual({ limit_bytes: LIMIT });
     expect(rowCount(a, 'records')).toBe(0);
   });
 
   it('accepts a gzipped body that decodes to exactly the limit', async () => {
     const a = app();
-    const res = await send(a.app, gzipSync(batchOfSize(LIMIT)), 'application/json', { 'content-encoding': 'gzip' });
+    const res = await send(a.app, gzipSync(batchOfSize(LIMIT)), 'application/json', {
+      'content-encoding': 'gzip',
+    });
     expect(res.status).toBe(200);
     expect(await storedRequestIds(a.app)).toEqual(['a', 'b']);
   });
 
   it('answers 413 when decoding gives one byte more than the limit', async () => {
     const a = app();
-    const res = await send(a.app, gzipSync(batchOfSize(LIMIT + 1)), 'application/json', { 'content-encoding': 'gzip' });
+    const res = await send(a.app, gzipSync(batchOfSize(LIMIT + 1)), 'application/json', {
+      'content-encoding': 'gzip',
+    });
     expect(res.status).toBe(413);
   });
 });
@@ -123,7 +143,9 @@ describe('body limit', () => {
 
   it('answers 413 from the declared content-length before reading the body', async () => {
     const a = app();
-    const res = await send(a.app, JSON.stringify([rec('a')]), 'application/json', { 'content-length': String(LIMIT + 1) });
+    const res = await send(a.app, JSON.stringify([rec('a')]), 'application/json', {
+      'content-length': String(LIMIT + 1),
+    });
     expect(res.status).toBe(413);
     const err = (res.json as ErrorBody).error;
     expect(err.code).toBe('payload_too_large');
@@ -136,7 +158,9 @@ describe('body limit', () => {
     const res = await postStream(a, streamed(batchOfSize(LIMIT * 4)));
     expect(res.status).toBe(413);
     const body = (await res.json()) as ErrorBody;
-    expect(body.error.message).toBe(`request body exceeds the ingest body limit of ${LIMIT} bytes; send smaller batches`);
+    expect(body.error.message).toBe(
+      `request body exceeds the ingest body limit of ${LIMIT} bytes; send smaller batches`,
+    );
     expect(rowCount(a, 'records')).toBe(0);
   });
 

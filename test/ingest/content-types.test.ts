@@ -77,9 +77,19 @@ describe('application/json', () => {
   });
 
   it.each([
-    ['an unknown field next to records', { records: [], extra: 1 }, /unknown field "extra" next to "records"/, 'extra'],
+    [
+      'an unknown field next to records',
+      { records: [], extra: 1 },
+      /unknown field "extra" next to "records"/,
+      'extra',
+    ],
     ['records that is not an array', { records: { a: 1 } }, /^records: expected array$/, 'records'],
-    ['an object without records', { data: [] }, /body must be \{"records": \[\.\.\.\]\} or a JSON array/, 'records'],
+    [
+      'an object without records',
+      { data: [] },
+      /body must be \{"records": \[\.\.\.\]\} or a JSON array/,
+      'records',
+    ],
     ['a JSON string', 'x', /body must be \{"records"/, 'records'],
   ])('refuses %s as a whole with 400 and stores nothing', async (_name, body, message, path) => {
     const res = await ingestJson(t.app, JSON.stringify(body));
@@ -95,7 +105,13 @@ describe('application/json', () => {
 
 describe('application/x-ndjson', () => {
   it('stores one record per line, skipping blank lines and tolerating CRLF', async () => {
-    const text = [JSON.stringify(rec('a')), '', JSON.stringify(rec('b')), '   ', JSON.stringify(rec('c'))].join('\r\n');
+    const text = [
+      JSON.stringify(rec('a')),
+      '',
+      JSON.stringify(rec('b')),
+      '   ',
+      JSON.stringify(rec('c')),
+    ].join('\r\n');
     const res = await ingestNdjson(t.app, `${text}\n`);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ accepted: 3, duplicates: 0, rejected: [] });
@@ -106,19 +122,26 @@ describe('application/x-ndjson', () => {
     const text = ['', JSON.stringify(rec('a')), '', JSON.stringify(rec('b', { status: 'maybe' }))].join('\n');
     const res = await ingestNdjson(t.app, text);
     expect(res.status).toBe(207);
-    expect(res.body.rejected).toEqual([{ line: 4, errors: [{ path: 'line[4].status', message: 'expected "ok" or "error"' }] }]);
+    expect(res.body.rejected).toEqual([
+      { line: 4, errors: [{ path: 'line[4].status', message: 'expected "ok" or "error"' }] },
+    ]);
   });
 
-  it.each(['application/ndjson', 'application/jsonl', 'application/x-jsonlines'])('accepts the alias %s', async (type) => {
-    const res = await send(t.app, `${JSON.stringify(rec('a'))}\n${JSON.stringify(rec('b'))}`, type);
-    expect(res.status).toBe(200);
-    expect(await storedRequestIds(t.app)).toEqual(['a', 'b']);
-  });
+  it.each(['application/ndjson', 'application/jsonl', 'application/x-jsonlines'])(
+    'accepts the alias %s',
+    async (type) => {
+      const res = await send(t.app, `${JSON.stringify(rec('a'))}\n${JSON.stringify(rec('b'))}`, type);
+      expect(res.status).toBe(200);
+      expect(await storedRequestIds(t.app)).toEqual(['a', 'b']);
+    },
+  );
 
   it('treats an array on a line as one bad record, not a batch', async () => {
     const res = await ingestNdjson(t.app, `${JSON.stringify([rec('a')])}\n${JSON.stringify(rec('b'))}`);
     expect(res.status).toBe(207);
-    expect(res.body.rejected).toEqual([{ line: 1, errors: [{ path: 'line[1]', message: 'expected object, got array' }] }]);
+    expect(res.body.rejected).toEqual([
+      { line: 1, errors: [{ path: 'line[1]', message: 'expected object, got array' }] },
+    ]);
     expect(await storedRequestIds(t.app)).toEqual(['b']);
   });
 });
@@ -144,14 +167,20 @@ describe('unsupported media', () => {
   });
 
   it('answers 415 for a content-encoding other than gzip', async () => {
-    const res = await send(t.app, JSON.stringify([rec('a')]), 'application/json', { 'content-encoding': 'br' });
+    const res = await send(t.app, JSON.stringify([rec('a')]), 'application/json', {
+      'content-encoding': 'br',
+    });
     expect(res.status).toBe(415);
-    expect((res.json as ErrorBody).error.message).toBe('content-encoding br is not supported; use gzip or none');
+    expect((res.json as ErrorBody).error.message).toBe(
+      'content-encoding br is not supported; use gzip or none',
+    );
     expect(rowCount(t, 'records')).toBe(0);
   });
 
   it('treats content-encoding identity as no encoding', async () => {
-    const res = await send(t.app, JSON.stringify([rec('a')]), 'application/json', { 'content-encoding': 'identity' });
+    const res = await send(t.app, JSON.stringify([rec('a')]), 'application/json', {
+      'content-encoding': 'identity',
+    });
     expect(res.status).toBe(200);
   });
 });

@@ -18,7 +18,11 @@ type Case = [name: string, record: unknown, problems: { path: string; message: s
 
 const cases: Case[] = [
   ['model missing', without('model'), [{ path: 'records[0].model', message: 'required' }]],
-  ['model not a string', rec('r1', { model: 5 }), [{ path: 'records[0].model', message: 'expected model name as a string, got number' }]],
+  [
+    'model not a string',
+    rec('r1', { model: 5 }),
+    [{ path: 'records[0].model', message: 'expected model name as a string, got number' }],
+  ],
   [
     'model with a space',
     rec('r1', { model: 'iris v2' }),
@@ -34,7 +38,11 @@ const cases: Case[] = [
     rec('r1', { model_version: 2 }),
     [{ path: 'records[0].model_version', message: 'expected model version as a string, got number' }],
   ],
-  ['model_version empty', rec('r1', { model_version: '' }), [{ path: 'records[0].model_version', message: 'must not be empty' }]],
+  [
+    'model_version empty',
+    rec('r1', { model_version: '' }),
+    [{ path: 'records[0].model_version', message: 'must not be empty' }],
+  ],
   ['request_id missing', without('request_id'), [{ path: 'records[0].request_id', message: 'required' }]],
   [
     'request_id not a string',
@@ -44,7 +52,12 @@ const cases: Case[] = [
   [
     'timestamp in epoch seconds',
     rec('r1', { timestamp: 1_795_000_000 }),
-    [{ path: 'records[0].timestamp', message: 'epoch timestamps must be milliseconds (this looks like seconds)' }],
+    [
+      {
+        path: 'records[0].timestamp',
+        message: 'epoch timestamps must be milliseconds (this looks like seconds)',
+      },
+    ],
   ],
   [
     'timestamp in epoch milliseconds past year 9999',
@@ -54,7 +67,12 @@ const cases: Case[] = [
   [
     'timestamp garbage',
     rec('r1', { timestamp: 'yesterday' }),
-    [{ path: 'records[0].timestamp', message: 'expected RFC 3339 timestamp such as 2026-11-24T10:00:00Z, got "yesterday"' }],
+    [
+      {
+        path: 'records[0].timestamp',
+        message: 'expected RFC 3339 timestamp such as 2026-11-24T10:00:00Z, got "yesterday"',
+      },
+    ],
   ],
   [
     'timestamp date without time',
@@ -79,18 +97,34 @@ const cases: Case[] = [
   [
     'timestamp of the wrong type',
     rec('r1', { timestamp: true }),
-    [{ path: 'records[0].timestamp', message: 'expected RFC 3339 string or epoch milliseconds, got boolean' }],
+    [
+      {
+        path: 'records[0].timestamp',
+        message: 'expected RFC 3339 string or epoch milliseconds, got boolean',
+      },
+    ],
   ],
   ['features missing', without('features'), [{ path: 'records[0].features', message: 'required' }]],
-  ['features a string', rec('r1', { features: 'a=1' }), [{ path: 'records[0].features', message: 'expected object, got string' }]],
-  ['features an array', rec('r1', { features: [1, 2] }), [{ path: 'records[0].features', message: 'expected object, got array' }]],
+  [
+    'features a string',
+    rec('r1', { features: 'a=1' }),
+    [{ path: 'records[0].features', message: 'expected object, got string' }],
+  ],
+  [
+    'features an array',
+    rec('r1', { features: [1, 2] }),
+    [{ path: 'records[0].features', message: 'expected object, got array' }],
+  ],
   [
     'feature values of bad types',
     rec('r1', { features: { ok: 1, list: [1], nested: { a: 1 }, 'petal width': [] } }),
     [
       { path: 'records[0].features.list', message: 'expected number, string, boolean or null, got array' },
       { path: 'records[0].features.nested', message: 'expected number, string, boolean or null, got object' },
-      { path: 'records[0].features["petal width"]', message: 'expected number, string, boolean or null, got array' },
+      {
+        path: 'records[0].features["petal width"]',
+        message: 'expected number, string, boolean or null, got array',
+      },
     ],
   ],
   [
@@ -106,20 +140,58 @@ const cases: Case[] = [
   [
     'prediction an array',
     rec('r1', { prediction: [0.1, 0.9] }),
-    [{ path: 'records[0].prediction', message: /^expected number, string, boolean, or an object of numbers .*got array$/ }],
+    [
+      {
+        path: 'records[0].prediction',
+        message: /^expected number, string, boolean, or an object of numbers .*got array$/,
+      },
+    ],
   ],
   [
     'prediction probabilities that are not numbers',
     rec('r1', { prediction: { setosa: 'high' } }),
-    [{ path: 'records[0].prediction', message: /^expected number, string, boolean, or an object of numbers/ }],
+    [
+      {
+        path: 'records[0].prediction',
+        message: /^expected number, string, boolean, or an object of numbers/,
+      },
+    ],
   ],
-  ['label an object', rec('r1', { label: { a: 1 } }), [{ path: 'records[0].label', message: 'expected number, string, boolean or null, got object' }]],
-  ['latency_ms negative', rec('r1', { latency_ms: -0.5 }), [{ path: 'records[0].latency_ms', message: 'must be ≥ 0' }]],
-  ['latency_ms a string', rec('r1', { latency_ms: '12' }), [{ path: 'records[0].latency_ms', message: 'expected number, got string' }]],
-  ['status unknown', rec('r1', { status: 'failed' }), [{ path: 'records[0].status', message: 'expected "ok" or "error"' }]],
-  ['error not a string', rec('r1', { error: { code: 1 } }), [{ path: 'records[0].error', message: 'expected string, got object' }]],
-  ['tags not an object', rec('r1', { tags: 'eu' }), [{ path: 'records[0].tags', message: 'expected object of strings, got string' }]],
-  ['tag value a number', rec('r1', { tags: { shard: 3 } }), [{ path: 'records[0].tags.shard', message: 'tag values must be strings, got number' }]],
+  [
+    'label an object',
+    rec('r1', { label: { a: 1 } }),
+    [{ path: 'records[0].label', message: 'expected number, string, boolean or null, got object' }],
+  ],
+  [
+    'latency_ms negative',
+    rec('r1', { latency_ms: -0.5 }),
+    [{ path: 'records[0].latency_ms', message: 'must be ≥ 0' }],
+  ],
+  [
+    'latency_ms a string',
+    rec('r1', { latency_ms: '12' }),
+    [{ path: 'records[0].latency_ms', message: 'expected number, got string' }],
+  ],
+  [
+    'status unknown',
+    rec('r1', { status: 'failed' }),
+    [{ path: 'records[0].status', message: 'expected "ok" or "error"' }],
+  ],
+  [
+    'error not a string',
+    rec('r1', { error: { code: 1 } }),
+    [{ path: 'records[0].error', message: 'expected string, got object' }],
+  ],
+  [
+    'tags not an object',
+    rec('r1', { tags: 'eu' }),
+    [{ path: 'records[0].tags', message: 'expected object of strings, got string' }],
+  ],
+  [
+    'tag value a number',
+    rec('r1', { tags: { shard: 3 } }),
+    [{ path: 'records[0].tags.shard', message: 'tag values must be strings, got number' }],
+  ],
   [
     'unknown top-level keys',
     rec('r1', { input: {}, user: 'x' }),
@@ -155,17 +227,33 @@ describe('envelope validation', () => {
   });
 
   it('reports every problem of one record, not only the first', async () => {
-    const res = await ingestJson(t.app, [{ model: '', request_id: 5, features: 'x', latency_ms: -1, extra: true }]);
+    const res = await ingestJson(t.app, [
+      { model: '', request_id: 5, features: 'x', latency_ms: -1, extra: true },
+    ]);
     const paths = res.body.rejected[0]?.errors.map((e) => e.path) ?? [];
     expect(new Set(paths)).toEqual(
-      new Set(['records[0].model', 'records[0].request_id', 'records[0].features', 'records[0].latency_ms', 'records[0].extra']),
+      new Set([
+        'records[0].model',
+        'records[0].request_id',
+        'records[0].features',
+        'records[0].latency_ms',
+        'records[0].extra',
+      ]),
     );
   });
 
   it('names NDJSON problems by line', async () => {
-    const res = await ingestNdjson(t.app, `${JSON.stringify(rec('a'))}\n${JSON.stringify(rec('b', { tags: { shard: 1 } }))}`);
+    const res = await ingestNdjson(
+      t.app,
+      `${JSON.stringify(rec('a'))}\n${JSON.stringify(rec('b', { tags: { shard: 1 } }))}`,
+    );
     expect(res.status).toBe(207);
-    expect(res.body.rejected).toEqual([{ line: 2, errors: [{ path: 'line[2].tags.shard', message: 'tag values must be strings, got number' }] }]);
+    expect(res.body.rejected).toEqual([
+      {
+        line: 2,
+        errors: [{ path: 'line[2].tags.shard', message: 'tag values must be strings, got number' }],
+      },
+    ]);
   });
 });
 
@@ -174,7 +262,10 @@ describe('numbers JSON cannot represent', () => {
     const res = await ingestJson(t.app, '[{"model": "iris", "request_id": "r1", "features": {"x": 1e999}}]');
     expect(res.status).toBe(422);
     expect(res.body.rejected[0]?.errors).toEqual([
-      { path: 'records[0].features.x', message: 'expected number, string, boolean or null, got a number out of range' },
+      {
+        path: 'records[0].features.x',
+        message: 'expected number, string, boolean or null, got a number out of range',
+      },
     ]);
   });
 });
@@ -211,7 +302,9 @@ describe('timestamps that are accepted', () => {
 describe('loose feature values', () => {
   it('accepts any scalar feature value, since an unexpected value is drift and not a reason to drop data', async () => {
     const features = { n: -3.5, s: 'text', b: false, z: null, 'with space': 1 };
-    const res = await ingestJson(t.app, [rec('a', { features, label: null, prediction: true, status: 'error', error: 'timeout' })]);
+    const res = await ingestJson(t.app, [
+      rec('a', { features, label: null, prediction: true, status: 'error', error: 'timeout' }),
+    ]);
     expect(res.status).toBe(200);
     const [stored] = await storedRecords(t.app);
     expect(stored?.features).toEqual(features);

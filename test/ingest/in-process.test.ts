@@ -9,13 +9,20 @@ afterEach(async () => {
   t = undefined;
 });
 
-const rec = (id: string, extra: Record<string, unknown> = {}) => ({ model: 'iris', request_id: id, features: { petal_width: 1.5 }, ...extra });
+const rec = (id: string, extra: Record<string, unknown> = {}) => ({
+  model: 'iris',
+  request_id: id,
+  features: { petal_width: 1.5 },
+  ...extra,
+});
 
 describe('in-process ingest with write-behind', () => {
   it('returns at once, stores nothing until the flush, then stores like HTTP ingest (duplicates and rejections included)', async () => {
     t = makeTestApp();
     const flushed: number[] = [];
-    const b = new IngestBatcher(t.deps, { maxRecords: 1000, maxDelayMs: 60_000 }, (r) => flushed.push(r.accepted));
+    const b = new IngestBatcher(t.deps, { maxRecords: 1000, maxDelayMs: 60_000 }, (r) =>
+      flushed.push(r.accepted),
+    );
     b.submit(rec('a'));
     b.submit(rec('b'));
     b.submit(rec('a'));
@@ -24,7 +31,14 @@ describe('in-process ingest with write-behind', () => {
     expect(rowCount(t, 'records')).toBe(0);
     await b.flush();
     expect(flushed).toEqual([2]);
-    expect(b.stats).toMatchObject({ submitted: 4, flushes: 1, accepted: 2, duplicates: 1, rejected: 1, failed: 0 });
+    expect(b.stats).toMatchObject({
+      submitted: 4,
+      flushes: 1,
+      accepted: 2,
+      duplicates: 1,
+      rejected: 1,
+      failed: 0,
+    });
     expect(await storedRequestIds(t.app)).toEqual(['a', 'b']);
     const [rejection] = await storedRejections(t.app);
     expect(rejection?.errors[0]?.path).toBe('records[3].request_id');

@@ -15,9 +15,19 @@ describe('a request larger than one transaction', () => {
     const client = new Client(t.app);
     await client.baseline('m', JSON.stringify(syntheticTraining()), 'application/json');
     // 17,500 records: three transactions of at most 8000, spread over three hourly buckets.
-    const records = [...mBatch('a', hour(6), 0, 8000), ...mBatch('b', hour(7), 0, 8000), ...mBatch('c', hour(8), 0, 1500)];
-    const lines = [...records, records[5], { model: 'm', request_id: 9, features: {} }].map((r) => JSON.stringify(r)).join('\n');
-    const res = await t.app.request('/v1/ingest', { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: lines });
+    const records = [
+      ...mBatch('a', hour(6), 0, 8000),
+      ...mBatch('b', hour(7), 0, 8000),
+      ...mBatch('c', hour(8), 0, 1500),
+    ];
+    const lines = [...records, records[5], { model: 'm', request_id: 9, features: {} }]
+      .map((r) => JSON.stringify(r))
+      .join('\n');
+    const res = await t.app.request('/v1/ingest', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: lines,
+    });
     const body = (await res.json()) as { accepted: number; duplicates: number; rejected: { line: number }[] };
     expect(res.status).toBe(207);
     expect(body).toMatchObject({ accepted: 17_500, duplicates: 1 });

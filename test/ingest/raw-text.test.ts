@@ -14,7 +14,10 @@ describe('rejected JSON elements keep the text as sent', () => {
     const body = `[{"model":"iris","request_id":"good","features":{}}, ${nested}]`;
     const res = await ingestJson(t.app, body);
     expect(res.status).toBe(207);
-    expect(res.body).toMatchObject({ accepted: 1, rejected: [{ index: 1, errors: [{ path: 'records[1]', message: 'expected object, got array' }] }] });
+    expect(res.body).toMatchObject({
+      accepted: 1,
+      rejected: [{ index: 1, errors: [{ path: 'records[1]', message: 'expected object, got array' }] }],
+    });
     expect(await storedRequestIds(t.app)).toEqual(['good']);
     const [rejection] = await storedRejections(t.app);
     expect(rejection?.raw).toBe(nested);
@@ -22,7 +25,8 @@ describe('rejected JSON elements keep the text as sent', () => {
 
   it('keeps values that re-serialising would change: 1e999, duplicate keys, spacing', async () => {
     t = makeTestApp();
-    const bad = '{ "model":"iris", "request_id":"r-inf", "features":{"x":1e999}, "status":"bad", "status":"worse" }';
+    const bad =
+      '{ "model":"iris", "request_id":"r-inf", "features":{"x":1e999}, "status":"bad", "status":"worse" }';
     const res = await ingestJson(t.app, `{"records": [${bad}]}`);
     expect(res.status).toBe(422);
     const [rejection] = await storedRejections(t.app);
@@ -33,14 +37,21 @@ describe('rejected JSON elements keep the text as sent', () => {
 describe('recordSpans', () => {
   it('finds every element of the records array exactly as JSON.parse sees it', async () => {
     fc.assert(
-      fc.property(fc.array(fc.jsonValue({ maxDepth: 4 })), fc.boolean(), fc.nat(3), (values, wrapped, spaces) => {
-        const pad = ' '.repeat(spaces);
-        const array = `[${pad}${values.map((v) => JSON.stringify(v, null, spaces)).join(`${pad},${pad}`)}${pad}]`;
-        const text = wrapped ? `{"before": {"records": 1}, "records":${pad}${array}}` : array;
-        const spans = recordSpans(text);
-        expect(spans).not.toBeNull();
-        expect(spans?.map(([a, b]) => JSON.parse(text.slice(a, b)))).toEqual(JSON.parse(JSON.stringify(values)));
-      }),
+      fc.property(
+        fc.array(fc.jsonValue({ maxDepth: 4 })),
+        fc.boolean(),
+        fc.nat(3),
+        (values, wrapped, spaces) => {
+          const pad = ' '.repeat(spaces);
+          const array = `[${pad}${values.map((v) => JSON.stringify(v, null, spaces)).join(`${pad},${pad}`)}${pad}]`;
+          const text = wrapped ? `{"before": {"records": 1}, "records":${pad}${array}}` : array;
+          const spans = recordSpans(text);
+          expect(spans).not.toBeNull();
+          expect(spans?.map(([a, b]) => JSON.parse(text.slice(a, b)))).toEqual(
+            JSON.parse(JSON.stringify(values)),
+          );
+        },
+      ),
     );
   });
 });

@@ -3,7 +3,15 @@ import type { AlertView } from '../../src/alerts/types.js';
 import { REBUILD_PAGE, rebuildStep, startActivation } from '../../src/baselines/service.js';
 import { runDriftTick } from '../../src/jobs/drift-tick.js';
 import { runRebuildTick } from '../../src/jobs/index.js';
-import { type BaselineBody, createBaseline, feature, ingestAll, mrec, runDrift, syntheticTraining } from '../drift/helpers.js';
+import {
+  type BaselineBody,
+  createBaseline,
+  feature,
+  ingestAll,
+  mrec,
+  runDrift,
+  syntheticTraining,
+} from '../drift/helpers.js';
 import { getJson } from '../helpers.js';
 import { FIXED_NOW, makeTestApp, type TestApp } from '../support.js';
 
@@ -23,12 +31,20 @@ const START = FIXED_NOW - 3 * 3600e3;
 // Production x spreads over 0…199 like baseline A; baseline B was trained on 0…99 only, so against B
 // the same records drift strongly.
 const records = (prefix: string, count: number, t0: number) =>
-  Array.from({ length: count }, (_, i) => mrec(`${prefix}-${i}`, { x: i % 200, color: ['red', 'green', 'blue'][i % 3] }, { timestamp: t0 + i * 1000 }));
+  Array.from({ length: count }, (_, i) =>
+    mrec(
+      `${prefix}-${i}`,
+      { x: i % 200, color: ['red', 'green', 'blue'][i % 3] },
+      { timestamp: t0 + i * 1000 },
+    ),
+  );
 
 function featureTotal(app: TestApp, baselineId: number, name: string): number {
   return (
     app.store.connection.sqlite
-      .prepare("SELECT coalesce(sum(n), 0) AS n FROM aggregates WHERE model = 'm' AND baseline_id = ? AND role = 'feature' AND name = ?")
+      .prepare(
+        "SELECT coalesce(sum(n), 0) AS n FROM aggregates WHERE model = 'm' AND baseline_id = ? AND role = 'feature' AND name = ?",
+      )
       .get(baselineId, name) as { n: number }
   ).n;
 }
@@ -53,7 +69,9 @@ describe('activation rebuild', () => {
     expect(a.active).toBe(true);
     await ingestAll(app.app, records('r', N, START));
     const narrow = syntheticTraining().map((r) => ({ ...r, x: r.x % 100 }));
-    const b = await createBaseline(app.app, 'm', JSON.stringify(narrow), 'application/json', { activate: 'false' });
+    const b = await createBaseline(app.app, 'm', JSON.stringify(narrow), 'application/json', {
+      activate: 'false',
+    });
     expect(b.active).toBe(false);
 
     const activation = await startActivation(app.deps, 'm', b.id, 'ana');
@@ -65,7 +83,10 @@ describe('activation rebuild', () => {
     let list = await baselines(app);
     const listedB = list.find((x) => x.id === b.id);
     const listedA = list.find((x) => x.id === a.id);
-    expect(listedB).toMatchObject({ active: true, rebuild: { baseline_id: b.id, records_done: 1000, records_total: N, started_by: 'ana' } });
+    expect(listedB).toMatchObject({
+      active: true,
+      rebuild: { baseline_id: b.id, records_done: 1000, records_total: N, started_by: 'ana' },
+    });
     expect(listedA).toMatchObject({ active: false, rebuild: null });
     const rebuild = listedB?.rebuild;
     if (!rebuild) throw new Error('no rebuild shown');
@@ -79,7 +100,11 @@ describe('activation rebuild', () => {
     const partial = await runDrift(app.app, 'm');
     expect(partial).toHaveLength(1);
     const p = partial[0];
-    expect(p).toMatchObject({ window_kind: 'rolling', baseline_id: b.id, rebuilding: { records_done: 1000, records_total: N } });
+    expect(p).toMatchObject({
+      window_kind: 'rolling',
+      baseline_id: b.id,
+      rebuilding: { records_done: 1000, records_total: N },
+    });
     expect(p?.drifted).toBe(true);
     expect(p && feature(p, 'x').n).toBe(1000 + LATE);
     // The tick leaves the version's changed buckets for later rather than judging half a window.
@@ -88,7 +113,9 @@ describe('activation rebuild', () => {
     expect(tick.pending).toBeGreaterThan(0);
     expect(tick.errors).toEqual([]);
     expect(await alerts(app)).toEqual([]);
-    expect(app.store.connection.sqlite.prepare('SELECT count(*) AS n FROM deliveries').get()).toEqual({ n: 0 });
+    expect(app.store.connection.sqlite.prepare('SELECT count(*) AS n FROM deliveries').get()).toEqual({
+      n: 0,
+    });
 
     // Two runners at once (a request and the job, say): each page is folded in by exactly one.
     await Promise.all([rebuildStep(app.deps, 'm', 1000), rebuildStep(app.deps, 'm', 1000)]);

@@ -148,25 +148,39 @@ describe('job leadership', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as { leader: boolean; jobs: JobStatusView[] };
     expect(body.leader).toBe(true);
-    expect(body.jobs).toEqual([expect.objectContaining({ name: 'count', last_error: 'disk on fire', last_success: null })]);
+    expect(body.jobs).toEqual([
+      expect.objectContaining({ name: 'count', last_error: 'disk on fire', last_success: null }),
+    ]);
     // The leader knows when the job runs next; a follower does not run it.
     expect(body.jobs[0]?.next_run).not.toBeNull();
 
-    const ready = (await (await leaderApp.request('/readyz')).json()) as { checks: { leader: boolean; jobs: Record<string, string> } };
+    const ready = (await (await leaderApp.request('/readyz')).json()) as {
+      checks: { leader: boolean; jobs: Record<string, string> };
+    };
     expect(ready.checks.leader).toBe(true);
     expect(ready.checks.jobs.count).toBe('failing: disk on fire');
 
     const followerApp = createApp({ ...b.deps, jobs: b.registry });
-    const follower = (await (await followerApp.request('/v1/jobs')).json()) as { leader: boolean; jobs: JobStatusView[] };
+    const follower = (await (await followerApp.request('/v1/jobs')).json()) as {
+      leader: boolean;
+      jobs: JobStatusView[];
+    };
     expect(follower.leader).toBe(false);
-    expect(follower.jobs).toEqual([expect.objectContaining({ name: 'count', last_error: null, last_start: null, next_run: null })]);
+    expect(follower.jobs).toEqual([
+      expect.objectContaining({ name: 'count', last_error: null, last_start: null, next_run: null }),
+    ]);
 
     // A later success clears the "failing" state in /readyz; the last error stays on record.
     failing = false;
     c.setNow(FIXED_NOW + 6_000);
     expect(await a.registry.runNow('count')).toBe(true);
-    expect(a.registry.status()[0]).toMatchObject({ last_success: new Date(FIXED_NOW + 6_000).toISOString(), last_error: 'disk on fire' });
-    const after = (await (await leaderApp.request('/readyz')).json()) as { checks: { jobs: Record<string, string> } };
+    expect(a.registry.status()[0]).toMatchObject({
+      last_success: new Date(FIXED_NOW + 6_000).toISOString(),
+      last_error: 'disk on fire',
+    });
+    const after = (await (await leaderApp.request('/readyz')).json()) as {
+      checks: { jobs: Record<string, string> };
+    };
     expect(after.checks.jobs.count).toBe('ok');
   });
 });

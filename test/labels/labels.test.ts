@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { LabelResult } from '../../src/labels/service.js';
 import { createBaseline, type DriftResultBody, ingestAll, runDriftOne } from '../drift/helpers.js';
 import type { ErrorBody } from '../helpers.js';
 import { makeTestApp, postJson, type TestApp } from '../support.js';
-import type { LabelResult } from '../../src/labels/service.js';
 
 // Delayed ground truth joined to stored records: what a run reports as performance.
 
@@ -167,7 +167,12 @@ describe('regression labels', () => {
     expect(first.mae).toBeCloseTo(expected.mae, 12);
     expect(first.rmse).toBeCloseTo(expected.rmse, 12);
 
-    expect((await label(app, labels)).body).toEqual({ updated: 0, unchanged: 4, not_found: [], unscored: [] });
+    expect((await label(app, labels)).body).toEqual({
+      updated: 0,
+      unchanged: 4,
+      not_found: [],
+      unscored: [],
+    });
     expect(await perf(app, 'reg')).toEqual(first);
 
     // q3's label corrected from 7 to 10: its error goes from 3 to 0.

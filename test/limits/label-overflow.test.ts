@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { LabelResult } from '../../src/labels/service.js';
 import { createBaseline, ingestAll, runDriftOne } from '../drift/helpers.js';
 import { storedRecords } from '../helpers.js';
 import { makeTestApp, postJson, type TestApp } from '../support.js';
-import type { LabelResult } from '../../src/labels/service.js';
 
 // A regression label whose error is absurdly large (its square would overflow a bucket's sums to Infinity,
 // and a later correction would compute Infinity − Infinity) is stored but not scored, and never costs the

@@ -1,10 +1,10 @@
-import { enqueueNotification } from '../../src/notifications/service.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChannelConfig } from '../../src/config.js';
 import { notificationRoutes } from '../../src/notifications/routes.js';
 import {
   backoffMs,
   DELIVERY_BATCH,
+  enqueueNotification,
   runDeliveryTick,
   signPayload,
   verifySignature,
@@ -16,11 +16,11 @@ import {
   deadUrl,
   deliveryRow,
   deliveryRows,
+  enqueue,
   type Receiver,
   retrainView,
   startReceiver,
   T0,
-  enqueue,
 } from './helpers.js';
 
 const SECRET = 'whsec-test-0123456789';
@@ -373,7 +373,8 @@ describe('enqueueNotification', () => {
     const inserted = await enqueue(a.deps, alertEvent('alert.opened'));
     expect(inserted).toBe(3);
     // Nothing was attempted yet: the rows wait, untouched, for the delivery tick.
-    for (const row of deliveryRows(a)) expect(row).toMatchObject({ status: 'pending', attempts: 0, last_error: null });
+    for (const row of deliveryRows(a))
+      expect(row).toMatchObject({ status: 'pending', attempts: 0, last_error: null });
 
     expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 0, failed: 0, retried: 3 });
     for (const row of deliveryRows(a)) expect(row.last_error).toMatch(/ECONNREFUSED/);

@@ -1,8 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AlertView, NotificationEvent, RetrainRequestView } from '../../src/alerts/types.js';
-import { enqueueNotification } from '../../src/notifications/service.js';
 import type { AppDeps } from '../../src/context.js';
+import { enqueueNotification } from '../../src/notifications/service.js';
 
 /** A delivery row as stored (snake_case columns, straight from SQLite). */
 export interface DeliveryRow {
@@ -22,6 +22,7 @@ export interface DeliveryRow {
 export function enqueue(deps: AppDeps, event: NotificationEvent): Promise<number> {
   return deps.store.tx((tx) => enqueueNotification(tx, deps.config, event));
 }
+
 import type { TestApp } from '../support.js';
 
 export interface Received {

@@ -1,23 +1,21 @@
-import { resendFiring } from '../../src/alerts/raise.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { resendFiring } from '../../src/alerts/raise.js';
 import type { AlertView } from '../../src/alerts/types.js';
 import type { ChannelConfig, ConfigInput } from '../../src/config.js';
 import type { AlertmanagerAlert, SlackPayload } from '../../src/notifications/payloads.js';
-import {
-  runDeliveryTick,
-} from '../../src/notifications/service.js';
+import { runDeliveryTick } from '../../src/notifications/service.js';
 import { hour, MIN, setupM } from '../alerts/helpers.js';
 import { FIXED_NOW, makeTestApp, type TestApp } from '../support.js';
 import {
   alertEvent,
   alertView,
   deliveryRows,
+  enqueue,
   insertAlertRow,
   type Receiver,
   retrainView,
   startReceiver,
   T0,
-  enqueue,
 } from './helpers.js';
 
 let t: TestApp | undefined;
@@ -145,10 +143,7 @@ describe('Alertmanager payload', () => {
     const closedAt = new Date(T0 + 60_000).toISOString();
     await enqueue(a.deps, alertEvent('alert.opened'));
     await enqueue(a.deps, alertEvent('alert.escalated', alertView({ severity: 'critical' })));
-    await enqueue(
-      a.deps,
-      alertEvent('alert.closed', alertView({ status: 'closed', closed_at: closedAt })),
-    );
+    await enqueue(a.deps, alertEvent('alert.closed', alertView({ status: 'closed', closed_at: closedAt })));
     expect(
       await enqueue(a.deps, {
         type: 'retrain.requested',
@@ -265,7 +260,9 @@ describe('Alertmanager resend tick', () => {
     expect(await resendFiring(a.deps, T0)).toBe(0);
     const id = insertAlertRow(a, { feature: 'petal_length' });
     expect(await resendFiring(a.deps, T0)).toBe(1);
-    a.store.connection.sqlite.prepare(`UPDATE alerts SET status = 'closed', closed_at = ? WHERE id = ?`).run(T0, id);
+    a.store.connection.sqlite
+      .prepare(`UPDATE alerts SET status = 'closed', closed_at = ? WHERE id = ?`)
+      .run(T0, id);
     expect(await resendFiring(a.deps, T0 + 1_000)).toBe(0);
     expect(deliveryRows(a)).toEqual([]);
   });
@@ -288,9 +285,9 @@ describe('events filter', () => {
     expect(await enqueue(a.deps, alertEvent('alert.opened'))).toBe(2);
     expect(await enqueue(a.deps, retrain)).toBe(2);
     expect(await enqueue(a.deps, alertEvent('alert.closed', alertView({ status: 'closed' })))).toBe(3);
-    expect(
-      await enqueue(a.deps, { type: 'rollback.requested', at: T0, actor: 'ana', note: 'to v1' }),
-    ).toBe(1);
+    expect(await enqueue(a.deps, { type: 'rollback.requested', at: T0, actor: 'ana', note: 'to v1' })).toBe(
+      1,
+    );
     expect(deliveryRows(a).map((r) => `${r.event} → ${r.channel}`)).toEqual([
       'alert.opened → chat',
       'alert.opened → am',
@@ -412,7 +409,9 @@ describe('data-quality alerts', () => {
 
   it('names whichever rate crossed qualityRate, the missing rate only above the baseline’s own', async () => {
     // 30 % missing where training had 28 %: not what fired; 7 % of strings where numbers were expected is.
-    const mistyped = await sent(dq({ missing_rate: 0.3, baseline_missing_rate: 0.28, type_mismatch_rate: 0.07 }));
+    const mistyped = await sent(
+      dq({ missing_rate: 0.3, baseline_missing_rate: 0.28, type_mismatch_rate: 0.07 }),
+    );
     expect(mistyped.slack?.text).toContain('opened, type-mismatch rate 7.0% http');
     expect(mistyped.am?.annotations.description).toContain(': type-mismatch rate 7.0% (alerting at 5.0%)');
 

@@ -45,7 +45,9 @@ describe('durability across kill -9', () => {
     const acknowledged: string[] = [];
 
     for (let batch = 0; batch < 4; batch++) {
-      const records = Array.from({ length: 50 }, (_, i) => rec(`json-${batch}-${i}`, { timestamp: 1_795_000_000_000 + i }));
+      const records = Array.from({ length: 50 }, (_, i) =>
+        rec(`json-${batch}-${i}`, { timestamp: 1_795_000_000_000 + i }),
+      );
       const res = await post(first, JSON.stringify({ records }), { 'content-type': 'application/json' });
       expect(res.status).toBe(200);
       expect(res.body.accepted).toBe(50);
@@ -53,7 +55,10 @@ describe('durability across kill -9', () => {
     }
 
     const ndjson = Array.from({ length: 30 }, (_, i) => JSON.stringify(rec(`nd-${i}`))).join('\n');
-    const gz = await post(first, gzipSync(ndjson), { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' });
+    const gz = await post(first, gzipSync(ndjson), {
+      'content-type': 'application/x-ndjson',
+      'content-encoding': 'gzip',
+    });
     expect(gz.status).toBe(200);
     acknowledged.push(...Array.from({ length: 30 }, (_, i) => `nd-${i}`));
 
@@ -69,11 +74,15 @@ describe('durability across kill -9', () => {
     const second = await startServerProcess(db);
     expect(await storedIds(second)).toEqual([...acknowledged].sort());
     expect(await modelCount(second)).toBe(acknowledged.length);
-    const rejections = (await (await fetch(second.url('/v1/ingest/rejections'))).json()) as { rejections: RejectionBody[] };
+    const rejections = (await (await fetch(second.url('/v1/ingest/rejections'))).json()) as {
+      rejections: RejectionBody[];
+    };
     expect(rejections.rejections.map((r) => r.request_id)).toEqual(['mixed-bad']);
 
     // The restarted server still deduplicates against what survived.
-    const again = await post(second, JSON.stringify([rec('json-0-0'), rec('after-restart')]), { 'content-type': 'application/json' });
+    const again = await post(second, JSON.stringify([rec('json-0-0'), rec('after-restart')]), {
+      'content-type': 'application/json',
+    });
     expect(again.body).toEqual({ accepted: 1, duplicates: 1, rejected: [] });
   });
 

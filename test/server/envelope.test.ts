@@ -45,7 +45,9 @@ describe('error envelope', () => {
     const res = await t.app.request('/v2/nothing', { headers: { 'x-request-id': 'req-404' } });
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(await res.json()).toEqual({ error: { code: 'not_found', message: 'no route for GET /v2/nothing', requestId: 'req-404' } });
+    expect(await res.json()).toEqual({
+      error: { code: 'not_found', message: 'no route for GET /v2/nothing', requestId: 'req-404' },
+    });
   });
 
   it('answers a wrong method on a known path with 405 and the allowed methods', async () => {
@@ -73,7 +75,11 @@ describe('error envelope', () => {
   });
 
   it('leaves details out when there are none', async () => {
-    const res = await t.app.request('/v1/ingest', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'a,b' });
+    const res = await t.app.request('/v1/ingest', {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv' },
+      body: 'a,b',
+    });
     const body = (await res.json()) as ErrorBody;
     expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'requestId']);
   });
@@ -83,7 +89,11 @@ describe('error envelope', () => {
     const res = await ingestJson(t.app, [rec('a')], { 'x-request-id': 'req-500' });
     expect(res.status).toBe(500);
     expect(res.json).toEqual({
-      error: { code: 'internal', message: 'internal error; see the server log for this request id', requestId: 'req-500' },
+      error: {
+        code: 'internal',
+        message: 'internal error; see the server log for this request id',
+        requestId: 'req-500',
+      },
     });
   });
 });

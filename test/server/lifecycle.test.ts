@@ -25,46 +25,51 @@ const expectedMigrations = (
 function tables(db: string): string[] {
   const sqlite = new BetterSqlite3(db, { readonly: true });
   try {
-    return (sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map(
-      (r) => r.name,
-    );
+    return (
+      sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
+        name: string;
+      }[]
+    ).map((r) => r.name);
   } finally {
     sqlite.close();
   }
 }
 
 describe('graceful shutdown', () => {
-  it.each(['SIGTERM', 'SIGINT'] as const)('exits 0 on %s while idle and closes the database', async (signal) => {
-    const db = join(dir, 'driftwatch.db');
-    const server = await startServerProcess(db);
-    // Leaves an idle keep-alive connection open, which must not hold the shutdown up.
-    const res = await fetch(server.url('/v1/ingest'), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify([rec('a')]),
-    });
-    expect(res.status).toBe(200);
-    await res.text();
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'exits 0 on %s while idle and closes the database',
+    async (signal) => {
+      const db = join(dir, 'driftwatch.db');
+      const server = await startServerProcess(db);
+      // Leaves an idle keep-alive connection open, which must not hold the shutdown up.
+      const res = await fetch(server.url('/v1/ingest'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify([rec('a')]),
+      });
+      expect(res.status).toBe(200);
+      await res.text();
 
-    server.child.kill(signal);
-    expect(await server.exited).toEqual({ code: 0, signal: null });
+      server.child.kill(signal);
+      expect(await server.exited).toEqual({ code: 0, signal: null });
 
-    const messages = logLines(server.stdout()).map((l) => l.msg);
-    const shuttingDown = messages.findIndex((m) => m?.startsWith('shutting down'));
-    const closed = messages.findIndex((m) => m?.includes('database closed'));
-    expect(shuttingDown).toBeGreaterThan(-1);
-    expect(closed).toBeGreaterThan(shuttingDown);
-    expect(logLines(server.stdout()).find((l) => l.msg?.startsWith('shutting down'))?.reason).toBe(signal);
+      const messages = logLines(server.stdout()).map((l) => l.msg);
+      const shuttingDown = messages.findIndex((m) => m?.startsWith('shutting down'));
+      const closed = messages.findIndex((m) => m?.includes('database closed'));
+      expect(shuttingDown).toBeGreaterThan(-1);
+      expect(closed).toBeGreaterThan(shuttingDown);
+      expect(logLines(server.stdout()).find((l) => l.msg?.startsWith('shutting down'))?.reason).toBe(signal);
 
-    // A clean close checkpoints the WAL into the main file and removes it.
-    expect(existsSync(`${db}-wal`)).toBe(false);
-    const sqlite = new BetterSqlite3(db, { readonly: true });
-    try {
-      expect(sqlite.prepare('SELECT request_id FROM records').all()).toEqual([{ request_id: 'a' }]);
-    } finally {
-      sqlite.close();
-    }
-  });
+      // A clean close checkpoints the WAL into the main file and removes it.
+      expect(existsSync(`${db}-wal`)).toBe(false);
+      const sqlite = new BetterSqlite3(db, { readonly: true });
+      try {
+        expect(sqlite.prepare('SELECT request_id FROM records').all()).toEqual([{ request_id: 'a' }]);
+      } finally {
+        sqlite.close();
+      }
+    },
+  );
 });
 
 describe('driftwatch migrate', () => {
@@ -73,10 +78,14 @@ describe('driftwatch migrate', () => {
     const cli = runCli(['migrate', '--db', db]);
     expect(await cli.exited).toEqual({ code: 0, signal: null });
     expect(cli.stdout().trim()).toBe(`${db}: ${expectedMigrations}/${expectedMigrations} migrations applied`);
-    expect(tables(db)).toEqual(expect.arrayContaining(['__drizzle_migrations', 'model_versions', 'records', 'rejections']));
+    expect(tables(db)).toEqual(
+      expect.arrayContaining(['__drizzle_migrations', 'model_versions', 'records', 'rejections']),
+    );
     const sqlite = new BetterSqlite3(db, { readonly: true });
     try {
-      expect((sqlite.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n).toBe(expectedMigrations);
+      expect(
+        (sqlite.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n,
+      ).toBe(expectedMigrations);
     } finally {
       sqlite.close();
     }
@@ -161,7 +170,9 @@ describe('the running server', () => {
     const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half' };
     const res = await fetch(server.url('/v1/ingest'), init as RequestInit);
     expect(res.status).toBe(413);
-    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/limit of 1000 bytes/);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+      /limit of 1000 bytes/,
+    );
 
     const records = await fetch(server.url('/v1/models/iris/records'));
     expect(((await records.json()) as { records: unknown[] }).records).toEqual([]);

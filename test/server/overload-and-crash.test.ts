@@ -21,7 +21,13 @@ afterEach(async () => {
 
 const HOUR = 3600e3;
 
-async function call<T>(server: ServerProcess, method: string, path: string, body?: string, contentType = 'application/json') {
+async function call<T>(
+  server: ServerProcess,
+  method: string,
+  path: string,
+  body?: string,
+  contentType = 'application/json',
+) {
   const res = await fetch(server.url(path), {
     method,
     ...(body === undefined ? {} : { body, headers: { 'content-type': contentType } }),
@@ -31,7 +37,9 @@ async function call<T>(server: ServerProcess, method: string, path: string, body
 }
 
 const training = (shift: number) =>
-  JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ x: (i % 200) + shift, color: ['red', 'green', 'blue'][i % 3] })));
+  JSON.stringify(
+    Array.from({ length: 400 }, (_, i) => ({ x: (i % 200) + shift, color: ['red', 'green', 'blue'][i % 3] })),
+  );
 
 function ndjson(prefix: string, from: number, count: number, t0: number): string {
   let out = '';
@@ -49,7 +57,9 @@ async function kill9(server: ServerProcess): Promise<void> {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 describe('kill -9 during re-aggregation', () => {
-  it('resumes the rebuild after a restart, and the drift numbers count every record exactly once', { timeout: 120_000 }, async () => {
+  it('resumes the rebuild after a restart, and the drift numbers count every record exactly once', {
+    timeout: 120_000,
+  }, async () => {
     const db = join(dir, 'driftwatch.db');
     const first = await startServerProcess(db);
     const a = await call<BaselineBody>(first, 'POST', '/v1/models/m/baselines', training(0));
@@ -60,7 +70,13 @@ describe('kill -9 during re-aggregation', () => {
     const BATCH = 10_000;
     const t0 = Date.now() - 3 * HOUR;
     for (let from = 0; from < TOTAL; from += BATCH) {
-      const res = await call<IngestBody>(first, 'POST', '/v1/ingest', ndjson('r', from, BATCH, t0), 'application/x-ndjson');
+      const res = await call<IngestBody>(
+        first,
+        'POST',
+        '/v1/ingest',
+        ndjson('r', from, BATCH, t0),
+        'application/x-ndjson',
+      );
       expect(res.status).toBe(200);
       expect(res.body.accepted).toBe(BATCH);
     }
@@ -70,7 +86,9 @@ describe('kill -9 during re-aggregation', () => {
 
     // The activation request re-aggregates before it answers; watch its progress and kill mid-way.
     let answered = false;
-    const activation = fetch(first.url(`/v1/models/m/baselines/${b.body.id}/activate`), { method: 'POST' }).then(
+    const activation = fetch(first.url(`/v1/models/m/baselines/${b.body.id}/activate`), {
+      method: 'POST',
+    }).then(
       () => {
         answered = true;
       },
@@ -78,12 +96,15 @@ describe('kill -9 during re-aggregation', () => {
     );
     let seen: BaselineBody['rebuild'] = null;
     for (let i = 0; i < 2_000 && !answered; i++) {
-      const list = await call<{ baselines: BaselineBody[] }>(first, 'GET', '/v1/models/m/baselines').catch(() => null);
+      const list = await call<{ baselines: BaselineBody[] }>(first, 'GET', '/v1/models/m/baselines').catch(
+        () => null,
+      );
       seen = list?.body.baselines.find((x) => x.rebuild !== null)?.rebuild ?? null;
       if (seen && seen.records_done > 0) break;
       await sleep(5);
     }
-    if (!answered && !(seen && seen.records_done > 0)) throw new Error('the activation neither progressed nor answered');
+    if (!answered && !(seen && seen.records_done > 0))
+      throw new Error('the activation neither progressed nor answered');
     await kill9(first);
     await activation;
 
@@ -92,13 +113,19 @@ describe('kill -9 during re-aggregation', () => {
     const after = await call<{ baselines: BaselineBody[] }>(second, 'GET', '/v1/models/m/baselines');
     const pending = after.body.baselines.find((x) => x.rebuild !== null)?.rebuild ?? null;
     if (pending) {
-      console.info(`killed mid-rebuild: ${pending.records_done} of ${pending.records_total} records rebuilt before the kill`);
+      console.info(
+        `killed mid-rebuild: ${pending.records_done} of ${pending.records_total} records rebuilt before the kill`,
+      );
       expect(pending).toMatchObject({ baseline_id: b.body.id, records_total: TOTAL });
       expect(pending.records_done).toBeLessThan(TOTAL);
       // Progress the first server reported was committed: it survives the kill.
       expect(pending.records_done).toBeGreaterThanOrEqual(seen?.records_done ?? 0);
       // The durable activation row is still the model's one activation.
-      const again = await call<{ error: { code: string } }>(second, 'POST', `/v1/models/m/baselines/${a.body.id}/activate`);
+      const again = await call<{ error: { code: string } }>(
+        second,
+        'POST',
+        `/v1/models/m/baselines/${a.body.id}/activate`,
+      );
       expect(again.status).toBe(409);
       expect(again.body.error.code).toBe('conflict');
     } else {
@@ -108,7 +135,8 @@ describe('kill -9 during re-aggregation', () => {
     // The restarted server takes over the job lease (the dead one's expires) and its rebuild job resumes.
     let baselines: BaselineBody[] = [];
     for (let i = 0; i < 300; i++) {
-      baselines = (await call<{ baselines: BaselineBody[] }>(second, 'GET', '/v1/models/m/baselines')).body.baselines;
+      baselines = (await call<{ baselines: BaselineBody[] }>(second, 'GET', '/v1/models/m/baselines')).body
+        .baselines;
       if (baselines.every((x) => x.rebuild === null)) break;
       await sleep(200);
     }
@@ -119,7 +147,10 @@ describe('kill -9 during re-aggregation', () => {
       second,
       'POST',
       '/v1/models/m/drift/run',
-      JSON.stringify({ from: new Date(t0 - HOUR).toISOString(), to: new Date(t0 + TOTAL * 100 + HOUR).toISOString() }),
+      JSON.stringify({
+        from: new Date(t0 - HOUR).toISOString(),
+        to: new Date(t0 + TOTAL * 100 + HOUR).toISOString(),
+      }),
     );
     expect(run.status).toBe(200);
     expect(run.body.results).toHaveLength(1);
@@ -134,12 +165,16 @@ describe('two servers on one SQLite file', () => {
     const db = join(dir, 'driftwatch.db');
     const first = await startServerProcess(db);
     const second = await startServerProcess(db);
-    const jobs = await Promise.all([first, second].map((s) => call<{ leader: boolean; jobs: { name: string }[] }>(s, 'GET', '/v1/jobs')));
+    const jobs = await Promise.all(
+      [first, second].map((s) => call<{ leader: boolean; jobs: { name: string }[] }>(s, 'GET', '/v1/jobs')),
+    );
     expect(jobs.map((j) => j.status)).toEqual([200, 200]);
     expect(jobs.map((j) => j.body.leader)).toEqual([true, false]);
     expect(jobs[1]?.body.jobs.map((j) => j.name)).toEqual(expect.arrayContaining(['drift', 'rebuild']));
 
-    const ready = await Promise.all([first, second].map((s) => call<{ status: string; checks: { leader: boolean } }>(s, 'GET', '/readyz')));
+    const ready = await Promise.all(
+      [first, second].map((s) => call<{ status: string; checks: { leader: boolean } }>(s, 'GET', '/readyz')),
+    );
     expect(ready.map((r) => [r.status, r.body.status, r.body.checks.leader])).toEqual([
       [200, 'ready', true],
       [200, 'ready', false],
@@ -147,7 +182,13 @@ describe('two servers on one SQLite file', () => {
     expect(logLines(second.stdout()).find((l) => l.msg === 'driftwatch listening')?.leader).toBe(false);
 
     // The follower serves writes too: what it stores the leader reads.
-    const res = await call<IngestBody>(second, 'POST', '/v1/ingest', ndjson('two', 0, 10, Date.now() - HOUR), 'application/x-ndjson');
+    const res = await call<IngestBody>(
+      second,
+      'POST',
+      '/v1/ingest',
+      ndjson('two', 0, 10, Date.now() - HOUR),
+      'application/x-ndjson',
+    );
     expect(res.status).toBe(200);
     expect(res.body.accepted).toBe(10);
     const model = await call<{ record_count: number }>(first, 'GET', '/v1/models/m');
@@ -157,12 +198,17 @@ describe('two servers on one SQLite file', () => {
 });
 
 describe('liveness under a large ingest', () => {
-  it('answers /healthz and /readyz while 8 MiB ingests fill the in-flight bound that refuses other requests', { timeout: 90_000 }, async () => {
+  it('answers /healthz and /readyz while 8 MiB ingests fill the in-flight bound that refuses other requests', {
+    timeout: 90_000,
+  }, async () => {
     const db = join(dir, 'driftwatch.db');
     const REQUESTS = 4;
     // The ingests alone fill the bound on requests in flight: anything else but health checks is refused.
     const configFile = join(dir, 'driftwatch.json');
-    writeFileSync(configFile, JSON.stringify({ server: { maxInFlight: REQUESTS, maxIngestInFlight: REQUESTS } }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({ server: { maxInFlight: REQUESTS, maxIngestInFlight: REQUESTS } }),
+    );
     const server = await startServerProcess(db, { DRIFTWATCH_CONFIG: configFile });
     const bodies: { text: string; count: number }[] = [];
     const t0 = Date.now() - 3 * HOUR;
@@ -193,7 +239,12 @@ describe('liveness under a large ingest', () => {
       await r.text();
       ready.push(r.status);
       const other = await call<{ error?: { code: string } }>(server, 'GET', '/v1/models');
-      if (finished < REQUESTS) busy.push({ status: other.status, retryAfter: other.headers.get('retry-after'), code: other.body?.error?.code });
+      if (finished < REQUESTS)
+        busy.push({
+          status: other.status,
+          retryAfter: other.headers.get('retry-after'),
+          code: other.body?.error?.code,
+        });
       await sleep(20);
     }
     const results = await Promise.all(ingests);

@@ -64,10 +64,16 @@ export function logLines(text: string): { msg?: string; [key: string]: unknown }
 }
 
 /** Starts `driftwatch serve --port 0 --db <db>` and resolves once it logs the port it listens on. */
-export async function startServerProcess(db: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+export async function startServerProcess(
+  db: string,
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
   const proc = runCli(['serve', '--port', '0', '--db', db], env);
   const port = await new Promise<number>((resolvePort, reject) => {
-    const guard = setTimeout(() => reject(new Error(`server did not start:\n${proc.stdout()}\n${proc.stderr()}`)), 25_000);
+    const guard = setTimeout(
+      () => reject(new Error(`server did not start:\n${proc.stdout()}\n${proc.stderr()}`)),
+      25_000,
+    );
     const check = () => {
       const line = logLines(proc.stdout()).find((l) => l.msg === 'driftwatch listening');
       if (line) {
@@ -78,7 +84,11 @@ export async function startServerProcess(db: string, env: Record<string, string>
     proc.child.stdout?.on('data', check);
     proc.exited.then((exit) => {
       clearTimeout(guard);
-      reject(new Error(`server exited (${JSON.stringify(exit)}) before listening:\n${proc.stdout()}\n${proc.stderr()}`));
+      reject(
+        new Error(
+          `server exited (${JSON.stringify(exit)}) before listening:\n${proc.stdout()}\n${proc.stderr()}`,
+        ),
+      );
     });
   });
   return { ...proc, port, url: (path) => `http://127.0.0.1:${port}${path}` };

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it } from 'vitest';
 import {
   benjaminiHochberg,
   chiSquareContingency,
@@ -11,8 +11,8 @@ import {
   quantileEdges,
   wasserstein,
   wassersteinNormed,
-} from "../../src/stats/index.js";
-import { expectAbs, expectPvalue, loadJson } from "./helpers.js";
+} from '../../src/stats/index.js';
+import { expectAbs, expectPvalue, loadJson } from './helpers.js';
 
 type Packed = number[] | { values: number[]; counts: number[] };
 interface KsCase {
@@ -60,16 +60,16 @@ interface Golden {
 }
 interface Extra {
   samples: Packed[];
-  ks: Array<Omit<KsCase, "a" | "b"> & { a: number; b: number }>;
+  ks: Array<Omit<KsCase, 'a' | 'b'> & { a: number; b: number }>;
   kstwo: KstwoCase[];
   chi2: Chi2Case[];
   wasserstein: WassersteinCase[];
   bh: { p: number[]; adjusted: number[] };
 }
 
-const golden = loadJson<Golden>("../fixtures/stats.json");
+const golden = loadJson<Golden>('../fixtures/stats.json');
 // Additional scipy 1.10.1 references (see gen-extra-golden.py): every kstwo branch, ties, forced exact.
-const extra = loadJson<Extra>("./extra-golden.json");
+const extra = loadJson<Extra>('./extra-golden.json');
 
 /** Expands a sample stored as distinct values with multiplicities. */
 function unpack(x: Packed): number[] {
@@ -84,21 +84,21 @@ function checkKs(c: KsCase): void {
   const r = ksTwoSample(unpack(c.a), unpack(c.b), { method: c.method });
   expectAbs(r.statistic, c.statistic, 1e-12);
   if (c.pvalue !== null) expectPvalue(r.pvalue, c.pvalue);
-  if (c.fellBack) expect(r.method).toBe("asymp");
+  if (c.fellBack) expect(r.method).toBe('asymp');
 }
 
-describe("golden: ks_2samp", () => {
-  it.each(golden.ks.map((c, i) => [ksLabel(c, i), c] as const))("%s", (_label, c) => checkKs(c));
+describe('golden: ks_2samp', () => {
+  it.each(golden.ks.map((c, i) => [ksLabel(c, i), c] as const))('%s', (_label, c) => checkKs(c));
 });
 
-describe("golden: kstwo.sf", () => {
-  it.each(golden.kstwo.map((c) => [c.d, c.n, c] as const))("d=%s n=%s", (_d, _n, c) => {
+describe('golden: kstwo.sf', () => {
+  it.each(golden.kstwo.map((c) => [c.d, c.n, c] as const))('d=%s n=%s', (_d, _n, c) => {
     expectPvalue(kstwoSf(c.d, c.n), c.sf);
   });
 });
 
-describe("golden: PSI and Jensen–Shannon on decile bins", () => {
-  it.each(golden.psi.map((c, i) => [i, c] as const))("case %s", (_i, c) => {
+describe('golden: PSI and Jensen–Shannon on decile bins', () => {
+  it.each(golden.psi.map((c, i) => [i, c] as const))('case %s', (_i, c) => {
     const edges = quantileEdges(c.ref, c.bins);
     expect(Array.from(edges)).toEqual(c.edges);
     const rc = histogram(edges, c.ref);
@@ -113,8 +113,8 @@ describe("golden: PSI and Jensen–Shannon on decile bins", () => {
   });
 });
 
-describe("golden: chi2_contingency", () => {
-  it.each([...golden.chi2, ...extra.chi2].map((c, i) => [i, c] as const))("case %s", (_i, c) => {
+describe('golden: chi2_contingency', () => {
+  it.each([...golden.chi2, ...extra.chi2].map((c, i) => [i, c] as const))('case %s', (_i, c) => {
     const r = chiSquareContingency(c.ref_counts, c.cur_counts);
     expect(r.dof).toBe(c.dof);
     expectAbs(r.statistic, c.statistic, 1e-9);
@@ -122,9 +122,9 @@ describe("golden: chi2_contingency", () => {
   });
 });
 
-describe("golden: wasserstein_distance", () => {
+describe('golden: wasserstein_distance', () => {
   it.each([...golden.wasserstein, ...extra.wasserstein].map((c, i) => [i, c] as const))(
-    "case %s",
+    'case %s',
     (_i, c) => {
       expectAbs(wasserstein(c.a, c.b), c.distance, 1e-9);
       expectAbs(wassersteinNormed(c.a, c.b), c.normed, 1e-9);
@@ -133,13 +133,13 @@ describe("golden: wasserstein_distance", () => {
   );
 });
 
-describe("extra references (scipy 1.10.1)", () => {
+describe('extra references (scipy 1.10.1)', () => {
   const cases: KsCase[] = extra.ks.map((c) => ({
     ...c,
     a: extra.samples[c.a] as Packed,
     b: extra.samples[c.b] as Packed,
   }));
-  it.each(cases.map((c, i) => [ksLabel(c, i), c] as const))("ks_2samp %s", (_label, c) => checkKs(c));
+  it.each(cases.map((c, i) => [ksLabel(c, i), c] as const))('ks_2samp %s', (_label, c) => checkKs(c));
 
   it(`kstwo.sf on ${extra.kstwo.length} points covering every method branch`, async () => {
     for (const c of extra.kstwo) {
@@ -149,7 +149,7 @@ describe("extra references (scipy 1.10.1)", () => {
     }
   });
 
-  it("Benjamini–Hochberg matches the step-up definition", async () => {
+  it('Benjamini–Hochberg matches the step-up definition', async () => {
     const adj = benjaminiHochberg(extra.bh.p);
     for (const [i, v] of extra.bh.adjusted.entries()) expectAbs(adj[i] as number, v, 1e-15);
   });

@@ -1,5 +1,5 @@
-import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 import {
   fineGrid,
   type GridCounts,
@@ -13,8 +13,8 @@ import {
   rebin,
   wasserstein,
   wassersteinFromGrid,
-} from "../../src/stats/index.js";
-import { normals, rng } from "./helpers.js";
+} from '../../src/stats/index.js';
+import { normals, rng } from './helpers.js';
 
 function minMax(...arrays: ArrayLike<number>[]): { min: number; max: number } {
   let min = Number.POSITIVE_INFINITY;
@@ -95,8 +95,8 @@ function checkAgainstRaw(ref: Float64Array, cur: Float64Array, grid: GridCounts)
   return { raw, g, w, gw };
 }
 
-describe("fine grid variants against the raw computations", () => {
-  it("heavy ties (integer feature): grid KS and Wasserstein are exact", async () => {
+describe('fine grid variants against the raw computations', () => {
+  it('heavy ties (integer feature): grid KS and Wasserstein are exact', async () => {
     const u = rng(7);
     const ref = Float64Array.from({ length: 5000 }, () => Math.floor(-Math.log(1 - u()) * 3));
     const cur = Float64Array.from({ length: 3000 }, () => Math.floor(-Math.log(1 - u()) * 3.6));
@@ -119,12 +119,12 @@ describe("fine grid variants against the raw computations", () => {
     expect(gw.lower).toBe(gw.distance);
     expect(gw.upper).toBe(gw.distance);
     // Same numbers for asymptotic p-values.
-    expect(ksFromGrid(grid, { method: "asymp" }).pvalue).toBe(
-      ksTwoSample(ref, curOn, { method: "asymp" }).pvalue,
+    expect(ksFromGrid(grid, { method: 'asymp' }).pvalue).toBe(
+      ksTwoSample(ref, curOn, { method: 'asymp' }).pvalue,
     );
   });
 
-  it("skewed continuous data (lognormal): bounds hold and are tight with 1000 cells", async () => {
+  it('skewed continuous data (lognormal): bounds hold and are tight with 1000 cells', async () => {
     const ref = lognormals(20000, 11, 1.2);
     const cur = lognormals(8000, 12, 1.35);
     const fg = fineGrid(ref);
@@ -136,7 +136,7 @@ describe("fine grid variants against the raw computations", () => {
     expect(Math.abs(gw.distance - w) / w).toBeLessThan(0.05);
   });
 
-  it("shifted normal data, including current values outside the baseline range", async () => {
+  it('shifted normal data, including current values outside the baseline range', async () => {
     const ref = normals(12000, 21);
     const cur = normals(6000, 22, 0.8, 1.3);
     const fg = fineGrid(ref, { maxCells: 500 });
@@ -151,7 +151,7 @@ describe("fine grid variants against the raw computations", () => {
     expect(wassersteinFromGrid(gridOf(fg.edges, ref, cur, false)).upper).toBe(Number.POSITIVE_INFINITY);
   });
 
-  it("heavy atoms inside continuous data are isolated in single-value cells", async () => {
+  it('heavy atoms inside continuous data are isolated in single-value cells', async () => {
     const u = rng(31);
     const mixed = (n: number, pZero: number, seed: number) => {
       const z = normals(n, seed);
@@ -172,13 +172,17 @@ describe("fine grid variants against the raw computations", () => {
     expect(raw.statistic).toBeGreaterThan(0.1);
   });
 
-  it("bounds hold on arbitrary small samples and arbitrary grids (property)", async () => {
+  it('bounds hold on arbitrary small samples and arbitrary grids (property)', async () => {
     const value = fc.oneof(fc.integer({ min: -5, max: 5 }), fc.double({ min: -5, max: 5, noNaN: true }));
     fc.assert(
       fc.property(
         fc.array(value, { minLength: 1, maxLength: 40 }),
         fc.array(value, { minLength: 1, maxLength: 40 }),
-        fc.uniqueArray(fc.double({ min: -6, max: 6, noNaN: true }), { minLength: 1, maxLength: 8, comparator: "SameValueZero" }),
+        fc.uniqueArray(fc.double({ min: -6, max: 6, noNaN: true }), {
+          minLength: 1,
+          maxLength: 8,
+          comparator: 'SameValueZero',
+        }),
         (a, b, cuts) => {
           const edges = Float64Array.from(cuts).sort();
           const A = Float64Array.from(a);
@@ -191,8 +195,8 @@ describe("fine grid variants against the raw computations", () => {
   });
 });
 
-describe("fineGrid and rebin", () => {
-  it("decile edges are grid edges and rebinned counts equal the direct histogram", async () => {
+describe('fineGrid and rebin', () => {
+  it('decile edges are grid edges and rebinned counts equal the direct histogram', async () => {
     for (const ref of [
       normals(3000, 5),
       lognormals(3000, 6, 2),
@@ -211,7 +215,7 @@ describe("fineGrid and rebin", () => {
     }
   });
 
-  it("few distinct values give an exact grid of those values plus the decile edges", async () => {
+  it('few distinct values give an exact grid of those values plus the decile edges', async () => {
     const ref = [1, 1, 2, 2, 2, 3, 5, 5, 8];
     const fg = fineGrid(ref);
     expect(fg.exact).toBe(true);
@@ -220,7 +224,7 @@ describe("fineGrid and rebin", () => {
     expect(offEdgeCount(fg.edges, ref)).toBe(0);
   });
 
-  it("many distinct values: about maxCells cells, min and max are edges, strictly ascending", async () => {
+  it('many distinct values: about maxCells cells, min and max are edges, strictly ascending', async () => {
     const ref = normals(50000, 77);
     const fg = fineGrid(ref, { maxCells: 1000 });
     expect(fg.edges.length).toBeLessThanOrEqual(1000 + 1 + 9);
@@ -230,7 +234,7 @@ describe("fineGrid and rebin", () => {
       expect(fg.edges[i] as number).toBeGreaterThan(fg.edges[i - 1] as number);
   });
 
-  it("nextUp returns the adjacent double", async () => {
+  it('nextUp returns the adjacent double', async () => {
     expect(nextUp(1)).toBe(1 + Number.EPSILON);
     expect(nextUp(0)).toBe(Number.MIN_VALUE);
     expect(nextUp(-1)).toBe(-1 + Number.EPSILON / 2);

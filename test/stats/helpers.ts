@@ -1,9 +1,9 @@
-import { readFileSync } from "node:fs";
-import { expect } from "vitest";
-import { mulberry32 } from "../../src/stats/index.js";
+import { readFileSync } from 'node:fs';
+import { expect } from 'vitest';
+import { mulberry32 } from '../../src/stats/index.js';
 
 export function loadJson<T>(relative: string): T {
-  return JSON.parse(readFileSync(new URL(relative, import.meta.url), "utf8")) as T;
+  return JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as T;
 }
 
 /** KS p-value / kstwo tolerance: relative 1e-6, or absolute 1e-12 where the reference is below 1e-6. */

@@ -1,5 +1,5 @@
-import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 import {
   benjaminiHochberg,
   chiSquareContingency,
@@ -10,7 +10,7 @@ import {
   psi,
   quantileEdges,
   wasserstein,
-} from "../../src/stats/index.js";
+} from '../../src/stats/index.js';
 
 const finite = fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true });
 // Small integer pools create many ties, which is where ECDF bookkeeping usually goes wrong.
@@ -24,10 +24,10 @@ const countPair = fc
   .integer({ min: 1, max: 12 })
   .chain((len) => fc.tuple(counts(len), counts(len)))
   .filter(([r, c]) => r.some((v) => v > 0) && c.some((v) => v > 0));
-const method = fc.constantFrom("auto" as const, "exact" as const, "asymp" as const);
+const method = fc.constantFrom('auto' as const, 'exact' as const, 'asymp' as const);
 
-describe("properties", () => {
-  it("KS: D in [0,1] and p in [0,1] for every method", async () => {
+describe('properties', () => {
+  it('KS: D in [0,1] and p in [0,1] for every method', async () => {
     fc.assert(
       fc.property(sample, sample, method, (a, b, m) => {
         const r = ksTwoSample(a, b, { method: m });
@@ -40,7 +40,7 @@ describe("properties", () => {
     );
   });
 
-  it("KS: identical samples give D = 0 and p = 1", async () => {
+  it('KS: identical samples give D = 0 and p = 1', async () => {
     fc.assert(
       fc.property(sample, method, (a, m) => {
         const shuffled = [...a].reverse();
@@ -51,7 +51,7 @@ describe("properties", () => {
     );
   });
 
-  it("KS: symmetric in its arguments", async () => {
+  it('KS: symmetric in its arguments', async () => {
     fc.assert(
       fc.property(sample, sample, (a, b) => {
         const x = ksTwoSample(a, b);
@@ -62,7 +62,7 @@ describe("properties", () => {
     );
   });
 
-  it("kstwoSf stays in [0,1]", async () => {
+  it('kstwoSf stays in [0,1]', async () => {
     fc.assert(
       fc.property(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 200000 }), (d, n) => {
         const p = kstwoSf(d, n);
@@ -72,7 +72,7 @@ describe("properties", () => {
     );
   });
 
-  it("PSI is >= 0 and symmetric", async () => {
+  it('PSI is >= 0 and symmetric', async () => {
     fc.assert(
       fc.property(countPair, ([r, c]) => {
         const ab = psi(r, c);
@@ -83,7 +83,7 @@ describe("properties", () => {
     );
   });
 
-  it("Jensen–Shannon distance is in [0,1], symmetric, 0 on identical proportions", async () => {
+  it('Jensen–Shannon distance is in [0,1], symmetric, 0 on identical proportions', async () => {
     fc.assert(
       fc.property(countPair, ([r, c]) => {
         const js = jensenShannon(r, c);
@@ -100,7 +100,7 @@ describe("properties", () => {
     );
   });
 
-  it("chi-square p-value in [0,1] and dof = non-empty categories - 1", async () => {
+  it('chi-square p-value in [0,1] and dof = non-empty categories - 1', async () => {
     fc.assert(
       fc.property(countPair, ([r, c]) => {
         const res = chiSquareContingency(r, c);
@@ -113,7 +113,7 @@ describe("properties", () => {
     );
   });
 
-  it("histogram counts sum to n and follow searchsorted(side=right)", async () => {
+  it('histogram counts sum to n and follow searchsorted(side=right)', async () => {
     fc.assert(
       fc.property(sample, sample, fc.integer({ min: 1, max: 12 }), (ref, values, bins) => {
         const edges = quantileEdges(ref, bins);
@@ -129,7 +129,7 @@ describe("properties", () => {
     );
   });
 
-  it("Benjamini–Hochberg: monotone in the raw order, >= raw, <= 1", async () => {
+  it('Benjamini–Hochberg: monotone in the raw order, >= raw, <= 1', async () => {
     fc.assert(
       fc.property(
         fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 80 }),
@@ -147,7 +147,7 @@ describe("properties", () => {
     );
   });
 
-  it("Wasserstein is >= 0, symmetric and 0 on identical samples", async () => {
+  it('Wasserstein is >= 0, symmetric and 0 on identical samples', async () => {
     fc.assert(
       fc.property(sample, sample, (a, b) => {
         const w = wasserstein(a, b);

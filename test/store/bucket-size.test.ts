@@ -20,12 +20,15 @@ describe('a change of bucket size', () => {
     t = makeTestApp({ database: { path }, drift: { bucket: '1h', minSamples: 10 } });
     let client = new Client(t.app);
     await client.baseline('m', JSON.stringify(syntheticTraining()), 'application/json');
-    await client.ingest(mBatch('old', hour(8) + 10 * MIN, 0, 100).map((r) => ({ ...r, timestamp: hour(8) + 10 * MIN })));
+    await client.ingest(
+      mBatch('old', hour(8) + 10 * MIN, 0, 100).map((r) => ({ ...r, timestamp: hour(8) + 10 * MIN })),
+    );
     await t.close();
 
     t = makeTestApp({ database: { path }, drift: { bucket: '30m', minSamples: 10 } });
     client = new Client(t.app);
-    const at = (prefix: string, ts: number) => mBatch(prefix, ts, 0, 100).map((r) => ({ ...r, timestamp: ts }));
+    const at = (prefix: string, ts: number) =>
+      mBatch(prefix, ts, 0, 100).map((r) => ({ ...r, timestamp: ts }));
     await client.ingest([...at('a', hour(8) + 10 * MIN), ...at('b', hour(8) + 40 * MIN)]);
     const first = await client.driftRun('m', { from: hour(8), to: hour(8) + 30 * MIN });
     expect(first.map((r) => r.n)).toEqual([100]);

@@ -3,9 +3,14 @@ import type { AlertView } from '../../src/alerts/types.js';
 import { startActivation } from '../../src/baselines/service.js';
 import { ApiError } from '../../src/errors.js';
 import { runDriftTick } from '../../src/jobs/drift-tick.js';
-import { type AggregateDelta, type BucketKey, type NewAlert, NestedTransactionError } from '../../src/store/index.js';
-import { createBaseline, type DriftResultBody, syntheticTraining } from '../drift/helpers.js';
+import {
+  type AggregateDelta,
+  type BucketKey,
+  NestedTransactionError,
+  type NewAlert,
+} from '../../src/store/index.js';
 import { type ErrorBody, hour, iso, type MApp, MIN, setupM } from '../alerts/helpers.js';
+import { createBaseline, type DriftResultBody, syntheticTraining } from '../drift/helpers.js';
 import { FIXED_NOW, makeTestApp, type TestApp } from '../support.js';
 
 // The rules that must hold with several writers live in the store (additive upserts, unique indexes,
@@ -48,7 +53,14 @@ function delta(over: Partial<AggregateDelta> & { counts: Uint32Array }): Aggrega
 const windowOf = (store: TestApp['store'], over: { name?: string; from?: number; to?: number } = {}) =>
   store.read(async (tx) =>
     (
-      await tx.aggregates.window({ model: 'm', modelVersion: 'v1', baselineId: 7, bucketMs: BUCKET, from: over.from ?? B0, to: over.to ?? B0 + BUCKET })
+      await tx.aggregates.window({
+        model: 'm',
+        modelVersion: 'v1',
+        baselineId: 7,
+        bucketMs: BUCKET,
+        from: over.from ?? B0,
+        to: over.to ?? B0 + BUCKET,
+      })
     ).filter((r) => over.name === undefined || r.name === over.name),
   );
 
@@ -59,7 +71,18 @@ describe('additive aggregates', () => {
     await store.tx((tx) =>
       tx.aggregates.add(
         [
-          delta({ name: 'x', counts: Uint32Array.from([1, 2, 3]), n: 6, missing: 1, typeMismatch: 2, outOfRange: 3, unseen: 4, offEdge: 5, vmin: 2, vmax: 9 }),
+          delta({
+            name: 'x',
+            counts: Uint32Array.from([1, 2, 3]),
+            n: 6,
+            missing: 1,
+            typeMismatch: 2,
+            outOfRange: 3,
+            unseen: 4,
+            offEdge: 5,
+            vmin: 2,
+            vmax: 9,
+          }),
           delta({ name: 'y', counts: Uint32Array.from([5, 5, 5, 5]), n: 20, vmin: null, vmax: null }),
           delta({ name: 'z', counts: Uint32Array.from([1]), n: 1, vmin: 3, vmax: 3 }),
         ],
@@ -70,7 +93,18 @@ describe('additive aggregates', () => {
     await store.tx((tx) =>
       tx.aggregates.add(
         [
-          delta({ name: 'x', counts: Uint32Array.from([10, 20, 30, 40, 50]), n: 150, missing: 10, typeMismatch: 20, outOfRange: 30, unseen: 40, offEdge: 50, vmin: -1, vmax: 5 }),
+          delta({
+            name: 'x',
+            counts: Uint32Array.from([10, 20, 30, 40, 50]),
+            n: 150,
+            missing: 10,
+            typeMismatch: 20,
+            outOfRange: 30,
+            unseen: 40,
+            offEdge: 50,
+            vmin: -1,
+            vmax: 5,
+          }),
           delta({ name: 'y', counts: Uint32Array.from([1]), n: 1, vmin: 4, vmax: 4 }),
           delta({ name: 'z', counts: Uint32Array.from([2, 7]), n: 9, vmin: null, vmax: null }),
         ],
@@ -115,7 +149,14 @@ describe('additive aggregates', () => {
     const both = await windowOf(store, { to: B0 + 2 * BUCKET });
     expect(both.map((r) => r.n).sort()).toEqual([2, 2]);
     const v2 = await store.read((tx) =>
-      tx.aggregates.window({ model: 'm', modelVersion: 'v2', baselineId: 7, bucketMs: BUCKET, from: B0, to: B0 + BUCKET }),
+      tx.aggregates.window({
+        model: 'm',
+        modelVersion: 'v2',
+        baselineId: 7,
+        bucketMs: BUCKET,
+        from: B0,
+        to: B0 + BUCKET,
+      }),
     );
     expect(v2.map((r) => [r.n, [...r.counts]])).toEqual([[16, [8, 8]]]);
   });
@@ -149,7 +190,9 @@ describe('one alert in review per (model, feature, kind)', () => {
 
     expect(await store.tx((tx) => tx.alerts.insert(newAlert({ severity: 'critical' })))).toBeUndefined();
     // Any status short of closed still holds the key.
-    const acked = await store.tx((tx) => tx.alerts.update(first.id, 1, { status: 'acknowledged' }, FIXED_NOW));
+    const acked = await store.tx((tx) =>
+      tx.alerts.update(first.id, 1, { status: 'acknowledged' }, FIXED_NOW),
+    );
     expect(acked?.version).toBe(2);
     expect(await store.tx((tx) => tx.alerts.insert(newAlert()))).toBeUndefined();
     // Other keys are free meanwhile.
@@ -158,7 +201,9 @@ describe('one alert in review per (model, feature, kind)', () => {
     const otherModel = await store.tx((tx) => tx.alerts.insert(newAlert({ model: 'n' })));
     expect([otherKind, otherFeature, otherModel].every((a) => a !== undefined)).toBe(true);
 
-    const closed = await store.tx((tx) => tx.alerts.update(first.id, 2, { status: 'closed', closedAt: FIXED_NOW }, FIXED_NOW));
+    const closed = await store.tx((tx) =>
+      tx.alerts.update(first.id, 2, { status: 'closed', closedAt: FIXED_NOW }, FIXED_NOW),
+    );
     expect(closed).toMatchObject({ status: 'closed', version: 3 });
     const second = await store.tx((tx) => tx.alerts.insert(newAlert()));
     expect(second).toMatchObject({ status: 'open', version: 1 });
@@ -181,18 +226,28 @@ describe('compare-and-set', () => {
     expect(v2).toMatchObject({ version: 2, assignee: 'ana', updatedAt: FIXED_NOW + 1 });
 
     const before = await store.read((tx) => tx.alerts.get(a.id));
-    const stale = await store.tx((tx) => tx.alerts.update(a.id, 1, { assignee: 'bob', status: 'acknowledged' }, FIXED_NOW + 2));
+    const stale = await store.tx((tx) =>
+      tx.alerts.update(a.id, 1, { assignee: 'bob', status: 'acknowledged' }, FIXED_NOW + 2),
+    );
     expect(stale).toBeUndefined();
     expect(await store.read((tx) => tx.alerts.get(a.id))).toEqual(before);
     // A version from the future is as stale as one from the past.
-    expect(await store.tx((tx) => tx.alerts.update(a.id, 3, { assignee: 'bob' }, FIXED_NOW + 2))).toBeUndefined();
+    expect(
+      await store.tx((tx) => tx.alerts.update(a.id, 3, { assignee: 'bob' }, FIXED_NOW + 2)),
+    ).toBeUndefined();
 
     const v3 = await store.tx((tx) => tx.alerts.update(a.id, 2, { assignee: 'bob' }, FIXED_NOW + 3));
     expect(v3).toMatchObject({ version: 3, assignee: 'bob', updatedAt: FIXED_NOW + 3 });
     // bumpVersion: false applies the change at the same version (evidence a reviewer does not act on).
-    const quiet = await store.tx((tx) => tx.alerts.update(a.id, 3, { evidenceCount: 5 }, FIXED_NOW + 4, { bumpVersion: false }));
+    const quiet = await store.tx((tx) =>
+      tx.alerts.update(a.id, 3, { evidenceCount: 5 }, FIXED_NOW + 4, { bumpVersion: false }),
+    );
     expect(quiet).toMatchObject({ version: 3, evidenceCount: 5, updatedAt: FIXED_NOW + 3 });
-    expect(await store.tx((tx) => tx.alerts.update(a.id, 2, { evidenceCount: 6 }, FIXED_NOW + 5, { bumpVersion: false }))).toBeUndefined();
+    expect(
+      await store.tx((tx) =>
+        tx.alerts.update(a.id, 2, { evidenceCount: 6 }, FIXED_NOW + 5, { bumpVersion: false }),
+      ),
+    ).toBeUndefined();
     expect((await store.read((tx) => tx.alerts.get(a.id)))?.evidenceCount).toBe(5);
   });
 
@@ -200,15 +255,30 @@ describe('compare-and-set', () => {
     t = makeTestApp();
     const { store } = t;
     const r = await store.tx((tx) =>
-      tx.alerts.insertRetrain({ model: 'm', modelVersion: '', alertIds: '[]', requestedBy: 'ana', reason: 'drift', status: 'requested', createdAt: FIXED_NOW, updatedAt: FIXED_NOW }),
+      tx.alerts.insertRetrain({
+        model: 'm',
+        modelVersion: '',
+        alertIds: '[]',
+        requestedBy: 'ana',
+        reason: 'drift',
+        status: 'requested',
+        createdAt: FIXED_NOW,
+        updatedAt: FIXED_NOW,
+      }),
     );
     expect(r.version).toBe(1);
-    const accepted = await store.tx((tx) => tx.alerts.updateRetrain(r.id, 1, { status: 'accepted' }, FIXED_NOW + 1));
+    const accepted = await store.tx((tx) =>
+      tx.alerts.updateRetrain(r.id, 1, { status: 'accepted' }, FIXED_NOW + 1),
+    );
     expect(accepted).toMatchObject({ version: 2, status: 'accepted', updatedAt: FIXED_NOW + 1 });
     const before = await store.read((tx) => tx.alerts.getRetrain(r.id));
-    expect(await store.tx((tx) => tx.alerts.updateRetrain(r.id, 1, { status: 'rejected' }, FIXED_NOW + 2))).toBeUndefined();
+    expect(
+      await store.tx((tx) => tx.alerts.updateRetrain(r.id, 1, { status: 'rejected' }, FIXED_NOW + 2)),
+    ).toBeUndefined();
     expect(await store.read((tx) => tx.alerts.getRetrain(r.id))).toEqual(before);
-    const done = await store.tx((tx) => tx.alerts.updateRetrain(r.id, 2, { status: 'done', producedVersion: 'v2' }, FIXED_NOW + 3));
+    const done = await store.tx((tx) =>
+      tx.alerts.updateRetrain(r.id, 2, { status: 'done', producedVersion: 'v2' }, FIXED_NOW + 3),
+    );
     expect(done).toMatchObject({ version: 3, status: 'done', producedVersion: 'v2' });
   });
 
@@ -279,7 +349,9 @@ describe('changed-bucket sequence', () => {
     let results = await bucketResults();
     expect(results.map((r) => r.n)).toEqual([200]);
     const firstId = results[0]?.id;
-    expect(m.t.store.connection.sqlite.prepare('SELECT count(*) AS n FROM changed_buckets').get()).toEqual({ n: 0 });
+    expect(m.t.store.connection.sqlite.prepare('SELECT count(*) AS n FROM changed_buckets').get()).toEqual({
+      n: 0,
+    });
 
     // Nothing changed: the next tick evaluates nothing.
     tick = await runDriftTick(m.t.deps, FIXED_NOW + 3 * MIN);
@@ -301,20 +373,36 @@ describe('leases', () => {
     t = makeTestApp();
     const { store } = t;
     const T = FIXED_NOW;
-    const acquire = (holder: string, now: number) => store.tx((tx) => tx.leases.acquire('x', holder, 1000, now));
+    const acquire = (holder: string, now: number) =>
+      store.tx((tx) => tx.leases.acquire('x', holder, 1000, now));
     expect(await acquire('a', T)).toBe(true);
     expect(await acquire('b', T)).toBe(false);
     expect(await acquire('b', T + 999)).toBe(false);
-    expect(await store.read((tx) => tx.leases.get('x'))).toEqual({ name: 'x', holder: 'a', expiresAt: T + 1000, acquiredAt: T });
+    expect(await store.read((tx) => tx.leases.get('x'))).toEqual({
+      name: 'x',
+      holder: 'a',
+      expiresAt: T + 1000,
+      acquiredAt: T,
+    });
 
     // 'a' renews before expiry: at T + 1500 the lease would have lapsed without it.
     expect(await acquire('a', T + 900)).toBe(true);
     expect(await acquire('b', T + 1500)).toBe(false);
-    expect(await store.read((tx) => tx.leases.get('x'))).toEqual({ name: 'x', holder: 'a', expiresAt: T + 1900, acquiredAt: T });
+    expect(await store.read((tx) => tx.leases.get('x'))).toEqual({
+      name: 'x',
+      holder: 'a',
+      expiresAt: T + 1900,
+      acquiredAt: T,
+    });
 
     // Once it has expired, another holder takes it over, and the old holder is out.
     expect(await acquire('b', T + 2000)).toBe(true);
-    expect(await store.read((tx) => tx.leases.get('x'))).toEqual({ name: 'x', holder: 'b', expiresAt: T + 3000, acquiredAt: T + 2000 });
+    expect(await store.read((tx) => tx.leases.get('x'))).toEqual({
+      name: 'x',
+      holder: 'b',
+      expiresAt: T + 3000,
+      acquiredAt: T + 2000,
+    });
     expect(await acquire('a', T + 2001)).toBe(false);
 
     // Only the holder can release it.
@@ -348,12 +436,19 @@ describe('activation lease', () => {
   it('of two concurrent activations of one model, one starts and the other gets conflict', async () => {
     t = makeTestApp();
     const a = await createBaseline(t.app, 'm', JSON.stringify(syntheticTraining()), 'application/json');
-    const b = await createBaseline(t.app, 'm', JSON.stringify(syntheticTraining(300)), 'application/json', { activate: 'false' });
-    const c = await createBaseline(t.app, 'm', JSON.stringify(syntheticTraining(350)), 'application/json', { activate: 'false' });
+    const b = await createBaseline(t.app, 'm', JSON.stringify(syntheticTraining(300)), 'application/json', {
+      activate: 'false',
+    });
+    const c = await createBaseline(t.app, 'm', JSON.stringify(syntheticTraining(350)), 'application/json', {
+      activate: 'false',
+    });
     expect(a.active).toBe(true);
     expect(b.active).toBe(false);
 
-    const outcomes = await Promise.allSettled([startActivation(t.deps, 'm', b.id, 'ana'), startActivation(t.deps, 'm', c.id, 'bob')]);
+    const outcomes = await Promise.allSettled([
+      startActivation(t.deps, 'm', b.id, 'ana'),
+      startActivation(t.deps, 'm', c.id, 'bob'),
+    ]);
     const ok = outcomes.filter((o) => o.status === 'fulfilled');
     const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
     expect(ok).toHaveLength(1);
@@ -370,10 +465,14 @@ describe('activation lease', () => {
     // The lease row itself refuses a second activation, whoever checks first.
     const row = await t.store.read((tx) => tx.baselines.activation('m'));
     if (!row) throw new Error('no activation row');
-    expect(await t.store.tx((tx) => tx.baselines.beginActivation({ ...row, baselineId: loser.id }))).toBe(false);
+    expect(await t.store.tx((tx) => tx.baselines.beginActivation({ ...row, baselineId: loser.id }))).toBe(
+      false,
+    );
 
     // Once the running one finishes, the model can be activated again.
     await t.store.tx((tx) => tx.baselines.finishActivation('m'));
-    await expect(startActivation(t.deps, 'm', loser.id, 'bob')).resolves.toMatchObject({ baselineId: loser.id });
+    await expect(startActivation(t.deps, 'm', loser.id, 'bob')).resolves.toMatchObject({
+      baselineId: loser.id,
+    });
   });
 });

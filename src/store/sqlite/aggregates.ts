@@ -18,7 +18,8 @@ import type { Connection } from './client.js';
 import { activations, baselineColumns, baselines } from './schema/index.js';
 
 const toBlob = (counts: Uint32Array) => Buffer.from(counts.buffer, counts.byteOffset, counts.byteLength);
-const fromBlob = (blob: Buffer) => new Uint32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
+const fromBlob = (blob: Buffer) =>
+  new Uint32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
 
 export class SqliteAggregates implements AggregateStore {
   constructor(private readonly c: Connection) {}
@@ -40,7 +41,25 @@ export class SqliteAggregates implements AggregateStore {
          updated_at = max(aggregates.updated_at, excluded.updated_at)`,
     );
     for (const d of deltas) {
-      stmt.run(d.model, d.modelVersion, d.baselineId, d.bucketStart, d.bucketMs, d.role, d.name, d.n, d.missing, d.typeMismatch, d.outOfRange, d.unseen, d.offEdge, d.vmin, d.vmax, toBlob(d.counts), now);
+      stmt.run(
+        d.model,
+        d.modelVersion,
+        d.baselineId,
+        d.bucketStart,
+        d.bucketMs,
+        d.role,
+        d.name,
+        d.n,
+        d.missing,
+        d.typeMismatch,
+        d.outOfRange,
+        d.unseen,
+        d.offEdge,
+        d.vmin,
+        d.vmax,
+        toBlob(d.counts),
+        now,
+      );
     }
   }
 
@@ -57,7 +76,20 @@ export class SqliteAggregates implements AggregateStore {
          sq_err_sum = bucket_stats.sq_err_sum + excluded.sq_err_sum, updated_at = excluded.updated_at`,
     );
     for (const s of list) {
-      stmt.run(s.model, s.modelVersion, s.bucketStart, s.bucketMs, s.records, s.labeled, s.classified, s.correct, s.regressed, s.absErrSum, s.sqErrSum, now);
+      stmt.run(
+        s.model,
+        s.modelVersion,
+        s.bucketStart,
+        s.bucketMs,
+        s.records,
+        s.labeled,
+        s.classified,
+        s.correct,
+        s.regressed,
+        s.absErrSum,
+        s.sqErrSum,
+        now,
+      );
     }
   }
 
@@ -72,7 +104,10 @@ export class SqliteAggregates implements AggregateStore {
            vmin, vmax, counts FROM aggregates
          WHERE model = ? AND model_version = ? AND baseline_id = ? AND bucket_ms = ? AND bucket_start >= ? AND bucket_start < ?`,
       )
-      .all(k.model, k.modelVersion, k.baselineId, k.bucketMs, k.from, k.to) as (Omit<AggregateRow, 'counts'> & { counts: Buffer })[];
+      .all(k.model, k.modelVersion, k.baselineId, k.bucketMs, k.from, k.to) as (Omit<
+      AggregateRow,
+      'counts'
+    > & { counts: Buffer })[];
     return rows.map((r) => ({ ...r, counts: fromBlob(r.counts) }));
   }
 
@@ -117,7 +152,9 @@ export class SqliteAggregates implements AggregateStore {
 
   async takeChanged(k: BucketKey, seq: number): Promise<void> {
     this.c
-      .prepared('DELETE FROM changed_buckets WHERE model = ? AND model_version = ? AND bucket_start = ? AND bucket_ms = ? AND seq = ?')
+      .prepared(
+        'DELETE FROM changed_buckets WHERE model = ? AND model_version = ? AND bucket_start = ? AND bucket_ms = ? AND seq = ?',
+      )
       .run(k.model, k.modelVersion, k.bucketStart, k.bucketMs, seq);
   }
 
@@ -134,16 +171,27 @@ export class SqliteAggregates implements AggregateStore {
 export class SqliteBaselines implements BaselineStore {
   constructor(private readonly c: Connection) {}
 
-  async insert(row: Omit<BaselineRow, 'id' | 'activatedAt'>, columns: readonly BaselineColumnRow[]): Promise<BaselineRow> {
+  async insert(
+    row: Omit<BaselineRow, 'id' | 'activatedAt'>,
+    columns: readonly BaselineColumnRow[],
+  ): Promise<BaselineRow> {
     const inserted = this.c.orm.insert(baselines).values(row).returning().get();
     for (const col of columns) {
-      this.c.orm.insert(baselineColumns).values({ baselineId: inserted.id, role: col.role, name: col.name, profile: col.profile }).run();
+      this.c.orm
+        .insert(baselineColumns)
+        .values({ baselineId: inserted.id, role: col.role, name: col.name, profile: col.profile })
+        .run();
     }
     return inserted;
   }
 
   async list(model: string): Promise<BaselineRow[]> {
-    return this.c.orm.select().from(baselines).where(eq(baselines.model, model)).orderBy(desc(baselines.id)).all();
+    return this.c.orm
+      .select()
+      .from(baselines)
+      .where(eq(baselines.model, model))
+      .orderBy(desc(baselines.id))
+      .all();
   }
 
   async get(model: string, id: number): Promise<BaselineRow | undefined> {
@@ -167,7 +215,13 @@ export class SqliteBaselines implements BaselineStore {
       this.c.orm
         .select({ id: baselines.id })
         .from(baselines)
-        .where(and(eq(baselines.model, model), eq(baselines.modelVersion, modelVersion), eq(baselines.active, true)))
+        .where(
+          and(
+            eq(baselines.model, model),
+            eq(baselines.modelVersion, modelVersion),
+            eq(baselines.active, true),
+          ),
+        )
         .get() !== undefined
     );
   }
@@ -176,9 +230,19 @@ export class SqliteBaselines implements BaselineStore {
     this.c.orm
       .update(baselines)
       .set({ active: false, activatedAt: null })
-      .where(and(eq(baselines.model, row.model), eq(baselines.modelVersion, row.modelVersion), ne(baselines.id, row.id)))
+      .where(
+        and(
+          eq(baselines.model, row.model),
+          eq(baselines.modelVersion, row.modelVersion),
+          ne(baselines.id, row.id),
+        ),
+      )
       .run();
-    this.c.orm.update(baselines).set({ active: true, activatedAt: now }).where(eq(baselines.id, row.id)).run();
+    this.c.orm
+      .update(baselines)
+      .set({ active: true, activatedAt: now })
+      .where(eq(baselines.id, row.id))
+      .run();
   }
 
   async activeStamp(model: string): Promise<string> {
@@ -212,7 +276,12 @@ export class SqliteBaselines implements BaselineStore {
   }
 
   async beginActivation(row: ActivationRow): Promise<boolean> {
-    const inserted = this.c.orm.insert(activations).values(row).onConflictDoNothing().returning({ model: activations.model }).all();
+    const inserted = this.c.orm
+      .insert(activations)
+      .values(row)
+      .onConflictDoNothing()
+      .returning({ model: activations.model })
+      .all();
     return inserted.length === 1;
   }
 
@@ -224,10 +293,18 @@ export class SqliteBaselines implements BaselineStore {
     return this.c.orm.select().from(activations).orderBy(activations.startedAt).all();
   }
 
-  async advanceActivation(model: string, from: number, to: number, done: number, now: number): Promise<boolean> {
+  async advanceActivation(
+    model: string,
+    from: number,
+    to: number,
+    done: number,
+    now: number,
+  ): Promise<boolean> {
     return (
       this.c
-        .prepared('UPDATE activations SET cursor = ?, done = done + ?, updated_at = ? WHERE model = ? AND cursor = ?')
+        .prepared(
+          'UPDATE activations SET cursor = ?, done = done + ?, updated_at = ? WHERE model = ? AND cursor = ?',
+        )
         .run(to, done, now, model, from).changes === 1
     );
   }

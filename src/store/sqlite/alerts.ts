@@ -22,7 +22,14 @@ export class SqliteAlerts implements AlertStore {
     return this.c.orm
       .select()
       .from(alerts)
-      .where(and(eq(alerts.model, model), eq(alerts.feature, feature), eq(alerts.kind, kind), ne(alerts.status, 'closed')))
+      .where(
+        and(
+          eq(alerts.model, model),
+          eq(alerts.feature, feature),
+          eq(alerts.kind, kind),
+          ne(alerts.status, 'closed'),
+        ),
+      )
       .get();
   }
 
@@ -35,7 +42,13 @@ export class SqliteAlerts implements AlertStore {
     return this.c.orm.insert(alerts).values(row).onConflictDoNothing().returning().get();
   }
 
-  async update(id: number, expectVersion: number, change: AlertChange, now: number, options: { bumpVersion?: boolean } = {}) {
+  async update(
+    id: number,
+    expectVersion: number,
+    change: AlertChange,
+    now: number,
+    options: { bumpVersion?: boolean } = {},
+  ) {
     const bump = options.bumpVersion !== false;
     const set: Partial<typeof alerts.$inferInsert> = { ...change, version: expectVersion + (bump ? 1 : 0) };
     if (bump) set.updatedAt = now;
@@ -72,11 +85,19 @@ export class SqliteAlerts implements AlertStore {
       .orderBy(desc(alertEvidence.windowTo), desc(alertEvidence.id))
       .limit(limit)
       .all();
-    return rows.map(({ id: _id, ...r }) => ({ ...r, windowKind: r.windowKind as EvidenceRow['windowKind'], severity: r.severity as EvidenceRow['severity'] }));
+    return rows.map(({ id: _id, ...r }) => ({
+      ...r,
+      windowKind: r.windowKind as EvidenceRow['windowKind'],
+      severity: r.severity as EvidenceRow['severity'],
+    }));
   }
 
   async latestEvidenceTo(alertId: number): Promise<number | null> {
-    return (this.c.prepared('SELECT max(window_to) AS t FROM alert_evidence WHERE alert_id = ?').get(alertId) as { t: number | null }).t;
+    return (
+      this.c.prepared('SELECT max(window_to) AS t FROM alert_evidence WHERE alert_id = ?').get(alertId) as {
+        t: number | null;
+      }
+    ).t;
   }
 
   async addEvent(row: AlertEventRow): Promise<void> {
@@ -131,7 +152,12 @@ export class SqliteAlerts implements AlertStore {
     return this.c.orm.select().from(retrainRequests).where(eq(retrainRequests.id, id)).get();
   }
 
-  async updateRetrain(id: number, expectVersion: number, change: Partial<Pick<RetrainRow, 'status' | 'producedVersion'>>, now: number) {
+  async updateRetrain(
+    id: number,
+    expectVersion: number,
+    change: Partial<Pick<RetrainRow, 'status' | 'producedVersion'>>,
+    now: number,
+  ) {
     return this.c.orm
       .update(retrainRequests)
       .set({ ...change, version: expectVersion + 1, updatedAt: now })
@@ -140,11 +166,20 @@ export class SqliteAlerts implements AlertStore {
       .get();
   }
 
-  async listRetrain(f: { model?: string | undefined; status?: RetrainStatus | undefined; limit: number }): Promise<RetrainRow[]> {
+  async listRetrain(f: {
+    model?: string | undefined;
+    status?: RetrainStatus | undefined;
+    limit: number;
+  }): Promise<RetrainRow[]> {
     return this.c.orm
       .select()
       .from(retrainRequests)
-      .where(and(f.model ? eq(retrainRequests.model, f.model) : undefined, f.status ? eq(retrainRequests.status, f.status) : undefined))
+      .where(
+        and(
+          f.model ? eq(retrainRequests.model, f.model) : undefined,
+          f.status ? eq(retrainRequests.status, f.status) : undefined,
+        ),
+      )
       .orderBy(desc(retrainRequests.id))
       .limit(f.limit)
       .all();

@@ -36,7 +36,9 @@ export class SqliteStore implements Store {
 
   private run<T>(begin: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
     if (this.inTx.getStore()) {
-      return Promise.reject(new NestedTransactionError('store.tx called inside a transaction; pass the tx down instead'));
+      return Promise.reject(
+        new NestedTransactionError('store.tx called inside a transaction; pass the tx down instead'),
+      );
     }
     const result = this.tail.then(() =>
       this.inTx.run(true, async () => {

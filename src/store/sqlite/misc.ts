@@ -85,7 +85,14 @@ export class SqliteThresholds implements ThresholdStore {
       .values(row)
       .onConflictDoUpdate({
         target: [thresholdOverrides.model, thresholdOverrides.feature],
-        set: { psiWarning: row.psiWarning, psiCritical: row.psiCritical, alpha: row.alpha, setBy: row.setBy, reason: row.reason, updatedAt: row.updatedAt },
+        set: {
+          psiWarning: row.psiWarning,
+          psiCritical: row.psiCritical,
+          alpha: row.alpha,
+          setBy: row.setBy,
+          reason: row.reason,
+          updatedAt: row.updatedAt,
+        },
       })
       .run();
   }
@@ -119,7 +126,9 @@ export class SqliteDeliveries implements DeliveryStore {
   }
 
   async markDelivered(id: number, attempts: number, now: number): Promise<void> {
-    this.c.prepared(`UPDATE deliveries SET status = 'delivered', attempts = ?, delivered_at = ? WHERE id = ?`).run(attempts, now, id);
+    this.c
+      .prepared(`UPDATE deliveries SET status = 'delivered', attempts = ?, delivered_at = ? WHERE id = ?`)
+      .run(attempts, now, id);
   }
 
   async markAttemptFailed(
@@ -127,15 +136,23 @@ export class SqliteDeliveries implements DeliveryStore {
     f: { status: 'pending' | 'failed'; attempts: number; lastError: string; nextAttemptAt: number },
   ): Promise<void> {
     this.c
-      .prepared('UPDATE deliveries SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ? WHERE id = ?')
+      .prepared(
+        'UPDATE deliveries SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ? WHERE id = ?',
+      )
       .run(f.status, f.attempts, f.lastError, f.nextAttemptAt, id);
   }
 
   async get(id: number): Promise<DeliveryRow | undefined> {
-    return this.c.prepared(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ?`).get(id) as DeliveryRow | undefined;
+    return this.c.prepared(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ?`).get(id) as
+      | DeliveryRow
+      | undefined;
   }
 
-  async list(q: { status?: DeliveryStatus | undefined; channel?: string | undefined; limit: number }): Promise<DeliveryRow[]> {
+  async list(q: {
+    status?: DeliveryStatus | undefined;
+    channel?: string | undefined;
+    limit: number;
+  }): Promise<DeliveryRow[]> {
     return this.c
       .prepared(
         `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE (@status IS NULL OR status = @status)
@@ -147,14 +164,18 @@ export class SqliteDeliveries implements DeliveryStore {
   async requeueFailed(id: number, now: number): Promise<boolean> {
     return (
       this.c
-        .prepared(`UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE id = ? AND status = 'failed'`)
+        .prepared(
+          `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE id = ? AND status = 'failed'`,
+        )
         .run(now, id).changes === 1
     );
   }
 
   async pendingOf(channel: string, event: string): Promise<{ id: number } | undefined> {
     return this.c
-      .prepared(`SELECT id FROM deliveries WHERE channel = ? AND event = ? AND status = 'pending' ORDER BY id DESC LIMIT 1`)
+      .prepared(
+        `SELECT id FROM deliveries WHERE channel = ? AND event = ? AND status = 'pending' ORDER BY id DESC LIMIT 1`,
+      )
       .get(channel, event) as { id: number } | undefined;
   }
 

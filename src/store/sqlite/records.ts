@@ -1,5 +1,13 @@
 import { and, desc, eq, lt } from 'drizzle-orm';
-import type { ModelStore, NewRecord, NewRejection, RecordPageRow, RecordRow, RecordStore, RejectionRow } from '../types.js';
+import type {
+  ModelStore,
+  NewRecord,
+  NewRejection,
+  RecordPageRow,
+  RecordRow,
+  RecordStore,
+  RejectionRow,
+} from '../types.js';
 import type { Connection } from './client.js';
 import { modelVersions, rejections } from './schema/index.js';
 
@@ -25,7 +33,8 @@ const json = (v: unknown): string | null => (v === null || v === undefined ? nul
 
 const SELECT_ROW = `SELECT id, model, model_version AS modelVersion, request_id AS requestId, ts, received_at AS receivedAt,
   features, prediction, label, latency_ms AS latencyMs, status, error, tags FROM records`;
-const PAGE_COLUMNS = 'id, model, model_version AS modelVersion, request_id AS requestId, ts, features, prediction, label';
+const PAGE_COLUMNS =
+  'id, model, model_version AS modelVersion, request_id AS requestId, ts, features, prediction, label';
 
 export class SqliteRecords implements RecordStore {
   constructor(private readonly c: Connection) {}
@@ -67,14 +76,21 @@ export class SqliteRecords implements RecordStore {
   }
 
   async byRequestId(model: string, requestId: string): Promise<RecordRow | undefined> {
-    return this.c.prepared(`${SELECT_ROW} WHERE model = ? AND request_id = ?`).get(model, requestId) as RecordRow | undefined;
+    return this.c.prepared(`${SELECT_ROW} WHERE model = ? AND request_id = ?`).get(model, requestId) as
+      | RecordRow
+      | undefined;
   }
 
   async setLabel(id: number, label: string | null): Promise<void> {
     this.c.prepared('UPDATE records SET label = ? WHERE id = ?').run(label, id);
   }
 
-  async recent(q: { model: string; from?: number | undefined; to?: number | undefined; limit: number }): Promise<RecordRow[]> {
+  async recent(q: {
+    model: string;
+    from?: number | undefined;
+    to?: number | undefined;
+    limit: number;
+  }): Promise<RecordRow[]> {
     return this.c
       .prepared(
         `${SELECT_ROW} WHERE model = @model AND (@from IS NULL OR ts >= @from) AND (@to IS NULL OR ts < @to)
@@ -86,12 +102,21 @@ export class SqliteRecords implements RecordStore {
   async countWindow(model: string, modelVersion: string, from: number, to: number): Promise<number> {
     return (
       this.c
-        .prepared('SELECT count(*) AS n FROM records WHERE model = ? AND model_version = ? AND ts >= ? AND ts < ?')
+        .prepared(
+          'SELECT count(*) AS n FROM records WHERE model = ? AND model_version = ? AND ts >= ? AND ts < ?',
+        )
         .get(model, modelVersion, from, to) as { n: number }
     ).n;
   }
 
-  async windowPage(model: string, modelVersion: string, from: number, to: number, afterId: number, limit: number): Promise<RecordPageRow[]> {
+  async windowPage(
+    model: string,
+    modelVersion: string,
+    from: number,
+    to: number,
+    afterId: number,
+    limit: number,
+  ): Promise<RecordPageRow[]> {
     return this.c
       .prepared(
         `SELECT ${PAGE_COLUMNS} FROM records WHERE model = ? AND model_version = ? AND ts >= ? AND ts < ? AND id > ?
@@ -100,7 +125,13 @@ export class SqliteRecords implements RecordStore {
       .all(model, modelVersion, from, to, afterId, limit) as RecordPageRow[];
   }
 
-  async rebuildPage(model: string, versions: readonly string[], afterId: number, maxId: number, limit: number): Promise<RecordPageRow[]> {
+  async rebuildPage(
+    model: string,
+    versions: readonly string[],
+    afterId: number,
+    maxId: number,
+    limit: number,
+  ): Promise<RecordPageRow[]> {
     if (versions.length === 0) return [];
     // NOT INDEXED keeps this a walk along the rowid: through the (model, ts) index every page would sort all
     // of the model's records again, making a re-aggregation quadratic.
@@ -127,16 +158,34 @@ export class SqliteRecords implements RecordStore {
     return (this.c.prepared('SELECT coalesce(max(id), 0) AS id FROM records').get() as { id: number }).id;
   }
 
-  async insertRejections(list: readonly NewRejection[], receivedAt: number, ingestRequestId: string): Promise<void> {
+  async insertRejections(
+    list: readonly NewRejection[],
+    receivedAt: number,
+    ingestRequestId: string,
+  ): Promise<void> {
     if (list.length === 0) return;
     const stmt = this.c.prepared(
       `INSERT INTO rejections (received_at, ingest_request_id, model, request_id, position_kind, position, errors, raw)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    for (const r of list) stmt.run(receivedAt, ingestRequestId, r.model, r.requestId, r.positionKind, r.position, r.errors, r.raw);
+    for (const r of list)
+      stmt.run(
+        receivedAt,
+        ingestRequestId,
+        r.model,
+        r.requestId,
+        r.positionKind,
+        r.position,
+        r.errors,
+        r.raw,
+      );
   }
 
-  async rejections(q: { model?: string | undefined; limit: number; before?: number | undefined }): Promise<RejectionRow[]> {
+  async rejections(q: {
+    model?: string | undefined;
+    limit: number;
+    before?: number | undefined;
+  }): Promise<RejectionRow[]> {
     return this.c.orm
       .select()
       .from(rejections)
@@ -163,7 +212,10 @@ export class SqliteModels implements ModelStore {
   constructor(private readonly c: Connection) {}
 
   async bump(inserted: readonly NewRecord[], receivedAt: number): Promise<void> {
-    const groups = new Map<string, { model: string; version: string; n: number; first: number; last: number }>();
+    const groups = new Map<
+      string,
+      { model: string; version: string; n: number; first: number; last: number }
+    >();
     for (const r of inserted) {
       const key = `${r.model}\u0000${r.modelVersion}`;
       const g = groups.get(key);
@@ -182,7 +234,8 @@ export class SqliteModels implements ModelStore {
          last_ts = max(model_versions.last_ts, excluded.last_ts),
          last_received_at = max(model_versions.last_received_at, excluded.last_received_at)`,
     );
-    for (const g of groups.values()) stmt.run(g.model, g.version, g.n, g.first, g.last, receivedAt, receivedAt);
+    for (const g of groups.values())
+      stmt.run(g.model, g.version, g.n, g.first, g.last, receivedAt, receivedAt);
   }
 
   async list(model?: string) {
@@ -195,7 +248,11 @@ export class SqliteModels implements ModelStore {
   }
 
   async versions(model: string): Promise<string[]> {
-    return (this.c.prepared('SELECT model_version AS v FROM model_versions WHERE model = ?').all(model) as { v: string }[]).map((r) => r.v);
+    return (
+      this.c.prepared('SELECT model_version AS v FROM model_versions WHERE model = ?').all(model) as {
+        v: string;
+      }[]
+    ).map((r) => r.v);
   }
 
   async previousVersion(model: string, version: string): Promise<string | null> {
@@ -211,7 +268,9 @@ export class SqliteModels implements ModelStore {
 
   async latestVersion(model: string): Promise<string> {
     const row = this.c
-      .prepared('SELECT model_version AS v FROM model_versions WHERE model = ? ORDER BY last_received_at DESC, last_ts DESC LIMIT 1')
+      .prepared(
+        'SELECT model_version AS v FROM model_versions WHERE model = ? ORDER BY last_received_at DESC, last_ts DESC LIMIT 1',
+      )
       .get(model) as { v: string } | undefined;
     return row?.v ?? '';
   }

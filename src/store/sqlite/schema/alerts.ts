@@ -93,16 +93,20 @@ export const retrainRequests = sqliteTable('retrain_requests', {
 });
 
 /** Per-feature alert thresholds set through the API (e.g. raised after a false positive); win over config. */
-export const thresholdOverrides = sqliteTable('threshold_overrides', {
-  model: text('model').notNull(),
-  feature: text('feature').notNull(),
-  psiWarning: real('psi_warning'),
-  psiCritical: real('psi_critical'),
-  alpha: real('alpha'),
-  setBy: text('set_by').notNull(),
-  reason: text('reason'),
-  updatedAt: integer('updated_at').notNull(),
-}, (t) => [primaryKey({ columns: [t.model, t.feature] })]);
+export const thresholdOverrides = sqliteTable(
+  'threshold_overrides',
+  {
+    model: text('model').notNull(),
+    feature: text('feature').notNull(),
+    psiWarning: real('psi_warning'),
+    psiCritical: real('psi_critical'),
+    alpha: real('alpha'),
+    setBy: text('set_by').notNull(),
+    reason: text('reason'),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.model, t.feature] })],
+);
 
 /** Outbound notifications, queued in the same transaction as the change they announce, sent by a worker. */
 export const deliveries = sqliteTable(

@@ -70,7 +70,9 @@ export const aggregates = sqliteTable(
   },
   (t) => [
     // bucket_ms is part of the key: after a change of bucket size, new buckets never merge into old rows.
-    primaryKey({ columns: [t.model, t.modelVersion, t.baselineId, t.bucketStart, t.bucketMs, t.role, t.name] }),
+    primaryKey({
+      columns: [t.model, t.modelVersion, t.baselineId, t.bucketStart, t.bucketMs, t.role, t.name],
+    }),
   ],
 );
 

@@ -20,7 +20,14 @@ export const driftResults = sqliteTable(
     evaluatedAt: integer('evaluated_at').notNull(),
   },
   (t) => [
-    uniqueIndex('drift_results_window').on(t.model, t.modelVersion, t.baselineId, t.windowKind, t.windowFrom, t.windowTo),
+    uniqueIndex('drift_results_window').on(
+      t.model,
+      t.modelVersion,
+      t.baselineId,
+      t.windowKind,
+      t.windowFrom,
+      t.windowTo,
+    ),
     index('drift_results_model_to').on(t.model, t.windowTo),
   ],
 );

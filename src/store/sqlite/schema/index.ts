@@ -1,5 +1,5 @@
-export * from './baselines.js';
 export * from './alerts.js';
+export * from './baselines.js';
 export * from './drift-results.js';
 export * from './model-versions.js';
 export * from './records.js';

@@ -1,4 +1,4 @@
-import { index, integer, text, sqliteTable } from 'drizzle-orm/sqlite-core';
+import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /** Records that failed envelope validation, kept with the reason and the text sent so nothing vanishes silently. */
 export const rejections = sqliteTable(
