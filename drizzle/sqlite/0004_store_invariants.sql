@@ -29,6 +29,13 @@ CREATE TABLE `leases` (
 );
 --> statement-breakpoint
 DROP INDEX `aggregates_updated_at`;--> statement-breakpoint
+-- Two servers on one file could open the same alert twice: keep the newest in review, close the others
+-- (with an audit event) so the unique index can be built.
+INSERT INTO `alert_events` (`alert_id`, `at`, `actor`, `action`, `from_status`, `to_status`, `note`, `data`)
+SELECT `id`, `updated_at`, 'driftwatch', 'closed', `status`, 'closed', 'duplicate of a newer alert in review (closed by the upgrade)', NULL
+FROM `alerts` WHERE `status` <> 'closed' AND `id` NOT IN (SELECT max(`id`) FROM `alerts` WHERE `status` <> 'closed' GROUP BY `model`, `feature`, `kind`);--> statement-breakpoint
+UPDATE `alerts` SET `status` = 'closed', `closed_at` = `updated_at`
+WHERE `status` <> 'closed' AND `id` NOT IN (SELECT max(`id`) FROM `alerts` WHERE `status` <> 'closed' GROUP BY `model`, `feature`, `kind`);--> statement-breakpoint
 CREATE UNIQUE INDEX `alerts_open_key` ON `alerts` (`model`,`feature`,`kind`) WHERE status <> 'closed';--> statement-breakpoint
 -- Buckets changed after the old wall-clock watermark are carried over as changed, so no evaluation is lost.
 INSERT OR IGNORE INTO `changed_buckets` (`model`, `model_version`, `bucket_start`, `bucket_ms`)

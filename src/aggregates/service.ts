@@ -1,13 +1,21 @@
 import { type Config, driftSettingsFor } from '../config.js';
 import { type ColumnBinner, predictionValue, type Slotted } from '../profiles/binner.js';
-import type { AggregateDelta, BucketKey, BucketStatsDelta, NewRecord, Store, Tx } from '../store/index.js';
+import {
+  type AggregateDelta,
+  type BucketKey,
+  type BucketStatsDelta,
+  MAX_EXTRA_PER_BUCKET,
+  type NewRecord,
+  type Store,
+  type Tx,
+} from '../store/index.js';
 import { baselineCache, type ModelBaselines } from './baseline-cache.js';
 import { addOutcome, labelOutcome } from './outcome.js';
 
 export const bucketStart = (ts: number, bucketMs: number) => Math.floor(ts / bucketMs) * bucketMs;
 
-/** Feature names outside the baseline's schema tracked per bucket; beyond it the rest are not named. */
-export const MAX_UNKNOWN_FEATURES = 50;
+/** Feature names outside the baseline's schema tracked per bucket (the store enforces it across writers). */
+export const MAX_UNKNOWN_FEATURES = MAX_EXTRA_PER_BUCKET;
 
 export interface AggregateOptions {
   /** Count records and label outcomes per bucket (off when re-aggregating records already counted). */

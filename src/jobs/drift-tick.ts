@@ -37,6 +37,8 @@ async function evaluateAndRaise(
     if (r) {
       await processDriftResult(deps, r);
       result.evaluated++;
+      // An activation began after this tick looked: the window is provisional, so judge it again later.
+      if (r.rebuilding) return false;
     }
     return true;
   } catch (err) {

@@ -3,7 +3,7 @@ import { openSqliteStore } from './sqlite/index.js';
 import type { Store } from './types.js';
 
 export type * from './types.js';
-export { NestedTransactionError } from './types.js';
+export { MAX_EXTRA_PER_BUCKET, NestedTransactionError } from './types.js';
 
 /** Opens the configured store and applies pending migrations. */
 export function openStore(database: Config['database'], options: { migrate?: boolean } = {}): Store {

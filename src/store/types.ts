@@ -389,8 +389,14 @@ export interface ModelStore {
   latestVersion(model: string): Promise<string>;
 }
 
+/** Names of features outside the baseline ("extra" rows) kept per bucket; more are not counted. */
+export const MAX_EXTRA_PER_BUCKET = 50;
+
 export interface AggregateStore {
-  /** Adds each delta to its row; counts, tallies and min/max merge in the database (safe with several writers). */
+  /**
+   * Adds each delta to its row; counts, tallies and min/max merge in the database (safe with several
+   * writers). Role "extra" rows are created only while their bucket has fewer than MAX_EXTRA_PER_BUCKET.
+   */
   add(deltas: readonly AggregateDelta[], now: number): Promise<void>;
   addBucketStats(list: readonly BucketStatsDelta[], now: number): Promise<void>;
   clear(model: string, baselineId: number): Promise<void>;

@@ -1,18 +1,19 @@
 import { and, desc, eq, ne } from 'drizzle-orm';
-import type {
-  ActivationRow,
-  ActiveColumnRow,
-  AggregateDelta,
-  AggregateRow,
-  AggregateStore,
-  BaselineColumnRow,
-  BaselineRow,
-  BaselineStore,
-  BucketKey,
-  BucketStatsDelta,
-  ChangedBucket,
-  Outcomes,
-  WindowKey,
+import {
+  type ActivationRow,
+  type ActiveColumnRow,
+  type AggregateDelta,
+  type AggregateRow,
+  type AggregateStore,
+  type BaselineColumnRow,
+  type BaselineRow,
+  type BaselineStore,
+  type BucketKey,
+  type BucketStatsDelta,
+  type ChangedBucket,
+  MAX_EXTRA_PER_BUCKET,
+  type Outcomes,
+  type WindowKey,
 } from '../types.js';
 import type { Connection } from './client.js';
 import { activations, baselineColumns, baselines } from './schema/index.js';
@@ -40,7 +41,34 @@ export class SqliteAggregates implements AggregateStore {
          counts = dw_add_counts(aggregates.counts, excluded.counts),
          updated_at = max(aggregates.updated_at, excluded.updated_at)`,
     );
+    // A feature outside the baseline gets a row only while its bucket has fewer than MAX_EXTRA_PER_BUCKET
+    // such names (counted in the database, so the cap holds across requests and writers).
+    const extra = this.c.prepared(
+      `INSERT INTO aggregates (model, model_version, baseline_id, bucket_start, bucket_ms, role, name, n, missing,
+         type_mismatch, out_of_range, unseen, off_edge, vmin, vmax, counts, updated_at)
+       SELECT @model, @version, @baseline, @start, @ms, 'extra', @name, @n, 0, 0, 0, 0, 0, NULL, NULL, x'', @now
+       WHERE EXISTS (SELECT 1 FROM aggregates WHERE model = @model AND model_version = @version AND baseline_id = @baseline
+                       AND bucket_start = @start AND bucket_ms = @ms AND role = 'extra' AND name = @name)
+          OR (SELECT count(*) FROM aggregates WHERE model = @model AND model_version = @version AND baseline_id = @baseline
+                AND bucket_start = @start AND bucket_ms = @ms AND role = 'extra') < @cap
+       ON CONFLICT (model, model_version, baseline_id, bucket_start, bucket_ms, role, name) DO UPDATE SET
+         n = aggregates.n + excluded.n, updated_at = max(aggregates.updated_at, excluded.updated_at)`,
+    );
     for (const d of deltas) {
+      if (d.role === 'extra') {
+        extra.run({
+          model: d.model,
+          version: d.modelVersion,
+          baseline: d.baselineId,
+          start: d.bucketStart,
+          ms: d.bucketMs,
+          name: d.name,
+          n: d.n,
+          now,
+          cap: MAX_EXTRA_PER_BUCKET,
+        });
+        continue;
+      }
       stmt.run(
         d.model,
         d.modelVersion,
@@ -134,11 +162,23 @@ export class SqliteAggregates implements AggregateStore {
   }
 
   async markChanged(keys: readonly BucketKey[]): Promise<void> {
-    const stmt = this.c.prepared(
-      `INSERT INTO changed_buckets (model, model_version, bucket_start, bucket_ms, seq, rolled_seq) VALUES (?, ?, ?, ?, 1, 0)
-       ON CONFLICT (model, model_version, bucket_start, bucket_ms) DO UPDATE SET seq = changed_buckets.seq + 1`,
+    if (keys.length === 0) return;
+    // One store-wide counter, so a bucket's seq only ever grows — also when its row was taken and comes back.
+    const seq = Number(
+      (
+        this.c
+          .prepared(
+            `INSERT INTO job_state (key, value, updated_at) VALUES ('changes.seq', '1', 0)
+             ON CONFLICT (key) DO UPDATE SET value = CAST(job_state.value AS INTEGER) + 1 RETURNING value`,
+          )
+          .get() as { value: string | number }
+      ).value,
     );
-    for (const k of keys) stmt.run(k.model, k.modelVersion, k.bucketStart, k.bucketMs);
+    const stmt = this.c.prepared(
+      `INSERT INTO changed_buckets (model, model_version, bucket_start, bucket_ms, seq, rolled_seq) VALUES (?, ?, ?, ?, ?, 0)
+       ON CONFLICT (model, model_version, bucket_start, bucket_ms) DO UPDATE SET seq = excluded.seq`,
+    );
+    for (const k of keys) stmt.run(k.model, k.modelVersion, k.bucketStart, k.bucketMs, seq);
   }
 
   async changed(limit: number): Promise<ChangedBucket[]> {
