@@ -165,6 +165,9 @@ export const configSchema = z.strictObject({
       // Requests being worked on at once (health checks excepted); beyond it a 503 with Retry-After, so an
       // overload is pushed back to clients instead of queuing bodies in memory and stalling health checks.
       maxInFlight: z.number().int().positive().default(16),
+      // How long a client may take to send a whole request (headers and body). A connection that trickles
+      // holds an in-flight slot and buffered bytes, so it must not hold them for long.
+      requestTimeoutMs: z.number().int().positive().default(30_000),
       // Of those, ingest requests (the ones that carry large bodies).
       maxIngestInFlight: z.number().int().positive().default(2),
       // Bodies of JSON commands (alert actions, drift runs, thresholds) are small and read whole; the bound

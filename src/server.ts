@@ -60,6 +60,12 @@ export async function startServer(
             : Response.json({ status: 'starting' }, { status: 503, headers: { 'retry-after': '1' } }),
         hostname: config.server.host,
         port: config.server.port,
+        serverOptions: {
+          requestTimeout: config.server.requestTimeoutMs,
+          headersTimeout: Math.min(10_000, config.server.requestTimeoutMs),
+          // Node checks the timeouts every 30 s by default: a trickling client would keep its slot that long.
+          connectionsCheckingInterval: Math.min(1_000, config.server.requestTimeoutMs),
+        },
       },
       () => resolve(s),
     );
@@ -105,7 +111,8 @@ export async function startServer(
     closing ??= (async () => {
       accepting = false;
       log.info({ reason }, 'shutting down: no new connections, finishing in-flight requests');
-      await jobs.stop();
+      // The listener stops accepting at once; running ticks and in-flight requests finish side by side.
+      const jobsStopped = jobs.stop();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           log.warn(
@@ -123,6 +130,7 @@ export async function startServer(
         // Keep-alive connections with no request in flight would otherwise hold close() open.
         if ('closeIdleConnections' in server) server.closeIdleConnections();
       });
+      await jobsStopped;
       await deps.store.close();
       log.info('database closed; bye');
     })();

@@ -95,16 +95,30 @@ export const ACTIVATION_WAIT_MS = 10_000;
 export async function createBaseline(deps: Deps, input: CreateBaselineInput): Promise<ActivationResult> {
   const hashed = hashing(input.source, input.limits?.bytes);
   const builder = new ProfileBuilder(input.profile);
+  // Parsing and profiling give the event loop a turn every few milliseconds, so a large upload does not
+  // stall other requests.
+  let lastYield = performance.now();
+  const maybeYield = async () => {
+    if (performance.now() - lastYield < 10) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    lastYield = performance.now();
+  };
+  let rows = 0;
   try {
-    for await (const row of trainingRows(hashed.stream, input.format, input.limits?.rows))
+    for await (const row of trainingRows(hashed.stream, input.format, input.limits?.rows)) {
       builder.addRow(row);
+      if ((++rows & 255) === 0) await maybeYield();
+    }
   } finally {
     // A refused upload stops being read here instead of being drained to its end.
     if (!input.source.readableEnded) input.source.destroy();
   }
-  let built: ReturnType<ProfileBuilder['build']>;
+  let built: Awaited<ReturnType<ProfileBuilder['build']>>;
   try {
-    built = builder.build();
+    built = await builder.build(async () => {
+      lastYield = 0;
+      await maybeYield();
+    });
   } catch (err) {
     if (err instanceof ProfileError) {
       throw new ApiError('invalid_body', err.message, err.problems ? { problems: err.problems } : undefined);

@@ -13,6 +13,8 @@ export interface BatcherOptions {
   maxRecords?: number;
   /** Flush at the latest this long after the first waiting record. */
   maxDelayMs?: number;
+  /** Records waiting (queued and being flushed) beyond which submit() refuses: memory stays bounded when the store is slow. */
+  maxPending?: number;
 }
 
 export interface BatcherStats {
@@ -23,6 +25,8 @@ export interface BatcherStats {
   rejected: number;
   /** Flushes that failed as a whole (the store refused); their records are counted here. */
   failed: number;
+  /** Records refused by submit() because maxPending were already waiting. */
+  refused: number;
 }
 
 export class IngestBatcher {
@@ -37,7 +41,10 @@ export class IngestBatcher {
     duplicates: 0,
     rejected: 0,
     failed: 0,
+    refused: 0,
   };
+  private pending = 0;
+  private readonly maxPending: number;
   private readonly maxRecords: number;
   private readonly maxDelayMs: number;
 
@@ -49,16 +56,26 @@ export class IngestBatcher {
   ) {
     this.maxRecords = options.maxRecords ?? 500;
     this.maxDelayMs = options.maxDelayMs ?? 5;
+    this.maxPending = options.maxPending ?? 50_000;
   }
 
-  /** Queues one record (the HTTP envelope: model, request_id, features, …); returns at once. */
-  submit(record: unknown): void {
+  /**
+   * Queues one record (the HTTP envelope: model, request_id, features, …) and returns at once: true when
+   * queued, false when maxPending records are already waiting (the record is not kept; counted as refused).
+   */
+  submit(record: unknown): boolean {
     if (this.closed) throw new Error('the ingest batcher is closed');
+    if (this.pending >= this.maxPending) {
+      this.stats.refused++;
+      return false;
+    }
+    this.pending++;
     this.queue.push(record);
     this.stats.submitted++;
     // A full batch is taken at once, so later records start the next one.
     if (this.queue.length >= this.maxRecords) void this.flush();
     else if (!this.timer) this.flushSoon(this.maxDelayMs);
+    return true;
   }
 
   private flushSoon(delay: number): void {
@@ -96,6 +113,8 @@ export class IngestBatcher {
       } catch (err) {
         this.stats.failed += batch.length;
         this.deps.log.error({ err, records: batch.length }, 'in-process ingest flush failed');
+      } finally {
+        this.pending -= batch.length;
       }
     });
     return this.flushing;

@@ -30,7 +30,13 @@ export async function applyLabels(
   const result: LabelResult = { updated: 0, unchanged: 0, not_found: [], unscored: [] };
   await deps.store.tx(async (tx) => {
     const deltas: BucketStatsDelta[] = [];
+    let lastYield = performance.now();
     for (const [index, l] of labels.entries()) {
+      // A large batch of labels gives the event loop a turn every 10 ms (its transaction stays open).
+      if ((index & 255) === 255 && performance.now() - lastYield > 10) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
       const row = await tx.records.byRequestId(l.model, l.request_id);
       if (!row) {
         result.not_found.push({ index, model: l.model, request_id: l.request_id });

@@ -55,4 +55,16 @@ describe('in-process ingest with write-behind', () => {
     expect(await storedRequestIds(t.app)).toEqual(['1', '2', '3', '4']);
     expect(() => b.submit(rec('5'))).toThrow(/closed/);
   });
+
+  it('refuses records beyond maxPending instead of queueing without bound', async () => {
+    t = makeTestApp();
+    const b = new IngestBatcher(t.deps, { maxRecords: 1000, maxDelayMs: 60_000, maxPending: 2 });
+    expect([b.submit(rec('1')), b.submit(rec('2')), b.submit(rec('3'))]).toEqual([true, true, false]);
+    expect(b.stats.refused).toBe(1);
+    await b.flush();
+    // Room again once the flush committed.
+    expect(b.submit(rec('4'))).toBe(true);
+    await b.close();
+    expect(await storedRequestIds(t.app)).toEqual(['1', '2', '4']);
+  });
 });
