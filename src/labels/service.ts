@@ -2,7 +2,7 @@ import { addOutcome, labelOutcome } from '../aggregates/outcome.js';
 import { bucketStart } from '../aggregates/service.js';
 import { driftSettingsFor } from '../config.js';
 import type { AppDeps } from '../context.js';
-import type { BucketStatsDelta } from '../store/index.js';
+import type { BucketStatsDelta, Outcomes } from '../store/index.js';
 
 export interface LabelInput {
   model: string;
@@ -30,6 +30,7 @@ export async function applyLabels(
   const result: LabelResult = { updated: 0, unchanged: 0, not_found: [], unscored: [] };
   await deps.store.tx(async (tx) => {
     const deltas: BucketStatsDelta[] = [];
+    const recount = new Map<string, BucketStatsDelta>();
     let lastYield = performance.now();
     for (const [index, l] of labels.entries()) {
       // A large batch of labels gives the event loop a turn every 10 ms (its transaction stays open).
@@ -74,13 +75,44 @@ export async function applyLabels(
         absErrSum: 0,
         sqErrSum: 0,
       };
-      if (row.label !== null) addOutcome(delta, labelOutcome(prediction, JSON.parse(row.label)), -1);
+      if (row.label !== null) {
+        // A correction: subtracting the old outcome could cancel catastrophically (a huge error taken out
+        // of a sum of small ones leaves rounding noise), so the bucket's label outcomes are recounted
+        // from its stored records instead, once the batch has been applied.
+        recount.set(`${delta.model}\u0000${delta.modelVersion}\u0000${delta.bucketStart}`, delta);
+        continue;
+      }
       addOutcome(delta, outcome, 1);
       deltas.push(delta);
     }
     await tx.aggregates.addBucketStats(deltas, now);
+    for (const key of recount.values()) {
+      const outcomes: Omit<Outcomes, 'records'> = {
+        labeled: 0,
+        classified: 0,
+        correct: 0,
+        regressed: 0,
+        absErrSum: 0,
+        sqErrSum: 0,
+      };
+      const tally = { ...outcomes, records: 0 };
+      for (const r of await tx.records.labeledIn(
+        key.model,
+        key.modelVersion,
+        key.bucketStart,
+        key.bucketStart + key.bucketMs,
+      )) {
+        addOutcome(
+          tally,
+          labelOutcome(r.prediction === null ? null : JSON.parse(r.prediction), JSON.parse(r.label)),
+          1,
+        );
+      }
+      const { records: _records, ...counted } = tally;
+      await tx.aggregates.setOutcomes(key, counted, now);
+    }
     // Performance of those buckets changed: the drift tick re-evaluates them.
-    await tx.aggregates.markChanged(deltas);
+    await tx.aggregates.markChanged([...deltas, ...recount.values()]);
   });
   return result;
 }

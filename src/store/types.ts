@@ -341,6 +341,13 @@ export interface RecordStore {
   insert(list: readonly NewRecord[], receivedAt: number): Promise<NewRecord[]>;
   byRequestId(model: string, requestId: string): Promise<RecordRow | undefined>;
   setLabel(id: number, label: string | null): Promise<void>;
+  /** Prediction and label (JSON text) of a version's labeled records with event time in [from, to). */
+  labeledIn(
+    model: string,
+    modelVersion: string,
+    from: number,
+    to: number,
+  ): Promise<{ prediction: string | null; label: string }[]>;
   /** Most recent by event time within [from, to). */
   recent(q: {
     model: string;
@@ -399,6 +406,8 @@ export interface AggregateStore {
    */
   add(deltas: readonly AggregateDelta[], now: number): Promise<void>;
   addBucketStats(list: readonly BucketStatsDelta[], now: number): Promise<void>;
+  /** Replaces a bucket's label outcomes (its record count stays), creating the row if needed. */
+  setOutcomes(key: BucketKey, outcomes: Omit<Outcomes, 'records'>, now: number): Promise<void>;
   clear(model: string, baselineId: number): Promise<void>;
   window(k: WindowKey): Promise<AggregateRow[]>;
   windowOutcomes(k: Omit<WindowKey, 'baselineId'>): Promise<Outcomes>;

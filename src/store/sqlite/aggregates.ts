@@ -121,6 +121,32 @@ export class SqliteAggregates implements AggregateStore {
     }
   }
 
+  async setOutcomes(k: BucketKey, o: Omit<Outcomes, 'records'>, now: number): Promise<void> {
+    this.c
+      .prepared(
+        `INSERT INTO bucket_stats (model, model_version, bucket_start, bucket_ms, records, labeled, classified, correct,
+           regressed, abs_err_sum, sq_err_sum, updated_at)
+         VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (model, model_version, bucket_start, bucket_ms) DO UPDATE SET
+           labeled = excluded.labeled, classified = excluded.classified, correct = excluded.correct,
+           regressed = excluded.regressed, abs_err_sum = excluded.abs_err_sum, sq_err_sum = excluded.sq_err_sum,
+           updated_at = excluded.updated_at`,
+      )
+      .run(
+        k.model,
+        k.modelVersion,
+        k.bucketStart,
+        k.bucketMs,
+        o.labeled,
+        o.classified,
+        o.correct,
+        o.regressed,
+        o.absErrSum,
+        o.sqErrSum,
+        now,
+      );
+  }
+
   async clear(model: string, baselineId: number): Promise<void> {
     this.c.prepared('DELETE FROM aggregates WHERE model = ? AND baseline_id = ?').run(model, baselineId);
   }

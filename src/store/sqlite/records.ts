@@ -85,6 +85,14 @@ export class SqliteRecords implements RecordStore {
     this.c.prepared('UPDATE records SET label = ? WHERE id = ?').run(label, id);
   }
 
+  async labeledIn(model: string, modelVersion: string, from: number, to: number) {
+    return this.c
+      .prepared(
+        'SELECT prediction, label FROM records WHERE model = ? AND model_version = ? AND ts >= ? AND ts < ? AND label IS NOT NULL',
+      )
+      .all(model, modelVersion, from, to) as { prediction: string | null; label: string }[];
+  }
+
   async recent(q: {
     model: string;
     from?: number | undefined;
