@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
 import { baselineCache, type LoadedBaseline } from '../aggregates/baseline-cache.js';
-import { activateBaseline, createBaseline } from '../baselines/service.js';
+import { beginActivationIn, createBaseline, finishActivation } from '../baselines/service.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import { predictionValue } from '../profiles/binner.js';
 import type { ProfileOptions } from '../profiles/profile.js';
-import type { AlertDecision, AlertRow, Tx } from '../store/index.js';
+import type { ActivationRow, AlertDecision, AlertRow, Tx } from '../store/index.js';
 import { setThresholds, thresholdsFor } from '../thresholds/service.js';
 import type { AlertView, RetrainRequestView } from '../views.js';
 import { TRANSITIONS } from './policy.js';
@@ -140,6 +140,7 @@ async function checkDecision(tx: Tx, input: DecisionInput, now: number) {
 export async function decideAlert(deps: Deps, input: DecisionInput): Promise<DecisionOutcome> {
   const now = deps.clock();
   const outcome: Omit<DecisionOutcome, 'alert'> = {};
+  let newBaselineId: number | undefined;
   if (input.decision === 'accept_shift') {
     const prep = await deps.store.read(async (tx) => {
       const { current } = await checkDecision(tx, input, now);
@@ -176,15 +177,17 @@ export async function decideAlert(deps: Deps, input: DecisionInput): Promise<Dec
       createdBy: input.actor,
       activate: false,
     });
-    // The reviewer's version must still hold before the switch, not only when the decision is recorded.
-    await deps.store.read((tx) => loadForChange(tx, input.id, input.version));
-    const activated = await activateBaseline(deps, current.model, created.baseline.id, input.actor);
-    outcome.baseline = { id: activated.baseline.id, reaggregated_records: activated.reaggregated };
+    newBaselineId = created.baseline.id;
   }
+  let activation: ActivationRow | undefined;
 
   const alert = await deps.store.tx(async (tx) => {
     // Checked again inside the transaction that records it: the accept_shift work above awaited.
     const { current: fresh, rollbackTo } = await checkDecision(tx, input, now);
+    // The switch to the new baseline commits with the decision or not at all: a stale version (409) or
+    // another activation in progress (409) leaves the built baseline inactive and the alert as it was.
+    if (newBaselineId !== undefined)
+      activation = await beginActivationIn(tx, deps, fresh.model, newBaselineId, input.actor);
     const snooze = input.decision === 'snooze';
     const updated = await changeAlert(
       tx,
@@ -258,7 +261,7 @@ export async function decideAlert(deps: Deps, input: DecisionInput): Promise<Dec
       outcome.thresholds = { psi_warning: psiWarning, psi_critical: psiCritical };
       data.thresholds = outcome.thresholds;
     }
-    if (outcome.baseline) data.baseline = outcome.baseline;
+    if (activation) data.baseline = { id: activation.baselineId, records_to_rebuild: activation.total };
     await tx.alerts.addEvent({
       alertId: fresh.id,
       at: now,
@@ -271,5 +274,9 @@ export async function decideAlert(deps: Deps, input: DecisionInput): Promise<Dec
     });
     return updated;
   });
+  if (activation) {
+    const activated = await finishActivation(deps, activation);
+    outcome.baseline = { id: activated.baseline.id, reaggregated_records: activated.reaggregated };
+  }
   return { alert: alertView(alert), ...outcome };
 }

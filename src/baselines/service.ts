@@ -167,7 +167,18 @@ export async function startActivation(
   id: number,
   actor: string | null,
 ): Promise<ActivationRow> {
-  return deps.store.tx(async (tx) => {
+  return deps.store.tx((tx) => beginActivationIn(tx, deps, model, id, actor));
+}
+
+/** startActivation inside the caller's transaction (a decision records itself and the switch atomically). */
+export async function beginActivationIn(
+  tx: Tx,
+  deps: Deps,
+  model: string,
+  id: number,
+  actor: string | null,
+): Promise<ActivationRow> {
+  {
     const row = await tx.baselines.get(model, id);
     if (!row) throw new ApiError('not_found', `model ${model} has no baseline ${id}`);
     const running = await tx.baselines.activation(model);
@@ -207,7 +218,7 @@ export async function startActivation(
       );
     }
     return activation;
-  });
+  }
 }
 
 /** Records re-aggregated per transaction: small enough that one page never holds the event loop for long. */
@@ -291,6 +302,16 @@ export async function activateBaseline(
   waitMs = ACTIVATION_WAIT_MS,
 ): Promise<ActivationResult> {
   const activation = await startActivation(deps, model, id, actor);
+  return finishActivation(deps, activation, waitMs);
+}
+
+/** Runs a started activation's rebuild, waiting up to `waitMs` before leaving it to the background. */
+export async function finishActivation(
+  deps: Deps,
+  activation: ActivationRow,
+  waitMs = ACTIVATION_WAIT_MS,
+): Promise<ActivationResult> {
+  const { model, baselineId: id } = activation;
   // A failure here is retried by the rebuild job, which resumes from the stored cursor.
   const rebuild = runRebuild(deps, model).then(
     () => true,

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AlertView } from '../../src/alerts/types.js';
+import { startActivation } from '../../src/baselines/service.js';
+import { syntheticTraining } from '../drift/helpers.js';
 import type { ErrorBody } from './helpers.js';
 import { HOUR, hour, type MApp, MIN, mBatch, setupM } from './helpers.js';
 
@@ -127,5 +129,35 @@ describe('drift queries on unknown names', () => {
     const empty = await m.reviewer.get<{ results: unknown[] }>('/v1/models/m/drift?feature=x');
     expect(empty.status).toBe(200);
     expect(empty.body.results).toEqual([]);
+  });
+});
+
+describe('accept_shift while another activation of the model runs', () => {
+  it('answers 409 and leaves the alert and the active baseline as they were', async () => {
+    m = await setupM();
+    await m.window('hot', hour(8), 0.6);
+    await m.tick(hour(9) + 5 * MIN);
+    const alert = (await m.reviewer.alerts()).find(
+      (a) => a.feature === 'x' && a.kind === 'drift',
+    ) as AlertView;
+    const other = await m.admin.baseline('m', JSON.stringify(syntheticTraining()), 'application/json', {
+      activate: 'false',
+    });
+    await startActivation(m.t.deps, 'm', other.id, 'root');
+    const res = await m.reviewer.act<ErrorBody>(
+      alert.id,
+      'decision',
+      { decision: 'accept_shift', note: 'new normal', confirm: true },
+      alert.version,
+    );
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('conflict');
+    const after = await m.reviewer.alert(alert.id);
+    expect(after).toMatchObject({ status: 'open', version: alert.version, decision: null });
+    const baselines = (
+      await m.admin.get<{ baselines: { id: number; active: boolean }[] }>('/v1/models/m/baselines')
+    ).body.baselines;
+    // The baseline built from the window exists but was not activated; the one being activated is.
+    expect(baselines.filter((b) => b.active).map((b) => b.id)).toEqual([other.id]);
   });
 });
