@@ -93,6 +93,17 @@ export const ACTIVATION_WAIT_MS = 10_000;
 
 /** Profiles streamed training data and stores it as a baseline; activates it when asked or when it is the version's first. */
 export async function createBaseline(deps: Deps, input: CreateBaselineInput): Promise<ActivationResult> {
+  if (input.activate !== false) {
+    // Refused before the upload is read: it could not be activated now anyway.
+    const running = await deps.store.read((tx) => tx.baselines.activation(input.model));
+    if (running) {
+      throw new ApiError(
+        'conflict',
+        `a baseline of model ${input.model} is being activated (baseline ${running.baselineId}); upload with activate=false, or retry when it has finished`,
+        { rebuild: rebuildView(running) },
+      );
+    }
+  }
   const hashed = hashing(input.source, input.limits?.bytes);
   const builder = new ProfileBuilder(input.profile);
   // Parsing and profiling give the event loop a turn every few milliseconds, so a large upload does not
@@ -153,7 +164,20 @@ export async function createBaseline(deps: Deps, input: CreateBaselineInput): Pr
     };
   });
   if (!activate) return { baseline: baselineView(row), reaggregated: 0 };
-  return activateBaseline(deps, input.model, row.id, input.createdBy ?? null);
+  try {
+    return await activateBaseline(deps, input.model, row.id, input.createdBy ?? null);
+  } catch (err) {
+    // An activation began while the upload was read: the baseline is stored, inactive; say which one, so a
+    // retry activates it instead of uploading again.
+    if (err instanceof ApiError && err.code === 'conflict') {
+      throw new ApiError(
+        'conflict',
+        `${err.message}; the upload is stored as baseline ${row.id} (inactive): POST …/baselines/${row.id}/activate later`,
+        { baseline_id: row.id },
+      );
+    }
+    throw err;
+  }
 }
 
 /**
