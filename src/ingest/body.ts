@@ -34,6 +34,8 @@ export type BatchItem =
 export interface ParsedBatch {
   positionKind: 'index' | 'line';
   items: BatchItem[];
+  /** True when every value came from JSON.parse (plain objects by construction). */
+  fromJsonParse?: boolean;
   /** The text of the item at `position` as sent, when the item carries none itself (JSON array elements). */
   rawText?: (position: number) => string | undefined;
 }
@@ -133,5 +135,5 @@ export async function parseNdjsonBatch(text: string): Promise<ParsedBatch> {
       });
     }
   }
-  return { positionKind: 'line', items };
+  return { positionKind: 'line', items, fromJsonParse: true };
 }

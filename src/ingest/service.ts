@@ -80,7 +80,7 @@ export async function ingestBatch(
       });
       continue;
     }
-    const fast = fastValidate(item.value, receivedAt);
+    const fast = fastValidate(item.value, receivedAt, batch.fromJsonParse === true);
     const v = fast
       ? ({ ok: true, record: fast } as const)
       : validateRecord(item.value, `${prefix}[${item.position}]`, receivedAt);
