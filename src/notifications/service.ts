@@ -250,7 +250,7 @@ export async function runDeliveryTick(
     };
     await Promise.all(Array.from({ length: Math.min(CONCURRENCY, pending.length) }, worker));
   } catch (err) {
-    // The scheduler does not await ticks, so a rejection here would be unhandled.
+    // Never rejects: a failure here is logged, and what was not recorded is sent again by a later tick.
     deps.log.error({ err }, 'delivery tick failed');
   } finally {
     await deps.store
