@@ -103,6 +103,7 @@ export function parseJsonBatch(text: string): ParsedBatch {
     positionKind: 'index',
     items: (list as unknown[]).map((value, position) => ({ position, value })),
     rawText,
+    fromJsonParse: true,
   };
 }
 
