@@ -141,3 +141,17 @@ describe('upgrading a database with duplicate open alerts', () => {
     }
   });
 });
+
+describe('work started inside a transaction', () => {
+  it('may open its own transaction once the first has ended (a timer set inside keeps the async context)', async () => {
+    t = makeTestApp();
+    const store = t.deps.store;
+    // The timer is set inside the transaction but fires after it committed (wrapped, so tx does not wait for it).
+    const { later } = await store.tx(async () => ({
+      later: new Promise<number>((done, fail) =>
+        setTimeout(() => store.read(async (tx) => (await tx.models.list()).length).then(done, fail), 20),
+      ),
+    }));
+    expect(await later).toBe(0);
+  });
+});

@@ -15,7 +15,9 @@ export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly repos: Tx;
   private tail: Promise<unknown> = Promise.resolve();
-  private readonly inTx = new AsyncLocalStorage<true>();
+  // The transaction a piece of async work runs in. Timers and promises started inside a transaction keep
+  // this context after it ended, so the marker says whether it is still open.
+  private readonly inTx = new AsyncLocalStorage<{ open: boolean }>();
 
   constructor(
     private readonly conn: Connection,
@@ -35,13 +37,14 @@ export class SqliteStore implements Store {
   }
 
   private run<T>(begin: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
-    if (this.inTx.getStore()) {
+    if (this.inTx.getStore()?.open) {
       return Promise.reject(
         new NestedTransactionError('store.tx called inside a transaction; pass the tx down instead'),
       );
     }
-    const result = this.tail.then(() =>
-      this.inTx.run(true, async () => {
+    const result = this.tail.then(() => {
+      const marker = { open: true };
+      return this.inTx.run(marker, async () => {
         const db = this.conn.sqlite;
         db.exec(begin);
         try {
@@ -51,9 +54,11 @@ export class SqliteStore implements Store {
         } catch (err) {
           if (db.inTransaction) db.exec('ROLLBACK');
           throw err;
+        } finally {
+          marker.open = false;
         }
-      }),
-    );
+      });
+    });
     // The queue moves on whatever the outcome; the caller sees the rejection.
     this.tail = result.catch(() => undefined);
     return result;
