@@ -1,3 +1,4 @@
+import type { RejectionView } from '../src/ingest/service.js';
 import type { StoredRecord } from '../src/models/service.js';
 import type { TestApp } from './support.js';
 
@@ -17,17 +18,8 @@ export interface ErrorBody {
 /** A stored record as GET /v1/models/:model/records returns it. */
 export type StoredRecordBody = StoredRecord;
 
-export interface RejectionBody {
-  id: number;
-  received_at: string;
-  ingest_request_id: string;
-  model: string | null;
-  request_id: string | null;
-  index?: number;
-  line?: number;
-  errors: { path: string; message: string }[];
-  raw: string;
-}
+/** A stored rejection as GET /v1/ingest/rejections returns it. */
+export type RejectionBody = RejectionView;
 
 /** A minimal valid record for model "iris"; `extra` overrides or adds fields. */
 export function rec(requestId: string, extra: Record<string, unknown> = {}): Record<string, unknown> {

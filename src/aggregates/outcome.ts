@@ -1,5 +1,5 @@
 import { predictionValue } from '../profiles/binner.js';
-import type { Outcomes } from '../store/index.js';
+import type { BucketKey, BucketStatsDelta, Outcomes } from '../store/index.js';
 
 export type LabelOutcome =
   | { kind: 'classification'; correct: boolean }
@@ -47,4 +47,18 @@ export function addOutcome(s: Outcomes, o: LabelOutcome, sign: 1 | -1): void {
     s.absErrSum += sign * Math.abs(o.error);
     s.sqErrSum += sign * o.error * o.error;
   }
+}
+
+/** A bucket's stats delta with nothing counted yet. */
+export function emptyBucketStats(key: BucketKey): BucketStatsDelta {
+  return {
+    ...key,
+    records: 0,
+    labeled: 0,
+    classified: 0,
+    correct: 0,
+    regressed: 0,
+    absErrSum: 0,
+    sqErrSum: 0,
+  };
 }

@@ -4,13 +4,26 @@ import {
   type AggregateDelta,
   type BucketKey,
   type BucketStatsDelta,
+  type ColumnTallies,
   MAX_EXTRA_PER_BUCKET,
   type NewRecord,
   type Store,
   type Tx,
 } from '../store/index.js';
 import { baselineCache, type ModelBaselines } from './baseline-cache.js';
-import { addOutcome, labelOutcome } from './outcome.js';
+import { addOutcome, emptyBucketStats, labelOutcome } from './outcome.js';
+
+/** Tallies with nothing counted yet. */
+export const zeroTallies = (): ColumnTallies => ({
+  n: 0,
+  missing: 0,
+  typeMismatch: 0,
+  outOfRange: 0,
+  unseen: 0,
+  offEdge: 0,
+  vmin: null,
+  vmax: null,
+});
 
 export const bucketStart = (ts: number, bucketMs: number) => Math.floor(ts / bucketMs) * bucketMs;
 
@@ -30,18 +43,7 @@ const emptyDelta = (
     'n' | 'missing' | 'typeMismatch' | 'outOfRange' | 'unseen' | 'offEdge' | 'vmin' | 'vmax' | 'counts'
   >,
   slots: number,
-): AggregateDelta => ({
-  ...base,
-  n: 0,
-  missing: 0,
-  typeMismatch: 0,
-  outOfRange: 0,
-  unseen: 0,
-  offEdge: 0,
-  vmin: null,
-  vmax: null,
-  counts: new Uint32Array(slots),
-});
+): AggregateDelta => ({ ...base, ...zeroTallies(), counts: new Uint32Array(slots) });
 
 type BucketSlot = {
   deltas: AggregateDelta[];
@@ -110,19 +112,7 @@ export class AggregateBatch {
       const statsKey = `${r.model}\u0000${r.modelVersion}\u0000${start}`;
       let s = stats.get(statsKey);
       if (!s) {
-        s = {
-          model: r.model,
-          modelVersion: r.modelVersion,
-          bucketStart: start,
-          bucketMs,
-          records: 0,
-          labeled: 0,
-          classified: 0,
-          correct: 0,
-          regressed: 0,
-          absErrSum: 0,
-          sqErrSum: 0,
-        };
+        s = emptyBucketStats({ model: r.model, modelVersion: r.modelVersion, bucketStart: start, bucketMs });
         stats.set(statsKey, s);
         changed.set(statsKey, { model: r.model, modelVersion: r.modelVersion, bucketStart: start, bucketMs });
       }

@@ -1,5 +1,5 @@
 import { baselineCache, profilesOf } from '../aggregates/baseline-cache.js';
-import { bucketStart } from '../aggregates/service.js';
+import { bucketStart, zeroTallies } from '../aggregates/service.js';
 import { driftSettingsFor } from '../config.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
@@ -63,17 +63,7 @@ export function sumWindow(rows: readonly AggregateRow[]): Map<string, WindowColu
     const key = `${r.role}:${r.name}`;
     let w = out.get(key);
     if (!w) {
-      w = {
-        n: 0,
-        missing: 0,
-        typeMismatch: 0,
-        outOfRange: 0,
-        unseen: 0,
-        offEdge: 0,
-        vmin: null,
-        vmax: null,
-        counts: new Float64Array(r.counts.length),
-      };
+      w = { ...zeroTallies(), counts: new Float64Array(r.counts.length) };
       out.set(key, w);
     }
     w.n += r.n;

@@ -1,4 +1,4 @@
-import { addOutcome, labelOutcome } from '../aggregates/outcome.js';
+import { addOutcome, emptyBucketStats, labelOutcome } from '../aggregates/outcome.js';
 import { bucketStart } from '../aggregates/service.js';
 import { driftSettingsFor } from '../config.js';
 import type { AppDeps } from '../context.js';
@@ -62,19 +62,12 @@ export async function applyLabels(
       await tx.records.setLabel(row.id, next);
       result.updated++;
       const bucketMs = driftSettingsFor(deps.config, l.model).bucket;
-      const delta: BucketStatsDelta = {
+      const delta = emptyBucketStats({
         model: l.model,
         modelVersion: row.modelVersion,
         bucketStart: bucketStart(row.ts, bucketMs),
         bucketMs,
-        records: 0,
-        labeled: 0,
-        classified: 0,
-        correct: 0,
-        regressed: 0,
-        absErrSum: 0,
-        sqErrSum: 0,
-      };
+      });
       if (row.label !== null) {
         // A correction: subtracting the old outcome could cancel catastrophically (a huge error taken out
         // of a sum of small ones leaves rounding noise), so the bucket's label outcomes are recounted
