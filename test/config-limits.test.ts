@@ -1,8 +1,6 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { configProblems, tempDir } from './support.js';
+import { configFile, configProblems, tempDir } from './support.js';
 
 // Regression tests for the review's config fixes: zero durations and sizes (a 0 ms bucket divides by zero)
 // and a critical PSI threshold below the warning one are configuration errors, not silent misbehaviour.
@@ -14,11 +12,7 @@ beforeEach(() => {
 });
 afterEach(() => cleanup());
 
-function file(text: string): string {
-  const path = join(dir, 'driftwatch.yaml');
-  writeFileSync(path, text);
-  return path;
-}
+const file = (text: string) => configFile(dir, text);
 
 const problemsOf = configProblems;
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -59,6 +59,13 @@ export function postJson(
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
+}
+
+/** Writes a YAML config file into `dir` and returns its path. */
+export function configFile(dir: string, text: string): string {
+  const path = join(dir, 'driftwatch.yaml');
+  writeFileSync(path, text);
+  return path;
 }
 
 /** The problems loadConfig reports; fails the test when it does not throw a ConfigError. */

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import type { BaselineView } from '../../src/baselines/service.js';
 import type { ColumnResult } from '../../src/drift/evaluate.js';
-import type { DriftResult } from '../../src/drift/service.js';
+import type { DriftResult, FeatureHistogram } from '../../src/drift/service.js';
 import { mulberry32 } from '../../src/stats/index.js';
 import { ingestJson } from '../helpers.js';
 import type { TestApp } from '../support.js';
@@ -54,16 +54,8 @@ export interface BaselineDetailBody extends BaselineBody {
   columns: ColumnBody[];
 }
 
-export interface HistogramBody {
-  model: string;
-  model_version: string | null;
-  baseline_id: number;
-  feature: string;
-  type: 'numeric' | 'categorical';
-  window: { from: string; to: string };
-  n: number;
-  bins: { label: string; lower?: number | null; upper?: number | null; baseline: number; window: number }[];
-}
+/** GET …/features/:feature/histogram, as src/drift/service.ts types it. */
+export type HistogramBody = FeatureHistogram;
 
 const DATA_DIR = fileURLToPath(new URL('../../node_modules/vega-datasets/data/', import.meta.url));
 

@@ -1,8 +1,6 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, defaultConfig, loadConfig } from '../../src/config.js';
-import { configProblems, tempDir } from '../support.js';
+import { configFile, configProblems, tempDir } from '../support.js';
 
 // Receiver URLs are http(s) without credentials, and a config with several problems lists all of them,
 // including threshold pairs checked across fields.
@@ -14,11 +12,7 @@ beforeEach(() => {
 });
 afterEach(() => cleanup());
 
-function file(text: string): string {
-  const path = join(dir, 'driftwatch.yaml');
-  writeFileSync(path, text);
-  return path;
-}
+const file = (text: string) => configFile(dir, text);
 
 const channel = (url: string) =>
   `notifications:\n  channels:\n    - { name: hook, type: webhook, url: "${url}" }\n`;
