@@ -36,12 +36,17 @@ export async function notify(
   });
 }
 
+/** Which window a measure comes from: part of every evidence row. */
+const windowOf = (result: DriftResult) => ({
+  window: result.window,
+  window_kind: result.window_kind,
+  drift_result_id: result.id,
+  baseline_id: result.baseline_id,
+});
+
 function measures(r: ColumnResult, result: DriftResult) {
   return {
-    window: result.window,
-    window_kind: result.window_kind,
-    drift_result_id: result.id,
-    baseline_id: result.baseline_id,
+    ...windowOf(result),
     n: r.n,
     psi: r.psi,
     psi_warning: r.psi_warning,
@@ -64,10 +69,7 @@ function measures(r: ColumnResult, result: DriftResult) {
 /** Measures of a feature the baseline does not have: only how often production sent it. */
 function unknownMeasures(u: UnknownFeature, result: DriftResult) {
   return {
-    window: result.window,
-    window_kind: result.window_kind,
-    drift_result_id: result.id,
-    baseline_id: result.baseline_id,
+    ...windowOf(result),
     n: u.records,
     unknown_feature_rate: u.rate,
     schema: 'feature not in the baseline',

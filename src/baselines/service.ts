@@ -202,47 +202,45 @@ export async function beginActivationIn(
   id: number,
   actor: string | null,
 ): Promise<ActivationRow> {
-  {
-    const row = await tx.baselines.get(model, id);
-    if (!row) throw new ApiError('not_found', `model ${model} has no baseline ${id}`);
-    const running = await tx.baselines.activation(model);
-    if (running) {
-      throw new ApiError(
-        'conflict',
-        `a baseline of model ${model} is being activated (baseline ${running.baselineId}, ${running.done} of ${running.total} records rebuilt); retry when it has finished`,
-        { rebuild: rebuildView(running) },
-      );
-    }
-    const now = deps.clock();
-    await tx.baselines.markActive(row, now);
-    const cache = baselineCache(deps.store);
-    const entry = await cache.get(tx, model);
-    const versions = (await tx.models.versions(model)).filter(
-      (v) => (entry.byVersion.get(v) ?? entry.latest)?.id === id,
+  const row = await tx.baselines.get(model, id);
+  if (!row) throw new ApiError('not_found', `model ${model} has no baseline ${id}`);
+  const running = await tx.baselines.activation(model);
+  if (running) {
+    throw new ApiError(
+      'conflict',
+      `a baseline of model ${model} is being activated (baseline ${running.baselineId}, ${running.done} of ${running.total} records rebuilt); retry when it has finished`,
+      { rebuild: rebuildView(running) },
     );
-    await tx.aggregates.clear(model, id);
-    const maxRecordId = await tx.records.maxId();
-    const activation: ActivationRow = {
-      model,
-      baselineId: id,
-      versions: JSON.stringify(versions),
-      maxRecordId,
-      cursor: 0,
-      total: await tx.records.countRebuild(model, versions, maxRecordId),
-      done: 0,
-      startedAt: now,
-      updatedAt: now,
-      startedBy: actor,
-    };
-    // The unique key on model makes this the one activation even when two processes race past the check above.
-    if (!(await tx.baselines.beginActivation(activation))) {
-      throw new ApiError(
-        'conflict',
-        `a baseline of model ${model} is being activated; retry when it has finished`,
-      );
-    }
-    return activation;
   }
+  const now = deps.clock();
+  await tx.baselines.markActive(row, now);
+  const cache = baselineCache(deps.store);
+  const entry = await cache.get(tx, model);
+  const versions = (await tx.models.versions(model)).filter(
+    (v) => (entry.byVersion.get(v) ?? entry.latest)?.id === id,
+  );
+  await tx.aggregates.clear(model, id);
+  const maxRecordId = await tx.records.maxId();
+  const activation: ActivationRow = {
+    model,
+    baselineId: id,
+    versions: JSON.stringify(versions),
+    maxRecordId,
+    cursor: 0,
+    total: await tx.records.countRebuild(model, versions, maxRecordId),
+    done: 0,
+    startedAt: now,
+    updatedAt: now,
+    startedBy: actor,
+  };
+  // The unique key on model makes this the one activation even when two processes race past the check above.
+  if (!(await tx.baselines.beginActivation(activation))) {
+    throw new ApiError(
+      'conflict',
+      `a baseline of model ${model} is being activated; retry when it has finished`,
+    );
+  }
+  return activation;
 }
 
 /** Records re-aggregated per transaction: small enough that one page never holds the event loop for long. */

@@ -239,10 +239,7 @@ export async function driftSeries(
   return deps.store.read(async (tx) => {
     await requireModel(tx, model);
     if (q.feature !== undefined && q.feature !== 'prediction') {
-      const known = new Set<string>();
-      for (const b of await tx.baselines.list(model))
-        for (const c of await tx.baselines.columns(b.id)) known.add(c.name);
-      if (!known.has(q.feature))
+      if (!(await tx.baselines.featureNames(model)).includes(q.feature))
         throw new ApiError('not_found', `no baseline of model ${model} has a feature ${q.feature}`);
     }
     const rows = await tx.drift.list({

@@ -1,6 +1,5 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import { type AppDeps, instanceOf, type JobStatusView, type JobsView } from '../context.js';
-import type { Logger } from '../logger.js';
 
 /** A job as a capability registers it: a schedule and a pure tick that receives the time it runs at. */
 export interface JobDefinition<R = unknown> {
@@ -233,5 +232,3 @@ export class JobRegistry implements JobsView {
     }
   }
 }
-
-export type { Logger };

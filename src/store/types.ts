@@ -437,6 +437,8 @@ export interface BaselineStore {
   /** Every column of the model's active baselines, the most recently activated baseline first. */
   activeColumns(model: string): Promise<ActiveColumnRow[]>;
   activeFeatureNames(model: string): Promise<string[]>;
+  /** Feature names of every baseline of the model, active or not. */
+  featureNames(model: string): Promise<string[]>;
   /** Starts an activation; false when one of the model is already in progress (the lease row exists). */
   beginActivation(row: ActivationRow): Promise<boolean>;
   activation(model: string): Promise<ActivationRow | undefined>;

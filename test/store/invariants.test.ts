@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { zeroTallies } from '../../src/aggregates/service.js';
 import type { AlertView } from '../../src/alerts/types.js';
 import { startActivation } from '../../src/baselines/service.js';
 import { ApiError } from '../../src/errors.js';
@@ -38,14 +39,7 @@ function delta(over: Partial<AggregateDelta> & { counts: Uint32Array }): Aggrega
     bucketMs: BUCKET,
     role: 'feature',
     name: 'x',
-    n: 0,
-    missing: 0,
-    typeMismatch: 0,
-    outOfRange: 0,
-    unseen: 0,
-    offEdge: 0,
-    vmin: null,
-    vmax: null,
+    ...zeroTallies(),
     ...over,
   };
 }

@@ -330,6 +330,17 @@ export class SqliteBaselines implements BaselineStore {
       .all(model) as ActiveColumnRow[];
   }
 
+  async featureNames(model: string): Promise<string[]> {
+    return (
+      this.c
+        .prepared(
+          `SELECT DISTINCT c.name FROM baseline_columns c JOIN baselines b ON b.id = c.baseline_id
+           WHERE b.model = ? AND c.role = 'feature' ORDER BY c.name`,
+        )
+        .all(model) as { name: string }[]
+    ).map((r) => r.name);
+  }
+
   async activeFeatureNames(model: string): Promise<string[]> {
     return (
       this.c
