@@ -54,15 +54,10 @@ export type AppEnv = {
   };
 };
 
-const instances = new WeakMap<object, string>();
+/** This process's identity in leases when deps name none (a test can give each app its own). */
+const PROCESS_INSTANCE = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
 
-/** This process's (or this app's) identity in leases: the job leader, the delivery run. */
-export function instanceOf(deps: { config: object; instance?: string }): string {
-  if (deps.instance) return deps.instance;
-  let id = instances.get(deps.config);
-  if (!id) {
-    id = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-    instances.set(deps.config, id);
-  }
-  return id;
+/** The identity this app holds leases under: the job leader, the delivery run. */
+export function instanceOf(deps: { instance?: string }): string {
+  return deps.instance ?? PROCESS_INSTANCE;
 }

@@ -181,7 +181,7 @@ const DELIVERY_LEASE = 'deliveries';
  * Never rejects: receiver problems become retries with backoff, then `failed` after maxAttempts.
  */
 export async function runDeliveryTick(
-  deps: Pick<AppDeps, 'store' | 'config' | 'clock' | 'log'>,
+  deps: Pick<AppDeps, 'store' | 'config' | 'clock' | 'log' | 'instance'>,
   now: number,
 ): Promise<DeliveryTickResult> {
   const result: DeliveryTickResult = { sent: 0, failed: 0, retried: 0 };
