@@ -1,0 +1,135 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import pg from 'pg';
+import { type LeaderLock, NestedTransactionError, type Store, type Tx } from '../types.js';
+import { PgAggregates, PgBaselines } from './aggregates.js';
+import { PgAlerts } from './alerts.js';
+import {
+  connectionSettings,
+  type PgConn,
+  type PgOptions,
+  migrateDatabase,
+  pgMigrationStatus,
+  redactUrl,
+  wrapConn,
+} from './client.js';
+import { PgLeaderLock } from './leader.js';
+import { PgDeliveries, PgDrift, PgLeases, PgThresholds } from './misc.js';
+import { Partitions } from './partitions.js';
+import { PgModels, PgRecords } from './records.js';
+
+// Deadlock and serialization failure: the database rolled the transaction back and it can simply run again.
+const RETRYABLE = new Set(['40P01', '40001']);
+const MAX_ATTEMPTS = 5;
+
+function reposOn(conn: PgConn): Tx {
+  return {
+    records: new PgRecords(conn),
+    models: new PgModels(conn),
+    aggregates: new PgAggregates(conn),
+    baselines: new PgBaselines(conn),
+    drift: new PgDrift(conn),
+    thresholds: new PgThresholds(conn),
+    alerts: new PgAlerts(conn),
+    deliveries: new PgDeliveries(conn),
+    leases: new PgLeases(conn),
+  };
+}
+
+/**
+ * The shared store: a pool of connections to one PostgreSQL database, used by any number of driftwatch
+ * processes. Transactions run concurrently (READ COMMITTED; reads get a REPEATABLE READ snapshot), so the
+ * rules that must hold across writers are in the SQL: additive upserts under row locks, compare-and-set on
+ * versions, unique indexes, advisory locks. A transaction the database aborts for a deadlock or a
+ * serialization failure runs again (up to 5 times): `fn` must not have effects outside `tx`.
+ */
+export class PgStore implements Store {
+  readonly dialect = 'postgres' as const;
+  readonly location: string;
+  private closed = false;
+  private readonly inTx = new AsyncLocalStorage<{ open: boolean }>();
+
+  constructor(
+    readonly pool: pg.Pool,
+    private readonly settings: pg.ClientConfig,
+    private readonly partitions: Partitions,
+    url: string,
+  ) {
+    this.location = redactUrl(url);
+  }
+
+  private async run<T>(begin: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    if (this.inTx.getStore()?.open) {
+      throw new NestedTransactionError('store.tx called inside a transaction; pass the tx down instead');
+    }
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      const marker = { open: true };
+      let broken = false;
+      try {
+        return await this.inTx.run(marker, async () => {
+          await client.query(begin);
+          try {
+            const value = await fn(reposOn(wrapConn(client, this.partitions)));
+            await client.query('COMMIT');
+            return value;
+          } catch (err) {
+            await client.query('ROLLBACK').catch(() => {
+              broken = true;
+            });
+            throw err;
+          }
+        });
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) {
+          await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 20));
+          continue;
+        }
+        throw err;
+      } finally {
+        marker.open = false;
+        client.release(broken);
+      }
+    }
+  }
+
+  tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.run('BEGIN', fn);
+  }
+
+  read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.run('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', fn);
+  }
+
+  migrationStatus() {
+    return pgMigrationStatus(this.pool);
+  }
+
+  leaderLock(holder: string): LeaderLock {
+    return new PgLeaderLock(this.settings, holder);
+  }
+
+  isOpen(): boolean {
+    return !this.closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.partitions.close();
+    await this.pool.end();
+  }
+}
+
+/** Connects to PostgreSQL, applies pending migrations (one process at a time) and opens the pool. */
+export async function openPgStore(
+  options: PgOptions,
+  open: { migrate?: boolean } = {},
+): Promise<PgStore> {
+  const { config, poolSize } = connectionSettings(options);
+  if (open.migrate !== false) await migrateDatabase(config);
+  const pool = new pg.Pool({ ...config, max: poolSize });
+  // An idle client that loses its connection must not crash the process; the next checkout reconnects.
+  pool.on('error', () => undefined);
+  return new PgStore(pool, config, new Partitions(config), options.url);
+}

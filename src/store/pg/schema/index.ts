@@ -1,0 +1,3 @@
+export * from './alerts.js';
+export * from './baselines.js';
+export * from './records.js';
