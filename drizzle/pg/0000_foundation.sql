@@ -224,7 +224,7 @@ CREATE TABLE "records" (
 	"error" text,
 	"tags" text,
 	CONSTRAINT "records_id_received_day_pk" PRIMARY KEY("id","received_day")
-);
+) PARTITION BY RANGE ("received_day");
 --> statement-breakpoint
 CREATE TABLE "rejections" (
 	"id" bigserial PRIMARY KEY NOT NULL,
@@ -250,7 +250,11 @@ CREATE INDEX "deliveries_due" ON "deliveries" USING btree ("status","next_attemp
 CREATE INDEX "baselines_model" ON "baselines" USING btree ("model","model_version");--> statement-breakpoint
 CREATE UNIQUE INDEX "drift_results_window" ON "drift_results" USING btree ("model","model_version","baseline_id","window_kind","window_from","window_to");--> statement-breakpoint
 CREATE INDEX "drift_results_model_to" ON "drift_results" USING btree ("model","window_to");--> statement-breakpoint
-CREATE INDEX "records_model_request_id" ON "records" USING btree ("model","request_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "records_model_request_day" ON "records" USING btree ("model","request_id","received_day");--> statement-breakpoint
 CREATE INDEX "records_model_ts" ON "records" USING btree ("model","ts");--> statement-breakpoint
 CREATE INDEX "rejections_received_at" ON "rejections" USING btree ("received_at");--> statement-breakpoint
-CREATE INDEX "rejections_model" ON "rejections" USING btree ("model");
+CREATE INDEX "rejections_model" ON "rejections" USING btree ("model");--> statement-breakpoint
+-- Edited by hand after drizzle-kit generate: records is partitioned by receipt day (above); partitions are
+-- created by the store as days come (records_p<day>). The change sequence below orders changes of one
+-- changed_buckets row; values are unique, not commit-ordered, and only compared per row.
+CREATE SEQUENCE "changes_seq";

@@ -1,4 +1,13 @@
-import { bigserial, doublePrecision, index, integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import {
+  bigserial,
+  doublePrecision,
+  index,
+  integer,
+  pgTable,
+  primaryKey,
+  text,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
 import { ms } from './columns.js';
 
 /**
@@ -28,7 +37,7 @@ export const records = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.id, t.receivedDay] }),
-    index('records_model_request_id').on(t.model, t.requestId),
+    uniqueIndex('records_model_request_day').on(t.model, t.requestId, t.receivedDay),
     index('records_model_ts').on(t.model, t.ts),
   ],
 );
