@@ -5,7 +5,7 @@ import { type ConfigInput, defaultConfig, loadConfig } from '../src/config.js';
 import type { AppDeps } from '../src/context.js';
 import { startServer } from '../src/server.js';
 import { mulberry32 } from '../src/stats/index.js';
-import { openStore } from '../src/store/index.js';
+import { openSqliteStore } from '../src/store/sqlite/index.js';
 
 // The one place where benches touch the app's internals. bench/ingest.ts and bench/overload.ts reach the
 // service only through benchApp, seedBaseline and startBenchServer (and HTTP), so a change in how the app
@@ -36,7 +36,7 @@ export function benchDeps(path: string, config: ConfigInput = {}): AppDeps {
   const cfg = defaultConfig({ ...config, database: { path, ...config.database } });
   return {
     config: cfg,
-    store: openStore(cfg.database),
+    store: openSqliteStore(cfg.database.path, { synchronous: cfg.database.synchronous }),
     log: pino({ level: 'silent' }),
     clock: Date.now,
   };

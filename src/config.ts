@@ -177,7 +177,17 @@ export const configSchema = z.strictObject({
     .prefault({}),
   database: z
     .strictObject({
+      // A SQLite file path, or postgres://user:pass@host:5432/db (sslmode and pool_size may be URL
+      // parameters) for a fleet sharing one PostgreSQL. Wins over `path` when set.
+      url: z
+        .string()
+        .min(1)
+        .refine((v) => !isPostgresUrl(v) || URL.canParse(v), 'not a valid postgres:// URL')
+        .optional(),
+      // The SQLite file when no url is given (kept for existing configs).
       path: z.string().min(1).default('./data/driftwatch.db'),
+      // PostgreSQL connections per process (pool_size in the URL wins).
+      poolSize: z.number().int().min(1).max(1000).default(10),
       // FULL makes every acknowledged ingest survive power loss, not only a process crash; NORMAL trades that for speed.
       synchronous: z.enum(['full', 'normal']).default('full'),
     })
@@ -250,13 +260,31 @@ export const configSchema = z.strictObject({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** True for postgres:// and postgresql:// URLs: the PostgreSQL store instead of a SQLite file. */
+export function isPostgresUrl(v: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(v);
+}
+
+/** Which store the database section selects. */
+export type DatabaseTarget =
+  | { dialect: 'sqlite'; path: string; synchronous: 'full' | 'normal' }
+  | { dialect: 'postgres'; url: string; poolSize: number };
+
+export function databaseTarget(db: Config['database']): DatabaseTarget {
+  const where = db.url ?? db.path;
+  return isPostgresUrl(where)
+    ? { dialect: 'postgres', url: where, poolSize: db.poolSize }
+    : { dialect: 'sqlite', path: where, synchronous: db.synchronous };
+}
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Environment variables and the config key each one sets. Values are parsed as JSON when they look like it. */
 export const ENV_KEYS: Record<string, string[]> = {
   DRIFTWATCH_HOST: ['server', 'host'],
   DRIFTWATCH_PORT: ['server', 'port'],
-  DRIFTWATCH_DB: ['database', 'path'],
+  DRIFTWATCH_DB: ['database', 'url'],
+  DRIFTWATCH_DB_POOL_SIZE: ['database', 'poolSize'],
   DRIFTWATCH_DB_SYNCHRONOUS: ['database', 'synchronous'],
   DRIFTWATCH_BODY_LIMIT: ['ingest', 'bodyLimit'],
   DRIFTWATCH_RETENTION_DAYS: ['retention', 'rawRecordsDays'],

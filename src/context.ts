@@ -14,6 +14,8 @@ export type Clock = () => number;
 /** What jobs report to health checks and GET /v1/jobs; the registry implements it. */
 export interface JobsView {
   leader(): boolean;
+  /** This process's identity as a leader candidate, and how leadership is held (lease row or advisory lock). */
+  leadership?(): { instance: string; mechanism: 'lease' | 'advisory-lock' };
   status(): JobStatusView[];
 }
 

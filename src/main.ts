@@ -17,13 +17,16 @@ program
 const withCommon = (cmd: Command) =>
   cmd
     .option('--config <file>', 'YAML or JSON config file (env DRIFTWATCH_CONFIG)')
-    .option('--db <path>', 'SQLite database file (env DRIFTWATCH_DB, default ./data/driftwatch.db)');
+    .option(
+      '--db <path|url>',
+      'SQLite database file, or postgres://user:pass@host:5432/db for a shared PostgreSQL (env DRIFTWATCH_DB, default ./data/driftwatch.db)',
+    );
 
 function load(opts: { config?: string; db?: string; host?: string; port?: string }) {
   return loadConfig({
     file: opts.config,
     overrides: {
-      'database.path': opts.db,
+      'database.url': opts.db,
       'server.host': opts.host,
       'server.port': opts.port === undefined ? undefined : Number(opts.port),
     },
@@ -52,10 +55,10 @@ withCommon(
   program.command('migrate').description('create the database if needed and apply pending migrations'),
 ).action(async (opts) => {
   const config = load(opts);
-  const store = openStore(config.database);
+  const store = await openStore(config.database);
   const status = await store.migrationStatus();
   await store.close();
-  console.log(`${config.database.path}: ${status.applied}/${status.expected} migrations applied`);
+  console.log(`${store.location}: ${status.applied}/${status.expected} migrations applied`);
 });
 
 const baseline = program.command('baseline').description('training baselines');

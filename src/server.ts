@@ -84,7 +84,7 @@ export async function startServer(
   let deps: AppDeps;
   let jobs: JobRegistry;
   try {
-    const store = openStore(config.database);
+    const store = await openStore(config.database);
     deps = {
       config,
       store,

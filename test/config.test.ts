@@ -86,7 +86,7 @@ describe('loadConfig: valid input', () => {
   });
 
   it('keeps a numeric-looking database path as text', async () => {
-    expect(loadConfig({ env: { DRIFTWATCH_DB: '2024' } }).database.path).toBe('2024');
+    expect(loadConfig({ env: { DRIFTWATCH_DB: '2024' } }).database.url).toBe('2024');
   });
 
   it('ignores empty environment variables and undefined overrides', async () => {

@@ -34,6 +34,7 @@ export function healthRoutes(readiness: Readiness): Hono<AppEnv> {
     if (jobs) {
       // Job trouble is shown, not made a reason to take the API out of service.
       checks.leader = jobs.leader();
+      if (jobs.leadership) checks.leadership = jobs.leadership().mechanism;
       checks.jobs = Object.fromEntries(
         jobs
           .status()

@@ -1,5 +1,6 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import { type AppDeps, instanceOf, type JobStatusView, type JobsView } from '../context.js';
+import type { LeaderLock } from '../store/index.js';
 
 /** A job as a capability registers it: a schedule and a pure tick that receives the time it runs at. */
 export interface JobDefinition<R = unknown> {
@@ -35,8 +36,6 @@ export interface RegistryOptions {
   renewMs?: number;
 }
 
-export const LEADER_LEASE = 'leader';
-
 /**
  * Runs registered jobs on their schedules, but only while this process is the leader: one lease row in
  * the store, renewed every few seconds, so two processes on one database never both run jobs. A tick
@@ -52,6 +51,7 @@ export class JobRegistry implements JobsView {
   private readonly leaseMs: number;
   private readonly renewMs: number;
   private readonly instance: string;
+  private readonly lock: LeaderLock;
 
   constructor(
     private readonly deps: Pick<AppDeps, 'store' | 'clock' | 'log' | 'config'> & { instance?: string },
@@ -60,6 +60,11 @@ export class JobRegistry implements JobsView {
     this.leaseMs = options.leaseMs ?? 15_000;
     this.renewMs = options.renewMs ?? 5_000;
     this.instance = instanceOf(deps);
+    this.lock = deps.store.leaderLock(this.instance, this.leaseMs);
+  }
+
+  leadership(): { instance: string; mechanism: LeaderLock['mechanism'] } {
+    return { instance: this.instance, mechanism: this.lock.mechanism };
   }
 
   register<R>(def: JobDefinition<R>): void {
@@ -85,19 +90,14 @@ export class JobRegistry implements JobsView {
   async renew(): Promise<boolean> {
     let held = false;
     try {
-      held = await this.deps.store.tx((tx) =>
-        tx.leases.acquire(LEADER_LEASE, this.instance, this.leaseMs, this.deps.clock()),
-      );
+      held = await this.lock.hold(this.deps.clock());
     } catch (err) {
       // Without the store we cannot know who leads: stop running jobs until renewal works again.
       this.deps.log.error({ err }, 'leader lease renewal failed');
     }
     // A renewal that finished after stop() began must not make a stopping process the leader again.
     if (this.stopping) {
-      if (held)
-        await this.deps.store
-          .tx((tx) => tx.leases.release(LEADER_LEASE, this.instance))
-          .catch(() => undefined);
+      if (held) await this.lock.release().catch(() => undefined);
       this.isLeader = false;
       return false;
     }
@@ -105,7 +105,7 @@ export class JobRegistry implements JobsView {
       this.isLeader = held;
       if (held) {
         this.deps.log.info(
-          { instance: this.instance, lease_ms: this.leaseMs },
+          { instance: this.instance, lease_ms: this.leaseMs, mechanism: this.lock.mechanism },
           'leader: this process runs the jobs',
         );
         if (this.started) this.runOnLeadership();
@@ -119,9 +119,13 @@ export class JobRegistry implements JobsView {
     await this.renew();
     this.started = true;
     if (!this.isLeader) {
-      const lease = await this.deps.store.read((tx) => tx.leases.get(LEADER_LEASE));
+      const lease = await this.lock.holder().catch(() => undefined);
       this.deps.log.warn(
-        { holder: lease?.holder, expires_at: lease ? new Date(lease.expiresAt).toISOString() : null },
+        {
+          holder: lease?.holder,
+          expires_at: lease?.expiresAt ? new Date(lease.expiresAt).toISOString() : null,
+          mechanism: this.lock.mechanism,
+        },
         'another driftwatch process on this database holds the job lease; this one serves the API and takes over the jobs if that process stops',
       );
     }
@@ -228,7 +232,7 @@ export class JobRegistry implements JobsView {
     await Promise.all([...this.jobs.values()].map((s) => s.running));
     if (this.isLeader) {
       this.isLeader = false;
-      await this.deps.store.tx((tx) => tx.leases.release(LEADER_LEASE, this.instance)).catch(() => undefined);
+      await this.lock.release().catch(() => undefined);
     }
   }
 }

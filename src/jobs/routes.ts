@@ -13,7 +13,11 @@ export function jobRoutes(): Hono<AppEnv> {
 
   app.get('/v1/jobs', canRead(), (c) => {
     const { jobs } = c.get('deps');
-    return c.json({ leader: jobs?.leader() ?? false, jobs: jobs?.status() ?? [] });
+    return c.json({
+      leader: jobs?.leader() ?? false,
+      ...(jobs?.leadership ? jobs.leadership() : {}),
+      jobs: jobs?.status() ?? [],
+    });
   });
 
   app.post('/v1/models/:model/drift/run', allow('reviewer'), async (c) => {

@@ -555,6 +555,20 @@ export interface MigrationStatus {
   expected: number;
 }
 
+/**
+ * Leadership of the job registry, held by one process of those sharing a database. `hold` is called every
+ * few seconds: it takes leadership when free and confirms it is still held; false means another process
+ * leads (or the database cannot be reached), and a leader that sees false must stop running jobs.
+ */
+export interface LeaderLock {
+  /** How leadership is held: a lease row renewed in the store, or a PostgreSQL session advisory lock. */
+  readonly mechanism: 'lease' | 'advisory-lock';
+  hold(now: number): Promise<boolean>;
+  release(): Promise<void>;
+  /** The current leader as the database knows it (for logs and GET /v1/jobs), if any. */
+  holder(): Promise<{ holder: string; expiresAt: number | null } | undefined>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   /** Where the data lives, without credentials (for logs and /readyz). */
@@ -567,6 +581,8 @@ export interface Store {
   /** A read-only transaction (a consistent snapshot). */
   read<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   migrationStatus(): Promise<MigrationStatus>;
+  /** The job leader's lock for a process identified by `holder`; a dead holder is replaced within `ttlMs`. */
+  leaderLock(holder: string, ttlMs: number): LeaderLock;
   isOpen(): boolean;
   close(): Promise<void>;
 }

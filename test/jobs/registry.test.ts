@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { defaultConfig } from '../../src/config.js';
 import type { AppDeps, JobStatusView } from '../../src/context.js';
-import { JobRegistry, LEADER_LEASE, type RegistryOptions } from '../../src/jobs/registry.js';
+import { JobRegistry, type RegistryOptions } from '../../src/jobs/registry.js';
+import { LEADER_LEASE } from '../../src/store/lease-lock.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
 import { FIXED_NOW } from '../support.js';
 

@@ -74,7 +74,8 @@ export function connectionSettings(options: PgOptions): {
   const fromUrl = u.searchParams.get('pool_size');
   u.searchParams.delete('pool_size');
   const poolSize = fromUrl !== null ? Number(fromUrl) : (options.poolSize ?? 10);
-  if (!Number.isInteger(poolSize) || poolSize < 1) throw new Error(`pool_size must be a positive integer, got ${fromUrl}`);
+  if (!Number.isInteger(poolSize) || poolSize < 1)
+    throw new Error(`pool_size must be a positive integer, got ${fromUrl}`);
   return {
     config: {
       connectionString: u.toString(),

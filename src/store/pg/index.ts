@@ -5,9 +5,9 @@ import { PgAggregates, PgBaselines } from './aggregates.js';
 import { PgAlerts } from './alerts.js';
 import {
   connectionSettings,
+  migrateDatabase,
   type PgConn,
   type PgOptions,
-  migrateDatabase,
   pgMigrationStatus,
   redactUrl,
   wrapConn,
@@ -122,10 +122,7 @@ export class PgStore implements Store {
 }
 
 /** Connects to PostgreSQL, applies pending migrations (one process at a time) and opens the pool. */
-export async function openPgStore(
-  options: PgOptions,
-  open: { migrate?: boolean } = {},
-): Promise<PgStore> {
+export async function openPgStore(options: PgOptions, open: { migrate?: boolean } = {}): Promise<PgStore> {
   const { config, poolSize } = connectionSettings(options);
   if (open.migrate !== false) await migrateDatabase(config);
   const pool = new pg.Pool({ ...config, max: poolSize });

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { NestedTransactionError, type Store, type Tx } from '../types.js';
+import { LeaseLock } from '../lease-lock.js';
+import { type LeaderLock, NestedTransactionError, type Store, type Tx } from '../types.js';
 import { SqliteAggregates, SqliteBaselines } from './aggregates.js';
 import { SqliteAlerts } from './alerts.js';
 import { type Connection, migrationStatus, type OpenOptions, openConnection } from './client.js';
@@ -81,6 +82,10 @@ export class SqliteStore implements Store {
 
   async migrationStatus() {
     return migrationStatus(this.conn);
+  }
+
+  leaderLock(holder: string, ttlMs: number): LeaderLock {
+    return new LeaseLock(this, holder, ttlMs);
   }
 
   isOpen(): boolean {

@@ -1,5 +1,14 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, doublePrecision, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import {
+  bigserial,
+  doublePrecision,
+  index,
+  integer,
+  pgTable,
+  primaryKey,
+  text,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
 import { ms } from './columns.js';
 
 export const alerts = pgTable(
