@@ -11,6 +11,7 @@ const SQLITE_ONLY = [
   'test/start-script.test.ts',
   'test/server/**',
   'test/store/review-fixes.test.ts',
+  'test/store/schema-parity.test.ts',
 ];
 
 export default defineConfig({

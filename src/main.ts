@@ -105,6 +105,19 @@ withCommon(drift.command('run').description('evaluate drift now (rolling window,
     else console.log(body.results.map(formatResult).join('\n\n'));
   });
 
+const store = program.command('store').description('the database');
+store
+  .command('copy')
+  .description(
+    "copy a SQLite sidecar's whole state (baselines, aggregates, drift results, alerts and their audit trails, retrain requests, retained records) into an empty PostgreSQL database",
+  )
+  .requiredOption('--from <file>', 'the SQLite database file (stop the sidecar first, or copy a snapshot of it)')
+  .requiredOption('--to <url>', 'postgres://user:pass@host:5432/db, empty; migrated if needed')
+  .action(async (opts: { from: string; to: string }) => {
+    const { runStoreCopy } = await import('./cli/store-copy.js');
+    await runStoreCopy(opts.from, opts.to, (line) => console.log(line));
+  });
+
 const token = program.command('token').description('API tokens');
 token
   .command('new')

@@ -223,8 +223,8 @@ describe('architecture: imports under src/', () => {
     expect(outside.map((i) => `${i.file}:${i.line} imports ${i.target}`)).toEqual([]);
   });
 
-  it('imports the SQLite driver only inside src/store/ and src/db/', () => {
-    const driver = /^(better-sqlite3|drizzle-orm\/better-sqlite3)(\/|$)/;
+  it('imports the database drivers only inside src/store/ and src/db/', () => {
+    const driver = /^(better-sqlite3|drizzle-orm\/better-sqlite3|pg|drizzle-orm\/node-postgres)(\/|$)/;
     const offenders = imports.filter(
       (i) => driver.test(i.specifier) && !i.file.startsWith('src/store/') && !i.file.startsWith('src/db/'),
     );

@@ -109,6 +109,11 @@ export class PgStore implements Store {
     return new PgLeaderLock(this.settings, holder);
   }
 
+  /** Creates the receipt-day partitions of `records` for these days (days since the epoch, UTC). */
+  ensurePartitions(days: Iterable<number>): Promise<void> {
+    return this.partitions.ensure(days);
+  }
+
   isOpen(): boolean {
     return !this.closed;
   }
