@@ -111,7 +111,10 @@ store
   .description(
     "copy a SQLite sidecar's whole state (baselines, aggregates, drift results, alerts and their audit trails, retrain requests, retained records) into an empty PostgreSQL database",
   )
-  .requiredOption('--from <file>', 'the SQLite database file (stop the sidecar first, or copy a snapshot of it)')
+  .requiredOption(
+    '--from <file>',
+    'the SQLite database file (stop the sidecar first, or copy a snapshot of it)',
+  )
   .requiredOption('--to <url>', 'postgres://user:pass@host:5432/db, empty; migrated if needed')
   .action(async (opts: { from: string; to: string }) => {
     const { runStoreCopy } = await import('./cli/store-copy.js');

@@ -156,7 +156,12 @@ export function makeTestApp(config: ConfigInput = {}): TestApp {
     config.database?.path !== undefined && config.database.path !== ':memory:'
       ? openSqliteStore(cfg.database.path)
       : openTestStore();
-  const deps: AppDeps = { config: cfg, store, log: pino({ level: 'silent' }), clock: () => now };
+  const deps: AppDeps = {
+    config: cfg,
+    store,
+    log: pino({ level: process.env.DW_TEST_LOG ?? 'silent' }),
+    clock: () => now,
+  };
   return {
     deps,
     store,

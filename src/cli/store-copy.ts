@@ -7,7 +7,8 @@ import { CliError } from './client.js';
 
 /** `driftwatch store copy --from FILE --to URL`: checks both ends, copies, prints a count per table. */
 export async function runStoreCopy(from: string, to: string, print: (line: string) => void): Promise<void> {
-  if (isPostgresUrl(from)) throw new CliError('--from must be a SQLite file: copying is from a sidecar into PostgreSQL');
+  if (isPostgresUrl(from))
+    throw new CliError('--from must be a SQLite file: copying is from a sidecar into PostgreSQL');
   if (!isPostgresUrl(to)) throw new CliError('--to must be a postgres:// URL');
   if (!existsSync(from)) throw new CliError(`--from ${from}: no such file`);
   const source = openSqliteStore(from);

@@ -120,7 +120,10 @@ export async function copySqliteToPg(
         const pgCols = new Map(cols.pg.map((c) => [c.name, c.type]));
         const missing = cols.sqlite.filter((c) => !pgCols.has(c));
         if (missing.length > 0) throw new Error(`${table}: PostgreSQL schema lacks ${missing.join(', ')}`);
-        const columns: ColumnPlan[] = cols.sqlite.map((name) => ({ name, boolean: pgCols.get(name) === 'boolean' }));
+        const columns: ColumnPlan[] = cols.sqlite.map((name) => ({
+          name,
+          boolean: pgCols.get(name) === 'boolean',
+        }));
         const extra = table === 'records' ? ['received_day'] : [];
         const names = [...columns.map((c) => c.name), ...extra];
         const select = db.prepare(

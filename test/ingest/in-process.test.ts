@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IngestBatcher } from '../../src/ingest/in-process.js';
 import { rowCount, storedRejections, storedRequestIds } from '../helpers.js';
 import { makeTestApp, type TestApp } from '../support.js';
@@ -49,8 +49,10 @@ describe('in-process ingest with write-behind', () => {
     t = makeTestApp();
     const b = new IngestBatcher(t.deps, { maxRecords: 3, maxDelayMs: 60_000 });
     for (const id of ['1', '2', '3', '4']) b.submit(rec(id));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(await storedRequestIds(t.app)).toEqual(['1', '2', '3']);
+    // The full batch is written without close(); the fourth record waits for the timer or close().
+    await vi.waitFor(async () => expect(await storedRequestIds(t.app)).toEqual(['1', '2', '3']), {
+      timeout: 5_000,
+    });
     await b.close();
     expect(await storedRequestIds(t.app)).toEqual(['1', '2', '3', '4']);
     expect(() => b.submit(rec('5'))).toThrow(/closed/);

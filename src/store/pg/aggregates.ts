@@ -463,16 +463,14 @@ export class PgBaselines implements BaselineStore {
     const [inserted] = await this.c.orm.insert(baselines).values(row).returning();
     if (!inserted) throw new Error('baseline insert returned no row');
     if (columns.length > 0) {
-      await this.c.orm
-        .insert(baselineColumns)
-        .values(
-          columns.map((col) => ({
-            baselineId: inserted.id,
-            role: col.role,
-            name: col.name,
-            profile: col.profile,
-          })),
-        );
+      await this.c.orm.insert(baselineColumns).values(
+        columns.map((col) => ({
+          baselineId: inserted.id,
+          role: col.role,
+          name: col.name,
+          profile: col.profile,
+        })),
+      );
     }
     return inserted;
   }
@@ -549,8 +547,8 @@ export class PgBaselines implements BaselineStore {
   async featureNames(model: string): Promise<string[]> {
     return (
       await this.c.rows<{ name: string }>(
-        `SELECT DISTINCT c.name FROM baseline_columns c JOIN baselines b ON b.id = c.baseline_id
-         WHERE b.model = $1 AND c.role = 'feature' ORDER BY c.name COLLATE "C"`,
+        `SELECT DISTINCT c.name COLLATE "C" AS name FROM baseline_columns c JOIN baselines b ON b.id = c.baseline_id
+         WHERE b.model = $1 AND c.role = 'feature' ORDER BY 1`,
         [model],
       )
     ).map((r) => r.name);
@@ -559,8 +557,8 @@ export class PgBaselines implements BaselineStore {
   async activeFeatureNames(model: string): Promise<string[]> {
     return (
       await this.c.rows<{ name: string }>(
-        `SELECT DISTINCT c.name FROM baseline_columns c JOIN baselines b ON b.id = c.baseline_id
-         WHERE b.model = $1 AND b.active AND c.role = 'feature' ORDER BY c.name COLLATE "C"`,
+        `SELECT DISTINCT c.name COLLATE "C" AS name FROM baseline_columns c JOIN baselines b ON b.id = c.baseline_id
+         WHERE b.model = $1 AND b.active AND c.role = 'feature' ORDER BY 1`,
         [model],
       )
     ).map((r) => r.name);

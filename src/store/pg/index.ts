@@ -105,7 +105,8 @@ export class PgStore implements Store {
     return pgMigrationStatus(this.pool);
   }
 
-  leaderLock(holder: string): LeaderLock {
+  /** A session advisory lock: `ttlMs` is not needed, the lock ends with its connection. */
+  leaderLock(holder: string, _ttlMs?: number): LeaderLock {
     return new PgLeaderLock(this.settings, holder);
   }
 
