@@ -3,15 +3,17 @@ import { defineConfig } from 'vitest/config';
 // Pure code (statistics, config parsing, architecture) and tests of SQLite itself or of the process on a
 // SQLite file run once; every service and route test runs again on PostgreSQL.
 const SQLITE_ONLY = [
-  'test/stats/**',
-  'test/architecture.test.ts',
-  'test/config.test.ts',
-  'test/config-limits.test.ts',
-  'test/limits/config.test.ts',
-  'test/start-script.test.ts',
-  'test/server/**',
-  'test/store/review-fixes.test.ts',
-  'test/store/schema-parity.test.ts',
+  'test/stats/**', // statistics: pure functions
+  'test/architecture.test.ts', // reads the source tree
+  'test/config.test.ts', // config parsing
+  'test/config-limits.test.ts', // config parsing
+  'test/limits/config.test.ts', // config parsing
+  'test/auth/exposure.test.ts', // the startup exposure check: config only
+  'test/ingest/fast-path.test.ts', // record validators: pure functions
+  'test/start-script.test.ts', // scripts/start.mjs and build.mjs in a scratch directory
+  'test/server/**', // real server processes on SQLite files
+  'test/store/sqlite.test.ts', // SQLite migrations and a SQLite database without them
+  'test/store/schema-parity.test.ts', // compares the two schema definitions in code
 ];
 
 export default defineConfig({

@@ -78,7 +78,7 @@ describe('loadConfig: valid input', () => {
     });
     expect(config).toMatchObject({
       server: { host: '0.0.0.0', port: 9100, shutdownTimeoutMs: 10_000 },
-      database: { path: '/var/lib/driftwatch/db.sqlite', synchronous: 'normal' },
+      database: { url: '/var/lib/driftwatch/db.sqlite', synchronous: 'normal' },
       ingest: { bodyLimit: 1_048_576 },
       retention: { rawRecordsDays: 1.5, pruneSchedule: '*/5 * * * *' },
       log: { level: 'debug' },

@@ -90,7 +90,11 @@ export async function storedRejections(app: App, query = ''): Promise<RejectionB
   return body.rejections;
 }
 
-/** Row count straight from SQLite, for checks the API cannot express (e.g. "nothing at all stored"). */
-export function rowCount(t: TestApp, table: 'records' | 'rejections' | 'model_versions'): number {
-  return (t.store.connection.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+/** Row count straight from the database, for checks the API cannot express (e.g. "nothing at all stored"). */
+export async function rowCount(
+  t: TestApp,
+  table: 'records' | 'rejections' | 'model_versions',
+): Promise<number> {
+  const [row] = await t.sql<{ n: number }>(`SELECT count(*) AS n FROM ${table}`);
+  return row?.n ?? 0;
 }

@@ -56,7 +56,7 @@ describe('runRetentionTick', () => {
     t = makeTestApp({ retention: { rawRecordsDays: 7 } });
     await ingestAt(t, FIXED_NOW - 30 * DAY, [rec('a'), rec('b')]);
     await runRetentionTick(t.deps, FIXED_NOW);
-    expect(rowCount(t, 'records')).toBe(0);
+    expect(await rowCount(t, 'records')).toBe(0);
     const { body } = await getJson<{ models: { model: string; record_count: number }[] }>(
       t.app,
       '/v1/models',
@@ -69,7 +69,7 @@ describe('runRetentionTick', () => {
     const old = Array.from({ length: 12_001 }, (_, i) => rec(`old-${i}`));
     for (let i = 0; i < old.length; i += 3000) await ingestAt(t, FIXED_NOW - 8 * DAY, old.slice(i, i + 3000));
     await ingestAt(t, FIXED_NOW, [rec('new')]);
-    expect(rowCount(t, 'records')).toBe(12_002);
+    expect(await rowCount(t, 'records')).toBe(12_002);
 
     expect((await runRetentionTick(t.deps, FIXED_NOW)).records).toBe(12_001);
     expect(await storedRequestIds(t.app)).toEqual(['new']);
@@ -80,7 +80,7 @@ describe('runRetentionTick', () => {
     await ingestAt(t, FIXED_NOW, [rec('a')]);
     expect(await runRetentionTick(t.deps, FIXED_NOW)).toMatchObject({ records: 0, rejections: 0 });
     expect(await runRetentionTick(t.deps, FIXED_NOW)).toMatchObject({ records: 0, rejections: 0 });
-    expect(rowCount(t, 'records')).toBe(1);
+    expect(await rowCount(t, 'records')).toBe(1);
   });
 
   it('lets a pruned request id be ingested again', async () => {

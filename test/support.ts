@@ -61,7 +61,7 @@ class DeferredStore implements Store {
   }
 
   leaderLock(holder: string, ttlMs: number): LeaderLock {
-    const lock = this.opening.then((s) => s.leaderLock(holder, ttlMs));
+    const lock = this.opening.then((s): LeaderLock => (s as Store).leaderLock(holder, ttlMs));
     return {
       mechanism: 'advisory-lock',
       hold: async (now) => (await lock).hold(now),

@@ -50,7 +50,7 @@ describe('alert notifications to a webhook', () => {
     });
     const later = now + backoffMs(1);
     expect(await runDeliveryTick(m.t.deps, later)).toEqual({ sent: 1, failed: 0, retried: 0 });
-    expect(m.deliveries().map((d) => [d.event, d.status])).toEqual([['alert.opened', 'delivered']]);
+    expect((await m.deliveries()).map((d) => [d.event, d.status])).toEqual([['alert.opened', 'delivered']]);
 
     expect(receiver.received).toHaveLength(2);
     const [failed, ok] = receiver.received as [(typeof receiver.received)[0], (typeof receiver.received)[0]];

@@ -188,7 +188,7 @@ export interface MApp {
   tick(now: number): Promise<void>;
   /** Ingests a batch into the bucket starting at `bucket` with the clock at `clockAt`. */
   window(prefix: string, bucket: number, hot: number, clockAt?: number, n?: number): Promise<void>;
-  deliveries(): { id: number; event: string; payload: string; status: string }[];
+  deliveries(): Promise<{ id: number; event: string; payload: string; status: string }[]>;
 }
 
 /**
@@ -224,14 +224,9 @@ export async function setupM(config: ConfigInput = {}, auth = false): Promise<MA
       await ingester.ingest(mBatch(prefix, bucket, hot, n));
     },
     deliveries: () =>
-      t.store.connection.sqlite
-        .prepare('SELECT id, event, payload, status FROM deliveries ORDER BY id')
-        .all() as {
-        id: number;
-        event: string;
-        payload: string;
-        status: string;
-      }[],
+      t.sql<{ id: number; event: string; payload: string; status: string }>(
+        'SELECT id, event, payload, status FROM deliveries ORDER BY id',
+      ),
   };
 }
 

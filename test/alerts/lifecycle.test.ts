@@ -27,7 +27,7 @@ async function rollingRun(app: MApp, h: number, hot: number) {
   return { result: r, x };
 }
 
-const events = (app: MApp) => app.deliveries().map((d) => d.event);
+const events = async (app: MApp) => (await app.deliveries()).map((d) => d.event);
 
 describe('which drift results raise alerts', () => {
   it('a range run never raises one; the tick raises one from a drifted closed bucket', async () => {
@@ -37,7 +37,7 @@ describe('which drift results raise alerts', () => {
     expect(range?.window_kind).toBe('range');
     expect(range?.drifted).toBe(true);
     expect(await m.reviewer.alerts()).toEqual([]);
-    expect(m.deliveries()).toEqual([]);
+    expect(await m.deliveries()).toEqual([]);
 
     await m.tick(FIXED_NOW + 10 * MIN);
     const alerts = await m.reviewer.alerts();
@@ -64,8 +64,8 @@ describe('which drift results raise alerts', () => {
     });
     expect(a.latest.psi as number).toBeGreaterThan(0.25);
     expect(a.peak).toEqual(a.latest);
-    expect(events(m)).toEqual(['alert.opened']);
-    const payload = JSON.parse(m.deliveries()[0]?.payload ?? '{}') as { alert: AlertView };
+    expect(await events(m)).toEqual(['alert.opened']);
+    const payload = JSON.parse((await m.deliveries())[0]?.payload ?? '{}') as { alert: AlertView };
     expect(payload.alert.id).toBe(a.id);
   });
 
@@ -97,7 +97,7 @@ describe('which drift results raise alerts', () => {
     const after = await m.reviewer.alert(1);
     expect(after.evidence.map((e) => e.window.from)).toEqual([iso(hour(9)), iso(hour(8))]);
     expect(after.evidence_count).toBe(2);
-    expect(events(m)).toEqual(['alert.opened']);
+    expect(await events(m)).toEqual(['alert.opened']);
   });
 
   it('a window with fewer than minSamples values gives no verdict and no alert', async () => {
@@ -134,7 +134,7 @@ describe('one alert per feature', () => {
     // New evidence alone keeps the version a reviewer holds, so their If-Match stays valid.
     expect(attached.version).toBe(opened.version);
     // A second warning window is evidence, not news.
-    expect(events(m)).toEqual(['alert.opened']);
+    expect(await events(m)).toEqual(['alert.opened']);
 
     const w10 = await rollingRun(m, 10, 0.6);
     expect(w10.x.severity).toBe('critical');
@@ -148,7 +148,7 @@ describe('one alert per feature', () => {
     expect(escalated.peak.psi).toBe(w10.x.psi);
     // Escalation is something a reviewer acts on: it moves the version.
     expect(escalated.version).toBeGreaterThan(attached.version);
-    expect(events(m)).toEqual(['alert.opened', 'alert.escalated']);
+    expect(await events(m)).toEqual(['alert.opened', 'alert.escalated']);
     const detail = await m.reviewer.alert(opened.id);
     const esc = detail.events.filter((e) => e.action === 'escalated');
     expect(esc).toHaveLength(1);
@@ -169,7 +169,7 @@ describe('one alert per feature', () => {
     expect(after.latest.window).toEqual({ from: iso(hour(12)), to: iso(hour(13)) });
     expect(after.peak.psi).toBe(w10.x.psi);
     expect(after.peak.window).toEqual({ from: iso(hour(10)), to: iso(hour(11)) });
-    expect(events(m)).toEqual(['alert.opened', 'alert.escalated']);
+    expect(await events(m)).toEqual(['alert.opened', 'alert.escalated']);
 
     const full = await m.reviewer.alert(opened.id);
     expect(full.evidence.map((e) => [e.window.from, e.severity])).toEqual([
@@ -209,11 +209,11 @@ describe('one alert per feature', () => {
       from: 'open',
       to: 'open',
     });
-    expect(events(m)).toEqual(['alert.opened', 'alert.recovered']);
+    expect(await events(m)).toEqual(['alert.opened', 'alert.recovered']);
 
     // Another calm window does not announce the recovery twice.
     await rollingRun(m, 11, 0);
-    expect(events(m)).toEqual(['alert.opened', 'alert.recovered']);
+    expect(await events(m)).toEqual(['alert.opened', 'alert.recovered']);
 
     await rollingRun(m, 12, 0.6);
     const again = await m.reviewer.alertOf('x');
@@ -269,7 +269,7 @@ describe('snooze', () => {
       snoozed_until: iso(until),
       decision: 'snooze',
     });
-    const queued = m.deliveries().length;
+    const queued = (await m.deliveries()).length;
 
     // Critical drift while snoozed: evidence and severity are kept, nobody is paged.
     await m.window('b', hour(9), 0.6, FIXED_NOW + 20 * MIN);
@@ -278,12 +278,12 @@ describe('snooze', () => {
     expect(quiet).toMatchObject({ status: 'snoozed', severity: 'critical', last_seen: iso(hour(10)) });
     expect(quiet.evidence.map((e) => e.window.from)).toContain(iso(hour(9)));
     expect(quiet.events.map((e) => e.action)).toContain('escalated');
-    expect(m.deliveries()).toHaveLength(queued);
+    expect(await m.deliveries()).toHaveLength(queued);
     expect(await m.reviewer.alerts('status=snoozed')).toHaveLength(1);
 
     await m.tick(until - MIN);
     expect((await m.reviewer.alert(a.id)).status).toBe('snoozed');
-    expect(m.deliveries()).toHaveLength(queued);
+    expect(await m.deliveries()).toHaveLength(queued);
 
     await m.tick(until + MIN);
     const woken = await m.reviewer.alert(a.id);
@@ -294,12 +294,7 @@ describe('snooze', () => {
       from: 'snoozed',
       to: 'open',
     });
-    expect(
-      m
-        .deliveries()
-        .slice(queued)
-        .map((d) => d.event),
-    ).toEqual(['alert.opened']);
+    expect((await m.deliveries()).slice(queued).map((d) => d.event)).toEqual(['alert.opened']);
   });
 
   it('lets a reviewer decide a snoozed alert before the snooze ends, which ends the snooze', async () => {

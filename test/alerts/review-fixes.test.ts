@@ -30,10 +30,8 @@ afterEach(() => {
 });
 
 /** Events queued for one channel, in order. */
-const eventsOn = (app: MApp, channel = 'hook') =>
-  deliveryRows(app.t)
-    .filter((d) => d.channel === channel)
-    .map((d) => d.event);
+const eventsOn = async (app: MApp, channel = 'hook') =>
+  (await deliveryRows(app.t)).filter((d) => d.channel === channel).map((d) => d.event);
 
 /** The only alert of `feature` and `kind`; fails unless there is exactly one. */
 async function only(app: MApp, feature: string, kind: AlertView['kind']): Promise<AlertView> {
@@ -106,7 +104,7 @@ describe('recovery is judged on rolling windows only', () => {
     const after = await only(m, 'x', 'drift');
     expect(after.recovered).toBe(false);
     expect(after.version).toBe(before.version);
-    expect(eventsOn(m)).not.toContain('alert.recovered');
+    expect(await eventsOn(m)).not.toContain('alert.recovered');
   });
 
   it('a calm rolling window recovers the alert', async () => {
@@ -119,7 +117,7 @@ describe('recovery is judged on rolling windows only', () => {
     await m.tick(nextDay + 55 * MIN);
     const a = await only(m, 'x', 'drift');
     expect(a.recovered).toBe(true);
-    expect(eventsOn(m)).toEqual(['alert.opened', 'alert.recovered']);
+    expect(await eventsOn(m)).toEqual(['alert.opened', 'alert.recovered']);
   });
 });
 
@@ -138,7 +136,7 @@ describe('a snoozed alert stays quiet', () => {
     await m.window('hot', hour(9), 0.6, hour(10) + MIN);
     await m.tick(hour(10) + 2 * MIN);
     const a = await only(m, 'x', 'drift');
-    expect(eventsOn(m)).toEqual(['alert.opened']);
+    expect(await eventsOn(m)).toEqual(['alert.opened']);
     // Positive control: an open, drifting alert is re-sent to Alertmanager.
     expect(await resendFiring(m.t.deps, hour(10) + 2 * MIN)).toBe(1);
 
@@ -151,22 +149,22 @@ describe('a snoozed alert stays quiet', () => {
     expect(snoozed.status, JSON.stringify(snoozed.body)).toBe(200);
     // A running snooze is not firing: the queued keep-alive is dropped, none is queued.
     expect(await resendFiring(m.t.deps, hour(10) + 3 * MIN)).toBe(0);
-    expect(eventsOn(m, 'am')).not.toContain('alert.resend');
+    expect(await eventsOn(m, 'am')).not.toContain('alert.resend');
 
     // Calm data in the current hour: the rolling window recovers the alert while it is snoozed.
     await m.window('calm', hour(10), 0, hour(10) + 50 * MIN);
     await m.tick(hour(10) + 55 * MIN);
     const recovered = await m.reviewer.alert(a.id);
     expect(recovered).toMatchObject({ status: 'snoozed', recovered: true });
-    expect(eventsOn(m)).toEqual(['alert.opened']);
+    expect(await eventsOn(m)).toEqual(['alert.opened']);
 
     // The snooze ends on a recovered alert: back in the queue, but nothing pages.
     await m.tick(hour(13) + MIN);
     const woken = await m.reviewer.alert(a.id);
     expect(woken).toMatchObject({ status: 'open', recovered: true });
     expect(woken.events.map((e) => e.action)).toContain('snooze_ended');
-    expect(eventsOn(m)).toEqual(['alert.opened']);
-    expect(eventsOn(m, 'am')).toEqual(['alert.opened']);
+    expect(await eventsOn(m)).toEqual(['alert.opened']);
+    expect(await eventsOn(m, 'am')).toEqual(['alert.opened']);
     // Recovered alerts are not firing either.
     expect(await resendFiring(m.t.deps, hour(13) + 2 * MIN)).toBe(0);
   });
@@ -194,7 +192,7 @@ describe('accept_shift', () => {
     expect(tick.evaluated).toBe(0);
     const alerts = await m.reviewer.alerts();
     expect(alerts.map((x) => [x.id, x.status])).toEqual([[a.id, 'closed']]);
-    expect(eventsOn(m)).toEqual(['alert.opened', 'alert.closed']);
+    expect(await eventsOn(m)).toEqual(['alert.opened', 'alert.closed']);
   });
 
   it("keeps the active baseline's options: an excluded id column stays excluded", async () => {

@@ -127,12 +127,12 @@ describe('triage flow', () => {
 
     const detail = await r.alert(alert.id);
     expect(detail.retrain_requests.map((q) => q.id)).toEqual([request.id]);
-    expect(app.deliveries().map((d) => d.event)).toEqual([
+    expect((await app.deliveries()).map((d) => d.event)).toEqual([
       'alert.opened',
       'retrain.requested',
       'alert.closed',
     ]);
-    const closedPayload = JSON.parse(app.deliveries()[2]?.payload ?? '{}') as { actor: string };
+    const closedPayload = JSON.parse((await app.deliveries())[2]?.payload ?? '{}') as { actor: string };
     expect(closedPayload.actor).toBe('ana');
   });
 
@@ -463,7 +463,7 @@ describe('decision effects', () => {
     });
     expect(res.body.alert).toMatchObject({ status: 'decided', decision: 'rollback' });
     expect((await m.reviewer.alert(a.id)).events.at(-1)?.data).toMatchObject({ rollback: res.body.rollback });
-    const last = m.deliveries().at(-1);
+    const last = (await m.deliveries()).at(-1);
     expect(last?.event).toBe('rollback.requested');
     expect(JSON.parse(last?.payload ?? '{}')).toMatchObject({ actor: 'ana', alert: { id: a.id } });
   });

@@ -51,7 +51,7 @@ describe('re-aggregation when the baseline changes', () => {
     const app = t.app;
     // v2 has no baseline of its own, so it is compared with the most recently activated one.
     await ingestAll(app, [...recs('v1', 30, 'v1'), ...recs('v2', 10, 'v2')]);
-    expect(aggregateTotals(t, 'm')).toEqual({ rows: 0, n: 0 });
+    expect(await aggregateTotals(t, 'm')).toEqual({ rows: 0, n: 0 });
     expect(await runDrift(app, 'm', RANGE)).toEqual([]);
 
     const a = await createBaseline(app, 'm', JSON.stringify(trainingA), 'application/json', {

@@ -219,11 +219,13 @@ export function categorySlots(profile: CategoricalColumnBody, values: readonly s
   return out;
 }
 
-/** Sum of the aggregate rows' n for a model, straight from SQLite (the API only shows windows). */
-export function aggregateTotals(t: TestApp, model: string): { rows: number; n: number } {
-  return t.store.connection.sqlite
-    .prepare('SELECT count(*) AS rows, coalesce(sum(n), 0) AS n FROM aggregates WHERE model = ?')
-    .get(model) as { rows: number; n: number };
+/** Sum of the aggregate rows' n for a model, straight from the database (the API only shows windows). */
+export async function aggregateTotals(t: TestApp, model: string): Promise<{ rows: number; n: number }> {
+  const [row] = await t.sql<{ row_count: number; n: number }>(
+    'SELECT count(*) AS row_count, coalesce(sum(n), 0) AS n FROM aggregates WHERE model = ?',
+    [model],
+  );
+  return { rows: Number(row?.row_count ?? 0), n: Number(row?.n ?? 0) };
 }
 
 /** Synthetic training rows: x spread evenly over 0…199, colour red/green/blue in turn. */

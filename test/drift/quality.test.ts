@@ -240,13 +240,10 @@ describe('a drift tick with a window that cannot be evaluated', () => {
     ]);
 
     // A counts blob cut to 3 bytes cannot be read as uint32 counts: every window over it fails.
-    const sqlite = a.store.connection.sqlite;
     const where = "model = 'bad' AND role = 'feature' AND name = 'x'";
-    const stored = sqlite.prepare(`SELECT counts FROM aggregates WHERE ${where}`).all() as {
-      counts: Buffer;
-    }[];
+    const stored = await a.sql<{ counts: Buffer }>(`SELECT counts FROM aggregates WHERE ${where}`);
     expect(stored).toHaveLength(1);
-    sqlite.prepare(`UPDATE aggregates SET counts = ? WHERE ${where}`).run(Buffer.from([1, 2, 3]));
+    expect(await a.exec(`UPDATE aggregates SET counts = ? WHERE ${where}`, [Buffer.from([1, 2, 3])])).toBe(1);
 
     const first = await runDriftTick(deps, FIXED_NOW + 3600e3);
     expect(first.errors).toHaveLength(2);
@@ -275,7 +272,7 @@ describe('a drift tick with a window that cannot be evaluated', () => {
     expect(await driftSeries(app, 'bad')).toEqual([]);
 
     // Once the aggregate is readable again, the next tick evaluates the bucket that failed, with no new data.
-    sqlite.prepare(`UPDATE aggregates SET counts = ? WHERE ${where}`).run(stored[0]?.counts);
+    expect(await a.exec(`UPDATE aggregates SET counts = ? WHERE ${where}`, [stored[0]?.counts])).toBe(1);
     const second = await runDriftTick(deps, FIXED_NOW + 2 * 3600e3);
     expect(second.errors).toEqual([]);
     const retried = await driftSeries(app, 'bad', 'kind=bucket');

@@ -120,10 +120,11 @@ describe('concurrent activation of a baseline', () => {
     expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
     expect(answers.find((a) => a.status === 409)?.body.error.code).toBe('conflict');
     expect(answers.find((a) => a.status === 200)?.body.reaggregated_records).toBe(records.length);
-    const x = t.store.connection.sqlite
-      .prepare("SELECT sum(n) AS n FROM aggregates WHERE baseline_id = ? AND name = 'x'")
-      .get(b2.id) as { n: number };
-    expect(x.n).toBe(records.length);
+    const [x] = await t.sql<{ n: number }>(
+      "SELECT sum(n) AS n FROM aggregates WHERE baseline_id = ? AND name = 'x'",
+      [b2.id],
+    );
+    expect(Number(x?.n)).toBe(records.length);
   });
 });
 
@@ -161,18 +162,17 @@ describe('a bucket whose evaluation fails', () => {
     t.setNow(hour(9) + MIN);
     await ingestAll(t.app, hourly('a', 8, 200));
     // A counts blob that is not a whole number of uint32s makes the window unreadable: the evaluation throws.
-    const db = t.store.connection.sqlite;
-    const row = db.prepare("SELECT rowid AS id, counts FROM aggregates WHERE name = 'x'").get() as {
-      id: number;
-      counts: Buffer;
-    };
-    db.prepare('UPDATE aggregates SET counts = ? WHERE rowid = ?').run(Buffer.alloc(3), row.id);
+    const where = "role = 'feature' AND name = 'x'";
+    const rows = await t.sql<{ counts: Buffer }>(`SELECT counts FROM aggregates WHERE ${where}`);
+    expect(rows).toHaveLength(1);
+    const counts = rows[0]?.counts as Buffer;
+    expect(await t.exec(`UPDATE aggregates SET counts = ? WHERE ${where}`, [Buffer.alloc(3)])).toBe(1);
     const failed = await runDriftTick(t.deps, hour(9) + 2 * MIN);
     expect(failed.evaluated).toBe(0);
     expect(failed.errors.map((e) => [e.kind, e.from])).toEqual([['bucket', new Date(hour(8)).toISOString()]]);
 
     // No new data arrives; the next tick still owes the bucket its evaluation.
-    db.prepare('UPDATE aggregates SET counts = ? WHERE rowid = ?').run(row.counts, row.id);
+    expect(await t.exec(`UPDATE aggregates SET counts = ? WHERE ${where}`, [counts])).toBe(1);
     const retried = await runDriftTick(t.deps, hour(9) + 3 * MIN);
     expect(retried.errors).toEqual([]);
     expect(retried.evaluated).toBe(1);

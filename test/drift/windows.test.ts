@@ -185,14 +185,14 @@ describe('duplicates', () => {
     const h = Date.parse('2026-11-23T10:00:00Z');
     const records = batch('dup', 250, h + 60e3);
     await ingestAll(app.app, records);
-    const before = aggregateTotals(app, 'm');
+    const before = await aggregateTotals(app, 'm');
     expect(before.n).toBe(500); // two features × 250 records
     const first = await runDriftOne(app.app, 'm', { from: h, to: h + HOUR });
 
     const again = await ingestJson(app.app, records);
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ accepted: 0, duplicates: 250 });
-    expect(aggregateTotals(app, 'm')).toEqual(before);
+    expect(await aggregateTotals(app, 'm')).toEqual(before);
     const second = await runDriftOne(app.app, 'm', { from: h, to: h + HOUR });
     expect(second.n).toBe(250);
     expect(second.features).toEqual(first.features);

@@ -44,8 +44,8 @@ describe('status codes', () => {
     expect(res.status).toBe(422);
     expect(res.body.accepted).toBe(0);
     expect(res.body.rejected.map((r) => r.index)).toEqual([0, 1]);
-    expect(rowCount(t, 'records')).toBe(0);
-    expect(rowCount(t, 'rejections')).toBe(2);
+    expect(await rowCount(t, 'records')).toBe(0);
+    expect(await rowCount(t, 'rejections')).toBe(2);
   });
 });
 
@@ -176,7 +176,7 @@ describe('duplicates', () => {
     expect(body.models[0]?.versions).toEqual([
       expect.objectContaining({ model_version: 'v1', record_count: 3 }),
     ]);
-    expect(rowCount(t, 'records')).toBe(3);
+    expect(await rowCount(t, 'records')).toBe(3);
   });
 
   it('treats the same request_id under two models as two records', async () => {

@@ -75,7 +75,7 @@ describe('gzip', () => {
     const err = (res.json as ErrorBody).error;
     expect(err.code).toBe('invalid_body');
     expect(err.message).toMatch(/^content-encoding is gzip but the body is not valid gzip: /);
-    expect(rowCount(a, 'records')).toBe(0);
+    expect(await rowCount(a, 'records')).toBe(0);
   });
 
   it('answers 400 for truncated gzip', async () => {
@@ -86,7 +86,7 @@ describe('gzip', () => {
     });
     expect(res.status).toBe(400);
     expect((res.json as ErrorBody).error.message).toMatch(/not valid gzip/);
-    expect(rowCount(a, 'records')).toBe(0);
+    expect(await rowCount(a, 'records')).toBe(0);
   });
 
   it('answers 413 for a gzip bomb: small on the wire, past the limit once decoded', async () => {
@@ -101,7 +101,7 @@ describe('gzip', () => {
       `decompressed body exceeds the ingest body limit of ${LIMIT} bytes; send smaller batches`,
     );
     expect(err.details).toEqual({ limit_bytes: LIMIT });
-    expect(rowCount(a, 'records')).toBe(0);
+    expect(await rowCount(a, 'records')).toBe(0);
   });
 
   it('accepts a gzipped body that decodes to exactly the limit', async () => {
@@ -137,8 +137,8 @@ describe('body limit', () => {
     expect((res.json as ErrorBody).error.message).toBe(
       `request body exceeds the ingest body limit of ${LIMIT} bytes; send smaller batches`,
     );
-    expect(rowCount(a, 'records')).toBe(0);
-    expect(rowCount(a, 'rejections')).toBe(0);
+    expect(await rowCount(a, 'records')).toBe(0);
+    expect(await rowCount(a, 'rejections')).toBe(0);
   });
 
   it('answers 413 from the declared content-length before reading the body', async () => {
@@ -150,7 +150,7 @@ describe('body limit', () => {
     const err = (res.json as ErrorBody).error;
     expect(err.code).toBe('payload_too_large');
     expect(err.message).toMatch(/^request body exceeds the ingest body limit of 2000 bytes/);
-    expect(rowCount(a, 'records')).toBe(0);
+    expect(await rowCount(a, 'records')).toBe(0);
   });
 
   it('answers 413 for a streamed body without content-length once it passes the limit, and stores nothing', async () => {
@@ -161,7 +161,7 @@ describe('body limit', () => {
     expect(body.error.message).toBe(
       `request body exceeds the ingest body limit of ${LIMIT} bytes; send smaller batches`,
     );
-    expect(rowCount(a, 'records')).toBe(0);
+    expect(await rowCount(a, 'records')).toBe(0);
   });
 
   it('accepts a streamed body under the limit', async () => {

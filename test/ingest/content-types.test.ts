@@ -98,8 +98,8 @@ describe('application/json', () => {
     expect(err.code).toBe('invalid_body');
     expect(err.message).toMatch(message);
     expect((err.details as { problems: { path: string }[] }).problems.map((p) => p.path)).toEqual([path]);
-    expect(rowCount(t, 'records')).toBe(0);
-    expect(rowCount(t, 'rejections')).toBe(0);
+    expect(await rowCount(t, 'records')).toBe(0);
+    expect(await rowCount(t, 'rejections')).toBe(0);
   });
 });
 
@@ -157,7 +157,7 @@ describe('unsupported media', () => {
     const err = (res.json as ErrorBody).error;
     expect(err.code).toBe('unsupported_media_type');
     expect(err.message).toMatch(message);
-    expect(rowCount(t, 'records')).toBe(0);
+    expect(await rowCount(t, 'records')).toBe(0);
   });
 
   it('answers 415 naming the missing header when there is no content-type', async () => {
@@ -174,7 +174,7 @@ describe('unsupported media', () => {
     expect((res.json as ErrorBody).error.message).toBe(
       'content-encoding br is not supported; use gzip or none',
     );
-    expect(rowCount(t, 'records')).toBe(0);
+    expect(await rowCount(t, 'records')).toBe(0);
   });
 
   it('treats content-encoding identity as no encoding', async () => {

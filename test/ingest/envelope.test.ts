@@ -220,7 +220,7 @@ describe('envelope validation', () => {
       if (typeof p.message === 'string') expect(rejected?.errors[i]?.message).toBe(p.message);
       else expect(rejected?.errors[i]?.message).toMatch(p.message);
     });
-    expect(rowCount(t, 'records')).toBe(0);
+    expect(await rowCount(t, 'records')).toBe(0);
     const [stored] = await storedRejections(t.app);
     expect(stored?.errors).toEqual(rejected?.errors);
     expect(JSON.parse(stored?.raw ?? 'undefined')).toEqual(record);

@@ -28,7 +28,7 @@ describe('in-process ingest with write-behind', () => {
     b.submit(rec('a'));
     b.submit({ model: 'iris', request_id: 7, features: {} });
     // Written behind: nothing has reached the store yet.
-    expect(rowCount(t, 'records')).toBe(0);
+    expect(await rowCount(t, 'records')).toBe(0);
     await b.flush();
     expect(flushed).toEqual([2]);
     expect(b.stats).toMatchObject({

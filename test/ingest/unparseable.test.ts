@@ -68,8 +68,8 @@ describe('a JSON body that does not parse', () => {
     );
     expect(err.details).toEqual(at);
     // A body that is not JSON fails as a whole: nothing stored, not even a rejection.
-    expect(rowCount(t, 'records')).toBe(0);
-    expect(rowCount(t, 'rejections')).toBe(0);
+    expect(await rowCount(t, 'records')).toBe(0);
+    expect(await rowCount(t, 'rejections')).toBe(0);
   });
 
   it('points at the bad byte deep inside a large body', async () => {

@@ -39,14 +39,12 @@ const records = (prefix: string, count: number, t0: number) =>
     ),
   );
 
-function featureTotal(app: TestApp, baselineId: number, name: string): number {
-  return (
-    app.store.connection.sqlite
-      .prepare(
-        "SELECT coalesce(sum(n), 0) AS n FROM aggregates WHERE model = 'm' AND baseline_id = ? AND role = 'feature' AND name = ?",
-      )
-      .get(baselineId, name) as { n: number }
-  ).n;
+async function featureTotal(app: TestApp, baselineId: number, name: string): Promise<number> {
+  const [row] = await app.sql<{ n: number }>(
+    "SELECT coalesce(sum(n), 0) AS n FROM aggregates WHERE model = 'm' AND baseline_id = ? AND role = 'feature' AND name = ?",
+    [baselineId, name],
+  );
+  return Number(row?.n ?? 0);
 }
 
 async function baselines(app: TestApp): Promise<BaselineBody[]> {
@@ -77,7 +75,7 @@ describe('activation rebuild', () => {
     const activation = await startActivation(app.deps, 'm', b.id, 'ana');
     expect(activation).toMatchObject({ baselineId: b.id, total: N, done: 0, cursor: 0 });
     expect(await rebuildStep(app.deps, 'm', 1000)).toBe(true);
-    expect(featureTotal(app, b.id, 'x')).toBe(1000);
+    expect(await featureTotal(app, b.id, 'x')).toBe(1000);
 
     // Incomplete: the list shows the rebuild on the new baseline only.
     let list = await baselines(app);
@@ -94,7 +92,7 @@ describe('activation rebuild', () => {
 
     // Records arriving meanwhile are aggregated by ingest itself, on the new baseline.
     await ingestAll(app.app, records('late', LATE, START + N * 1000));
-    expect(featureTotal(app, b.id, 'x')).toBe(1000 + LATE);
+    expect(await featureTotal(app, b.id, 'x')).toBe(1000 + LATE);
 
     // Results over the partial aggregates say so, and raise no alert even though they look drifted.
     const partial = await runDrift(app.app, 'm');
@@ -113,13 +111,11 @@ describe('activation rebuild', () => {
     expect(tick.pending).toBeGreaterThan(0);
     expect(tick.errors).toEqual([]);
     expect(await alerts(app)).toEqual([]);
-    expect(app.store.connection.sqlite.prepare('SELECT count(*) AS n FROM deliveries').get()).toEqual({
-      n: 0,
-    });
+    expect(await app.sql('SELECT count(*) AS n FROM deliveries')).toEqual([{ n: 0 }]);
 
     // Two runners at once (a request and the job, say): each page is folded in by exactly one.
     await Promise.all([rebuildStep(app.deps, 'm', 1000), rebuildStep(app.deps, 'm', 1000)]);
-    expect(featureTotal(app, b.id, 'x')).toBe(3000 + LATE);
+    expect(await featureTotal(app, b.id, 'x')).toBe(3000 + LATE);
 
     // The job finishes it.
     const done = await runRebuildTick(app.deps);
@@ -127,13 +123,13 @@ describe('activation rebuild', () => {
     list = await baselines(app);
     expect(list.map((x) => x.rebuild)).toEqual([null, null]);
     expect(await app.store.read((tx) => tx.baselines.activation('m'))).toBeUndefined();
-    expect(featureTotal(app, b.id, 'x')).toBe(N + LATE);
-    expect(featureTotal(app, b.id, 'color')).toBe(N + LATE);
+    expect(await featureTotal(app, b.id, 'x')).toBe(N + LATE);
+    expect(await featureTotal(app, b.id, 'color')).toBe(N + LATE);
 
     // Running it again after completion adds nothing.
     expect(await rebuildStep(app.deps, 'm', 1000)).toBe(false);
     expect(await runRebuildTick(app.deps)).toEqual({ models: [], pages: 0 });
-    expect(featureTotal(app, b.id, 'x')).toBe(N + LATE);
+    expect(await featureTotal(app, b.id, 'x')).toBe(N + LATE);
 
     // Complete now: the same window is final and raises its alert.
     const final = await runDrift(app.app, 'm');

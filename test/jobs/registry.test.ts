@@ -4,17 +4,18 @@ import { createApp } from '../../src/app.js';
 import { defaultConfig } from '../../src/config.js';
 import type { AppDeps, JobStatusView } from '../../src/context.js';
 import { JobRegistry, type RegistryOptions } from '../../src/jobs/registry.js';
-import { LEADER_LEASE } from '../../src/store/lease-lock.js';
-import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.js';
-import { FIXED_NOW } from '../support.js';
+import type { Store } from '../../src/store/index.js';
+import { LeaseLock } from '../../src/store/lease-lock.js';
+import { FIXED_NOW, openTestStore } from '../support.js';
 
-// The leader lease: of several registries on one store exactly one runs jobs, and another takes over
-// when the leader stops or stops renewing.
+// The leader lock: of several registries on one store exactly one runs jobs, and another takes over
+// when the leader stops or stops renewing. Each registry stands for a process of its own on one database
+// (on PostgreSQL each holds its lock on a session of its own).
 
 // A schedule that never fires during a test (1 January, 00:00): ticks run only through runNow.
 const NEVER = '0 0 1 1 *';
 
-let store: SqliteStore | undefined;
+let store: Store | undefined;
 const registries: JobRegistry[] = [];
 afterEach(async () => {
   for (const r of registries.splice(0)) await r.stop();
@@ -29,10 +30,17 @@ interface Node {
 }
 
 /** Registries on one store, each with its own instance id, sharing a movable clock. */
-function cluster(options: RegistryOptions = {}) {
+function cluster(options: RegistryOptions = {}, lock: 'store' | 'lease' = 'store') {
   const config = defaultConfig({ database: { path: ':memory:' } });
-  store = openSqliteStore(':memory:');
-  const shared = store;
+  store = openTestStore();
+  const opened = store;
+  // 'lease': leadership as a lease row with an expiry, whatever the store would use by itself.
+  const shared: Store =
+    lock === 'lease'
+      ? Object.create(opened, {
+          leaderLock: { value: (holder: string, ttlMs: number) => new LeaseLock(opened, holder, ttlMs) },
+        })
+      : opened;
   let now = FIXED_NOW;
   const log = pino({ level: 'silent' });
   const node = (instance: string, tick?: () => Promise<unknown>): Node => {
@@ -55,7 +63,8 @@ function cluster(options: RegistryOptions = {}) {
     setNow: (ms: number) => {
       now = ms;
     },
-    holder: async () => (await shared.read((tx) => tx.leases.get(LEADER_LEASE)))?.holder,
+    /** Who holds leadership now, as the store's lock reports it (a probe that never takes it). */
+    holder: async () => (await shared.leaderLock('probe', 1_000).holder())?.holder,
   };
 }
 
@@ -91,8 +100,8 @@ describe('job leadership', () => {
     expect(a.calls).toEqual(['a', 'a']);
   });
 
-  it('replaces a leader that stopped renewing once its lease has expired', async () => {
-    const c = cluster({ leaseMs: 1_000, renewMs: 60_000 });
+  it('with a lease row, replaces a leader that stopped renewing once its lease has expired', async () => {
+    const c = cluster({ leaseMs: 1_000, renewMs: 60_000 }, 'lease');
     const a = c.node('a');
     const b = c.node('b');
     await a.registry.start();

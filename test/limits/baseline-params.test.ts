@@ -15,8 +15,9 @@ function app(): TestApp {
   return t;
 }
 
-function baselineCount(a: TestApp): number {
-  return (a.store.connection.sqlite.prepare('SELECT count(*) AS n FROM baselines').get() as { n: number }).n;
+async function baselineCount(a: TestApp): Promise<number> {
+  const [row] = await a.sql<{ n: number }>('SELECT count(*) AS n FROM baselines');
+  return row?.n ?? 0;
 }
 
 describe('upload parameters naming columns', () => {
@@ -37,7 +38,7 @@ describe('upload parameters naming columns', () => {
         message: `${param}: column "${column}" is not in the training data`,
         details: { problems: [{ path: param, message: `column "${column}" is not in the training data` }] },
       });
-      expect(baselineCount(a)).toBe(0);
+      expect(await baselineCount(a)).toBe(0);
     },
   );
 

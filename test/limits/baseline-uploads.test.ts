@@ -26,8 +26,9 @@ async function errorOf(res: Response): Promise<ErrorBody['error']> {
   return ((await res.json()) as ErrorBody).error;
 }
 
-function baselineCount(a: TestApp): number {
-  return (a.store.connection.sqlite.prepare('SELECT count(*) AS n FROM baselines').get() as { n: number }).n;
+async function baselineCount(a: TestApp): Promise<number> {
+  const [row] = await a.sql<{ n: number }>('SELECT count(*) AS n FROM baselines');
+  return row?.n ?? 0;
 }
 
 describe('bytes (baselines.maxBytes, baselines.maxJsonBytes)', () => {
@@ -61,7 +62,7 @@ describe('bytes (baselines.maxBytes, baselines.maxJsonBytes)', () => {
     );
     expect(body.pulled()).toBeGreaterThan(LIMITS.maxBytes);
     expect(body.pulled()).toBeLessThan(LIMITS.maxBytes * 2);
-    expect(baselineCount(a)).toBe(0);
+    expect(await baselineCount(a)).toBe(0);
   });
 
   it('JSON, parsed whole, has its own smaller limit: declared and streamed', async () => {
@@ -99,7 +100,7 @@ describe('rows (baselines.maxRows)', () => {
     const over = await postBaseline(a.app, 'm', make(LIMITS.maxRows + 1), type);
     expect(over.status).toBe(413);
     expect(over.body.error?.message).toBe('training data has more than 100 rows (baselines.maxRows)');
-    expect(baselineCount(a)).toBe(1);
+    expect(await baselineCount(a)).toBe(1);
   });
 });
 

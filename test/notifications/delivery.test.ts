@@ -85,7 +85,7 @@ describe('delivery to a real receiver that fails first', () => {
     });
 
     expect(await enqueue(a.deps, alertEvent('alert.opened'))).toBe(1);
-    const [queued] = deliveryRows(a);
+    const [queued] = await deliveryRows(a);
     expect(queued).toMatchObject({
       channel: 'hooks',
       event: 'alert.opened',
@@ -96,7 +96,7 @@ describe('delivery to a real receiver that fails first', () => {
     const id = queued?.id ?? 0;
 
     expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 0, failed: 0, retried: 1 });
-    expect(deliveryRow(a, id)).toMatchObject({
+    expect(await deliveryRow(a, id)).toMatchObject({
       status: 'pending',
       attempts: 1,
       next_attempt_at: T0 + 5_000,
@@ -108,11 +108,15 @@ describe('delivery to a real receiver that fails first', () => {
     expect(receiver.received).toHaveLength(1);
 
     expect(await runDeliveryTick(a.deps, T0 + 5_000)).toEqual({ sent: 0, failed: 0, retried: 1 });
-    expect(deliveryRow(a, id)).toMatchObject({ attempts: 2, next_attempt_at: T0 + 5_000 + 10_000 });
+    expect(await deliveryRow(a, id)).toMatchObject({ attempts: 2, next_attempt_at: T0 + 5_000 + 10_000 });
 
     const sentAt = T0 + 15_000;
     expect(await runDeliveryTick(a.deps, sentAt)).toEqual({ sent: 1, failed: 0, retried: 0 });
-    expect(deliveryRow(a, id)).toMatchObject({ status: 'delivered', attempts: 3, delivered_at: sentAt });
+    expect(await deliveryRow(a, id)).toMatchObject({
+      status: 'delivered',
+      attempts: 3,
+      delivered_at: sentAt,
+    });
     expect(await runDeliveryTick(a.deps, sentAt + 3_600_000)).toEqual({ sent: 0, failed: 0, retried: 0 });
     expect(receiver.received).toHaveLength(3);
 
@@ -151,8 +155,8 @@ describe('delivery to a real receiver that fails first', () => {
     // What the hung "hooks" delivery looked like each time the healthy channel received a request.
     const hooksSeenByChat: { status: string; attempts: number }[] = [];
     const chat = await startReceiver({
-      onRequest: () => {
-        const { status, attempts } = deliveryRow(a, 1);
+      onRequest: async () => {
+        const { status, attempts } = await deliveryRow(a, 1);
         hooksSeenByChat.push({ status, attempts });
       },
     });
@@ -166,7 +170,7 @@ describe('delivery to a real receiver that fails first', () => {
     try {
       await enqueue(a.deps, alertEvent('alert.escalated'));
       await enqueue(a.deps, alertEvent('alert.closed'));
-      expect(deliveryRows(a).map((r) => [r.id, r.channel])).toEqual([
+      expect((await deliveryRows(a)).map((r) => [r.id, r.channel])).toEqual([
         [1, 'hooks'],
         [2, 'chat'],
         [3, 'hooks'],
@@ -177,7 +181,7 @@ describe('delivery to a real receiver that fails first', () => {
       expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 2, failed: 0, retried: 1 });
       // The client gave up on the request: the receiver saw the connection close with no answer sent.
       await receiver.abandoned(1);
-      expect(deliveryRow(a, 1)).toMatchObject({
+      expect(await deliveryRow(a, 1)).toMatchObject({
         status: 'pending',
         attempts: 1,
         last_error: 'timed out after 200 ms',
@@ -185,16 +189,16 @@ describe('delivery to a real receiver that fails first', () => {
       });
       // The hung channel's later delivery waited behind it instead of being sent out of order…
       expect(receiver.received.map((r) => r.headers['x-driftwatch-event'])).toEqual(['alert.escalated']);
-      expect(deliveryRow(a, 3)).toMatchObject({ status: 'pending', attempts: 0 });
+      expect(await deliveryRow(a, 3)).toMatchObject({ status: 'pending', attempts: 0 });
       // …while the other channel was served during the hang: its first request arrived before the hung
       // attempt was recorded. (Both start together, and chat has the same 200 ms budget, which sent: 2
       // above already shows it kept; a tick that sent one channel after another would see attempts: 1.)
       expect(hooksSeenByChat).toHaveLength(2);
       expect(hooksSeenByChat[0]).toEqual({ status: 'pending', attempts: 0 });
-      expect(deliveryRow(a, 4)).toMatchObject({ status: 'delivered', attempts: 1 });
+      expect(await deliveryRow(a, 4)).toMatchObject({ status: 'delivered', attempts: 1 });
 
       expect(await runDeliveryTick(a.deps, T0 + 5_000)).toEqual({ sent: 2, failed: 0, retried: 0 });
-      expect(deliveryRows(a).map((r) => [r.status, r.attempts])).toEqual([
+      expect((await deliveryRows(a)).map((r) => [r.status, r.attempts])).toEqual([
         ['delivered', 2],
         ['delivered', 1],
         ['delivered', 1],
@@ -354,7 +358,7 @@ describe('failed deliveries and the API', () => {
     await enqueue(a.deps, alertEvent('alert.opened'));
     a.deps.config.notifications.channels = [];
     expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 0, failed: 1, retried: 0 });
-    expect(deliveryRows(a)[0]).toMatchObject({
+    expect((await deliveryRows(a))[0]).toMatchObject({
       status: 'failed',
       last_error: 'channel "old" is no longer configured',
     });
@@ -373,11 +377,11 @@ describe('enqueueNotification', () => {
     const inserted = await enqueue(a.deps, alertEvent('alert.opened'));
     expect(inserted).toBe(3);
     // Nothing was attempted yet: the rows wait, untouched, for the delivery tick.
-    for (const row of deliveryRows(a))
+    for (const row of await deliveryRows(a))
       expect(row).toMatchObject({ status: 'pending', attempts: 0, last_error: null });
 
     expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 0, failed: 0, retried: 3 });
-    for (const row of deliveryRows(a)) expect(row.last_error).toMatch(/ECONNREFUSED/);
+    for (const row of await deliveryRows(a)) expect(row.last_error).toMatch(/ECONNREFUSED/);
   });
 
   it('rolls back with the transaction it was called in', async () => {
@@ -388,6 +392,6 @@ describe('enqueueNotification', () => {
         throw new Error('the alert change failed');
       }),
     ).rejects.toThrow('the alert change failed');
-    expect(deliveryRows(a)).toEqual([]);
+    expect(await deliveryRows(a)).toEqual([]);
   });
 });

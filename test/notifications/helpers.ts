@@ -46,10 +46,14 @@ export interface Receiver {
 /**
  * A real HTTP receiver on an ephemeral port: the first `failFirst` requests get a 500 (or, with
  * `how: 'hang'`, no answer at all), later ones 200. Every request is recorded, failed ones included;
- * `onRequest` sees each one as it arrives, before it is answered.
+ * `onRequest` sees each one as it arrives; the request is answered once it has returned (or resolved).
  */
 export async function startReceiver(
-  options: { failFirst?: number; how?: 'status' | 'hang'; onRequest?: (r: Received) => void } = {},
+  options: {
+    failFirst?: number;
+    how?: 'status' | 'hang';
+    onRequest?: (r: Received) => void | Promise<void>;
+  } = {},
 ): Promise<Receiver> {
   let failing = options.failFirst ?? 0;
   let how = options.how ?? 'status';
@@ -67,7 +71,7 @@ export async function startReceiver(
     });
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
       const request = {
         method: req.method ?? '',
         path: req.url ?? '',
@@ -75,10 +79,12 @@ export async function startReceiver(
         body: Buffer.concat(chunks).toString('utf8'),
       };
       received.push(request);
-      options.onRequest?.(request);
-      if (failing > 0) {
-        failing--;
-        if (how === 'hang') return;
+      // The answer is decided on arrival, in arrival order, even when onRequest takes a while.
+      const answer = failing > 0 ? how : 'ok';
+      if (failing > 0) failing--;
+      await options.onRequest?.(request);
+      if (answer === 'hang') return;
+      if (answer === 'status') {
         res.writeHead(500, { 'content-type': 'text/plain' }).end('receiver is\n  down');
         return;
       }
@@ -166,20 +172,18 @@ export function alertEvent(
   return { type, at: T0, actor: type === 'alert.closed' ? 'ana' : null, alert };
 }
 
-export function deliveryRows(t: TestApp): DeliveryRow[] {
-  return t.store.connection.sqlite.prepare('SELECT * FROM deliveries ORDER BY id').all() as DeliveryRow[];
+export function deliveryRows(t: TestApp): Promise<DeliveryRow[]> {
+  return t.sql<DeliveryRow>('SELECT * FROM deliveries ORDER BY id');
 }
 
-export function deliveryRow(t: TestApp, id: number): DeliveryRow {
-  const row = t.store.connection.sqlite.prepare('SELECT * FROM deliveries WHERE id = ?').get(id) as
-    | DeliveryRow
-    | undefined;
+export async function deliveryRow(t: TestApp, id: number): Promise<DeliveryRow> {
+  const [row] = await t.sql<DeliveryRow>('SELECT * FROM deliveries WHERE id = ?', [id]);
   if (!row) throw new Error(`no delivery ${id}`);
   return row;
 }
 
 /** Inserts an alerts row as the alert service would store it (unversioned models as ''). */
-export function insertAlertRow(
+export async function insertAlertRow(
   t: TestApp,
   a: {
     model?: string;
@@ -189,14 +193,13 @@ export function insertAlertRow(
     status?: AlertView['status'];
     closedAt?: number;
   },
-): number {
-  const info = t.store.connection.sqlite
-    .prepare(
-      `INSERT INTO alerts (model, model_version, feature, kind, severity, status, evidence_count, first_seen, last_seen,
-         peak_psi, latest, peak, created_at, updated_at, closed_at)
-       VALUES (?, ?, ?, 'drift', ?, ?, 2, ?, ?, 0.3, ?, ?, ?, ?, ?)`,
-    )
-    .run(
+): Promise<number> {
+  const [row] = await t.sql<{ id: number }>(
+    `INSERT INTO alerts (model, model_version, feature, kind, severity, status, evidence_count, first_seen, last_seen,
+       peak_psi, latest, peak, created_at, updated_at, closed_at)
+     VALUES (?, ?, ?, 'drift', ?, ?, 2, ?, ?, 0.3, ?, ?, ?, ?, ?)
+     RETURNING id`,
+    [
       a.model ?? 'iris',
       a.version ?? 'v2',
       a.feature,
@@ -209,6 +212,8 @@ export function insertAlertRow(
       T0 - 7_200_000,
       T0 - 3_600_000,
       a.closedAt ?? null,
-    );
-  return Number(info.lastInsertRowid);
+    ],
+  );
+  if (!row) throw new Error('the alert insert returned no id');
+  return Number(row.id);
 }

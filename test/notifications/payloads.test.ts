@@ -36,10 +36,8 @@ function app(
   return t;
 }
 
-function payloads<T>(a: TestApp, channel: string): T[] {
-  return deliveryRows(a)
-    .filter((r) => r.channel === channel)
-    .map((r) => JSON.parse(r.payload) as T);
+async function payloads<T>(a: TestApp, channel: string): Promise<T[]> {
+  return (await deliveryRows(a)).filter((r) => r.channel === channel).map((r) => JSON.parse(r.payload) as T);
 }
 
 describe('Slack payload', () => {
@@ -90,7 +88,7 @@ describe('Slack payload', () => {
       actor: 'ana',
       retrainRequest: retrainView(),
     });
-    const [alertMsg, retrainMsg] = payloads<SlackPayload>(a, 'chat');
+    const [alertMsg, retrainMsg] = await payloads<SlackPayload>(a, 'chat');
     expect(JSON.stringify(alertMsg?.blocks)).toContain('a&lt;b&gt;&amp;c');
     expect(JSON.stringify(alertMsg?.blocks)).toContain('*PSI*\\nn/a');
     expect(retrainMsg?.text).toBe(
@@ -162,8 +160,8 @@ describe('Alertmanager payload', () => {
       }),
     ).toBe(0);
 
-    const [opened, escalated, closed] = payloads<AlertmanagerAlert[]>(a, 'am');
-    expect(payloads(a, 'am')).toHaveLength(3);
+    const [opened, escalated, closed] = await payloads<AlertmanagerAlert[]>(a, 'am');
+    expect(await payloads(a, 'am')).toHaveLength(3);
     expect(opened?.[0]?.endsAt).toBeUndefined();
     // Severity is part of the identity: escalation resolves the warning alert and fires the critical one.
     expect(escalated).toHaveLength(2);
@@ -180,7 +178,7 @@ describe('Alertmanager payload', () => {
   it('keeps the model version out of the labels, unversioned or not', async () => {
     const a = app([{ name: 'am', type: 'alertmanager', url: 'http://127.0.0.1:9' }]);
     await enqueue(a.deps, alertEvent('alert.opened', alertView({ model_version: null })));
-    const [[alert] = []] = payloads<AlertmanagerAlert[]>(a, 'am');
+    const [[alert] = []] = await payloads<AlertmanagerAlert[]>(a, 'am');
     expect(alert?.labels).not.toHaveProperty('model_version');
     expect(alert?.annotations.model_version).toBe('');
     expect(alert?.annotations.summary).toBe('Drift on iris · petal_length (critical)');
@@ -195,13 +193,13 @@ describe('Alertmanager resend tick', () => {
       { name: 'am-closed-only', type: 'alertmanager', url: receiver.url, events: ['alert.closed'] },
       { name: 'hooks', type: 'webhook', url: receiver.url },
     ]);
-    const open = insertAlertRow(a, { feature: 'petal_length', severity: 'critical' });
-    const acked = insertAlertRow(a, { feature: 'sepal_width', status: 'acknowledged', version: '' });
-    insertAlertRow(a, { feature: 'petal_width', status: 'closed', closedAt: T0 - 1000 });
-    const snoozed = insertAlertRow(a, { feature: 'sepal_length', status: 'snoozed' });
+    const open = await insertAlertRow(a, { feature: 'petal_length', severity: 'critical' });
+    const acked = await insertAlertRow(a, { feature: 'sepal_width', status: 'acknowledged', version: '' });
+    await insertAlertRow(a, { feature: 'petal_width', status: 'closed', closedAt: T0 - 1000 });
+    const snoozed = await insertAlertRow(a, { feature: 'sepal_length', status: 'snoozed' });
 
     expect(await resendFiring(a.deps, T0)).toBe(1);
-    const rows = deliveryRows(a);
+    const rows = await deliveryRows(a);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       channel: 'am',
@@ -209,7 +207,7 @@ describe('Alertmanager resend tick', () => {
       status: 'pending',
       next_attempt_at: T0,
     });
-    const [sent] = payloads<AlertmanagerAlert[]>(a, 'am');
+    const [sent] = await payloads<AlertmanagerAlert[]>(a, 'am');
     expect(sent?.map((x) => x.labels.feature)).toEqual(['petal_length', 'sepal_width', 'sepal_length']);
     expect(sent?.map((x) => x.generatorURL)).toEqual(
       [open, acked, snoozed].map((id) => `http://127.0.0.1:8080/v1/alerts/${id}`),
@@ -236,12 +234,10 @@ describe('Alertmanager resend tick', () => {
 
     // The receiver is down: the next resend refreshes the pending keep-alive instead of queuing another.
     expect(await runDeliveryTick(a.deps, T0)).toEqual({ sent: 0, failed: 0, retried: 1 });
-    a.store.connection.sqlite
-      .prepare(`UPDATE alerts SET status = 'closed', closed_at = ? WHERE id = ?`)
-      .run(T0, snoozed);
+    await a.exec(`UPDATE alerts SET status = 'closed', closed_at = ? WHERE id = ?`, [T0, snoozed]);
     expect(await resendFiring(a.deps, T0 + 1_000)).toBe(1);
-    expect(deliveryRows(a)).toHaveLength(1);
-    expect(payloads<AlertmanagerAlert[]>(a, 'am')[0]?.map((x) => x.labels.feature)).toEqual([
+    expect(await deliveryRows(a)).toHaveLength(1);
+    expect((await payloads<AlertmanagerAlert[]>(a, 'am'))[0]?.map((x) => x.labels.feature)).toEqual([
       'petal_length',
       'sepal_width',
     ]);
@@ -252,19 +248,17 @@ describe('Alertmanager resend tick', () => {
 
     // Delivered, so the next resend is a new row.
     expect(await resendFiring(a.deps, T0 + 300_000)).toBe(1);
-    expect(deliveryRows(a).map((r) => r.status)).toEqual(['delivered', 'pending']);
+    expect((await deliveryRows(a)).map((r) => r.status)).toEqual(['delivered', 'pending']);
   });
 
   it('queues nothing when no alert is open, and drops a stale pending keep-alive', async () => {
     const a = app([{ name: 'am', type: 'alertmanager', url: 'http://127.0.0.1:9' }]);
     expect(await resendFiring(a.deps, T0)).toBe(0);
-    const id = insertAlertRow(a, { feature: 'petal_length' });
+    const id = await insertAlertRow(a, { feature: 'petal_length' });
     expect(await resendFiring(a.deps, T0)).toBe(1);
-    a.store.connection.sqlite
-      .prepare(`UPDATE alerts SET status = 'closed', closed_at = ? WHERE id = ?`)
-      .run(T0, id);
+    await a.exec(`UPDATE alerts SET status = 'closed', closed_at = ? WHERE id = ?`, [T0, id]);
     expect(await resendFiring(a.deps, T0 + 1_000)).toBe(0);
-    expect(deliveryRows(a)).toEqual([]);
+    expect(await deliveryRows(a)).toEqual([]);
   });
 });
 
@@ -288,7 +282,7 @@ describe('events filter', () => {
     expect(await enqueue(a.deps, { type: 'rollback.requested', at: T0, actor: 'ana', note: 'to v1' })).toBe(
       1,
     );
-    expect(deliveryRows(a).map((r) => `${r.event} → ${r.channel}`)).toEqual([
+    expect((await deliveryRows(a)).map((r) => `${r.event} → ${r.channel}`)).toEqual([
       'alert.opened → chat',
       'alert.opened → am',
       'retrain.requested → retrains',
@@ -319,7 +313,7 @@ describe('webhook payload', () => {
       retrainRequest: retrainView({ status: 'accepted' }),
       note: 'picked up',
     });
-    expect(payloads(a, 'hooks')).toEqual([
+    expect(await payloads(a, 'hooks')).toEqual([
       {
         event: 'retrain.updated',
         at: new Date(T0).toISOString(),
@@ -359,9 +353,9 @@ describe('data-quality alerts', () => {
   async function sent(alert: AlertView, config: ConfigInput = {}) {
     t = makeTestApp({ ...config, notifications: { channels } });
     await enqueue(t.deps, alertEvent('alert.opened', alert));
-    const [slack] = payloads<SlackPayload>(t, 'chat');
-    const [[am] = []] = payloads<AlertmanagerAlert[]>(t, 'am');
-    const [hook] = payloads<{ alert: AlertView }>(t, 'hooks');
+    const [slack] = await payloads<SlackPayload>(t, 'chat');
+    const [[am] = []] = await payloads<AlertmanagerAlert[]>(t, 'am');
+    const [hook] = await payloads<{ alert: AlertView }>(t, 'hooks');
     return { slack, am, hook };
   }
   const fields = (p: SlackPayload | undefined) => {
@@ -473,11 +467,11 @@ describe('data-quality alerts', () => {
     const [alert] = await m.reviewer.alerts('kind=data_quality');
     expect(alert).toMatchObject({ feature: 'color', severity: 'critical' });
 
-    const slack = payloads<SlackPayload>(m.t, 'chat').filter((p) => p.text.includes('· color'));
+    const slack = (await payloads<SlackPayload>(m.t, 'chat')).filter((p) => p.text.includes('· color'));
     expect(slack.map((p) => p.text.replace(/ http\S+$/, ''))).toEqual([
       'Data-quality on m · color (critical) opened, missing rate 25.0% vs baseline 0.0%',
     ]);
-    const am = payloads<AlertmanagerAlert[]>(m.t, 'am')
+    const am = (await payloads<AlertmanagerAlert[]>(m.t, 'am'))
       .flat()
       .filter((a) => a.labels.feature === 'color');
     expect(am[0]?.annotations.description).toMatch(

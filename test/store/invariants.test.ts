@@ -203,10 +203,9 @@ describe('one alert in review per (model, feature, kind)', () => {
     expect(second).toMatchObject({ status: 'open', version: 1 });
     expect(second?.id).not.toBe(first.id);
     expect(await store.read((tx) => tx.alerts.openFor('m', 'x', 'drift'))).toMatchObject({ id: second?.id });
-    const count = t.store.connection.sqlite
-      .prepare("SELECT count(*) AS n FROM alerts WHERE model = 'm' AND feature = 'x' AND kind = 'drift'")
-      .get() as { n: number };
-    expect(count.n).toBe(2);
+    expect(
+      await t.sql("SELECT count(*) AS n FROM alerts WHERE model = 'm' AND feature = 'x' AND kind = 'drift'"),
+    ).toEqual([{ n: 2 }]);
   });
 });
 
@@ -343,9 +342,7 @@ describe('changed-bucket sequence', () => {
     let results = await bucketResults();
     expect(results.map((r) => r.n)).toEqual([200]);
     const firstId = results[0]?.id;
-    expect(m.t.store.connection.sqlite.prepare('SELECT count(*) AS n FROM changed_buckets').get()).toEqual({
-      n: 0,
-    });
+    expect(await m.t.sql('SELECT count(*) AS n FROM changed_buckets')).toEqual([{ n: 0 }]);
 
     // Nothing changed: the next tick evaluates nothing.
     tick = await runDriftTick(m.t.deps, FIXED_NOW + 3 * MIN);

@@ -1,25 +1,16 @@
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
-import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startActivation } from '../../src/baselines/service.js';
 import { runDriftTick } from '../../src/jobs/drift-tick.js';
 import { runRebuildTick } from '../../src/jobs/index.js';
 import { MAX_EXTRA_PER_BUCKET, type Store } from '../../src/store/index.js';
-import { MIGRATIONS_DIR } from '../../src/store/sqlite/client.js';
-import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { Client, hour, MIN, mBatch } from '../alerts/helpers.js';
 import { syntheticTraining } from '../drift/helpers.js';
-import { makeTestApp, type TestApp, tempDir } from '../support.js';
+import { makeTestApp, type TestApp } from '../support.js';
 
 let t: TestApp | undefined;
-const cleanups: (() => void)[] = [];
 afterEach(async () => {
   await t?.close();
   t = undefined;
-  for (const c of cleanups.splice(0)) c();
 });
 
 const key = { model: 'm', modelVersion: '', bucketStart: 0, bucketMs: 3600e3 };
@@ -86,59 +77,13 @@ describe('features outside the baseline', () => {
       }));
       await client.ingest(batch);
     }
-    const extra = t.store.connection.sqlite
-      .prepare("SELECT name, n FROM aggregates WHERE role = 'extra' AND bucket_start = ?")
-      .all(hour(8)) as { name: string; n: number }[];
+    const extra = await t.sql<{ name: string; n: number }>(
+      "SELECT name, n FROM aggregates WHERE role = 'extra' AND bucket_start = ? ORDER BY name",
+      [hour(8)],
+    );
     expect(extra).toHaveLength(MAX_EXTRA_PER_BUCKET);
     // A name already kept goes on counting after the cap is reached.
     expect(extra.find((e) => e.name === 'shared')?.n).toBe(120);
-  });
-});
-
-describe('upgrading a database with duplicate open alerts', () => {
-  it('closes the older duplicates (with an audit event) so the unique index can be built', async () => {
-    const { dir, cleanup } = tempDir();
-    cleanups.push(cleanup);
-    // Migrations up to 0003: the schema before the store rewrite.
-    const old = join(dir, 'migrations');
-    mkdirSync(join(old, 'meta'), { recursive: true });
-    const journal = JSON.parse(readFileSync(join(MIGRATIONS_DIR, 'meta/_journal.json'), 'utf8')) as {
-      entries: { tag: string }[];
-    };
-    const kept = journal.entries.slice(0, 4);
-    for (const e of kept) copyFileSync(join(MIGRATIONS_DIR, `${e.tag}.sql`), join(old, `${e.tag}.sql`));
-    writeFileSync(join(old, 'meta/_journal.json'), JSON.stringify({ ...journal, entries: kept }));
-    const path = join(dir, 'old.db');
-    const sqlite = new BetterSqlite3(path);
-    migrate(drizzle({ client: sqlite }), { migrationsFolder: old });
-    const insert = sqlite.prepare(
-      `INSERT INTO alerts (model, model_version, feature, kind, severity, status, evidence_count, first_seen, last_seen,
-         latest, peak, created_at, updated_at) VALUES ('m', '', 'x', 'drift', 'warning', ?, 1, 0, 0, '{}', '{}', 0, ?)`,
-    );
-    insert.run('open', 1);
-    insert.run('acknowledged', 2);
-    insert.run('open', 3);
-    sqlite.close();
-
-    const store = openSqliteStore(path);
-    try {
-      const rows = store.connection.sqlite.prepare('SELECT id, status FROM alerts ORDER BY id').all();
-      expect(rows).toEqual([
-        { id: 1, status: 'closed' },
-        { id: 2, status: 'closed' },
-        { id: 3, status: 'open' },
-      ]);
-      const events = store.connection.sqlite
-        .prepare("SELECT alert_id FROM alert_events WHERE action = 'closed'")
-        .all();
-      expect(events).toEqual([{ alert_id: 1 }, { alert_id: 2 }]);
-      expect(await store.migrationStatus()).toEqual({
-        applied: journal.entries.length,
-        expected: journal.entries.length,
-      });
-    } finally {
-      await store.close();
-    }
   });
 });
 
