@@ -270,7 +270,7 @@ const toRecord = (r: Awaited<ReturnType<Tx['records']['rebuildPage']>>[number]):
 export async function rebuildStep(deps: Deps, model: string, pageSize = REBUILD_PAGE): Promise<boolean> {
   try {
     return await deps.store.tx(async (tx) => {
-      const a = await tx.baselines.activation(model);
+      const a = await tx.baselines.activation(model, { lock: true });
       if (!a) return false;
       const page = await tx.records.rebuildPage(
         model,

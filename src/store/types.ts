@@ -441,7 +441,11 @@ export interface BaselineStore {
   featureNames(model: string): Promise<string[]>;
   /** Starts an activation; false when one of the model is already in progress (the lease row exists). */
   beginActivation(row: ActivationRow): Promise<boolean>;
-  activation(model: string): Promise<ActivationRow | undefined>;
+  /**
+   * The model's activation in progress. With `lock`, the row stays locked until the transaction ends, so
+   * rebuild runners in several transactions take pages one after another instead of racing for the same one.
+   */
+  activation(model: string, options?: { lock?: boolean }): Promise<ActivationRow | undefined>;
   activations(): Promise<ActivationRow[]>;
   /** Moves the rebuild cursor from `from` to `to`; false when someone else moved it first. */
   advanceActivation(model: string, from: number, to: number, done: number, now: number): Promise<boolean>;

@@ -46,11 +46,12 @@ describe('in-process ingest with write-behind', () => {
   });
 
   it('flushes by itself when a batch is full, and close() flushes the rest', async () => {
-    t = makeTestApp();
-    const b = new IngestBatcher(t.deps, { maxRecords: 3, maxDelayMs: 60_000 });
+    const app = makeTestApp();
+    t = app;
+    const b = new IngestBatcher(app.deps, { maxRecords: 3, maxDelayMs: 60_000 });
     for (const id of ['1', '2', '3', '4']) b.submit(rec(id));
     // The full batch is written without close(); the fourth record waits for the timer or close().
-    await vi.waitFor(async () => expect(await storedRequestIds(t.app)).toEqual(['1', '2', '3']), {
+    await vi.waitFor(async () => expect(await storedRequestIds(app.app)).toEqual(['1', '2', '3']), {
       timeout: 5_000,
     });
     await b.close();

@@ -573,8 +573,9 @@ export class PgBaselines implements BaselineStore {
     return inserted.length === 1;
   }
 
-  async activation(model: string): Promise<ActivationRow | undefined> {
-    const [row] = await this.c.orm.select().from(activations).where(eq(activations.model, model));
+  async activation(model: string, options: { lock?: boolean } = {}): Promise<ActivationRow | undefined> {
+    const query = this.c.orm.select().from(activations).where(eq(activations.model, model));
+    const [row] = options.lock ? await query.for('update') : await query;
     return row;
   }
 
