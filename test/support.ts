@@ -150,12 +150,18 @@ export interface TestApp {
 
 /** A fresh migrated database (see TEST_DIALECT), with a fixed clock and a silent logger: one per test. */
 export function makeTestApp(config: ConfigInput = {}): TestApp {
-  let now = FIXED_NOW;
   const cfg = defaultConfig({ ...config, database: { path: ':memory:', ...config.database } });
   const store =
     config.database?.path !== undefined && config.database.path !== ':memory:'
       ? openSqliteStore(cfg.database.path)
       : openTestStore();
+  return makeTestAppOn(store, config);
+}
+
+/** A test app on a store the test opened itself (closed by the app's close()). */
+export function makeTestAppOn(store: Store, config: ConfigInput = {}): TestApp {
+  let now = FIXED_NOW;
+  const cfg = defaultConfig({ ...config, database: { path: ':memory:', ...config.database } });
   const deps: AppDeps = {
     config: cfg,
     store,

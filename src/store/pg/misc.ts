@@ -55,12 +55,12 @@ export class PgDrift implements DriftStore {
   }
 
   async latest(model: string): Promise<{ id: number; result: string }[]> {
-    // One row per version: the most recently evaluated (the newest id among equals). Versions in byte order
-    // (COLLATE "C"), the order SQLite's GROUP BY gives.
+    // One row per version: the most recently evaluated; ties go to the window that ends last, then the newest
+    // row (as in the SQLite store). Versions in byte order (COLLATE "C"), as SQLite sorts them.
     return this.c.rows<{ id: number; result: string }>(
       `SELECT id, result FROM (
          SELECT DISTINCT ON (model_version) model_version, id, result FROM drift_results WHERE model = $1
-         ORDER BY model_version, evaluated_at DESC, id DESC) t
+         ORDER BY model_version, evaluated_at DESC, window_to DESC, id DESC) t
        ORDER BY model_version COLLATE "C"`,
       [model],
     );

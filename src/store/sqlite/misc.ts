@@ -64,9 +64,13 @@ export class SqliteDrift implements DriftStore {
   async latest(model: string): Promise<{ id: number; result: string }[]> {
     return this.c
       .prepared(
-        // SQLite takes the bare columns of a max() aggregate from the row holding the maximum: one pass.
-        `SELECT id, result, max(evaluated_at) FROM drift_results WHERE model = @model
-         GROUP BY model_version ORDER BY model_version`,
+        // Ties (one tick evaluates several windows at the same time) go to the window that ends last, then
+        // the newest row — the same rule as the PostgreSQL store.
+        `SELECT id, result FROM (
+           SELECT id, result, model_version, row_number() OVER (
+             PARTITION BY model_version ORDER BY evaluated_at DESC, window_to DESC, id DESC) AS rn
+           FROM drift_results WHERE model = @model)
+         WHERE rn = 1 ORDER BY model_version`,
       )
       .all({ model }) as { id: number; result: string }[];
   }
