@@ -16,6 +16,9 @@ export class PgLeaderLock implements LeaderLock {
   readonly mechanism = 'advisory-lock' as const;
   private client: pg.Client | null = null;
   private held = false;
+  // Leadership went with a dropped connection: the next hold() says so before trying to take it again, so
+  // the registry stops running jobs even when the lock happens to be free again.
+  private lost = false;
 
   constructor(
     private readonly config: pg.ClientConfig,
@@ -27,6 +30,7 @@ export class PgLeaderLock implements LeaderLock {
   private drop(): void {
     const c = this.client;
     this.client = null;
+    if (this.held) this.lost = true;
     this.held = false;
     if (c) c.end().catch(() => undefined);
   }
@@ -50,6 +54,10 @@ export class PgLeaderLock implements LeaderLock {
   }
 
   async hold(_now: number): Promise<boolean> {
+    if (this.lost) {
+      this.lost = false;
+      return false;
+    }
     try {
       if (!this.client) this.client = await this.connect();
       if (this.held) {
@@ -64,6 +72,7 @@ export class PgLeaderLock implements LeaderLock {
       return this.held;
     } catch {
       this.drop();
+      this.lost = false;
       return false;
     }
   }
@@ -73,6 +82,7 @@ export class PgLeaderLock implements LeaderLock {
       await this.client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEYS.leader]).catch(() => undefined);
     }
     this.drop();
+    this.lost = false;
   }
 
   async holder() {
