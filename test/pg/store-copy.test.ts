@@ -101,10 +101,8 @@ describe('driftwatch store copy', () => {
     expect(commented.status).toBe(201);
     const maxBefore = Math.max(...before.alerts.map((a) => a.id));
     await pg.exec("UPDATE alerts SET status = 'closed' WHERE status <> 'closed'");
-    await new Client(pg.app).post(
-      '/v1/ingest',
-      (await import('../alerts/helpers.js')).mBatch('d', hour(13), 0.6),
-    );
+    const shifted = await client.post('/v1/ingest', mBatch('d', hour(13), 0.6));
+    expect(shifted.status).toBe(200);
     pg.setNow(hour(15));
     await runDriftTick(pg.deps, hour(15));
     const fresh = (await client.alerts()).filter((a) => a.id > maxBefore);
