@@ -252,6 +252,29 @@ export const configSchema = z.strictObject({
       alertmanagerResend: duration.default(60_000),
     })
     .prefault({}),
+  serving: z
+    .strictObject({
+      // models/<name>/<version>/{model.onnx, manifest.json[, baseline.csv]}; scanned at start-up.
+      modelsDir: z.string().min(1).default('./models'),
+      // A predict request gets this long (→ 504 after it); a model still busy after twice as long is restarted.
+      deadlineMs: z.number().int().positive().max(600_000).default(1000),
+      // Instances per predict request.
+      maxInstances: z.number().int().positive().max(100_000).default(1000),
+      // onnxruntime intra-op threads per loaded version.
+      threads: z.number().int().min(1).max(64).default(1),
+      // Log every prediction into driftwatch's own ingest (per model below).
+      logPredictions: z.boolean().default(true),
+      models: z
+        .record(
+          z.string(),
+          z.strictObject({
+            deadlineMs: z.number().int().positive().max(600_000).optional(),
+            logPredictions: z.boolean().optional(),
+          }),
+        )
+        .default({}),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -290,6 +313,7 @@ export const ENV_KEYS: Record<string, string[]> = {
   DRIFTWATCH_RETENTION_DAYS: ['retention', 'rawRecordsDays'],
   DRIFTWATCH_PRUNE_SCHEDULE: ['retention', 'pruneSchedule'],
   DRIFTWATCH_LOG_LEVEL: ['log', 'level'],
+  DRIFTWATCH_MODELS_DIR: ['serving', 'modelsDir'],
   DRIFTWATCH_DRIFT_SCHEDULE: ['drift', 'schedule'],
   DRIFTWATCH_TOKEN: ['client', 'token'],
 };
@@ -301,6 +325,7 @@ const TEXT_ENV = new Set([
   'DRIFTWATCH_DB_SYNCHRONOUS',
   'DRIFTWATCH_PRUNE_SCHEDULE',
   'DRIFTWATCH_LOG_LEVEL',
+  'DRIFTWATCH_MODELS_DIR',
   'DRIFTWATCH_DRIFT_SCHEDULE',
   'DRIFTWATCH_TOKEN',
 ]);

@@ -31,6 +31,9 @@ const TABLES = [
   'threshold_overrides',
   'deliveries',
   'job_state',
+  'served_versions',
+  'model_events',
+  'shadow_stats',
 ] as const;
 
 export type CopiedTable = (typeof TABLES)[number];

@@ -541,6 +541,81 @@ export interface LeaseStore {
   get(name: string): Promise<LeaseRow | undefined>;
 }
 
+export type ServedState = 'registered' | 'active' | 'shadow' | 'retired';
+
+/** A model version driftwatch serves, without its artifact bytes. */
+export interface ServedVersionRow {
+  model: string;
+  version: string;
+  state: ServedState;
+  /** JSON manifest. */
+  manifest: string;
+  sha256: string;
+  sizeBytes: number;
+  registeredAt: number;
+  registeredBy: string | null;
+  activatedAt: number | null;
+  baselineId: number | null;
+}
+
+export interface ModelEventRow {
+  model: string;
+  at: number;
+  actor: string;
+  action: string;
+  fromVersion: string | null;
+  toVersion: string | null;
+  note: string | null;
+}
+
+export interface ShadowStatsDelta {
+  model: string;
+  activeVersion: string;
+  shadowVersion: string;
+  bucketStart: number;
+  bucketMs: number;
+  n: number;
+  agree: number;
+  absDiffSum: number;
+  activeLatencySum: number;
+  shadowLatencySum: number;
+  errors: number;
+}
+
+export type ShadowStatsRow = Omit<ShadowStatsDelta, 'bucketStart' | 'bucketMs'>;
+
+export interface ServingStore {
+  /** Registers a version with its artifact; false when (model, version) is already registered. */
+  register(row: ServedVersionRow & { onnx: Buffer }): Promise<boolean>;
+  list(model: string): Promise<ServedVersionRow[]>;
+  /** Every served model's versions that are active or in shadow (what a process loads). */
+  live(): Promise<ServedVersionRow[]>;
+  get(model: string, version: string): Promise<ServedVersionRow | undefined>;
+  artifact(model: string, version: string): Promise<Buffer | undefined>;
+  /**
+   * Makes `version` the active one (the previous active becomes registered; a shadow of the same version
+   * stops being one). Returns the version that was active before, if any.
+   */
+  activate(model: string, version: string, now: number): Promise<string | null>;
+  /** Sets a non-active version's state (registered, shadow, retired); false when it is the active one. */
+  setState(model: string, version: string, state: Exclude<ServedState, 'active'>): Promise<boolean>;
+  /** Deletes a version that is not active; false when it is active or unknown. */
+  delete(model: string, version: string): Promise<boolean>;
+  addEvent(row: ModelEventRow): Promise<void>;
+  /** Newest first. */
+  events(model: string, limit: number): Promise<(ModelEventRow & { id: number })[]>;
+  /** Changes whenever any served version is registered, activated, shadowed or removed, by any process. */
+  stamp(): Promise<string>;
+  addShadowStats(list: readonly ShadowStatsDelta[], now: number): Promise<void>;
+  shadowStats(
+    model: string,
+    activeVersion: string,
+    shadowVersion: string,
+    from: number,
+    to: number,
+  ): Promise<ShadowStatsRow>;
+}
+
 /** What one transaction can read and write. */
 export interface Tx {
   records: RecordStore;
@@ -552,6 +627,7 @@ export interface Tx {
   alerts: AlertStore;
   deliveries: DeliveryStore;
   leases: LeaseStore;
+  serving: ServingStore;
 }
 
 export interface MigrationStatus {

@@ -16,6 +16,7 @@ import { PgLeaderLock } from './leader.js';
 import { PgDeliveries, PgDrift, PgLeases, PgThresholds } from './misc.js';
 import { Partitions } from './partitions.js';
 import { PgModels, PgRecords } from './records.js';
+import { PgServing } from './serving.js';
 
 // Deadlock and serialization failure: the database rolled the transaction back and it can simply run again.
 const RETRYABLE = new Set(['40P01', '40001']);
@@ -32,6 +33,7 @@ function reposOn(conn: PgConn): Tx {
     alerts: new PgAlerts(conn),
     deliveries: new PgDeliveries(conn),
     leases: new PgLeases(conn),
+    serving: new PgServing(conn),
   };
 }
 

@@ -6,6 +6,7 @@ import { SqliteAlerts } from './alerts.js';
 import { type Connection, migrationStatus, type OpenOptions, openConnection } from './client.js';
 import { SqliteDeliveries, SqliteDrift, SqliteLeases, SqliteThresholds } from './misc.js';
 import { SqliteModels, SqliteRecords } from './records.js';
+import { SqliteServing } from './serving.js';
 
 /**
  * The embedded store: one better-sqlite3 connection. Its statements are synchronous, so an `await` inside
@@ -34,6 +35,7 @@ export class SqliteStore implements Store {
       alerts: new SqliteAlerts(conn),
       deliveries: new SqliteDeliveries(conn),
       leases: new SqliteLeases(conn),
+      serving: new SqliteServing(conn),
     };
   }
 

@@ -1,3 +1,4 @@
 export * from './alerts.js';
 export * from './baselines.js';
 export * from './records.js';
+export * from './serving.js';

@@ -4,3 +4,4 @@ export * from './drift-results.js';
 export * from './model-versions.js';
 export * from './records.js';
 export * from './rejections.js';
+export * from './serving.js';
