@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'invalid_transition'
   | 'stale_version'
   | 'confirmation_required'
+  | 'invalid_input'
+  | 'deadline_exceeded'
   | 'unavailable'
   | 'internal';
 
@@ -51,8 +53,12 @@ export function statusOf(code: ErrorCode): ContentfulStatusCode {
       return 413;
     case 'unsupported_media_type':
       return 415;
+    case 'invalid_input':
+      return 422;
     case 'unavailable':
       return 503;
+    case 'deadline_exceeded':
+      return 504;
     case 'internal':
       return 500;
   }
