@@ -14,6 +14,7 @@ const SQLITE_ONLY = [
   'test/server/**', // real server processes on SQLite files
   'test/store/sqlite.test.ts', // SQLite migrations and a SQLite database without them
   'test/store/schema-parity.test.ts', // compares the two schema definitions in code
+  'test/serving/demo-model.test.ts', // the demo model's artifacts and onnxruntime: no store
 ];
 
 export default defineConfig({
