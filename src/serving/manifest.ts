@@ -104,7 +104,9 @@ const classification = z.strictObject({
   labels: z
     .array(z.string({ error: 'expected string' }), { error: 'expected an array of strings' })
     .min(2, { error: 'at least 2' })
-    .refine(unique, { error: 'labels must be unique' }),
+    .refine(unique, { error: 'labels must be unique' })
+    // Labels become keys of the probabilities object, where "__proto__" would not survive.
+    .refine((labels) => !labels.includes('__proto__'), { error: 'the label "__proto__" is not allowed' }),
   probabilities: text,
 });
 const regression = z.strictObject({ kind: z.literal('regression'), value: text });
