@@ -209,12 +209,19 @@ function schemaProblems(error: z.ZodError, raw: unknown): string[] {
  * are well-formed enough to say): duplicate names, standardize and one_hot naming inputs of the right type,
  * every string input one-hot encoded with its categories, column names unique.
  */
+const TYPES: ReadonlySet<unknown> = new Set(['number', 'integer', 'string', 'boolean']);
+
 function relationProblems(raw: Record<string, unknown>): string[] {
   const problems: string[] = [];
   const inputs = Array.isArray(raw.inputs) ? raw.inputs : [];
   const byName = new Map<string, { index: number; type: unknown; categories: unknown }>();
+  // With an input unreadable (no name) or no inputs at all, "not an input" would be a guess.
+  let allNamed = inputs.length > 0;
   inputs.forEach((entry, index) => {
-    if (!isMapping(entry) || typeof entry.name !== 'string') return;
+    if (!isMapping(entry) || typeof entry.name !== 'string') {
+      allNamed = false;
+      return;
+    }
     const first = byName.get(entry.name);
     if (first) {
       problems.push(
@@ -231,16 +238,25 @@ function relationProblems(raw: Record<string, unknown>): string[] {
   for (const name of Object.keys(standardize)) {
     const found = byName.get(name);
     const path = formatPath('preprocessing.standardize', [name]);
-    if (!found) problems.push(`${path}: not an input`);
+    if (!found) {
+      if (allNamed) problems.push(`${path}: not an input`);
+    } else if (!TYPES.has(found.type)) continue;
     else if (found.type !== 'number' && found.type !== 'integer')
       problems.push(`${path}: not an input of type number or integer`);
   }
   for (const [name, list] of Object.entries(oneHot)) {
     const found = byName.get(name);
     const path = formatPath('preprocessing.one_hot', [name]);
-    if (!found) problems.push(`${path}: not an input`);
+    if (!found) {
+      if (allNamed) problems.push(`${path}: not an input`);
+    } else if (!TYPES.has(found.type)) continue;
     else if (found.type !== 'string') problems.push(`${path}: not an input of type string`);
-    else if (Array.isArray(found.categories) && Array.isArray(list)) {
+    else if (
+      Array.isArray(found.categories) &&
+      unique(found.categories) &&
+      Array.isArray(list) &&
+      unique(list)
+    ) {
       const cats = new Set(found.categories);
       if (list.length !== cats.size || !list.every((c) => cats.has(c)))
         problems.push(`${path}: must list the same values as inputs[${found.index}].categories`);
