@@ -9,6 +9,7 @@ import {
   ModelRunner,
   ModelUnavailable,
   QueueFull,
+  workerEntry,
 } from '../../src/serving/runner/index.js';
 import { logisticModel, sigmoid, slowModel } from '../fixtures/onnx/models.js';
 
@@ -71,6 +72,15 @@ async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
 }
 
 describe('ModelRunner', () => {
+  it('forks worker.ts through the tsx loader when it runs from sources (dist/ forks worker.js with plain node)', () => {
+    const entry = workerEntry();
+    expect(entry.path).toMatch(/src\/serving\/runner\/worker\.ts$/);
+    expect(entry.execArgv).toEqual([
+      '--import',
+      expect.stringMatching(/^file:\/\/.*tsx\/dist\/loader\.mjs$/),
+    ]);
+  });
+
   it('loads the model, reports its metadata and computes the sigmoid of the linear score', async () => {
     const runner = await start(logistic);
     expect(runner.inputs).toEqual([{ name: 'input', type: 'float32', shape: ['N', 3] }]);
