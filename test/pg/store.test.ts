@@ -106,7 +106,14 @@ describe('PostgreSQL store', () => {
     const day0 = Date.parse('2026-11-20T12:00:00Z');
     // Four writers on two pools at once, on one receipt day: the unique index decides.
     const results = await Promise.all(
-      [a, b, a, b].map((s, i) => s?.tx((tx) => tx.records.insert(ids.map((id) => record(id)), day0 + i))),
+      [a, b, a, b].map((s, i) =>
+        s?.tx((tx) =>
+          tx.records.insert(
+            ids.map((id) => record(id)),
+            day0 + i,
+          ),
+        ),
+      ),
     );
     expect(results.reduce((n, r) => n + (r?.length ?? 0), 0)).toBe(500);
     // A retry on a later day is still a duplicate (checked against the other days' partitions). Two retries

@@ -1,0 +1,196 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AppDeps } from '../context.js';
+import { IngestBatcher } from '../ingest/in-process.js';
+import type { ServedVersionRow, ShadowStatsDelta } from '../store/index.js';
+import type { Manifest } from './manifest.js';
+import { ModelRunner } from './runner/index.js';
+
+type Deps = Pick<AppDeps, 'store' | 'clock' | 'log' | 'config'>;
+
+/** A served version loaded in this process: its manifest and the model process that runs it. */
+export interface LoadedVersion {
+  model: string;
+  version: string;
+  state: 'active' | 'shadow';
+  manifest: Manifest;
+  sha256: string;
+  runner: ModelRunner;
+}
+
+const SYNC_MS = 2_000;
+const SHADOW_FLUSH_MS = 1_000;
+
+/**
+ * The versions this process serves. Which version is active (or in shadow) lives in the store, so every
+ * process of a fleet converges on it: a check of the store's serving stamp every 2 s reloads what changed.
+ * Artifacts come from the store (written once to a cache file named by their sha256), so a version
+ * uploaded through one process is served by all.
+ */
+export class ServingRuntime {
+  private readonly loaded = new Map<string, LoadedVersion>();
+  private readonly loading = new Map<string, Promise<LoadedVersion | undefined>>();
+  private stamp: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private shadowTimer: NodeJS.Timeout | null = null;
+  private syncing: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly shadowStats = new Map<string, ShadowStatsDelta>();
+  readonly batcher: IngestBatcher;
+  private readonly cacheDir: string;
+
+  constructor(private readonly deps: Deps) {
+    this.batcher = new IngestBatcher(deps, { maxDelayMs: 50, maxRecords: 1000 });
+    this.cacheDir = join(tmpdir(), 'driftwatch-models');
+  }
+
+  async start(): Promise<void> {
+    await this.sync(true);
+    this.timer = setInterval(() => void this.sync(false), SYNC_MS);
+    this.timer.unref();
+    this.shadowTimer = setInterval(() => void this.flushShadowStats(), SHADOW_FLUSH_MS);
+    this.shadowTimer.unref();
+  }
+
+  /** Loads what became live and closes what no longer is; `force` skips the stamp check. */
+  sync(force = false): Promise<void> {
+    this.syncing = this.syncing.then(async () => {
+      if (this.closed) return;
+      try {
+        const stamp = await this.deps.store.read((tx) => tx.serving.stamp());
+        if (!force && stamp === this.stamp) return;
+        const live = await this.deps.store.read((tx) => tx.serving.live());
+        const wanted = new Map(live.map((r) => [`${r.model}\u0000${r.version}`, r]));
+        for (const [key, row] of wanted) {
+          const have = this.loaded.get(key);
+          if (have && have.sha256 === row.sha256) {
+            have.state = row.state as 'active' | 'shadow';
+            continue;
+          }
+          await this.load(row);
+        }
+        for (const [key, v] of this.loaded) {
+          if (!wanted.has(key)) {
+            this.loaded.delete(key);
+            await v.runner.close();
+            this.deps.log.info({ model: v.model, model_version: v.version }, 'model version unloaded');
+          }
+        }
+        this.stamp = stamp;
+      } catch (err) {
+        this.deps.log.error({ err }, 'serving: could not sync the served versions');
+      }
+    });
+    return this.syncing;
+  }
+
+  private async load(row: ServedVersionRow): Promise<LoadedVersion | undefined> {
+    const key = `${row.model}\u0000${row.version}`;
+    const running = this.loading.get(key);
+    if (running) return running;
+    const work = (async () => {
+      const bytes = await this.deps.store.read((tx) => tx.serving.artifact(row.model, row.version));
+      if (!bytes) return undefined;
+      mkdirSync(this.cacheDir, { recursive: true });
+      const path = join(this.cacheDir, `${row.sha256}.onnx`);
+      writeFileSync(path, bytes);
+      try {
+        const runner = await ModelRunner.start({
+          modelPath: path,
+          name: row.model,
+          version: row.version,
+          threads: this.deps.config.serving.threads,
+          log: this.deps.log,
+        });
+        const previous = this.loaded.get(key);
+        const loaded: LoadedVersion = {
+          model: row.model,
+          version: row.version,
+          state: row.state as 'active' | 'shadow',
+          manifest: JSON.parse(row.manifest) as Manifest,
+          sha256: row.sha256,
+          runner,
+        };
+        this.loaded.set(key, loaded);
+        if (previous) await previous.runner.close();
+        this.deps.log.info(
+          { model: row.model, model_version: row.version, state: row.state },
+          'model version loaded',
+        );
+        return loaded;
+      } catch (err) {
+        this.deps.log.error(
+          { err, model: row.model, model_version: row.version },
+          'model version failed to load',
+        );
+        return undefined;
+      }
+    })().finally(() => this.loading.delete(key));
+    this.loading.set(key, work);
+    return work;
+  }
+
+  /** The version answering predict for `model` (or the named version if it is loaded). */
+  version(model: string, version?: string): LoadedVersion | undefined {
+    for (const v of this.loaded.values()) {
+      if (v.model !== model) continue;
+      if (version === undefined ? v.state === 'active' : v.version === version) return v;
+    }
+    return undefined;
+  }
+
+  shadows(model: string): LoadedVersion[] {
+    return [...this.loaded.values()].filter((v) => v.model === model && v.state === 'shadow');
+  }
+
+  /** Every loaded version (for status and health). */
+  list(): LoadedVersion[] {
+    return [...this.loaded.values()];
+  }
+
+  addShadow(delta: ShadowStatsDelta): void {
+    const key = [
+      delta.model,
+      delta.activeVersion,
+      delta.shadowVersion,
+      delta.bucketStart,
+      delta.bucketMs,
+    ].join('\u0000');
+    const seen = this.shadowStats.get(key);
+    if (!seen) {
+      this.shadowStats.set(key, { ...delta });
+      return;
+    }
+    seen.n += delta.n;
+    seen.agree += delta.agree;
+    seen.absDiffSum += delta.absDiffSum;
+    seen.activeLatencySum += delta.activeLatencySum;
+    seen.shadowLatencySum += delta.shadowLatencySum;
+    seen.errors += delta.errors;
+  }
+
+  /** Writes the shadow comparisons gathered since the last flush (additive: every process adds its own). */
+  async flushShadowStats(): Promise<void> {
+    if (this.shadowStats.size === 0) return;
+    const list = [...this.shadowStats.values()];
+    this.shadowStats.clear();
+    try {
+      await this.deps.store.tx((tx) => tx.serving.addShadowStats(list, this.deps.clock()));
+    } catch (err) {
+      this.deps.log.error({ err }, 'serving: shadow statistics not written');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.shadowTimer) clearInterval(this.shadowTimer);
+    await this.syncing;
+    await Promise.all([...this.loading.values()]);
+    await Promise.all([...this.loaded.values()].map((v) => v.runner.close()));
+    this.loaded.clear();
+    await this.batcher.close();
+    await this.flushShadowStats();
+  }
+}

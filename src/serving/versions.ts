@@ -1,0 +1,395 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { createBaseline } from '../baselines/service.js';
+import type { Actor, AppDeps } from '../context.js';
+import { ApiError } from '../errors.js';
+import type { ServedState, ServedVersionRow, Tx } from '../store/index.js';
+import { type Manifest, ManifestError, parseManifest } from './manifest.js';
+import { assertSafeName } from './names.js';
+
+type Deps = Pick<AppDeps, 'store' | 'clock' | 'log' | 'config'>;
+
+/** A served version as the API shows it. */
+export interface ServedVersionView {
+  model: string;
+  version: string;
+  state: ServedState;
+  created_at: string;
+  registered_at: string;
+  registered_by: string | null;
+  activated_at: string | null;
+  sha256: string;
+  size_bytes: number;
+  baseline_id: number | null;
+  training_data: Manifest['training_data'];
+  code_commit: string;
+  metrics: Manifest['metrics'];
+  changelog: string | null;
+  inputs: Manifest['inputs'];
+  output: Manifest['output'];
+}
+
+export interface ModelEventView {
+  at: string;
+  actor: string;
+  action: string;
+  from_version: string | null;
+  to_version: string | null;
+  note: string | null;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function versionView(row: ServedVersionRow): ServedVersionView {
+  const m = JSON.parse(row.manifest) as Manifest;
+  return {
+    model: row.model,
+    version: row.version,
+    state: row.state,
+    created_at: m.created_at,
+    registered_at: new Date(row.registeredAt).toISOString(),
+    registered_by: row.registeredBy,
+    activated_at: iso(row.activatedAt),
+    sha256: row.sha256,
+    size_bytes: row.sizeBytes,
+    baseline_id: row.baselineId,
+    training_data: m.training_data,
+    code_commit: m.code_commit,
+    metrics: m.metrics,
+    changelog: m.changelog ?? null,
+    inputs: m.inputs,
+    output: m.output,
+  };
+}
+
+export interface RegisterInput {
+  model: string;
+  manifest: unknown;
+  onnx: Buffer;
+  /** Training data (CSV) to profile as the version's baseline: the inputs, optionally `prediction`. */
+  baselineCsv?: Buffer | undefined;
+  actor: string;
+  /** Activate at once (default: only when the model has no active version yet). */
+  activate?: boolean | undefined;
+  note?: string | undefined;
+}
+
+/** Validates a version (manifest, artifact) and stores it with its audit event; optionally its baseline. */
+export async function registerVersion(deps: Deps, input: RegisterInput): Promise<ServedVersionView> {
+  let manifest: Manifest;
+  try {
+    manifest = parseManifest(input.manifest, 'manifest');
+  } catch (err) {
+    if (err instanceof ManifestError)
+      throw new ApiError('invalid_input', err.message, { problems: err.problems });
+    throw err;
+  }
+  if (manifest.name !== input.model) {
+    throw new ApiError(
+      'invalid_input',
+      `manifest.name is ${manifest.name}, but the version is uploaded to model ${input.model}`,
+    );
+  }
+  if (input.onnx.byteLength === 0) throw new ApiError('invalid_input', 'model: the ONNX file is empty');
+  const now = deps.clock();
+  const sha256 = createHash('sha256').update(input.onnx).digest('hex');
+  const row: ServedVersionRow & { onnx: Buffer } = {
+    model: manifest.name,
+    version: manifest.version,
+    state: 'registered',
+    manifest: JSON.stringify(manifest),
+    onnx: input.onnx,
+    sha256,
+    sizeBytes: input.onnx.byteLength,
+    registeredAt: now,
+    registeredBy: input.actor,
+    activatedAt: null,
+    baselineId: null,
+  };
+  const inserted = await deps.store.tx(async (tx) => {
+    if (!(await tx.serving.register(row))) return false;
+    await tx.serving.addEvent({
+      model: row.model,
+      at: now,
+      actor: input.actor,
+      action: 'register',
+      fromVersion: null,
+      toVersion: row.version,
+      note: input.note ?? manifest.changelog ?? null,
+    });
+    return true;
+  });
+  if (!inserted) {
+    throw new ApiError(
+      'conflict',
+      `model ${row.model} already has a version ${row.version}; versions are immutable, use a new one`,
+    );
+  }
+  if (input.baselineCsv) await attachBaseline(deps, manifest, input.baselineCsv, input.actor);
+  const hasActive = (await deps.store.read((tx) => tx.serving.list(row.model))).some(
+    (v) => v.state === 'active',
+  );
+  if (input.activate === true || (input.activate === undefined && !hasActive)) {
+    await activateVersion(deps, row.model, row.version, input.actor, 'first version');
+  }
+  const stored = await deps.store.read((tx) => tx.serving.get(row.model, row.version));
+  if (!stored) throw new Error('registered version vanished');
+  return versionView(stored);
+}
+
+/** Profiles the version's training data as its baseline, so its drift is measured against its own data. */
+async function attachBaseline(deps: Deps, manifest: Manifest, csv: Buffer, actor: string): Promise<void> {
+  const header =
+    csv
+      .subarray(0, Math.min(csv.byteLength, 64 * 1024))
+      .toString('utf8')
+      .split(/\r?\n/, 1)[0] ?? '';
+  const columns = header.split(',').map((c) => c.trim().replace(/^"|"$/g, ''));
+  const inputs = new Set(manifest.inputs.map((i) => i.name));
+  const prediction = columns.includes('prediction') ? 'prediction' : undefined;
+  const exclude = columns.filter((c) => !inputs.has(c) && c !== prediction);
+  const result = await createBaseline(deps, {
+    model: manifest.name,
+    modelVersion: manifest.version,
+    source: Readable.from([csv]),
+    format: 'csv',
+    profile: {
+      ...(prediction ? { prediction } : {}),
+      exclude,
+      categorical: manifest.inputs
+        .filter((i) => i.type === 'string' || i.type === 'boolean')
+        .map((i) => i.name),
+      numeric: manifest.inputs.filter((i) => i.type === 'number' || i.type === 'integer').map((i) => i.name),
+    },
+    codeCommit: manifest.code_commit,
+    notes: `training data of served version ${manifest.version} (${manifest.training_data.source})`,
+    createdBy: actor,
+    activate: true,
+  });
+  await deps.store.tx(async (tx) => {
+    await tx.serving.addEvent({
+      model: manifest.name,
+      at: deps.clock(),
+      actor,
+      action: 'baseline',
+      fromVersion: null,
+      toVersion: manifest.version,
+      note: `baseline ${result.baseline.id} attached`,
+    });
+    await setBaselineId(tx, manifest.name, manifest.version, result.baseline.id);
+  });
+}
+
+async function setBaselineId(tx: Tx, model: string, version: string, baselineId: number): Promise<void> {
+  await tx.serving.setBaseline(model, version, baselineId);
+}
+
+async function requireVersion(tx: Tx, model: string, version: string): Promise<ServedVersionRow> {
+  const row = await tx.serving.get(model, version);
+  if (!row) throw new ApiError('not_found', `model ${model} has no served version ${version}`);
+  return row;
+}
+
+/** Makes a version the one that answers predict; audited. Any process of a fleet picks it up within seconds. */
+export async function activateVersion(
+  deps: Deps,
+  model: string,
+  version: string,
+  actor: string,
+  note?: string,
+  action: 'activate' | 'rollback' = 'activate',
+): Promise<{ version: ServedVersionView; previous: string | null }> {
+  const now = deps.clock();
+  return deps.store.tx(async (tx) => {
+    const row = await requireVersion(tx, model, version);
+    if (row.state === 'retired') throw new ApiError('conflict', `version ${version} of ${model} is retired`);
+    if (row.state === 'active') {
+      return { version: versionView(row), previous: null };
+    }
+    const previous = await tx.serving.activate(model, version, now);
+    await tx.serving.addEvent({
+      model,
+      at: now,
+      actor,
+      action,
+      fromVersion: previous,
+      toVersion: version,
+      note: note ?? null,
+    });
+    const after = await requireVersion(tx, model, version);
+    return { version: versionView(after), previous };
+  });
+}
+
+/** The version that was active before the current one, by the audit trail; null when there is none. */
+export async function previousVersion(tx: Tx, model: string): Promise<string | null> {
+  const versions = await tx.serving.list(model);
+  const active = versions.find((v) => v.state === 'active')?.version;
+  if (!active) return null;
+  const usable = new Set(versions.filter((v) => v.state !== 'retired').map((v) => v.version));
+  for (const e of await tx.serving.events(model, 1000)) {
+    if ((e.action === 'activate' || e.action === 'rollback') && e.toVersion === active && e.fromVersion) {
+      if (usable.has(e.fromVersion)) return e.fromVersion;
+      break;
+    }
+  }
+  // No usable predecessor in the trail (the first activation, or it was deleted since): the newest version
+  // created before the active one.
+  const createdAt = (v: ServedVersionRow) => (JSON.parse(v.manifest) as Manifest).created_at;
+  const current = versions.find((v) => v.version === active);
+  const earlier = versions
+    .filter(
+      (v) => v.version !== active && v.state !== 'retired' && current && createdAt(v) < createdAt(current),
+    )
+    .sort((a, b) => (createdAt(a) < createdAt(b) ? 1 : -1));
+  return earlier[0]?.version ?? null;
+}
+
+/** Activates the previously active version (POST …/rollback, and the review queue's rollback decision). */
+export async function rollbackModel(deps: Deps, model: string, actor: string, note?: string) {
+  const target = await deps.store.read((tx) => previousVersion(tx, model));
+  if (!target) {
+    const served = await deps.store.read((tx) => tx.serving.list(model));
+    if (served.length === 0)
+      throw new ApiError('not_found', `driftwatch does not serve a model named ${model}`);
+    throw new ApiError('conflict', `model ${model} has no previous version to roll back to`);
+  }
+  return activateVersion(deps, model, target, actor, note, 'rollback');
+}
+
+/** True when driftwatch serves the model itself (so a rollback decision can act, not only record). */
+export async function isServed(tx: Tx, model: string): Promise<boolean> {
+  return (await tx.serving.list(model)).length > 0;
+}
+
+export async function setShadow(deps: Deps, model: string, version: string, on: boolean, actor: Actor) {
+  const now = deps.clock();
+  return deps.store.tx(async (tx) => {
+    const row = await requireVersion(tx, model, version);
+    if (row.state === 'active')
+      throw new ApiError('conflict', `version ${version} is the active one; it cannot shadow itself`);
+    if (row.state === 'retired') throw new ApiError('conflict', `version ${version} of ${model} is retired`);
+    const state = on ? 'shadow' : 'registered';
+    if (row.state !== state) {
+      await tx.serving.setState(model, version, state);
+      await tx.serving.addEvent({
+        model,
+        at: now,
+        actor: actor.name,
+        action: on ? 'shadow' : 'unshadow',
+        fromVersion: null,
+        toVersion: version,
+        note: null,
+      });
+    }
+    return versionView(await requireVersion(tx, model, version));
+  });
+}
+
+export async function deleteVersion(deps: Deps, model: string, version: string, actor: Actor): Promise<void> {
+  await deps.store.tx(async (tx) => {
+    const row = await requireVersion(tx, model, version);
+    if (row.state === 'active') {
+      throw new ApiError(
+        'conflict',
+        `version ${version} is active; activate another version (or roll back) before deleting it`,
+      );
+    }
+    await tx.serving.delete(model, version);
+    await tx.serving.addEvent({
+      model,
+      at: deps.clock(),
+      actor: actor.name,
+      action: 'delete',
+      fromVersion: version,
+      toVersion: null,
+      note: null,
+    });
+  });
+}
+
+export async function listVersions(deps: Deps, model: string) {
+  return deps.store.read(async (tx) => {
+    const versions = await tx.serving.list(model);
+    if (versions.length === 0)
+      throw new ApiError('not_found', `driftwatch does not serve a model named ${model}`);
+    const events = await tx.serving.events(model, 100);
+    return {
+      model,
+      versions: versions.map(versionView),
+      events: events.map(
+        (e): ModelEventView => ({
+          at: new Date(e.at).toISOString(),
+          actor: e.actor,
+          action: e.action,
+          from_version: e.fromVersion,
+          to_version: e.toVersion,
+          note: e.note,
+        }),
+      ),
+    };
+  });
+}
+
+/**
+ * Registers what `serving.modelsDir` holds and the store does not: `<name>/<version>/model.onnx` with its
+ * `manifest.json` (and `baseline.csv`). Each model without an active version gets its newest one activated.
+ * Problems are logged per version; one bad directory does not stop the others.
+ */
+export async function scanModelsDir(deps: Deps): Promise<{ registered: string[]; problems: string[] }> {
+  const dir = deps.config.serving.modelsDir;
+  const registered: string[] = [];
+  const problems: string[] = [];
+  if (!existsSync(dir)) return { registered, problems };
+  for (const name of readdirSync(dir, { withFileTypes: true })) {
+    if (!name.isDirectory() || name.name.startsWith('.')) continue;
+    const model = name.name;
+    try {
+      assertSafeName('model', model);
+    } catch (err) {
+      problems.push(`${join(dir, model)}: ${(err as Error).message}`);
+      continue;
+    }
+    const known = new Set((await deps.store.read((tx) => tx.serving.list(model))).map((v) => v.version));
+    const found: { version: string; createdAt: string }[] = [];
+    for (const v of readdirSync(join(dir, model), { withFileTypes: true })) {
+      if (!v.isDirectory()) continue;
+      const where = join(dir, model, v.name);
+      try {
+        assertSafeName('version', v.name);
+        const manifestJson = JSON.parse(readFileSync(join(where, 'manifest.json'), 'utf8')) as unknown;
+        const manifest = parseManifest(manifestJson, join(where, 'manifest.json'));
+        if (manifest.version !== v.name)
+          throw new Error(`manifest.version is ${manifest.version}, the directory is ${v.name}`);
+        found.push({ version: v.name, createdAt: manifest.created_at });
+        if (known.has(v.name)) continue;
+        const baseline = join(where, 'baseline.csv');
+        await registerVersion(deps, {
+          model,
+          manifest: manifestJson,
+          onnx: readFileSync(join(where, 'model.onnx')),
+          baselineCsv: existsSync(baseline) ? readFileSync(baseline) : undefined,
+          actor: 'system',
+          activate: false,
+          note: `found in ${where}`,
+        });
+        registered.push(`${model}/${v.name}`);
+      } catch (err) {
+        const message =
+          err instanceof ApiError || err instanceof ManifestError ? err.message : (err as Error).message;
+        problems.push(`${where}: ${message}`);
+      }
+    }
+    const versions = await deps.store.read((tx) => tx.serving.list(model));
+    if (versions.length > 0 && !versions.some((v) => v.state === 'active')) {
+      const newest = found
+        .filter((f) => versions.some((v) => v.version === f.version))
+        .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))[0];
+      if (newest)
+        await activateVersion(deps, model, newest.version, 'system', 'newest version in the model directory');
+    }
+  }
+  return { registered, problems };
+}
