@@ -114,15 +114,16 @@ export function validateRequest(
     return problems.length > 0 ? { ok: false, problems } : { ok: true, form: 'features', rows: [one.values] };
   }
   const instances = body.instances;
-  if (!Array.isArray(instances))
-    problems.push({ path: 'instances', message: `expected array, got ${typeName(instances)}` });
-  else if (instances.length === 0) problems.push({ path: 'instances', message: 'must not be empty' });
-  else if (instances.length > max)
-    problems.push({
-      path: 'instances',
-      message: `at most ${max} instances per request, got ${instances.length}`,
-    });
-  if (problems.length > 0 || !Array.isArray(instances)) return { ok: false, problems };
+  // A batch too large is refused before any instance is looked at (one problem, not one per instance).
+  const shape = !Array.isArray(instances)
+    ? `expected array, got ${typeName(instances)}`
+    : instances.length === 0
+      ? 'must not be empty'
+      : instances.length > max
+        ? `at most ${max} instances per request, got ${instances.length}`
+        : undefined;
+  if (shape !== undefined || !Array.isArray(instances))
+    return { ok: false, problems: [...problems, { path: 'instances', message: shape ?? '' }] };
   const rows: FeatureValues[] = [];
   instances.forEach((instance, i) => {
     const one = validateInstance(manifest, instance, `instances[${i}]`);
