@@ -15,6 +15,7 @@ const SQLITE_ONLY = [
   'test/store/sqlite.test.ts', // SQLite migrations and a SQLite database without them
   'test/store/schema-parity.test.ts', // compares the two schema definitions in code
   'test/serving/demo-model.test.ts', // the demo model's artifacts and onnxruntime: no store
+  'test/serving/{manifest,features,names,outputs,runner}.test.ts', // pure modules and the model process
 ];
 
 export default defineConfig({

@@ -12,10 +12,14 @@ import { jobRoutes } from './jobs/routes.js';
 import { labelRoutes } from './labels/routes.js';
 import { modelRoutes } from './models/routes.js';
 import { notificationRoutes } from './notifications/routes.js';
+import { servingRoutes } from './serving/routes.js';
+import type { ServingRuntime } from './serving/runtime.js';
 import { thresholdRoutes } from './thresholds/routes.js';
 
 export interface AppOptions {
   readiness?: Readiness;
+  /** The versions this process serves (POST /v1/models/:name/predict, /v2/…). */
+  serving?: ServingRuntime;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -87,6 +91,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.route('/', notificationRoutes());
   app.route('/', thresholdRoutes());
   app.route('/', jobRoutes());
+  // The bundled inference endpoint, when this process serves models.
+  if (options.serving) app.route('/', servingRoutes(options.serving));
 
   // A path that exists under other methods is a 405 naming them, not a 404.
   const routes = app.routes

@@ -6,6 +6,8 @@ import type { Config } from './config.js';
 import type { AppDeps } from './context.js';
 import { createJobs, type JobRegistry } from './jobs/index.js';
 import { createLogger } from './logger.js';
+import { ServingRuntime } from './serving/runtime.js';
+import { scanModelsDir } from './serving/versions.js';
 import { openStore } from './store/index.js';
 
 export interface RunningServer {
@@ -99,7 +101,15 @@ export async function startServer(
     await new Promise<void>((resolve) => server.close(() => resolve()));
     throw err;
   }
-  const app = createApp(deps, { readiness: { accepting: () => accepting } });
+  // Versions in the model directory are registered (with their baselines), then every process loads the
+  // live versions from the store.
+  const scan = await scanModelsDir(deps);
+  if (scan.registered.length > 0)
+    log.info({ versions: scan.registered }, 'model versions registered from the model directory');
+  for (const problem of scan.problems) log.error({ problem }, 'model version not registered');
+  const serving = new ServingRuntime(deps);
+  await serving.start();
+  const app = createApp(deps, { readiness: { accepting: () => accepting }, serving });
   handler = (req) => app.fetch(req);
   log.info(
     { host: config.server.host, port: address.port, db: deps.store.location, leader: jobs.leader() },
@@ -131,6 +141,8 @@ export async function startServer(
         if ('closeIdleConnections' in server) server.closeIdleConnections();
       });
       await jobsStopped;
+      // Predictions logged behind are flushed before the store closes; model processes end.
+      await serving.close();
       await deps.store.close();
       log.info('database closed; bye');
     })();

@@ -5,6 +5,7 @@ import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import { predictionValue } from '../profiles/binner.js';
 import type { ProfileOptions } from '../profiles/profile.js';
+import { isServed, previousVersion as previousServedVersion } from '../serving/versions.js';
 import type { ActivationRow, AlertDecision, AlertRow, Tx } from '../store/index.js';
 import { setThresholds, thresholdsFor } from '../thresholds/service.js';
 import type { AlertView, RetrainRequestView } from '../views.js';
@@ -35,7 +36,8 @@ export interface DecisionOutcome {
   retrain_request?: RetrainRequestView;
   baseline?: { id: number; reaggregated_records: number };
   thresholds?: { psi_warning: number; psi_critical: number };
-  rollback?: { status: 'recorded'; from_version: string | null; to_version: string };
+  /** `activated` when driftwatch serves the model (the previous served version now answers predict). */
+  rollback?: { status: 'recorded' | 'activated'; from_version: string | null; to_version: string };
 }
 
 async function windowOfLatestEvidence(tx: Tx, alert: AlertRow): Promise<{ from: number; to: number }> {
@@ -123,8 +125,13 @@ async function checkDecision(tx: Tx, input: DecisionInput, now: number) {
     );
   }
   let rollbackTo: string | null = null;
+  let served = false;
   if (input.decision === 'rollback') {
-    rollbackTo = await tx.models.previousVersion(current.model, current.modelVersion);
+    // A model driftwatch serves itself is rolled back for real: the version active before the current one.
+    served = await isServed(tx, current.model);
+    rollbackTo = served
+      ? await previousServedVersion(tx, current.model)
+      : await tx.models.previousVersion(current.model, current.modelVersion);
     if (rollbackTo === null) {
       throw new ApiError(
         'conflict',
@@ -133,7 +140,7 @@ async function checkDecision(tx: Tx, input: DecisionInput, now: number) {
       );
     }
   }
-  return { current, rollbackTo };
+  return { current, rollbackTo, served };
 }
 
 /** Records a reviewer's decision and carries out its effect. */
@@ -183,7 +190,7 @@ export async function decideAlert(deps: Deps, input: DecisionInput): Promise<Dec
 
   const alert = await deps.store.tx(async (tx) => {
     // Checked again inside the transaction that records it: the accept_shift work above awaited.
-    const { current: fresh, rollbackTo } = await checkDecision(tx, input, now);
+    const { current: fresh, rollbackTo, served } = await checkDecision(tx, input, now);
     // The switch to the new baseline commits with the decision or not at all: a stale version (409) or
     // another activation in progress (409) leaves the built baseline inactive and the alert as it was.
     if (newBaselineId !== undefined)
@@ -223,9 +230,22 @@ export async function decideAlert(deps: Deps, input: DecisionInput): Promise<Dec
       });
     }
     if (input.decision === 'rollback' && rollbackTo !== null) {
+      let from = fresh.modelVersion || null;
+      if (served) {
+        from = await tx.serving.activate(fresh.model, rollbackTo, now);
+        await tx.serving.addEvent({
+          model: fresh.model,
+          at: now,
+          actor: input.actor,
+          action: 'rollback',
+          fromVersion: from,
+          toVersion: rollbackTo,
+          note: `review decision on alert ${fresh.id}: ${input.note}`,
+        });
+      }
       outcome.rollback = {
-        status: 'recorded',
-        from_version: fresh.modelVersion || null,
+        status: served ? 'activated' : 'recorded',
+        from_version: from,
         to_version: rollbackTo,
       };
       data.rollback = outcome.rollback;
