@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AppDeps } from '../context.js';
@@ -93,8 +94,14 @@ export class ServingRuntime {
       const bytes = await this.deps.store.read((tx) => tx.serving.artifact(row.model, row.version));
       if (!bytes) return undefined;
       mkdirSync(this.cacheDir, { recursive: true });
+      // Named by content; written to a temporary name and renamed, so a model process (of this or another
+      // driftwatch process) never reads a half-written file.
       const path = join(this.cacheDir, `${row.sha256}.onnx`);
-      writeFileSync(path, bytes);
+      if (!existsSync(path) || createHash('sha256').update(readFileSync(path)).digest('hex') !== row.sha256) {
+        const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+        writeFileSync(tmp, bytes);
+        renameSync(tmp, path);
+      }
       try {
         const runner = await ModelRunner.start({
           modelPath: path,

@@ -1,0 +1,413 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createApp } from '../../src/app.js';
+import type { ConfigInput } from '../../src/config.js';
+import { ServingRuntime } from '../../src/serving/runtime.js';
+import { AUTH_CONFIG, bearer, TOKENS } from '../alerts/helpers.js';
+import { slowRegressionModel } from '../fixtures/onnx/models.js';
+import { insertAlertRow } from '../notifications/helpers.js';
+import { REPO_ROOT } from '../server/process.js';
+import { makeTestApp, type TestApp, tempDir } from '../support.js';
+
+// The bundled inference endpoint through its HTTP API, on either store: versions uploaded, activated and
+// rolled back (also by a review decision), strict schemas, deadlines, self-logging, shadows, OIP v2.
+
+const MODELS = join(REPO_ROOT, 'models', 'weather');
+const artifact = (v: string) => ({
+  manifest: JSON.parse(readFileSync(join(MODELS, v, 'manifest.json'), 'utf8')) as Record<string, unknown>,
+  model_base64: readFileSync(join(MODELS, v, 'model.onnx')).toString('base64'),
+  baseline_csv: readFileSync(join(MODELS, v, 'baseline.csv'), 'utf8'),
+});
+const golden = (v: string) =>
+  (
+    JSON.parse(readFileSync(join(MODELS, v, 'golden.json'), 'utf8')) as {
+      cases: { features: Record<string, number>; label: string; probabilities: Record<string, number> }[];
+    }
+  ).cases;
+
+interface Serving {
+  t: TestApp;
+  runtime: ServingRuntime;
+  call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: T; headers: Headers }>;
+}
+
+const open: Serving[] = [];
+afterEach(async () => {
+  for (const s of open.splice(0)) {
+    await s.runtime.close();
+    await s.t.close();
+  }
+});
+
+async function serving(config: ConfigInput = {}): Promise<Serving> {
+  const { dir, cleanup } = tempDir();
+  const t = makeTestApp({ ...config, serving: { modelsDir: dir, ...config.serving } });
+  const runtime = new ServingRuntime(t.deps);
+  await runtime.start();
+  const app = createApp(t.deps, { serving: runtime });
+  const s: Serving = {
+    t,
+    runtime,
+    async call(method, path, body, headers = {}) {
+      const res = await app.request(path, {
+        method,
+        headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      return { status: res.status, body: (text ? JSON.parse(text) : null) as never, headers: res.headers };
+    },
+  };
+  open.push(s);
+  setTimeout(cleanup, 0).unref();
+  return s;
+}
+
+const DAY = { precipitation: 0, temp_max: 24, temp_min: 13, wind: 2.5 };
+
+describe('versions', () => {
+  it('uploads, activates and rolls back; every answer names the version that produced it', async () => {
+    const s = await serving();
+    const up1 = await s.call('POST', '/v1/models/weather/versions', artifact('1'));
+    expect(up1.status, JSON.stringify(up1.body)).toBe(201);
+    // The first version of a model becomes active, with its training data as the version's baseline.
+    expect(up1.body).toMatchObject({ version: '1', state: 'active', baseline_id: expect.any(Number) });
+    const up2 = await s.call('POST', '/v1/models/weather/versions', artifact('2'));
+    expect(up2.body).toMatchObject({ version: '2', state: 'registered' });
+    expect((await s.call('POST', '/v1/models/weather/versions', artifact('2'))).status).toBe(409);
+
+    const first = await s.call<{ model_version: string }>('POST', '/v1/models/weather/predict', {
+      features: DAY,
+    });
+    expect(first.status).toBe(200);
+    expect(first.body.model_version).toBe('1');
+    expect(first.headers.get('x-model-version')).toBe('1');
+
+    expect(
+      (await s.call('POST', '/v1/models/weather/versions/2/activate', { note: 'retrained' })).status,
+    ).toBe(200);
+    const second = await s.call<{ model_version: string }>('POST', '/v1/models/weather/predict', {
+      features: DAY,
+    });
+    expect(second.body.model_version).toBe('2');
+
+    const back = await s.call<{ version: { version: string }; previous: string }>(
+      'POST',
+      '/v1/models/weather/rollback',
+      {
+        note: 'fog days got worse',
+      },
+    );
+    expect(back.status, JSON.stringify(back.body)).toBe(200);
+    expect(back.body).toMatchObject({ version: { version: '1' }, previous: '2' });
+    expect(
+      (await s.call<{ model_version: string }>('POST', '/v1/models/weather/predict', { features: DAY })).body
+        .model_version,
+    ).toBe('1');
+
+    // The active version cannot be deleted; the other one can. Every change is in the audit trail.
+    expect((await s.call('DELETE', '/v1/models/weather/versions/1')).status).toBe(409);
+    const list = await s.call<{
+      versions: { version: string; state: string }[];
+      events: { action: string; actor: string }[];
+    }>('GET', '/v1/models/weather/versions');
+    expect(list.body.versions.map((v) => [v.version, v.state])).toEqual([
+      ['1', 'active'],
+      ['2', 'registered'],
+    ]);
+    expect(list.body.events.map((e) => e.action).slice(0, 4)).toEqual([
+      'rollback',
+      'activate',
+      'baseline',
+      'register',
+    ]);
+    expect(list.body.events[0]).toMatchObject({ action: 'rollback', actor: 'anonymous' });
+    expect((await s.call('DELETE', '/v1/models/weather/versions/2')).status).toBe(204);
+  });
+
+  it('refuses a bad manifest, naming every problem, and unsafe names', async () => {
+    const s = await serving();
+    const bad = artifact('1');
+    bad.manifest = { ...bad.manifest, inputs: [{ name: 'x', type: 'text' }], training_data: { rows: -1 } };
+    const res = await s.call<{ error: { code: string; message: string } }>(
+      'POST',
+      '/v1/models/weather/versions',
+      bad,
+    );
+    expect(res.status).toBe(422);
+    expect(res.body.error.message).toMatch(/inputs\[0\]\.type/);
+    expect(res.body.error.message).toMatch(/training_data/);
+    expect((await s.call('POST', '/v1/models/..%2Fetc/versions', artifact('1'))).status).toBe(400);
+    expect((await s.call('POST', '/v1/models/other/versions', artifact('1'))).status).toBe(422);
+  });
+
+  it('is for admins: a reviewer may read versions but not activate or roll back', async () => {
+    const s = await serving(AUTH_CONFIG);
+    expect(
+      (await s.call('POST', '/v1/models/weather/versions', artifact('1'), bearer(TOKENS.admin))).status,
+    ).toBe(201);
+    expect(
+      (await s.call('POST', '/v1/models/weather/versions', artifact('2'), bearer(TOKENS.reviewer))).status,
+    ).toBe(403);
+    expect(
+      (await s.call('GET', '/v1/models/weather/versions', undefined, bearer(TOKENS.reviewer))).status,
+    ).toBe(200);
+    expect((await s.call('POST', '/v1/models/weather/rollback', {}, bearer(TOKENS.reviewer))).status).toBe(
+      403,
+    );
+    // Predict is for the ingest role, like logging.
+    expect(
+      (await s.call('POST', '/v1/models/weather/predict', { features: DAY }, bearer(TOKENS.ingest))).status,
+    ).toBe(200);
+    expect((await s.call('POST', '/v1/models/weather/predict', { features: DAY })).status).toBe(401);
+  });
+});
+
+describe('predict', () => {
+  it('reproduces the demo model golden outputs, single and batched', async () => {
+    const s = await serving();
+    await s.call('POST', '/v1/models/weather/versions', artifact('1'));
+    const cases = golden('1');
+    const res = await s.call<{ predictions: { label: string; probabilities: Record<string, number> }[] }>(
+      'POST',
+      '/v1/models/weather/predict',
+      { instances: cases.map((c) => c.features) },
+    );
+    expect(res.status).toBe(200);
+    res.body.predictions.forEach((p, i) => {
+      expect(p.label).toBe(cases[i]?.label);
+      for (const [label, prob] of Object.entries(cases[i]?.probabilities ?? {})) {
+        expect(p.probabilities[label]).toBeCloseTo(prob, 5);
+      }
+    });
+  });
+
+  it('answers 422 naming each bad field, and 404 for a model it does not serve', async () => {
+    const s = await serving();
+    await s.call('POST', '/v1/models/weather/versions', artifact('1'));
+    const res = await s.call<{
+      error: { code: string; details: { problems: { path: string; message: string }[] } };
+    }>('POST', '/v1/models/weather/predict', {
+      instances: [
+        { ...DAY, wind: '3' },
+        { precipitation: 1, temp_max: 99, temp_min: 2, wind: 1, snow: true },
+      ],
+    });
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('invalid_input');
+    const paths = res.body.error.details.problems.map((p) => p.path).sort();
+    expect(paths).toEqual(['instances[0].wind', 'instances[1].snow', 'instances[1].temp_max']);
+    expect((await s.call('POST', '/v1/models/nope/predict', { features: DAY })).status).toBe(404);
+    // A refused request scores nothing and logs nothing.
+    await s.runtime.batcher.flush();
+    expect(await s.t.sql('SELECT count(*) AS n FROM records')).toEqual([{ n: 0 }]);
+  });
+
+  it('logs every prediction into its own monitoring: records, versions and drift aggregates', async () => {
+    const s = await serving();
+    await s.call('POST', '/v1/models/weather/versions', artifact('1'));
+    const rows = Array.from({ length: 30 }, (_, i) => ({ ...DAY, temp_max: 10 + i }));
+    const res = await s.call<{ request_id: string }>(
+      'POST',
+      '/v1/models/weather/predict',
+      { instances: rows },
+      {
+        'x-request-id': 'batch-7',
+      },
+    );
+    expect(res.body.request_id).toBe('batch-7');
+    await s.runtime.batcher.flush();
+    const stored = await s.t.sql<{
+      request_id: string;
+      model_version: string;
+      prediction: string;
+      status: string;
+    }>(
+      "SELECT request_id, model_version, prediction, status FROM records WHERE model = 'weather' ORDER BY id",
+    );
+    expect(stored).toHaveLength(30);
+    expect(stored[0]).toMatchObject({ request_id: 'batch-7#0', model_version: '1', status: 'ok' });
+    expect(JSON.parse(stored[0]?.prediction ?? 'null')).toMatch(/^(drizzle|fog|rain|snow|sun)$/);
+    // Aggregated against the version's own training baseline, like any logged record.
+    const [agg] = await s.t.sql<{ n: number }>(
+      "SELECT sum(n) AS n FROM aggregates WHERE model = 'weather' AND model_version = '1' AND role = 'feature' AND name = 'temp_max'",
+    );
+    expect(Number(agg?.n)).toBe(30);
+  });
+
+  it('can be told not to log a model', async () => {
+    const s = await serving({ serving: { models: { weather: { logPredictions: false } } } });
+    await s.call('POST', '/v1/models/weather/versions', artifact('1'));
+    expect((await s.call('POST', '/v1/models/weather/predict', { features: DAY })).status).toBe(200);
+    await s.runtime.batcher.flush();
+    expect(await s.t.sql('SELECT count(*) AS n FROM records')).toEqual([{ n: 0 }]);
+  });
+
+  it('answers 504 past the deadline, keeps serving meanwhile, and recovers the stuck model', {
+    timeout: 60_000,
+  }, async () => {
+    const s = await serving({ serving: { deadlineMs: 300 } });
+    await s.call('POST', '/v1/models/weather/versions', artifact('1'));
+    const slow = {
+      manifest: {
+        name: 'slow',
+        version: '1',
+        created_at: '2026-11-01T00:00:00Z',
+        training_data: { sha256: 'a'.repeat(64), rows: 1, source: 'none' },
+        code_commit: 'test',
+        inputs: [{ name: 'x', type: 'number', required: true }],
+        output: { kind: 'regression', value: 'value' },
+      },
+      model_base64: slowRegressionModel(2048, 40).toString('base64'),
+    };
+    expect((await s.call('POST', '/v1/models/slow/versions', slow)).status).toBe(201);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    const started = Date.now();
+    const stuck = s.call<{ error: { code: string } }>('POST', '/v1/models/slow/predict', {
+      features: { x: 1 },
+    });
+    // Another model and the API answer while the slow one is stuck.
+    const other = await s.call('POST', '/v1/models/weather/predict', { features: DAY });
+    expect(other.status).toBe(200);
+    const res = await stuck;
+    clearInterval(timer);
+    expect(res.status).toBe(504);
+    expect(res.body.error.code).toBe('deadline_exceeded');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(ticks).toBeGreaterThan(5);
+    // The stuck process is replaced: the model comes back (its next answer is slow again, but it answers 504
+    // within the deadline instead of hanging).
+    await vi.waitFor(() => expect(s.runtime.version('slow')?.runner.status().restarts).toBeGreaterThan(0), {
+      timeout: 10_000,
+    });
+    await s.runtime.batcher.flush();
+    const errors = await s.t.sql<{ status: string }>("SELECT status FROM records WHERE model = 'slow'");
+    expect(errors).toEqual([{ status: 'error' }]);
+  });
+});
+
+describe('shadow', () => {
+  it('scores a shadow on the same requests off the response path and reports agreement and latency', async () => {
+    const s = await serving();
+    await s.call('POST', '/v1/models/weather/versions', artifact('1'));
+    await s.call('POST', '/v1/models/weather/versions', artifact('2'));
+    const shadow = await s.call('POST', '/v1/models/weather/versions/2/shadow', { enabled: true });
+    expect(shadow.status, JSON.stringify(shadow.body)).toBe(200);
+    const instances = golden('1').map((c) => c.features);
+    const res = await s.call<{ model_version: string; predictions: unknown[] }>(
+      'POST',
+      '/v1/models/weather/predict',
+      {
+        instances,
+      },
+    );
+    // Only the active version answers.
+    expect(res.body.model_version).toBe('1');
+    expect(res.body.predictions).toHaveLength(instances.length);
+    const compare = await vi.waitFor(
+      async () => {
+        const c = await s.call<{ requests: number; agreement: number; latency_ms: { shadow_mean: number } }>(
+          'GET',
+          '/v1/models/weather/versions/2/compare',
+        );
+        expect(c.body.requests).toBe(instances.length);
+        return c.body;
+      },
+      { timeout: 5_000 },
+    );
+    expect(compare.agreement).toBeGreaterThan(0.5);
+    expect(compare.agreement).toBeLessThanOrEqual(1);
+    expect(compare.latency_ms.shadow_mean).toBeGreaterThan(0);
+    await s.runtime.batcher.flush();
+    const logged = await s.t.sql<{ model_version: string; n: number }>(
+      "SELECT model_version, count(*) AS n FROM records WHERE model = 'weather' GROUP BY model_version ORDER BY model_version",
+    );
+    expect(logged).toEqual([
+      { model_version: '1', n: instances.length },
+      { model_version: '2', n: instances.length },
+    ]);
+  });
+});
+
+describe('the review queue', () => {
+  it('a rollback decision activates the previous served version, not only records it', async () => {
+    const s = await serving();
+    await s.call('POST', '/v1/models/weather/versions', artifact('1'));
+    await s.call('POST', '/v1/models/weather/versions', artifact('2'), {});
+    await s.call('POST', '/v1/models/weather/versions/2/activate', {});
+    const id = await insertAlertRow(s.t, { model: 'weather', version: '2', feature: 'temp_max' });
+    const alert = await s.call<{ version: number }>('GET', `/v1/alerts/${id}`);
+    const decided = await s.call<{ rollback: { status: string; from_version: string; to_version: string } }>(
+      'POST',
+      `/v1/alerts/${id}/decision`,
+      { decision: 'rollback', note: 'v2 mislabels fog' },
+      { 'if-match': `"${alert.body.version}"` },
+    );
+    expect(decided.status, JSON.stringify(decided.body)).toBe(200);
+    expect(decided.body.rollback).toEqual({ status: 'activated', from_version: '2', to_version: '1' });
+    await s.runtime.sync(true);
+    expect(
+      (await s.call<{ model_version: string }>('POST', '/v1/models/weather/predict', { features: DAY })).body
+        .model_version,
+    ).toBe('1');
+  });
+});
+
+describe('Open Inference Protocol v2', () => {
+  it('infers from one tensor per input, and describes the model', async () => {
+    const s = await serving();
+    await s.call('POST', '/v1/models/weather/versions', artifact('1'));
+    const cases = golden('1').slice(0, 3);
+    const tensor = (name: string) => ({
+      name,
+      shape: [cases.length],
+      datatype: 'FP32',
+      data: cases.map((c) => c.features[name]),
+    });
+    const res = await s.call<{
+      model_name: string;
+      model_version: string;
+      id: string;
+      outputs: { name: string; shape: number[]; data: unknown[] }[];
+    }>('POST', '/v2/models/weather/infer', {
+      id: 'req-1',
+      inputs: ['precipitation', 'temp_max', 'temp_min', 'wind'].map(tensor),
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ model_name: 'weather', model_version: '1', id: 'req-1' });
+    expect(res.body.outputs[0]).toMatchObject({ name: 'label', shape: [3], data: cases.map((c) => c.label) });
+    expect(res.body.outputs[1]?.shape).toEqual([3, 5]);
+    const meta = await s.call<{ platform: string; inputs: { name: string; datatype: string }[] }>(
+      'GET',
+      '/v2/models/weather',
+    );
+    expect(meta.body.platform).toBe('onnx_onnxv1');
+    expect(meta.body.inputs.map((i) => i.name)).toEqual(['precipitation', 'temp_max', 'temp_min', 'wind']);
+    expect((await s.call('GET', '/v2/models/weather/ready')).status).toBe(200);
+    expect((await s.call('GET', '/v2/health/live')).status).toBe(200);
+    const bad = await s.call<{ error: { details: { problems: { path: string }[] } } }>(
+      'POST',
+      '/v2/models/weather/infer',
+      {
+        inputs: [
+          { ...tensor('wind'), shape: [2] },
+          { ...tensor('temp_max'), datatype: 'BYTES' },
+          { name: 'x', shape: [1], datatype: 'FP32', data: [1] },
+        ],
+      },
+    );
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.details.problems.map((p) => p.path)).toEqual([
+      'inputs[0].data',
+      'inputs[1].datatype',
+      'inputs[2].name',
+    ]);
+  });
+});
