@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, statSync, type WriteStream, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
+import {
+  createReadStream,
+  createWriteStream,
+  mkdirSync,
+  statSync,
+  type WriteStream,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -264,14 +271,18 @@ export async function scoreFile(deps: Deps, options: ScoreOptions): Promise<Scor
   const inFormat = scoreFormat(options.input);
   const outFormat = scoreFormat(options.output);
   if (!inFormat)
-    throw new ScoreError(`--input must end in .csv, .ndjson or .jsonl to tell its format, got ${options.input}`);
+    throw new ScoreError(
+      `--input must end in .csv, .ndjson or .jsonl to tell its format, got ${options.input}`,
+    );
   if (!outFormat)
     throw new ScoreError(
       `--output must end in .csv, .ndjson or .jsonl to tell its format, got ${options.output}`,
     );
   if (options.rejects !== undefined && scoreFormat(options.rejects) !== 'ndjson')
     throw new ScoreError(`--rejects is written as NDJSON: name it .ndjson or .jsonl, got ${options.rejects}`);
-  const paths = [options.input, options.output, options.rejects].filter((p) => p !== undefined).map((p) => resolve(p));
+  const paths = [options.input, options.output, options.rejects]
+    .filter((p) => p !== undefined)
+    .map((p) => resolve(p));
   if (new Set(paths).size !== paths.length)
     throw new ScoreError('--input, --output and --rejects must be three different files');
   const batchSize = options.batchSize ?? DEFAULT_SCORE_BATCH;
@@ -291,9 +302,13 @@ export async function scoreFile(deps: Deps, options: ScoreOptions): Promise<Scor
   const labels = manifest.output.kind === 'classification' ? manifest.output.labels : [];
   const outColumns = ['prediction', ...labels.map((l) => `p_${l}`)];
   const inputNames = manifest.inputs.map((i) => i.name);
-  const clash = inputNames.filter((n) => outColumns.includes(n) || (outFormat === 'ndjson' && n === 'probabilities'));
+  const clash = inputNames.filter(
+    (n) => outColumns.includes(n) || (outFormat === 'ndjson' && n === 'probabilities'),
+  );
   if (clash.length > 0)
-    throw new ScoreError(`input(s) ${clash.join(', ')} of model ${row.model} clash with the output's columns`);
+    throw new ScoreError(
+      `input(s) ${clash.join(', ')} of model ${row.model} clash with the output's columns`,
+    );
   const takesTimestamp = !inputNames.includes('timestamp');
 
   const logging = options.log !== false;
@@ -370,7 +385,10 @@ export async function scoreFile(deps: Deps, options: ScoreOptions): Promise<Scor
       if (pending.length === 0) return;
       const batch = pending;
       pending = [];
-      const tensor = toTensor(manifest, batch.map((p) => p.values));
+      const tensor = toTensor(
+        manifest,
+        batch.map((p) => p.values),
+      );
       const at = deps.clock();
       const t0 = performance.now();
       let predictions: Prediction[];
@@ -448,10 +466,13 @@ export async function scoreFile(deps: Deps, options: ScoreOptions): Promise<Scor
         ? csvRows(source, manifest, (header) => {
             const seen = new Set<string>();
             for (const name of header) {
-              if (seen.has(name)) throw new ScoreError(`input CSV: column "${name}" appears twice in the header`);
+              if (seen.has(name))
+                throw new ScoreError(`input CSV: column "${name}" appears twice in the header`);
               seen.add(name);
             }
-            const unknown = header.filter((c) => !inputNames.includes(c) && !(takesTimestamp && c === 'timestamp'));
+            const unknown = header.filter(
+              (c) => !inputNames.includes(c) && !(takesTimestamp && c === 'timestamp'),
+            );
             if (unknown.length > 0)
               throw new ScoreError(
                 `input CSV: column(s) ${unknown.join(', ')} are not inputs of model ${row.model} version ${row.version} (its inputs: ${inputNames.join(', ')}${takesTimestamp ? '; an optional timestamp column is the event time' : ''})`,
@@ -461,6 +482,8 @@ export async function scoreFile(deps: Deps, options: ScoreOptions): Promise<Scor
           })
         : ndjsonRows(source);
 
+    // An NDJSON input's rows have no header to repeat: CSV output has the model's inputs as its columns.
+    if (inFormat === 'ndjson') await startCsvOutput(inputNames);
     for await (const item of rows) {
       summary.rows++;
       const at = `${word} ${item.n}`;
@@ -500,7 +523,7 @@ export async function scoreFile(deps: Deps, options: ScoreOptions): Promise<Scor
       if (pending.length >= batchSize) await runBatch();
     }
     await runBatch();
-    await startCsvOutput(inputNames);
+    await startCsvOutput(inputNames); // an empty CSV input still gives a CSV with its header
     for (const w of writers) await end(w);
   } finally {
     for (const w of writers) if (!w.closed) w.destroy();
