@@ -103,7 +103,8 @@ export function scoreFormat(path: string): ScoreFormat | undefined {
 /** The version to score with: the named one, else the one the store says is active. */
 export async function scoringVersion(deps: Deps, model: string, version?: string): Promise<ServedVersionRow> {
   const versions = await deps.store.read((tx) => tx.serving.list(model));
-  if (versions.length === 0) throw new ScoreError(`driftwatch serves no model named ${model}`);
+  if (versions.length === 0)
+    throw new ScoreError(`model ${model} is not served (the store has no version of it)`);
   const usable = versions.filter((v) => v.state !== 'retired').map((v) => v.version);
   if (version === undefined) {
     const active = versions.find((v) => v.state === 'active');

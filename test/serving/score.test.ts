@@ -261,7 +261,7 @@ describe('batch scoring', () => {
     const run = (o: Partial<Parameters<typeof scoreFile>[1]>) =>
       scoreFile(t.deps, { model: 'weather', input: join(dir, 'in.csv'), output: join(dir, 'out.csv'), ...o });
     await expect(run({ model: 'nope' })).rejects.toThrow(
-      new ScoreError('driftwatch serves no model named nope'),
+      new ScoreError('model nope is not served (the store has no version of it)'),
     );
     await expect(run({ version: '7' })).rejects.toThrow('model weather has no version 7 (stored: 1)');
     await expect(run({ input: join(dir, 'missing.csv') })).rejects.toThrow(
