@@ -105,6 +105,39 @@ withCommon(drift.command('run').description('evaluate drift now (rolling window,
     else console.log(body.results.map(formatResult).join('\n\n'));
   });
 
+withCommon(
+  program
+    .command('score')
+    .description(
+      'score a CSV or NDJSON file with a served model version, logging every scored row into monitoring',
+    )
+    .addHelpText(
+      'after',
+      `
+Runs in its own process against the database (--db / config), with the version the store says is active
+(or --model-version). Each row is checked as predict checks a request; rows that fail go to --rejects with
+their reasons. CSV cells are typed by the model's inputs ("3.5" -> 3.5, "true"/"false", "" -> no value);
+a "timestamp" column is the event time of the logged record (default: now).
+
+Output: the input columns plus "prediction" and, for a classifier, one "p_<label>" column per label (CSV)
+or "probabilities" (NDJSON). Exit code 0 when the file was processed (even with rejected rows), 1 otherwise.
+
+SQLite allows one writer process: scoring into the database of a running service works (its writes wait
+for each other), but for large files run it while the service is stopped, or use PostgreSQL.`,
+    ),
+)
+  .requiredOption('--model <name>', 'model name')
+  .option('--model-version <version>', 'a stored version to score with (default: the active one)')
+  .requiredOption('--input <file>', 'rows to score: .csv, or .ndjson/.jsonl')
+  .requiredOption('--output <file>', 'predictions: .csv, or .ndjson/.jsonl')
+  .option('--rejects <file>', 'rows that failed validation, with the reasons (.ndjson)')
+  .option('--batch <n>', 'rows sent to the model at once (default 500)')
+  .option('--no-log', 'do not log the scored rows into monitoring')
+  .action(async (opts) => {
+    const { formatScoreSummary, runScore } = await import('./cli/score.js');
+    console.log(formatScoreSummary(await runScore(load(opts), opts)));
+  });
+
 const store = program.command('store').description('the database');
 store
   .command('copy')

@@ -56,7 +56,8 @@ const CONTENT_TYPES: Record<string, string> = {
   '.json': 'application/json',
 };
 
-function progress(total: number, out: NodeJS.WriteStream): Transform {
+/** A byte pass-through that draws a progress bar on `out` when it is a terminal (uploads, batch scoring). */
+export function progress(total: number, out: NodeJS.WriteStream): Transform {
   let seen = 0;
   let lastDraw = 0;
   const draw = (final: boolean) => {
