@@ -377,6 +377,9 @@ export async function scanModelsDir(deps: Deps): Promise<{ registered: string[];
         });
         registered.push(`${model}/${v.name}`);
       } catch (err) {
+        // Another process of a fleet, starting at the same moment, registered it first: nothing to do.
+        if (err instanceof ApiError && err.code === 'conflict' && /already has a version/.test(err.message))
+          continue;
         const message =
           err instanceof ApiError || err instanceof ManifestError ? err.message : (err as Error).message;
         problems.push(`${where}: ${message}`);
