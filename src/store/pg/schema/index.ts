@@ -2,3 +2,4 @@ export * from './alerts.js';
 export * from './baselines.js';
 export * from './records.js';
 export * from './serving.js';
+export * from './pending-events.js';

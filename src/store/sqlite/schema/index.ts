@@ -5,3 +5,4 @@ export * from './model-versions.js';
 export * from './records.js';
 export * from './rejections.js';
 export * from './serving.js';
+export * from './pending-events.js';
