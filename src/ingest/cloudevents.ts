@@ -109,7 +109,8 @@ export function readInferenceEvent(
   if (id.length > 200) throw problem(named('id'), 'must be at most 200 characters');
   const type = required('type');
   const source = required('source');
-  const kind: Kind | undefined = type === CE_REQUEST ? 'request' : type === CE_RESPONSE ? 'response' : undefined;
+  const kind: Kind | undefined =
+    type === CE_REQUEST ? 'request' : type === CE_RESPONSE ? 'response' : undefined;
   if (!kind) {
     throw problem(
       named('type'),
@@ -185,7 +186,10 @@ function tensors(list: unknown, field: 'inputs' | 'outputs'): Tensor[] {
     const values = flatten(t.data);
     const size = (shape as number[]).reduce((a, b) => a * b, 1);
     if (!Array.isArray(t.data) || values.length !== size) {
-      throw problem(`${path}.data`, `expected ${size} values for shape [${shape.join(', ')}], got ${values.length}`);
+      throw problem(
+        `${path}.data`,
+        `expected ${size} values for shape [${shape.join(', ')}], got ${values.length}`,
+      );
     }
     return { name: t.name, shape: shape as number[], values };
   });
@@ -235,7 +239,8 @@ export function requestFeatures(
     const rows: Record<string, Scalar>[] = Array.from({ length: n }, () => ({}));
     list.forEach((t, k) => {
       const path = `data.inputs[${k}].shape`;
-      if (t.shape[0] !== n) throw problem(path, `batch dimension ${t.shape[0]} differs from ${n} of the first input`);
+      if (t.shape[0] !== n)
+        throw problem(path, `batch dimension ${t.shape[0]} differs from ${n} of the first input`);
       const width = t.shape.length === 1 ? 1 : t.shape.length === 2 ? (t.shape[1] as number) : -1;
       if (width === -1) throw problem(path, 'expected [N], [N, 1] or [N, F]');
       if (width === 1) {

@@ -2,8 +2,8 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { allow } from '../auth/middleware.js';
 import type { AppEnv } from '../context.js';
-import { parseQuery } from '../http.js';
 import { errorBody } from '../errors.js';
+import { parseQuery } from '../http.js';
 import { bodyFormat, parseJsonBatch, parseNdjsonBatch, readBody } from './body.js';
 import { acceptInferenceEvent, PendingFull, readInferenceEvent } from './cloudevents.js';
 import { ingestBatch, listRejections } from './service.js';
@@ -39,7 +39,11 @@ export function ingestRoutes(): Hono<AppEnv> {
       bytes: deps.config.ingest.bodyLimit,
       name: 'ingest body limit (ingest.bodyLimit)',
     });
-    const event = readInferenceEvent((name) => c.req.header(name), text, deps.config.ingest.cloudEventsModels);
+    const event = readInferenceEvent(
+      (name) => c.req.header(name),
+      text,
+      deps.config.ingest.cloudEventsModels,
+    );
     c.set('model', event.model);
     try {
       const outcome = await acceptInferenceEvent(deps, event, c.get('requestId'));
