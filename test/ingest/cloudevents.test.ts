@@ -80,7 +80,12 @@ describe('binary mode', () => {
       features: { sepal_length: 6.8, sepal_width: 2.8, petal_length: 4.8, petal_width: 1.4 },
       prediction: 1,
       latency_ms: 25,
-      tags: { source: 'http://localhost:9081/', namespace: 'default', component: 'predictor', endpoint: 'default' },
+      tags: {
+        source: 'http://localhost:9081/',
+        namespace: 'default',
+        component: 'predictor',
+        endpoint: 'default',
+      },
     });
     // Aggregated like any ingest: the model appears with its count.
     expect(await rowCount(t, 'model_versions')).toBe(1);
@@ -102,12 +107,19 @@ describe('binary mode', () => {
   });
 
   it('maps the service name through ingest.cloudEventsModels and takes Ce-Time as the event time', async () => {
-    app({ ingest: { cloudEventsModels: { [MODEL]: 'iris-prod' } }, models: { 'iris-prod': { featureNames: IRIS } } });
+    app({
+      ingest: { cloudEventsModels: { [MODEL]: 'iris-prod' } },
+      models: { 'iris-prod': { featureNames: IRIS } },
+    });
     const time = '2026-11-24T11:59:00Z';
     await binary('request', 'ev-t', { instances: [[1, 2, 3, 4]] }, { 'ce-time': time });
     await binary('response', 'ev-t', { predictions: [0] });
     const [record] = await storedRecords(t.app, 'iris-prod');
-    expect(record).toMatchObject({ request_id: 'ev-t', timestamp: new Date(time).toISOString(), prediction: 0 });
+    expect(record).toMatchObject({
+      request_id: 'ev-t',
+      timestamp: new Date(time).toISOString(),
+      prediction: 0,
+    });
   });
 });
 
@@ -122,7 +134,11 @@ describe('structured mode', () => {
       namespace: 'ml',
       time: '2026-11-24T11:30:00.500Z',
     };
-    const a = await structured({ ...base, type: CE_REQUEST, data: { instances: [{ age: 42, plan: 'pro' }] } });
+    const a = await structured({
+      ...base,
+      type: CE_REQUEST,
+      data: { instances: [{ age: 42, plan: 'pro' }] },
+    });
     expect(a.status).toBe(202);
     const b = await structured({ ...base, type: CE_RESPONSE, data: { predictions: [0.81] } });
     expect(b.status).toBe(200);
@@ -146,11 +162,22 @@ describe('bodies', () => {
         { age: 51, plan: 'pro' },
       ],
     });
-    await binary('response', 'dict', { predictions: [[0.9, 0.1], [0.2, 0.8]] });
+    await binary('response', 'dict', {
+      predictions: [
+        [0.9, 0.1],
+        [0.2, 0.8],
+      ],
+    });
     const records = await byId();
     expect(Object.keys(records).sort()).toEqual(['dict#0', 'dict#1']);
-    expect(records['dict#0']).toMatchObject({ features: { age: 30, plan: 'free' }, prediction: { 0: 0.9, 1: 0.1 } });
-    expect(records['dict#1']).toMatchObject({ features: { age: 51, plan: 'pro' }, prediction: { 0: 0.2, 1: 0.8 } });
+    expect(records['dict#0']).toMatchObject({
+      features: { age: 30, plan: 'free' },
+      prediction: { 0: 0.9, 1: 0.1 },
+    });
+    expect(records['dict#1']).toMatchObject({
+      features: { age: 51, plan: 'pro' },
+      prediction: { 0: 0.2, 1: 0.8 },
+    });
   });
 
   it('turns a batch of 3 list instances into 3 records with the configured names', async () => {
@@ -192,23 +219,47 @@ describe('bodies', () => {
     const res = await binary(
       'response',
       'v2',
-      { model_name: 'mixed', outputs: [{ name: 'output-0', shape: [2, 2], datatype: 'FP32', data: [0.9, 0.1, 0.3, 0.7] }] },
+      {
+        model_name: 'mixed',
+        outputs: [{ name: 'output-0', shape: [2, 2], datatype: 'FP32', data: [0.9, 0.1, 0.3, 0.7] }],
+      },
       headers,
     );
     expect(res.body).toMatchObject({ status: 'joined', accepted: 2 });
     const records = Object.fromEntries((await storedRecords(t.app, 'mixed')).map((r) => [r.request_id, r]));
-    expect(records['v2#0']).toMatchObject({ features: { a: 1, b: 2, plan: 'free', age: 30 }, prediction: { 0: 0.9, 1: 0.1 } });
-    expect(records['v2#1']).toMatchObject({ features: { a: 3, b: 4, plan: 'pro', age: 51 }, prediction: { 0: 0.3, 1: 0.7 } });
+    expect(records['v2#0']).toMatchObject({
+      features: { a: 1, b: 2, plan: 'free', age: 30 },
+      prediction: { 0: 0.9, 1: 0.1 },
+    });
+    expect(records['v2#1']).toMatchObject({
+      features: { a: 3, b: 4, plan: 'pro', age: 51 },
+      prediction: { 0: 0.3, 1: 0.7 },
+    });
   });
 
   it('takes a [N] output tensor as one prediction per instance', async () => {
     app();
     await binary('request', 'v2s', {
-      inputs: [{ name: 'input-0', shape: [2, 4], datatype: 'FP32', data: [[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6]] }],
+      inputs: [
+        {
+          name: 'input-0',
+          shape: [2, 4],
+          datatype: 'FP32',
+          data: [
+            [6.8, 2.8, 4.8, 1.4],
+            [6.0, 3.4, 4.5, 1.6],
+          ],
+        },
+      ],
     });
-    await binary('response', 'v2s', { outputs: [{ name: 'output-0', shape: [2], datatype: 'INT32', data: [1, 1] }] });
+    await binary('response', 'v2s', {
+      outputs: [{ name: 'output-0', shape: [2], datatype: 'INT32', data: [1, 1] }],
+    });
     const records = await byId();
-    expect(records['v2s#1']).toMatchObject({ features: { sepal_length: 6.0, petal_width: 1.6 }, prediction: 1 });
+    expect(records['v2s#1']).toMatchObject({
+      features: { sepal_length: 6.0, petal_width: 1.6 },
+      prediction: 1,
+    });
   });
 });
 
@@ -222,9 +273,14 @@ describe('duplicate delivery', () => {
     expect(again.body).toMatchObject({ status: 'duplicate' });
     expect(await pending()).toHaveLength(1);
 
-    expect((await binary('response', 'dup', { predictions: [1] })).body).toMatchObject({ status: 'joined', accepted: 1 });
+    expect((await binary('response', 'dup', { predictions: [1] })).body).toMatchObject({
+      status: 'joined',
+      accepted: 1,
+    });
     // After the join, either half again is recognised by the stored record: no new pending row.
-    expect((await binary('response', 'dup', { predictions: [1] })).body).toMatchObject({ status: 'duplicate' });
+    expect((await binary('response', 'dup', { predictions: [1] })).body).toMatchObject({
+      status: 'duplicate',
+    });
     expect((await binary('request', 'dup', body)).body).toMatchObject({ status: 'duplicate' });
     expect(await pending()).toEqual([]);
     expect(await rowCount(t, 'records')).toBe(1);
@@ -242,21 +298,36 @@ describe('duplicate delivery', () => {
 describe('lone halves (kserve-join job)', () => {
   it('registers the job', () => {
     app();
-    expect(createJobs(t.deps).status().map((j) => j.name)).toContain('kserve-join');
+    expect(
+      createJobs(t.deps)
+        .status()
+        .map((j) => j.name),
+    ).toContain('kserve-join');
   });
 
   it('ingests a lone request without prediction once the join timeout passed', async () => {
     app();
-    await binary('request', 'alone', { instances: [[1, 2, 3, 4], [5, 6, 7, 8]] });
+    await binary('request', 'alone', {
+      instances: [
+        [1, 2, 3, 4],
+        [5, 6, 7, 8],
+      ],
+    });
     expect(await runKserveJoinTick(t.deps, FIXED_NOW + 59_999)).toEqual({ requests: 0, responses: 0 });
     expect(await pending()).toHaveLength(1);
     expect(await runKserveJoinTick(t.deps, FIXED_NOW + 60_000)).toEqual({ requests: 1, responses: 0 });
     expect(await pending()).toEqual([]);
     const records = await byId();
     expect(Object.keys(records).sort()).toEqual(['alone#0', 'alone#1']);
-    expect(records['alone#1']).toMatchObject({ features: { sepal_length: 5 }, prediction: null, latency_ms: null });
+    expect(records['alone#1']).toMatchObject({
+      features: { sepal_length: 5 },
+      prediction: null,
+      latency_ms: null,
+    });
     // The late response is then a duplicate, not a new pending half.
-    expect((await binary('response', 'alone', { predictions: [0, 1] })).body).toMatchObject({ status: 'duplicate' });
+    expect((await binary('response', 'alone', { predictions: [0, 1] })).body).toMatchObject({
+      status: 'duplicate',
+    });
     expect(await runKserveJoinTick(t.deps, FIXED_NOW + 120_000)).toEqual({ requests: 0, responses: 0 });
   });
 
@@ -269,7 +340,9 @@ describe('lone halves (kserve-join job)', () => {
     expect(await rowCount(t, 'records')).toBe(0);
     const [rejection] = await storedRejections(t.app, `model=${MODEL}`);
     expect(rejection).toMatchObject({ model: MODEL, request_id: 'orphan', raw: '{"predictions":[1]}' });
-    expect(rejection?.errors[0]?.message).toMatch(/response without its request.*5000 ms.*cloudEventsJoinTimeout/);
+    expect(rejection?.errors[0]?.message).toMatch(
+      /response without its request.*5000 ms.*cloudEventsJoinTimeout/,
+    );
   });
 });
 
@@ -313,7 +386,12 @@ describe('bad events', () => {
     expect(bad.status).toBe(400);
     expect(problemOf(bad.body)).toMatchObject({ code: 'invalid_body', details: { line: 1, column: 18 } });
 
-    const noService = await binary('request', 'x', { instances: [[1, 2, 3, 4]] }, { 'ce-inferenceservicename': '' });
+    const noService = await binary(
+      'request',
+      'x',
+      { instances: [[1, 2, 3, 4]] },
+      { 'ce-inferenceservicename': '' },
+    );
     expect(noService.status).toBe(400);
     expect(problemOf(noService.body).message).toMatch(/^Ce-Inferenceservicename: required/);
 
@@ -327,7 +405,12 @@ describe('bad events', () => {
 
   it('answers 422 for an unknown Ce-Type, a bad time and unreadable bodies', async () => {
     app();
-    const type = await binary('request', 'x', { instances: [[1, 2, 3, 4]] }, { 'ce-type': 'com.example.other' });
+    const type = await binary(
+      'request',
+      'x',
+      { instances: [[1, 2, 3, 4]] },
+      { 'ce-type': 'com.example.other' },
+    );
     expect(type.status).toBe(422);
     expect(problemOf(type.body).message).toMatch(/^Ce-Type: not a KServe inference event/);
 
@@ -335,14 +418,23 @@ describe('bad events', () => {
     expect(time.status).toBe(422);
     expect(problemOf(time.body).message).toMatch(/^Ce-Time:/);
 
-    const unnamed = await binary('request', 'x', { instances: [[1, 2]] }, { 'ce-inferenceservicename': 'nameless' });
+    const unnamed = await binary(
+      'request',
+      'x',
+      { instances: [[1, 2]] },
+      { 'ce-inferenceservicename': 'nameless' },
+    );
     expect(unnamed.status).toBe(422);
     expect(problemOf(unnamed.body).message).toMatch(/configure models\.nameless\.featureNames/);
 
     const width = await binary('request', 'x', { instances: [[1, 2]] });
-    expect(problemOf(width.body).message).toMatch(/has 2 values but models\.sklearn-iris\.featureNames names 4/);
+    expect(problemOf(width.body).message).toMatch(
+      /has 2 values but models\.sklearn-iris\.featureNames names 4/,
+    );
 
-    const shape = await binary('request', 'x', { inputs: [{ name: 'a', shape: [2], datatype: 'FP32', data: [1] }] });
+    const shape = await binary('request', 'x', {
+      inputs: [{ name: 'a', shape: [2], datatype: 'FP32', data: [1] }],
+    });
     expect(shape.status).toBe(422);
     expect(problemOf(shape.body).message).toMatch(/^data\.inputs\[0\]\.data: expected 2 values/);
 
@@ -353,11 +445,38 @@ describe('bad events', () => {
     const empty = await binary('request', 'x', '');
     expect(empty.status).toBe(422);
 
-    const badName = await binary('request', 'x', { instances: [{ a: 1 }] }, { 'ce-inferenceservicename': 'bad name' });
+    const badName = await binary(
+      'request',
+      'x',
+      { instances: [{ a: 1 }] },
+      { 'ce-inferenceservicename': 'bad name' },
+    );
     expect(badName.status).toBe(422);
 
     // Nothing of these was kept.
     expect(await pending()).toEqual([]);
     expect(await rowCount(t, 'records')).toBe(0);
+  });
+});
+
+describe('concurrent halves', () => {
+  it('joins every pair when request and response arrive at the same time', async () => {
+    // The in-flight bound would answer most of them 503 (server.maxIngestInFlight).
+    app({ server: { maxInFlight: 100, maxIngestInFlight: 100 } });
+    const ids = Array.from({ length: 20 }, (_, i) => `c-${i}`);
+    const answers = await Promise.all(
+      ids.flatMap((id, i) => [
+        binary('request', id, { instances: [[i, 1, 2, 3]] }),
+        binary('response', id, { predictions: [i % 3] }),
+      ]),
+    );
+    expect(answers.map((a) => a.status).filter((s) => s !== 200 && s !== 202)).toEqual([]);
+    expect(answers.filter((a) => a.body.status === 'joined')).toHaveLength(20);
+    expect(await pending()).toEqual([]);
+    const records = await byId();
+    expect(Object.keys(records)).toHaveLength(20);
+    for (const [i, id] of ids.entries()) {
+      expect(records[id]).toMatchObject({ features: { sepal_length: i }, prediction: i % 3 });
+    }
   });
 });
