@@ -109,7 +109,16 @@ const featureThresholds = z.strictObject({
 });
 export type FeatureThresholds = z.infer<typeof featureThresholds>;
 
-const modelSettings = driftSettings.extend({ features: z.record(z.string(), featureThresholds).default({}) });
+const modelSettings = driftSettings.extend({
+  features: z.record(z.string(), featureThresholds).default({}),
+  // Names of the features, in order, for inputs that arrive as bare lists: KServe V1 list instances
+  // ([5.1, 3.5, …]) and Open Inference Protocol [N, F] tensors (POST /v1/ingest/cloudevents).
+  featureNames: z
+    .array(z.string().min(1, { error: 'feature names must not be empty' }))
+    .min(1)
+    .refine((names) => new Set(names).size === names.length, { error: 'feature names must be distinct' })
+    .optional(),
+});
 
 const role = z.enum(['ingest', 'reviewer', 'admin']);
 export type Role = z.infer<typeof role>;
@@ -198,6 +207,13 @@ export const configSchema = z.strictObject({
       bodyLimit: byteSize.default(16 * 1024 * 1024),
       // POST /v1/labels is read whole like an ingest batch; backfills of ground truth can be large.
       labelsBodyLimit: byteSize.default(16 * 1024 * 1024),
+      // KServe payload logger (POST /v1/ingest/cloudevents): how long the first half of a request/response
+      // pair waits for the other before the kserve-join job ingests it alone.
+      cloudEventsJoinTimeout: duration.default(60_000),
+      // Halves waiting for their other half (pending_events rows); beyond it new halves get a 503.
+      cloudEventsMaxPending: z.number().int().positive().default(100_000),
+      // InferenceService name (Ce-Inferenceservicename) → driftwatch model name, when they differ.
+      cloudEventsModels: z.record(z.string(), z.string().min(1)).default({}),
     })
     .prefault({}),
   baselines: z
@@ -508,6 +524,6 @@ export function driftSettingsFor(config: Config, model: string): DriftSettings {
   const pick = (o: DriftSettingsInput | undefined) =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined));
   const { schedule: _schedule, ...defaults } = config.drift;
-  const { features: _features, ...modelOwn } = config.models[model] ?? { features: {} };
+  const { features: _features, featureNames: _names, ...modelOwn } = config.models[model] ?? { features: {} };
   return { ...DRIFT_DEFAULTS, ...pick(defaults), ...pick(modelOwn) } as DriftSettings;
 }

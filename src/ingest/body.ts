@@ -29,7 +29,16 @@ export { type BodyLimit, checkDeclaredLength, readBody, tooLarge } from '../body
 export type BatchItem =
   // `raw` is the text as sent when the format has one per record (NDJSON lines), kept for rejections.
   | { position: number; value: unknown; raw?: string; syntaxError?: undefined }
-  | { position: number; value?: undefined; raw: string; syntaxError: string };
+  // A record refused before validation (not JSON, or — from the KServe sink — an event that cannot become
+  // a record); `model` and `requestId` are kept with the rejection when known.
+  | {
+      position: number;
+      value?: undefined;
+      raw: string;
+      syntaxError: string;
+      model?: string;
+      requestId?: string;
+    };
 
 export interface ParsedBatch {
   positionKind: 'index' | 'line';

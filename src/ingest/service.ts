@@ -1,7 +1,7 @@
 import { AggregateBatch } from '../aggregates/service.js';
 import type { AppDeps } from '../context.js';
 import type { FieldProblem } from '../errors.js';
-import type { NewRejection as StoredRejection } from '../store/index.js';
+import type { NewRejection as StoredRejection, Tx } from '../store/index.js';
 import type { ParsedBatch } from './body.js';
 import { fastValidate } from './fast-path.js';
 import { type IngestRecord, validateRecord } from './record.js';
@@ -53,6 +53,13 @@ export async function ingestBatch(
   deps: Pick<AppDeps, 'store' | 'config' | 'clock'>,
   batch: ParsedBatch,
   ingestRequestId: string,
+  options: {
+    /**
+     * Runs in the (last) transaction that stores the records, so what it writes commits with them or not
+     * at all (the KServe sink deletes the pending half it joined here).
+     */
+    alsoInTransaction?: (tx: Tx) => Promise<void>;
+  } = {},
 ): Promise<IngestResult> {
   const receivedAt = deps.clock();
   const prefix = batch.positionKind === 'index' ? 'records' : 'line';
@@ -73,8 +80,8 @@ export async function ingestBatch(
       rejections.push({
         positionKind: batch.positionKind,
         position: item.position,
-        model: null,
-        requestId: null,
+        model: item.model ?? null,
+        requestId: item.requestId ?? null,
         errors: [{ path: `${prefix}[${item.position}]`, message: item.syntaxError }],
         raw: item.raw,
       });
@@ -134,6 +141,7 @@ export async function ingestBatch(
           receivedAt,
           ingestRequestId,
         );
+        await options.alsoInTransaction?.(tx);
       }
       return stored;
     });

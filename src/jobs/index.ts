@@ -1,5 +1,6 @@
 import { runRebuild } from '../baselines/service.js';
 import type { AppDeps } from '../context.js';
+import { runKserveJoinTick } from '../ingest/cloudevents.js';
 import { runDeliveryTick } from '../notifications/service.js';
 import { runRetentionTick } from '../retention/tick.js';
 import { alertmanagerResendTick, runDriftTick } from './drift-tick.js';
@@ -52,6 +53,13 @@ export function createJobs(deps: AppDeps, options: RegistryOptions = {}): JobReg
     schedule: '* * * * *',
     tick: alertmanagerResendTick(deps),
     idle: (n) => n === 0,
+  });
+  // KServe halves whose other half never came within ingest.cloudEventsJoinTimeout.
+  registry.register({
+    name: 'kserve-join',
+    schedule: '*/10 * * * * *',
+    tick: (now) => runKserveJoinTick(deps, now),
+    idle: (r) => r.requests + r.responses === 0,
   });
   return registry;
 }

@@ -34,6 +34,7 @@ const TABLES = [
   'served_versions',
   'model_events',
   'shadow_stats',
+  'pending_events',
 ] as const;
 
 export type CopiedTable = (typeof TABLES)[number];

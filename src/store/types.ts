@@ -618,6 +618,36 @@ export interface ServingStore {
   ): Promise<ShadowStatsRow>;
 }
 
+/** One half of a KServe request/response pair, waiting for the other (POST /v1/ingest/cloudevents). */
+export interface PendingEventRow {
+  model: string;
+  /** The CloudEvent id, shared by both halves. */
+  eventId: string;
+  kind: 'request' | 'response';
+  receivedAt: number;
+  /** The event's `time` attribute (ms), if it had one. */
+  eventTime: number | null;
+  /** JSON text of the event's data. */
+  data: string;
+  /** JSON object of the attributes kept as tags. */
+  attrs: string;
+}
+
+export interface PendingEventStore {
+  /**
+   * Stores the half unless a row for its (model, eventId) exists. `stored` false: `existing` is that row
+   * (the other half, or the same half delivered again), or undefined when it went in the meantime.
+   * On PostgreSQL an insert racing another process's uncommitted row waits for it, so two halves
+   * arriving at once never both stay pending.
+   */
+  offer(row: PendingEventRow): Promise<{ stored: boolean; existing?: PendingEventRow }>;
+  /** Deletes the half; false when it was not there (already joined or swept). */
+  remove(model: string, eventId: string, kind: PendingEventRow['kind']): Promise<boolean>;
+  count(): Promise<number>;
+  /** Halves received at or before `cutoff`, oldest first. */
+  expired(cutoff: number, limit: number): Promise<PendingEventRow[]>;
+}
+
 /** What one transaction can read and write. */
 export interface Tx {
   records: RecordStore;
@@ -630,6 +660,7 @@ export interface Tx {
   deliveries: DeliveryStore;
   leases: LeaseStore;
   serving: ServingStore;
+  pendingEvents: PendingEventStore;
 }
 
 export interface MigrationStatus {

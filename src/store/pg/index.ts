@@ -15,6 +15,7 @@ import {
 import { PgLeaderLock } from './leader.js';
 import { PgDeliveries, PgDrift, PgLeases, PgThresholds } from './misc.js';
 import { Partitions } from './partitions.js';
+import { PgPendingEvents } from './pending.js';
 import { PgModels, PgRecords } from './records.js';
 import { PgServing } from './serving.js';
 
@@ -34,6 +35,7 @@ function reposOn(conn: PgConn): Tx {
     deliveries: new PgDeliveries(conn),
     leases: new PgLeases(conn),
     serving: new PgServing(conn),
+    pendingEvents: new PgPendingEvents(conn),
   };
 }
 

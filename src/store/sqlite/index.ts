@@ -5,6 +5,7 @@ import { SqliteAggregates, SqliteBaselines } from './aggregates.js';
 import { SqliteAlerts } from './alerts.js';
 import { type Connection, migrationStatus, type OpenOptions, openConnection } from './client.js';
 import { SqliteDeliveries, SqliteDrift, SqliteLeases, SqliteThresholds } from './misc.js';
+import { SqlitePendingEvents } from './pending.js';
 import { SqliteModels, SqliteRecords } from './records.js';
 import { SqliteServing } from './serving.js';
 
@@ -36,6 +37,7 @@ export class SqliteStore implements Store {
       deliveries: new SqliteDeliveries(conn),
       leases: new SqliteLeases(conn),
       serving: new SqliteServing(conn),
+      pendingEvents: new SqlitePendingEvents(conn),
     };
   }
 

@@ -1,4 +1,5 @@
 export * from './alerts.js';
 export * from './baselines.js';
+export * from './pending-events.js';
 export * from './records.js';
 export * from './serving.js';
