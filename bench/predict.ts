@@ -26,7 +26,7 @@
 //                   are counted as errors, not as latencies.
 // DRIFTWATCH_* variables are not passed to the servers; their log level is `error`.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -454,11 +454,22 @@ async function main() {
       const rss = t.server
         ? `${mib(t.rssPeak.server)} + ${mib(t.rssPeak.models)} (${t.rssPeak.children} model proc.)`
         : '(in this process)';
-      return [t.label, String(t.latencies.length), String(errors), ms(p.p50), ms(p.p95), ms(p.p99), ms(p.max), rss];
+      return [
+        t.label,
+        String(t.latencies.length),
+        String(errors),
+        ms(p.p50),
+        ms(p.p95),
+        ms(p.p99),
+        ms(p.max),
+        rss,
+      ];
     });
     const widths = header.map((h, c) => Math.max(h.length, ...table.map((r) => (r[c] as string).length)));
     const fmt = (r: string[]) =>
-      r.map((v, c) => (c === 0 || c === 7 ? v.padEnd(widths[c] as number) : v.padStart(widths[c] as number))).join('  ');
+      r
+        .map((v, c) => (c === 0 || c === 7 ? v.padEnd(widths[c] as number) : v.padStart(widths[c] as number)))
+        .join('  ');
     console.log(fmt(header));
     for (const r of table) console.log(fmt(r));
 

@@ -46,14 +46,22 @@ function parseWeather(csv) {
     const [date = '', p, tmax, tmin, wind] = line.split(',');
     return {
       date,
-      features: { precipitation: Number(p), temp_max: Number(tmax), temp_min: Number(tmin), wind: Number(wind) },
+      features: {
+        precipitation: Number(p),
+        temp_max: Number(tmax),
+        temp_min: Number(tmin),
+        wind: Number(wind),
+      },
     };
   });
 }
 
 /** `n` items spread evenly over `list`. @template T @param {T[]} list @param {number} n @returns {T[]} */
 const spreadPick = (list, n) =>
-  Array.from({ length: Math.min(n, list.length) }, (_, i) => /** @type {T} */ (list[Math.floor((i * list.length) / n)]));
+  Array.from(
+    { length: Math.min(n, list.length) },
+    (_, i) => /** @type {T} */ (list[Math.floor((i * list.length) / n)]),
+  );
 
 /** @param {number} ms */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -146,7 +154,9 @@ function driftLines(r) {
   ];
   for (const f of [...r.features, ...(r.prediction ? [r.prediction] : [])]) {
     const verdict = f.drifted === null ? 'no verdict' : f.drifted ? `DRIFT (${f.severity})` : 'ok';
-    lines.push(`     ${f.feature.padEnd(14)} psi ${fmt(f.psi).padEnd(7)} p_adj ${fmt(f.pvalue_adjusted).padEnd(9)} ${verdict}`);
+    lines.push(
+      `     ${f.feature.padEnd(14)} psi ${fmt(f.psi).padEnd(7)} p_adj ${fmt(f.pvalue_adjusted).padEnd(9)} ${verdict}`,
+    );
   }
   return lines;
 }
@@ -172,7 +182,8 @@ export async function demo({ url, token, decision, csv, log }) {
 
   // 0. Is the model served?
   const health = await call('GET', '/healthz', { ok: [503] });
-  if (health.status !== 200) throw new DemoError(`driftwatch at ${url} is not ready: ${JSON.stringify(health.body)}`);
+  if (health.status !== 200)
+    throw new DemoError(`driftwatch at ${url} is not ready: ${JSON.stringify(health.body)}`);
   const versions = await call('GET', `/v1/models/${m}/versions`, { ok: [404] });
   if (versions.status === 404)
     throw new DemoError(
@@ -261,8 +272,9 @@ export async function demo({ url, token, decision, csv, log }) {
   const chosen = drifted[0];
   if (!chosen) {
     // One alert per (model, feature, kind) is in review at a time: decided ones take new evidence, not new alerts.
-    const active = (await call('GET', `/v1/alerts?${new URLSearchParams({ model: MODEL, status: 'active' })}`)).body
-      .alerts;
+    const active = (
+      await call('GET', `/v1/alerts?${new URLSearchParams({ model: MODEL, status: 'active' })}`)
+    ).body.alerts;
     throw new DemoError(
       active.length > alerts.length
         ? `no open drift alert to decide: ${active.length - alerts.length} alert(s) on ${MODEL} are already in review ` +

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { tempDir } from '../support.js';
 import { killAll, REPO_ROOT, startServerProcess } from '../server/process.js';
+import { tempDir } from '../support.js';
 
 // `npm run demo` end to end: a real server process on a SQLite file (its cwd is the repo root, so it
 // registers ./models and serves weather version 2), and examples/demo.mjs run as `node` against it.
@@ -56,8 +56,9 @@ describe('examples/demo.mjs', () => {
     const server = await startServerProcess(join(dir, 'demo.db'));
     const get = async (path: string) => (await fetch(server.url(path))).json();
     const active = async () =>
-      ((await get('/v1/models/weather/versions')) as { versions: { version: string; state: string }[] })
-        .versions.find((v) => v.state === 'active')?.version;
+      (
+        (await get('/v1/models/weather/versions')) as { versions: { version: string; state: string }[] }
+      ).versions.find((v) => v.state === 'active')?.version;
     expect(await active()).toBe('2');
 
     const run = await runDemo(['--url', `http://127.0.0.1:${server.port}`]);
