@@ -253,6 +253,7 @@ interface Target {
   errors: Map<string, number>;
   sent: number;
   lateMs: number; // how far behind schedule the sender got at worst
+  warmupOk: number; // answered correctly during warm-up
   rssPeak: Rss;
   rssLast: Rss;
   /** Model processes seen under load: pid → what it runs. */
@@ -284,7 +285,10 @@ async function drive(target: Target, seconds: number, offset: number, record: bo
       pending.push(
         target.send(i).then(
           (err) => {
-            if (!record) return;
+            if (!record) {
+              if (err === null) target.warmupOk++;
+              return;
+            }
             target.sent++;
             if (err === null) target.latencies.push(performance.now() - scheduled);
             else target.errors.set(err, (target.errors.get(err) ?? 0) + 1);
@@ -330,6 +334,7 @@ function httpTarget(label: string, server: Server, bodies: string[]): Target {
     errors: new Map(),
     sent: 0,
     lateMs: 0,
+    warmupOk: 0,
     rssPeak: { server: 0, models: 0, children: 0, pids: [] },
     rssLast: { server: 0, models: 0, children: 0, pids: [] },
     seen: new Map(),
@@ -376,6 +381,7 @@ async function directTarget(rows: Features[]): Promise<Target> {
     errors: new Map(),
     sent: 0,
     lateMs: 0,
+    warmupOk: 0,
     rssPeak: { server: 0, models: 0, children: 0, pids: [] },
     rssLast: { server: 0, models: 0, children: 0, pids: [] },
     seen: new Map(),
@@ -499,7 +505,8 @@ async function main() {
     );
     console.log(
       `records logged into monitoring: logging on ${logged[0]?.toLocaleString()}, logging off ${logged[1]?.toLocaleString()} ` +
-        `(answered incl. warm-up and readiness probe: ${(targets[0] as Target).latencies.length + WARMUP_SECONDS * RATE + 1})`,
+        `(predictions answered by the logging server, warm-up and readiness probe included: ` +
+        `${(targets[0] as Target).latencies.length + (targets[0] as Target).warmupOk + 1})`,
     );
     console.log(
       `sender fell behind schedule by at most: ${targets.map((t) => `${t.label} ${ms(t.lateMs)} ms`).join(', ')}`,
