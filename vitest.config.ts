@@ -16,6 +16,7 @@ const SQLITE_ONLY = [
   'test/store/schema-parity.test.ts', // compares the two schema definitions in code
   'test/serving/demo-model.test.ts', // the demo model's artifacts and onnxruntime: no store
   'test/serving/{manifest,features,names,outputs,runner}.test.ts', // pure modules and the model process
+  'test/examples/demo.test.ts', // a real server process on a SQLite file
 ];
 
 export default defineConfig({

@@ -129,6 +129,18 @@ async function checkDecision(tx: Tx, input: DecisionInput, now: number) {
   if (input.decision === 'rollback') {
     // A model driftwatch serves itself is rolled back for real: the version active before the current one.
     served = await isServed(tx, current.model);
+    if (served) {
+      // Rolling back is about the version the alert saw: once another version answers, "previous" would
+      // mean going forward again.
+      const active = (await tx.serving.list(current.model)).find((v) => v.state === 'active')?.version;
+      if (active !== undefined && active !== current.modelVersion) {
+        throw new ApiError(
+          'conflict',
+          `the alert is about version ${current.modelVersion || '(unversioned)'} of ${current.model}, but version ${active} is active now; close the alert, or record retrain or accept_shift`,
+          { model_version: current.modelVersion || null, active_version: active },
+        );
+      }
+    }
     rollbackTo = served
       ? await previousServedVersion(tx, current.model)
       : await tx.models.previousVersion(current.model, current.modelVersion);
