@@ -45,6 +45,9 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
       status,
       duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
       ...(c.get('model') ? { model: c.get('model') } : {}),
+      ...(c.res.headers.get('x-model-version')
+        ? { model_version: c.res.headers.get('x-model-version') }
+        : {}),
     };
     // A 503 for overload is the service protecting itself, not a fault: a warning, not an error.
     if (status >= 500 && status !== 503) c.get('log').error(line, 'request');

@@ -1,5 +1,6 @@
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
+import { isServed } from '../serving/versions.js';
 import type { RetrainRow, RetrainStatus } from '../store/index.js';
 import type { RetrainRequestView } from '../views.js';
 import { notify } from './raise.js';
@@ -97,6 +98,17 @@ export async function updateRetrainStatus(
       throw new ApiError('bad_request', 'produced_version is required when a retrain is done', {
         problems: [{ path: 'produced_version', message: 'required when status is done' }],
       });
+    }
+    // For a model driftwatch serves, the produced version must be one it has registered: the request then
+    // links to an artifact with its manifest, metrics and changelog (GET /v1/models/:name/versions).
+    if (input.producedVersion && (await isServed(tx, current.model))) {
+      if (!(await tx.serving.get(current.model, input.producedVersion))) {
+        throw new ApiError(
+          'invalid_input',
+          `model ${current.model} has no served version ${input.producedVersion}; upload it first (POST /v1/models/${current.model}/versions)`,
+          { problems: [{ path: 'produced_version', message: 'not a registered version of this model' }] },
+        );
+      }
     }
     const row = await tx.alerts.updateRetrain(
       current.id,

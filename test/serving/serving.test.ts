@@ -360,6 +360,43 @@ describe('the review queue', () => {
   });
 });
 
+describe('retrain requests of a served model', () => {
+  it('link the produced version to a registered one', async () => {
+    const s = await serving();
+    await s.call('POST', '/v1/models/weather/versions', artifact('1'));
+    const created = await s.call<{ id: number; version: number }>('POST', '/v1/retrain-requests', {
+      model: 'weather',
+      model_version: '1',
+      reason: 'summer drift',
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    let version = created.body.version;
+    for (const status of ['accepted', 'in_progress']) {
+      const r = await s.call<{ version: number }>('POST', `/v1/retrain-requests/${created.body.id}/status`, {
+        status,
+        version,
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      version = r.body.version;
+    }
+    const unknown = await s.call<{ error: { details: { problems: { path: string }[] } } }>(
+      'POST',
+      `/v1/retrain-requests/${created.body.id}/status`,
+      { status: 'done', produced_version: '2', version },
+    );
+    expect(unknown.status).toBe(422);
+    expect(unknown.body.error.details.problems[0]?.path).toBe('produced_version');
+    await s.call('POST', '/v1/models/weather/versions', artifact('2'));
+    const done = await s.call<{ status: string; produced_version: string }>(
+      'POST',
+      `/v1/retrain-requests/${created.body.id}/status`,
+      { status: 'done', produced_version: '2', version },
+    );
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect(done.body).toMatchObject({ status: 'done', produced_version: '2' });
+  });
+});
+
 describe('Open Inference Protocol v2', () => {
   it('infers from one tensor per input, and describes the model', async () => {
     const s = await serving();
