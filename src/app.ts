@@ -57,11 +57,30 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
 
   // A bound on the work in flight: beyond it, 503 with Retry-After rather than bodies queued in memory.
   // Health checks are never counted or refused, so they answer however busy the API is.
-  const inFlight = { all: 0, ingest: 0 };
+  const inFlight = { all: 0, ingest: 0, predict: 0 };
   const { maxInFlight, maxIngestInFlight } = deps.config.server;
+  // Predictions have a bound of their own: small bodies, answered in milliseconds, and already queued per
+  // model (with a deadline) — a burst of them must not take the API's slots, nor wait behind an upload.
+  const maxPredictInFlight = deps.config.serving.maxInFlight;
+  const PREDICT = /^\/(v1\/models\/[^/]+\/predict|v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer)$/;
   app.use(async (c, next) => {
     const path = c.req.path;
     if (path === '/healthz' || path === '/readyz') return next();
+    if (c.req.method === 'POST' && PREDICT.test(path)) {
+      if (inFlight.predict >= maxPredictInFlight) {
+        c.header('retry-after', '1');
+        throw new ApiError(
+          'unavailable',
+          `driftwatch is busy (${maxPredictInFlight} predict requests in flight, serving.maxInFlight); retry after 1 s`,
+        );
+      }
+      inFlight.predict++;
+      try {
+        return await next();
+      } finally {
+        inFlight.predict--;
+      }
+    }
     const ingest = c.req.method === 'POST' && path.startsWith('/v1/ingest');
     if (inFlight.all >= maxInFlight || (ingest && inFlight.ingest >= maxIngestInFlight)) {
       c.header('retry-after', '1');

@@ -276,6 +276,8 @@ export const configSchema = z.strictObject({
       deadlineMs: z.number().int().positive().max(600_000).default(1000),
       // Instances per predict request.
       maxInstances: z.number().int().positive().max(100_000).default(1000),
+      // Predict requests worked on at once (their own bound, apart from server.maxInFlight); beyond: 503.
+      maxInFlight: z.number().int().positive().max(100_000).default(256),
       // onnxruntime intra-op threads per loaded version.
       threads: z.number().int().min(1).max(64).default(1),
       // Log every prediction into driftwatch's own ingest (per model below).

@@ -293,6 +293,37 @@ describe('predict', () => {
   });
 });
 
+describe('the predict bound', () => {
+  it('has its own in-flight bound: a predict burst is refused with 503 without taking the API slots', {
+    timeout: 60_000,
+  }, async () => {
+    const s = await serving({ serving: { deadlineMs: 500, maxInFlight: 1 }, server: { maxInFlight: 1 } });
+    const slow = {
+      manifest: {
+        name: 'slow',
+        version: '1',
+        created_at: '2026-11-01T00:00:00Z',
+        training_data: { sha256: 'b'.repeat(64), rows: 1, source: 'none' },
+        code_commit: 'test',
+        inputs: [{ name: 'x', type: 'number', required: true }],
+        output: { kind: 'regression', value: 'value' },
+      },
+      model_base64: slowRegressionModel(2048, 40).toString('base64'),
+    };
+    expect((await s.call('POST', '/v1/models/slow/versions', slow)).status).toBe(201);
+    const first = s.call('POST', '/v1/models/slow/predict', { features: { x: 1 } });
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await s.call<{ error: { message: string } }>('POST', '/v1/models/slow/predict', {
+      features: { x: 1 },
+    });
+    expect(second.status).toBe(503);
+    expect(second.body.error.message).toMatch(/serving\.maxInFlight/);
+    // The API's single slot is free while the prediction runs.
+    expect((await s.call('GET', '/v1/models/slow/versions')).status).toBe(200);
+    expect((await first).status).toBe(504);
+  });
+});
+
 describe('shadow', () => {
   it('scores a shadow on the same requests off the response path and reports agreement and latency', async () => {
     const s = await serving();
