@@ -356,6 +356,14 @@ export interface RecordStore {
     limit: number;
   }): Promise<RecordRow[]>;
   countWindow(model: string, modelVersion: string, from: number, to: number): Promise<number>;
+  /** Predictions (JSON text) of a version's records with event time in [from, to), at most `limit`, newest first. */
+  predictions(
+    model: string,
+    modelVersion: string,
+    from: number,
+    to: number,
+    limit: number,
+  ): Promise<string[]>;
   /** A version's records with event time in [from, to) and id > afterId, in id order. */
   windowPage(
     model: string,

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/app.js';
 import type { ConfigInput } from '../../src/config.js';
 import { ServingRuntime } from '../../src/serving/runtime.js';
+import { jensenShannon, psi } from '../../src/stats/index.js';
 import { AUTH_CONFIG, bearer, TOKENS } from '../alerts/helpers.js';
 import { slowRegressionModel } from '../fixtures/onnx/models.js';
 import { insertAlertRow } from '../notifications/helpers.js';
@@ -353,9 +354,26 @@ describe('shadow', () => {
       },
       { timeout: 5_000 },
     );
-    expect(compare.agreement).toBeGreaterThan(0.5);
-    expect(compare.agreement).toBeLessThanOrEqual(1);
     expect(compare.latency_ms.shadow_mean).toBeGreaterThan(0);
+    // The two versions' label distributions over the same requests, from what monitoring logged.
+    await s.runtime.batcher.flush();
+    const drift = (
+      await s.call<{
+        prediction_drift: { n_active: number; n_shadow: number; psi: number; js_distance: number };
+      }>('GET', '/v1/models/weather/versions/2/compare')
+    ).body.prediction_drift;
+    expect(drift).toMatchObject({ n_active: instances.length, n_shadow: instances.length });
+    // Expected from the two versions' golden labels on these inputs (they disagree on one case).
+    const labelsOf = (v: string) => golden(v).map((c) => c.label);
+    const all = [...new Set([...labelsOf('1'), ...labelsOf('2')])].sort();
+    const counts = (v: string) => all.map((l) => labelsOf(v).filter((x) => x === l).length);
+    expect(drift.psi).toBeCloseTo(psi(counts('1'), counts('2')), 12);
+    expect(drift.js_distance).toBeCloseTo(jensenShannon(counts('1'), counts('2')), 12);
+    expect(drift.psi).toBeGreaterThan(0);
+    expect(compare.agreement).toBeCloseTo(
+      labelsOf('1').filter((l, i) => l === labelsOf('2')[i]).length / instances.length,
+      12,
+    );
     await s.runtime.batcher.flush();
     const logged = await s.t.sql<{ model_version: string; n: number }>(
       "SELECT model_version, count(*) AS n FROM records WHERE model = 'weather' GROUP BY model_version ORDER BY model_version",

@@ -140,6 +140,22 @@ export class PgRecords implements RecordStore {
     );
   }
 
+  async predictions(
+    model: string,
+    modelVersion: string,
+    from: number,
+    to: number,
+    limit: number,
+  ): Promise<string[]> {
+    return (
+      await this.c.rows<{ prediction: string }>(
+        `SELECT prediction FROM records WHERE model = $1 AND model_version = $2 AND ts >= $3 AND ts < $4
+           AND prediction IS NOT NULL ORDER BY ts DESC, id DESC LIMIT $5`,
+        [model, modelVersion, from, to, limit],
+      )
+    ).map((r) => r.prediction);
+  }
+
   async countWindow(model: string, modelVersion: string, from: number, to: number): Promise<number> {
     const rows = await this.c.rows<{ n: number }>(
       'SELECT count(*) AS n FROM records WHERE model = $1 AND model_version = $2 AND ts >= $3 AND ts < $4',

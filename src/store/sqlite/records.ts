@@ -107,6 +107,23 @@ export class SqliteRecords implements RecordStore {
       .all({ model: q.model, from: q.from ?? null, to: q.to ?? null, limit: q.limit }) as RecordRow[];
   }
 
+  async predictions(
+    model: string,
+    modelVersion: string,
+    from: number,
+    to: number,
+    limit: number,
+  ): Promise<string[]> {
+    return (
+      this.c
+        .prepared(
+          `SELECT prediction FROM records WHERE model = ? AND model_version = ? AND ts >= ? AND ts < ?
+             AND prediction IS NOT NULL ORDER BY ts DESC, id DESC LIMIT ?`,
+        )
+        .all(model, modelVersion, from, to, limit) as { prediction: string }[]
+    ).map((r) => r.prediction);
+  }
+
   async countWindow(model: string, modelVersion: string, from: number, to: number): Promise<number> {
     return (
       this.c
