@@ -72,6 +72,20 @@ async function serving(config: ConfigInput = {}): Promise<Serving> {
 
 const DAY = { precipitation: 0, temp_max: 24, temp_min: 13, wind: 2.5 };
 
+/** A regression model `slow` whose every run takes far longer than any deadline here (see the fixture). */
+const slowVersion = () => ({
+  manifest: {
+    name: 'slow',
+    version: '1',
+    created_at: '2026-11-01T00:00:00Z',
+    training_data: { sha256: 'a'.repeat(64), rows: 1, source: 'none' },
+    code_commit: 'test',
+    inputs: [{ name: 'x', type: 'number', required: true }],
+    output: { kind: 'regression', value: 'value' },
+  },
+  model_base64: slowRegressionModel(2048, 40).toString('base64'),
+});
+
 describe('versions', () => {
   it('uploads, activates and rolls back; every answer names the version that produced it', async () => {
     const s = await serving();
@@ -255,18 +269,7 @@ describe('predict', () => {
   }, async () => {
     const s = await serving({ serving: { deadlineMs: 300 } });
     await s.call('POST', '/v1/models/weather/versions', artifact('1'));
-    const slow = {
-      manifest: {
-        name: 'slow',
-        version: '1',
-        created_at: '2026-11-01T00:00:00Z',
-        training_data: { sha256: 'a'.repeat(64), rows: 1, source: 'none' },
-        code_commit: 'test',
-        inputs: [{ name: 'x', type: 'number', required: true }],
-        output: { kind: 'regression', value: 'value' },
-      },
-      model_base64: slowRegressionModel(2048, 40).toString('base64'),
-    };
+    const slow = slowVersion();
     expect((await s.call('POST', '/v1/models/slow/versions', slow)).status).toBe(201);
     let ticks = 0;
     const timer = setInterval(() => ticks++, 10);
@@ -299,18 +302,7 @@ describe('the predict bound', () => {
     timeout: 60_000,
   }, async () => {
     const s = await serving({ serving: { deadlineMs: 500, maxInFlight: 1 }, server: { maxInFlight: 1 } });
-    const slow = {
-      manifest: {
-        name: 'slow',
-        version: '1',
-        created_at: '2026-11-01T00:00:00Z',
-        training_data: { sha256: 'b'.repeat(64), rows: 1, source: 'none' },
-        code_commit: 'test',
-        inputs: [{ name: 'x', type: 'number', required: true }],
-        output: { kind: 'regression', value: 'value' },
-      },
-      model_base64: slowRegressionModel(2048, 40).toString('base64'),
-    };
+    const slow = slowVersion();
     expect((await s.call('POST', '/v1/models/slow/versions', slow)).status).toBe(201);
     const first = s.call('POST', '/v1/models/slow/predict', { features: { x: 1 } });
     await new Promise((r) => setTimeout(r, 50));
