@@ -1,15 +1,21 @@
 # syntax=docker/dockerfile:1
-# driftwatch: the HTTP service (`driftwatch serve`) and its CLI, as a non-root image.
+# driftwatch: the HTTP service (`driftwatch serve`), its CLI and the demo model, as a non-root image.
 #
 #   docker build -t driftwatch:0.1.0 .
-#   docker run --rm -p 8080:8080 -v driftwatch-data:/data -e DRIFTWATCH_HOST=0.0.0.0 \
+#   docker run --rm -p 127.0.0.1:8080:8080 -v driftwatch-data:/data \
 #     -e DRIFTWATCH_CONFIG=/etc/driftwatch/driftwatch.yaml -v "$PWD/driftwatch.yaml:/etc/driftwatch/driftwatch.yaml:ro" \
 #     driftwatch:0.1.0
 #
-# Without DRIFTWATCH_DB the database is the SQLite file /data/driftwatch.db (a volume). Binding to a
-# non-loopback address such as 0.0.0.0 requires auth.tokens in a config file (or `serve --insecure`).
+# Without DRIFTWATCH_DB the database is the SQLite file /data/driftwatch.db (a volume). The image listens on
+# 0.0.0.0 (see DRIFTWATCH_HOST below), which driftwatch allows only with auth.tokens in a config file.
+#
+# test/shipping/dockerfile.test.ts reproduces this file's COPY and RUN steps in a temp directory and starts
+# the result, so keep each step a plain COPY or a `&&` chain of commands.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Pinned: the Node release the image runs. Node 20's ABI (115) is what better-sqlite3's and
+# onnxruntime-node's native binaries are built for. To pin the digest as well:
+#   docker buildx imagetools inspect node:20.20.2-bookworm-slim   →   FROM node:20.20.2-bookworm-slim@sha256:…
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
 # ---- build: compile TypeScript and the native addon, then drop dev dependencies ----------------------
 FROM ${NODE_IMAGE} AS build
@@ -22,8 +28,9 @@ WORKDIR /app
 
 # Dependencies first, so an edit under src/ does not reinstall them. .npmrc carries
 # onnxruntime-node-install=skip, which keeps onnxruntime-node's install script from downloading CUDA
-# libraries. --ignore-scripts because `prepare` (the build) needs src/, which is not copied yet; the
-# addons' own install scripts are then run by `npm rebuild`.
+# libraries (its CPU binary for linux x64/arm64 ships in the npm tarball). --ignore-scripts because
+# `prepare` (the build) needs src/, which is not copied yet; the addons' own install scripts are then run
+# by `npm rebuild`.
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --ignore-scripts --no-audit --no-fund \
  && npm rebuild better-sqlite3 onnxruntime-node
@@ -34,10 +41,18 @@ COPY src ./src
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
-# ---- runtime: production dependencies, compiled code and migrations only ------------------------------
+# ---- runtime: production dependencies, compiled code, migrations and the demo model only --------------
 FROM ${NODE_IMAGE} AS runtime
+# DRIFTWATCH_HOST=0.0.0.0: inside a container loopback is the container's (or the pod's) own, so a published
+# port or a Service could not reach 127.0.0.1. driftwatch REFUSES to start on a non-loopback address unless
+# auth.tokens are configured (a config file named by DRIFTWATCH_CONFIG) or `serve --insecure` is passed:
+# an open API on the network would let anyone change baselines. /healthz and /readyz need no token.
+# A sidecar that only its own pod's containers call can set DRIFTWATCH_HOST=127.0.0.1 and run without tokens.
 ENV NODE_ENV=production \
-    DRIFTWATCH_DB=/data/driftwatch.db
+    DRIFTWATCH_HOST=0.0.0.0 \
+    DRIFTWATCH_PORT=8080 \
+    DRIFTWATCH_DB=/data/driftwatch.db \
+    DRIFTWATCH_MODELS_DIR=/app/models
 WORKDIR /app
 
 COPY --from=build --chown=root:root /app/node_modules ./node_modules
@@ -46,6 +61,9 @@ COPY --chown=root:root package.json ./
 COPY --chown=root:root bin ./bin
 # Read at start-up from ../../../drizzle/{sqlite,pg} relative to dist/store/*/client.js.
 COPY --chown=root:root drizzle ./drizzle
+# The served model repository (serving.modelsDir): the demo model `weather`, versions 1 and 2. Mount
+# another directory over /app/models (or set DRIFTWATCH_MODELS_DIR) to serve your own.
+COPY --chown=root:root models ./models
 
 # The code is owned by root and read-only to the service; only /data is writable, by the `node` user
 # (uid 1000) that the base image provides.
