@@ -76,13 +76,20 @@ describe('docker-compose.yml', () => {
 
   it('provisions Grafana and Prometheus from dashboards/', () => {
     const mounts = (svc: string) => ((compose.services[svc]?.volumes as string[]) ?? []).join('\n');
-    expect(mounts('prometheus')).toContain('./dashboards/prometheus/scrape.yml:');
     expect(mounts('prometheus')).toContain('./dashboards/prometheus/rules.yml:');
     expect(mounts('grafana')).toContain('./dashboards/grafana/provisioning/datasources:');
     expect(mounts('grafana')).toContain('./dashboards/grafana/provisioning/dashboards:');
     const prom = yamlDocuments('deploy/compose/prometheus.yml')[0] as Json;
-    expect(prom.scrape_config_files).toEqual(['/etc/prometheus/scrape.yml']);
     expect(prom.rule_files).toEqual(['/etc/prometheus/rules.yml']);
+    // The compose scrape job is dashboards/prometheus/scrape.yml's, with the compose service names as targets.
+    const reference = (yamlDocuments('dashboards/prometheus/scrape.yml')[0] as Json).scrape_configs as Json[];
+    const job = (prom.scrape_configs as Json[])[0] as Json;
+    expect(job).toMatchObject({
+      job_name: (reference[0] as Json).job_name,
+      honor_labels: true,
+      metrics_path: (reference[0] as Json).metrics_path,
+    });
+    expect(JSON.stringify(job.static_configs)).toContain('driftwatch:8080');
     // The files those mounts are for.
     for (const dir of [
       'dashboards/grafana/provisioning/datasources',
