@@ -278,14 +278,10 @@ export class SqliteAggregates implements AggregateStore {
          WHERE model = ? AND (? IS NULL OR model_version = ?) AND bucket_ms = ? AND bucket_start >= ? AND bucket_start < ?
          ORDER BY bucket_start, model_version`,
       )
-      .all(
-        q.model,
-        q.modelVersion ?? null,
-        q.modelVersion ?? null,
-        q.bucketMs,
-        q.from,
-        q.to,
-      ) as (Omit<TrafficRow, 'latencyCounts'> & { latencyCounts: Buffer })[];
+      .all(q.model, q.modelVersion ?? null, q.modelVersion ?? null, q.bucketMs, q.from, q.to) as (Omit<
+      TrafficRow,
+      'latencyCounts'
+    > & { latencyCounts: Buffer })[];
     return rows.map((r) => ({ ...r, latencyCounts: fromBlob(r.latencyCounts) }));
   }
 }
