@@ -17,6 +17,7 @@ const SQLITE_ONLY = [
   'test/serving/demo-model.test.ts', // the demo model's artifacts and onnxruntime: no store
   'test/serving/{manifest,features,names,outputs,runner}.test.ts', // pure modules and the model process
   'test/examples/demo.test.ts', // a real server process on a SQLite file
+  'test/traffic/histogram.test.ts', // the latency histogram: pure functions
 ];
 
 export default defineConfig({
