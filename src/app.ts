@@ -15,6 +15,7 @@ import { notificationRoutes } from './notifications/routes.js';
 import { servingRoutes } from './serving/routes.js';
 import type { ServingRuntime } from './serving/runtime.js';
 import { thresholdRoutes } from './thresholds/routes.js';
+import { trafficRoutes } from './traffic/routes.js';
 
 export interface AppOptions {
   readiness?: Readiness;
@@ -108,6 +109,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.route('/', modelRoutes());
   app.route('/', baselineRoutes());
   app.route('/', driftRoutes());
+  app.route('/', trafficRoutes());
   app.route('/', labelRoutes());
   app.route('/', alertRoutes());
   app.route('/', notificationRoutes());

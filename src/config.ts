@@ -97,6 +97,11 @@ const driftSettings = z.strictObject({
   // Replace the fixed PSI warning threshold by mean + 3σ of PSI over baseline-sized random chunks of the
   // window's size drawn from the baseline (as NannyML calibrates), never below psiWarning.
   calibrated: z.boolean().optional(),
+  // Traffic alerts (off unless set): a window's latency p95 in ms, and its share of failed requests, at or
+  // above which a latency / error_rate alert fires (critical at twice it); judged once the window has
+  // minSamples requests (latency: minSamples records with latency_ms).
+  latencyP95Ms: z.number().positive().optional(),
+  errorRate: z.number().gt(0).max(1).optional(),
 });
 export type DriftSettingsInput = z.infer<typeof driftSettings>;
 
@@ -160,6 +165,8 @@ const DRIFT_DEFAULTS = {
   alpha: 0.05,
   qualityRate: 0.05,
   calibrated: false,
+  latencyP95Ms: undefined as number | undefined,
+  errorRate: undefined as number | undefined,
 };
 export type DriftSettings = typeof DRIFT_DEFAULTS;
 

@@ -6,7 +6,7 @@ export interface AlertView {
   model: string;
   model_version: string | null;
   feature: string;
-  kind: 'drift' | 'data_quality' | 'prediction_drift';
+  kind: 'drift' | 'data_quality' | 'prediction_drift' | 'latency' | 'error_rate';
   severity: 'warning' | 'critical';
   status: 'open' | 'acknowledged' | 'decided' | 'snoozed' | 'closed';
   assignee: string | null;

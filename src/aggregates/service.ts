@@ -8,10 +8,16 @@ import {
   MAX_EXTRA_PER_BUCKET,
   type NewRecord,
   type Store,
+  type TrafficDelta,
   type Tx,
 } from '../store/index.js';
+import { addValue, SLOTS, trim } from '../traffic/histogram.js';
 import { baselineCache, type ModelBaselines } from './baseline-cache.js';
 import { addOutcome, emptyBucketStats, labelOutcome } from './outcome.js';
+
+/** A failed request: status "error", or no status but an error message. */
+export const isError = (r: Pick<NewRecord, 'status' | 'error'>) =>
+  r.status === 'error' || (r.status === null && typeof r.error === 'string' && r.error !== '');
 
 /** Tallies with nothing counted yet. */
 export const zeroTallies = (): ColumnTallies => ({
@@ -66,6 +72,9 @@ export class AggregateBatch {
   // column order: the per-value loop then does no string building and no allocation.
   private readonly buckets = new Map<string, BucketSlot>();
   private readonly stats = new Map<string, BucketStatsDelta>();
+  // Per (version, bucket), beside `stats`: requests, errors and the latency histogram (full length while
+  // adding, trimmed when written).
+  private readonly traffic = new Map<string, TrafficDelta>();
   private readonly changed = new Map<string, BucketKey>();
   private readonly slotted: Slotted = {
     slot: -1,
@@ -100,7 +109,7 @@ export class AggregateBatch {
   }
 
   add(list: readonly NewRecord[]): void {
-    const { buckets, stats, changed, slotted, bucketMsByModel, withStats } = this;
+    const { buckets, stats, traffic, changed, slotted, bucketMsByModel, withStats } = this;
     for (const r of list) {
       let bucketMs = bucketMsByModel.get(r.model);
       if (bucketMs === undefined) {
@@ -118,6 +127,30 @@ export class AggregateBatch {
       }
       s.records++;
       if (withStats && r.label !== null) addOutcome(s, labelOutcome(r.prediction, r.label), 1);
+      if (withStats) {
+        let t = traffic.get(statsKey);
+        if (!t) {
+          t = {
+            model: r.model,
+            modelVersion: r.modelVersion,
+            bucketStart: start,
+            bucketMs,
+            requests: 0,
+            errors: 0,
+            latencyCount: 0,
+            latencySum: 0,
+            latencyCounts: new Uint32Array(SLOTS),
+          };
+          traffic.set(statsKey, t);
+        }
+        t.requests++;
+        if (isError(r)) t.errors++;
+        if (r.latencyMs !== null && r.latencyMs !== undefined) {
+          t.latencyCount++;
+          t.latencySum += r.latencyMs;
+          addValue(t.latencyCounts, r.latencyMs);
+        }
+      }
 
       const entry = this.models.get(r.model);
       if (!entry) throw new Error(`aggregate batch opened without model ${r.model}`);
@@ -226,6 +259,11 @@ export class AggregateBatch {
     if (deltas.length > 0) await tx.aggregates.add(deltas, now);
     if (this.withStats && this.stats.size > 0)
       await tx.aggregates.addBucketStats([...this.stats.values()], now);
+    if (this.withStats && this.traffic.size > 0)
+      await tx.aggregates.addTraffic(
+        [...this.traffic.values()].map((t) => ({ ...t, latencyCounts: trim(t.latencyCounts) })),
+        now,
+      );
     // Rebuilt history is not news for the drift tick: it would re-judge every old window.
     if (this.options.markChanged !== false && this.changed.size > 0)
       await tx.aggregates.markChanged([...this.changed.values()]);

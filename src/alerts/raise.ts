@@ -4,6 +4,7 @@ import type { ColumnResult } from '../drift/evaluate.js';
 import type { DriftResult, UnknownFeature } from '../drift/service.js';
 import { enqueueNotification, queueAlertmanagerResend } from '../notifications/service.js';
 import type { AlertKind, AlertRow, RetrainRow, Tx } from '../store/index.js';
+import type { TrafficSummary } from '../traffic/service.js';
 import type { NotificationEventType } from '../views.js';
 import { decide, driftSignal, qualitySignal, type Signal } from './policy.js';
 import { alertView, isFiring, retrainView } from './views.js';
@@ -83,11 +84,14 @@ function isSnoozed(alert: AlertRow, now: number): boolean {
 /** How many times a system change is retried when a reviewer changed the alert in between. */
 const CAS_RETRIES = 5;
 
-/** Applies the alert policy to one feature signal of a drift result, in the caller's transaction. */
+/** The window an alert signal comes from: a stored drift result, or a traffic window (see processTraffic). */
+type SignalWindow = Pick<DriftResult, 'id' | 'model' | 'model_version' | 'window' | 'window_kind'>;
+
+/** Applies the alert policy to one feature signal of a window, in the caller's transaction. */
 async function applySignal(
   tx: Tx,
   deps: Deps,
-  result: DriftResult,
+  result: SignalWindow,
   feature: string,
   kind: AlertKind,
   signal: Signal,
@@ -302,6 +306,111 @@ export async function processDriftResult(deps: Deps, result: DriftResult): Promi
           null,
         );
       }
+    }
+  });
+}
+
+/** The alert "feature" of traffic alerts (latency, error_rate): they concern the model, not a column. */
+export const TRAFFIC_FEATURE = '(traffic)';
+
+/** A traffic window judged by the drift tick: a closed bucket or the rolling window of a model version. */
+export interface TrafficWindow {
+  model: string;
+  modelVersion: string;
+  kind: 'bucket' | 'rolling';
+  from: number;
+  to: number;
+  traffic: TrafficSummary;
+}
+
+/**
+ * Traffic evidence has no drift result; its drift_result_id is a negative number unique per window
+ * (−(2·to + 1) for rolling windows, −2·to for buckets), so a window judged again replaces its evidence.
+ */
+const trafficWindowId = (w: TrafficWindow) => -(2 * w.to + (w.kind === 'rolling' ? 1 : 0));
+
+function trafficMeasures(w: TrafficWindow, threshold: number | null) {
+  return {
+    window: { from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() },
+    window_kind: w.kind,
+    model_version: w.modelVersion === '' ? null : w.modelVersion,
+    requests: w.traffic.requests,
+    errors: w.traffic.errors,
+    error_rate: w.traffic.error_rate,
+    latency_count: w.traffic.latency.count,
+    latency_p50_ms: w.traffic.latency.p50,
+    latency_p95_ms: w.traffic.latency.p95,
+    latency_p99_ms: w.traffic.latency.p99,
+    latency_mean_ms: w.traffic.latency.mean,
+    threshold,
+  };
+}
+
+/** Firing at or above `threshold`, critical at twice it (capped at `cap`); null below minSamples. */
+function thresholdSignal(
+  value: number | null,
+  samples: number,
+  threshold: number,
+  minSamples: number,
+  cap = Number.POSITIVE_INFINITY,
+): Signal {
+  if (value === null || samples < minSamples) return null;
+  if (value < threshold) return { firing: false };
+  return { firing: true, severity: value >= Math.min(cap, 2 * threshold) ? 'critical' : 'warning' };
+}
+
+/**
+ * Raises, extends and recovers latency and error_rate alerts from a traffic window, by the model's
+ * `latencyP95Ms` and `errorRate` (off when unset). One alert per (model, kind), as for drift.
+ */
+export async function processTraffic(deps: Deps, w: TrafficWindow): Promise<void> {
+  const settings = driftSettingsFor(deps.config, w.model);
+  const { latencyP95Ms, errorRate } = settings;
+  if (latencyP95Ms === undefined && errorRate === undefined) return;
+  const window: SignalWindow = {
+    id: trafficWindowId(w),
+    model: w.model,
+    model_version: w.modelVersion === '' ? null : w.modelVersion,
+    window: { from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() },
+    window_kind: w.kind,
+  };
+  await deps.store.tx(async (tx) => {
+    if (latencyP95Ms !== undefined) {
+      const signal = thresholdSignal(
+        w.traffic.latency.p95,
+        w.traffic.latency.count,
+        latencyP95Ms,
+        settings.minSamples,
+      );
+      await applySignal(
+        tx,
+        deps,
+        window,
+        TRAFFIC_FEATURE,
+        'latency',
+        signal,
+        trafficMeasures(w, latencyP95Ms),
+        null,
+      );
+    }
+    if (errorRate !== undefined) {
+      const signal = thresholdSignal(
+        w.traffic.error_rate,
+        w.traffic.requests,
+        errorRate,
+        settings.minSamples,
+        1,
+      );
+      await applySignal(
+        tx,
+        deps,
+        window,
+        TRAFFIC_FEATURE,
+        'error_rate',
+        signal,
+        trafficMeasures(w, errorRate),
+        null,
+      );
     }
   });
 }

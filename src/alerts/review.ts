@@ -180,7 +180,7 @@ export async function listAlerts(deps: Pick<AppDeps, 'store'>, f: AlertFilter): 
 }
 
 export interface AlertEvidenceView {
-  drift_result_id: number;
+  drift_result_id: number | null;
   window_kind: string;
   window: { from: string; to: string };
   severity: string;
@@ -219,7 +219,7 @@ export async function alertDetail(deps: Deps, id: number): Promise<AlertDetail> 
   const latest = evidence[0];
   let histogram: FeatureHistogram | null = null;
   // Schema alerts name a feature the baseline does not have: there is nothing to compare.
-  if (latest && alert.kind !== 'data_quality') {
+  if (latest && (alert.kind === 'drift' || alert.kind === 'prediction_drift')) {
     try {
       histogram = await featureHistogram(
         deps,
@@ -239,7 +239,8 @@ export async function alertDetail(deps: Deps, id: number): Promise<AlertDetail> 
   return {
     ...alertView(alert),
     evidence: evidence.map((e) => ({
-      drift_result_id: e.driftResultId,
+      // Traffic evidence (latency, error_rate) comes from no stored drift result.
+      drift_result_id: e.driftResultId > 0 ? e.driftResultId : null,
       window_kind: e.windowKind,
       window: { from: new Date(e.windowFrom).toISOString(), to: new Date(e.windowTo).toISOString() },
       severity: e.severity,

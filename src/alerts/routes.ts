@@ -34,7 +34,7 @@ const listQuery = z.strictObject({
   model: z.string().min(1).optional(),
   severity: z.enum(['warning', 'critical']).optional(),
   assignee: z.string().min(1).optional(),
-  kind: z.enum(['drift', 'data_quality', 'prediction_drift']).optional(),
+  kind: z.enum(['drift', 'data_quality', 'prediction_drift', 'latency', 'error_rate']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 

@@ -1,9 +1,10 @@
-import { processDriftResult, resendFiring, wakeSnoozed } from '../alerts/raise.js';
+import { processDriftResult, processTraffic, resendFiring, wakeSnoozed } from '../alerts/raise.js';
 import { driftSettingsFor } from '../config.js';
 import type { AppDeps } from '../context.js';
 import { type DriftResult, evaluateAndStore, evaluateModel, rollingWindow } from '../drift/service.js';
 import { alertmanagerChannels } from '../notifications/service.js';
 import type { ChangedBucket } from '../store/index.js';
+import { windowTraffic } from '../traffic/service.js';
 
 // The composing step: drift/ evaluates windows, alerts/ turns results into alerts. Nothing else wires
 // the two together, so data flows one way (aggregates → drift → alerts → notifications).
@@ -22,6 +23,26 @@ export interface DriftTickResult {
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/**
+ * Judges a window's traffic (latency p95, error rate) when the model has traffic thresholds; independent of
+ * any baseline, so a model without one gets traffic alerts too.
+ */
+async function judgeTraffic(
+  deps: Deps,
+  model: string,
+  modelVersion: string,
+  kind: 'bucket' | 'rolling',
+  from: number,
+  to: number,
+): Promise<void> {
+  const s = driftSettingsFor(deps.config, model);
+  if (s.latencyP95Ms === undefined && s.errorRate === undefined) return;
+  const traffic = await deps.store.read((tx) =>
+    windowTraffic(tx, { model, modelVersion, bucketMs: s.bucket, from, to }),
+  );
+  await processTraffic(deps, { model, modelVersion, kind, from, to, traffic });
+}
+
 /** Evaluates a window and hands the result to alerts; one window's failure is reported, not thrown. */
 async function evaluateAndRaise(
   deps: Deps,
@@ -33,6 +54,7 @@ async function evaluateAndRaise(
   to: number,
 ): Promise<boolean> {
   try {
+    await judgeTraffic(deps, model, modelVersion, kind, from, to);
     const r = await evaluateAndStore(deps, model, modelVersion, kind, from, to);
     if (r) {
       await processDriftResult(deps, r);
@@ -130,7 +152,18 @@ export async function runDriftNow(
   range: { from?: number; to?: number } = {},
 ): Promise<DriftResult[]> {
   const results = await evaluateModel(deps, model, range);
-  for (const r of results) await processDriftResult(deps, r);
+  for (const r of results) {
+    await processDriftResult(deps, r);
+    if (r.window_kind !== 'range')
+      await judgeTraffic(
+        deps,
+        model,
+        r.model_version ?? '',
+        r.window_kind,
+        Date.parse(r.window.from),
+        Date.parse(r.window.to),
+      );
+  }
   return results;
 }
 

@@ -32,7 +32,24 @@ const KIND_LABEL: Record<AlertView['kind'], string> = {
   drift: 'Drift',
   data_quality: 'Data-quality',
   prediction_drift: 'Prediction drift',
+  latency: 'Latency',
+  error_rate: 'Error-rate',
 };
+
+const isTraffic = (alert: AlertView) => alert.kind === 'latency' || alert.kind === 'error_rate';
+
+/**
+ * What raised a traffic alert, from its latest window's measures (src/alerts/raise.ts trafficMeasures):
+ * the latency p95 or the error rate, with the threshold it was judged by. Drift fields do not exist there.
+ */
+function trafficCause(alert: AlertView): string {
+  const l = alert.latest;
+  const threshold = num(l.threshold);
+  if (alert.kind === 'latency')
+    return `latency p95 ${fmt(num(l.latency_p95_ms), 1)} ms over ${num(l.latency_count) ?? 'n/a'} requests${threshold === null ? '' : ` (alerting at ${fmt(threshold, 1)} ms)`}`;
+  const rate = num(l.error_rate);
+  return `error rate ${rate === null ? 'n/a' : pct(rate)} of ${num(l.requests) ?? 'n/a'} requests${threshold === null ? '' : ` (alerting at ${pct(threshold)})`}`;
+}
 
 function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
@@ -99,6 +116,7 @@ function qualityCause(config: Config, alert: AlertView): string {
 
 /** The measures a message quotes: PSI for drift, the rate that fired for data quality. */
 function headline(config: Config, alert: AlertView): string {
+  if (isTraffic(alert)) return trafficCause(alert);
   return alert.kind === 'data_quality' ? qualityCause(config, alert) : `PSI ${fmt(measures(alert).psi)}`;
 }
 
@@ -193,9 +211,19 @@ export function slackPayload(config: Config, event: NotificationEvent): SlackPay
       field('Feature', a.feature),
       field('Severity', a.severity),
       field('Status', a.status),
-      ...(a.kind === 'data_quality'
-        ? qualityRates(a.latest).map((r) => field(r.field.name, r.field.value))
-        : [field('PSI', fmt(m.psi)), field('p-value', fmt(m.pvalue))]),
+      ...(isTraffic(a)
+        ? [
+            field('Requests', num(a.latest.requests)),
+            a.kind === 'latency'
+              ? field('Latency p95 (ms)', fmt(num(a.latest.latency_p95_ms), 1))
+              : field(
+                  'Error rate',
+                  num(a.latest.error_rate) === null ? null : pct(num(a.latest.error_rate) as number),
+                ),
+          ]
+        : a.kind === 'data_quality'
+          ? qualityRates(a.latest).map((r) => field(r.field.name, r.field.value))
+          : [field('PSI', fmt(m.psi)), field('p-value', fmt(m.pvalue))]),
     ];
   } else if (event.retrainRequest) {
     const r = event.retrainRequest;
@@ -241,15 +269,21 @@ export function alertmanagerAlert(config: Config, alert: AlertView, endsAt?: str
   // The label set is the alert's identity in Alertmanager: the model version moves as new versions attach
   // evidence, so it goes in the annotations; severity changes only by escalation, which resolves the old set.
   const labels: Record<string, string> = {
-    alertname: 'DriftDetected',
+    alertname:
+      alert.kind === 'latency'
+        ? 'LatencyHigh'
+        : alert.kind === 'error_rate'
+          ? 'ErrorRateHigh'
+          : 'DriftDetected',
     model: alert.model,
     feature: alert.feature,
     kind: alert.kind,
     severity: alert.severity,
   };
   const threshold = driftSettingsFor(config, alert.model).qualityRate;
-  const measured =
-    alert.kind === 'data_quality'
+  const measured = isTraffic(alert)
+    ? `${trafficCause(alert)}, ${alert.evidence_count} window(s)`
+    : alert.kind === 'data_quality'
       ? `${qualityCause(config, alert)} (alerting at ${pct(threshold)}), ${alert.evidence_count} window(s)`
       : `PSI ${fmt(m.psi)} (peak ${fmt(peak)}), p-value ${fmt(m.pvalue)}, ${alert.evidence_count} drifted window(s)`;
   const description =

@@ -21,6 +21,7 @@ const TABLES = [
   'baseline_columns',
   'aggregates',
   'bucket_stats',
+  'traffic',
   'changed_buckets',
   'activations',
   'drift_results',

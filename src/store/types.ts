@@ -9,7 +9,7 @@
 /** A column of an aggregate: a baseline feature, the prediction, or a feature the baseline does not have. */
 export type Role = 'feature' | 'prediction' | 'extra';
 export type WindowKind = 'bucket' | 'rolling' | 'range';
-export type AlertKind = 'drift' | 'data_quality' | 'prediction_drift';
+export type AlertKind = 'drift' | 'data_quality' | 'prediction_drift' | 'latency' | 'error_rate';
 export type AlertSeverity = 'warning' | 'critical';
 export type AlertStatus = 'open' | 'acknowledged' | 'decided' | 'snoozed' | 'closed';
 export type AlertDecision = 'retrain' | 'accept_shift' | 'rollback' | 'false_positive' | 'snooze';
@@ -135,6 +135,24 @@ export interface BucketKey {
 }
 
 export interface BucketStatsDelta extends BucketKey, Outcomes {}
+
+/** Request, error and latency counts of a bucket (or, merged, of a window); see src/traffic/histogram.ts. */
+export interface TrafficTallies {
+  requests: number;
+  errors: number;
+  /** Records that carried latency_ms. */
+  latencyCount: number;
+  latencySum: number;
+  /** Latency histogram: uint32 counts per log-spaced slot, trailing zeros trimmed. */
+  latencyCounts: Uint32Array;
+}
+
+export interface TrafficDelta extends BucketKey, TrafficTallies {}
+
+export interface TrafficRow extends TrafficTallies {
+  modelVersion: string;
+  bucketStart: number;
+}
 
 /** A bucket whose data changed since the drift tick last took it; `seq` grows with every change. */
 export interface ChangedBucket extends BucketKey {
@@ -427,6 +445,19 @@ export interface AggregateStore {
   takeChanged(key: BucketKey, seq: number): Promise<void>;
   /** Records that the rolling window saw this bucket's change `seq`. */
   markRolled(key: BucketKey, seq: number): Promise<void>;
+  /** Adds each delta to its (bucket) traffic row: counts add and histograms merge (safe with several writers). */
+  addTraffic(list: readonly TrafficDelta[], now: number): Promise<void>;
+  /**
+   * Traffic rows of a model with bucket_start in [from, to), of one version or of all, ordered by
+   * bucket start then version.
+   */
+  traffic(q: {
+    model: string;
+    modelVersion?: string | undefined;
+    bucketMs: number;
+    from: number;
+    to: number;
+  }): Promise<TrafficRow[]>;
 }
 
 export interface BaselineStore {

@@ -60,9 +60,29 @@ export const thresholdView = (t: ThresholdSource): ThresholdView => ({
   ...(t.setBy === undefined ? {} : { set_by: t.setBy, reason: t.reason ?? null }),
 });
 
+export interface TrafficThresholds {
+  /** Latency p95 (ms) at or above which a latency alert fires; null: off. */
+  latency_p95_ms: number | null;
+  /** Share of failed requests at or above which an error_rate alert fires; null: off. */
+  error_rate: number | null;
+  /** Requests (latency: records with latency_ms) a window needs before it is judged. */
+  min_samples: number;
+}
+
+/** Traffic alert thresholds of a model (config `models.<m>` < `drift`; off by default). */
+export function trafficThresholds(config: Config, model: string): TrafficThresholds {
+  const s = driftSettingsFor(config, model);
+  return {
+    latency_p95_ms: s.latencyP95Ms ?? null,
+    error_rate: s.errorRate ?? null,
+    min_samples: s.minSamples,
+  };
+}
+
 export interface AlertPolicyView {
   model: string;
   features: Record<string, ThresholdView>;
+  traffic: TrafficThresholds;
 }
 
 /** The thresholds each feature of the model's active baselines (and the prediction) is judged by. */
@@ -77,6 +97,7 @@ export async function alertPolicy(
     return {
       model,
       features: Object.fromEntries([...features, 'prediction'].map((f) => [f, thresholdView(lookup(f))])),
+      traffic: trafficThresholds(deps.config, model),
     };
   });
 }

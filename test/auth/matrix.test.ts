@@ -28,6 +28,7 @@ const EXPECTED: Record<string, Rule> = {
   'GET /v1/models/:model/drift': 'reviewer',
   'GET /v1/models/:model/drift/latest': 'reviewer',
   'GET /v1/models/:model/features/:feature/histogram': 'reviewer',
+  'GET /v1/models/:model/traffic': 'reviewer',
   'GET /v1/models/:model/alert-policy': 'reviewer',
   'PUT /v1/models/:model/features/:feature/thresholds': 'admin',
   'GET /v1/alerts': 'reviewer',

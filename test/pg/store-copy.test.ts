@@ -26,6 +26,7 @@ async function snapshot(client: Client) {
     drift: (await client.get(`/v1/models/m/drift?from=${hour(0)}&to=${FIXED_NOW + HOUR}&limit=1000`)).body,
     latest: (await client.get('/v1/models/m/drift/latest')).body,
     histogram: (await client.get('/v1/models/m/features/x/histogram')).body,
+    traffic: (await client.get(`/v1/models/m/traffic?from=${hour(0)}&to=${FIXED_NOW + HOUR}`)).body,
     records: (await client.get('/v1/models/m/records?limit=1000')).body,
     retrain: (await client.get('/v1/retrain-requests')).body,
     rejections: (await client.get('/v1/ingest/rejections?limit=1000')).body,

@@ -13,6 +13,8 @@ import {
   type ChangedBucket,
   MAX_EXTRA_PER_BUCKET,
   type Outcomes,
+  type TrafficDelta,
+  type TrafficRow,
   type WindowKey,
 } from '../types.js';
 import type { PgConn } from './client.js';
@@ -422,6 +424,162 @@ export class PgAggregates implements AggregateStore {
       [seq, k.model, k.modelVersion, k.bucketStart, k.bucketMs],
     );
   }
+
+  /**
+   * Traffic rows merge as aggregates do: lock the batch's existing rows (FOR UPDATE, in key order, so
+   * writers do not deadlock), add scalars and histograms in JS, write back; insert the rest, and lock and
+   * merge on the next pass any row another writer created in between.
+   */
+  async addTraffic(list: readonly TrafficDelta[], now: number): Promise<void> {
+    if (list.length === 0) return;
+    const merged = new Map<string, TrafficDelta>();
+    for (const t of list) {
+      const k = bucketKeyOf(t);
+      const seen = merged.get(k);
+      merged.set(k, seen ? addTrafficTallies(seen, t) : t);
+    }
+    let pending = [...merged.entries()].sort((a, b) => cmp(a[0], b[0]));
+    for (let pass = 0; pending.length > 0; pass++) {
+      if (pass > 3) throw new Error('traffic upsert did not converge');
+      const keys = pending.map(([, t]) => t);
+      const locked = await this.c.rows<{
+        model: string;
+        model_version: string;
+        bucket_start: number;
+        bucket_ms: number;
+        requests: number;
+        errors: number;
+        latency_count: number;
+        latency_sum: number;
+        latency_counts: Buffer;
+      }>(
+        `SELECT model, model_version, bucket_start, bucket_ms, requests, errors, latency_count, latency_sum, latency_counts
+         FROM traffic WHERE (model, model_version, bucket_start, bucket_ms) IN
+           (SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[]))
+         ORDER BY model COLLATE "C", model_version COLLATE "C", bucket_start, bucket_ms
+         FOR UPDATE`,
+        trafficKeyParams(keys),
+      );
+      const byKey = new Map(
+        locked.map((r) => [
+          bucketKeyOf({
+            model: r.model,
+            modelVersion: r.model_version,
+            bucketStart: r.bucket_start,
+            bucketMs: r.bucket_ms,
+          }),
+          r,
+        ]),
+      );
+      const updates: TrafficDelta[] = [];
+      const inserts: [string, TrafficDelta][] = [];
+      for (const [k, t] of pending) {
+        const r = byKey.get(k);
+        if (!r) inserts.push([k, t]);
+        else
+          updates.push(
+            addTrafficTallies(t, {
+              requests: r.requests,
+              errors: r.errors,
+              latencyCount: r.latency_count,
+              latencySum: r.latency_sum,
+              latencyCounts: fromBlob(r.latency_counts),
+            }),
+          );
+      }
+      if (updates.length > 0) {
+        await this.c.run(
+          `UPDATE traffic t SET requests = v.requests, errors = v.errors, latency_count = v.latency_count,
+             latency_sum = v.latency_sum, latency_counts = v.latency_counts, updated_at = greatest(t.updated_at, $10)
+           FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[],
+             $8::float8[], $9::bytea[])
+             AS v(model, model_version, bucket_start, bucket_ms, requests, errors, latency_count, latency_sum, latency_counts)
+           WHERE t.model = v.model AND t.model_version = v.model_version AND t.bucket_start = v.bucket_start
+             AND t.bucket_ms = v.bucket_ms`,
+          [...trafficKeyParams(updates), ...trafficValueParams(updates), now],
+        );
+      }
+      if (inserts.length === 0) break;
+      const rows = inserts.map(([, t]) => t);
+      const created = await this.c.rows<{ k: string }>(
+        `INSERT INTO traffic (model, model_version, bucket_start, bucket_ms, requests, errors, latency_count, latency_sum,
+           latency_counts, updated_at)
+         SELECT *, $10::int8 FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
+           $7::int8[], $8::float8[], $9::bytea[])
+         ON CONFLICT (model, model_version, bucket_start, bucket_ms) DO NOTHING
+         RETURNING json_build_array(model, model_version, bucket_start, bucket_ms)::text AS k`,
+        [...trafficKeyParams(rows), ...trafficValueParams(rows), now],
+      );
+      const done = new Set(created.map((r) => JSON.stringify(JSON.parse(r.k))));
+      pending = inserts.filter(([k]) => !done.has(k));
+    }
+  }
+
+  async traffic(q: {
+    model: string;
+    modelVersion?: string | undefined;
+    bucketMs: number;
+    from: number;
+    to: number;
+  }): Promise<TrafficRow[]> {
+    const rows = await this.c.rows<{
+      model_version: string;
+      bucket_start: number;
+      requests: number;
+      errors: number;
+      latency_count: number;
+      latency_sum: number;
+      latency_counts: Buffer;
+    }>(
+      `SELECT model_version, bucket_start, requests, errors, latency_count, latency_sum, latency_counts FROM traffic
+       WHERE model = $1 AND ($2::text IS NULL OR model_version = $2) AND bucket_ms = $3 AND bucket_start >= $4
+         AND bucket_start < $5
+       ORDER BY bucket_start, model_version COLLATE "C"`,
+      [q.model, q.modelVersion ?? null, q.bucketMs, q.from, q.to],
+    );
+    return rows.map((r) => ({
+      modelVersion: r.model_version,
+      bucketStart: r.bucket_start,
+      requests: r.requests,
+      errors: r.errors,
+      latencyCount: r.latency_count,
+      latencySum: r.latency_sum,
+      latencyCounts: fromBlob(r.latency_counts),
+    }));
+  }
+}
+
+function addTrafficTallies<T extends TrafficDelta>(
+  a: T,
+  b: Pick<TrafficDelta, 'requests' | 'errors' | 'latencyCount' | 'latencySum' | 'latencyCounts'>,
+): T {
+  return {
+    ...a,
+    requests: a.requests + b.requests,
+    errors: a.errors + b.errors,
+    latencyCount: a.latencyCount + b.latencyCount,
+    latencySum: a.latencySum + b.latencySum,
+    latencyCounts: addCounts(a.latencyCounts, b.latencyCounts),
+  };
+}
+
+function trafficKeyParams(list: readonly TrafficDelta[]): unknown[] {
+  return [
+    list.map((t) => t.model),
+    list.map((t) => t.modelVersion),
+    list.map((t) => t.bucketStart),
+    list.map((t) => t.bucketMs),
+  ];
+}
+
+function trafficValueParams(list: readonly TrafficDelta[]): unknown[] {
+  return [
+    list.map((t) => t.requests),
+    list.map((t) => t.errors),
+    list.map((t) => t.latencyCount),
+    list.map((t) => t.latencySum),
+    list.map((t) => toBlob(t.latencyCounts)),
+  ];
 }
 
 function keyParams(list: readonly AggregateDelta[]): unknown[] {

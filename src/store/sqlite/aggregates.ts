@@ -13,6 +13,8 @@ import {
   type ChangedBucket,
   MAX_EXTRA_PER_BUCKET,
   type Outcomes,
+  type TrafficDelta,
+  type TrafficRow,
   type WindowKey,
 } from '../types.js';
 import type { Connection } from './client.js';
@@ -231,6 +233,56 @@ export class SqliteAggregates implements AggregateStore {
            AND rolled_seq < ?`,
       )
       .run(seq, k.model, k.modelVersion, k.bucketStart, k.bucketMs, seq);
+  }
+
+  async addTraffic(list: readonly TrafficDelta[], now: number): Promise<void> {
+    // Additive upsert: the database adds the scalars and the histograms (dw_add_counts keeps the longer tail).
+    const stmt = this.c.prepared(
+      `INSERT INTO traffic (model, model_version, bucket_start, bucket_ms, requests, errors, latency_count, latency_sum,
+         latency_counts, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (model, model_version, bucket_start, bucket_ms) DO UPDATE SET
+         requests = traffic.requests + excluded.requests, errors = traffic.errors + excluded.errors,
+         latency_count = traffic.latency_count + excluded.latency_count,
+         latency_sum = traffic.latency_sum + excluded.latency_sum,
+         latency_counts = dw_add_counts(traffic.latency_counts, excluded.latency_counts),
+         updated_at = max(traffic.updated_at, excluded.updated_at)`,
+    );
+    for (const t of list) {
+      stmt.run(
+        t.model,
+        t.modelVersion,
+        t.bucketStart,
+        t.bucketMs,
+        t.requests,
+        t.errors,
+        t.latencyCount,
+        t.latencySum,
+        toBlob(t.latencyCounts),
+        now,
+      );
+    }
+  }
+
+  async traffic(q: {
+    model: string;
+    modelVersion?: string | undefined;
+    bucketMs: number;
+    from: number;
+    to: number;
+  }): Promise<TrafficRow[]> {
+    const rows = this.c
+      .prepared(
+        `SELECT model_version AS modelVersion, bucket_start AS bucketStart, requests, errors, latency_count AS latencyCount,
+           latency_sum AS latencySum, latency_counts AS latencyCounts FROM traffic
+         WHERE model = ? AND (? IS NULL OR model_version = ?) AND bucket_ms = ? AND bucket_start >= ? AND bucket_start < ?
+         ORDER BY bucket_start, model_version`,
+      )
+      .all(q.model, q.modelVersion ?? null, q.modelVersion ?? null, q.bucketMs, q.from, q.to) as (Omit<
+      TrafficRow,
+      'latencyCounts'
+    > & { latencyCounts: Buffer })[];
+    return rows.map((r) => ({ ...r, latencyCounts: fromBlob(r.latencyCounts) }));
   }
 }
 

@@ -18,7 +18,9 @@ export const alerts = pgTable(
     model: text('model').notNull(),
     modelVersion: text('model_version').notNull(),
     feature: text('feature').notNull(),
-    kind: text('kind', { enum: ['drift', 'data_quality', 'prediction_drift'] }).notNull(),
+    kind: text('kind', {
+      enum: ['drift', 'data_quality', 'prediction_drift', 'latency', 'error_rate'],
+    }).notNull(),
     severity: text('severity', { enum: ['warning', 'critical'] }).notNull(),
     status: text('status', { enum: ['open', 'acknowledged', 'decided', 'snoozed', 'closed'] }).notNull(),
     assignee: text('assignee'),

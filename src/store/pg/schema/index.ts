@@ -3,3 +3,4 @@ export * from './baselines.js';
 export * from './pending-events.js';
 export * from './records.js';
 export * from './serving.js';
+export * from './traffic.js';

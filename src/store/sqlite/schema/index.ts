@@ -6,3 +6,4 @@ export * from './pending-events.js';
 export * from './records.js';
 export * from './rejections.js';
 export * from './serving.js';
+export * from './traffic.js';
