@@ -10,6 +10,7 @@ import { healthRoutes, type Readiness } from './health/routes.js';
 import { ingestRoutes } from './ingest/routes.js';
 import { jobRoutes } from './jobs/routes.js';
 import { labelRoutes } from './labels/routes.js';
+import { Metrics, metricsRoutes } from './metrics/index.js';
 import { modelRoutes } from './models/routes.js';
 import { notificationRoutes } from './notifications/routes.js';
 import { servingRoutes } from './serving/routes.js';
@@ -21,6 +22,11 @@ export interface AppOptions {
   readiness?: Readiness;
   /** The versions this process serves (POST /v1/models/:name/predict, /v2/…). */
   serving?: ServingRuntime;
+  /**
+   * This app's metrics registry (GET /metrics). Default: deps.metrics, else a new one, which becomes
+   * deps.metrics so the services called with these deps report into it.
+   */
+  metrics?: Metrics;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -28,6 +34,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Builds the HTTP application without a socket, so tests drive it with app.request(). */
 export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const metrics = options.metrics ?? (deps.metrics instanceof Metrics ? deps.metrics : new Metrics(deps));
+  deps.metrics ??= metrics;
 
   app.use(async (c, next) => {
     const started = performance.now();
@@ -39,12 +47,15 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
     c.header('x-request-id', requestId);
     await next();
     const status = c.res.status;
+    const seconds = (performance.now() - started) / 1000;
+    // The route pattern ("/v1/models/:model", "/*" when nothing matched) keeps the label set bounded.
+    metrics.httpRequest(c.req.method, c.req.routePath, status, seconds);
     const line = {
       method: c.req.method,
       route: c.req.routePath,
       path: c.req.path,
       status,
-      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+      duration_ms: Math.round(seconds * 1e6) / 1000,
       ...(c.get('model') ? { model: c.get('model') } : {}),
       ...(c.res.headers.get('x-model-version')
         ? { model_version: c.res.headers.get('x-model-version') }
@@ -66,7 +77,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   const PREDICT = /^\/(v1\/models\/[^/]+\/predict|v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer)$/;
   app.use(async (c, next) => {
     const path = c.req.path;
-    if (path === '/healthz' || path === '/readyz') return next();
+    // Health checks and scrapes are never counted or refused.
+    if (path === '/healthz' || path === '/readyz' || path === '/metrics') return next();
     if (c.req.method === 'POST' && PREDICT.test(path)) {
       if (inFlight.predict >= maxPredictInFlight) {
         c.header('retry-after', '1');
@@ -115,6 +127,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.route('/', notificationRoutes());
   app.route('/', thresholdRoutes());
   app.route('/', jobRoutes());
+  app.route('/', metricsRoutes(metrics));
   // The bundled inference endpoint, when this process serves models.
   if (options.serving) app.route('/', servingRoutes(options.serving));
 

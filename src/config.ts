@@ -125,7 +125,8 @@ const modelSettings = driftSettings.extend({
     .optional(),
 });
 
-const role = z.enum(['ingest', 'reviewer', 'admin']);
+// metrics: may only scrape GET /metrics (a Prometheus server's token).
+const role = z.enum(['ingest', 'reviewer', 'admin', 'metrics']);
 export type Role = z.infer<typeof role>;
 
 const token = z
@@ -254,6 +255,13 @@ export const configSchema = z.strictObject({
     .strictObject({
       // No tokens: the API is open (allowed only on loopback unless --insecure).
       tokens: z.array(token).default([]),
+    })
+    .prefault({}),
+  metrics: z
+    .strictObject({
+      // GET /metrics without a token when the request comes from a loopback address (a Prometheus agent or
+      // sidecar in the same pod). With tokens configured, anyone else needs a metrics or admin token.
+      loopbackOpen: z.boolean().default(true),
     })
     .prefault({}),
   client: z

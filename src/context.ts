@@ -32,6 +32,34 @@ export interface JobStatusView {
   next_run: string | null;
 }
 
+/**
+ * Per-process counters and histograms that services report to (GET /metrics); src/metrics/ implements it.
+ * Optional in deps so services and tests without metrics need nothing.
+ */
+export interface MetricsSink {
+  /** Ingest outcomes of one batch, per model as sent (the sink bounds the labels). */
+  ingested(counts: {
+    accepted: ReadonlyMap<string, number>;
+    duplicate: ReadonlyMap<string, number>;
+    rejected: ReadonlyMap<string | null, number>;
+  }): void;
+  /** Newly stored records: their model, version, status and the latency they report. */
+  logged(
+    records: readonly {
+      model: string;
+      modelVersion: string;
+      status: 'ok' | 'error' | null;
+      latencyMs: number | null;
+    }[],
+  ): void;
+  /** One scored predict request of the bundled endpoint. */
+  predicted(model: string, modelVersion: string, seconds: number): void;
+  /** One run of a job, successful or not. */
+  jobRan(job: string, seconds: number): void;
+  /** One failed delivery attempt to a notification channel. */
+  notificationFailed(channel: string): void;
+}
+
 /** Everything a service function needs, passed explicitly instead of read from globals. */
 export interface AppDeps {
   config: Config;
@@ -42,6 +70,8 @@ export interface AppDeps {
   jobs?: JobsView;
   /** Identity of this process in leases (job leader, delivery run); generated when absent. */
   instance?: string;
+  /** This app's metrics (one prom-client Registry per deps); createApp makes one when absent. */
+  metrics?: MetricsSink;
 }
 
 export type AppEnv = {

@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { AppDeps } from './context.js';
 import { createJobs, type JobRegistry } from './jobs/index.js';
 import { createLogger } from './logger.js';
+import { Metrics } from './metrics/index.js';
 import { ServingRuntime } from './serving/runtime.js';
 import { scanModelsDir } from './serving/versions.js';
 import { openStore } from './store/index.js';
@@ -85,6 +86,7 @@ export async function startServer(
 
   let deps: AppDeps;
   let jobs: JobRegistry;
+  let metrics: Metrics;
   try {
     const store = await openStore(config.database);
     deps = {
@@ -94,6 +96,9 @@ export async function startServer(
       clock: Date.now,
       ...(options.instance ? { instance: options.instance } : {}),
     };
+    // One registry per app: created before the jobs and the serving runtime, which report into it.
+    metrics = new Metrics(deps);
+    deps.metrics = metrics;
     jobs = createJobs(deps);
     deps.jobs = jobs;
     await jobs.start();
@@ -109,7 +114,11 @@ export async function startServer(
   for (const problem of scan.problems) log.error({ problem }, 'model version not registered');
   const serving = new ServingRuntime(deps);
   await serving.start();
-  const app = createApp(deps, { readiness: { accepting: () => accepting }, serving });
+  const app = createApp(deps, {
+    readiness: { accepting: () => accepting },
+    serving,
+    metrics,
+  });
   handler = (req) => app.fetch(req);
   log.info(
     { host: config.server.host, port: address.port, db: deps.store.location, leader: jobs.leader() },

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Role } from '../config.js';
 import type { AppEnv } from '../context.js';
 import { ApiError } from '../errors.js';
-import { tokenTable } from './tokens.js';
+import { isLoopback, tokenTable } from './tokens.js';
 
 const OPEN_ACTOR = { name: 'anonymous', role: 'admin' as const };
 
@@ -44,3 +44,31 @@ export function allow(...roles: Role[]): MiddlewareHandler<AppEnv> {
 
 /** Read access: reviewers and admins. */
 export const canRead = () => allow('reviewer');
+
+/** The peer address of the request (node-server's socket), or null when there is none (app.request in tests). */
+export function remoteAddress(c: { env: unknown }): string | null {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? null;
+}
+
+const LOOPBACK_SCRAPER = { name: 'loopback', role: 'metrics' as const };
+
+/**
+ * GET /metrics: open when the API is open; with tokens configured, a metrics or admin token, or no
+ * credential at all from a loopback peer while `metrics.loopbackOpen` (the default) holds. A credential
+ * that is sent is always checked, loopback or not.
+ */
+export function allowMetrics(): MiddlewareHandler<AppEnv> {
+  const checkToken = allow('metrics');
+  return async (c, next) => {
+    const { config } = c.get('deps');
+    if (!tokenTable(config).open && c.req.header('authorization') === undefined) {
+      const peer = remoteAddress(c);
+      if (config.metrics.loopbackOpen && peer !== null && isLoopback(peer)) {
+        c.set('actor', LOOPBACK_SCRAPER);
+        return next();
+      }
+    }
+    return checkToken(c, next);
+  };
+}

@@ -52,6 +52,8 @@ export function tokenTable(config: Config): TokenTable {
 
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
+  // A peer address on a dual-stack socket: ::ffff:127.0.0.1.
+  if (host.startsWith('::ffff:')) return isLoopback(host.slice('::ffff:'.length));
   if (isIP(host) === 4) return host.startsWith('127.');
   return host === '::1';
 }

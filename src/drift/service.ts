@@ -18,6 +18,9 @@ import {
 
 type Deps = Pick<AppDeps, 'store' | 'config' | 'clock'>;
 
+/** Features per model version kept in feature_latest (and so exported as metrics labels). */
+export const MAX_FEATURES_LATEST = 500;
+
 /** A feature present in production records but absent from the baseline (a schema signal). */
 export interface UnknownFeature {
   feature: string;
@@ -157,6 +160,22 @@ export async function evaluateAndStore(
       result: JSON.stringify(body),
       evaluatedAt: now,
     });
+    // The newest measures per feature, for GET /metrics (bounded: the baseline's features, at most
+    // MAX_FEATURES_LATEST of them). An on-demand range is history, not the current state.
+    if (kind !== 'range') {
+      await tx.metrics.putFeatureLatest(
+        model,
+        modelVersion,
+        { kind, to, evaluatedAt: now },
+        evaluation.features.slice(0, MAX_FEATURES_LATEST).map((f) => ({
+          feature: f.feature,
+          psi: f.psi,
+          ksStatistic: f.ks_statistic,
+          ksPvalue: f.ks_pvalue,
+          drifted: f.drifted,
+        })),
+      );
+    }
     return { id, ...body };
   });
 }

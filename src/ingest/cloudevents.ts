@@ -19,7 +19,7 @@ export const CE_RESPONSE = 'org.kubeflow.serving.inference.response';
 
 type Kind = PendingEventRow['kind'];
 type Scalar = number | string | boolean | null;
-type Deps = Pick<AppDeps, 'store' | 'config' | 'clock'>;
+type Deps = Pick<AppDeps, 'store' | 'config' | 'clock' | 'metrics'>;
 
 /** One CloudEvent as received, in either content mode. */
 export interface InferenceEvent {

@@ -49,7 +49,7 @@ export class IngestBatcher {
   private readonly maxDelayMs: number;
 
   constructor(
-    private readonly deps: Pick<AppDeps, 'store' | 'config' | 'clock' | 'log'>,
+    private readonly deps: Pick<AppDeps, 'store' | 'config' | 'clock' | 'log' | 'metrics'>,
     options: BatcherOptions = {},
     /** Where each flush's outcome goes (rejections are also stored, as for HTTP ingest). */
     private readonly onFlush?: (result: IngestResult) => void,

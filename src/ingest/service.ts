@@ -50,7 +50,7 @@ function reserialised(value: unknown): string {
  * (model, request_id) wins), and every rejected record with its reasons and raw text.
  */
 export async function ingestBatch(
-  deps: Pick<AppDeps, 'store' | 'config' | 'clock'>,
+  deps: Pick<AppDeps, 'store' | 'config' | 'clock' | 'metrics'>,
   batch: ParsedBatch,
   ingestRequestId: string,
   options: {
@@ -67,6 +67,7 @@ export async function ingestBatch(
   const rejections: NewRejection[] = [];
   const seen = new Set<string>();
   let duplicates = 0;
+  const duplicateModels: string[] = [];
 
   // Validation yields only when it has run for a while, so small batches pay nothing for it.
   let checked = 0;
@@ -106,6 +107,7 @@ export async function ingestBatch(
     const key = `${v.record.model}\u0000${v.record.requestId}`;
     if (seen.has(key)) {
       duplicates++;
+      duplicateModels.push(v.record.model);
       continue;
     }
     seen.add(key);
@@ -148,6 +150,7 @@ export async function ingestBatch(
     for (const r of fresh) inserted.push(r);
     if (!last) await yieldToEventLoop();
   }
+  if (deps.metrics) countOutcomes(deps.metrics, valid, inserted, duplicateModels, rejections);
 
   return {
     accepted: inserted.length,
@@ -157,6 +160,31 @@ export async function ingestBatch(
       errors: r.errors,
     })),
   };
+}
+
+/** Per-model outcome counts of one batch, and the newly stored records' status and latency. */
+function countOutcomes(
+  metrics: NonNullable<AppDeps['metrics']>,
+  valid: readonly IngestRecord[],
+  inserted: readonly IngestRecord[],
+  duplicateModels: readonly string[],
+  rejections: readonly NewRejection[],
+): void {
+  const add = <K>(m: Map<K, number>, k: K, n = 1) => m.set(k, (m.get(k) ?? 0) + n);
+  const accepted = new Map<string, number>();
+  const duplicate = new Map<string, number>();
+  const rejected = new Map<string | null, number>();
+  for (const r of inserted) add(accepted, r.model);
+  // Valid records not inserted were already stored: duplicates, like those repeated within the batch.
+  if (valid.length !== inserted.length) {
+    for (const r of valid) add(duplicate, r.model);
+    for (const [model, n] of accepted) add(duplicate, model, -n);
+    for (const [model, n] of duplicate) if (n === 0) duplicate.delete(model);
+  }
+  for (const model of duplicateModels) add(duplicate, model);
+  for (const r of rejections) add(rejected, r.model);
+  metrics.ingested({ accepted, duplicate, rejected });
+  metrics.logged(inserted);
 }
 
 export interface RejectionView {

@@ -54,7 +54,9 @@ export class JobRegistry implements JobsView {
   private readonly lock: LeaderLock;
 
   constructor(
-    private readonly deps: Pick<AppDeps, 'store' | 'clock' | 'log' | 'config'> & { instance?: string },
+    private readonly deps: Pick<AppDeps, 'store' | 'clock' | 'log' | 'config' | 'metrics'> & {
+      instance?: string;
+    },
     options: RegistryOptions = {},
   ) {
     this.leaseMs = options.leaseMs ?? 15_000;
@@ -174,6 +176,7 @@ export class JobRegistry implements JobsView {
         const result = await def.tick(started);
         state.lastSuccess = this.deps.clock();
         state.lastDurationMs = Math.round(performance.now() - t0);
+        this.deps.metrics?.jobRan(def.name, (performance.now() - t0) / 1000);
         const errors = def.errors?.(result) ?? [];
         if (errors.length > 0)
           log.warn({ job: def.name, duration_ms: state.lastDurationMs, result }, 'job done with errors');
@@ -181,6 +184,7 @@ export class JobRegistry implements JobsView {
         else log.info({ job: def.name, duration_ms: state.lastDurationMs, result }, 'job done');
       } catch (err) {
         state.lastDurationMs = Math.round(performance.now() - t0);
+        this.deps.metrics?.jobRan(def.name, (performance.now() - t0) / 1000);
         state.lastError = err instanceof Error ? err.message : String(err);
         state.lastErrorAt = this.deps.clock();
         log.error({ job: def.name, err }, 'job failed');

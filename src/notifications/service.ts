@@ -181,7 +181,7 @@ const DELIVERY_LEASE = 'deliveries';
  * Never rejects: receiver problems become retries with backoff, then `failed` after maxAttempts.
  */
 export async function runDeliveryTick(
-  deps: Pick<AppDeps, 'store' | 'config' | 'clock' | 'log' | 'instance'>,
+  deps: Pick<AppDeps, 'store' | 'config' | 'clock' | 'log' | 'instance' | 'metrics'>,
   now: number,
 ): Promise<DeliveryTickResult> {
   const result: DeliveryTickResult = { sent: 0, failed: 0, retried: 0 };
@@ -215,6 +215,7 @@ export async function runDeliveryTick(
       const outcome: Outcome = channel
         ? await send(channel, row, now, timeoutMs)
         : { ok: false, error: `channel "${row.channel}" is no longer configured` };
+      if (!outcome.ok) deps.metrics?.notificationFailed(row.channel);
       try {
         if (outcome.ok) {
           await deps.store.tx((tx) => tx.deliveries.markDelivered(row.id, attempts, now));

@@ -18,7 +18,7 @@ import {
 } from './runner/index.js';
 import type { LoadedVersion, ServingRuntime } from './runtime.js';
 
-type Deps = Pick<AppDeps, 'store' | 'clock' | 'log' | 'config'>;
+type Deps = Pick<AppDeps, 'store' | 'clock' | 'log' | 'config' | 'metrics'>;
 
 export interface PredictResult {
   model: string;
@@ -113,6 +113,7 @@ export async function predict(
     predictions = await score(v, rows, deadlineMs);
   } catch (err) {
     const latency = performance.now() - started;
+    deps.metrics?.predicted(v.model, v.version, latency / 1000);
     if (logsOn(deps, v.model)) {
       const message = err instanceof Error ? err.message : String(err);
       rows.forEach((features, i) => {
@@ -131,6 +132,7 @@ export async function predict(
     throw err;
   }
   const latency = performance.now() - started;
+  deps.metrics?.predicted(v.model, v.version, latency / 1000);
   if (logsOn(deps, v.model)) {
     predictions.forEach((p, i) => {
       runtime.batcher.submit({

@@ -8,7 +8,7 @@ import type { ServedVersionRow, ShadowStatsDelta } from '../store/index.js';
 import type { Manifest } from './manifest.js';
 import { ModelRunner } from './runner/index.js';
 
-type Deps = Pick<AppDeps, 'store' | 'clock' | 'log' | 'config'>;
+type Deps = Pick<AppDeps, 'store' | 'clock' | 'log' | 'config' | 'metrics'>;
 
 /** A served version loaded in this process: its manifest and the model process that runs it. */
 export interface LoadedVersion {

@@ -687,6 +687,43 @@ export interface PendingEventStore {
   expired(cutoff: number, limit: number): Promise<PendingEventRow[]>;
 }
 
+/** One feature's measures in a model version's latest rolling or bucket result (feature_latest). */
+export interface FeatureMeasureRow {
+  feature: string;
+  psi: number | null;
+  ksStatistic: number | null;
+  ksPvalue: number | null;
+  drifted: boolean | null;
+}
+
+export interface FeatureLatestRow extends FeatureMeasureRow {
+  model: string;
+  modelVersion: string;
+  windowKind: WindowKind;
+  windowTo: number;
+  evaluatedAt: number;
+}
+
+/** Store-wide state read by GET /metrics at scrape time: a few grouped queries, no JSON parsing. */
+export interface MetricsStore {
+  /**
+   * Makes `rows` the version's latest measures, unless a newer window (by window end, then evaluation time)
+   * is already stored; the version's features missing from `rows` (an older baseline's) go.
+   */
+  putFeatureLatest(
+    model: string,
+    modelVersion: string,
+    window: { kind: WindowKind; to: number; evaluatedAt: number },
+    rows: readonly FeatureMeasureRow[],
+  ): Promise<void>;
+  featureLatest(): Promise<FeatureLatestRow[]>;
+  /** Alerts not closed, counted per (model, kind, severity). */
+  openAlerts(): Promise<{ model: string; kind: string; severity: string; n: number }[]>;
+  retrainRequests(): Promise<{ status: string; n: number }[]>;
+  /** Models the store knows (records or a baseline), the earliest first, at most `limit`. */
+  knownModels(limit: number): Promise<string[]>;
+}
+
 /** What one transaction can read and write. */
 export interface Tx {
   records: RecordStore;
@@ -700,6 +737,7 @@ export interface Tx {
   leases: LeaseStore;
   serving: ServingStore;
   pendingEvents: PendingEventStore;
+  metrics: MetricsStore;
 }
 
 export interface MigrationStatus {

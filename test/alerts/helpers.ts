@@ -18,6 +18,7 @@ export const TOKENS = {
   ingest: 'ingest-token-0123456789abcdef',
   reviewer: 'reviewer-token-0123456789abcdef',
   admin: 'admin-token-0123456789abcdef',
+  metrics: 'metrics-token-0123456789abcdef',
 } as const;
 
 export const AUTH_CONFIG = {
@@ -26,6 +27,7 @@ export const AUTH_CONFIG = {
       { name: 'collector', role: 'ingest' as const, token: TOKENS.ingest },
       { name: 'ana', role: 'reviewer' as const, token: TOKENS.reviewer },
       { name: 'root', role: 'admin' as const, token: TOKENS.admin },
+      { name: 'prometheus', role: 'metrics' as const, token: TOKENS.metrics },
     ],
   },
 };

@@ -7,8 +7,8 @@ import { makeTestApp, type TestApp } from '../support.js';
 // Every route of the app against every kind of caller. A route missing from the table fails the test,
 // so a new endpoint cannot ship without someone deciding who may call it.
 
-type Caller = 'none' | 'bad' | 'ingest' | 'reviewer' | 'admin';
-type Rule = 'open' | 'ingest' | 'reviewer' | 'admin';
+type Caller = 'none' | 'bad' | 'ingest' | 'reviewer' | 'admin' | 'metrics';
+type Rule = 'open' | 'ingest' | 'reviewer' | 'admin' | 'metrics';
 
 const EXPECTED: Record<string, Rule> = {
   'GET /healthz': 'open',
@@ -44,6 +44,8 @@ const EXPECTED: Record<string, Rule> = {
   'GET /v1/notifications/deliveries': 'reviewer',
   'GET /v1/jobs': 'reviewer',
   'POST /v1/notifications/deliveries/:id/retry': 'admin',
+  // No credential from a loopback peer is let through too (test/metrics): app.request has no peer.
+  'GET /metrics': 'metrics',
 };
 
 const TOKEN_OF: Record<Caller, string | undefined> = {
@@ -52,6 +54,7 @@ const TOKEN_OF: Record<Caller, string | undefined> = {
   ingest: TOKENS.ingest,
   reviewer: TOKENS.reviewer,
   admin: TOKENS.admin,
+  metrics: TOKENS.metrics,
 };
 
 function permitted(rule: Rule, caller: Caller): boolean {

@@ -13,6 +13,7 @@ import {
   wrapConn,
 } from './client.js';
 import { PgLeaderLock } from './leader.js';
+import { PgMetrics } from './metrics.js';
 import { PgDeliveries, PgDrift, PgLeases, PgThresholds } from './misc.js';
 import { Partitions } from './partitions.js';
 import { PgPendingEvents } from './pending.js';
@@ -36,6 +37,7 @@ function reposOn(conn: PgConn): Tx {
     leases: new PgLeases(conn),
     serving: new PgServing(conn),
     pendingEvents: new PgPendingEvents(conn),
+    metrics: new PgMetrics(conn),
   };
 }
 

@@ -4,6 +4,7 @@ import { type LeaderLock, NestedTransactionError, type Store, type Tx } from '..
 import { SqliteAggregates, SqliteBaselines } from './aggregates.js';
 import { SqliteAlerts } from './alerts.js';
 import { type Connection, migrationStatus, type OpenOptions, openConnection } from './client.js';
+import { SqliteMetrics } from './metrics.js';
 import { SqliteDeliveries, SqliteDrift, SqliteLeases, SqliteThresholds } from './misc.js';
 import { SqlitePendingEvents } from './pending.js';
 import { SqliteModels, SqliteRecords } from './records.js';
@@ -38,6 +39,7 @@ export class SqliteStore implements Store {
       leases: new SqliteLeases(conn),
       serving: new SqliteServing(conn),
       pendingEvents: new SqlitePendingEvents(conn),
+      metrics: new SqliteMetrics(conn),
     };
   }
 

@@ -146,3 +146,20 @@ export const driftResults = pgTable(
     index('drift_results_model_to').on(t.model, t.windowTo),
   ],
 );
+
+export const featureLatest = pgTable(
+  'feature_latest',
+  {
+    model: text('model').notNull(),
+    modelVersion: text('model_version').notNull(),
+    feature: text('feature').notNull(),
+    psi: doublePrecision('psi'),
+    ksStatistic: doublePrecision('ks_statistic'),
+    ksPvalue: doublePrecision('ks_pvalue'),
+    drifted: boolean('drifted'),
+    windowKind: text('window_kind', { enum: ['bucket', 'rolling', 'range'] }).notNull(),
+    windowTo: ms('window_to').notNull(),
+    evaluatedAt: ms('evaluated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.model, t.modelVersion, t.feature] })],
+);

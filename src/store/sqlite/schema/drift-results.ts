@@ -1,4 +1,4 @@
-import { index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** One evaluated window: the time series behind drift charts, alerts and reports. */
 export const driftResults = sqliteTable(
@@ -30,6 +30,28 @@ export const driftResults = sqliteTable(
     ),
     index('drift_results_model_to').on(t.model, t.windowTo),
   ],
+);
+
+/**
+ * The latest per-feature measures of each model version (its newest rolling or bucket result), one row per
+ * feature of the baseline: what GET /metrics reads in one query instead of parsing drift_results JSON.
+ */
+export const featureLatest = sqliteTable(
+  'feature_latest',
+  {
+    model: text('model').notNull(),
+    modelVersion: text('model_version').notNull(),
+    feature: text('feature').notNull(),
+    psi: real('psi'),
+    ksStatistic: real('ks_statistic'),
+    ksPvalue: real('ks_pvalue'),
+    // null when the window had too few values for a verdict.
+    drifted: integer('drifted', { mode: 'boolean' }),
+    windowKind: text('window_kind', { enum: ['bucket', 'rolling', 'range'] }).notNull(),
+    windowTo: integer('window_to').notNull(),
+    evaluatedAt: integer('evaluated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.model, t.modelVersion, t.feature] })],
 );
 
 /** Named leases with an expiry: the job leader, and any other "one at a time across processes" rule. */
