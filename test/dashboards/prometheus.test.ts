@@ -106,7 +106,12 @@ function standInExporter(): { register: Registry; tick: () => void } {
   );
   gauge('driftwatch_retrain_requests', ['status']).set({ status: 'open' }, 1);
   const lastSuccess = gauge('driftwatch_job_last_success_timestamp_seconds', ['job']);
-  const duration = gauge('driftwatch_job_duration_seconds', ['job']);
+  const duration = new Histogram({
+    name: 'driftwatch_job_duration_seconds',
+    help: 'h',
+    labelNames: ['job'],
+    ...r,
+  });
   gauge('driftwatch_build_info', ['version']).set({ version: '0.1.0' }, 1);
   const jobs = ['drift', 'rebuild', 'retention', 'deliveries', 'alertmanager-resend', 'kserve-join'];
   const tick = () => {
@@ -118,7 +123,7 @@ function standInExporter(): { register: Registry; tick: () => void } {
     failures.inc({ channel: 'webhook' });
     for (const job of jobs) {
       lastSuccess.set({ job }, Date.now() / 1000);
-      duration.set({ job }, 0.05);
+      duration.observe({ job }, 0.05);
     }
   };
   return { register, tick };
