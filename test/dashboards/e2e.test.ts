@@ -1,6 +1,7 @@
 // End to end: a real Prometheus scrapes a real driftwatch process (serving the demo model, with traffic,
 // drift, alerts, a retrain request, failing notifications and running jobs), and every dashboard query
 // returns data; the metric names the dashboards use are the ones /metrics exposes.
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { tempDir } from '../support.js';
 import {
   dashboardQueries,
   type Prometheus,
+  prometheusBinaries,
   ruleQueries,
   runnable,
   scrapeJob,
@@ -168,5 +170,25 @@ describe('Prometheus scraping a running driftwatch', () => {
       ),
     );
     expect([...used].filter((n) => !exposed.has(n))).toEqual([]);
+  });
+
+  it('passes promtool check metrics (names, units, help)', async () => {
+    const text = await (await fetch(server.url('/metrics'))).text();
+    const { promtool } = prometheusBinaries();
+    const check = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    const findings = `${check.stdout}${check.stderr}`.trim().split('\n').filter(Boolean);
+    // prom-client's own defaults name three gauges *_total (nodejs_active_handles_total, …): promtool
+    // flags those, and nothing of driftwatch's.
+    const flagged = findings.map((f) => f.split(' ')[0]);
+    expect(
+      flagged.filter((n) => !/^nodejs_active_(handles|requests|resources)_total$/.test(n ?? '')),
+    ).toEqual([]);
+    const ours = text
+      .split('\n')
+      .filter((l) => /^(# (HELP|TYPE) )?driftwatch_/.test(l))
+      .join('\n');
+    const strict = spawnSync(promtool, ['check', 'metrics'], { input: `${ours}\n`, encoding: 'utf8' });
+    expect(`${strict.stdout}${strict.stderr}`.trim()).toBe('');
+    expect(strict.status).toBe(0);
   });
 });
