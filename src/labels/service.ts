@@ -29,16 +29,32 @@ export async function applyLabels(
   const now = deps.clock();
   const result: LabelResult = { updated: 0, unchanged: 0, not_found: [], unscored: [] };
   await deps.store.tx(async (tx) => {
+    // A transaction aborted for a deadlock runs again: start the tally afresh.
+    Object.assign(result, { updated: 0, unchanged: 0, not_found: [], unscored: [] });
     const deltas: BucketStatsDelta[] = [];
     const recount = new Map<string, BucketStatsDelta>();
     let lastYield = performance.now();
-    for (const [index, l] of labels.entries()) {
+    // Records are locked as they are read (see below), in one order for every writer, so two batches that
+    // label the same records wait for each other instead of deadlocking.
+    const order = [...labels.entries()].sort(([, a], [, b]) =>
+      a.model === b.model
+        ? a.request_id < b.request_id
+          ? -1
+          : a.request_id > b.request_id
+            ? 1
+            : 0
+        : a.model < b.model
+          ? -1
+          : 1,
+    );
+    for (const [index, l] of order) {
       // A large batch of labels gives the event loop a turn every 10 ms (its transaction stays open).
       if ((index & 255) === 255 && performance.now() - lastYield > 10) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         lastYield = performance.now();
       }
-      const row = await tx.records.byRequestId(l.model, l.request_id);
+      // Locked: another process labelling the same record waits, then sees this label (no double count).
+      const row = await tx.records.byRequestId(l.model, l.request_id, { lock: true });
       if (!row) {
         result.not_found.push({ index, model: l.model, request_id: l.request_id });
         continue;
@@ -78,8 +94,12 @@ export async function applyLabels(
       addOutcome(delta, outcome, 1);
       deltas.push(delta);
     }
+    result.not_found.sort((a, b) => a.index - b.index);
+    result.unscored.sort((a, b) => a.index - b.index);
     await tx.aggregates.addBucketStats(deltas, now);
     for (const key of recount.values()) {
+      // The recount reads the bucket's labels after any other writer's changes to them have committed.
+      await tx.aggregates.lockBucketStats(key);
       const outcomes: Omit<Outcomes, 'records'> = {
         labeled: 0,
         classified: 0,

@@ -357,7 +357,11 @@ export interface LeaseRow {
 export interface RecordStore {
   /** Inserts records with distinct (model, request_id); returns those that were new (already stored ones are skipped). */
   insert(list: readonly NewRecord[], receivedAt: number): Promise<NewRecord[]>;
-  byRequestId(model: string, requestId: string): Promise<RecordRow | undefined>;
+  /**
+   * The stored record of a request. With `lock`, the row stays locked until the transaction ends, so two
+   * writers labelling one record take turns (the second sees the first one's label).
+   */
+  byRequestId(model: string, requestId: string, options?: { lock?: boolean }): Promise<RecordRow | undefined>;
   setLabel(id: number, label: string | null): Promise<void>;
   /** Prediction and label (JSON text) of a version's labeled records with event time in [from, to). */
   labeledIn(
@@ -432,6 +436,11 @@ export interface AggregateStore {
    */
   add(deltas: readonly AggregateDelta[], now: number): Promise<void>;
   addBucketStats(list: readonly BucketStatsDelta[], now: number): Promise<void>;
+  /**
+   * Locks a bucket's stats row (if it exists) until the transaction ends, so a recount of its label outcomes
+   * is not interleaved with another writer's label changes in that bucket.
+   */
+  lockBucketStats(key: BucketKey): Promise<void>;
   /** Replaces a bucket's label outcomes (its record count stays), creating the row if needed. */
   setOutcomes(key: BucketKey, outcomes: Omit<Outcomes, 'records'>, now: number): Promise<void>;
   clear(model: string, baselineId: number): Promise<void>;

@@ -301,6 +301,14 @@ export class PgAggregates implements AggregateStore {
     );
   }
 
+  async lockBucketStats(k: BucketKey): Promise<void> {
+    await this.c.rows(
+      `SELECT 1 FROM bucket_stats WHERE model = $1 AND model_version = $2 AND bucket_start = $3 AND bucket_ms = $4
+       FOR UPDATE`,
+      [k.model, k.modelVersion, k.bucketStart, k.bucketMs],
+    );
+  }
+
   async setOutcomes(k: BucketKey, o: Omit<Outcomes, 'records'>, now: number): Promise<void> {
     await this.c.run(
       `INSERT INTO bucket_stats (model, model_version, bucket_start, bucket_ms, records, labeled, classified, correct,

@@ -107,9 +107,13 @@ export class PgRecords implements RecordStore {
     return inserted;
   }
 
-  async byRequestId(model: string, requestId: string): Promise<RecordRow | undefined> {
+  async byRequestId(
+    model: string,
+    requestId: string,
+    options: { lock?: boolean } = {},
+  ): Promise<RecordRow | undefined> {
     const rows = await this.c.rows<RecordRow>(
-      `${SELECT_ROW} WHERE model = $1 AND request_id = $2 ORDER BY received_day, id LIMIT 1`,
+      `${SELECT_ROW} WHERE model = $1 AND request_id = $2 ORDER BY received_day, id LIMIT 1${options.lock ? ' FOR UPDATE' : ''}`,
       [model, requestId],
     );
     return rows[0];

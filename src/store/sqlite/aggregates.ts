@@ -123,6 +123,9 @@ export class SqliteAggregates implements AggregateStore {
     }
   }
 
+  /** Transactions run one at a time on SQLite: nothing to lock. */
+  async lockBucketStats(_k: BucketKey): Promise<void> {}
+
   async setOutcomes(k: BucketKey, o: Omit<Outcomes, 'records'>, now: number): Promise<void> {
     this.c
       .prepared(
