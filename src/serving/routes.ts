@@ -142,16 +142,19 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
   // ---- Open Inference Protocol v2 ----
   app.get('/v2/health/live', (c) => c.json({ live: true }));
   app.get('/v2/health/ready', (c) => {
-    const ready = runtime.list().every((v) => v.runner.status().ready);
-    return c.json({ ready }, ready ? 200 : 503);
+    const ready = runtime.unavailable.length === 0 && runtime.list().every((v) => v.runner.status().ready);
+    return c.json(
+      { ready, ...(runtime.unavailable.length ? { unavailable: runtime.unavailable } : {}) },
+      ready ? 200 : 503,
+    );
   });
-  app.get('/v2/models/:name/ready', allow('ingest'), (c) => {
+  app.get('/v2/models/:name/ready', allow('ingest', 'reviewer'), (c) => {
     const v = servedVersion(runtime, param(c.req.param('name') ?? '', 'model'));
     const ready = v.runner.status().ready;
     return c.json({ name: v.model, ready }, ready ? 200 : 503);
   });
   for (const path of ['/v2/models/:name', '/v2/models/:name/versions/:v']) {
-    app.get(path, allow('ingest'), async (c) => {
+    app.get(path, allow('ingest', 'reviewer'), async (c) => {
       const model = param(c.req.param('name') ?? '', 'model');
       const wanted = c.req.param('v');
       const v = servedVersion(runtime, model, wanted === undefined ? undefined : param(wanted, 'version'));
@@ -167,11 +170,13 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
       const raw = await parseJsonBody(c, z.unknown());
       const request = fromOipRequest(v.manifest, raw);
       const id = request.id ?? c.get('requestId');
+      // Monitoring logs under the server's request id: clients often reuse inference ids ("1"), which
+      // would make every later prediction a duplicate. The client's id is echoed in the answer.
       const result = await predict(c.get('deps'), runtime, {
         model,
         version,
         body: { instances: request.instances },
-        requestId: id,
+        requestId: c.get('requestId'),
       });
       answer(c, result.model_version);
       return c.json(toOipResponse(v.manifest, result, id));

@@ -37,13 +37,16 @@ export class ServingRuntime {
   private shadowTimer: NodeJS.Timeout | null = null;
   private syncing: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Live versions (active or shadow in the store) this process could not load: `model@version`. */
+  unavailable: string[] = [];
   private readonly shadowStats = new Map<string, ShadowStatsDelta>();
   readonly batcher: IngestBatcher;
   private readonly cacheDir: string;
 
   constructor(private readonly deps: Deps) {
     this.batcher = new IngestBatcher(deps, { maxDelayMs: 50, maxRecords: 1000 });
-    this.cacheDir = join(tmpdir(), 'driftwatch-models');
+    // Per user, private: model files are executed by onnxruntime, so no other local user may swap them.
+    this.cacheDir = join(tmpdir(), `driftwatch-models-${process.getuid?.() ?? 'user'}`);
   }
 
   async start(): Promise<void> {
@@ -63,22 +66,28 @@ export class ServingRuntime {
         if (!force && stamp === this.stamp) return;
         const live = await this.deps.store.read((tx) => tx.serving.live());
         const wanted = new Map(live.map((r) => [`${r.model}\u0000${r.version}`, r]));
+        const failedModels = new Set<string>();
         for (const [key, row] of wanted) {
           const have = this.loaded.get(key);
           if (have && have.sha256 === row.sha256) {
             have.state = row.state as 'active' | 'shadow';
             continue;
           }
-          await this.load(row);
+          if (!(await this.load(row)) && row.state === 'active') failedModels.add(row.model);
         }
+        this.unavailable = [...wanted.values()]
+          .filter((r) => !this.loaded.has(`${r.model}\u0000${r.version}`))
+          .map((r) => `${r.model}@${r.version}`);
         for (const [key, v] of this.loaded) {
-          if (!wanted.has(key)) {
-            this.loaded.delete(key);
-            await v.runner.close();
-            this.deps.log.info({ model: v.model, model_version: v.version }, 'model version unloaded');
-          }
+          if (wanted.has(key)) continue;
+          // A model whose new active version failed to load keeps answering with the one it had.
+          if (v.state === 'active' && failedModels.has(v.model)) continue;
+          this.loaded.delete(key);
+          await v.runner.close();
+          this.deps.log.info({ model: v.model, model_version: v.version }, 'model version unloaded');
         }
-        this.stamp = stamp;
+        // A failed load is retried at the next check rather than remembered as done.
+        if (this.unavailable.length === 0) this.stamp = stamp;
       } catch (err) {
         this.deps.log.error({ err }, 'serving: could not sync the served versions');
       }
@@ -93,7 +102,7 @@ export class ServingRuntime {
     const work = (async () => {
       const bytes = await this.deps.store.read((tx) => tx.serving.artifact(row.model, row.version));
       if (!bytes) return undefined;
-      mkdirSync(this.cacheDir, { recursive: true });
+      mkdirSync(this.cacheDir, { recursive: true, mode: 0o700 });
       // Named by content; written to a temporary name and renamed, so a model process (of this or another
       // driftwatch process) never reads a half-written file.
       const path = join(this.cacheDir, `${row.sha256}.onnx`);
@@ -185,7 +194,9 @@ export class ServingRuntime {
     try {
       await this.deps.store.tx((tx) => tx.serving.addShadowStats(list, this.deps.clock()));
     } catch (err) {
-      this.deps.log.error({ err }, 'serving: shadow statistics not written');
+      // Kept for the next flush, added to whatever came meanwhile.
+      for (const d of list) this.addShadow(d);
+      this.deps.log.error({ err }, 'serving: shadow statistics not written; retried at the next flush');
     }
   }
 

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { createBaseline } from '../baselines/service.js';
+import { activateBaseline, createBaseline } from '../baselines/service.js';
 import type { Actor, AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { ServedState, ServedVersionRow, Tx } from '../store/index.js';
 import { type Manifest, ManifestError, parseManifest } from './manifest.js';
 import { assertSafeName } from './names.js';
+import { ModelLoadError, ModelRunner } from './runner/index.js';
 
 type Deps = Pick<AppDeps, 'store' | 'clock' | 'log' | 'config'>;
 
@@ -93,6 +95,12 @@ export async function registerVersion(deps: Deps, input: RegisterInput): Promise
     );
   }
   if (input.onnx.byteLength === 0) throw new ApiError('invalid_input', 'model: the ONNX file is empty');
+  // Everything is checked before anything is stored: the graph loads and has the tensors the manifest
+  // names, and the training data profiles. A refused upload leaves nothing behind to block a corrected one.
+  await checkGraph(manifest, input.onnx);
+  const baselineId = input.baselineCsv
+    ? await profileBaseline(deps, manifest, input.baselineCsv, input.actor)
+    : null;
   const now = deps.clock();
   const sha256 = createHash('sha256').update(input.onnx).digest('hex');
   const row: ServedVersionRow & { onnx: Buffer } = {
@@ -106,7 +114,7 @@ export async function registerVersion(deps: Deps, input: RegisterInput): Promise
     registeredAt: now,
     registeredBy: input.actor,
     activatedAt: null,
-    baselineId: null,
+    baselineId,
   };
   const inserted = await deps.store.tx(async (tx) => {
     if (!(await tx.serving.register(row))) return false;
@@ -119,15 +127,27 @@ export async function registerVersion(deps: Deps, input: RegisterInput): Promise
       toVersion: row.version,
       note: input.note ?? manifest.changelog ?? null,
     });
+    if (baselineId !== null) {
+      await tx.serving.addEvent({
+        model: row.model,
+        at: now,
+        actor: input.actor,
+        action: 'baseline',
+        fromVersion: null,
+        toVersion: row.version,
+        note: `baseline ${baselineId} attached`,
+      });
+    }
     return true;
   });
   if (!inserted) {
+    // The baseline profiled for it stays inactive, visible in the model's baseline list.
     throw new ApiError(
       'conflict',
       `model ${row.model} already has a version ${row.version}; versions are immutable, use a new one`,
     );
   }
-  if (input.baselineCsv) await attachBaseline(deps, manifest, input.baselineCsv, input.actor);
+  if (baselineId !== null) await activateBaseline(deps, row.model, baselineId, input.actor);
   const hasActive = (await deps.store.read((tx) => tx.serving.list(row.model))).some(
     (v) => v.state === 'active',
   );
@@ -139,8 +159,8 @@ export async function registerVersion(deps: Deps, input: RegisterInput): Promise
   return versionView(stored);
 }
 
-/** Profiles the version's training data as its baseline, so its drift is measured against its own data. */
-async function attachBaseline(deps: Deps, manifest: Manifest, csv: Buffer, actor: string): Promise<void> {
+/** Profiles the version's training data as its (not yet active) baseline: drift of the version is measured against it. */
+async function profileBaseline(deps: Deps, manifest: Manifest, csv: Buffer, actor: string): Promise<number> {
   const header =
     csv
       .subarray(0, Math.min(csv.byteLength, 64 * 1024))
@@ -148,6 +168,16 @@ async function attachBaseline(deps: Deps, manifest: Manifest, csv: Buffer, actor
       .split(/\r?\n/, 1)[0] ?? '';
   const columns = header.split(',').map((c) => c.trim().replace(/^"|"$/g, ''));
   const inputs = new Set(manifest.inputs.map((i) => i.name));
+  const missing = manifest.inputs.filter((i) => !columns.includes(i.name)).map((i) => i.name);
+  if (missing.length > 0) {
+    throw new ApiError(
+      'invalid_input',
+      `baseline_csv: the training data lacks the inputs ${missing.join(', ')}`,
+      {
+        problems: [{ path: 'baseline_csv', message: `missing columns ${missing.join(', ')}` }],
+      },
+    );
+  }
   const prediction = columns.includes('prediction') ? 'prediction' : undefined;
   const exclude = columns.filter((c) => !inputs.has(c) && c !== prediction);
   const result = await createBaseline(deps, {
@@ -166,24 +196,50 @@ async function attachBaseline(deps: Deps, manifest: Manifest, csv: Buffer, actor
     codeCommit: manifest.code_commit,
     notes: `training data of served version ${manifest.version} (${manifest.training_data.source})`,
     createdBy: actor,
-    activate: true,
+    activate: false,
   });
-  await deps.store.tx(async (tx) => {
-    await tx.serving.addEvent({
-      model: manifest.name,
-      at: deps.clock(),
-      actor,
-      action: 'baseline',
-      fromVersion: null,
-      toVersion: manifest.version,
-      note: `baseline ${result.baseline.id} attached`,
-    });
-    await setBaselineId(tx, manifest.name, manifest.version, result.baseline.id);
-  });
+  return result.baseline.id;
 }
 
-async function setBaselineId(tx: Tx, model: string, version: string, baselineId: number): Promise<void> {
-  await tx.serving.setBaseline(model, version, baselineId);
+/** Loads the graph once in a model process of its own and checks it has the tensors the manifest names. */
+async function checkGraph(manifest: Manifest, onnx: Buffer): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'driftwatch-upload-'));
+  const path = join(dir, 'model.onnx');
+  writeFileSync(path, onnx);
+  let runner: ModelRunner | undefined;
+  try {
+    runner = await ModelRunner.start({ modelPath: path, name: manifest.name, version: manifest.version });
+    const inputs = runner.inputs.map((i) => i.name);
+    const outputs = runner.outputs.map((o) => o.name);
+    const problems: { path: string; message: string }[] = [];
+    if (!inputs.includes(manifest.onnx.input)) {
+      problems.push({ path: 'manifest.onnx.input', message: `the graph's inputs are ${inputs.join(', ')}` });
+    }
+    const wanted =
+      manifest.output.kind === 'regression' ? manifest.output.value : manifest.output.probabilities;
+    if (!outputs.includes(wanted)) {
+      problems.push({
+        path:
+          manifest.output.kind === 'regression' ? 'manifest.output.value' : 'manifest.output.probabilities',
+        message: `the graph's outputs are ${outputs.join(', ')}`,
+      });
+    }
+    if (problems.length > 0) {
+      throw new ApiError('invalid_input', problems.map((p) => `${p.path}: ${p.message}`).join('; '), {
+        problems,
+      });
+    }
+  } catch (err) {
+    if (err instanceof ModelLoadError) {
+      throw new ApiError('invalid_input', `model: ${err.message}`, {
+        problems: [{ path: 'model_base64', message: 'not a loadable ONNX graph' }],
+      });
+    }
+    throw err;
+  } finally {
+    await runner?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function requireVersion(tx: Tx, model: string, version: string): Promise<ServedVersionRow> {
@@ -272,8 +328,7 @@ export async function setShadow(deps: Deps, model: string, version: string, on: 
       throw new ApiError('conflict', `version ${version} is the active one; it cannot shadow itself`);
     if (row.state === 'retired') throw new ApiError('conflict', `version ${version} of ${model} is retired`);
     const state = on ? 'shadow' : 'registered';
-    if (row.state !== state) {
-      await tx.serving.setState(model, version, state);
+    if (row.state !== state && (await tx.serving.setState(model, version, state))) {
       await tx.serving.addEvent({
         model,
         at: now,

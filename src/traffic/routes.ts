@@ -6,6 +6,8 @@ import { parseQuery } from '../http.js';
 import { timeParam } from '../time.js';
 import { trafficSeries } from './service.js';
 
+const MAX_BUCKET_MS = 3650 * 86_400_000;
+
 /** A query-string duration: "15m", "1h", "1d" or milliseconds. */
 const durationParam = z.string().transform((v, ctx) => {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());
@@ -13,6 +15,11 @@ const durationParam = z.string().transform((v, ctx) => {
   const ms = m && unit !== undefined ? Math.round(Number(m[1]) * unit) : Number.NaN;
   if (!Number.isSafeInteger(ms) || ms < 1) {
     ctx.addIssue({ code: 'custom', message: `expected a duration like 15m, 1h or 1d, got "${v}"` });
+    return z.NEVER;
+  }
+  // Ten years: beyond, bucket boundaries leave the range of dates.
+  if (ms > MAX_BUCKET_MS) {
+    ctx.addIssue({ code: 'custom', message: `at most 3650d, got "${v}"` });
     return z.NEVER;
   }
   return ms;

@@ -162,6 +162,41 @@ describe('versions', () => {
     expect((await s.call('POST', '/v1/models/other/versions', artifact('1'))).status).toBe(422);
   });
 
+  it('refuses an upload whose graph does not load, or whose training data lacks inputs, leaving nothing behind', async () => {
+    const s = await serving();
+    expect((await s.call('POST', '/v1/models/weather/versions', artifact('1'))).status).toBe(201);
+    const garbage = { ...artifact('2'), model_base64: Buffer.from('not onnx').toString('base64') };
+    const bad = await s.call<{ error: { code: string; message: string } }>(
+      'POST',
+      '/v1/models/weather/versions?activate=true',
+      garbage,
+    );
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.message).toMatch(/^model: /);
+    // Still served by version 1; version 2 can be uploaded properly afterwards.
+    expect(
+      (await s.call<{ model_version: string }>('POST', '/v1/models/weather/predict', { features: DAY })).body
+        .model_version,
+    ).toBe('1');
+    const wrongOutput = artifact('2');
+    wrongOutput.manifest = {
+      ...wrongOutput.manifest,
+      output: { ...(wrongOutput.manifest.output as object), probabilities: 'probs' },
+    };
+    const named = await s.call<{ error: { details: { problems: { path: string }[] } } }>(
+      'POST',
+      '/v1/models/weather/versions',
+      wrongOutput,
+    );
+    expect(named.status).toBe(422);
+    expect(named.body.error.details.problems.map((p) => p.path)).toEqual(['manifest.output.probabilities']);
+    const noInputs = { ...artifact('2'), baseline_csv: 'a,b\n1,2\n' };
+    const csv = await s.call<{ error: { message: string } }>('POST', '/v1/models/weather/versions', noInputs);
+    expect(csv.status).toBe(422);
+    expect(csv.body.error.message).toMatch(/baseline_csv: the training data lacks the inputs precipitation/);
+    expect((await s.call('POST', '/v1/models/weather/versions', artifact('2'))).status).toBe(201);
+  });
+
   it('is for admins: a reviewer may read versions but not activate or roll back', async () => {
     const s = await serving(AUTH_CONFIG);
     expect(
@@ -469,6 +504,16 @@ describe('Open Inference Protocol v2', () => {
     expect(meta.body.platform).toBe('onnx_onnxv1');
     expect(meta.body.inputs.map((i) => i.name)).toEqual(['precipitation', 'temp_max', 'temp_min', 'wind']);
     expect((await s.call('GET', '/v2/models/weather/ready')).status).toBe(200);
+    // A client reusing its inference id is answered with it, and still monitored every time.
+    for (let k = 0; k < 2; k++) {
+      const again = await s.call<{ id: string }>('POST', '/v2/models/weather/infer', {
+        id: 'req-1',
+        inputs: ['precipitation', 'temp_max', 'temp_min', 'wind'].map(tensor),
+      });
+      expect(again.body.id).toBe('req-1');
+    }
+    await s.runtime.batcher.flush();
+    expect(await s.t.sql("SELECT count(*) AS n FROM records WHERE model = 'weather'")).toEqual([{ n: 9 }]);
     expect((await s.call('GET', '/v2/health/live')).status).toBe(200);
     const bad = await s.call<{ error: { details: { problems: { path: string }[] } } }>(
       'POST',

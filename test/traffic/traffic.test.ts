@@ -285,6 +285,7 @@ describe('traffic', () => {
       ['to=tomorrow', 'to'],
       ['bucket=soon', 'bucket'],
       ['bucket=90m', 'bucket'],
+      ['bucket=100000001d', 'bucket'],
       ['model_version=', 'model_version'],
       ['colour=red', 'colour'],
       [`from=${FIXED_NOW}&to=${FIXED_NOW - HOUR}`, 'from'],
