@@ -21,6 +21,16 @@ export interface LoadedVersion {
 }
 
 const SYNC_MS = 2_000;
+
+/** Resolves once the runner has nothing running or queued, or after `maxMs`. */
+async function drained(runner: ModelRunner, maxMs: number): Promise<void> {
+  const until = Date.now() + maxMs;
+  while (Date.now() < until) {
+    const s = runner.status();
+    if (s.inFlight === 0 && s.queued === 0) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 const SHADOW_FLUSH_MS = 1_000;
 
 /**
@@ -83,6 +93,9 @@ export class ServingRuntime {
           // A model whose new active version failed to load keeps answering with the one it had.
           if (v.state === 'active' && failedModels.has(v.model)) continue;
           this.loaded.delete(key);
+          // New requests already go to the new version; the ones queued here finish first (within their
+          // deadlines) instead of failing with 503.
+          await drained(v.runner, 2 * this.deps.config.serving.deadlineMs);
           await v.runner.close();
           this.deps.log.info({ model: v.model, model_version: v.version }, 'model version unloaded');
         }
