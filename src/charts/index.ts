@@ -1,0 +1,8 @@
+// Charts for the email reports and the web UI: pure functions from data to self-contained SVG strings
+// (inline attributes, escaped text, a viewBox, a <title> and an aria-label). toPng is in ./png.js, apart,
+// so importing the charts does not load the native rasteriser.
+export { histogramOverlay } from './histogram.js';
+export { lineChart } from './line.js';
+export { sparkline } from './sparkline.js';
+export { esc, formatTick, niceTicks, timeTicks } from './svg.js';
+export type * from './types.js';

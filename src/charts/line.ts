@@ -1,0 +1,294 @@
+import {
+  DASHES,
+  dimension,
+  el,
+  esc,
+  extent,
+  formatTick,
+  formatValue,
+  GRID,
+  INK,
+  MARKERS,
+  MUTED,
+  marker,
+  n,
+  niceTicks,
+  PALETTE,
+  svgDocument,
+  textWidth,
+  timeTicks,
+  truncate,
+  utcDate,
+} from './svg.js';
+import type { LineChartOptions, Point } from './types.js';
+
+const HOUR = 3_600_000;
+
+/** The series' points with finite x, sorted by time, split into runs at every non-finite y (a gap). */
+function runs(points: Point[]): Point[][] {
+  const sorted = points.filter((p) => Number.isFinite(p.x)).sort((a, b) => a.x - b.x);
+  const out: Point[][] = [];
+  let current: Point[] = [];
+  for (const p of sorted) {
+    if (Number.isFinite(p.y)) current.push(p);
+    else if (current.length > 0) {
+      out.push(current);
+      current = [];
+    }
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/**
+ * A time-series line chart: one line per series (each its own colour, dash pattern and marker shape),
+ * dashed threshold lines with their labels, UTC time ticks, nice y ticks and a legend below the plot.
+ * Points whose x or y is not finite are left out (a y gap breaks the line). Never throws on odd data:
+ * no points at all draws the axes and "No data".
+ */
+export function lineChart(o: LineChartOptions): string {
+  const width = dimension(o.width, 640, 120);
+  const height = dimension(o.height, 320, 100);
+  const yLabel = String(o.yLabel ?? '');
+  const title = o.title ?? (yLabel ? `${yLabel} over time` : 'Line chart');
+  const series = (o.series ?? []).map((s, i) => ({
+    name: String(s.name ?? ''),
+    runs: runs(s.points ?? []),
+    color: PALETTE[i % PALETTE.length] ?? INK,
+    dash: s.dashed ? (DASHES[(i % (DASHES.length - 1)) + 1] ?? '6 3') : DASHES[i % DASHES.length],
+    shape: MARKERS[i % MARKERS.length] ?? 'circle',
+  }));
+  const thresholds = (o.thresholds ?? []).filter((t) => Number.isFinite(t.y));
+  const all = series.flatMap((s) => s.runs.flat());
+
+  // Legend rows under the plot: entries flow left to right and wrap.
+  const fontSize = 11;
+  const entryWidths = series.map((s) => 34 + textWidth(s.name, fontSize) + 16);
+  const legendRows: { index: number; x: number }[][] = [];
+  {
+    let row: { index: number; x: number }[] = [];
+    let x = 0;
+    const avail = width - 24;
+    entryWidths.forEach((w0, index) => {
+      const w = Math.min(w0, avail);
+      if (row.length > 0 && x + w > avail) {
+        legendRows.push(row);
+        row = [];
+        x = 0;
+      }
+      row.push({ index, x });
+      x += w;
+    });
+    if (row.length > 0) legendRows.push(row);
+  }
+  const legendHeight = Math.min(legendRows.length, 4) * 16;
+
+  const ys = [...all.map((p) => p.y), ...thresholds.map((t) => t.y)];
+  let [lo, hi] = ys.length > 0 ? extent(ys) : [0, 1];
+  if ((o.zero ?? true) && lo > 0) lo = 0;
+  const yt = niceTicks(lo, hi, Math.max(2, Math.min(6, Math.floor(height / 50))));
+  const yTickLabels = yt.values.map((v) => formatTick(v, yt.step));
+
+  const left = 18 + Math.max(24, ...yTickLabels.map((l) => textWidth(l, fontSize))) + 8;
+  const right = 16;
+  const top = 14;
+  const bottom = 24 + (legendHeight > 0 ? legendHeight + 8 : 0);
+  const plot = {
+    x: left,
+    y: top,
+    w: Math.max(10, width - left - right),
+    h: Math.max(10, height - top - bottom),
+  };
+
+  const xs = all.map((p) => p.x);
+  let [x0, x1] = xs.length > 0 ? extent(xs) : [Date.UTC(2000, 0, 1), Date.UTC(2000, 0, 2)];
+  if (x0 === x1) {
+    x0 -= 12 * HOUR;
+    x1 += 12 * HOUR;
+  }
+  const sx = (x: number) => plot.x + ((x - x0) / (x1 - x0)) * plot.w;
+  const sy = (y: number) => plot.y + plot.h - ((y - yt.min) / (yt.max - yt.min)) * plot.h;
+
+  const parts: string[] = [];
+  parts.push(
+    el('rect', { x: plot.x, y: plot.y, width: plot.w, height: plot.h, fill: '#ffffff', 'data-role': 'plot' }),
+  );
+
+  // y grid, ticks and labels
+  yt.values.forEach((v, i) => {
+    const y = sy(v);
+    parts.push(
+      el('line', { x1: plot.x, y1: y, x2: plot.x + plot.w, y2: y, stroke: GRID, 'stroke-width': 1 }),
+    );
+    parts.push(
+      el(
+        'text',
+        { x: plot.x - 6, y: y + 4, 'text-anchor': 'end', 'font-size': fontSize, fill: MUTED },
+        esc(yTickLabels[i] ?? ''),
+      ),
+    );
+  });
+  if (yLabel) {
+    const cx = 12;
+    const cy = plot.y + plot.h / 2;
+    parts.push(
+      el(
+        'text',
+        {
+          x: cx,
+          y: cy,
+          transform: `rotate(-90 ${n(cx)} ${n(cy)})`,
+          'text-anchor': 'middle',
+          'font-size': fontSize,
+          fill: INK,
+        },
+        esc(truncate(yLabel, plot.h, fontSize)),
+      ),
+    );
+  }
+
+  // x ticks
+  const xt = timeTicks(x0, x1, Math.max(2, Math.min(8, Math.floor(plot.w / 90))));
+  const xFormat = o.xFormat ?? xt.format;
+  for (const t of xt.values) {
+    const x = sx(t);
+    parts.push(
+      el('line', {
+        x1: x,
+        y1: plot.y + plot.h,
+        x2: x,
+        y2: plot.y + plot.h + 4,
+        stroke: MUTED,
+        'stroke-width': 1,
+      }),
+    );
+    parts.push(
+      el(
+        'text',
+        { x, y: plot.y + plot.h + 16, 'text-anchor': 'middle', 'font-size': fontSize, fill: MUTED },
+        esc(String(xFormat(t))),
+      ),
+    );
+  }
+  parts.push(
+    el('path', {
+      d: `M${n(plot.x)} ${n(plot.y)}V${n(plot.y + plot.h)}H${n(plot.x + plot.w)}`,
+      fill: 'none',
+      stroke: MUTED,
+      'stroke-width': 1,
+    }),
+  );
+
+  // thresholds: dashed, labelled at the right end above the line
+  for (const t of thresholds) {
+    const y = sy(t.y);
+    const label = `${t.label ? `${t.label} ` : ''}(${formatValue(t.y)})`;
+    parts.push(
+      el(
+        'g',
+        { 'data-role': 'threshold' },
+        el('line', {
+          x1: plot.x,
+          y1: y,
+          x2: plot.x + plot.w,
+          y2: y,
+          stroke: '#9a6700',
+          'stroke-width': 1.5,
+          'stroke-dasharray': '5 4',
+        }) +
+          el(
+            'text',
+            { x: plot.x + plot.w - 4, y: y - 4, 'text-anchor': 'end', 'font-size': 10, fill: '#7d4e00' },
+            esc(truncate(label, plot.w - 8, 10)),
+          ),
+      ),
+    );
+  }
+
+  // series: a polyline per run, markers at a thinned set of points (every point when few) and at the ends
+  for (const s of series) {
+    const group: string[] = [];
+    const count = s.runs.reduce((k, r) => k + r.length, 0);
+    const every = Math.max(1, Math.ceil(count / 12));
+    let k = 0;
+    for (const r of s.runs) {
+      if (r.length > 1) {
+        group.push(
+          el('polyline', {
+            points: r.map((p) => `${n(sx(p.x))},${n(sy(p.y))}`).join(' '),
+            fill: 'none',
+            stroke: s.color,
+            'stroke-width': 2,
+            'stroke-dasharray': s.dash,
+            'stroke-linejoin': 'round',
+          }),
+        );
+      }
+      r.forEach((p, i) => {
+        if (k % every === 0 || i === 0 || i === r.length - 1)
+          group.push(marker(s.shape, sx(p.x), sy(p.y), 3, s.color));
+        k++;
+      });
+    }
+    parts.push(el('g', { 'data-series': s.name }, group.join('')));
+  }
+
+  if (all.length === 0) {
+    parts.push(
+      el(
+        'text',
+        {
+          x: plot.x + plot.w / 2,
+          y: plot.y + plot.h / 2,
+          'text-anchor': 'middle',
+          'font-size': 13,
+          fill: MUTED,
+        },
+        'No data',
+      ),
+    );
+  }
+
+  // legend
+  const legendTop = plot.y + plot.h + 32;
+  legendRows.slice(0, 4).forEach((row, r) => {
+    for (const { index, x } of row) {
+      const s = series[index];
+      if (!s) continue;
+      const lx = 12 + x;
+      const ly = legendTop + r * 16;
+      const avail = width - lx - 12 - 34;
+      parts.push(
+        el(
+          'g',
+          { 'data-role': 'legend' },
+          el('line', {
+            x1: lx,
+            y1: ly,
+            x2: lx + 26,
+            y2: ly,
+            stroke: s.color,
+            'stroke-width': 2,
+            'stroke-dasharray': s.dash,
+          }) +
+            marker(s.shape, lx + 13, ly, 3, s.color) +
+            el(
+              'text',
+              { x: lx + 32, y: ly + 4, 'font-size': fontSize, fill: INK },
+              esc(truncate(s.name, avail, fontSize)),
+            ),
+        ),
+      );
+    }
+  });
+
+  const summary = series
+    .map((s) => {
+      const last = s.runs.at(-1)?.at(-1);
+      return last ? `${s.name}: latest ${formatValue(last.y)} on ${utcDate(last.x)}` : `${s.name}: no data`;
+    })
+    .join('; ');
+  const thresholdText = thresholds.map((t) => `${t.label} at ${formatValue(t.y)}`).join(', ');
+  const desc = [summary, thresholdText ? `Thresholds: ${thresholdText}` : ''].filter(Boolean).join('. ');
+  return svgDocument({ width, height, title, desc, body: parts.join('') });
+}
