@@ -109,6 +109,9 @@ export function histogramOverlay(o: HistogramOverlayOptions): string {
   const zero = sy(Math.max(yt.min, Math.min(yt.max, 0)));
   const slot = bins.length > 0 ? plot.w / bins.length : plot.w;
   const barW = Math.max(1, Math.min(40, (slot * 0.8) / 2));
+  // Bin labels: every bin's when they fit, else every k-th one's so each shows at least 6 characters.
+  const longest = Math.max(0, ...bins.map((b) => textWidth(b.label, fontSize)));
+  const labelEvery = Math.max(1, Math.ceil((Math.min(longest, textWidth('abcdef', fontSize)) + 4) / slot));
   bins.forEach((b, i) => {
     const cx = plot.x + slot * i + slot / 2;
     const bar = (
@@ -138,11 +141,19 @@ export function histogramOverlay(o: HistogramOverlayOptions): string {
         el('title', {}, esc(tip)) +
           bar(b.baseline, cx - barW, BASELINE, '3 2') +
           bar(b.current, cx, CURRENT) +
-          el(
-            'text',
-            { x: cx, y: plot.y + plot.h + 15, 'text-anchor': 'middle', 'font-size': fontSize, fill: MUTED },
-            esc(truncate(b.label, slot - 4, fontSize)),
-          ),
+          (i % labelEvery === 0
+            ? el(
+                'text',
+                {
+                  x: cx,
+                  y: plot.y + plot.h + 15,
+                  'text-anchor': 'middle',
+                  'font-size': fontSize,
+                  fill: MUTED,
+                },
+                esc(truncate(b.label, slot * labelEvery - 4, fontSize)),
+              )
+            : ''),
       ),
     );
   });

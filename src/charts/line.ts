@@ -55,8 +55,11 @@ export function lineChart(o: LineChartOptions): string {
     name: String(s.name ?? ''),
     runs: runs(s.points ?? []),
     color: PALETTE[i % PALETTE.length] ?? INK,
-    dash: s.dashed ? (DASHES[(i % (DASHES.length - 1)) + 1] ?? '6 3') : DASHES[i % DASHES.length],
-    shape: MARKERS[i % MARKERS.length] ?? 'circle',
+    // Colour, dash and marker cycle out of step, so the 7th series is not the 1st one again.
+    dash: s.dashed
+      ? (DASHES[((i + Math.floor(i / PALETTE.length)) % (DASHES.length - 1)) + 1] ?? '6 3')
+      : DASHES[(i + Math.floor(i / PALETTE.length)) % DASHES.length],
+    shape: MARKERS[(i + 2 * Math.floor(i / PALETTE.length)) % MARKERS.length] ?? 'circle',
   }));
   const thresholds = (o.thresholds ?? []).filter((t) => Number.isFinite(t.y));
   const all = series.flatMap((s) => s.runs.flat());
@@ -148,10 +151,17 @@ export function lineChart(o: LineChartOptions): string {
   }
 
   // x ticks
-  const xt = timeTicks(x0, x1, Math.max(2, Math.min(8, Math.floor(plot.w / 90))));
+  const xt =
+    all.length > 0
+      ? timeTicks(x0, x1, Math.max(2, Math.min(8, Math.floor(plot.w / 90))))
+      : { values: [], format: utcDate };
   const xFormat = o.xFormat ?? xt.format;
   for (const t of xt.values) {
     const x = sx(t);
+    const text = String(xFormat(t));
+    // a label at either end of the axis is anchored inwards so it stays inside the picture
+    const half = textWidth(text, fontSize) / 2;
+    const anchor = x - half < 2 ? 'start' : x + half > width - 2 ? 'end' : 'middle';
     parts.push(
       el('line', {
         x1: x,
@@ -165,8 +175,14 @@ export function lineChart(o: LineChartOptions): string {
     parts.push(
       el(
         'text',
-        { x, y: plot.y + plot.h + 16, 'text-anchor': 'middle', 'font-size': fontSize, fill: MUTED },
-        esc(String(xFormat(t))),
+        {
+          x: anchor === 'start' ? Math.max(2, x - 6) : anchor === 'end' ? Math.min(width - 2, x + 6) : x,
+          y: plot.y + plot.h + 16,
+          'text-anchor': anchor,
+          'font-size': fontSize,
+          fill: MUTED,
+        },
+        esc(text),
       ),
     );
   }
