@@ -43,6 +43,10 @@ RUN npm run build \
 
 # ---- runtime: production dependencies, compiled code, migrations and the demo model only --------------
 FROM ${NODE_IMAGE} AS runtime
+# Text in the PNG charts of email reports needs a font, and the slim image has none.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
 # DRIFTWATCH_HOST=0.0.0.0: inside a container loopback is the container's (or the pod's) own, so a published
 # port or a Service could not reach 127.0.0.1. driftwatch REFUSES to start on a non-loopback address unless
 # auth.tokens are configured (a config file named by DRIFTWATCH_CONFIG) or `serve --insecure` is passed:

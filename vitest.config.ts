@@ -19,6 +19,7 @@ const SQLITE_ONLY = [
   'test/examples/demo.test.ts', // a real server process on a SQLite file
   'test/dashboards/**', // dashboards, rules and promtool: no store
   'test/shipping/**', // the image's build steps, compose and manifests: no store
+  'test/charts/**', // SVG charts and their PNGs: pure
   'test/traffic/histogram.test.ts', // the latency histogram: pure functions
 ];
 
