@@ -763,8 +763,8 @@ export type NewReportRun = Pick<
 export interface ReportRunStore {
   /** Inserts a pending run due now; undefined when the (schedule, slot) already has one (unique index). */
   insert(r: NewReportRun): Promise<ReportRunRow | undefined>;
-  /** The run of a schedule with the latest slot, if any. */
-  latest(schedule: string): Promise<ReportRunRow | undefined>;
+  /** The run of a schedule's slot, if any. */
+  find(schedule: string, slot: number): Promise<ReportRunRow | undefined>;
   get(id: number): Promise<ReportRunRow | undefined>;
   /** Pending runs whose next attempt is due, oldest first. */
   due(now: number, limit: number): Promise<ReportRunRow[]>;

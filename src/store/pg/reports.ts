@@ -18,10 +18,10 @@ export class PgReportRuns implements ReportRunStore {
     return rows[0];
   }
 
-  async latest(schedule: string): Promise<ReportRunRow | undefined> {
+  async find(schedule: string, slot: number): Promise<ReportRunRow | undefined> {
     const rows = await this.c.rows<ReportRunRow>(
-      `SELECT ${COLUMNS} FROM report_runs WHERE schedule = $1 ORDER BY slot DESC LIMIT 1`,
-      [schedule],
+      `SELECT ${COLUMNS} FROM report_runs WHERE schedule = $1 AND slot = $2`,
+      [schedule, slot],
     );
     return rows[0];
   }

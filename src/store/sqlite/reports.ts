@@ -28,10 +28,10 @@ export class SqliteReportRuns implements ReportRunStore {
       ) as ReportRunRow | undefined;
   }
 
-  async latest(schedule: string): Promise<ReportRunRow | undefined> {
+  async find(schedule: string, slot: number): Promise<ReportRunRow | undefined> {
     return this.c
-      .prepared(`SELECT ${COLUMNS} FROM report_runs WHERE schedule = ? ORDER BY slot DESC LIMIT 1`)
-      .get(schedule) as ReportRunRow | undefined;
+      .prepared(`SELECT ${COLUMNS} FROM report_runs WHERE schedule = ? AND slot = ?`)
+      .get(schedule, slot) as ReportRunRow | undefined;
   }
 
   async get(id: number): Promise<ReportRunRow | undefined> {
