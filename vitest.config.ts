@@ -20,6 +20,7 @@ const SQLITE_ONLY = [
   'test/dashboards/**', // dashboards, rules and promtool: no store
   'test/shipping/**', // the image's build steps, compose and manifests: no store
   'test/traffic/histogram.test.ts', // the latency histogram: pure functions
+  'test/reports/config.test.ts', // config parsing
 ];
 
 export default defineConfig({

@@ -544,6 +544,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   // On the raw input, so a bad key elsewhere does not hide an inconsistent pair of thresholds.
   problems.push(...thresholdProblems(source.raw, fromOf));
   if (result.success) problems.push(...resolveSecrets(result.data, env, fromOf));
+  // The schema's cross-schedule checks run only on otherwise valid input; report them with the rest.
+  else problems.push(...reportProblems(source.raw, fromOf));
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;
 }
@@ -611,6 +613,27 @@ function thresholdProblems(raw: Record<string, unknown>, fromOf: (path: string) 
     for (const [feature, f] of Object.entries(features))
       check(`models.${model}.features.${feature}`, ownThresholds(f), s);
   }
+  return problems;
+}
+
+/** Duplicate schedule names and schedules without smtp, on the raw input (see loadConfig). */
+function reportProblems(raw: Record<string, unknown>, fromOf: (path: string) => string): string[] {
+  const reports = raw.reports;
+  if (!isMapping(reports) || !Array.isArray(reports.schedules)) return [];
+  const problems: string[] = [];
+  const seen = new Set<unknown>();
+  reports.schedules.forEach((s: unknown, i) => {
+    const name = isMapping(s) ? s.name : undefined;
+    if (typeof name === 'string' && seen.has(name))
+      problems.push(
+        `reports.schedules.${i}.name: schedule ${name} is named twice [from ${fromOf(`reports.schedules.${i}.name`)}]`,
+      );
+    seen.add(name);
+  });
+  if (reports.schedules.length > 0 && reports.smtp === undefined)
+    problems.push(
+      `reports.smtp: schedules need an smtp section to send with [from ${fromOf('reports.smtp')}]`,
+    );
   return problems;
 }
 
