@@ -21,6 +21,7 @@ const SQLITE_ONLY = [
   'test/shipping/**', // the image's build steps, compose and manifests: no store
   'test/charts/**', // SVG charts and their PNGs: pure
   'test/traffic/histogram.test.ts', // the latency histogram: pure functions
+  'test/reports/config.test.ts', // config parsing
 ];
 
 export default defineConfig({

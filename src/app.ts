@@ -13,6 +13,7 @@ import { labelRoutes } from './labels/routes.js';
 import { Metrics, metricsRoutes } from './metrics/index.js';
 import { modelRoutes } from './models/routes.js';
 import { notificationRoutes } from './notifications/routes.js';
+import { reportRoutes } from './reports/routes.js';
 import { servingRoutes } from './serving/routes.js';
 import type { ServingRuntime } from './serving/runtime.js';
 import { thresholdRoutes } from './thresholds/routes.js';
@@ -127,6 +128,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.route('/', notificationRoutes());
   app.route('/', thresholdRoutes());
   app.route('/', jobRoutes());
+  app.route('/', reportRoutes());
   app.route('/', metricsRoutes(metrics));
   // The bundled inference endpoint, when this process serves models.
   if (options.serving) app.route('/', servingRoutes(options.serving));

@@ -157,6 +157,90 @@ const channel = z.strictObject({
 });
 export type ChannelConfig = z.infer<typeof channel>;
 
+/** An IANA time zone name that this Node's Intl knows (Europe/Berlin, UTC, …). */
+const timeZone = z.string().refine(
+  (v) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: v });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'not a known IANA time zone (e.g. "Europe/Berlin" or "UTC")' },
+);
+
+const email = z.email({ error: 'expected an email address' });
+
+/** Report schedules use minute-resolution cron (five fields): the reports job checks once a minute. */
+const reportCron = cronExpression.refine((v) => v.trim().split(/\s+/).length === 5, {
+  error: 'report schedules take five cron fields (minute hour day month weekday)',
+});
+
+const reportSchedule = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: 'letters, digits, . _ - (at most 64)' }),
+  cron: reportCron,
+  timezone: timeZone.default('UTC'),
+  to: z.array(email).min(1, { error: 'give at least one recipient' }),
+  // The period a report covers, ending at its scheduled time.
+  period: duration.default(86_400_000),
+  // Models the report covers; all the store knows when absent.
+  models: z.array(z.string().min(1)).min(1).optional(),
+});
+export type ReportScheduleConfig = z.infer<typeof reportSchedule>;
+
+const smtpAuth = z
+  .strictObject({
+    user: z.string().min(1),
+    // The password itself, or where to read it: an environment variable or a file (e.g. a mounted secret).
+    pass: z.string().optional(),
+    pass_env: z.string().min(1).optional(),
+    pass_file: z.string().min(1).optional(),
+  })
+  .refine((a) => [a.pass, a.pass_env, a.pass_file].filter((v) => v !== undefined).length === 1, {
+    error: 'give exactly one of pass, pass_env or pass_file',
+  });
+
+const reportsSection = z
+  .strictObject({
+    smtp: z
+      .strictObject({
+        host: z.string().min(1),
+        port: z.number().int().min(1).max(65535).default(587),
+        // true: TLS from the start (port 465); false: STARTTLS when the server offers it.
+        secure: z.boolean().default(false),
+        auth: smtpAuth.optional(),
+        from: email,
+        // Per-attempt connection and greeting timeout.
+        timeoutMs: z.number().int().positive().default(30_000),
+      })
+      .optional(),
+    schedules: z.array(reportSchedule).default([]),
+    // Attempts before a report is marked failed; 1, 2, 4, … minutes apart.
+    maxAttempts: z.number().int().min(1).max(20).default(6),
+  })
+  .prefault({})
+  .superRefine((r, ctx) => {
+    const seen = new Set<string>();
+    r.schedules.forEach((s, i) => {
+      if (seen.has(s.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['schedules', i, 'name'],
+          message: `schedule ${s.name} is named twice`,
+        });
+      seen.add(s.name);
+    });
+    if (r.schedules.length > 0 && !r.smtp)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['smtp'],
+        message: 'schedules need an smtp section to send with',
+      });
+  });
+
 const DRIFT_DEFAULTS = {
   bucket: 3600e3,
   rollingWindow: 86400e3,
@@ -308,6 +392,7 @@ export const configSchema = z.strictObject({
         .default({}),
     })
     .prefault({}),
+  reports: reportsSection,
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -458,6 +543,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   // On the raw input, so a bad key elsewhere does not hide an inconsistent pair of thresholds.
   problems.push(...thresholdProblems(source.raw, fromOf));
+  if (result.success) problems.push(...resolveSecrets(result.data, env, fromOf));
+  // The schema's cross-schedule checks run only on otherwise valid input; report them with the rest.
+  else problems.push(...reportProblems(source.raw, fromOf));
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;
 }
@@ -528,10 +616,60 @@ function thresholdProblems(raw: Record<string, unknown>, fromOf: (path: string) 
   return problems;
 }
 
+/** Duplicate schedule names and schedules without smtp, on the raw input (see loadConfig). */
+function reportProblems(raw: Record<string, unknown>, fromOf: (path: string) => string): string[] {
+  const reports = raw.reports;
+  if (!isMapping(reports) || !Array.isArray(reports.schedules)) return [];
+  const problems: string[] = [];
+  const seen = new Set<unknown>();
+  reports.schedules.forEach((s: unknown, i) => {
+    const name = isMapping(s) ? s.name : undefined;
+    if (typeof name === 'string' && seen.has(name))
+      problems.push(
+        `reports.schedules.${i}.name: schedule ${name} is named twice [from ${fromOf(`reports.schedules.${i}.name`)}]`,
+      );
+    seen.add(name);
+  });
+  if (reports.schedules.length > 0 && reports.smtp === undefined)
+    problems.push(
+      `reports.smtp: schedules need an smtp section to send with [from ${fromOf('reports.smtp')}]`,
+    );
+  return problems;
+}
+
+/**
+ * Secrets given by reference (reports.smtp.auth.pass_env / pass_file) are read once, at load, into `pass`:
+ * a missing variable or unreadable file is a configuration problem, not a failed send hours later.
+ */
+function resolveSecrets(config: Config, env: NodeJS.ProcessEnv, fromOf: (path: string) => string): string[] {
+  const auth = config.reports.smtp?.auth;
+  if (!auth || auth.pass !== undefined) return [];
+  if (auth.pass_env !== undefined) {
+    const value = env[auth.pass_env];
+    if (value === undefined || value === '')
+      return [
+        `reports.smtp.auth.pass_env: environment variable ${auth.pass_env} is not set [from ${fromOf('reports.smtp.auth.pass_env')}]`,
+      ];
+    auth.pass = value;
+    return [];
+  }
+  if (auth.pass_file !== undefined) {
+    try {
+      auth.pass = readFileSync(auth.pass_file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      return [
+        `reports.smtp.auth.pass_file: cannot read ${auth.pass_file} (${(err as NodeJS.ErrnoException).code ?? String(err)}) [from ${fromOf('reports.smtp.auth.pass_file')}]`,
+      ];
+    }
+  }
+  return [];
+}
+
 /** A config with defaults only, for tests and tools; overrides use the same nested shape as the file. */
 export function defaultConfig(overrides: ConfigInput = {}): Config {
   const config = configSchema.parse(overrides);
   const problems = thresholdProblems(overrides as Record<string, unknown>, () => 'defaultConfig');
+  problems.push(...resolveSecrets(config, process.env, () => 'defaultConfig'));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -138,6 +138,25 @@ for each other), but for large files run it while the service is stopped, or use
     console.log(formatScoreSummary(await runScore(load(opts), opts)));
   });
 
+withCommon(
+  program
+    .command('report')
+    .description('render a scheduled report for the period ending now (reports.schedules), or send it')
+    .addHelpText(
+      'after',
+      `
+Reads the database directly (--db / config). Without --out or --send the HTML is printed. --send mails it
+with reports.smtp and records the run (GET /v1/reports/runs); a failed send is retried by the reports job.`,
+    ),
+)
+  .requiredOption('--schedule <name>', 'a schedule of reports.schedules')
+  .option('--out <file>', 'write the HTML to this file')
+  .option('--send', "send it now to the schedule's recipients")
+  .action(async (opts) => {
+    const { runReport } = await import('./cli/report.js');
+    console.log(await runReport(load(opts), opts));
+  });
+
 const store = program.command('store').description('the database');
 store
   .command('copy')

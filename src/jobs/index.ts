@@ -2,6 +2,7 @@ import { runRebuild } from '../baselines/service.js';
 import type { AppDeps } from '../context.js';
 import { runKserveJoinTick } from '../ingest/cloudevents.js';
 import { runDeliveryTick } from '../notifications/service.js';
+import { runReportsTick } from '../reports/service.js';
 import { runRetentionTick } from '../retention/tick.js';
 import { alertmanagerResendTick, runDriftTick } from './drift-tick.js';
 import { JobRegistry, type RegistryOptions } from './registry.js';
@@ -61,5 +62,15 @@ export function createJobs(deps: AppDeps, options: RegistryOptions = {}): JobReg
     tick: (now) => runKserveJoinTick(deps, now),
     idle: (r) => r.requests + r.responses === 0,
   });
+  // Scheduled email reports: each schedule's latest due slot, once (unique per slot), then due sends and retries.
+  if (deps.config.reports.schedules.length > 0)
+    registry.register({
+      name: 'reports',
+      schedule: '* * * * *',
+      tick: (now) => runReportsTick(deps, now),
+      idle: (r) => r.created.length + r.sent + r.retried + r.failed === 0 && r.errors.length === 0,
+      errors: (r) => r.errors,
+      onLeadership: true,
+    });
   return registry;
 }

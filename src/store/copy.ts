@@ -37,6 +37,7 @@ const TABLES = [
   'model_events',
   'shadow_stats',
   'pending_events',
+  'report_runs',
 ] as const;
 
 export type CopiedTable = (typeof TABLES)[number];

@@ -733,6 +733,59 @@ export interface MetricsStore {
   knownModels(limit: number): Promise<string[]>;
 }
 
+export type ReportRunStatus = 'pending' | 'sent' | 'failed';
+
+/** One scheduled report (a schedule's slot), its rendered message and its delivery. */
+export interface ReportRunRow {
+  id: number;
+  schedule: string;
+  /** The scheduled time the run is for. */
+  slot: number;
+  periodFrom: number;
+  periodTo: number;
+  status: ReportRunStatus;
+  attempts: number;
+  nextAttemptAt: number;
+  messageId: string | null;
+  error: string | null;
+  subject: string;
+  html: string;
+  text: string;
+  createdAt: number;
+  sentAt: number | null;
+}
+
+export type NewReportRun = Pick<
+  ReportRunRow,
+  'schedule' | 'slot' | 'periodFrom' | 'periodTo' | 'subject' | 'html' | 'text' | 'createdAt'
+>;
+
+export interface ReportRunStore {
+  /** Inserts a pending run due now; undefined when the (schedule, slot) already has one (unique index). */
+  insert(r: NewReportRun): Promise<ReportRunRow | undefined>;
+  /** The run of a schedule's slot, if any. */
+  find(schedule: string, slot: number): Promise<ReportRunRow | undefined>;
+  get(id: number): Promise<ReportRunRow | undefined>;
+  /** Pending runs whose next attempt is due, oldest first. */
+  due(now: number, limit: number): Promise<ReportRunRow[]>;
+  /**
+   * Compare-and-set before sending: counts the attempt and pushes the next one to `nextAttemptAt`, only if
+   * the run is still pending at `expectAttempts`; false when another process took it first.
+   */
+  claim(id: number, expectAttempts: number, nextAttemptAt: number): Promise<boolean>;
+  markSent(id: number, messageId: string, now: number): Promise<void>;
+  /** Records a failed attempt: still pending (retried at nextAttemptAt), or failed for good. */
+  markFailed(
+    id: number,
+    f: { status: 'pending' | 'failed'; error: string; nextAttemptAt: number },
+  ): Promise<void>;
+  list(q: {
+    schedule?: string | undefined;
+    status?: ReportRunStatus | undefined;
+    limit: number;
+  }): Promise<ReportRunRow[]>;
+}
+
 /** What one transaction can read and write. */
 export interface Tx {
   records: RecordStore;
@@ -747,6 +800,7 @@ export interface Tx {
   serving: ServingStore;
   pendingEvents: PendingEventStore;
   metrics: MetricsStore;
+  reportRuns: ReportRunStore;
 }
 
 export interface MigrationStatus {

@@ -44,6 +44,10 @@ const EXPECTED: Record<string, Rule> = {
   'GET /v1/notifications/deliveries': 'reviewer',
   'GET /v1/jobs': 'reviewer',
   'POST /v1/notifications/deliveries/:id/retry': 'admin',
+  'GET /v1/reports/schedules': 'reviewer',
+  'GET /v1/reports/runs': 'reviewer',
+  'GET /v1/reports/preview': 'reviewer',
+  'POST /v1/reports/:name/send': 'admin',
   // No credential from a loopback peer is let through too (test/metrics): app.request has no peer.
   'GET /metrics': 'metrics',
 };

@@ -18,6 +18,7 @@ import { PgDeliveries, PgDrift, PgLeases, PgThresholds } from './misc.js';
 import { Partitions } from './partitions.js';
 import { PgPendingEvents } from './pending.js';
 import { PgModels, PgRecords } from './records.js';
+import { PgReportRuns } from './reports.js';
 import { PgServing } from './serving.js';
 
 // Deadlock and serialization failure: the database rolled the transaction back and it can simply run again.
@@ -38,6 +39,7 @@ function reposOn(conn: PgConn): Tx {
     serving: new PgServing(conn),
     pendingEvents: new PgPendingEvents(conn),
     metrics: new PgMetrics(conn),
+    reportRuns: new PgReportRuns(conn),
   };
 }
 

@@ -8,6 +8,7 @@ import { SqliteMetrics } from './metrics.js';
 import { SqliteDeliveries, SqliteDrift, SqliteLeases, SqliteThresholds } from './misc.js';
 import { SqlitePendingEvents } from './pending.js';
 import { SqliteModels, SqliteRecords } from './records.js';
+import { SqliteReportRuns } from './reports.js';
 import { SqliteServing } from './serving.js';
 
 /**
@@ -40,6 +41,7 @@ export class SqliteStore implements Store {
       serving: new SqliteServing(conn),
       pendingEvents: new SqlitePendingEvents(conn),
       metrics: new SqliteMetrics(conn),
+      reportRuns: new SqliteReportRuns(conn),
     };
   }
 

@@ -5,5 +5,6 @@ export * from './model-versions.js';
 export * from './pending-events.js';
 export * from './records.js';
 export * from './rejections.js';
+export * from './reports.js';
 export * from './serving.js';
 export * from './traffic.js';

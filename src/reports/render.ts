@@ -1,0 +1,208 @@
+import type { AlertLine, FeatureLine, ModelReport, ReportContent } from './content.js';
+
+// A report as an email: a subject that states the situation, an HTML part with inline styles only (mail
+// clients drop <style> blocks and never run scripts), and a plain-text part with the same facts.
+
+/** A PNG shown inline in the HTML part (`<img src="cid:…">`), attached with that Content-ID. */
+export interface InlineImage {
+  cid: string;
+  filename: string;
+  content: Buffer;
+  contentType: 'image/png';
+  alt: string;
+  /** The model whose section shows it; the top of the report when absent. */
+  model?: string;
+}
+
+/**
+ * The seam for charts (src/charts/, SVG → PNG): given what a report says, the inline images to show.
+ * None until a chart renderer is plugged in (render options `charts`).
+ */
+export type ChartRenderer = (content: ReportContent) => Promise<InlineImage[]>;
+export const noCharts: ChartRenderer = async () => [];
+
+export interface RenderedReport {
+  subject: string;
+  html: string;
+  text: string;
+  images: InlineImage[];
+}
+
+const esc = (s: string) =>
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
+
+const num = (v: number | null, digits = 3) => (v === null ? '–' : v.toFixed(digits));
+const signed = (v: number | null) => (v === null ? '–' : `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(3)}`);
+const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(v < 0.01 && v > 0 ? 2 : 1)}%`);
+const ms = (v: number | null) => (v === null ? '–' : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`);
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+function dateIn(t: number, timeZone: string, time = false): string {
+  return new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    day: 'numeric',
+    month: 'short',
+    year: 'numeric',
+    ...(time ? { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short' } : {}),
+  } as Intl.DateTimeFormatOptions).format(new Date(t));
+}
+
+export function reportSubject(c: ReportContent): string {
+  const what = `${c.schedule} report, ${dateIn(c.slot, c.timezone)}`;
+  const n = c.models.length;
+  if (n === 0) return `[driftwatch] no models to report — ${what}`;
+  if (c.drifting === 0) return `[driftwatch] all quiet: no drift in ${plural(n, 'model')} — ${what}`;
+  return `[driftwatch] ${c.drifting} of ${plural(n, 'model')} drifting — ${what}`;
+}
+
+function periodText(c: ReportContent): string {
+  return `${dateIn(c.period.from, c.timezone, true)} – ${dateIn(c.period.to, c.timezone, true)}`;
+}
+
+function alertCounts(m: ModelReport): string {
+  const { critical, warning } = m.alertsBySeverity;
+  if (critical + warning === 0) return 'no open alerts';
+  return [critical ? `${critical} critical` : '', warning ? `${warning} warning` : '']
+    .filter(Boolean)
+    .join(', ');
+}
+
+function trafficText(m: ModelReport): string {
+  const t = m.traffic;
+  if (t.requests === 0) return 'no requests';
+  return `${t.requests} requests, error rate ${pct(t.error_rate)}, latency p50 ${ms(t.latency.p50)} / p95 ${ms(t.latency.p95)}`;
+}
+
+function featureText(f: FeatureLine): string {
+  const flag = f.drifted ? ` [${f.severity ?? 'drift'}]` : '';
+  return `${f.feature}: PSI ${num(f.psi)} (${signed(f.change)} since the previous period)${flag}`;
+}
+
+function alertText(a: AlertLine): string {
+  return `#${a.id} ${a.severity} ${a.kind} on ${a.feature} (${a.status}): ${a.link}`;
+}
+
+export function renderText(c: ReportContent): string {
+  const lines = [reportSubject(c).replace(/^\[driftwatch\] /, ''), `Period: ${periodText(c)}`, ''];
+  if (c.models.length > 0 && c.drifting === 0 && c.models.every((m) => m.alerts.length === 0)) {
+    lines.push('All quiet: no model is drifting and no alert is open.', '');
+  }
+  for (const m of c.models) {
+    lines.push(`== ${m.model}${m.drifting ? ' — DRIFTING' : ''}`);
+    if (m.activeVersion !== null) lines.push(`Active version: ${m.activeVersion}`);
+    lines.push(`Traffic: ${trafficText(m)}`);
+    if (m.drift === null) lines.push('Drift: no drift result for this period');
+    else {
+      lines.push(
+        `Drift (version ${m.drift.modelVersion ?? '(none)'}, window ${m.drift.window.from} – ${m.drift.window.to}, ${m.drift.n} records):`,
+      );
+      for (const f of m.features) lines.push(`  - ${featureText(f)}`);
+    }
+    lines.push(`Open alerts: ${alertCounts(m)}`);
+    for (const a of m.alerts) lines.push(`  - ${alertText(a)}`);
+    if (m.retrain.length > 0) {
+      lines.push(`Pending retrain requests: ${m.retrain.length}`);
+      for (const r of m.retrain) lines.push(`  - #${r.id} ${r.status}: ${r.reason} ${r.link}`);
+    }
+    lines.push('');
+  }
+  lines.push('— driftwatch');
+  return `${lines.join('\n')}\n`;
+}
+
+const S = {
+  body: 'margin:0;padding:16px;background:#f6f7f9;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#1f2328;font-size:14px;line-height:1.45',
+  card: 'background:#ffffff;border:1px solid #d0d7de;border-radius:6px;padding:12px 16px;margin:0 0 12px 0',
+  h1: 'font-size:18px;margin:0 0 4px 0',
+  h2: 'font-size:16px;margin:0 0 6px 0',
+  muted: 'color:#57606a;margin:0 0 8px 0',
+  table: 'border-collapse:collapse;width:100%;margin:6px 0',
+  th: 'text-align:left;border-bottom:1px solid #d0d7de;padding:4px 6px;font-weight:600',
+  td: 'border-bottom:1px solid #eaeef2;padding:4px 6px',
+  badgeDrift: 'background:#cf222e;color:#ffffff;border-radius:10px;padding:1px 8px;font-size:12px',
+  badgeOk: 'background:#1a7f37;color:#ffffff;border-radius:10px;padding:1px 8px;font-size:12px',
+  critical: 'color:#cf222e;font-weight:600',
+  warning: 'color:#9a6700;font-weight:600',
+  link: 'color:#0969da',
+};
+
+function imagesHtml(images: InlineImage[]): string {
+  return images
+    .map(
+      (i) =>
+        `<img src="cid:${esc(i.cid)}" alt="${esc(i.alt)}" style="max-width:100%;height:auto;display:block;margin:6px 0">`,
+    )
+    .join('');
+}
+
+function modelHtml(m: ModelReport, images: InlineImage[]): string {
+  const parts = [
+    `<div style="${S.card}">`,
+    `<h2 style="${S.h2}">${esc(m.model)} <span style="${m.drifting ? S.badgeDrift : S.badgeOk}">${m.drifting ? 'drifting' : 'ok'}</span></h2>`,
+    m.activeVersion === null ? '' : `<p style="${S.muted}">Active version: ${esc(m.activeVersion)}</p>`,
+    `<p style="margin:0 0 6px 0">Traffic: ${esc(trafficText(m))}</p>`,
+  ];
+  if (m.drift === null) parts.push(`<p style="${S.muted}">Drift: no drift result for this period</p>`);
+  else {
+    parts.push(
+      `<p style="${S.muted}">Drift of version ${esc(m.drift.modelVersion ?? '(none)')}, window ${esc(m.drift.window.from)} – ${esc(m.drift.window.to)}, ${m.drift.n} records</p>`,
+      `<table style="${S.table}"><tr><th style="${S.th}">Feature</th><th style="${S.th}">PSI</th><th style="${S.th}">Change since previous period</th><th style="${S.th}">Verdict</th></tr>`,
+      ...m.features.map(
+        (f) =>
+          `<tr><td style="${S.td}">${esc(f.feature)}</td><td style="${S.td}">${num(f.psi)}</td><td style="${S.td}">${signed(f.change)}</td><td style="${S.td}${f.drifted ? `;${f.severity === 'critical' ? S.critical : S.warning}` : ''}">${f.drifted ? esc(f.severity ?? 'drift') : f.drifted === false ? 'ok' : '–'}</td></tr>`,
+      ),
+      '</table>',
+    );
+  }
+  parts.push(imagesHtml(images.filter((i) => i.model === m.model)));
+  parts.push(`<p style="margin:6px 0 2px 0">Open alerts: ${esc(alertCounts(m))}</p>`);
+  if (m.alerts.length > 0)
+    parts.push(
+      `<ul style="margin:0 0 6px 18px;padding:0">${m.alerts
+        .map(
+          (a) =>
+            `<li><a href="${esc(a.link)}" style="${S.link}">#${a.id}</a> <span style="${a.severity === 'critical' ? S.critical : S.warning}">${esc(a.severity)}</span> ${esc(a.kind)} on ${esc(a.feature)} (${esc(a.status)})</li>`,
+        )
+        .join('')}</ul>`,
+    );
+  if (m.retrain.length > 0)
+    parts.push(
+      `<p style="margin:6px 0 2px 0">Pending retrain requests: ${m.retrain.length}</p><ul style="margin:0 0 6px 18px;padding:0">${m.retrain
+        .map(
+          (r) =>
+            `<li><a href="${esc(r.link)}" style="${S.link}">#${r.id}</a> ${esc(r.status)}: ${esc(r.reason)}</li>`,
+        )
+        .join('')}</ul>`,
+    );
+  parts.push('</div>');
+  return parts.join('');
+}
+
+export function renderHtml(c: ReportContent, images: InlineImage[] = []): string {
+  const subject = reportSubject(c);
+  const quiet = c.models.length > 0 && c.drifting === 0 && c.models.every((m) => m.alerts.length === 0);
+  return [
+    '<!DOCTYPE html><html><head><meta charset="utf-8">',
+    `<title>${esc(subject)}</title></head>`,
+    `<body style="${S.body}">`,
+    `<div style="${S.card}"><h1 style="${S.h1}">${esc(subject.replace(/^\[driftwatch\] /, ''))}</h1>`,
+    `<p style="${S.muted}">Period: ${esc(periodText(c))}</p>`,
+    quiet ? '<p style="margin:0">All quiet: no model is drifting and no alert is open.</p>' : '',
+    imagesHtml(images.filter((i) => i.model === undefined)),
+    '</div>',
+    ...c.models.map((m) => modelHtml(m, images)),
+    `<p style="${S.muted}">— driftwatch</p>`,
+    '</body></html>',
+  ].join('');
+}
+
+export async function renderReport(
+  c: ReportContent,
+  charts: ChartRenderer = noCharts,
+): Promise<RenderedReport> {
+  const images = await charts(c);
+  return { subject: reportSubject(c), html: renderHtml(c, images), text: renderText(c), images };
+}

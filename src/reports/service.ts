@@ -1,0 +1,261 @@
+import nodemailer from 'nodemailer';
+import type { Config, ReportScheduleConfig } from '../config.js';
+import type { AppDeps } from '../context.js';
+import { ApiError } from '../errors.js';
+import type { ReportRunRow } from '../store/index.js';
+import { gatherReport } from './content.js';
+import { type ChartRenderer, noCharts, type RenderedReport, renderReport } from './render.js';
+import { latestSlot } from './schedule.js';
+
+// Scheduled email reports. The `reports` job (leader only, every minute) creates at most one run per
+// schedule per tick: the latest slot at or before now, if that slot has no run yet — so after downtime a
+// schedule gets one catch-up for its latest missed slot, not one per slot, and the unique (schedule, slot)
+// keeps a second process or a new leader from creating it again. The message is rendered when the run is
+// created and kept, so a retry sends the same mail. Sending is claimed per attempt (compare-and-set on
+// attempts), failures are retried 1, 2, 4, … minutes apart up to reports.maxAttempts, then marked failed.
+
+type Deps = Pick<AppDeps, 'config' | 'store' | 'log' | 'clock'>;
+
+const BACKOFF_BASE_MS = 60_000;
+const BACKOFF_MAX_MS = 3_600_000;
+const SEND_BATCH = 20;
+const ERROR_CHARS = 500;
+
+/** Delay before the next attempt after `attempts` failed ones: 1, 2, 4, … minutes, capped at an hour. */
+export function reportBackoffMs(attempts: number): number {
+  return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempts - 1));
+}
+
+export interface ReportOptions {
+  /** Inline chart images (src/charts/); none by default. */
+  charts?: ChartRenderer;
+}
+
+export function scheduleNamed(config: Config, name: string): ReportScheduleConfig {
+  const s = config.reports.schedules.find((x) => x.name === name);
+  if (!s)
+    throw new ApiError('not_found', `no report schedule named ${name} (reports.schedules in the config)`);
+  return s;
+}
+
+/** The report of `schedule` for the period ending at `slot`, rendered. */
+export async function renderFor(
+  deps: Pick<AppDeps, 'config' | 'store'>,
+  schedule: ReportScheduleConfig,
+  slot: number,
+  options: ReportOptions = {},
+): Promise<RenderedReport> {
+  return renderReport(await gatherReport(deps, schedule, slot), options.charts ?? noCharts);
+}
+
+interface Mailer {
+  send(run: ReportRunRow, to: string[]): Promise<string>;
+  close(): void;
+}
+
+function smtpMailer(config: Config): Mailer {
+  const smtp = config.reports.smtp;
+  if (!smtp) throw new Error('reports.smtp is not configured');
+  const transport = nodemailer.createTransport({
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.secure,
+    ...(smtp.auth ? { auth: { user: smtp.auth.user, pass: smtp.auth.pass ?? '' } } : {}),
+    connectionTimeout: smtp.timeoutMs,
+    greetingTimeout: smtp.timeoutMs,
+    socketTimeout: smtp.timeoutMs,
+  });
+  return {
+    async send(run, to) {
+      const info = await transport.sendMail({
+        from: smtp.from,
+        to,
+        subject: run.subject,
+        text: run.text,
+        html: run.html,
+        headers: { 'X-Driftwatch-Report': `${run.schedule}/${new Date(run.slot).toISOString()}` },
+      });
+      return String(info.messageId ?? '');
+    },
+    close: () => transport.close(),
+  };
+}
+
+function errorText(err: unknown): string {
+  const e = err as { message?: string; code?: string; responseCode?: number };
+  const text = [e.code, e.responseCode, e.message ?? String(err)].filter((v) => v !== undefined).join(' ');
+  return text.slice(0, ERROR_CHARS);
+}
+
+export type AttemptOutcome = 'sent' | 'retry' | 'failed' | 'skipped';
+
+/** One attempt at a due run; never throws (an SMTP failure is recorded on the run). */
+async function attempt(deps: Deps, mailer: Mailer, run: ReportRunRow, now: number): Promise<AttemptOutcome> {
+  const { config } = deps;
+  const attempts = run.attempts + 1;
+  const schedule = config.reports.schedules.find((s) => s.name === run.schedule);
+  const claimed = await deps.store.tx((tx) =>
+    tx.reportRuns.claim(run.id, run.attempts, now + reportBackoffMs(attempts)),
+  );
+  if (!claimed) return 'skipped';
+  if (!schedule) {
+    await deps.store.tx((tx) =>
+      tx.reportRuns.markFailed(run.id, {
+        status: 'failed',
+        error: `schedule ${run.schedule} is no longer configured`,
+        nextAttemptAt: now,
+      }),
+    );
+    return 'failed';
+  }
+  try {
+    const messageId = await mailer.send(run, schedule.to);
+    await deps.store.tx((tx) => tx.reportRuns.markSent(run.id, messageId, deps.clock()));
+    deps.log.info({ schedule: run.schedule, run: run.id, message_id: messageId, attempts }, 'report sent');
+    return 'sent';
+  } catch (err) {
+    const last = attempts >= config.reports.maxAttempts;
+    const error = errorText(err);
+    await deps.store.tx((tx) =>
+      tx.reportRuns.markFailed(run.id, {
+        status: last ? 'failed' : 'pending',
+        error,
+        nextAttemptAt: last ? now : now + reportBackoffMs(attempts),
+      }),
+    );
+    deps.log.warn(
+      { schedule: run.schedule, run: run.id, attempts, error, final: last },
+      last ? 'report not sent: giving up' : 'report not sent: will retry',
+    );
+    return last ? 'failed' : 'retry';
+  }
+}
+
+export interface ReportsTickResult {
+  created: string[];
+  sent: number;
+  retried: number;
+  failed: number;
+  errors: string[];
+}
+
+/** The `reports` job: creates each schedule's latest due run if missing, then sends what is due. */
+export async function runReportsTick(
+  deps: Deps,
+  now: number,
+  options: ReportOptions = {},
+): Promise<ReportsTickResult> {
+  const result: ReportsTickResult = { created: [], sent: 0, retried: 0, failed: 0, errors: [] };
+  for (const schedule of deps.config.reports.schedules) {
+    try {
+      const slot = latestSlot(schedule, now);
+      if (slot === null) continue;
+      if (await deps.store.read((tx) => tx.reportRuns.find(schedule.name, slot))) continue;
+      const r = await renderFor(deps, schedule, slot, options);
+      const row = await deps.store.tx((tx) =>
+        tx.reportRuns.insert({
+          schedule: schedule.name,
+          slot,
+          periodFrom: slot - schedule.period,
+          periodTo: slot,
+          subject: r.subject,
+          html: r.html,
+          text: r.text,
+          createdAt: now,
+        }),
+      );
+      if (row) result.created.push(`${schedule.name}@${new Date(slot).toISOString()}`);
+    } catch (err) {
+      result.errors.push(`${schedule.name}: ${errorText(err)}`);
+    }
+  }
+  const due = await deps.store.read((tx) => tx.reportRuns.due(now, SEND_BATCH));
+  if (due.length === 0) return result;
+  let mailer: Mailer;
+  try {
+    mailer = smtpMailer(deps.config);
+  } catch (err) {
+    result.errors.push(errorText(err));
+    return result;
+  }
+  try {
+    for (const run of due) {
+      const outcome = await attempt(deps, mailer, run, now);
+      if (outcome === 'sent') result.sent++;
+      else if (outcome === 'retry') result.retried++;
+      else if (outcome === 'failed') result.failed++;
+    }
+  } finally {
+    mailer.close();
+  }
+  return result;
+}
+
+/**
+ * Renders and sends a schedule's report now, for the period ending now (POST /v1/reports/:name/send, the
+ * CLI's --send). The run is stored like a scheduled one: a failed first attempt is retried by the job.
+ */
+export async function sendReportNow(
+  deps: Deps,
+  name: string,
+  options: ReportOptions = {},
+): Promise<ReportRunRow> {
+  const schedule = scheduleNamed(deps.config, name);
+  if (!deps.config.reports.smtp) throw new ApiError('conflict', 'reports.smtp is not configured');
+  const now = deps.clock();
+  const r = await renderFor(deps, schedule, now, options);
+  const row = await deps.store.tx((tx) =>
+    tx.reportRuns.insert({
+      schedule: name,
+      slot: now,
+      periodFrom: now - schedule.period,
+      periodTo: now,
+      subject: r.subject,
+      html: r.html,
+      text: r.text,
+      createdAt: now,
+    }),
+  );
+  if (!row) throw new ApiError('conflict', `a report of ${name} for this instant exists already; retry`);
+  const mailer = smtpMailer(deps.config);
+  try {
+    await attempt(deps, mailer, row, now);
+  } finally {
+    mailer.close();
+  }
+  return (await deps.store.read((tx) => tx.reportRuns.get(row.id))) ?? row;
+}
+
+export interface ReportRunView {
+  id: number;
+  schedule: string;
+  slot: string;
+  period: { from: string; to: string };
+  status: ReportRunRow['status'];
+  attempts: number;
+  next_attempt_at: string | null;
+  message_id: string | null;
+  error: string | null;
+  subject: string;
+  created_at: string;
+  sent_at: string | null;
+}
+
+const iso = (t: number) => new Date(t).toISOString();
+
+export function reportRunView(r: ReportRunRow): ReportRunView {
+  return {
+    id: r.id,
+    schedule: r.schedule,
+    slot: iso(r.slot),
+    period: { from: iso(r.periodFrom), to: iso(r.periodTo) },
+    status: r.status,
+    attempts: r.attempts,
+    next_attempt_at: r.status === 'pending' ? iso(r.nextAttemptAt) : null,
+    message_id: r.messageId,
+    error: r.error,
+    subject: r.subject,
+    created_at: iso(r.createdAt),
+    sent_at: r.sentAt === null ? null : iso(r.sentAt),
+  };
+}

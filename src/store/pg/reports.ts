@@ -1,0 +1,81 @@
+import type { NewReportRun, ReportRunRow, ReportRunStatus, ReportRunStore } from '../types.js';
+import type { PgConn } from './client.js';
+
+const COLUMNS = `id, schedule, slot, period_from AS "periodFrom", period_to AS "periodTo", status, attempts,
+  next_attempt_at AS "nextAttemptAt", message_id AS "messageId", error, subject, html, text,
+  created_at AS "createdAt", sent_at AS "sentAt"`;
+
+export class PgReportRuns implements ReportRunStore {
+  constructor(private readonly c: PgConn) {}
+
+  async insert(r: NewReportRun): Promise<ReportRunRow | undefined> {
+    const rows = await this.c.rows<ReportRunRow>(
+      `INSERT INTO report_runs (schedule, slot, period_from, period_to, status, attempts, next_attempt_at, subject,
+         html, text, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $7, $8, $5)
+       ON CONFLICT (schedule, slot) DO NOTHING RETURNING ${COLUMNS}`,
+      [r.schedule, r.slot, r.periodFrom, r.periodTo, r.createdAt, r.subject, r.html, r.text],
+    );
+    return rows[0];
+  }
+
+  async find(schedule: string, slot: number): Promise<ReportRunRow | undefined> {
+    const rows = await this.c.rows<ReportRunRow>(
+      `SELECT ${COLUMNS} FROM report_runs WHERE schedule = $1 AND slot = $2`,
+      [schedule, slot],
+    );
+    return rows[0];
+  }
+
+  async get(id: number): Promise<ReportRunRow | undefined> {
+    const rows = await this.c.rows<ReportRunRow>(`SELECT ${COLUMNS} FROM report_runs WHERE id = $1`, [id]);
+    return rows[0];
+  }
+
+  async due(now: number, limit: number): Promise<ReportRunRow[]> {
+    return this.c.rows<ReportRunRow>(
+      `SELECT ${COLUMNS} FROM report_runs WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2`,
+      [now, limit],
+    );
+  }
+
+  async claim(id: number, expectAttempts: number, nextAttemptAt: number): Promise<boolean> {
+    return (
+      (await this.c.run(
+        `UPDATE report_runs SET attempts = attempts + 1, next_attempt_at = $1
+         WHERE id = $2 AND status = 'pending' AND attempts = $3`,
+        [nextAttemptAt, id, expectAttempts],
+      )) === 1
+    );
+  }
+
+  async markSent(id: number, messageId: string, now: number): Promise<void> {
+    await this.c.run(
+      `UPDATE report_runs SET status = 'sent', message_id = $1, sent_at = $2, error = NULL WHERE id = $3`,
+      [messageId, now, id],
+    );
+  }
+
+  async markFailed(
+    id: number,
+    f: { status: 'pending' | 'failed'; error: string; nextAttemptAt: number },
+  ): Promise<void> {
+    await this.c.run('UPDATE report_runs SET status = $1, error = $2, next_attempt_at = $3 WHERE id = $4', [
+      f.status,
+      f.error,
+      f.nextAttemptAt,
+      id,
+    ]);
+  }
+
+  async list(q: {
+    schedule?: string | undefined;
+    status?: ReportRunStatus | undefined;
+    limit: number;
+  }): Promise<ReportRunRow[]> {
+    return this.c.rows<ReportRunRow>(
+      `SELECT ${COLUMNS} FROM report_runs WHERE ($1::text IS NULL OR schedule = $1)
+         AND ($2::text IS NULL OR status = $2) ORDER BY slot DESC, id DESC LIMIT $3`,
+      [q.schedule ?? null, q.status ?? null, q.limit],
+    );
+  }
+}

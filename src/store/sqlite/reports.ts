@@ -1,0 +1,90 @@
+import type { NewReportRun, ReportRunRow, ReportRunStatus, ReportRunStore } from '../types.js';
+import type { Connection } from './client.js';
+
+const COLUMNS = `id, schedule, slot, period_from AS periodFrom, period_to AS periodTo, status, attempts,
+  next_attempt_at AS nextAttemptAt, message_id AS messageId, error, subject, html, text,
+  created_at AS createdAt, sent_at AS sentAt`;
+
+export class SqliteReportRuns implements ReportRunStore {
+  constructor(private readonly c: Connection) {}
+
+  async insert(r: NewReportRun): Promise<ReportRunRow | undefined> {
+    return this.c
+      .prepared(
+        `INSERT INTO report_runs (schedule, slot, period_from, period_to, status, attempts, next_attempt_at, subject,
+           html, text, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)
+         ON CONFLICT (schedule, slot) DO NOTHING RETURNING ${COLUMNS}`,
+      )
+      .get(
+        r.schedule,
+        r.slot,
+        r.periodFrom,
+        r.periodTo,
+        r.createdAt,
+        r.subject,
+        r.html,
+        r.text,
+        r.createdAt,
+      ) as ReportRunRow | undefined;
+  }
+
+  async find(schedule: string, slot: number): Promise<ReportRunRow | undefined> {
+    return this.c
+      .prepared(`SELECT ${COLUMNS} FROM report_runs WHERE schedule = ? AND slot = ?`)
+      .get(schedule, slot) as ReportRunRow | undefined;
+  }
+
+  async get(id: number): Promise<ReportRunRow | undefined> {
+    return this.c.prepared(`SELECT ${COLUMNS} FROM report_runs WHERE id = ?`).get(id) as
+      | ReportRunRow
+      | undefined;
+  }
+
+  async due(now: number, limit: number): Promise<ReportRunRow[]> {
+    return this.c
+      .prepared(
+        `SELECT ${COLUMNS} FROM report_runs WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?`,
+      )
+      .all(now, limit) as ReportRunRow[];
+  }
+
+  async claim(id: number, expectAttempts: number, nextAttemptAt: number): Promise<boolean> {
+    const info = this.c
+      .prepared(
+        `UPDATE report_runs SET attempts = attempts + 1, next_attempt_at = ?
+         WHERE id = ? AND status = 'pending' AND attempts = ?`,
+      )
+      .run(nextAttemptAt, id, expectAttempts);
+    return info.changes === 1;
+  }
+
+  async markSent(id: number, messageId: string, now: number): Promise<void> {
+    this.c
+      .prepared(
+        `UPDATE report_runs SET status = 'sent', message_id = ?, sent_at = ?, error = NULL WHERE id = ?`,
+      )
+      .run(messageId, now, id);
+  }
+
+  async markFailed(
+    id: number,
+    f: { status: 'pending' | 'failed'; error: string; nextAttemptAt: number },
+  ): Promise<void> {
+    this.c
+      .prepared('UPDATE report_runs SET status = ?, error = ?, next_attempt_at = ? WHERE id = ?')
+      .run(f.status, f.error, f.nextAttemptAt, id);
+  }
+
+  async list(q: {
+    schedule?: string | undefined;
+    status?: ReportRunStatus | undefined;
+    limit: number;
+  }): Promise<ReportRunRow[]> {
+    return this.c
+      .prepared(
+        `SELECT ${COLUMNS} FROM report_runs WHERE (@schedule IS NULL OR schedule = @schedule)
+           AND (@status IS NULL OR status = @status) ORDER BY slot DESC, id DESC LIMIT @limit`,
+      )
+      .all({ schedule: q.schedule ?? null, status: q.status ?? null, limit: q.limit }) as ReportRunRow[];
+  }
+}

@@ -1,0 +1,31 @@
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+/**
+ * One scheduled email report: the slot (the scheduled time it is for) of a schedule, the message as
+ * rendered (kept so a retry re-sends the same mail), and its delivery. Unique per (schedule, slot): a
+ * second process, or a new leader, never sends a slot twice.
+ */
+export const reportRuns = sqliteTable(
+  'report_runs',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    schedule: text('schedule').notNull(),
+    slot: integer('slot').notNull(),
+    periodFrom: integer('period_from').notNull(),
+    periodTo: integer('period_to').notNull(),
+    status: text('status', { enum: ['pending', 'sent', 'failed'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    messageId: text('message_id'),
+    error: text('error'),
+    subject: text('subject').notNull(),
+    html: text('html').notNull(),
+    text: text('text').notNull(),
+    createdAt: integer('created_at').notNull(),
+    sentAt: integer('sent_at'),
+  },
+  (t) => [
+    uniqueIndex('report_runs_slot').on(t.schedule, t.slot),
+    index('report_runs_due').on(t.status, t.nextAttemptAt),
+  ],
+);

@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { configFile, tempDir } from '../support.js';
+
+let cleanup: (() => void) | undefined;
+afterEach(() => {
+  cleanup?.();
+  cleanup = undefined;
+});
+
+function load(yaml: string, env: NodeJS.ProcessEnv = {}) {
+  const d = tempDir();
+  cleanup = d.cleanup;
+  return { config: () => loadConfig({ file: configFile(d.dir, yaml), env }), dir: d.dir };
+}
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+const VALID = `
+reports:
+  smtp: { host: mail.internal, port: 587, secure: false, auth: { user: dw, pass_env: DW_SMTP_PASS }, from: driftwatch@example.com }
+  schedules:
+    - { name: daily, cron: "0 8 * * *", timezone: Europe/Berlin, to: [ml-team@example.com], period: 24h }
+`;
+
+describe('reports config', () => {
+  it('reads schedules and takes the SMTP password from the environment', () => {
+    const config = load(VALID, { DW_SMTP_PASS: 's3cret' }).config();
+    expect(config.reports.smtp?.auth?.pass).toBe('s3cret');
+    expect(config.reports.schedules[0]).toMatchObject({
+      name: 'daily',
+      timezone: 'Europe/Berlin',
+      period: 86_400_000,
+      to: ['ml-team@example.com'],
+    });
+    expect(config.reports.maxAttempts).toBe(6);
+  });
+
+  it('names a missing password variable', () => {
+    expect(problems(load(VALID).config)).toEqual([
+      expect.stringContaining('reports.smtp.auth.pass_env: environment variable DW_SMTP_PASS is not set'),
+    ]);
+  });
+
+  it('reads the password from a file', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const secrets = tempDir();
+    const file = `${secrets.dir}/pass`;
+    writeFileSync(file, 'from-file\n');
+    try {
+      const l = load(VALID.replace('pass_env: DW_SMTP_PASS', `pass_file: ${file}`));
+      expect(l.config().reports.smtp?.auth?.pass).toBe('from-file');
+      const missing = load(VALID.replace('pass_env: DW_SMTP_PASS', `pass_file: ${file}.nope`));
+      expect(problems(missing.config).join('\n')).toContain('cannot read');
+    } finally {
+      secrets.cleanup();
+    }
+  });
+
+  it('lists every problem at once', () => {
+    const bad = `
+reports:
+  schedules:
+    - { name: daily, cron: "0 8 * *", timezone: Mars/Olympus, to: [not-an-address], period: 1 day }
+    - { name: daily, cron: "*/5 * * * * *", to: [] }
+`;
+    const found = problems(load(bad).config).join('\n');
+    expect(found).toContain('reports.schedules.0.cron');
+    expect(found).toContain('reports.schedules.0.timezone');
+    expect(found).toContain('reports.schedules.0.to.0');
+    expect(found).toContain('reports.schedules.0.period');
+    expect(found).toContain('reports.schedules.1.cron');
+    expect(found).toContain('reports.schedules.1.to');
+    expect(found).toContain('reports.schedules.1.name: schedule daily is named twice');
+    expect(found).toContain('reports.smtp: schedules need an smtp section');
+  });
+});

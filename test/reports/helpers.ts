@@ -1,0 +1,194 @@
+import { createServer } from 'node:net';
+import { type ParsedMail, simpleParser } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+import type { ConfigInput } from '../../src/config.js';
+import { ingestJson } from '../helpers.js';
+import { makeTestApp, type TestApp } from '../support.js';
+
+/** A free TCP port nothing listens on (yet): SMTP "down" until a server is started on it. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface MailSink {
+  port: number;
+  mails: (ParsedMail & { envelopeTo: string[]; authUser: string | undefined })[];
+  close(): Promise<void>;
+}
+
+/** A real SMTP server in the test process (no TLS, auth optional) keeping every message it receives, parsed. */
+export async function startSmtp(port = 0): Promise<MailSink> {
+  const mails: MailSink['mails'] = [];
+  const server = new SMTPServer({
+    secure: false,
+    authOptional: true,
+    allowInsecureAuth: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onAuth(auth, _session, cb) {
+      if (auth.username === 'dw' && auth.password === 'smtp-secret') cb(null, { user: auth.username });
+      else cb(new Error('bad credentials'));
+    },
+    onData(stream, session, cb) {
+      simpleParser(stream).then(
+        (mail) => {
+          mails.push(
+            Object.assign(mail, {
+              envelopeTo: session.envelope.rcptTo.map((r) => r.address),
+              authUser: session.user as string | undefined,
+            }),
+          );
+          cb();
+        },
+        (err: Error) => cb(err),
+      );
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const address = server.server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : port,
+    mails,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export const DAILY = {
+  name: 'daily',
+  cron: '0 8 * * *',
+  timezone: 'Europe/Berlin',
+  to: ['ml-team@example.com', 'oncall@example.com'],
+  period: '24h',
+};
+
+export function reportsApp(port: number, extra: ConfigInput = {}): TestApp {
+  return makeTestApp({
+    notifications: { externalUrl: 'https://driftwatch.example.com' },
+    reports: {
+      smtp: {
+        host: '127.0.0.1',
+        port,
+        secure: false,
+        auth: { user: 'dw', pass: 'smtp-secret' },
+        from: 'driftwatch@example.com',
+        timeoutMs: 2_000,
+      },
+      schedules: [DAILY],
+      maxAttempts: 3,
+    },
+    ...extra,
+  } as ConfigInput);
+}
+
+/** Records of two models in the period of the 24 Nov 2026 daily report (23 Nov 07:00Z – 24 Nov 07:00Z). */
+export async function seedTraffic(t: TestApp): Promise<void> {
+  const records = [];
+  for (let i = 0; i < 20; i++)
+    records.push({
+      model: 'fraud',
+      model_version: 'v3',
+      request_id: `f-${i}`,
+      timestamp: `2026-11-24T0${3 + (i % 3)}:00:00Z`,
+      features: { amount: i },
+      latency_ms: 10 + i,
+      status: i < 2 ? 'error' : 'ok',
+    });
+  for (let i = 0; i < 5; i++)
+    records.push({
+      model: 'iris',
+      request_id: `i-${i}`,
+      timestamp: '2026-11-24T04:00:00Z',
+      features: { petal_width: 1.5 },
+      latency_ms: 3,
+    });
+  const res = await ingestJson(t.app, records);
+  if (res.status !== 200) throw new Error(`ingest: ${res.status} ${JSON.stringify(res.body)}`);
+}
+
+/** A stored rolling drift result of `model` whose window ends at `to`. */
+export async function seedDrift(
+  t: TestApp,
+  model: string,
+  version: string,
+  to: string,
+  features: { feature: string; psi: number; drifted: boolean; severity?: string }[],
+): Promise<void> {
+  const end = Date.parse(to);
+  const from = end - 86_400_000;
+  const drifted = features.some((f) => f.drifted);
+  await t.store.tx((tx) =>
+    tx.drift.upsertResult({
+      model,
+      modelVersion: version,
+      baselineId: 1,
+      windowKind: 'rolling',
+      windowFrom: from,
+      windowTo: end,
+      n: 500,
+      drifted,
+      driftedShare: features.filter((f) => f.drifted).length / features.length,
+      evaluatedAt: end,
+      result: JSON.stringify({
+        model,
+        model_version: version,
+        baseline_id: 1,
+        window_kind: 'rolling',
+        window: { from: new Date(from).toISOString(), to },
+        n: 500,
+        features: features.map((f) => ({
+          feature: f.feature,
+          psi: f.psi,
+          drifted: f.drifted,
+          severity: f.drifted ? (f.severity ?? 'warning') : 'none',
+        })),
+        prediction: null,
+        unknown_features: [],
+        drifted_share: null,
+        drifted,
+        performance: { labeled: 0, label_coverage: null, accuracy: null, mae: null, rmse: null },
+        rebuilding: null,
+        evaluated_at: to,
+      }),
+    }),
+  );
+}
+
+export async function seedAlert(
+  t: TestApp,
+  model: string,
+  feature: string,
+  severity: 'warning' | 'critical',
+): Promise<number> {
+  const at = Date.parse('2026-11-24T05:00:00Z');
+  const row = await t.store.tx((tx) =>
+    tx.alerts.insert({
+      model,
+      modelVersion: 'v3',
+      feature,
+      kind: 'drift',
+      severity,
+      status: 'open',
+      evidenceCount: 1,
+      firstSeen: at,
+      lastSeen: at,
+      peakPsi: 0.4,
+      latest: '{}',
+      peak: '{}',
+      createdAt: at,
+      updatedAt: at,
+    }),
+  );
+  if (!row) throw new Error('alert not inserted');
+  return row.id;
+}

@@ -1,0 +1,216 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { runReportsTick } from '../../src/reports/service.js';
+import { postJson, type TestApp } from '../support.js';
+import {
+  freePort,
+  type MailSink,
+  reportsApp,
+  seedAlert,
+  seedDrift,
+  seedTraffic,
+  startSmtp,
+} from './helpers.js';
+
+let t: TestApp | undefined;
+let smtp: MailSink | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+  await smtp?.close();
+  smtp = undefined;
+});
+
+const SLOT = '2026-11-24T07:00:00.000Z'; // 08:00 in Berlin
+const at = (s: string) => Date.parse(s);
+
+interface RunBody {
+  id: number;
+  schedule: string;
+  slot: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: string | null;
+  message_id: string | null;
+  error: string | null;
+  subject: string;
+}
+
+async function runs(a: TestApp): Promise<RunBody[]> {
+  const res = await a.app.request('/v1/reports/runs');
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { runs: RunBody[] }).runs;
+}
+
+async function tick(a: TestApp, now: string) {
+  a.setNow(at(now));
+  return runReportsTick(a.deps, at(now));
+}
+
+describe('scheduled email reports', () => {
+  it('mails the daily report: recipients, subject, text and HTML parts with alert links', async () => {
+    smtp = await startSmtp();
+    t = reportsApp(smtp.port);
+    await seedTraffic(t);
+    // fraud drifts at the end of the period; a day before its PSI was lower.
+    await seedDrift(t, 'fraud', 'v3', '2026-11-23T07:00:00.000Z', [
+      { feature: 'amount', psi: 0.1, drifted: false },
+      { feature: 'country', psi: 0.05, drifted: false },
+    ]);
+    await seedDrift(t, 'fraud', 'v3', '2026-11-24T07:00:00.000Z', [
+      { feature: 'amount', psi: 0.42, drifted: true, severity: 'critical' },
+      { feature: 'country', psi: 0.02, drifted: false },
+    ]);
+    await seedDrift(t, 'iris', '', '2026-11-24T06:00:00.000Z', [
+      { feature: 'petal_width', psi: 0.01, drifted: false },
+    ]);
+    const critical = await seedAlert(t, 'fraud', 'amount', 'critical');
+    const warning = await seedAlert(t, 'fraud', 'merchant', 'warning');
+
+    const result = await tick(t, '2026-11-24T07:00:30Z');
+    expect(result).toMatchObject({ created: [`daily@${SLOT}`], sent: 1, errors: [] });
+
+    expect(smtp.mails).toHaveLength(1);
+    const mail = smtp.mails[0];
+    if (!mail) throw new Error('no mail');
+    expect(mail.envelopeTo).toEqual(['ml-team@example.com', 'oncall@example.com']);
+    expect(mail.authUser).toBe('dw');
+    expect(mail.from?.text).toBe('driftwatch@example.com');
+    expect(mail.subject).toBe('[driftwatch] 1 of 2 models drifting — daily report, 24 Nov 2026');
+
+    const text = mail.text ?? '';
+    expect(text).toContain('== fraud — DRIFTING');
+    expect(text).toContain('Traffic: 20 requests, error rate 10.0%, latency p50');
+    expect(text).toContain('amount: PSI 0.420 (+0.320 since the previous period) [critical]');
+    expect(text).toContain('country: PSI 0.020 (−0.030 since the previous period)');
+    expect(text).toContain('Open alerts: 1 critical, 1 warning');
+    expect(text).toContain(`https://driftwatch.example.com/ui/alerts/${critical}`);
+    expect(text).toContain('== iris');
+    expect(text).toContain('Traffic: 5 requests');
+    // Drifting model first.
+    expect(text.indexOf('== fraud')).toBeLessThan(text.indexOf('== iris'));
+
+    const html = typeof mail.html === 'string' ? mail.html : '';
+    expect(html).toContain(`href="https://driftwatch.example.com/ui/alerts/${critical}"`);
+    expect(html).toContain(`href="https://driftwatch.example.com/ui/alerts/${warning}"`);
+    expect(html).toContain('0.420');
+    expect(html).not.toMatch(/<script|<style/i);
+    expect(html).toContain('style="');
+
+    const [run] = await runs(t);
+    expect(run).toMatchObject({ schedule: 'daily', slot: SLOT, status: 'sent', attempts: 1, error: null });
+    expect(run?.message_id).toBe(mail.messageId);
+  });
+
+  it('sends a short all-quiet report when nothing drifts', async () => {
+    smtp = await startSmtp();
+    t = reportsApp(smtp.port);
+    await seedTraffic(t);
+    await tick(t, '2026-11-24T07:00:30Z');
+    const mail = smtp.mails[0];
+    expect(mail?.subject).toBe('[driftwatch] all quiet: no drift in 2 models — daily report, 24 Nov 2026');
+    expect(mail?.text).toContain('All quiet: no model is drifting and no alert is open.');
+    expect(mail?.text).toContain('Drift: no drift result for this period');
+  });
+
+  it('retries while SMTP is down (attempts and error recorded), then sends once it is up', async () => {
+    const port = await freePort();
+    t = reportsApp(port);
+    await seedTraffic(t);
+
+    const first = await tick(t, '2026-11-24T07:00:30Z');
+    expect(first).toMatchObject({ sent: 0, retried: 1 });
+    let [run] = await runs(t);
+    expect(run).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      next_attempt_at: '2026-11-24T07:01:30.000Z',
+    });
+    expect(run?.error).toMatch(/ECONNREFUSED/);
+
+    // Not due yet: nothing is tried.
+    expect(await tick(t, '2026-11-24T07:01:00Z')).toMatchObject({ sent: 0, retried: 0 });
+    expect(await tick(t, '2026-11-24T07:01:30Z')).toMatchObject({ retried: 1 });
+    [run] = await runs(t);
+    expect(run).toMatchObject({
+      status: 'pending',
+      attempts: 2,
+      next_attempt_at: '2026-11-24T07:03:30.000Z',
+    });
+
+    smtp = await startSmtp(port);
+    expect(await tick(t, '2026-11-24T07:03:30Z')).toMatchObject({ sent: 1, created: [] });
+    [run] = await runs(t);
+    expect(run).toMatchObject({ status: 'sent', attempts: 3, error: null });
+    expect(smtp.mails).toHaveLength(1);
+    expect(smtp.mails[0]?.subject).toContain('daily report, 24 Nov 2026');
+  });
+
+  it('marks a run failed after maxAttempts, without throwing', async () => {
+    const port = await freePort();
+    t = reportsApp(port);
+    await tick(t, '2026-11-24T07:00:30Z');
+    await tick(t, '2026-11-24T07:01:30Z');
+    const last = await tick(t, '2026-11-24T07:03:30Z');
+    expect(last).toMatchObject({ failed: 1 });
+    const [run] = await runs(t);
+    expect(run).toMatchObject({ status: 'failed', attempts: 3, next_attempt_at: null });
+    expect(await tick(t, '2026-11-24T08:00:00Z')).toMatchObject({ sent: 0, retried: 0, failed: 0 });
+  });
+
+  it('catches up once after downtime: a 3-day clock jump gives one run, for the latest slot', async () => {
+    smtp = await startSmtp();
+    t = reportsApp(smtp.port);
+    await tick(t, '2026-11-21T07:00:10Z');
+    expect(smtp.mails).toHaveLength(1);
+    const jumped = await tick(t, '2026-11-24T12:00:00Z');
+    expect(jumped.created).toEqual([`daily@${SLOT}`]);
+    expect(smtp.mails).toHaveLength(2);
+    expect((await runs(t)).map((r) => r.slot)).toEqual([SLOT, '2026-11-21T07:00:00.000Z']);
+    expect(smtp.mails[1]?.subject).toContain('24 Nov 2026');
+  });
+
+  it('sends a slot once however often or concurrently the job runs', async () => {
+    smtp = await startSmtp();
+    t = reportsApp(smtp.port);
+    const a = t;
+    await Promise.all([tick(a, '2026-11-24T07:00:30Z'), tick(a, '2026-11-24T07:00:30Z')]);
+    await tick(a, '2026-11-24T07:05:00Z');
+    await tick(a, '2026-11-24T20:00:00Z');
+    expect(smtp.mails).toHaveLength(1);
+    expect(await runs(a)).toHaveLength(1);
+  });
+});
+
+describe('report routes', () => {
+  it('lists schedules, previews the HTML and sends now', async () => {
+    smtp = await startSmtp();
+    t = reportsApp(smtp.port);
+    await seedTraffic(t);
+
+    const schedules = await t.app.request('/v1/reports/schedules');
+    expect(schedules.status).toBe(200);
+    expect(await schedules.json()).toMatchObject({
+      schedules: [
+        {
+          name: 'daily',
+          cron: '0 8 * * *',
+          timezone: 'Europe/Berlin',
+          period_ms: 86_400_000,
+          last_slot: SLOT,
+        },
+      ],
+    });
+
+    const preview = await t.app.request('/v1/reports/preview?schedule=daily');
+    expect(preview.status).toBe(200);
+    expect(preview.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await preview.text()).toContain('all quiet: no drift in 2 models');
+    expect((await t.app.request('/v1/reports/preview?schedule=nope')).status).toBe(404);
+
+    const sent = await postJson(t.app, '/v1/reports/daily/send', {});
+    expect(sent.status).toBe(200);
+    expect(await sent.json()).toMatchObject({ schedule: 'daily', status: 'sent', attempts: 1 });
+    expect(smtp.mails).toHaveLength(1);
+    expect((await postJson(t.app, '/v1/reports/nope/send', {})).status).toBe(404);
+  });
+});
