@@ -3,8 +3,9 @@ import type { Config, ReportScheduleConfig } from '../config.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { ReportRunRow } from '../store/index.js';
+import { psiCharts } from './charts.js';
 import { gatherReport } from './content.js';
-import { type ChartRenderer, noCharts, type RenderedReport, renderReport } from './render.js';
+import { type ChartRenderer, type RenderedReport, renderReport } from './render.js';
 import { latestSlot } from './schedule.js';
 
 // Scheduled email reports. The `reports` job (leader only, every minute) creates at most one run per
@@ -26,8 +27,29 @@ export function reportBackoffMs(attempts: number): number {
   return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempts - 1));
 }
 
+interface StoredImage {
+  cid: string;
+  filename: string;
+  alt: string;
+  base64: string;
+}
+
+/** The rendered charts as kept with the run, so a retry or re-send attaches the same images. */
+function imagesJson(r: RenderedReport): string {
+  return JSON.stringify(
+    r.images.map(
+      (i): StoredImage => ({
+        cid: i.cid,
+        filename: i.filename,
+        alt: i.alt,
+        base64: i.content.toString('base64'),
+      }),
+    ),
+  );
+}
+
 export interface ReportOptions {
-  /** Inline chart images (src/charts/); none by default. */
+  /** Inline chart images; the PSI charts of src/reports/charts.ts by default. */
   charts?: ChartRenderer;
 }
 
@@ -45,7 +67,7 @@ export async function renderFor(
   slot: number,
   options: ReportOptions = {},
 ): Promise<RenderedReport> {
-  return renderReport(await gatherReport(deps, schedule, slot), options.charts ?? noCharts);
+  return renderReport(await gatherReport(deps, schedule, slot), options.charts ?? psiCharts);
 }
 
 interface Mailer {
@@ -73,6 +95,13 @@ function smtpMailer(config: Config): Mailer {
         subject: run.subject,
         text: run.text,
         html: run.html,
+        attachments: (JSON.parse(run.images) as StoredImage[]).map((i) => ({
+          cid: i.cid,
+          filename: i.filename,
+          content: Buffer.from(i.base64, 'base64'),
+          contentType: 'image/png',
+          contentDisposition: 'inline' as const,
+        })),
         headers: { 'X-Driftwatch-Report': `${run.schedule}/${new Date(run.slot).toISOString()}` },
       });
       return String(info.messageId ?? '');
@@ -161,6 +190,7 @@ export async function runReportsTick(
           subject: r.subject,
           html: r.html,
           text: r.text,
+          images: imagesJson(r),
           createdAt: now,
         }),
       );
@@ -213,6 +243,7 @@ export async function sendReportNow(
       subject: r.subject,
       html: r.html,
       text: r.text,
+      images: imagesJson(r),
       createdAt: now,
     }),
   );

@@ -751,13 +751,15 @@ export interface ReportRunRow {
   subject: string;
   html: string;
   text: string;
+  /** JSON of the inline images: [{cid, filename, alt, base64}]. */
+  images: string;
   createdAt: number;
   sentAt: number | null;
 }
 
 export type NewReportRun = Pick<
   ReportRunRow,
-  'schedule' | 'slot' | 'periodFrom' | 'periodTo' | 'subject' | 'html' | 'text' | 'createdAt'
+  'schedule' | 'slot' | 'periodFrom' | 'periodTo' | 'subject' | 'html' | 'text' | 'images' | 'createdAt'
 >;
 
 export interface ReportRunStore {

@@ -38,7 +38,7 @@ export async function startSmtp(port = 0): Promise<MailSink> {
       else cb(new Error('bad credentials'));
     },
     onData(stream, session, cb) {
-      simpleParser(stream).then(
+      simpleParser(stream, { keepCidLinks: true }).then(
         (mail) => {
           mails.push(
             Object.assign(mail, {

@@ -95,6 +95,15 @@ describe('scheduled email reports', () => {
     expect(html).toContain('0.420');
     expect(html).not.toMatch(/<script|<style/i);
     expect(html).toContain('style="');
+    // One PSI chart per model with drift results, attached inline as PNG and referenced by its cid.
+    const images = (mail.attachments ?? []).filter((a) => a.contentType === 'image/png');
+    expect(images).toHaveLength(2);
+    for (const img of images) {
+      expect([...img.content.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+      expect(img.content.readUInt32BE(16)).toBe(640);
+      expect(img.contentDisposition).toBe('inline');
+      expect(html).toContain(`cid:${img.cid}`);
+    }
 
     const [run] = await runs(t);
     expect(run).toMatchObject({ schedule: 'daily', slot: SLOT, status: 'sent', attempts: 1, error: null });

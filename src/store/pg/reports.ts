@@ -2,7 +2,7 @@ import type { NewReportRun, ReportRunRow, ReportRunStatus, ReportRunStore } from
 import type { PgConn } from './client.js';
 
 const COLUMNS = `id, schedule, slot, period_from AS "periodFrom", period_to AS "periodTo", status, attempts,
-  next_attempt_at AS "nextAttemptAt", message_id AS "messageId", error, subject, html, text,
+  next_attempt_at AS "nextAttemptAt", message_id AS "messageId", error, subject, html, text, images,
   created_at AS "createdAt", sent_at AS "sentAt"`;
 
 export class PgReportRuns implements ReportRunStore {
@@ -11,9 +11,9 @@ export class PgReportRuns implements ReportRunStore {
   async insert(r: NewReportRun): Promise<ReportRunRow | undefined> {
     const rows = await this.c.rows<ReportRunRow>(
       `INSERT INTO report_runs (schedule, slot, period_from, period_to, status, attempts, next_attempt_at, subject,
-         html, text, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $7, $8, $5)
+         html, text, images, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $7, $8, $9, $5)
        ON CONFLICT (schedule, slot) DO NOTHING RETURNING ${COLUMNS}`,
-      [r.schedule, r.slot, r.periodFrom, r.periodTo, r.createdAt, r.subject, r.html, r.text],
+      [r.schedule, r.slot, r.periodFrom, r.periodTo, r.createdAt, r.subject, r.html, r.text, r.images],
     );
     return rows[0];
   }

@@ -2,7 +2,7 @@ import type { NewReportRun, ReportRunRow, ReportRunStatus, ReportRunStore } from
 import type { Connection } from './client.js';
 
 const COLUMNS = `id, schedule, slot, period_from AS periodFrom, period_to AS periodTo, status, attempts,
-  next_attempt_at AS nextAttemptAt, message_id AS messageId, error, subject, html, text,
+  next_attempt_at AS nextAttemptAt, message_id AS messageId, error, subject, html, text, images,
   created_at AS createdAt, sent_at AS sentAt`;
 
 export class SqliteReportRuns implements ReportRunStore {
@@ -12,7 +12,7 @@ export class SqliteReportRuns implements ReportRunStore {
     return this.c
       .prepared(
         `INSERT INTO report_runs (schedule, slot, period_from, period_to, status, attempts, next_attempt_at, subject,
-           html, text, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)
+           html, text, images, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (schedule, slot) DO NOTHING RETURNING ${COLUMNS}`,
       )
       .get(
@@ -24,6 +24,7 @@ export class SqliteReportRuns implements ReportRunStore {
         r.subject,
         r.html,
         r.text,
+        r.images,
         r.createdAt,
       ) as ReportRunRow | undefined;
   }

@@ -18,6 +18,7 @@ export const reportRuns = pgTable(
     subject: text('subject').notNull(),
     html: text('html').notNull(),
     text: text('text').notNull(),
+    images: text('images').notNull().default('[]'),
     createdAt: ms('created_at').notNull(),
     sentAt: ms('sent_at'),
   },

@@ -21,6 +21,8 @@ export const reportRuns = sqliteTable(
     subject: text('subject').notNull(),
     html: text('html').notNull(),
     text: text('text').notNull(),
+    // JSON: the inline PNG charts, base64 with their cid, so a re-send carries them too.
+    images: text('images').notNull().default('[]'),
     createdAt: integer('created_at').notNull(),
     sentAt: integer('sent_at'),
   },

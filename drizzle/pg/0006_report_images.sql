@@ -1,0 +1,1 @@
+ALTER TABLE "report_runs" ADD COLUMN "images" text DEFAULT '[]' NOT NULL;
