@@ -649,8 +649,6 @@ export interface ServingStore {
   setState(model: string, version: string, state: Exclude<ServedState, 'active'>): Promise<boolean>;
   /** Deletes a version that is not active; false when it is active or unknown. */
   delete(model: string, version: string): Promise<boolean>;
-  /** Links the version to the training baseline attached at registration. */
-  setBaseline(model: string, version: string, baselineId: number): Promise<void>;
   addEvent(row: ModelEventRow): Promise<void>;
   /** Newest first. */
   events(model: string, limit: number): Promise<(ModelEventRow & { id: number })[]>;

@@ -105,14 +105,6 @@ export class PgServing implements ServingStore {
     );
   }
 
-  async setBaseline(model: string, version: string, baselineId: number): Promise<void> {
-    await this.c.run('UPDATE served_versions SET baseline_id = $1 WHERE model = $2 AND version = $3', [
-      baselineId,
-      model,
-      version,
-    ]);
-  }
-
   async addEvent(row: ModelEventRow): Promise<void> {
     await this.c.orm.insert(modelEvents).values(row);
   }

@@ -104,12 +104,6 @@ export class SqliteServing implements ServingStore {
     );
   }
 
-  async setBaseline(model: string, version: string, baselineId: number): Promise<void> {
-    this.c
-      .prepared('UPDATE served_versions SET baseline_id = ? WHERE model = ? AND version = ?')
-      .run(baselineId, model, version);
-  }
-
   async addEvent(row: ModelEventRow): Promise<void> {
     this.c.orm.insert(modelEvents).values(row).run();
   }
