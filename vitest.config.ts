@@ -22,6 +22,7 @@ const SQLITE_ONLY = [
   'test/charts/**', // SVG charts and their PNGs: pure
   'test/traffic/histogram.test.ts', // the latency histogram: pure functions
   'test/reports/config.test.ts', // config parsing
+  'test/browser/**', // headless Chromium itself: no store
 ];
 
 export default defineConfig({
