@@ -3,7 +3,7 @@
 // `npm run build`: compiles src/ into dist/ with tsc and, when that succeeds, writes dist/.build-stamp so
 // `npm start` (scripts/start.mjs) can tell whether dist/ is current without compiling again.
 //
-// The stamp records the build's inputs (src/**/*.ts and the configs) with the mtime and size each had
+// The stamp records the build's inputs (src/**/*.ts, .tsx and the configs) with the mtime and size each had
 // when the build started. dist/ is stale when the stamp is missing, an input was added or removed, or an
 // input's mtime or size differs from the recorded one — so an edit saved while tsc was running, or a file
 // restored with an older mtime, counts as a change, and the system clock plays no part.
@@ -26,7 +26,7 @@ export function buildInputs(root) {
   const src = join(root, 'src');
   const sources = existsSync(src)
     ? readdirSync(src, { recursive: true, withFileTypes: true })
-        .filter((e) => e.isFile() && e.name.endsWith('.ts'))
+        .filter((e) => e.isFile() && /\.tsx?$/.test(e.name))
         .map((e) => relative(root, join(e.parentPath, e.name)).split(sep).join('/'))
     : [];
   return [...sources, ...CONFIG_FILES.filter((f) => existsSync(join(root, f)))].sort();

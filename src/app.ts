@@ -18,6 +18,7 @@ import { servingRoutes } from './serving/routes.js';
 import type { ServingRuntime } from './serving/runtime.js';
 import { thresholdRoutes } from './thresholds/routes.js';
 import { trafficRoutes } from './traffic/routes.js';
+import { uiRoutes } from './ui/routes.js';
 
 export interface AppOptions {
   readiness?: Readiness;
@@ -130,6 +131,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.route('/', jobRoutes());
   app.route('/', reportRoutes());
   app.route('/', metricsRoutes(metrics));
+  // The reviewers' web UI: its own middleware (session cookie, CSRF), pages instead of JSON errors.
+  app.route('/ui', uiRoutes() as unknown as Hono<AppEnv>);
   // The bundled inference endpoint, when this process serves models.
   if (options.serving) app.route('/', servingRoutes(options.serving));
 

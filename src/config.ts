@@ -339,6 +339,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       // No tokens: the API is open (allowed only on loopback unless --insecure).
       tokens: z.array(token).default([]),
+      // How long a web UI sign-in lasts (the session cookie and its stored row).
+      sessionTtl: duration.default(12 * 3_600_000),
     })
     .prefault({}),
   metrics: z

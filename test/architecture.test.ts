@@ -27,16 +27,21 @@ interface Import {
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
     .flatMap((e) =>
-      e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+      e.isDirectory() ? sourceFiles(join(dir, e.name)) : /\.tsx?$/.test(e.name) ? [join(dir, e.name)] : [],
     )
     .sort();
 }
 
-/** "./x.js" as NodeNext resolves it to a source file: x.ts, or x/index.ts for a directory. */
+/** "./x.js" as NodeNext resolves it to a source file: x.ts or x.tsx, or x/index.ts for a directory. */
 function resolveRelative(from: string, specifier: string): string | null {
   const base = resolve(dirname(from), specifier);
-  const candidates = [base.replace(/\.js$/, '.ts'), `${base}.ts`, join(base, 'index.ts')];
-  return candidates.find((c) => c.endsWith('.ts') && existsSync(c)) ?? null;
+  const candidates = [
+    base.replace(/\.js$/, '.ts'),
+    base.replace(/\.js$/, '.tsx'),
+    `${base}.ts`,
+    join(base, 'index.ts'),
+  ];
+  return candidates.find((c) => /\.tsx?$/.test(c) && existsSync(c)) ?? null;
 }
 
 const unresolved: Import[] = [];
@@ -48,7 +53,7 @@ function importsOf(path: string): Import[] {
     readFileSync(path, 'utf8'),
     ts.ScriptTarget.Latest,
     true,
-    ts.ScriptKind.TS,
+    path.endsWith('.tsx') ? ts.ScriptKind.TSX : ts.ScriptKind.TS,
   );
   const found: Import[] = [];
   const add = (node: ts.Node, specifier: string, typeOnly: boolean) => {
@@ -96,7 +101,7 @@ function importsOf(path: string): Import[] {
 /** The capability a file belongs to: the first folder under src/, or the file itself for top-level files. */
 function moduleOf(file: string): string {
   const parts = relative('src', file).split(/[\\/]/);
-  return parts.length === 1 ? (parts[0] as string).replace(/\.ts$/, '') : (parts[0] as string);
+  return parts.length === 1 ? (parts[0] as string).replace(/\.tsx?$/, '') : (parts[0] as string);
 }
 
 const imports = sourceFiles(SRC).flatMap(importsOf);

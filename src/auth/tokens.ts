@@ -31,12 +31,35 @@ export class TokenTable {
 
   /** The actor a bearer token belongs to. Compares against every token in constant time per token. */
   authenticate(token: string): Actor | null {
+    const found = this.find(token);
+    return found ? { name: found.name, role: found.role } : null;
+  }
+
+  /**
+   * The actor a token belongs to and a fingerprint of that token (a hash of its hash, not the secret), so a
+   * web UI session records which token it was opened with: rotating or removing it ends the session.
+   */
+  authenticateForSession(token: string): { actor: Actor; fingerprint: string } | null {
+    const found = this.find(token);
+    return found ? { actor: { name: found.name, role: found.role }, fingerprint: fingerprint(found) } : null;
+  }
+
+  /** The current actor of a session opened with token `name` whose fingerprint was `print`, if it still holds. */
+  sessionActor(name: string, print: string): Actor | null {
+    const t = this.tokens.find((x) => x.name === name && fingerprint(x) === print);
+    return t ? { name: t.name, role: t.role } : null;
+  }
+
+  private find(token: string): StoredToken | null {
     const given = sha256(token);
     let found: StoredToken | null = null;
     for (const t of this.tokens) if (timingSafeEqual(given, t.hash) && found === null) found = t;
-    return found ? { name: found.name, role: found.role } : null;
+    return found;
   }
 }
+
+const fingerprint = (t: StoredToken): string =>
+  createHash('sha256').update('driftwatch-ui-session:').update(t.hash).digest('hex').slice(0, 32);
 
 const tables = new WeakMap<object, TokenTable>();
 

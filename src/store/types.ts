@@ -313,6 +313,15 @@ export interface AlertFilter {
   assignee?: string | undefined;
   kind?: AlertKind | undefined;
   limit: number;
+  /** `recent` (default): last seen first. `triage`: critical before warning, then the oldest first. */
+  order?: 'recent' | 'triage' | undefined;
+}
+
+/** How many alerts there are per (status, severity), for a queue's counts. */
+export interface AlertCount {
+  status: AlertStatus;
+  severity: AlertSeverity;
+  n: number;
 }
 
 export interface RetrainRow {
@@ -537,6 +546,8 @@ export interface AlertStore {
   addEvent(row: AlertEventRow): Promise<void>;
   events(alertId: number): Promise<AlertEventRow[]>;
   list(f: AlertFilter): Promise<AlertRow[]>;
+  /** Alerts per (status, severity) among those matching `f`'s model, assignee and kind. */
+  counts(f: Pick<AlertFilter, 'model' | 'assignee' | 'kind'>): Promise<AlertCount[]>;
   /** Every alert not closed, oldest first. */
   unclosed(): Promise<AlertRow[]>;
   dueSnoozed(now: number): Promise<AlertRow[]>;
@@ -587,6 +598,25 @@ export interface LeaseStore {
   acquire(name: string, holder: string, ttlMs: number, now: number): Promise<boolean>;
   release(name: string, holder: string): Promise<void>;
   get(name: string): Promise<LeaseRow | undefined>;
+}
+
+/** A signed-in web UI session (see the ui_sessions schema). */
+export interface UiSessionRow {
+  idHash: string;
+  tokenName: string;
+  tokenFingerprint: string;
+  csrf: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface UiSessionStore {
+  insert(row: UiSessionRow): Promise<void>;
+  /** The session, when it exists and has not expired at `now`. */
+  get(idHash: string, now: number): Promise<UiSessionRow | undefined>;
+  delete(idHash: string): Promise<void>;
+  /** Deletes sessions expired before `now`; returns how many. */
+  purgeExpired(now: number): Promise<number>;
 }
 
 export type ServedState = 'registered' | 'active' | 'shadow' | 'retired';
@@ -801,6 +831,7 @@ export interface Tx {
   pendingEvents: PendingEventStore;
   metrics: MetricsStore;
   reportRuns: ReportRunStore;
+  uiSessions: UiSessionStore;
 }
 
 export interface MigrationStatus {

@@ -1,6 +1,7 @@
-import { and, desc, eq, inArray, lte, ne, type SQL, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, lte, ne, type SQL, sql } from 'drizzle-orm';
 import type {
   AlertChange,
+  AlertCount,
   AlertEventRow,
   AlertFilter,
   AlertKind,
@@ -137,8 +138,31 @@ export class PgAlerts implements AlertStore {
       .select()
       .from(alerts)
       .where(and(...where))
-      .orderBy(desc(alerts.lastSeen), desc(alerts.id))
+      .orderBy(
+        ...(f.order === 'triage'
+          ? [
+              sql`CASE ${alerts.severity} WHEN 'critical' THEN 0 ELSE 1 END`,
+              asc(alerts.firstSeen),
+              asc(alerts.id),
+            ]
+          : [desc(alerts.lastSeen), desc(alerts.id)]),
+      )
       .limit(f.limit);
+  }
+
+  async counts(f: Pick<AlertFilter, 'model' | 'assignee' | 'kind'>): Promise<AlertCount[]> {
+    const rows = await this.c.orm
+      .select({ status: alerts.status, severity: alerts.severity, n: count() })
+      .from(alerts)
+      .where(
+        and(
+          f.model ? eq(alerts.model, f.model) : undefined,
+          f.assignee ? eq(alerts.assignee, f.assignee) : undefined,
+          f.kind ? eq(alerts.kind, f.kind) : undefined,
+        ),
+      )
+      .groupBy(alerts.status, alerts.severity);
+    return rows.map((r) => ({ ...r, n: Number(r.n) }));
   }
 
   async unclosed(): Promise<AlertRow[]> {

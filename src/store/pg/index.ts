@@ -20,6 +20,7 @@ import { PgPendingEvents } from './pending.js';
 import { PgModels, PgRecords } from './records.js';
 import { PgReportRuns } from './reports.js';
 import { PgServing } from './serving.js';
+import { PgUiSessions } from './sessions.js';
 
 // Deadlock and serialization failure: the database rolled the transaction back and it can simply run again.
 const RETRYABLE = new Set(['40P01', '40001']);
@@ -39,6 +40,7 @@ function reposOn(conn: PgConn): Tx {
     serving: new PgServing(conn),
     pendingEvents: new PgPendingEvents(conn),
     metrics: new PgMetrics(conn),
+    uiSessions: new PgUiSessions(conn),
     reportRuns: new PgReportRuns(conn),
   };
 }

@@ -10,6 +10,7 @@ import { SqlitePendingEvents } from './pending.js';
 import { SqliteModels, SqliteRecords } from './records.js';
 import { SqliteReportRuns } from './reports.js';
 import { SqliteServing } from './serving.js';
+import { SqliteUiSessions } from './sessions.js';
 
 /**
  * The embedded store: one better-sqlite3 connection. Its statements are synchronous, so an `await` inside
@@ -41,6 +42,7 @@ export class SqliteStore implements Store {
       serving: new SqliteServing(conn),
       pendingEvents: new SqlitePendingEvents(conn),
       metrics: new SqliteMetrics(conn),
+      uiSessions: new SqliteUiSessions(conn),
       reportRuns: new SqliteReportRuns(conn),
     };
   }

@@ -4,4 +4,5 @@ export * from './pending-events.js';
 export * from './records.js';
 export * from './reports.js';
 export * from './serving.js';
+export * from './sessions.js';
 export * from './traffic.js';

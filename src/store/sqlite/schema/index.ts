@@ -7,4 +7,5 @@ export * from './records.js';
 export * from './rejections.js';
 export * from './reports.js';
 export * from './serving.js';
+export * from './sessions.js';
 export * from './traffic.js';

@@ -1,0 +1,207 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { makeTestApp, type TestApp } from '../support.js';
+
+// Sign-in, sessions, CSRF and roles of the web UI, through app.request (no browser).
+
+const ADMIN = 'admin-token-0123456789';
+const REVIEWER = 'reviewer-token-0123456789';
+const INGEST = 'ingest-token-0123456789';
+const tokens = [
+  { name: 'ada', role: 'admin' as const, token: ADMIN },
+  { name: 'rita', role: 'reviewer' as const, token: REVIEWER },
+  { name: 'ingester', role: 'ingest' as const, token: INGEST },
+];
+
+let t: TestApp;
+afterEach(async () => {
+  await t?.close();
+});
+
+/** A cookie jar over app.request, enough for these tests. */
+function browser(app: TestApp['app']) {
+  const jar = new Map<string, string>();
+  const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  async function request(path: string, init: RequestInit = {}) {
+    const headers = new Headers(init.headers);
+    if (jar.size > 0) headers.set('cookie', cookieHeader());
+    const res = await app.request(`http://localhost${path}`, { ...init, headers, redirect: 'manual' });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const [k, ...v] = (pair ?? '').split('=');
+      if (!k) continue;
+      if (/max-age=0/i.test(line) || v.join('=') === '') jar.delete(k);
+      else jar.set(k, v.join('='));
+    }
+    return res;
+  }
+  async function csrfFrom(path: string): Promise<string> {
+    const html = await (await request(path)).text();
+    const m = /name="_csrf" value="([^"]+)"/.exec(html);
+    if (!m?.[1]) throw new Error(`no CSRF field on ${path}`);
+    return m[1];
+  }
+  async function post(path: string, fields: Record<string, string>) {
+    return request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
+  }
+  async function signIn(token: string) {
+    const csrf = await csrfFrom('/ui/login');
+    return post('/ui/login', { _csrf: csrf, token, next: '/ui/alerts' });
+  }
+  return { jar, request, post, csrfFrom, signIn };
+}
+
+describe('web UI sign-in', () => {
+  it('sends a browser without a session to sign in, and back where it was going afterwards', async () => {
+    t = makeTestApp({ auth: { tokens } });
+    const b = browser(t.app);
+    const first = await b.request('/ui/alerts?severity=critical');
+    expect(first.status).toBe(303);
+    expect(first.headers.get('location')).toBe('/ui/login?next=%2Fui%2Falerts%3Fseverity%3Dcritical');
+    const csrf = await b.csrfFrom('/ui/login');
+    const res = await b.post('/ui/login', {
+      _csrf: csrf,
+      token: REVIEWER,
+      next: '/ui/alerts?severity=critical',
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/ui/alerts?severity=critical');
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('dw_session='));
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    const overview = await b.request('/ui');
+    expect(overview.status).toBe(200);
+    const html = await overview.text();
+    expect(html).toContain('rita · reviewer');
+    // The token itself never appears in a page, and the stored session is only a hash of the cookie.
+    expect(html).not.toContain(REVIEWER);
+    const sessionId = b.jar.get('dw_session') as string;
+    const rows = await t.sql<{ id_hash: string }>('SELECT id_hash FROM ui_sessions');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.id_hash).not.toContain(sessionId);
+  });
+
+  it('refuses a wrong token, and tokens whose role cannot use the UI', async () => {
+    t = makeTestApp({ auth: { tokens } });
+    const b = browser(t.app);
+    const wrong = await b.signIn('not-a-token-at-all-xx');
+    expect(wrong.status).toBe(401);
+    expect(await wrong.text()).toContain('That token is not valid.');
+    const ingest = await b.signIn(INGEST);
+    expect(ingest.status).toBe(401);
+    expect(await ingest.text()).toContain('needs a reviewer or admin token');
+    expect(b.jar.has('dw_session')).toBe(false);
+  });
+
+  it('signs out: the session row is deleted, and the old cookie no longer works', async () => {
+    t = makeTestApp({ auth: { tokens } });
+    const b = browser(t.app);
+    await b.signIn(ADMIN);
+    const old = b.jar.get('dw_session') as string;
+    const csrf = await b.csrfFrom('/ui');
+    const out = await b.post('/ui/logout', { _csrf: csrf });
+    expect(out.status).toBe(303);
+    expect(await t.sql('SELECT id_hash FROM ui_sessions')).toHaveLength(0);
+    const again = await t.app.request('http://localhost/ui', { headers: { cookie: `dw_session=${old}` } });
+    expect(again.status).toBe(303);
+  });
+
+  it('ends a session whose token was rotated in the config', async () => {
+    t = makeTestApp({ auth: { tokens } });
+    const b = browser(t.app);
+    await b.signIn(REVIEWER);
+    const cookie = `dw_session=${b.jar.get('dw_session')}`;
+    const rotated = makeTestAppOnSameStore(t, {
+      auth: { tokens: [{ name: 'rita', role: 'reviewer', token: 'a-brand-new-token-xyz' }] },
+    });
+    expect((await rotated.request('http://localhost/ui', { headers: { cookie } })).status).toBe(303);
+    // With the original config the same cookie still works (nothing else changed).
+    expect((await t.app.request('http://localhost/ui', { headers: { cookie } })).status).toBe(200);
+  });
+
+  it('expires sessions after auth.sessionTtl', async () => {
+    t = makeTestApp({ auth: { tokens, sessionTtl: '1h' } });
+    const b = browser(t.app);
+    await b.signIn(REVIEWER);
+    expect((await b.request('/ui')).status).toBe(200);
+    t.setNow(Date.parse('2026-11-24T13:00:01Z'));
+    expect((await b.request('/ui')).status).toBe(303);
+  });
+});
+
+describe('web UI forms', () => {
+  it('refuses a form without the CSRF token, or with another session’s', async () => {
+    t = makeTestApp({ auth: { tokens } });
+    const a = browser(t.app);
+    await a.signIn(ADMIN);
+    const none = await a.post('/ui/logout', {});
+    expect(none.status).toBe(403);
+    expect(await none.text()).toContain('no valid CSRF token');
+    const other = browser(t.app);
+    await other.signIn(REVIEWER);
+    const foreign = await other.csrfFrom('/ui');
+    expect((await a.post('/ui/logout', { _csrf: foreign })).status).toBe(403);
+    // Still signed in: the refused forms did nothing.
+    expect((await a.request('/ui')).status).toBe(200);
+  });
+
+  it('refuses a form posted from another origin even with a valid token', async () => {
+    t = makeTestApp({ auth: { tokens } });
+    const b = browser(t.app);
+    await b.signIn(ADMIN);
+    const csrf = await b.csrfFrom('/ui');
+    const res = await b.request('/ui/logout', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+      body: new URLSearchParams({ _csrf: csrf }).toString(),
+    });
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain('https://evil.example');
+  });
+
+  it('is open in open mode, still with CSRF on forms', async () => {
+    t = makeTestApp();
+    const b = browser(t.app);
+    const res = await b.request('/ui');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('open mode');
+    expect((await b.request('/ui/login')).status).toBe(303);
+    expect((await b.post('/ui/login', {})).status).toBe(403);
+    // Open mode double-submits the browser's CSRF cookie.
+    const csrf = b.jar.get('dw_csrf') as string;
+    expect(csrf).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect((await b.post('/ui/login', { _csrf: csrf })).status).toBe(303);
+  });
+
+  it('sets the security headers on pages and serves the assets', async () => {
+    t = makeTestApp();
+    const res = await t.app.request('/ui');
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const html = await res.text();
+    const css = /href="(\/ui\/assets\/ui\.css\?v=[0-9a-f]+)"/.exec(html)?.[1] as string;
+    const asset = await t.app.request(css);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('cache-control')).toContain('immutable');
+    expect(await asset.text()).toContain(':focus-visible');
+    expect((await t.app.request('/ui/assets/nope.css')).status).toBe(404);
+  });
+
+  it('answers an unknown page with a 404 page, not JSON', async () => {
+    t = makeTestApp();
+    const res = await t.app.request('/ui/no/such/page');
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toContain('text/html');
+  });
+});
+
+import { createApp } from '../../src/app.js';
+import { type ConfigInput, defaultConfig } from '../../src/config.js';
+
+/** A second app on the same store with another config (another process of a fleet, or a restart). */
+function makeTestAppOnSameStore(t: TestApp, config: ConfigInput) {
+  return createApp({ ...t.deps, config: defaultConfig({ ...config, database: { path: ':memory:' } }) });
+}
