@@ -113,7 +113,7 @@ export async function page(
 
 /** A same-site path to return to after signing in; anything else becomes /ui. */
 export function safeNext(next: string | null | undefined): string {
-  if (!next || !next.startsWith('/ui') || next.startsWith('//') || /[\\\r\n]/.test(next)) return '/ui';
+  if (!next?.startsWith('/ui') || next.startsWith('//') || /[\\\r\n]/.test(next)) return '/ui';
   return next;
 }
 
