@@ -155,6 +155,103 @@ async function checkDecision(tx: Tx, input: DecisionInput, now: number) {
   return { current, rollbackTo, served };
 }
 
+/** The PSI thresholds a false_positive decision with raise_thresholds sets on the alert's feature. */
+async function raisedThresholds(tx: Tx, deps: Deps, alert: AlertRow) {
+  const t = (await thresholdsFor(tx, deps.config, alert.model))(alert.feature);
+  const psiWarning = Math.max(t.psiWarning, Math.round((alert.peakPsi ?? t.psiWarning) * 1.2 * 1e4) / 1e4);
+  return { psiWarning, psiCritical: Math.max(t.psiCritical, psiWarning * 2.5), from: t };
+}
+
+export interface DecisionPreview {
+  decision: Decision;
+  /** What recording the decision will do, in one sentence for the reviewer to confirm. */
+  effect: string;
+  /** accept_shift: the window the new baseline is built from and the baseline it replaces. */
+  baseline?: { records: number; from: string; to: string; replaces_baseline_id: number | null };
+  /** rollback: the version that will answer (served) or is recorded as the target. */
+  rollback?: { from_version: string | null; to_version: string; served: boolean };
+  thresholds?: {
+    psi_warning: number;
+    psi_critical: number;
+    from: { psi_warning: number; psi_critical: number };
+  };
+}
+
+/**
+ * What a decision would do, without doing it: the same checks as deciding (a stale version or a decision
+ * not possible now is the same error), then its effect stated — which baseline accept_shift builds, which
+ * version rollback activates, which thresholds false_positive raises.
+ */
+export async function previewDecision(
+  deps: Deps,
+  input: Pick<DecisionInput, 'id' | 'version' | 'decision' | 'snoozeUntil' | 'raiseThresholds'> & {
+    actor?: string;
+  },
+): Promise<DecisionPreview> {
+  const now = deps.clock();
+  return deps.store.read(async (tx) => {
+    const check = { ...input, actor: input.actor ?? '', note: '' };
+    const { current, rollbackTo, served } = await checkDecision(tx, check, now);
+    const name = `${current.model} ${current.modelVersion || '(unversioned)'}`;
+    switch (input.decision) {
+      case 'accept_shift': {
+        const w = await windowOfLatestEvidence(tx, current);
+        const n = await tx.records.countWindow(current.model, current.modelVersion, w.from, w.to);
+        const active = await baselineCache(deps.store).resolve(tx, current.model, current.modelVersion);
+        const from = new Date(w.from).toISOString();
+        const to = new Date(w.to).toISOString();
+        return {
+          decision: input.decision,
+          effect:
+            n === 0
+              ? `accept_shift cannot build a baseline: the records of ${from} – ${to} are no longer stored (retention); upload a baseline instead.`
+              : `Builds a new baseline for ${name} from the ${n} records of ${from} – ${to} and activates it in place of ${active ? `baseline ${active.id}` : 'no baseline'}; later windows are judged against it.`,
+          baseline: { records: n, from, to, replaces_baseline_id: active?.id ?? null },
+        };
+      }
+      case 'rollback': {
+        const to = rollbackTo as string;
+        const from = current.modelVersion || null;
+        return {
+          decision: input.decision,
+          effect: served
+            ? `Activates version ${to} of ${current.model} in place of ${from ?? '(unversioned)'}: predict answers from ${to} at once, on every process.`
+            : `Records a rollback of ${current.model} from ${from ?? '(unversioned)'} to ${to} and notifies the channels; driftwatch does not serve this model, so your deployment carries it out.`,
+          rollback: { from_version: from, to_version: to, served },
+        };
+      }
+      case 'retrain':
+        return {
+          decision: input.decision,
+          effect: `Creates a retrain request for ${name} (status requested) linked to this alert, and notifies the channels.`,
+        };
+      case 'false_positive': {
+        if (!input.raiseThresholds) {
+          return {
+            decision: input.decision,
+            effect: 'Records the alert as a false positive; thresholds stay as they are.',
+          };
+        }
+        const t = await raisedThresholds(tx, deps, current);
+        return {
+          decision: input.decision,
+          effect: `Records a false positive and raises ${current.feature}'s PSI thresholds from ${t.from.psiWarning} / ${t.from.psiCritical} to ${t.psiWarning} / ${Math.round(t.psiCritical * 1e4) / 1e4} (warning / critical).`,
+          thresholds: {
+            psi_warning: t.psiWarning,
+            psi_critical: t.psiCritical,
+            from: { psi_warning: t.from.psiWarning, psi_critical: t.from.psiCritical },
+          },
+        };
+      }
+      case 'snooze':
+        return {
+          decision: input.decision,
+          effect: `Snoozes the alert until ${new Date(input.snoozeUntil as number).toISOString()}; it is back in the queue then, and notifies again only if the feature still drifts.`,
+        };
+    }
+  });
+}
+
 /** Records a reviewer's decision and carries out its effect. */
 export async function decideAlert(deps: Deps, input: DecisionInput): Promise<DecisionOutcome> {
   const now = deps.clock();
@@ -270,12 +367,7 @@ export async function decideAlert(deps: Deps, input: DecisionInput): Promise<Dec
       });
     }
     if (input.decision === 'false_positive' && input.raiseThresholds) {
-      const t = (await thresholdsFor(tx, deps.config, fresh.model))(fresh.feature);
-      const psiWarning = Math.max(
-        t.psiWarning,
-        Math.round((fresh.peakPsi ?? t.psiWarning) * 1.2 * 1e4) / 1e4,
-      );
-      const psiCritical = Math.max(t.psiCritical, psiWarning * 2.5);
+      const { psiWarning, psiCritical } = await raisedThresholds(tx, deps, fresh);
       await setThresholds(
         tx,
         deps.config,

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../support.js';
+import { browser } from './browser-helper.js';
 
 // Sign-in, sessions, CSRF and roles of the web UI, through app.request (no browser).
 
@@ -16,43 +17,6 @@ let t: TestApp;
 afterEach(async () => {
   await t?.close();
 });
-
-/** A cookie jar over app.request, enough for these tests. */
-function browser(app: TestApp['app']) {
-  const jar = new Map<string, string>();
-  const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-  async function request(path: string, init: RequestInit = {}) {
-    const headers = new Headers(init.headers);
-    if (jar.size > 0) headers.set('cookie', cookieHeader());
-    const res = await app.request(`http://localhost${path}`, { ...init, headers, redirect: 'manual' });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const [k, ...v] = (pair ?? '').split('=');
-      if (!k) continue;
-      if (/max-age=0/i.test(line) || v.join('=') === '') jar.delete(k);
-      else jar.set(k, v.join('='));
-    }
-    return res;
-  }
-  async function csrfFrom(path: string): Promise<string> {
-    const html = await (await request(path)).text();
-    const m = /name="_csrf" value="([^"]+)"/.exec(html);
-    if (!m?.[1]) throw new Error(`no CSRF field on ${path}`);
-    return m[1];
-  }
-  async function post(path: string, fields: Record<string, string>) {
-    return request(path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(fields).toString(),
-    });
-  }
-  async function signIn(token: string) {
-    const csrf = await csrfFrom('/ui/login');
-    return post('/ui/login', { _csrf: csrf, token, next: '/ui/alerts' });
-  }
-  return { jar, request, post, csrfFrom, signIn };
-}
 
 describe('web UI sign-in', () => {
   it('sends a browser without a session to sign in, and back where it was going afterwards', async () => {
