@@ -23,6 +23,7 @@ const SQLITE_ONLY = [
   'test/traffic/histogram.test.ts', // the latency histogram: pure functions
   'test/reports/config.test.ts', // config parsing
   'test/browser/**', // headless Chromium itself: no store
+  'test/ui/e2e.test.ts', // Chromium against a real server process on a SQLite file
 ];
 
 export default defineConfig({

@@ -93,7 +93,7 @@ describe('alert detail', () => {
   it('assigns, acknowledges and comments through forms, each in the audit trail', async () => {
     const { m, b, id } = await withAlerts();
     const page = `/ui/alerts/${id}`;
-    const assigned = await b.submit(page, `${page}/assign`, { assignee: '@me' });
+    const assigned = await b.submit(page, `${page}/assign`, { assignee: '', assign_me: 'yes' });
     expect(assigned.status).toBe(303);
     expect(assigned.headers.get('location')).toBe(`${page}?done=assigned`);
     expect((await m.reviewer.alert(id)).assignee).toBe('ana');

@@ -94,7 +94,9 @@ export function registerAlertPages(ui: Hono<UiEnv>): void {
     });
 
   act('assign', (c, id, version, actor) => {
-    const to = field(c, 'assignee') === '' ? null : field(c, 'assignee');
+    // "Assign to me" is a second submit button of the same form.
+    const to =
+      field(c, 'assign_me') === 'yes' ? '@me' : field(c, 'assignee') === '' ? null : field(c, 'assignee');
     return assignAlert(c.get('deps'), {
       id,
       version,
@@ -768,7 +770,7 @@ async function detailPage(
                 </div>
                 <button type="submit">Save assignee</button>{' '}
                 {a.assignee !== actor ? (
-                  <button type="submit" name="assignee" value="@me" id="assign-me">
+                  <button type="submit" name="assign_me" value="yes" id="assign-me">
                     Assign to me
                   </button>
                 ) : null}
