@@ -48,6 +48,26 @@ describe('web UI sign-in', () => {
     expect(rows[0]?.id_hash).not.toContain(sessionId);
   });
 
+  it('reloads a cross-site navigation once from the same site, where the Strict cookie is sent', async () => {
+    t = makeTestApp({ auth: { tokens } });
+    const b = browser(t.app);
+    await b.signIn(REVIEWER);
+    // What a mail client's link looks like: no cookie (SameSite=Strict), Sec-Fetch-Site cross-site.
+    const res = await t.app.request('/ui/alerts?model=m&x=%22%3E', {
+      headers: { 'sec-fetch-site': 'cross-site' },
+    });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('<meta http-equiv="refresh" content="0">');
+    expect(html).toContain('href="/ui/alerts?model=m&amp;x=%22%3E"');
+    // The reload is same-origin: with the cookie it is the page, without it the sign-in page.
+    expect(
+      (await b.request('/ui/alerts?model=m', { headers: { 'sec-fetch-site': 'same-origin' } })).status,
+    ).toBe(200);
+    const anonymous = await t.app.request('/ui/alerts', { headers: { 'sec-fetch-site': 'same-origin' } });
+    expect(anonymous.status).toBe(303);
+  });
+
   it('refuses a wrong token, and tokens whose role cannot use the UI', async () => {
     t = makeTestApp({ auth: { tokens } });
     const b = browser(t.app);
