@@ -86,6 +86,13 @@ describe('alert detail', () => {
     expect(html).toContain('id="chart-histogram"');
     expect(html).toMatch(/<svg[^>]*role="img"/);
     expect(plain).toContain('Evidence windows');
+    // One evaluated window: no trend line yet. A second one (quiet) adds the PSI trend around the alert.
+    expect(html).not.toContain('id="chart-trend"');
+    await m.window('b', hour(9), 0, FIXED_NOW + 3 * MIN);
+    await m.tick(FIXED_NOW + 4 * MIN);
+    const again = await text(await b.request(`/ui/alerts/${id}`));
+    expect(again.html).toContain('id="chart-trend"');
+    expect(again.plain).toContain('PSI of x in every evaluated bucket window');
     // The audit trail starts with the opening, by driftwatch itself.
     expect(plain).toMatch(/Audit trail .*opened/);
   });

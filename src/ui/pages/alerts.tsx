@@ -11,6 +11,7 @@ import {
 } from '../../alerts/review.js';
 import { histogramOverlay, lineChart } from '../../charts/index.js';
 import { driftSettingsFor } from '../../config.js';
+import { driftSeries } from '../../drift/service.js';
 import { ApiError } from '../../errors.js';
 import type { AlertCount, AlertKind, AlertSeverity, AlertStatus } from '../../store/index.js';
 import { type ThresholdSource, thresholdsFor, trafficThresholds } from '../../thresholds/service.js';
@@ -596,7 +597,12 @@ function WhyTable(props: { why: Why }) {
   );
 }
 
-function charts(a: AlertDetail, settings: { psiWarning: number; psiCritical: number }) {
+function charts(
+  a: AlertDetail,
+  settings: { psiWarning: number; psiCritical: number },
+  trend: { x: number; y: number }[],
+  trendKind: string,
+) {
   const out: { svg: string; caption: string; id: string }[] = [];
   if (a.histogram && a.histogram.bins.length > 0) {
     out.push({
@@ -611,31 +617,23 @@ function charts(a: AlertDetail, settings: { psiWarning: number; psiCritical: num
       caption: `Share of values per bin: the baseline against ${utc(a.histogram.window.from)} – ${utc(a.histogram.window.to)} (${a.histogram.n} values).`,
     });
   }
-  const points = a.evidence
-    .map((e) => ({
-      x: Date.parse(e.window.to),
-      y: (e.measures as Record<string, unknown>)[
-        a.kind === 'latency' ? 'latency_p95_ms' : a.kind === 'error_rate' ? 'error_rate' : 'psi'
-      ],
-    }))
-    .filter((p): p is { x: number; y: number } => typeof p.y === 'number')
-    .sort((p, q) => p.x - q.x);
-  if (points.length >= 2) {
+  if (trend.length >= 2) {
     const isDrift = a.kind === 'drift' || a.kind === 'prediction_drift';
+    const label = isDrift
+      ? 'PSI'
+      : a.kind === 'latency'
+        ? 'p95 latency, ms'
+        : a.kind === 'error_rate'
+          ? 'error rate'
+          : 'worst rate';
     out.push({
       id: 'chart-trend',
       svg: lineChart({
         width: 640,
         height: 220,
-        yLabel: isDrift
-          ? 'PSI'
-          : a.kind === 'latency'
-            ? 'p95 latency, ms'
-            : a.kind === 'error_rate'
-              ? 'error rate'
-              : 'rate',
-        title: `${a.feature}: ${isDrift ? 'PSI' : KIND_LABEL[a.kind]} of the alert’s evidence windows`,
-        series: [{ name: isDrift ? 'PSI' : KIND_LABEL[a.kind], points }],
+        yLabel: label,
+        title: `${a.feature}: ${label} per window around this alert`,
+        series: [{ name: label, points: trend }],
         thresholds: isDrift
           ? [
               { y: settings.psiWarning, label: `warning ${settings.psiWarning}` },
@@ -643,11 +641,54 @@ function charts(a: AlertDetail, settings: { psiWarning: number; psiCritical: num
             ]
           : [],
       }),
-      caption:
-        'The measure in each window that attached evidence to this alert, with the thresholds in force.',
+      caption: isDrift
+        ? `PSI of ${a.feature} in every evaluated ${trendKind} window from two days before the alert, with the thresholds in force.`
+        : 'The measure in each window that attached evidence to this alert.',
     });
   }
   return out;
+}
+
+const TREND_WINDOWS = 240;
+
+/**
+ * The alert's measure over time: for drift, the feature's PSI in every stored result of the evidence's
+ * window kind from two days before the alert on (bounded); for the others, the evidence windows.
+ */
+async function trendOf(
+  c: UiContext,
+  a: AlertDetail,
+): Promise<{ points: { x: number; y: number }[]; kind: string }> {
+  const kind = a.evidence[0]?.window_kind ?? 'bucket';
+  if (a.kind === 'drift' || a.kind === 'prediction_drift') {
+    const results = await driftSeries(c.get('deps'), a.model, {
+      from: Date.parse(a.first_seen) - 2 * 86_400_000,
+      kind: kind === 'rolling' || kind === 'bucket' ? kind : undefined,
+      modelVersion: a.model_version ?? undefined,
+      limit: TREND_WINDOWS,
+    }).catch((err) => {
+      if (err instanceof ApiError) return [];
+      throw err;
+    });
+    const points = results
+      .map((r) => {
+        const col =
+          a.kind === 'prediction_drift' ? r.prediction : r.features.find((f) => f.feature === a.feature);
+        return { x: Date.parse(r.window.to), y: col?.psi ?? null };
+      })
+      .filter((p): p is { x: number; y: number } => p.y !== null)
+      .sort((p, q) => p.x - q.x);
+    return { points, kind };
+  }
+  const key = a.kind === 'latency' ? 'latency_p95_ms' : a.kind === 'error_rate' ? 'error_rate' : null;
+  const points = a.evidence
+    .map((e) => {
+      const m = e.measures as Record<string, number | null | undefined>;
+      return { x: Date.parse(e.window.to), y: key ? (m[key] ?? null) : qualityOf(m) };
+    })
+    .filter((p): p is { x: number; y: number } => typeof p.y === 'number')
+    .sort((p, q) => p.x - q.x);
+  return { points, kind };
 }
 
 async function detailPage(
@@ -663,7 +704,8 @@ async function detailPage(
   const why = await whyItFired(c, a);
   const feature = a.kind === 'prediction_drift' ? 'prediction' : a.feature;
   const t = await deps.store.read(async (tx) => (await thresholdsFor(tx, deps.config, a.model))(feature));
-  const figures = charts(a, t);
+  const { points, kind } = await trendOf(c, a);
+  const figures = charts(a, t, points, kind);
   const actor = c.get('actor').name;
   const closed = a.status === 'closed';
   const canDecide = a.status === 'open' || a.status === 'acknowledged' || a.status === 'snoozed';
@@ -841,6 +883,15 @@ async function detailPage(
   );
 }
 
+/** "2026-11-30 14:00 – 15:00 UTC", with the end's date only when it differs. */
+function span(from: string, to: string): string {
+  const a = utc(from);
+  const b = utc(to);
+  return a.slice(0, 10) === b.slice(0, 10)
+    ? `${a.slice(0, 16)} – ${b.slice(11)}`
+    : `${a.slice(0, 16)} – ${b}`;
+}
+
 function EvidenceTable(props: { a: AlertDetail }) {
   const { a } = props;
   const traffic = a.kind === 'latency' || a.kind === 'error_rate';
@@ -885,9 +936,7 @@ function EvidenceTable(props: { a: AlertDetail }) {
             const m = e.measures as Record<string, number | null | undefined>;
             return (
               <tr>
-                <td>
-                  {utc(e.window.from)} – {utc(e.window.to).slice(11)}
-                </td>
+                <td>{span(e.window.from, e.window.to)}</td>
                 <td>{e.window_kind}</td>
                 <td>
                   <SeverityBadge severity={e.severity} />
