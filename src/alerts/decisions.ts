@@ -200,12 +200,13 @@ export async function previewDecision(
         const active = await baselineCache(deps.store).resolve(tx, current.model, current.modelVersion);
         const from = new Date(w.from).toISOString();
         const to = new Date(w.to).toISOString();
+        const minute = (iso: string) => iso.slice(0, 16).replace('T', ' ');
         return {
           decision: input.decision,
           effect:
             n === 0
-              ? `accept_shift cannot build a baseline: the records of ${from} – ${to} are no longer stored (retention); upload a baseline instead.`
-              : `Builds a new baseline for ${name} from the ${n} records of ${from} – ${to} and activates it in place of ${active ? `baseline ${active.id}` : 'no baseline'}; later windows are judged against it.`,
+              ? `accept_shift cannot build a baseline: the records of ${minute(from)} – ${minute(to)} UTC are no longer stored (retention); upload a baseline instead.`
+              : `Builds a new baseline for ${name} from the ${n} records of ${minute(from)} – ${minute(to)} UTC and activates it in place of ${active ? `baseline ${active.id}` : 'no baseline'}; later windows are judged against it.`,
           baseline: { records: n, from, to, replaces_baseline_id: active?.id ?? null },
         };
       }

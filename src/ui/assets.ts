@@ -47,9 +47,10 @@ tr[data-row]:focus-within td { background: var(--info-bg); }
 .badge.ok { color: var(--ok); background: var(--ok-bg); }
 .badge.info { color: var(--info); background: var(--info-bg); }
 .badge.neutral { color: var(--muted); background: var(--panel); }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr)); gap: .75rem; margin: .5rem 0 1rem; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: .75rem; margin: .5rem 0 1rem; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: .6rem .8rem; background: var(--panel); }
 .card .label { font-size: .8rem; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
+.card { text-decoration: none; }
 .card .value { font-size: 1.35rem; font-weight: 600; font-variant-numeric: tabular-nums; }
 .grid2 { display: grid; grid-template-columns: minmax(0, 3fr) minmax(300px, 2fr); gap: 1.5rem; }
 @media (max-width: 900px) { .grid2 { grid-template-columns: 1fr; } main { padding: .75rem; } header.top .who { margin-left: 0; } }
@@ -65,7 +66,7 @@ input[type=text], input[type=password], input[type=datetime-local], select, text
 textarea { width: 100%; min-height: 4.5rem; }
 button, .button { font: inherit; font-weight: 600; padding: .4rem .9rem; border-radius: 6px; border: 1px solid #8c959f;
   background: var(--panel); color: var(--fg); cursor: pointer; text-decoration: none; display: inline-block; }
-button.primary { background: #1f6feb; border-color: #1f6feb; color: #fff; }
+button.primary { background: #1f6feb; border-color: #1f6feb; color: #fff; margin-right: .75rem; }
 button.danger { background: var(--crit); border-color: var(--crit); color: #fff; }
 fieldset { border: 1px solid var(--line); border-radius: 6px; padding: .5rem .9rem .75rem; margin: 0 0 .75rem; }
 legend { font-weight: 600; padding: 0 .3rem; }
