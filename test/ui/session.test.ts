@@ -106,6 +106,36 @@ describe('web UI sign-in', () => {
     expect((await t.app.request('http://localhost/ui', { headers: { cookie } })).status).toBe(200);
   });
 
+  it('is served by any process of a fleet: the session lives in the shared store', async () => {
+    t = makeTestApp({ auth: { tokens } });
+    const b = browser(t.app);
+    await b.signIn(REVIEWER);
+    const cookie = `dw_session=${b.jar.get('dw_session')}`;
+    const other = makeTestAppOnSameStore(t, { auth: { tokens } });
+    const res = await other.request('http://localhost/ui', { headers: { cookie } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('rita · reviewer');
+  });
+
+  it('writes no token or session cookie to the logs', async () => {
+    const lines: string[] = [];
+    t = makeTestApp({ auth: { tokens } });
+    const logged = createApp({
+      ...t.deps,
+      log: pino({ level: 'debug' }, { write: (l: string) => void lines.push(l) }),
+    });
+    const b = browser(logged);
+    await b.signIn(REVIEWER);
+    await b.request('/ui');
+    await browser(logged).signIn('a-wrong-token-typed-in-here');
+    expect(lines.length).toBeGreaterThan(2);
+    const all = lines.join('\n');
+    expect(all).toContain('ui sign-in');
+    expect(all).not.toContain(REVIEWER);
+    expect(all).not.toContain('a-wrong-token-typed-in-here');
+    expect(all).not.toContain(b.jar.get('dw_session') as string);
+  });
+
   it('expires sessions after auth.sessionTtl', async () => {
     t = makeTestApp({ auth: { tokens, sessionTtl: '1h' } });
     const b = browser(t.app);
@@ -182,6 +212,7 @@ describe('web UI forms', () => {
   });
 });
 
+import pino from 'pino';
 import { createApp } from '../../src/app.js';
 import { type ConfigInput, defaultConfig } from '../../src/config.js';
 
