@@ -3,7 +3,7 @@ import type { Config, ReportScheduleConfig } from '../config.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { ReportRunRow } from '../store/index.js';
-import { psiCharts } from './charts.js';
+import { reportCharts } from './charts.js';
 import { gatherReport } from './content.js';
 import { type ChartRenderer, type RenderedReport, renderReport } from './render.js';
 import { latestSlot } from './schedule.js';
@@ -49,7 +49,7 @@ function imagesJson(r: RenderedReport): string {
 }
 
 export interface ReportOptions {
-  /** Inline chart images; the PSI charts of src/reports/charts.ts by default. */
+  /** Inline chart images; the charts of src/reports/charts.ts by default. */
   charts?: ChartRenderer;
 }
 
@@ -67,7 +67,7 @@ export async function renderFor(
   slot: number,
   options: ReportOptions = {},
 ): Promise<RenderedReport> {
-  return renderReport(await gatherReport(deps, schedule, slot), options.charts ?? psiCharts);
+  return renderReport(await gatherReport(deps, schedule, slot), options.charts ?? reportCharts);
 }
 
 interface Mailer {
