@@ -58,7 +58,7 @@ function trafficImage(m: ModelReport, cid: string): InlineImage | null {
     rowHeight: 30,
     title: `${m.model}: traffic over the period`,
     rows: [
-      { label: 'Requests per bucket', values: requests, format: (v) => formatValue(v) },
+      { label: 'Requests', values: requests, format: (v) => formatValue(v) },
       { label: 'Latency p95', values: p95, format: msText },
       { label: 'Error rate', values: errors, format: pct },
     ],

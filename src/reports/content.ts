@@ -126,7 +126,7 @@ const parseResult = (r: { id: number; result: string }): DriftResult => ({
   ...(JSON.parse(r.result) as Omit<DriftResult, 'id'>),
 });
 
-/** PSI over the period's windows of `kind` for `features`, oldest first. */
+/** PSI over the period's windows of `kind` for `features`, oldest first (judged windows only). */
 async function psiTrend(
   tx: Tx,
   model: string,
@@ -152,9 +152,10 @@ async function psiTrend(
     .sort((a, b) => Date.parse(a.window.to) - Date.parse(b.window.to));
   return features.map((feature) => ({
     feature,
+    // Only windows with enough values for a verdict (minSamples): PSI on a handful of records is noise.
     points: results.flatMap((r) => {
-      const psi = r.features.find((f) => f.feature === feature)?.psi;
-      return psi === null || psi === undefined ? [] : [{ t: Date.parse(r.window.to), psi }];
+      const f = r.features.find((x) => x.feature === feature);
+      return !f || f.psi === null || f.drifted === null ? [] : [{ t: Date.parse(r.window.to), psi: f.psi }];
     }),
   }));
 }
