@@ -180,7 +180,9 @@ const reportCron = cronExpression.refine((v) => v.trim().split(/\s+/).length ===
 const reportSchedule = z.strictObject({
   name: z
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: 'letters, digits, . _ - (at most 64)' }),
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: 'letters, digits, . _ - (at most 64)' })
+    // The runs of the critical-alert mails (reports.critical) are listed under this name.
+    .refine((v) => v !== 'critical', { error: 'critical is reserved for the critical-alert mails' }),
   cron: reportCron,
   timezone: timeZone.default('UTC'),
   to: z.array(email).min(1, { error: 'give at least one recipient' }),
@@ -190,6 +192,18 @@ const reportSchedule = z.strictObject({
   models: z.array(z.string().min(1)).min(1).optional(),
 });
 export type ReportScheduleConfig = z.infer<typeof reportSchedule>;
+
+/** The immediate mail on critical alerts: who gets it, for which models, and the period its charts cover. */
+const reportCritical = z.strictObject({
+  to: z.array(email).min(1, { error: 'give at least one recipient' }),
+  // Models whose critical alerts are mailed; every model when absent.
+  models: z.array(z.string().min(1)).min(1).optional(),
+  // The period the mail's model section (traffic, PSI trend) covers, ending when the alert went critical.
+  period: duration.default(86_400_000),
+  // The zone dates in the mail are written in.
+  timezone: timeZone.default('UTC'),
+});
+export type ReportCriticalConfig = z.infer<typeof reportCritical>;
 
 const smtpAuth = z
   .strictObject({
@@ -218,6 +232,8 @@ const reportsSection = z
       })
       .optional(),
     schedules: z.array(reportSchedule).default([]),
+    // Mail each critical alert once, at once, to these recipients (off when absent).
+    critical: reportCritical.optional(),
     // Attempts before a report is marked failed; 1, 2, 4, … minutes apart.
     maxAttempts: z.number().int().min(1).max(20).default(6),
   })
@@ -238,6 +254,12 @@ const reportsSection = z
         code: 'custom',
         path: ['smtp'],
         message: 'schedules need an smtp section to send with',
+      });
+    if (r.critical && !r.smtp)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['smtp'],
+        message: 'critical needs an smtp section to send with',
       });
   });
 
@@ -621,8 +643,13 @@ function thresholdProblems(raw: Record<string, unknown>, fromOf: (path: string) 
 /** Duplicate schedule names and schedules without smtp, on the raw input (see loadConfig). */
 function reportProblems(raw: Record<string, unknown>, fromOf: (path: string) => string): string[] {
   const reports = raw.reports;
-  if (!isMapping(reports) || !Array.isArray(reports.schedules)) return [];
+  if (!isMapping(reports)) return [];
   const problems: string[] = [];
+  if (reports.critical !== undefined && reports.smtp === undefined)
+    problems.push(
+      `reports.smtp: critical needs an smtp section to send with [from ${fromOf('reports.smtp')}]`,
+    );
+  if (!Array.isArray(reports.schedules)) return problems;
   const seen = new Set<unknown>();
   reports.schedules.forEach((s: unknown, i) => {
     const name = isMapping(s) ? s.name : undefined;

@@ -3,6 +3,7 @@ import type { AppDeps } from '../context.js';
 import type { ColumnResult } from '../drift/evaluate.js';
 import type { DriftResult, UnknownFeature } from '../drift/service.js';
 import { enqueueNotification, queueAlertmanagerResend } from '../notifications/service.js';
+import { queueCriticalMail } from '../reports/critical.js';
 import type { AlertKind, AlertRow, RetrainRow, Tx } from '../store/index.js';
 import type { TrafficSummary } from '../traffic/service.js';
 import type { NotificationEventType } from '../views.js';
@@ -14,7 +15,10 @@ import { alertView, isFiring, retrainView } from './views.js';
 type Deps = Pick<AppDeps, 'store' | 'config' | 'clock'>;
 export const SYSTEM_ACTOR = 'driftwatch';
 
-/** Queues a notification about an alert or retrain request in the caller's transaction. */
+/**
+ * Queues a notification about an alert or retrain request in the caller's transaction, and, for an alert
+ * opened or escalated as critical, its immediate mail (reports.critical; once per alert).
+ */
 export async function notify(
   tx: Tx,
   deps: Pick<AppDeps, 'config'>,
@@ -35,6 +39,8 @@ export async function notify(
     ...(e.retrain ? { retrainRequest: retrainView(e.retrain) } : {}),
     ...(e.note ? { note: e.note } : {}),
   });
+  if (e.alert && (e.type === 'alert.opened' || e.type === 'alert.escalated'))
+    await queueCriticalMail(tx, deps.config, e.alert, e.at);
 }
 
 /** Which window a measure comes from: part of every evidence row. */

@@ -3,6 +3,6 @@
 // so importing the charts does not load the native rasteriser.
 export { histogramOverlay } from './histogram.js';
 export { lineChart } from './line.js';
-export { sparkline } from './sparkline.js';
-export { esc, formatTick, niceTicks, timeTicks } from './svg.js';
+export { sparkline, sparklinePanel } from './sparkline.js';
+export { esc, formatTick, formatValue, niceTicks, timeTicks } from './svg.js';
 export type * from './types.js';

@@ -1,5 +1,17 @@
-import { dimension, el, esc, extent, formatValue, INK, MUTED, n, svgDocument, textWidth } from './svg.js';
-import type { SparklineOptions } from './types.js';
+import {
+  dimension,
+  el,
+  esc,
+  extent,
+  formatValue,
+  INK,
+  MUTED,
+  n,
+  svgDocument,
+  textWidth,
+  truncate,
+} from './svg.js';
+import type { SparklineOptions, SparklinePanelOptions } from './types.js';
 
 /**
  * A small line of `values` (evenly spaced, oldest first) for traffic, latency or error rate, with a dot
@@ -86,4 +98,81 @@ export function sparkline(o: SparklineOptions): string {
   const range = finite.length > 0 ? `, range ${format(lo)} to ${format(hi)}` : '';
   const title = `${label}: ${last === undefined ? 'no data' : `latest ${lastText}${range}`}`;
   return svgDocument({ width, height, title, body: parts.join('') });
+}
+
+/**
+ * Sparklines stacked in one picture, each with its label on the left (e.g. a model's traffic, p95 latency
+ * and error rate), for places that take one image per chart (email). Each row is a nested `sparkline`;
+ * the <title> and <desc> list every row's latest value and range.
+ */
+export function sparklinePanel(o: SparklinePanelOptions): string {
+  const width = dimension(o.width, 480, 120);
+  const rows = o.rows ?? [];
+  const rowHeight = dimension(o.rowHeight ?? 28, 28, 12);
+  const title = String(o.title ?? '');
+  const fontSize = 11;
+  const top = title ? 22 : 4;
+  const labels = rows.map((r) => String(r.label ?? ''));
+  const labelWidth = Math.min(width * 0.4, Math.max(40, ...labels.map((l) => textWidth(l, fontSize))) + 12);
+  const height = top + rows.length * rowHeight + 4;
+  const parts: string[] = [];
+  if (title)
+    parts.push(
+      el(
+        'text',
+        { x: 8, y: 15, 'font-size': 13, 'font-weight': 'bold', fill: INK },
+        esc(truncate(title, width - 16, 13)),
+      ),
+    );
+  const descs: string[] = [];
+  rows.forEach((r, i) => {
+    const y = top + i * rowHeight;
+    const inner = sparkline({
+      width: width - labelWidth - 8,
+      height: rowHeight - 4,
+      values: r.values,
+      label: labels[i] ?? '',
+      ...(r.format ? { format: r.format } : {}),
+    });
+    // The nested document keeps its own <title>; positioned by x/y on the outer <svg>.
+    const positioned = inner.replace(/^<svg /, `<svg x="${n(labelWidth)}" y="${n(y + 2)}" `);
+    parts.push(
+      el(
+        'g',
+        { 'data-row': labels[i] ?? '' },
+        el(
+          'text',
+          { x: 8, y: y + rowHeight / 2 + 4, 'font-size': fontSize, fill: MUTED },
+          esc(truncate(labels[i] ?? '', labelWidth - 12, fontSize)),
+        ) + positioned,
+      ),
+    );
+    const m = /<title>([^<]*)<\/title>/.exec(inner);
+    if (m?.[1]) descs.push(m[1]);
+  });
+  if (rows.length === 0)
+    parts.push(
+      el(
+        'text',
+        { x: width / 2, y: top + 14, 'text-anchor': 'middle', 'font-size': 13, fill: MUTED },
+        'No data',
+      ),
+    );
+  return svgDocument({
+    width,
+    height,
+    title: title || 'Sparklines',
+    // The rows' titles are escaped already; svgDocument escapes again, so undo the first.
+    desc: descs.map(unescapeXml).join('; '),
+    body: parts.join(''),
+  });
+}
+
+function unescapeXml(s: string): string {
+  return s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 }

@@ -43,6 +43,15 @@ export interface SparklineOptions {
   format?: (v: number) => string;
 }
 
+export interface SparklinePanelOptions {
+  width: number;
+  /** Height of each row in px (default 28). */
+  rowHeight?: number;
+  /** Shown bold at the top when given; the <title> either way. */
+  title?: string;
+  rows: { label: string; values: number[]; format?: (v: number) => string }[];
+}
+
 export interface Bin {
   label: string;
   baseline: number;

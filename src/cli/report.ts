@@ -2,6 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { type Config, databaseTarget } from '../config.js';
 import { ApiError } from '../errors.js';
 import { createLogger } from '../logger.js';
+import { inlineImages } from '../reports/render.js';
 import { renderFor, scheduleNamed, sendReportNow } from '../reports/service.js';
 import { openStore } from '../store/index.js';
 import { CliError } from './client.js';
@@ -36,11 +37,13 @@ export async function runReport(config: Config, o: ReportCliOptions): Promise<st
       return `sent "${run.subject}" to ${schedule.to.join(', ')} (message id ${run.messageId})`;
     }
     const rendered = await renderFor(deps, schedule, Date.now());
+    // A file has no mail parts for cid: links to resolve: its charts are inlined as data: URIs.
+    const html = inlineImages(rendered.html, rendered.images);
     if (o.out) {
-      writeFileSync(o.out, rendered.html);
+      writeFileSync(o.out, html);
       return `${rendered.subject}\nwritten to ${o.out}`;
     }
-    return rendered.html;
+    return html;
   } catch (err) {
     if (err instanceof ApiError) throw new CliError(err.message);
     throw err;

@@ -327,61 +327,81 @@ export async function featureHistogram(
   return deps.store.read(async (tx) => {
     // Without a version, show the version that sent data most recently (records usually carry one).
     const modelVersion = q.modelVersion ?? (await tx.models.latestVersion(model));
-    const baseline = await baselineCache(deps.store).resolve(tx, model, modelVersion);
-    if (!baseline) throw new ApiError('not_found', `model ${model} has no active baseline`);
-    const isPrediction = feature === 'prediction' && !baseline.features.has('prediction');
-    const binner = isPrediction ? baseline.prediction : baseline.features.get(feature);
-    if (!binner)
-      throw new ApiError('not_found', `baseline ${baseline.id} of model ${model} has no feature ${feature}`);
     const roll = rollingWindow(deps, model, deps.clock());
     const from = q.from === undefined ? roll.from : bucketStart(q.from, s.bucket);
     const to = q.to === undefined ? roll.to : Math.ceil(q.to / s.bucket) * s.bucket;
-    const rows = await tx.aggregates.window({
-      model,
-      modelVersion,
-      baselineId: baseline.id,
-      bucketMs: s.bucket,
-      from,
-      to,
-    });
-    const w = sumWindow(rows).get(
-      `${isPrediction ? 'prediction' : 'feature'}:${isPrediction ? 'prediction' : feature}`,
-    );
-    const profile = binner.profile;
-    const ref = psiBins(profile, referenceCounts(profile));
-    const cur = w ? psiBins(profile, w.counts) : new Float64Array(ref.length);
-    const sum = (a: Float64Array) => a.reduce((x, y) => x + y, 0);
-    const refTotal = sum(ref);
-    const curTotal = sum(cur);
-    const bins: HistogramBin[] = [];
-    for (let i = 0; i < ref.length; i++) {
-      const shares = {
-        baseline: (ref[i] as number) / refTotal,
-        window: curTotal === 0 ? 0 : (cur[i] as number) / curTotal,
-      };
-      if (profile.type === 'numeric') {
-        const lower = i === 0 ? null : (profile.psiEdges[i - 1] as number);
-        const upper = i === profile.psiEdges.length ? null : (profile.psiEdges[i] as number);
-        bins.push({ label: `[${lower ?? '-inf'}, ${upper ?? 'inf'})`, lower, upper, ...shares });
-      } else {
-        const label =
-          i < profile.categories.length
-            ? (profile.categories[i] as string)
-            : i === profile.categories.length
-              ? '(other)'
-              : '(unseen)';
-        bins.push({ label, ...shares });
-      }
-    }
-    return {
-      model,
-      model_version: modelVersion === '' ? null : modelVersion,
-      baseline_id: baseline.id,
-      feature,
-      type: profile.type,
-      window: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
-      n: curTotal,
-      bins,
-    };
+    const h = await featureHistogramIn(deps, tx, model, feature, { modelVersion, from, to });
+    if (h === 'no_baseline') throw new ApiError('not_found', `model ${model} has no active baseline`);
+    if (typeof h === 'string') throw new ApiError('not_found', h);
+    return h;
   });
+}
+
+/**
+ * The histogram of one feature (or `prediction`) of a model version over the bucket-aligned window
+ * [from, to), in the caller's transaction: the active baseline's PSI bins against the window's aggregate,
+ * as drift evaluation sees them. 'no_baseline' without an active baseline; a message when the baseline
+ * lacks the feature.
+ */
+export async function featureHistogramIn(
+  deps: Pick<AppDeps, 'store' | 'config'>,
+  tx: Tx,
+  model: string,
+  feature: string,
+  q: { modelVersion: string; from: number; to: number },
+): Promise<FeatureHistogram | 'no_baseline' | string> {
+  const s = driftSettingsFor(deps.config, model);
+  const { modelVersion, from, to } = q;
+  const baseline = await baselineCache(deps.store).resolve(tx, model, modelVersion);
+  if (!baseline) return 'no_baseline';
+  const isPrediction = feature === 'prediction' && !baseline.features.has('prediction');
+  const binner = isPrediction ? baseline.prediction : baseline.features.get(feature);
+  if (!binner) return `baseline ${baseline.id} of model ${model} has no feature ${feature}`;
+  const rows = await tx.aggregates.window({
+    model,
+    modelVersion,
+    baselineId: baseline.id,
+    bucketMs: s.bucket,
+    from,
+    to,
+  });
+  const w = sumWindow(rows).get(
+    `${isPrediction ? 'prediction' : 'feature'}:${isPrediction ? 'prediction' : feature}`,
+  );
+  const profile = binner.profile;
+  const ref = psiBins(profile, referenceCounts(profile));
+  const cur = w ? psiBins(profile, w.counts) : new Float64Array(ref.length);
+  const sum = (a: Float64Array) => a.reduce((x, y) => x + y, 0);
+  const refTotal = sum(ref);
+  const curTotal = sum(cur);
+  const bins: HistogramBin[] = [];
+  for (let i = 0; i < ref.length; i++) {
+    const shares = {
+      baseline: (ref[i] as number) / refTotal,
+      window: curTotal === 0 ? 0 : (cur[i] as number) / curTotal,
+    };
+    if (profile.type === 'numeric') {
+      const lower = i === 0 ? null : (profile.psiEdges[i - 1] as number);
+      const upper = i === profile.psiEdges.length ? null : (profile.psiEdges[i] as number);
+      bins.push({ label: `[${lower ?? '-inf'}, ${upper ?? 'inf'})`, lower, upper, ...shares });
+    } else {
+      const label =
+        i < profile.categories.length
+          ? (profile.categories[i] as string)
+          : i === profile.categories.length
+            ? '(other)'
+            : '(unseen)';
+      bins.push({ label, ...shares });
+    }
+  }
+  return {
+    model,
+    model_version: modelVersion === '' ? null : modelVersion,
+    baseline_id: baseline.id,
+    feature,
+    type: profile.type,
+    window: { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
+    n: curTotal,
+    bins,
+  };
 }

@@ -2,7 +2,7 @@ import { runRebuild } from '../baselines/service.js';
 import type { AppDeps } from '../context.js';
 import { runKserveJoinTick } from '../ingest/cloudevents.js';
 import { runDeliveryTick } from '../notifications/service.js';
-import { runReportsTick } from '../reports/service.js';
+import { reportsEnabled, runReportsTick } from '../reports/service.js';
 import { runRetentionTick } from '../retention/tick.js';
 import { alertmanagerResendTick, runDriftTick } from './drift-tick.js';
 import { JobRegistry, type RegistryOptions } from './registry.js';
@@ -62,8 +62,9 @@ export function createJobs(deps: AppDeps, options: RegistryOptions = {}): JobReg
     tick: (now) => runKserveJoinTick(deps, now),
     idle: (r) => r.requests + r.responses === 0,
   });
-  // Scheduled email reports: each schedule's latest due slot, once (unique per slot), then due sends and retries.
-  if (deps.config.reports.schedules.length > 0)
+  // Email reports: each schedule's latest due slot, once (unique per slot), then due sends and retries,
+  // critical-alert mails included.
+  if (reportsEnabled(deps.config))
     registry.register({
       name: 'reports',
       schedule: '* * * * *',

@@ -1,9 +1,9 @@
 import { driftSettingsFor, type ReportScheduleConfig } from '../config.js';
 import type { AppDeps } from '../context.js';
-import type { DriftResult } from '../drift/service.js';
+import { type DriftResult, type FeatureHistogram, featureHistogramIn } from '../drift/service.js';
 import { alertLink, retrainLink } from '../notifications/payloads.js';
 import type { AlertSeverity, Tx } from '../store/index.js';
-import { type TrafficSummary, windowTraffic } from '../traffic/service.js';
+import { TrafficSum, type TrafficSummary, windowTraffic } from '../traffic/service.js';
 
 // What a report says, gathered from the store in one read transaction: per model, the served version,
 // the period's traffic, the most drifted features (PSI now and at the end of the previous period), open
@@ -11,6 +11,14 @@ import { type TrafficSummary, windowTraffic } from '../traffic/service.js';
 
 /** Features listed per model, most drifted first. */
 export const TOP_FEATURES = 5;
+/** Features drawn in a model's PSI trend, most drifted first. */
+export const TREND_FEATURES = 3;
+/** Drifted features per model with a baseline-vs-current histogram. */
+export const HISTOGRAM_FEATURES = 3;
+/** Points of a traffic sparkline at most: longer periods are drawn in coarser buckets. */
+const MAX_TRAFFIC_POINTS = 200;
+/** Drift results read for a PSI trend. */
+const MAX_TREND_RESULTS = 500;
 /** Models a report covers when the schedule names none (all the store knows). */
 const MAX_MODELS = 200;
 
@@ -34,6 +42,30 @@ export interface AlertLine {
   link: string;
 }
 
+/** A point of a model's traffic over the period: one (possibly merged) bucket. */
+export interface TrafficPoint {
+  /** Start of the bucket, ms. */
+  t: number;
+  requests: number;
+  errorRate: number | null;
+  p95: number | null;
+}
+
+/** What a model's charts draw, read with the rest of the report. */
+export interface ModelCharts {
+  /** PSI per window end over the period's drift results (same kind and version as the report's), per feature. */
+  psiTrend: { feature: string; points: { t: number; psi: number }[] }[];
+  /** The window kind the trend is drawn from. */
+  trendKind: 'rolling' | 'bucket' | null;
+  /** The model's PSI thresholds (drawn as reference lines). */
+  psiWarning: number;
+  psiCritical: number;
+  /** Traffic per bucket of the period, oldest first; buckets without records count zero requests. */
+  traffic: TrafficPoint[];
+  /** Baseline vs current shares of the most drifted features, over the drift result's window. */
+  histograms: FeatureHistogram[];
+}
+
 export interface ModelReport {
   model: string;
   /** The version driftwatch serves as active, when it serves the model. */
@@ -46,9 +78,22 @@ export interface ModelReport {
   alerts: AlertLine[];
   alertsBySeverity: Record<AlertSeverity, number>;
   retrain: { id: number; status: string; reason: string; link: string }[];
+  charts: ModelCharts;
+}
+
+/** The alert a critical-alert mail is about. */
+export interface CriticalAlertLine extends AlertLine {
+  model: string;
+  peakPsi: number | null;
+  firstSeen: number;
+  lastSeen: number;
+  /** It was a warning first. */
+  escalated: boolean;
 }
 
 export interface ReportContent {
+  /** Set for an immediate mail on a critical alert (reports.critical): what it is about. */
+  critical?: CriticalAlertLine;
   schedule: string;
   timezone: string;
   slot: number;
@@ -76,8 +121,68 @@ async function resultEndingIn(
   return null;
 }
 
+const parseResult = (r: { id: number; result: string }): DriftResult => ({
+  id: r.id,
+  ...(JSON.parse(r.result) as Omit<DriftResult, 'id'>),
+});
+
+/** PSI over the period's windows of `kind` for `features`, oldest first (judged windows only). */
+async function psiTrend(
+  tx: Tx,
+  model: string,
+  period: { from: number; to: number },
+  kind: 'rolling' | 'bucket',
+  version: string | null,
+  features: string[],
+): Promise<ModelCharts['psiTrend']> {
+  const rows = await tx.drift.list({
+    model,
+    from: period.from,
+    to: period.to,
+    kind,
+    modelVersion: version ?? '',
+    limit: MAX_TREND_RESULTS,
+  });
+  const results = rows
+    .map(parseResult)
+    .filter((r) => {
+      const end = Date.parse(r.window.to);
+      return end > period.from && end <= period.to;
+    })
+    .sort((a, b) => Date.parse(a.window.to) - Date.parse(b.window.to));
+  return features.map((feature) => ({
+    feature,
+    // Only windows with enough values for a verdict (minSamples): PSI on a handful of records is noise.
+    points: results.flatMap((r) => {
+      const f = r.features.find((x) => x.feature === feature);
+      return !f || f.psi === null || f.drifted === null ? [] : [{ t: Date.parse(r.window.to), psi: f.psi }];
+    }),
+  }));
+}
+
+/** The period's traffic bucket by bucket (merged into coarser buckets beyond MAX_TRAFFIC_POINTS). */
+async function trafficPoints(
+  tx: Tx,
+  model: string,
+  bucketMs: number,
+  from: number,
+  to: number,
+): Promise<TrafficPoint[]> {
+  const step = bucketMs * Math.max(1, Math.ceil((to - from) / bucketMs / MAX_TRAFFIC_POINTS));
+  const sums = new Map<number, TrafficSum>();
+  for (let t = from; t < to; t += step) sums.set(t, new TrafficSum());
+  for (const r of await tx.aggregates.traffic({ model, bucketMs, from, to })) {
+    const key = from + Math.floor((r.bucketStart - from) / step) * step;
+    sums.get(key)?.add(r);
+  }
+  return [...sums].map(([t, sum]) => {
+    const s = sum.summary();
+    return { t, requests: s.requests, errorRate: s.error_rate, p95: s.latency.p95 };
+  });
+}
+
 async function modelReport(
-  deps: Pick<AppDeps, 'config'>,
+  deps: Pick<AppDeps, 'config' | 'store'>,
   tx: Tx,
   model: string,
   period: { from: number; to: number },
@@ -137,6 +242,37 @@ async function modelReport(
     .filter((r) => r.status === 'requested' || r.status === 'accepted' || r.status === 'in_progress')
     .map((r) => ({ id: r.id, status: r.status, reason: r.reason, link: retrainLink(config, r.id) }));
 
+  // Charts: the PSI trend of the most drifted features over the period, drawn from the kind of window
+  // with the most results (rolling ones on a tie), and histograms of the drifted ones in the result's window.
+  const charts: ModelCharts = {
+    psiTrend: [],
+    trendKind: null,
+    psiWarning: s.psiWarning,
+    psiCritical: s.psiCritical,
+    traffic: await trafficPoints(tx, model, s.bucket, bucketFrom, bucketTo),
+    histograms: [],
+  };
+  if (current) {
+    const top = features.filter((f) => f.psi !== null).slice(0, TREND_FEATURES);
+    const names = top.map((f) => f.feature);
+    const version = current.model_version;
+    const rolling = await psiTrend(tx, model, period, 'rolling', version, names);
+    const count = (t: ModelCharts['psiTrend']) => Math.max(0, ...t.map((f) => f.points.length));
+    const bucket = count(rolling) >= 2 ? [] : await psiTrend(tx, model, period, 'bucket', version, names);
+    const useBucket = count(bucket) > count(rolling);
+    charts.psiTrend = useBucket ? bucket : rolling;
+    charts.trendKind = names.length === 0 ? null : useBucket ? 'bucket' : 'rolling';
+    const drifted = features.filter((f) => f.drifted === true).slice(0, HISTOGRAM_FEATURES);
+    for (const f of drifted) {
+      const h = await featureHistogramIn(deps, tx, model, f.feature, {
+        modelVersion: version ?? '',
+        from: Date.parse(current.window.from),
+        to: Date.parse(current.window.to),
+      });
+      if (typeof h !== 'string') charts.histograms.push(h);
+    }
+  }
+
   return {
     model,
     activeVersion,
@@ -150,6 +286,7 @@ async function modelReport(
       warning: alerts.filter((a) => a.severity === 'warning').length,
     },
     retrain,
+    charts,
   };
 }
 

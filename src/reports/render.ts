@@ -1,4 +1,5 @@
-import type { AlertLine, FeatureLine, ModelReport, ReportContent } from './content.js';
+import type { FeatureHistogram, HistogramBin } from '../drift/service.js';
+import type { AlertLine, CriticalAlertLine, FeatureLine, ModelReport, ReportContent } from './content.js';
 
 // A report as an email: a subject that states the situation, an HTML part with inline styles only (mail
 // clients drop <style> blocks and never run scripts), and a plain-text part with the same facts.
@@ -50,7 +51,32 @@ function dateIn(t: number, timeZone: string, time = false): string {
   } as Intl.DateTimeFormatOptions).format(new Date(t));
 }
 
+/** A histogram bin for people: "[1.5, 3.2)", "< 1.5", "≥ 9.8", or the category. */
+export function binLabel(b: HistogramBin): string {
+  const v = (x: number) => String(Number(x.toPrecision(3)));
+  if (b.lower === undefined && b.upper === undefined) return b.label;
+  if (b.lower === null || b.lower === undefined) return b.upper == null ? 'all' : `< ${v(b.upper)}`;
+  if (b.upper === null || b.upper === undefined) return `≥ ${v(b.lower)}`;
+  return `[${v(b.lower)}, ${v(b.upper)})`;
+}
+
+/** The bin whose share moved most between baseline and window, in words; null without a window. */
+export function largestShift(h: FeatureHistogram): string | null {
+  if (h.n === 0) return null;
+  let best: HistogramBin | undefined;
+  for (const b of h.bins)
+    if (!best || Math.abs(b.window - b.baseline) > Math.abs(best.window - best.baseline)) best = b;
+  if (!best) return null;
+  return `${binLabel(best)} ${pct(best.baseline)} in the baseline, ${pct(best.window)} now`;
+}
+
+function criticalSubject(a: CriticalAlertLine): string {
+  const what = a.kind === 'drift' ? 'drift' : a.kind.replace(/_/g, ' ');
+  return `[driftwatch] critical alert #${a.id}: ${what} on ${a.feature} of ${a.model}`;
+}
+
 export function reportSubject(c: ReportContent): string {
+  if (c.critical) return criticalSubject(c.critical);
   const what = `${c.schedule} report, ${dateIn(c.slot, c.timezone)}`;
   const n = c.models.length;
   if (n === 0) return `[driftwatch] no models to report — ${what}`;
@@ -85,9 +111,31 @@ function alertText(a: AlertLine): string {
   return `#${a.id} ${a.severity} ${a.kind} on ${a.feature} (${a.status}): ${a.link}`;
 }
 
+function criticalText(a: CriticalAlertLine, timeZone: string): string[] {
+  return [
+    `Alert #${a.id} on ${a.model}: ${a.kind} on ${a.feature}, ${a.severity} (${a.status})${a.escalated ? ', escalated from warning' : ''}`,
+    `Seen ${dateIn(a.firstSeen, timeZone, true)} – ${dateIn(a.lastSeen, timeZone, true)}${a.peakPsi === null ? '' : `, peak PSI ${num(a.peakPsi)}`}`,
+    `Review it: ${a.link}`,
+    '',
+  ];
+}
+
+function shiftLines(m: ModelReport): string[] {
+  return m.charts.histograms.flatMap((h) => {
+    const shift = largestShift(h);
+    return shift ? [`  ${h.feature}, largest shift: ${shift}`] : [];
+  });
+}
+
 export function renderText(c: ReportContent): string {
   const lines = [reportSubject(c).replace(/^\[driftwatch\] /, ''), `Period: ${periodText(c)}`, ''];
-  if (c.models.length > 0 && c.drifting === 0 && c.models.every((m) => m.alerts.length === 0)) {
+  if (c.critical) lines.push(...criticalText(c.critical, c.timezone));
+  if (
+    !c.critical &&
+    c.models.length > 0 &&
+    c.drifting === 0 &&
+    c.models.every((m) => m.alerts.length === 0)
+  ) {
     lines.push('All quiet: no model is drifting and no alert is open.', '');
   }
   for (const m of c.models) {
@@ -100,6 +148,8 @@ export function renderText(c: ReportContent): string {
         `Drift (version ${m.drift.modelVersion ?? '(none)'}, window ${m.drift.window.from} – ${m.drift.window.to}, ${m.drift.n} records):`,
       );
       for (const f of m.features) lines.push(`  - ${featureText(f)}`);
+      const shifts = shiftLines(m);
+      if (shifts.length > 0) lines.push('Baseline vs current:', ...shifts);
     }
     lines.push(`Open alerts: ${alertCounts(m)}`);
     for (const a of m.alerts) lines.push(`  - ${alertText(a)}`);
@@ -157,6 +207,14 @@ function modelHtml(m: ModelReport, images: InlineImage[]): string {
       '</table>',
     );
   }
+  const shifts = m.charts.histograms.flatMap((h) => {
+    const shift = largestShift(h);
+    return shift ? [`<li>${esc(h.feature)}: ${esc(shift)}</li>`] : [];
+  });
+  if (shifts.length > 0)
+    parts.push(
+      `<p style="margin:6px 0 2px 0">Largest shift, baseline vs current:</p><ul style="margin:0 0 6px 18px;padding:0">${shifts.join('')}</ul>`,
+    );
   parts.push(imagesHtml(images.filter((i) => i.model === m.model)));
   parts.push(`<p style="margin:6px 0 2px 0">Open alerts: ${esc(alertCounts(m))}</p>`);
   if (m.alerts.length > 0)
@@ -183,7 +241,9 @@ function modelHtml(m: ModelReport, images: InlineImage[]): string {
 
 export function renderHtml(c: ReportContent, images: InlineImage[] = []): string {
   const subject = reportSubject(c);
-  const quiet = c.models.length > 0 && c.drifting === 0 && c.models.every((m) => m.alerts.length === 0);
+  const quiet =
+    !c.critical && c.models.length > 0 && c.drifting === 0 && c.models.every((m) => m.alerts.length === 0);
+  const a = c.critical;
   return [
     '<!DOCTYPE html><html><head><meta charset="utf-8">',
     `<title>${esc(subject)}</title></head>`,
@@ -191,12 +251,30 @@ export function renderHtml(c: ReportContent, images: InlineImage[] = []): string
     `<div style="${S.card}"><h1 style="${S.h1}">${esc(subject.replace(/^\[driftwatch\] /, ''))}</h1>`,
     `<p style="${S.muted}">Period: ${esc(periodText(c))}</p>`,
     quiet ? '<p style="margin:0">All quiet: no model is drifting and no alert is open.</p>' : '',
+    a
+      ? `<p style="margin:0 0 4px 0"><span style="${S.critical}">${esc(a.severity)}</span> ${esc(a.kind)} on <b>${esc(a.feature)}</b> of ${esc(a.model)} (${esc(a.status)})${a.escalated ? ', escalated from warning' : ''}</p>` +
+        `<p style="${S.muted}">Seen ${esc(dateIn(a.firstSeen, c.timezone, true))} – ${esc(dateIn(a.lastSeen, c.timezone, true))}${a.peakPsi === null ? '' : `, peak PSI ${num(a.peakPsi)}`}</p>` +
+        `<p style="margin:0"><a href="${esc(a.link)}" style="${S.link}">Review alert #${a.id}</a></p>`
+      : '',
     imagesHtml(images.filter((i) => i.model === undefined)),
     '</div>',
     ...c.models.map((m) => modelHtml(m, images)),
     `<p style="${S.muted}">— driftwatch</p>`,
     '</body></html>',
   ].join('');
+}
+
+/**
+ * The HTML with each `cid:` image replaced by a data: URI of its PNG, for a file opened from disk or a
+ * browser (a cid only resolves inside the mail).
+ */
+export function inlineImages(html: string, images: InlineImage[]): string {
+  let out = html;
+  for (const i of images)
+    out = out
+      .split(`src="cid:${esc(i.cid)}"`)
+      .join(`src="data:${i.contentType};base64,${i.content.toString('base64')}"`);
+  return out;
 }
 
 export async function renderReport(

@@ -3,8 +3,9 @@ import type { Config, ReportScheduleConfig } from '../config.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { ReportRunRow } from '../store/index.js';
-import { psiCharts } from './charts.js';
+import { reportCharts } from './charts.js';
 import { gatherReport } from './content.js';
+import { CRITICAL_SCHEDULE, renderCritical } from './critical.js';
 import { type ChartRenderer, type RenderedReport, renderReport } from './render.js';
 import { latestSlot } from './schedule.js';
 
@@ -49,7 +50,7 @@ function imagesJson(r: RenderedReport): string {
 }
 
 export interface ReportOptions {
-  /** Inline chart images; the PSI charts of src/reports/charts.ts by default. */
+  /** Inline chart images; the charts of src/reports/charts.ts by default. */
   charts?: ChartRenderer;
 }
 
@@ -67,7 +68,12 @@ export async function renderFor(
   slot: number,
   options: ReportOptions = {},
 ): Promise<RenderedReport> {
-  return renderReport(await gatherReport(deps, schedule, slot), options.charts ?? psiCharts);
+  return renderReport(await gatherReport(deps, schedule, slot), options.charts ?? reportCharts);
+}
+
+/** Whether the reports job has anything to do: schedules, or the critical-alert mail. */
+export function reportsEnabled(config: Config): boolean {
+  return config.reports.schedules.length > 0 || config.reports.critical !== undefined;
 }
 
 interface Mailer {
@@ -102,7 +108,12 @@ function smtpMailer(config: Config): Mailer {
           contentType: 'image/png',
           contentDisposition: 'inline' as const,
         })),
-        headers: { 'X-Driftwatch-Report': `${run.schedule}/${new Date(run.slot).toISOString()}` },
+        headers: {
+          'X-Driftwatch-Report':
+            run.alertId === null
+              ? `${run.schedule}/${new Date(run.slot).toISOString()}`
+              : `${CRITICAL_SCHEDULE}/alert-${run.alertId}`,
+        },
       });
       return String(info.messageId ?? '');
     },
@@ -118,27 +129,54 @@ function errorText(err: unknown): string {
 
 export type AttemptOutcome = 'sent' | 'retry' | 'failed' | 'skipped';
 
-/** One attempt at a due run; never throws (an SMTP failure is recorded on the run). */
-async function attempt(deps: Deps, mailer: Mailer, run: ReportRunRow, now: number): Promise<AttemptOutcome> {
+/** Recipients of a run: its schedule's, or reports.critical's for a critical-alert mail; null when gone. */
+function recipientsOf(config: Config, run: ReportRunRow): string[] | null {
+  if (run.alertId !== null) return config.reports.critical?.to ?? null;
+  return config.reports.schedules.find((s) => s.name === run.schedule)?.to ?? null;
+}
+
+/**
+ * A run queued without its message (a critical-alert mail) rendered and stored before its first attempt;
+ * throws when rendering fails (a failed attempt like any other).
+ */
+async function withMessage(deps: Deps, run: ReportRunRow, options: ReportOptions): Promise<ReportRunRow> {
+  if (run.alertId === null || run.subject !== '') return run;
+  const r = await renderCritical(deps, run, options.charts ?? reportCharts);
+  const message = { subject: r.subject, html: r.html, text: r.text, images: imagesJson(r) };
+  await deps.store.tx((tx) => tx.reportRuns.setMessage(run.id, message));
+  return { ...run, ...message };
+}
+
+/** One attempt at a due run; never throws (an SMTP or rendering failure is recorded on the run). */
+async function attempt(
+  deps: Deps,
+  mailer: Mailer,
+  run: ReportRunRow,
+  now: number,
+  options: ReportOptions = {},
+): Promise<AttemptOutcome> {
   const { config } = deps;
   const attempts = run.attempts + 1;
-  const schedule = config.reports.schedules.find((s) => s.name === run.schedule);
+  const to = recipientsOf(config, run);
   const claimed = await deps.store.tx((tx) =>
     tx.reportRuns.claim(run.id, run.attempts, now + reportBackoffMs(attempts)),
   );
   if (!claimed) return 'skipped';
-  if (!schedule) {
+  if (!to) {
     await deps.store.tx((tx) =>
       tx.reportRuns.markFailed(run.id, {
         status: 'failed',
-        error: `schedule ${run.schedule} is no longer configured`,
+        error:
+          run.alertId === null
+            ? `schedule ${run.schedule} is no longer configured`
+            : 'reports.critical is no longer configured',
         nextAttemptAt: now,
       }),
     );
     return 'failed';
   }
   try {
-    const messageId = await mailer.send(run, schedule.to);
+    const messageId = await mailer.send(await withMessage(deps, run, options), to);
     await deps.store.tx((tx) => tx.reportRuns.markSent(run.id, messageId, deps.clock()));
     deps.log.info({ schedule: run.schedule, run: run.id, message_id: messageId, attempts }, 'report sent');
     return 'sent';
@@ -168,7 +206,10 @@ export interface ReportsTickResult {
   errors: string[];
 }
 
-/** The `reports` job: creates each schedule's latest due run if missing, then sends what is due. */
+/**
+ * The `reports` job: creates each schedule's latest due run if missing, then sends what is due — critical-alert
+ * mails (queued with the alert, see critical.ts) included.
+ */
 export async function runReportsTick(
   deps: Deps,
   now: number,
@@ -210,7 +251,7 @@ export async function runReportsTick(
   }
   try {
     for (const run of due) {
-      const outcome = await attempt(deps, mailer, run, now);
+      const outcome = await attempt(deps, mailer, run, now, options);
       if (outcome === 'sent') result.sent++;
       else if (outcome === 'retry') result.retried++;
       else if (outcome === 'failed') result.failed++;
@@ -260,6 +301,8 @@ export async function sendReportNow(
 export interface ReportRunView {
   id: number;
   schedule: string;
+  /** The critical alert the mail is about; null for scheduled reports. */
+  alert_id: number | null;
   slot: string;
   period: { from: string; to: string };
   status: ReportRunRow['status'];
@@ -278,6 +321,7 @@ export function reportRunView(r: ReportRunRow): ReportRunView {
   return {
     id: r.id,
     schedule: r.schedule,
+    alert_id: r.alertId,
     slot: iso(r.slot),
     period: { from: iso(r.periodFrom), to: iso(r.periodTo) },
     status: r.status,

@@ -783,6 +783,8 @@ export interface ReportRunRow {
   images: string;
   createdAt: number;
   sentAt: number | null;
+  /** The critical alert an immediate mail is about (reports.critical); null for scheduled reports. */
+  alertId: number | null;
 }
 
 export type NewReportRun = Pick<
@@ -793,8 +795,24 @@ export type NewReportRun = Pick<
 export interface ReportRunStore {
   /** Inserts a pending run due now; undefined when the (schedule, slot) already has one (unique index). */
   insert(r: NewReportRun): Promise<ReportRunRow | undefined>;
-  /** The run of a schedule's slot, if any. */
+  /**
+   * Queues the mail about a critical alert, due now, with no message yet (the reports job renders it before
+   * its first attempt); undefined when the alert has a run already (unique per alert).
+   */
+  insertForAlert(r: {
+    alertId: number;
+    schedule: string;
+    slot: number;
+    periodFrom: number;
+    periodTo: number;
+    createdAt: number;
+  }): Promise<ReportRunRow | undefined>;
+  /** Stores the rendered message of a run queued without one. */
+  setMessage(id: number, m: Pick<ReportRunRow, 'subject' | 'html' | 'text' | 'images'>): Promise<void>;
+  /** The run of a schedule's slot, if any (scheduled reports only). */
   find(schedule: string, slot: number): Promise<ReportRunRow | undefined>;
+  /** The run about a critical alert, if any. */
+  forAlert(alertId: number): Promise<ReportRunRow | undefined>;
   get(id: number): Promise<ReportRunRow | undefined>;
   /** Pending runs whose next attempt is due, oldest first. */
   due(now: number, limit: number): Promise<ReportRunRow[]>;

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { histogramOverlay, lineChart, niceTicks, sparkline, timeTicks } from '../../src/charts/index.js';
+import {
+  histogramOverlay,
+  lineChart,
+  niceTicks,
+  sparkline,
+  sparklinePanel,
+  timeTicks,
+} from '../../src/charts/index.js';
 import { toPng } from '../../src/charts/png.js';
 
 // Pure: the charts are functions from data to SVG strings; toPng runs resvg in-process.
@@ -239,6 +246,38 @@ describe('sparkline', () => {
     const pts = polylinePoints(flat.find((e) => e.name === 'polyline') ?? { attrs: {} });
     expect(new Set(pts.map((p) => p[1])).size).toBe(1); // flat, in the middle
     expect(check(sparkline({ width: 100, height: 20, values: [], label: 'x' }))[1]?.text).toBe('x: no data');
+  });
+});
+
+describe('sparklinePanel', () => {
+  it('stacks one labelled sparkline per row, each placed below the last, and describes every row', () => {
+    const svg = sparklinePanel({
+      width: 400,
+      rowHeight: 30,
+      title: `Traffic ${NASTY}`,
+      rows: [
+        { label: 'Requests', values: [1, 5, 3] },
+        { label: 'Latency p95 <ms>', values: [20, 30, 25], format: (v) => `${v} ms` },
+        { label: 'Error rate', values: [Number.NaN, Number.NaN] },
+      ],
+    });
+    const elements = check(svg);
+    const nested = elements.filter((e, i) => e.name === 'svg' && i > 0);
+    expect(nested.map((e) => Number(e.attrs.y))).toEqual([24, 54, 84]);
+    expect(nested.every((e) => Number(e.attrs.x) > 0)).toBe(true);
+    expect(Number(elements[0]?.attrs.height)).toBe(22 + 3 * 30 + 4);
+    const desc = elements.find((e) => e.name === 'desc')?.text ?? '';
+    expect(desc).toBe(
+      'Requests: latest 3, range 1 to 5; Latency p95 &lt;ms&gt;: latest 25 ms, range 20 ms to 30 ms; Error rate: no data',
+    );
+    expect(elements.some((e) => e.name === 'text' && e.text === 'Latency p95 &lt;ms&gt;')).toBe(true);
+    const png = toPng(svg, { width: 800 });
+    expect(png.readUInt32BE(16)).toBe(800);
+  });
+
+  it('draws "No data" without rows', () => {
+    const elements = check(sparklinePanel({ width: 300, rows: [] }));
+    expect(elements.some((e) => e.name === 'text' && e.text === 'No data')).toBe(true);
   });
 });
 

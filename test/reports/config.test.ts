@@ -82,4 +82,40 @@ reports:
     expect(found).toContain('reports.schedules.1.name: schedule daily is named twice');
     expect(found).toContain('reports.smtp: schedules need an smtp section');
   });
+
+  it('reads the critical-alert mail, with defaults', () => {
+    const config = load(`${VALID}  critical: { to: [oncall@example.com], models: [fraud] }\n`, {
+      DW_SMTP_PASS: 's3cret',
+    }).config();
+    expect(config.reports.critical).toEqual({
+      to: ['oncall@example.com'],
+      models: ['fraud'],
+      period: 86_400_000,
+      timezone: 'UTC',
+    });
+  });
+
+  it('names each bad field of the critical-alert mail', () => {
+    const bad = `
+reports:
+  critical: { to: [not-an-address], models: [], period: soon, timezone: Mars/Olympus, cc: [x@example.com] }
+  schedules:
+    - { name: critical, cron: "0 8 * * *", to: [a@example.com] }
+`;
+    const found = problems(load(bad).config);
+    const text = found.join('\n');
+    expect(text).toContain('reports.critical.to.0: expected an email address');
+    expect(text).toContain('reports.critical.models');
+    expect(text).toContain('reports.critical.period');
+    expect(text).toContain('reports.critical.timezone: not a known IANA time zone');
+    expect(text).toContain('reports.critical.cc: unknown key');
+    expect(text).toContain('reports.schedules.0.name: critical is reserved for the critical-alert mails');
+    expect(text).toContain('reports.smtp: critical needs an smtp section to send with');
+    const noRecipients = problems(
+      load(`${VALID}  critical: { to: [] }\n`, { DW_SMTP_PASS: 's3cret' }).config,
+    );
+    expect(noRecipients).toEqual([
+      expect.stringContaining('reports.critical.to: give at least one recipient'),
+    ]);
+  });
 });

@@ -95,9 +95,19 @@ describe('scheduled email reports', () => {
     expect(html).toContain('0.420');
     expect(html).not.toMatch(/<script|<style/i);
     expect(html).toContain('style="');
-    // One PSI chart per model with drift results, attached inline as PNG and referenced by its cid.
+    // Per model a PSI trend (both have drift results) and a traffic sparkline (both have traffic), attached
+    // inline as PNG and referenced by cid; no histograms, these results having no stored baseline.
     const images = (mail.attachments ?? []).filter((a) => a.contentType === 'image/png');
-    expect(images).toHaveLength(2);
+    expect(images.map((i) => i.cid).sort()).toEqual([
+      'traffic-0@driftwatch',
+      'traffic-1@driftwatch',
+      'trend-0@driftwatch',
+      'trend-1@driftwatch',
+    ]);
+    expect(html).toMatch(
+      /alt="PSI trend of fraud over the period \(rolling windows\); latest: amount 0\.42, country 0\.02/,
+    );
+    expect(html).toContain('alt="Traffic of fraud over the period: 20 requests');
     for (const img of images) {
       expect([...img.content.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
       expect(img.content.readUInt32BE(16)).toBe(640);

@@ -3,7 +3,7 @@ import type { Connection } from './client.js';
 
 const COLUMNS = `id, schedule, slot, period_from AS periodFrom, period_to AS periodTo, status, attempts,
   next_attempt_at AS nextAttemptAt, message_id AS messageId, error, subject, html, text, images,
-  created_at AS createdAt, sent_at AS sentAt`;
+  created_at AS createdAt, sent_at AS sentAt, alert_id AS alertId`;
 
 export class SqliteReportRuns implements ReportRunStore {
   constructor(private readonly c: Connection) {}
@@ -13,7 +13,7 @@ export class SqliteReportRuns implements ReportRunStore {
       .prepared(
         `INSERT INTO report_runs (schedule, slot, period_from, period_to, status, attempts, next_attempt_at, subject,
            html, text, images, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (schedule, slot) DO NOTHING RETURNING ${COLUMNS}`,
+         ON CONFLICT (schedule, slot) WHERE alert_id IS NULL DO NOTHING RETURNING ${COLUMNS}`,
       )
       .get(
         r.schedule,
@@ -29,10 +29,41 @@ export class SqliteReportRuns implements ReportRunStore {
       ) as ReportRunRow | undefined;
   }
 
+  async insertForAlert(r: {
+    alertId: number;
+    schedule: string;
+    slot: number;
+    periodFrom: number;
+    periodTo: number;
+    createdAt: number;
+  }): Promise<ReportRunRow | undefined> {
+    return this.c
+      .prepared(
+        `INSERT INTO report_runs (schedule, slot, period_from, period_to, status, attempts, next_attempt_at, subject,
+           html, text, images, created_at, alert_id) VALUES (?, ?, ?, ?, 'pending', 0, ?, '', '', '', '[]', ?, ?)
+         ON CONFLICT (alert_id) DO NOTHING RETURNING ${COLUMNS}`,
+      )
+      .get(r.schedule, r.slot, r.periodFrom, r.periodTo, r.createdAt, r.createdAt, r.alertId) as
+      | ReportRunRow
+      | undefined;
+  }
+
+  async setMessage(id: number, m: Pick<ReportRunRow, 'subject' | 'html' | 'text' | 'images'>): Promise<void> {
+    this.c
+      .prepared('UPDATE report_runs SET subject = ?, html = ?, text = ?, images = ? WHERE id = ?')
+      .run(m.subject, m.html, m.text, m.images, id);
+  }
+
   async find(schedule: string, slot: number): Promise<ReportRunRow | undefined> {
     return this.c
-      .prepared(`SELECT ${COLUMNS} FROM report_runs WHERE schedule = ? AND slot = ?`)
+      .prepared(`SELECT ${COLUMNS} FROM report_runs WHERE schedule = ? AND slot = ? AND alert_id IS NULL`)
       .get(schedule, slot) as ReportRunRow | undefined;
+  }
+
+  async forAlert(alertId: number): Promise<ReportRunRow | undefined> {
+    return this.c.prepared(`SELECT ${COLUMNS} FROM report_runs WHERE alert_id = ?`).get(alertId) as
+      | ReportRunRow
+      | undefined;
   }
 
   async get(id: number): Promise<ReportRunRow | undefined> {

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { bigserial, index, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { ms } from './columns.js';
 
@@ -21,9 +22,12 @@ export const reportRuns = pgTable(
     images: text('images').notNull().default('[]'),
     createdAt: ms('created_at').notNull(),
     sentAt: ms('sent_at'),
+    alertId: ms('alert_id'),
   },
   (t) => [
-    uniqueIndex('report_runs_slot').on(t.schedule, t.slot),
+    // Scheduled runs: one per (schedule, slot). Critical-alert runs: one per alert.
+    uniqueIndex('report_runs_slot').on(t.schedule, t.slot).where(sql`alert_id IS NULL`),
+    uniqueIndex('report_runs_alert').on(t.alertId),
     index('report_runs_due').on(t.status, t.nextAttemptAt),
   ],
 );

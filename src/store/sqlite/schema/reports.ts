@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /**
@@ -25,9 +26,13 @@ export const reportRuns = sqliteTable(
     images: text('images').notNull().default('[]'),
     createdAt: integer('created_at').notNull(),
     sentAt: integer('sent_at'),
+    // Set on the immediate mail about a critical alert (reports.critical): one run per alert, ever.
+    alertId: integer('alert_id'),
   },
   (t) => [
-    uniqueIndex('report_runs_slot').on(t.schedule, t.slot),
+    // Scheduled runs: one per (schedule, slot). Critical-alert runs: one per alert.
+    uniqueIndex('report_runs_slot').on(t.schedule, t.slot).where(sql`alert_id IS NULL`),
+    uniqueIndex('report_runs_alert').on(t.alertId),
     index('report_runs_due').on(t.status, t.nextAttemptAt),
   ],
 );
