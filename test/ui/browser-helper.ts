@@ -1,0 +1,63 @@
+import type { TestApp } from '../support.js';
+
+/** A cookie jar over app.request, enough for the UI tests: sessions, CSRF fields, form posts. */
+export function browser(app: TestApp['app']) {
+  const jar = new Map<string, string>();
+  const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  async function request(path: string, init: RequestInit = {}) {
+    const headers = new Headers(init.headers);
+    if (jar.size > 0) headers.set('cookie', cookieHeader());
+    const res = await app.request(`http://localhost${path}`, { ...init, headers, redirect: 'manual' });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const [k, ...v] = (pair ?? '').split('=');
+      if (!k) continue;
+      if (/max-age=0/i.test(line) || v.join('=') === '') jar.delete(k);
+      else jar.set(k, v.join('='));
+    }
+    return res;
+  }
+  /** The page's HTML, failing unless it answered `status`. */
+  async function html(path: string, status = 200): Promise<string> {
+    const res = await request(path);
+    const text = await res.text();
+    if (res.status !== status)
+      throw new Error(`GET ${path}: ${res.status}, expected ${status}\n${text.slice(0, 2000)}`);
+    return text;
+  }
+  async function csrfFrom(path: string): Promise<string> {
+    const text = await (await request(path)).text();
+    const m = /name="_csrf" value="([^"]+)"/.exec(text);
+    if (!m?.[1]) throw new Error(`no CSRF field on ${path}`);
+    return m[1];
+  }
+  async function post(path: string, fields: Record<string, string>) {
+    return request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
+  }
+  /** A form post carrying the CSRF token of the page at `from` (default: the overview). */
+  async function submit(path: string, fields: Record<string, string>, from = '/ui') {
+    return post(path, { _csrf: await csrfFrom(from), ...fields });
+  }
+  async function signIn(token: string) {
+    const csrf = await csrfFrom('/ui/login');
+    return post('/ui/login', { _csrf: csrf, token, next: '/ui' });
+  }
+  return { jar, request, html, post, submit, csrfFrom, signIn };
+}
+
+/** Text content of the HTML, tags dropped and entities of the escaper decoded, whitespace collapsed. */
+export function textOf(html: string): string {
+  return html
+    .replace(/<svg[\s\S]*?<\/svg>/g, ' ')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;|&apos;/g, "'")
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ');
+}
