@@ -46,7 +46,7 @@ describe('overview', () => {
     const critical = open.filter((a) => a.severity === 'critical').length;
     expect(critical).toBeGreaterThan(0);
     // status is the worst open severity, written out (not colour alone)
-    expect(textOf(row)).toContain('▲ critical');
+    expect(textOf(row)).toContain('▲critical');
     expect(row).toContain('href="/ui/alerts?model=m"');
     expect(textOf(row)).toContain(`${critical} critical, ${open.length - critical} warning`);
     expect(row).toContain(`#${m.baselineId}`);
@@ -118,7 +118,7 @@ describe('model page', () => {
     const latest = results[0]?.features.find((f) => f.feature === 'x');
     const row = /<tr data-feature="x">([\s\S]*?)<\/tr>/.exec(html)?.[1] ?? '';
     expect(row).toContain(`data-psi="${latest?.psi}"`);
-    expect(textOf(row)).toContain('▲ critical');
+    expect(textOf(row)).toContain('▲critical');
   });
 
   it('marks version and baseline activations on the charts and lists the history', async () => {

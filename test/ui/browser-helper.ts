@@ -53,6 +53,7 @@ export function browser(app: TestApp['app']) {
 export function textOf(html: string): string {
   return html
     .replace(/<svg[\s\S]*?<\/svg>/g, ' ')
+    .replace(/<\/?(strong|em|a|span|code|time|abbr)\b[^>]*>/g, '')
     .replace(/<[^>]+>/g, ' ')
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
