@@ -325,7 +325,7 @@ export function registerServingPages(ui: Hono<UiEnv>): void {
           <ul>
             <li>
               activate version <strong>{target}</strong>, the one active before{' '}
-              <strong>{active?.version ?? '—'}</strong>;
+              <strong>{active?.version ?? '—'}</strong>
             </li>
             <li>{active?.version ?? 'the current version'} stays registered and can be activated again.</li>
           </ul>
@@ -406,7 +406,7 @@ export function registerServingPages(ui: Hono<UiEnv>): void {
               {target.model_version
                 ? `version ${target.model_version}`
                 : 'records without a version of their own'}
-              {replaced.length > 0 ? <>, replacing {replaced.map((b) => `#${b.id}`).join(', ')}</> : null};
+              {replaced.length > 0 ? <>, replacing {replaced.map((b) => `#${b.id}`).join(', ')}</> : null}
             </li>
             <li>
               rebuild the aggregates of the records that resolve to it (new drift results are provisional
