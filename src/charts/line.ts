@@ -221,6 +221,43 @@ export function lineChart(o: LineChartOptions): string {
     );
   }
 
+  // markers: a dotted vertical line per event inside the time range, labelled at the top (staggered)
+  const markers = (o.markers ?? [])
+    .filter((m) => Number.isFinite(m.x) && all.length > 0 && m.x >= x0 && m.x <= x1)
+    .sort((a, b) => a.x - b.x);
+  markers.forEach((m, i) => {
+    const x = sx(m.x);
+    const label = String(m.label ?? '');
+    const fits = x + 4 + textWidth(label, 10) <= plot.x + plot.w;
+    parts.push(
+      el(
+        'g',
+        { 'data-role': 'marker' },
+        el('title', {}, esc(`${label} (${utcDate(m.x)})`)) +
+          el('line', {
+            x1: x,
+            y1: plot.y,
+            x2: x,
+            y2: plot.y + plot.h,
+            stroke: '#6e7781',
+            'stroke-width': 1.5,
+            'stroke-dasharray': '2 3',
+          }) +
+          el(
+            'text',
+            {
+              x: fits ? x + 4 : x - 4,
+              y: plot.y + 11 + (i % 3) * 12,
+              'text-anchor': fits ? 'start' : 'end',
+              'font-size': 10,
+              fill: INK,
+            },
+            esc(truncate(label, plot.w / 2, 10)),
+          ),
+      ),
+    );
+  });
+
   // series: a polyline per run, markers at a thinned set of points (every point when few) and at the ends
   for (const s of series) {
     const group: string[] = [];
@@ -305,6 +342,13 @@ export function lineChart(o: LineChartOptions): string {
     })
     .join('; ');
   const thresholdText = thresholds.map((t) => `${t.label} at ${formatValue(t.y)}`).join(', ');
-  const desc = [summary, thresholdText ? `Thresholds: ${thresholdText}` : ''].filter(Boolean).join('. ');
+  const markerText = markers.map((m) => `${m.label} on ${utcDate(m.x)}`).join(', ');
+  const desc = [
+    summary,
+    thresholdText ? `Thresholds: ${thresholdText}` : '',
+    markerText ? `Events: ${markerText}` : '',
+  ]
+    .filter(Boolean)
+    .join('. ');
   return svgDocument({ width, height, title, desc, body: parts.join('') });
 }

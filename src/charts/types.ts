@@ -31,6 +31,8 @@ export interface LineChartOptions {
   xFormat?: (ms: number) => string;
   /** Start the y axis at zero when every value is positive (default true: PSI, counts, latency). */
   zero?: boolean;
+  /** Vertical lines at these times, labelled at the top (only those inside the time range are drawn). */
+  markers?: TimeMarker[];
 }
 
 export interface SparklineOptions {
@@ -67,4 +69,53 @@ export interface HistogramOverlayOptions {
   yFormat?: (v: number) => string;
   /** Legend names; default "Baseline" and "Current". */
   names?: { baseline: string; current: string };
+}
+
+/** A vertical line at a time on a line chart: a deploy, a baseline activation. */
+export interface TimeMarker {
+  x: number;
+  label: string;
+}
+
+export interface HeatmapRow {
+  /** The row's name (a feature); written at the left, and in each cell's tooltip. */
+  label: string;
+  /** One value per column (same order as `columns`); null or non-finite: no value (hatched cell). */
+  values: (number | null)[];
+  /** A link for the row label (in a web page the label becomes an <a>). */
+  href?: string;
+}
+
+export interface HeatmapOptions {
+  width: number;
+  /** Height of one row in px (the chart grows with the rows). */
+  rowHeight?: number;
+  /** Column starts, ms since the epoch (UTC), oldest first. */
+  columns: number[];
+  rows: HeatmapRow[];
+  /** Two cut points for the colour and mark of a cell, e.g. PSI 0.1 and 0.25. */
+  levels: { warning: number; critical: number };
+  /** What a value is ("PSI"): in the title and each cell's tooltip. */
+  valueLabel: string;
+  title?: string;
+  /** Formats a value for tooltips; defaults to 3 significant digits. */
+  format?: (v: number) => string;
+}
+
+/** One cumulative distribution: points (x, share ≤ x) with x ascending and shares in 0…1. */
+export interface CdfSeries {
+  name: string;
+  points: { x: number; y: number }[];
+}
+
+export interface CdfOptions {
+  width: number;
+  height: number;
+  baseline: CdfSeries;
+  current: CdfSeries;
+  title: string;
+  /** X axis label (the feature). */
+  xLabel?: string;
+  /** Formats x ticks and the KS label's position; defaults to nice ticks. */
+  xFormat?: (v: number) => string;
 }

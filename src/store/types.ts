@@ -514,6 +514,11 @@ export interface DriftStore {
   list(q: DriftResultQuery): Promise<{ id: number; result: string }[]>;
   /** The most recently evaluated result of each model version. */
   latest(model: string): Promise<{ id: number; result: string }[]>;
+  /**
+   * The model's newest window (the latest end) and when it was last evaluated, without reading any result
+   * body (an index lookup: the overview asks this of every model); null when the model has none.
+   */
+  lastRun(model: string): Promise<{ windowTo: number; evaluatedAt: number } | null>;
 }
 
 export interface ThresholdStore {

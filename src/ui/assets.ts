@@ -93,6 +93,15 @@ figure.chart figcaption { font-size: .85rem; color: var(--muted); }
 .narrow { max-width: 32rem; }
 .pager { margin: .75rem 0; }
 code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: .88em; }
+/* browse pages */
+.chart-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 440px), 1fr)); gap: .5rem 1.25rem; }
+#drift-heatmap { overflow-x: auto; }
+#drift-heatmap svg { min-width: 640px; }
+td.spark figure.chart { margin: 0; }
+td.spark svg { width: 140px; }
+.confirm { border-left: 5px solid var(--warn); background: var(--warn-bg); padding: .6rem .9rem; border-radius: 4px; margin: 0 0 1rem; }
+.actions { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; }
+.actions form { display: inline; }
 `;
 
 const JS = `

@@ -100,15 +100,15 @@ describe('alert detail', () => {
   it('assigns, acknowledges and comments through forms, each in the audit trail', async () => {
     const { m, b, id } = await withAlerts();
     const page = `/ui/alerts/${id}`;
-    const assigned = await b.submit(page, `${page}/assign`, { assignee: '', assign_me: 'yes' });
+    const assigned = await b.submitForm(page, `${page}/assign`, { assignee: '', assign_me: 'yes' });
     expect(assigned.status).toBe(303);
     expect(assigned.headers.get('location')).toBe(`${page}?done=assigned`);
     expect((await m.reviewer.alert(id)).assignee).toBe('ana');
-    expect((await b.submit(page, `${page}/ack`)).status).toBe(303);
+    expect((await b.submitForm(page, `${page}/ack`)).status).toBe(303);
     expect((await m.reviewer.alert(id)).status).toBe('acknowledged');
-    expect((await b.submit(page, `${page}/comment`, { text: 'looking at the upstream job' })).status).toBe(
-      303,
-    );
+    expect(
+      (await b.submitForm(page, `${page}/comment`, { text: 'looking at the upstream job' })).status,
+    ).toBe(303);
     const detail = await m.reviewer.alert(id);
     expect(detail.events.map((e) => [e.action, e.actor])).toEqual(
       expect.arrayContaining([
@@ -124,7 +124,10 @@ describe('alert detail', () => {
   it('states a decision’s effect before recording it, then records it on confirm', async () => {
     const { m, b, id } = await withAlerts();
     const page = `/ui/alerts/${id}`;
-    const preview = await b.submit(page, `${page}/decide`, { decision: 'accept_shift', note: 'new sensor' });
+    const preview = await b.submitForm(page, `${page}/decide`, {
+      decision: 'accept_shift',
+      note: 'new sensor',
+    });
     expect(preview.status).toBe(200);
     const { html, plain } = await text(preview);
     expect(plain).toMatch(/Builds a new baseline for m \(unversioned\) from the 200 records of/);
@@ -132,7 +135,7 @@ describe('alert detail', () => {
     // Nothing happened yet.
     expect((await m.reviewer.alert(id)).status).toBe('open');
     expect(html).toContain('name="confirm" value="yes"');
-    const confirm = await b.submit(`${page}`, `${page}/decide`, {
+    const confirm = await b.submitForm(`${page}`, `${page}/decide`, {
       decision: 'retrain',
       note: 'needs retraining',
       confirm: 'yes',
@@ -172,7 +175,7 @@ describe('alert detail', () => {
   it('refuses a decision without a note, naming what is missing', async () => {
     const { b, id } = await withAlerts();
     const page = `/ui/alerts/${id}`;
-    const res = await b.submit(page, `${page}/decide`, { decision: 'retrain', note: '' });
+    const res = await b.submitForm(page, `${page}/decide`, { decision: 'retrain', note: '' });
     expect(res.status).toBe(400);
     expect((await text(res)).plain).toContain('a note is required');
   });

@@ -3,7 +3,7 @@ import type { TestApp } from '../support.js';
 
 export type FakeBrowser = ReturnType<typeof browser>;
 
-/** A cookie jar over app.request, enough for these tests. */
+/** A cookie jar over app.request, enough for the UI tests: sessions, CSRF fields, form posts. */
 export function browser(app: TestApp['app']) {
   const jar = new Map<string, string>();
   const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -20,9 +20,17 @@ export function browser(app: TestApp['app']) {
     }
     return res;
   }
+  /** The page's HTML, failing unless it answered `status`. */
+  async function html(path: string, status = 200): Promise<string> {
+    const res = await request(path);
+    const text = await res.text();
+    if (res.status !== status)
+      throw new Error(`GET ${path}: ${res.status}, expected ${status}\n${text.slice(0, 2000)}`);
+    return text;
+  }
   async function csrfFrom(path: string): Promise<string> {
-    const html = await (await request(path)).text();
-    const m = /name="_csrf" value="([^"]+)"/.exec(html);
+    const text = await (await request(path)).text();
+    const m = /name="_csrf" value="([^"]+)"/.exec(text);
     if (!m?.[1]) throw new Error(`no CSRF field on ${path}`);
     return m[1];
   }
@@ -33,21 +41,39 @@ export function browser(app: TestApp['app']) {
       body: new URLSearchParams(fields).toString(),
     });
   }
-  async function signIn(token: string) {
-    const csrf = await csrfFrom('/ui/login');
-    return post('/ui/login', { _csrf: csrf, token, next: '/ui/alerts' });
+  /** A form post carrying the CSRF token of the page at `from` (default: the overview). */
+  async function submit(path: string, fields: Record<string, string>, from = '/ui') {
+    return post(path, { _csrf: await csrfFrom(from), ...fields });
   }
-  /** Posts a form found on `page` (by its action) with its hidden fields and `fields`. */
-  async function submit(pagePath: string, action: string, fields: Record<string, string> = {}) {
-    const html = await (await request(pagePath)).text();
-    const at = html.indexOf(`action="${action}"`);
+  /** Posts the form found on `pagePath` by its action, with its hidden fields and `fields`. */
+  async function submitForm(pagePath: string, action: string, fields: Record<string, string> = {}) {
+    const page = await (await request(pagePath)).text();
+    const at = page.indexOf(`action="${action}"`);
     if (at < 0) throw new Error(`no form with action ${action} on ${pagePath}`);
-    const form = html.slice(at, html.indexOf('</form>', at));
+    const form = page.slice(at, page.indexOf('</form>', at));
     const hidden: Record<string, string> = {};
     for (const m of form.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)) {
       hidden[m[1] as string] = (m[2] as string).replaceAll('&quot;', '"').replaceAll('&amp;', '&');
     }
     return post(action, { ...hidden, ...fields });
   }
-  return { jar, request, post, csrfFrom, signIn, submit };
+  async function signIn(token: string) {
+    const csrf = await csrfFrom('/ui/login');
+    return post('/ui/login', { _csrf: csrf, token, next: '/ui' });
+  }
+  return { jar, request, html, post, submit, submitForm, csrfFrom, signIn };
+}
+
+/** Text content of the HTML, tags dropped and entities of the escaper decoded, whitespace collapsed. */
+export function textOf(html: string): string {
+  return html
+    .replace(/<svg[\s\S]*?<\/svg>/g, ' ')
+    .replace(/<\/?(strong|em|a|span|code|time|abbr)\b[^>]*>/g, '')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;|&apos;/g, "'")
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ');
 }

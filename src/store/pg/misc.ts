@@ -65,6 +65,21 @@ export class PgDrift implements DriftStore {
       [model],
     );
   }
+
+  async lastRun(model: string): Promise<{ windowTo: number; evaluatedAt: number } | null> {
+    const rows = await this.c.rows<{
+      window_to: string | number | null;
+      evaluated_at: string | number | null;
+    }>(
+      `SELECT max(window_to) AS window_to, max(evaluated_at) AS evaluated_at FROM drift_results
+       WHERE model = $1 AND window_to = (SELECT max(window_to) FROM drift_results WHERE model = $1)`,
+      [model],
+    );
+    const r = rows[0];
+    return r && r.window_to !== null && r.evaluated_at !== null
+      ? { windowTo: Number(r.window_to), evaluatedAt: Number(r.evaluated_at) }
+      : null;
+  }
 }
 
 export class PgThresholds implements ThresholdStore {

@@ -74,6 +74,18 @@ export class SqliteDrift implements DriftStore {
       )
       .all({ model }) as { id: number; result: string }[];
   }
+
+  async lastRun(model: string): Promise<{ windowTo: number; evaluatedAt: number } | null> {
+    const row = this.c
+      .prepared(
+        `SELECT window_to AS windowTo, max(evaluated_at) AS evaluatedAt FROM drift_results
+         WHERE model = @model AND window_to = (SELECT max(window_to) FROM drift_results WHERE model = @model)`,
+      )
+      .get({ model }) as { windowTo: number | null; evaluatedAt: number | null } | undefined;
+    return row && row.windowTo !== null && row.evaluatedAt !== null
+      ? { windowTo: row.windowTo, evaluatedAt: row.evaluatedAt }
+      : null;
+  }
 }
 
 export class SqliteThresholds implements ThresholdStore {

@@ -1,0 +1,197 @@
+import { type BaselineView, listBaselines } from '../../baselines/service.js';
+import { driftSettingsFor } from '../../config.js';
+import type { AppDeps, JobStatusView } from '../../context.js';
+import type { ColumnResult } from '../../drift/evaluate.js';
+import { type DriftResult, driftSeries } from '../../drift/service.js';
+import { ApiError } from '../../errors.js';
+import { listModels } from '../../models/service.js';
+import { listVersions, type ModelEventView, type ServedVersionView } from '../../serving/versions.js';
+import type { AlertCount, WindowKind } from '../../store/index.js';
+import { type TrafficView, trafficSeries } from '../../traffic/service.js';
+
+// What the overview, model and feature pages show, gathered from the services the API calls. Bounded:
+// a page reads at most MAX_WINDOWS drift results, whatever the history holds.
+
+type Deps = AppDeps;
+
+const HOUR = 3_600_000;
+export const DAY = 24 * HOUR;
+/** Drift results (windows) a model or feature page reads and draws. */
+export const MAX_WINDOWS = 48;
+/** Features drawn in the heatmap, the worst by latest PSI; the others are listed in a table. */
+export const HEATMAP_FEATURES = 30;
+
+/** Open means still in review: open or acknowledged (snoozed and decided ones wait for nobody). */
+const IN_REVIEW = new Set(['open', 'acknowledged']);
+
+export interface ModelOverview {
+  model: string;
+  records: number;
+  lastReceivedAt: string;
+  activeVersion: string | null;
+  shadowVersions: string[];
+  activeBaselines: { id: number; modelVersion: string | null }[];
+  /** Worst severity among alerts in review, null when none. */
+  worst: 'critical' | 'warning' | null;
+  inReview: { critical: number; warning: number };
+  traffic: TrafficView | null;
+  lastRun: { windowTo: number; evaluatedAt: number } | null;
+}
+
+/** A traffic bucket for charts: the model's bucket, grouped to whole hours when it is shorter. */
+export function chartBucket(deps: Pick<AppDeps, 'config'>, model: string): number {
+  const b = driftSettingsFor(deps.config, model).bucket;
+  return b < HOUR && HOUR % b === 0 ? HOUR : b;
+}
+
+export function alertSummary(counts: readonly AlertCount[]) {
+  const inReview = { critical: 0, warning: 0 };
+  for (const c of counts) if (IN_REVIEW.has(c.status)) inReview[c.severity] += c.n;
+  const worst = inReview.critical > 0 ? 'critical' : inReview.warning > 0 ? 'warning' : null;
+  return { inReview, worst } as const;
+}
+
+export async function overview(
+  deps: Deps,
+): Promise<{ models: ModelOverview[]; jobs: JobStatusView[] | null; leader: boolean | null }> {
+  const now = deps.clock();
+  const models = await listModels(deps);
+  const out: ModelOverview[] = [];
+  for (const m of models) {
+    const facts = await deps.store.read(async (tx) => ({
+      served: await tx.serving.list(m.model),
+      baselines: await tx.baselines.list(m.model),
+      counts: await tx.alerts.counts({ model: m.model }),
+      lastRun: await tx.drift.lastRun(m.model),
+    }));
+    const traffic = await trafficSeries(deps, m.model, {
+      from: now - DAY,
+      to: now,
+      bucket: chartBucket(deps, m.model),
+    });
+    out.push({
+      model: m.model,
+      records: m.record_count,
+      lastReceivedAt: m.last_received_at,
+      activeVersion: facts.served.find((v) => v.state === 'active')?.version ?? null,
+      shadowVersions: facts.served.filter((v) => v.state === 'shadow').map((v) => v.version),
+      activeBaselines: facts.baselines
+        .filter((b) => b.active)
+        .map((b) => ({ id: b.id, modelVersion: b.modelVersion === '' ? null : b.modelVersion })),
+      ...alertSummary(facts.counts),
+      traffic,
+      lastRun: facts.lastRun,
+    });
+  }
+  // Worst first, then by name: what needs a look is at the top.
+  const rank = (m: ModelOverview) => (m.worst === 'critical' ? 0 : m.worst === 'warning' ? 1 : 2);
+  out.sort((a, b) => rank(a) - rank(b) || a.model.localeCompare(b.model));
+  return {
+    models: out,
+    jobs: deps.jobs ? deps.jobs.status() : null,
+    leader: deps.jobs ? deps.jobs.leader() : null,
+  };
+}
+
+/** The served versions and their audit trail, or null for a model driftwatch does not serve. */
+export async function servedOf(
+  deps: Deps,
+  model: string,
+): Promise<{ versions: ServedVersionView[]; events: ModelEventView[] } | null> {
+  try {
+    return await listVersions(deps, model);
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'not_found') return null;
+    throw err;
+  }
+}
+
+export interface Windows {
+  /** The model version shown. */
+  modelVersion: string;
+  kind: WindowKind;
+  /** Newest first, one result per window (the latest evaluation of it). */
+  results: DriftResult[];
+}
+
+/**
+ * The newest MAX_WINDOWS results of one version: closed buckets when there are any, else whatever kind
+ * was evaluated (rolling windows, on-demand ranges).
+ */
+export async function recentWindows(
+  deps: Deps,
+  model: string,
+  modelVersion: string,
+  kind?: WindowKind,
+  limit = MAX_WINDOWS,
+): Promise<Windows> {
+  const q = { modelVersion, limit };
+  let k: WindowKind = kind ?? 'bucket';
+  let rows = await driftSeries(deps, model, { ...q, kind: k });
+  if (rows.length === 0 && kind === undefined) {
+    for (const other of ['rolling', 'range'] as const) {
+      rows = await driftSeries(deps, model, { ...q, kind: other });
+      if (rows.length > 0) {
+        k = other;
+        break;
+      }
+    }
+  }
+  const seen = new Set<string>();
+  const results: DriftResult[] = [];
+  for (const r of rows) {
+    const key = `${r.window.from}/${r.window.to}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    results.push(r);
+    if (results.length >= limit) break;
+  }
+  return { modelVersion, kind: k, results };
+}
+
+/** Which version a page shows: ?version=, else the one that sent data last (as featureHistogram picks). */
+export async function pickVersion(deps: Deps, model: string, asked: string | undefined): Promise<string> {
+  if (asked !== undefined) return asked === '(none)' ? '' : asked;
+  return deps.store.read((tx) => tx.models.latestVersion(model));
+}
+
+export async function versionsOf(deps: Deps, model: string): Promise<string[]> {
+  const [m] = await listModels(deps, model);
+  return (m?.versions ?? []).map((v) => v.model_version ?? '');
+}
+
+/** A feature's measures in each result (oldest first), skipping results without it. */
+export function featureSeries(results: readonly DriftResult[], feature: string) {
+  const out: { result: DriftResult; column: ColumnResult }[] = [];
+  for (const r of results) {
+    const column = feature === 'prediction' ? r.prediction : r.features.find((f) => f.feature === feature);
+    if (column) out.push({ result: r, column });
+  }
+  return out.reverse();
+}
+
+export interface DeployMarker {
+  at: number;
+  label: string;
+}
+
+/** Where a version or a baseline was activated: the audit trail's activations and the baselines' activation times. */
+export function deployMarkers(
+  events: readonly ModelEventView[] | undefined,
+  baselines: readonly BaselineView[],
+): DeployMarker[] {
+  const out: DeployMarker[] = [];
+  for (const e of events ?? []) {
+    if ((e.action === 'activate' || e.action === 'rollback') && e.to_version)
+      out.push({
+        at: Date.parse(e.at),
+        label: `${e.action === 'rollback' ? 'rollback to' : 'version'} ${e.to_version}`,
+      });
+  }
+  for (const b of baselines) {
+    if (b.activated_at) out.push({ at: Date.parse(b.activated_at), label: `baseline ${b.id}` });
+  }
+  return out.sort((a, b) => a.at - b.at);
+}
+
+export { listBaselines };
