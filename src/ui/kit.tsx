@@ -152,7 +152,7 @@ export function needs(...roles: Role[]): MiddlewareHandler<UiEnv> {
         { title: 'Not allowed', section: 'none', status: 403 },
         <p>
           You are signed in as <strong>{ui.actor.name}</strong> with the {ui.actor.role} role; this needs the{' '}
-          {[...roles, 'admin'].join(' or ')} role.
+          {[...new Set([...roles, 'admin'])].join(' or ')} role.
         </p>,
       );
     }

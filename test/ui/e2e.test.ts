@@ -148,6 +148,56 @@ describe('triage in a browser', () => {
     );
     expect(detail.status).toBe('decided');
     expect(detail.retrain_requests.map((r) => r.requested_by)).toEqual(['rita']);
+
+    // The request is listed under Retrain requests, linked back to the alert.
+    await page.getByRole('link', { name: 'Retrain requests' }).click();
+    await page.waitForURL(/\/ui\/retrain/);
+    const request = detail.retrain_requests[0] as { id: number };
+    await expect.poll(() => page.locator(`#retrain-${request.id}`).count()).toBe(1);
+    expect(await page.locator(`#retrain-${request.id}`).textContent()).toContain('rita');
+    expect(await page.locator(`#retrain-${request.id} a[href="/ui/alerts/${target.id}"]`).count()).toBe(1);
+    await page.close();
+  });
+
+  it('lets a reviewer see the served versions but not activate one', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(server.url('/ui/models/weather/versions'));
+    await expect.poll(() => page.locator('h1').textContent()).toContain('weather');
+    const before = await api<{ versions: { version: string; state: string }[] }>(
+      '/v1/models/weather/versions',
+    );
+    const inactive = before.versions.find((v) => v.state !== 'active') as { version: string };
+    // No admin controls for a reviewer.
+    expect(await page.getByRole('button', { name: /^Activate/ }).count()).toBe(0);
+    // A hand-made form with a valid CSRF token is still refused: the role decides, not the page.
+    const csrf = (await page.locator('input[name="_csrf"]').first().getAttribute('value')) as string;
+    // (The page's CSP allows no fetch; a form it builds is what an attacker's script could send.)
+    const url = `/ui/models/weather/versions/${inactive.version}/activate`;
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(url)),
+      // A string, not a function: this project's types have no DOM.
+      page.evaluate(`(() => {
+        const form = document.createElement('form');
+        form.method = 'post';
+        form.action = ${JSON.stringify(url)};
+        for (const [name, value] of [['_csrf', ${JSON.stringify(csrf)}], ['confirm', 'yes']]) {
+          const input = document.createElement('input');
+          input.type = 'hidden';
+          input.name = name;
+          input.value = value;
+          form.append(input);
+        }
+        document.body.append(form);
+        form.submit();
+      })()`),
+    ]);
+    const status = response.status();
+    await expect.poll(() => page.locator('h1').textContent()).toBe('Not allowed');
+    expect(status).toBe(403);
+    const after = await api<{ versions: { version: string; state: string }[] }>(
+      '/v1/models/weather/versions',
+    );
+    expect(after.versions).toEqual(before.versions);
     await page.close();
   });
 
