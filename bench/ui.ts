@@ -157,6 +157,69 @@ console.log(`baselines and records: ${((Date.now() - seedStarted) / 1000).toFixe
         `  ${mi + 1} of ${MODELS} models: ${((Date.now() - started) / 1000).toFixed(1)} s, ${(bytes / 1e9).toFixed(2)} GB of results`,
       );
   }
+  // The review queue: 20 alerts per model (the five hot features and fifteen others) across every status,
+  // each with a day of evidence windows and a short audit trail.
+  const statuses = ['open', 'open', 'acknowledged', 'snoozed', 'decided', 'closed'] as const;
+  const insertAlert = db.prepare(
+    `INSERT INTO alerts (model, model_version, feature, kind, severity, status, assignee, version, evidence_count,
+       first_seen, last_seen, peak_psi, latest, peak, created_at, updated_at, closed_at)
+     VALUES (?, 'v1', ?, 'drift', ?, ?, ?, 1, 24, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const insertEvidence = db.prepare(
+    `INSERT INTO alert_evidence (alert_id, drift_result_id, window_kind, window_from, window_to, severity, measures, at)
+     SELECT ?, id, 'bucket', window_from, window_to, ?, ?, ? FROM drift_results WHERE model = ? AND window_to = ?`,
+  );
+  const insertEvent = db.prepare(
+    `INSERT INTO alert_events (alert_id, at, actor, action, from_status, to_status, note, data) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)`,
+  );
+  let alerts = 0;
+  for (const model of models) {
+    db.transaction(() => {
+      for (let k = 0; k < 20; k++) {
+        const feature = features[k < 5 ? k : 5 + k * 9] as string;
+        const status = statuses[k % statuses.length] as (typeof statuses)[number];
+        const first = now - (72 - k) * HOUR;
+        const measures = JSON.stringify({
+          psi: 0.3 + k / 100,
+          pvalue_adjusted: 1e-9,
+          n: 1000,
+          psi_warning: 0.1,
+        });
+        const id = Number(
+          insertAlert.run(
+            model,
+            feature,
+            k % 3 === 0 ? 'critical' : 'warning',
+            status,
+            k % 4 === 0 ? 'dana' : null,
+            first,
+            now - HOUR,
+            0.3 + k / 100,
+            measures,
+            measures,
+            first,
+            now - HOUR,
+            status === 'closed' ? now - HOUR : null,
+          ).lastInsertRowid,
+        );
+        for (let h = 24; h >= 1; h--) {
+          insertEvidence.run(
+            id,
+            k % 3 === 0 ? 'critical' : 'warning',
+            measures,
+            now - h * HOUR,
+            model,
+            now - h * HOUR,
+          );
+        }
+        insertEvent.run(id, first, 'driftwatch', 'opened', null, 'open', null);
+        if (status !== 'open')
+          insertEvent.run(id, first + HOUR, 'dana', 'acknowledged', 'open', 'acknowledged', null);
+        alerts++;
+      }
+    })();
+  }
+  console.log(`  ${alerts} alerts with evidence and audit trails`);
   await deps.store.close();
 }
 
@@ -174,6 +237,8 @@ const pages: { name: string; url: string; baseline?: boolean }[] = [
   { name: `model /ui/models/${model}`, url: `/ui/models/${model}` },
   { name: `feature /ui/models/${model}/features/f000`, url: `/ui/models/${model}/features/f000` },
   { name: 'alert queue /ui/alerts', url: '/ui/alerts' },
+  { name: 'alert queue, one model, critical', url: `/ui/alerts?model=${model}&severity=critical` },
+  { name: 'alert detail /ui/alerts/1', url: '/ui/alerts/1' },
 ];
 
 const quantile = (sorted: number[], q: number) =>
