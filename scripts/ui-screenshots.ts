@@ -1,15 +1,25 @@
-// `npm run docs:ui`: screenshots of the web UI's main pages for docs/ui/, from a real driftwatch process
-// serving the demo model, after the demo's replay of real Seattle weather (examples/demo.mjs) has raised
-// drift alerts and recorded one retrain decision. Signs in as a reviewer, as the README's walk-through does.
+// `npm run docs:ui`: screenshots of the web UI's main pages for docs/ui/. A day of real weather is
+// replayed hour by hour up to now (scripts/weather-replay.ts: Seattle's summer of 2015 against its
+// 2012–2013 baseline drifts, New York stays quiet) into a fresh database, then a real driftwatch process
+// serves it (and the demo model) with tokens configured; one retrain decision is recorded through the API,
+// and the pages are captured signed in as a reviewer, as the README's walk-through does.
 //
 //   npx tsx scripts/ui-screenshots.ts [--out docs/ui]
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { demo } from '../examples/demo.mjs';
+import pino from 'pino';
+import { createApp } from '../src/app.js';
+import { defaultConfig } from '../src/config.js';
+import type { AppDeps } from '../src/context.js';
+import { openStore } from '../src/store/index.js';
 import { launchChromium } from '../test/browser/chromium.js';
 import { killAll, REPO_ROOT, startServerProcess } from '../test/server/process.js';
 import { tempDir } from '../test/support.js';
+import { REPLAY_DRIFT, replayWeather } from './weather-replay.js';
+
+const HOUR = 3_600_000;
+const MODEL = 'weather-seattle';
 
 const REVIEWER = 'screenshot-reviewer-token-0123';
 const ADMIN = 'screenshot-admin-token-0123456';
@@ -21,9 +31,32 @@ async function main() {
   mkdirSync(OUT, { recursive: true });
   const dir = tempDir();
   const config = join(dir.dir, 'driftwatch.json');
+  const db = join(dir.dir, 'dw.db');
+  {
+    let now = Date.now();
+    const replayConfig = defaultConfig({ database: { path: db }, drift: REPLAY_DRIFT });
+    const deps: AppDeps = {
+      config: replayConfig,
+      store: await openStore(replayConfig.database),
+      log: pino({ level: 'silent' }),
+      clock: () => now,
+    };
+    const end = Date.now();
+    await replayWeather({
+      app: createApp(deps),
+      deps,
+      setNow: (ms) => {
+        now = ms;
+      },
+      periodFrom: Math.floor(end / HOUR) * HOUR - 23 * HOUR,
+      end,
+    });
+    await deps.store.close();
+  }
   writeFileSync(
     config,
     JSON.stringify({
+      drift: REPLAY_DRIFT,
       auth: {
         tokens: [
           { name: 'root', role: 'admin', token: ADMIN },
@@ -32,34 +65,47 @@ async function main() {
       },
     }),
   );
-  const server = await startServerProcess(join(dir.dir, 'dw.db'), { DRIFTWATCH_CONFIG: config });
+  const server = await startServerProcess(db, { DRIFTWATCH_CONFIG: config });
   const browser = await launchChromium({ viewport: { width: 1280, height: 900 } });
   try {
-    await demo({
-      url: server.url(''),
-      token: ADMIN,
-      decision: 'retrain',
-      csv: readFileSync(join(REPO_ROOT, 'node_modules/vega-datasets/data/seattle-weather.csv'), 'utf8'),
-      log: () => {},
-    });
     const api = async <T>(path: string): Promise<T> => {
       const res = await fetch(server.url(path), { headers: { authorization: `Bearer ${ADMIN}` } });
       if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
       return (await res.json()) as T;
     };
-    const open = await api<{ alerts: { id: number; feature: string; severity: string }[] }>(
-      '/v1/alerts?status=open',
+    const open = await api<{ alerts: { id: number; feature: string; severity: string; version: number }[] }>(
+      `/v1/alerts?status=open&model=${MODEL}`,
     );
-    const alert = open.alerts.find((a) => a.severity === 'critical') ?? open.alerts[0];
-    if (!alert) throw new Error('the demo raised no open alert');
+    const [alert, other] = [...open.alerts].sort(
+      (a, b) => (a.severity === 'critical' ? -1 : 1) - (b.severity === 'critical' ? -1 : 1),
+    );
+    if (!alert) throw new Error('the replay raised no open alert');
+    // One decision already recorded, so the queue and the retrain page show one.
+    if (other) {
+      const res = await fetch(server.url(`/v1/alerts/${other.id}/decision`), {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${ADMIN}`,
+          'content-type': 'application/json',
+          'if-match': `"${other.version}"`,
+        },
+        body: JSON.stringify({
+          decision: 'retrain',
+          note: 'retrain with the 2015 summer in the training set',
+        }),
+      });
+      if (!res.ok) throw new Error(`decision: HTTP ${res.status} ${await res.text()}`);
+    }
 
     const page = await browser.context.newPage();
     await page.goto(server.url('/ui/login'));
+    await page.screenshot({ path: join(OUT, 'sign-in.png') });
     await page.getByLabel('API token').fill(REVIEWER);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/ui$/);
 
     const shots: { name: string; path: string; prepare?: () => Promise<void> }[] = [
+      { name: 'versions', path: '/ui/models/weather/versions' },
       { name: 'overview', path: '/ui' },
       { name: 'alerts', path: '/ui/alerts' },
       { name: 'alert', path: `/ui/alerts/${alert.id}` },
@@ -73,8 +119,8 @@ async function main() {
           await page.waitForSelector('#decision-effect');
         },
       },
-      { name: 'model', path: '/ui/models/weather' },
-      { name: 'feature', path: `/ui/models/weather/features/${encodeURIComponent(alert.feature)}` },
+      { name: 'model', path: `/ui/models/${MODEL}` },
+      { name: 'feature', path: `/ui/models/${MODEL}/features/${encodeURIComponent(alert.feature)}` },
       { name: 'retrain', path: '/ui/retrain' },
     ];
     for (const shot of shots) {

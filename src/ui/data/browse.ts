@@ -114,9 +114,26 @@ export interface Windows {
   results: DriftResult[];
 }
 
+export const WINDOW_KINDS: [WindowKind, string][] = [
+  ['bucket', 'closed buckets'],
+  ['rolling', 'rolling windows'],
+  ['range', 'on-demand ranges'],
+];
+
+/** A `?kind=` query value, or undefined (the default choice) when absent or unknown. */
+export function kindParam(v: string | undefined): WindowKind | undefined {
+  return WINDOW_KINDS.some(([k]) => k === v) ? (v as WindowKind) : undefined;
+}
+
+/** True when some feature of the result got a verdict (enough values in the window). */
+const judged = (r: DriftResult | undefined): boolean =>
+  r !== undefined && r.features.some((f) => f.drifted !== null);
+
 /**
- * The newest MAX_WINDOWS results of one version: closed buckets when there are any, else whatever kind
- * was evaluated (rolling windows, on-demand ranges).
+ * The newest MAX_WINDOWS results of one version, of `kind` when given. Otherwise closed buckets, unless the
+ * newest bucket is too small for any verdict while rolling windows have them (small hourly traffic judged
+ * over a longer rolling window): then rolling windows, which are what raised the alerts. With neither,
+ * whatever kind was evaluated (on-demand ranges).
  */
 export async function recentWindows(
   deps: Deps,
@@ -128,14 +145,16 @@ export async function recentWindows(
   const q = { modelVersion, limit };
   let k: WindowKind = kind ?? 'bucket';
   let rows = await driftSeries(deps, model, { ...q, kind: k });
-  if (rows.length === 0 && kind === undefined) {
-    for (const other of ['rolling', 'range'] as const) {
-      rows = await driftSeries(deps, model, { ...q, kind: other });
-      if (rows.length > 0) {
-        k = other;
-        break;
-      }
+  if (kind === undefined && !judged(rows[0])) {
+    const rolling = await driftSeries(deps, model, { ...q, kind: 'rolling' });
+    if (judged(rolling[0]) || (rows.length === 0 && rolling.length > 0)) {
+      rows = rolling;
+      k = 'rolling';
     }
+  }
+  if (rows.length === 0 && kind === undefined) {
+    rows = await driftSeries(deps, model, { ...q, kind: 'range' });
+    if (rows.length > 0) k = 'range';
   }
   const seen = new Set<string>();
   const results: DriftResult[] = [];

@@ -9,6 +9,7 @@ import { Chart, num, pct, SeverityBadge, uiPath, utc } from '../components.js';
 import {
   deployMarkers,
   featureSeries,
+  kindParam,
   listBaselines,
   pickVersion,
   recentWindows,
@@ -56,7 +57,7 @@ export function registerFeaturePage(ui: Hono<UiEnv>): void {
     const feature = c.req.param('feature');
     const settings = driftSettingsFor(deps.config, model);
     const version = await pickVersion(deps, model, c.req.query('version'));
-    const windows = await recentWindows(deps, model, version);
+    const windows = await recentWindows(deps, model, version, kindParam(c.req.query('kind')));
     const known = await deps.store.read((tx) => tx.baselines.featureNames(model));
     if (feature !== 'prediction' && !known.includes(feature))
       throw new ApiError('not_found', `no baseline of model ${model} has a feature ${feature}`);

@@ -13,11 +13,13 @@ import {
   deployMarkers,
   featureSeries,
   HEATMAP_FEATURES,
+  kindParam,
   listBaselines,
   pickVersion,
   recentWindows,
   servedOf,
   versionsOf,
+  WINDOW_KINDS,
 } from '../data/browse.js';
 import { needs, page, type UiContext, type UiEnv } from '../kit.js';
 
@@ -36,7 +38,7 @@ export function registerModelPage(ui: Hono<UiEnv>): void {
     const now = deps.clock();
     const settings = driftSettingsFor(deps.config, model);
     const version = await pickVersion(deps, model, c.req.query('version'));
-    const windows = await recentWindows(deps, model, version);
+    const windows = await recentWindows(deps, model, version, kindParam(c.req.query('kind')));
     const [versions, served, baselines, counts] = await Promise.all([
       versionsOf(deps, model),
       servedOf(deps, model),
@@ -99,8 +101,8 @@ export function registerModelPage(ui: Hono<UiEnv>): void {
           </div>
         </div>
 
-        {versions.length > 1 ? (
-          <form method="get" class="filters" action={uiPath.model(model)}>
+        <form method="get" class="filters" action={uiPath.model(model)}>
+          {versions.length > 1 ? (
             <div>
               <label for="version">Model version</label>
               <select id="version" name="version" data-filter>
@@ -111,9 +113,19 @@ export function registerModelPage(ui: Hono<UiEnv>): void {
                 ))}
               </select>
             </div>
-            <button type="submit">Show</button>
-          </form>
-        ) : null}
+          ) : null}
+          <div>
+            <label for="kind">Windows</label>
+            <select id="kind" name="kind">
+              {WINDOW_KINDS.map(([k, label]) => (
+                <option value={k} selected={k === windows.kind}>
+                  {label}
+                </option>
+              ))}
+            </select>
+          </div>
+          <button type="submit">Show</button>
+        </form>
 
         {results.length === 0 ? (
           <p class="muted">
