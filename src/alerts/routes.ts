@@ -46,7 +46,7 @@ const version = z
   .int()
   .positive()
   .optional()
-  .describe('The alert version you saw (or send If-Match); a newer one is a 409 stale_version.');
+  .describe('The alert version you saw (or send If-Match): required to change an alert.');
 const note = z.string().trim().min(1, { error: 'a note is required' }).max(10_000);
 
 const assignBody = z.strictObject({
@@ -206,11 +206,13 @@ const ifMatch = [
     description: 'The alert version you saw ("3", W/"3" or 3); a newer one is a 409 stale_version.',
   },
 ];
+const noVersion = 'No version sent: If-Match or "version" in the body is required to change an alert.';
 const etag = { etag: 'The alert version, for the next If-Match.' };
 const changed = (what: string) => ({
   200: { description: `The alert, ${what}.`, schema: alertSchema, headers: etag },
   404: 'No such alert.',
   409: 'The alert changed since the version sent (stale_version), or the change is not allowed now (invalid_transition).',
+  428: noVersion,
 });
 
 export function alertRoutes(): Hono<AppEnv> {
@@ -336,6 +338,7 @@ export function alertRoutes(): Hono<AppEnv> {
         },
         404: 'No such alert.',
         409: 'Stale version, a transition not allowed now, or confirmation required.',
+        428: noVersion,
       },
     },
     async (c, { params, body }) => {
