@@ -62,7 +62,7 @@ const closeBody = z.strictObject({ note: z.string().max(10_000).optional(), vers
 const decisionBody = z.strictObject({
   decision: z.enum(['retrain', 'accept_shift', 'rollback', 'false_positive', 'snooze']),
   note,
-  snooze_until: bodyTime.optional(),
+  snooze_until: bodyTime.optional().describe('For snooze: until when (RFC 3339 time or epoch milliseconds).'),
   confirm: z.boolean().optional(),
   raise_thresholds: z.boolean().optional(),
   version,
