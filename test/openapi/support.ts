@@ -51,11 +51,16 @@ export function operations(doc: OpenApiDocument): Op[] {
   );
 }
 
-/** The app's routes as "METHOD /path", middleware left out. */
+/**
+ * The reviewers' web UI (mounted at /ui by the UI work of issue 13) is HTML pages and forms for browsers,
+ * with session cookies and CSRF tokens: not part of the API the document describes.
+ */
+const NOT_API = /^\/ui(\/|$)/;
+
+/** The app's API routes as "METHOD /path", middleware left out. */
 export function routesOf(app: TestApp['app']): string[] {
-  return [
-    ...new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`)),
-  ].sort();
+  const api = app.routes.filter((r) => r.method !== 'ALL' && !NOT_API.test(r.path));
+  return [...new Set(api.map((r) => `${r.method} ${r.path}`))].sort();
 }
 
 const SAMPLE: Record<string, string> = { model: 'm', feature: 'x', id: '1', name: 'weather', v: '1' };
