@@ -10,11 +10,12 @@ import { healthRoutes, type Readiness } from './health/routes.js';
 import { ingestRoutes } from './ingest/routes.js';
 import { jobRoutes } from './jobs/routes.js';
 import { labelRoutes } from './labels/routes.js';
-import { Metrics, metricsRoutes } from './metrics/index.js';
+import { Metrics, metricsRoutes, VERSION } from './metrics/index.js';
 import { modelRoutes } from './models/routes.js';
 import { notificationRoutes } from './notifications/routes.js';
+import { declarationsOf, type RouteDecl, referenceRoutes } from './openapi/index.js';
 import { reportRoutes } from './reports/routes.js';
-import { servingRoutes } from './serving/routes.js';
+import { servingDeclarations, servingRoutes } from './serving/routes.js';
 import type { ServingRuntime } from './serving/runtime.js';
 import { thresholdRoutes } from './thresholds/routes.js';
 import { trafficRoutes } from './traffic/routes.js';
@@ -118,23 +119,35 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
     }
   });
 
-  app.route('/', healthRoutes(options.readiness ?? { accepting: () => true }));
-  app.route('/', ingestRoutes());
-  app.route('/', modelRoutes());
-  app.route('/', baselineRoutes());
-  app.route('/', driftRoutes());
-  app.route('/', trafficRoutes());
-  app.route('/', labelRoutes());
-  app.route('/', alertRoutes());
-  app.route('/', notificationRoutes());
-  app.route('/', thresholdRoutes());
-  app.route('/', jobRoutes());
-  app.route('/', reportRoutes());
-  app.route('/', metricsRoutes(metrics));
-  // The reviewers' web UI: its own middleware (session cookie, CSRF), pages instead of JSON errors.
+  // Each group of routes is mounted with its declarations, which GET /openapi.json and /docs describe.
+  const declarations: RouteDecl[] = [];
+  const mount = (routes: Hono<AppEnv>) => {
+    app.route('/', routes);
+    declarations.push(...declarationsOf(routes));
+  };
+  mount(healthRoutes(options.readiness ?? { accepting: () => true }));
+  mount(ingestRoutes());
+  mount(modelRoutes());
+  mount(baselineRoutes());
+  mount(driftRoutes());
+  mount(trafficRoutes());
+  mount(labelRoutes());
+  mount(alertRoutes());
+  mount(notificationRoutes());
+  mount(thresholdRoutes());
+  mount(jobRoutes());
+  mount(reportRoutes());
+  mount(metricsRoutes(metrics));
+  // The bundled inference endpoint, when this process serves models; documented either way.
+  if (options.serving) mount(servingRoutes(options.serving));
+  else declarations.push(...servingDeclarations());
+  app.route(
+    '/',
+    referenceRoutes(() => declarations, VERSION),
+  );
+  // The reviewers' web UI: its own middleware (session cookie, CSRF), pages instead of JSON errors; not part
+  // of the API reference.
   app.route('/ui', uiRoutes() as unknown as Hono<AppEnv>);
-  // The bundled inference endpoint, when this process serves models.
-  if (options.serving) app.route('/', servingRoutes(options.serving));
 
   // A path that exists under other methods is a 405 naming them, not a 404.
   const routes = app.routes

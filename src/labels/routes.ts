@@ -1,8 +1,7 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { z } from 'zod';
-import { allow } from '../auth/middleware.js';
 import type { AppEnv } from '../context.js';
-import { parseJsonBody } from '../http.js';
+import { route } from '../openapi/index.js';
 import { applyLabels } from './service.js';
 
 const label = z.strictObject({
@@ -23,19 +22,32 @@ const body = z
       },
     ),
   )
+  .describe('{"labels": [...]}, or the bare array of labels')
   .transform((b) => b.labels);
 
 export function labelRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.post('/v1/labels', allow('ingest'), async (c) => {
-    const labels = await parseJsonBody(c, body, {
-      limit: {
-        bytes: c.get('deps').config.ingest.labelsBodyLimit,
-        name: 'labels body limit (ingest.labelsBodyLimit)',
-        advice: 'send smaller batches',
+  route(
+    app,
+    {
+      method: 'post',
+      path: '/v1/labels',
+      summary: 'Attach ground-truth labels to logged predictions, by model and request id',
+      tags: ['ingest'],
+      roles: ['ingest'],
+      body: {
+        schema: body,
+        limit: (c: Context<AppEnv>) => ({
+          bytes: c.get('deps').config.ingest.labelsBodyLimit,
+          name: 'labels body limit (ingest.labelsBodyLimit)',
+          advice: 'send smaller batches',
+        }),
       },
-    });
-    return c.json(await applyLabels(c.get('deps'), labels));
-  });
+      responses: {
+        200: 'Counts of labels updated and unchanged, and the ones whose record was not found or not scored.',
+      },
+    },
+    async (c, { body: labels }) => c.json(await applyLabels(c.get('deps'), labels)),
+  );
   return app;
 }

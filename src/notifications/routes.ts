@@ -1,8 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { allow, canRead } from '../auth/middleware.js';
 import type { AppEnv } from '../context.js';
-import { parseQuery } from '../http.js';
+import { route } from '../openapi/index.js';
 import { listDeliveries, retryDelivery } from './service.js';
 
 const deliveriesQuery = z.strictObject({
@@ -14,14 +13,37 @@ const deliveriesQuery = z.strictObject({
 export function notificationRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.get('/v1/notifications/deliveries', canRead(), async (c) => {
-    const q = parseQuery(c, deliveriesQuery);
-    return c.json({ deliveries: await listDeliveries(c.get('deps'), q) });
-  });
+  route(
+    app,
+    {
+      method: 'get',
+      path: '/v1/notifications/deliveries',
+      summary: 'Notification deliveries per channel, with their attempts',
+      tags: ['notifications'],
+      roles: ['reviewer'],
+      query: deliveriesQuery,
+      responses: { 200: 'The deliveries, newest first.' },
+    },
+    async (c, { query }) => c.json({ deliveries: await listDeliveries(c.get('deps'), query) }),
+  );
 
   // Retrying is an operator action (admin); it starts a fresh round of attempts, due now.
-  app.post('/v1/notifications/deliveries/:id/retry', allow(), async (c) =>
-    c.json(await retryDelivery(c.get('deps'), c.req.param('id'))),
+  route(
+    app,
+    {
+      method: 'post',
+      path: '/v1/notifications/deliveries/:id/retry',
+      summary: 'Retry a failed delivery: a fresh round of attempts, due now',
+      tags: ['notifications'],
+      roles: [],
+      params: { id: { description: 'The delivery id.' } },
+      responses: {
+        200: 'The delivery, pending again.',
+        404: 'No such delivery.',
+        409: 'Only failed deliveries can be retried.',
+      },
+    },
+    async (c, { params }) => c.json(await retryDelivery(c.get('deps'), params.id)),
   );
 
   return app;

@@ -1,12 +1,11 @@
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
-import { allow, canRead } from '../auth/middleware.js';
 import { readBody } from '../body-limit.js';
 import type { AppEnv } from '../context.js';
 import { ApiError } from '../errors.js';
-import { parseJsonBody, parseQuery } from '../http.js';
+import { declarationsOf, type RouteDecl, route } from '../openapi/index.js';
 import { compareShadow } from './compare.js';
-import { assertSafeName } from './names.js';
+import { assertSafeName, SAFE_NAME_RULE } from './names.js';
 import { fromOipRequest, oipMetadata, toOipResponse } from './oip.js';
 import { predict, servedVersion } from './predict.js';
 import type { ServingRuntime } from './runtime.js';
@@ -19,168 +18,398 @@ import {
   setShadow,
 } from './versions.js';
 
+const MAX_UPLOAD = 256 * 1024 * 1024;
+
 const noteBody = z.strictObject({ note: z.string().max(10_000).optional() });
 const shadowBody = z.strictObject({ enabled: z.boolean() });
-const registerQuery = z.strictObject({ activate: z.enum(['true', 'false']).optional() });
+const registerQuery = z.strictObject({
+  activate: z.enum(['true', 'false']).optional().describe('Activate the new version at once.'),
+});
 const compareQuery = z.strictObject({
-  from: z.coerce.number().int().optional(),
-  to: z.coerce.number().int().optional(),
+  from: z.coerce.number().int().optional().describe('Epoch milliseconds'),
+  to: z.coerce.number().int().optional().describe('Epoch milliseconds'),
 });
 
 /** An upload: `{"manifest": {…}, "model_base64": "…", "baseline_csv": "…"}` (JSON), within `limit` bytes. */
 const uploadBody = z.strictObject({
-  manifest: z.unknown(),
-  model_base64: z.string().min(1),
-  baseline_csv: z.string().min(1).optional(),
+  manifest: z.unknown().describe('The model manifest: inputs, preprocessing, output, training data…'),
+  model_base64: z.string().min(1).describe('The ONNX model, base64'),
+  baseline_csv: z.string().min(1).optional().describe('Training data as CSV, profiled into the baseline'),
   note: z.string().max(10_000).optional(),
 });
 
-const MAX_UPLOAD = 256 * 1024 * 1024;
+/** The upload's own reading: 256 MiB, and problems in its own words (not the generic JSON body's). */
+async function readUpload(c: Context<AppEnv>, schema: typeof uploadBody) {
+  const text = await readBody(c.req.raw, { bytes: MAX_UPLOAD, name: 'model upload limit (256 MiB)' });
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new ApiError('invalid_body', 'body must be valid JSON: {"manifest": {…}, "model_base64": "…"}');
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ApiError(
+      'invalid_body',
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '),
+    );
+  }
+  return parsed.data;
+}
+
+const predictBody = z
+  .unknown()
+  .describe(
+    'Exactly one of {"features": {name: value, …}} (one instance) or {"instances": [{…}, …]} (a batch), the features as the served version\'s manifest declares them.',
+  );
+const oipBody = z
+  .unknown()
+  .describe(
+    'An Open Inference Protocol v2 inference request: {"id"?, "inputs": [{name, shape, datatype, data}, …]}.',
+  );
+
+const name = {
+  description: `The model name; it ${SAFE_NAME_RULE}.`,
+  parse: (v: string) => {
+    assertSafeName('model', v);
+    return v;
+  },
+};
+const version = {
+  description: `The model version; it ${SAFE_NAME_RULE}.`,
+  parse: (v: string) => {
+    assertSafeName('version', v);
+    return v;
+  },
+};
+const changed = { 200: "The model's versions after the change.", 404: 'No such model or version.' };
+const served = { 'x-model-version': 'The version that answered.' };
 
 export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const param = (v: string, kind: 'model' | 'version') => {
-    assertSafeName(kind, v);
-    return v;
-  };
   // Every answer carries the version that produced it.
   const answer = (c: Context<AppEnv>, version: string) => {
     c.header('x-model-version', version);
   };
+  const common = { serving: true } as const;
 
-  app.post('/v1/models/:name/predict', allow('ingest'), async (c) => {
-    const model = param(c.req.param('name'), 'model');
-    c.set('model', model);
-    const body = await parseJsonBody(c, z.unknown());
-    const result = await predict(c.get('deps'), runtime, { model, body, requestId: c.get('requestId') });
-    answer(c, result.model_version);
-    c.get('log').info(
-      { model, model_version: result.model_version, instances: result.predictions.length },
-      'predict',
-    );
-    return c.json(result);
-  });
-
-  app.get('/v1/models/:name/versions', canRead(), async (c) => {
-    const model = param(c.req.param('name'), 'model');
-    return c.json(await listVersions(c.get('deps'), model));
-  });
-
-  app.post('/v1/models/:name/versions', allow('admin'), async (c) => {
-    const model = param(c.req.param('name'), 'model');
-    const q = parseQuery(c, registerQuery);
-    const text = await readBody(c.req.raw, { bytes: MAX_UPLOAD, name: 'model upload limit (256 MiB)' });
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      throw new ApiError('invalid_body', 'body must be valid JSON: {"manifest": {…}, "model_base64": "…"}');
-    }
-    const parsed = uploadBody.safeParse(raw);
-    if (!parsed.success) {
-      throw new ApiError(
-        'invalid_body',
-        parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '),
+  route(
+    app,
+    {
+      ...common,
+      method: 'post',
+      path: '/v1/models/:name/predict',
+      summary: "Score features with the model's active version (and its shadow, if any)",
+      description:
+        'Each prediction is logged for monitoring like an ingested record. Bounded by serving.maxInFlight.',
+      tags: ['serving'],
+      roles: ['ingest'],
+      params: { name },
+      logModel: 'name',
+      body: { schema: predictBody },
+      responses: {
+        200: { description: 'The predictions and the version that made them.', headers: served },
+        404: 'The model is not served here.',
+        422: 'Features that do not fit the manifest, each named.',
+        504: 'The model did not answer within serving.deadlineMs.',
+      },
+    },
+    async (c, { params, body }) => {
+      const model = params.name;
+      const result = await predict(c.get('deps'), runtime, { model, body, requestId: c.get('requestId') });
+      answer(c, result.model_version);
+      c.get('log').info(
+        { model, model_version: result.model_version, instances: result.predictions.length },
+        'predict',
       );
-    }
-    const onnx = Buffer.from(parsed.data.model_base64, 'base64');
-    const view = await registerVersion(c.get('deps'), {
-      model,
-      manifest: parsed.data.manifest,
-      onnx,
-      baselineCsv: parsed.data.baseline_csv ? Buffer.from(parsed.data.baseline_csv) : undefined,
-      actor: c.get('actor').name,
-      activate: q.activate === undefined ? undefined : q.activate === 'true',
-      note: parsed.data.note,
-    });
-    await runtime.sync(true);
-    return c.json(view, 201);
-  });
+      return c.json(result);
+    },
+  );
 
-  app.post('/v1/models/:name/versions/:v/activate', allow('admin'), async (c) => {
-    const model = param(c.req.param('name'), 'model');
-    const version = param(c.req.param('v'), 'version');
-    const body = await parseJsonBody(c, noteBody, { emptyAsObject: true });
-    const result = await activateVersion(c.get('deps'), model, version, c.get('actor').name, body.note);
-    await runtime.sync(true);
-    return c.json(result);
-  });
+  route(
+    app,
+    {
+      ...common,
+      method: 'get',
+      path: '/v1/models/:name/versions',
+      summary: "A model's versions: active, shadow, history",
+      tags: ['serving'],
+      roles: ['reviewer'],
+      params: { name },
+      responses: { 200: 'The versions.' },
+    },
+    async (c, { params }) => c.json(await listVersions(c.get('deps'), params.name)),
+  );
 
-  app.post('/v1/models/:name/rollback', allow('admin'), async (c) => {
-    const model = param(c.req.param('name'), 'model');
-    const body = await parseJsonBody(c, noteBody, { emptyAsObject: true });
-    const result = await rollbackModel(c.get('deps'), model, c.get('actor').name, body.note);
-    await runtime.sync(true);
-    return c.json(result);
-  });
+  route(
+    app,
+    {
+      ...common,
+      method: 'post',
+      path: '/v1/models/:name/versions',
+      summary: 'Register a model version: manifest, ONNX model and optionally its training data',
+      description: 'The upload is at most 256 MiB.',
+      tags: ['serving'],
+      roles: ['admin'],
+      params: { name },
+      query: registerQuery,
+      body: { schema: uploadBody, read: readUpload },
+      responses: {
+        201: 'The registered version.',
+        409: 'The version exists already.',
+        422: 'A manifest or model that does not check out.',
+      },
+    },
+    async (c, { params, query: q, body }) => {
+      const onnx = Buffer.from(body.model_base64, 'base64');
+      const view = await registerVersion(c.get('deps'), {
+        model: params.name,
+        manifest: body.manifest,
+        onnx,
+        baselineCsv: body.baseline_csv ? Buffer.from(body.baseline_csv) : undefined,
+        actor: c.get('actor').name,
+        activate: q.activate === undefined ? undefined : q.activate === 'true',
+        note: body.note,
+      });
+      await runtime.sync(true);
+      return c.json(view, 201);
+    },
+  );
 
-  app.post('/v1/models/:name/versions/:v/shadow', allow('admin'), async (c) => {
-    const model = param(c.req.param('name'), 'model');
-    const version = param(c.req.param('v'), 'version');
-    const body = await parseJsonBody(c, shadowBody);
-    const view = await setShadow(c.get('deps'), model, version, body.enabled, c.get('actor'));
-    await runtime.sync(true);
-    return c.json(view);
-  });
+  route(
+    app,
+    {
+      ...common,
+      method: 'post',
+      path: '/v1/models/:name/versions/:v/activate',
+      summary: 'Make a version the active one',
+      tags: ['serving'],
+      roles: ['admin'],
+      params: { name, v: version },
+      body: { schema: noteBody, emptyAsObject: true },
+      responses: changed,
+    },
+    async (c, { params, body }) => {
+      const result = await activateVersion(
+        c.get('deps'),
+        params.name,
+        params.v,
+        c.get('actor').name,
+        body.note,
+      );
+      await runtime.sync(true);
+      return c.json(result);
+    },
+  );
 
-  app.delete('/v1/models/:name/versions/:v', allow('admin'), async (c) => {
-    const model = param(c.req.param('name'), 'model');
-    const version = param(c.req.param('v'), 'version');
-    await deleteVersion(c.get('deps'), model, version, c.get('actor'));
-    await runtime.sync(true);
-    return c.body(null, 204);
-  });
+  route(
+    app,
+    {
+      ...common,
+      method: 'post',
+      path: '/v1/models/:name/rollback',
+      summary: 'Activate the version that was active before',
+      tags: ['serving'],
+      roles: ['admin'],
+      params: { name },
+      body: { schema: noteBody, emptyAsObject: true },
+      responses: { ...changed, 409: 'No earlier version to roll back to.' },
+    },
+    async (c, { params, body }) => {
+      const result = await rollbackModel(c.get('deps'), params.name, c.get('actor').name, body.note);
+      await runtime.sync(true);
+      return c.json(result);
+    },
+  );
 
-  app.get('/v1/models/:name/versions/:v/compare', canRead(), async (c) => {
-    const model = param(c.req.param('name'), 'model');
-    const version = param(c.req.param('v'), 'version');
-    const q = parseQuery(c, compareQuery);
-    await runtime.flushShadowStats();
-    return c.json(await compareShadow(c.get('deps'), model, version, q));
-  });
+  route(
+    app,
+    {
+      ...common,
+      method: 'post',
+      path: '/v1/models/:name/versions/:v/shadow',
+      summary: 'Run a version as shadow of the active one (or stop)',
+      tags: ['serving'],
+      roles: ['admin'],
+      params: { name, v: version },
+      body: { schema: shadowBody },
+      responses: {
+        200: 'The version.',
+        404: 'No such model or version.',
+        409: 'The active version cannot be its own shadow.',
+      },
+    },
+    async (c, { params, body }) => {
+      const view = await setShadow(c.get('deps'), params.name, params.v, body.enabled, c.get('actor'));
+      await runtime.sync(true);
+      return c.json(view);
+    },
+  );
+
+  route(
+    app,
+    {
+      ...common,
+      method: 'delete',
+      path: '/v1/models/:name/versions/:v',
+      summary: 'Delete a version that is neither active nor shadow',
+      tags: ['serving'],
+      roles: ['admin'],
+      params: { name, v: version },
+      responses: {
+        204: 'Deleted.',
+        404: 'No such model or version.',
+        409: 'The version is active or shadow.',
+      },
+    },
+    async (c, { params }) => {
+      await deleteVersion(c.get('deps'), params.name, params.v, c.get('actor'));
+      await runtime.sync(true);
+      return c.body(null, 204);
+    },
+  );
+
+  route(
+    app,
+    {
+      ...common,
+      method: 'get',
+      path: '/v1/models/:name/versions/:v/compare',
+      summary: 'How a shadow version agrees with the active one',
+      tags: ['serving'],
+      roles: ['reviewer'],
+      params: { name, v: version },
+      query: compareQuery,
+      responses: { 200: 'Agreement and differences over the range.', 404: 'No such model or version.' },
+    },
+    async (c, { params, query }) => {
+      await runtime.flushShadowStats();
+      return c.json(await compareShadow(c.get('deps'), params.name, params.v, query));
+    },
+  );
 
   // ---- Open Inference Protocol v2 ----
-  app.get('/v2/health/live', (c) => c.json({ live: true }));
-  app.get('/v2/health/ready', (c) => {
-    const ready = runtime.unavailable.length === 0 && runtime.list().every((v) => v.runner.status().ready);
-    return c.json(
-      { ready, ...(runtime.unavailable.length ? { unavailable: runtime.unavailable } : {}) },
-      ready ? 200 : 503,
+  const oip = { ...common, tags: ['oip'] };
+  route(
+    app,
+    {
+      ...oip,
+      method: 'get',
+      path: '/v2/health/live',
+      summary: 'OIP server liveness',
+      roles: 'public',
+      responses: { 200: { description: 'Live.', schema: z.object({ live: z.literal(true) }) } },
+    },
+    (c) => c.json({ live: true }),
+  );
+  route(
+    app,
+    {
+      ...oip,
+      method: 'get',
+      path: '/v2/health/ready',
+      summary: 'OIP server readiness: every served version loaded',
+      roles: 'public',
+      responses: { 200: 'Ready.', 503: { description: 'Not ready; the versions that failed to load.' } },
+    },
+    (c) => {
+      const ready = runtime.unavailable.length === 0 && runtime.list().every((v) => v.runner.status().ready);
+      return c.json(
+        { ready, ...(runtime.unavailable.length ? { unavailable: runtime.unavailable } : {}) },
+        ready ? 200 : 503,
+      );
+    },
+  );
+  route(
+    app,
+    {
+      ...oip,
+      method: 'get',
+      path: '/v2/models/:name/ready',
+      summary: "OIP model readiness (the model's active version)",
+      roles: ['ingest', 'reviewer'],
+      params: { name },
+      responses: { 200: 'Ready.', 404: 'The model is not served here.', 503: 'Not ready.' },
+    },
+    (c, { params }) => {
+      const v = servedVersion(runtime, params.name);
+      const ready = v.runner.status().ready;
+      return c.json({ name: v.model, ready }, ready ? 200 : 503);
+    },
+  );
+  for (const path of ['/v2/models/:name', '/v2/models/:name/versions/:v'] as const) {
+    const versioned = path.endsWith(':v');
+    const params: { name: typeof name; v?: typeof version } = { name, ...(versioned ? { v: version } : {}) };
+    route(
+      app,
+      {
+        ...oip,
+        method: 'get',
+        path,
+        summary: versioned ? 'OIP metadata of one version' : "OIP metadata of the model's active version",
+        roles: ['ingest', 'reviewer'],
+        params,
+        responses: { 200: 'Name, versions, platform, inputs and outputs.', 404: 'Not served here.' },
+      },
+      async (c, { params }) => {
+        const v = servedVersion(runtime, params.name, params.v);
+        const versions = (await listVersions(c.get('deps'), params.name)).versions.map((x) => x.version);
+        return c.json(oipMetadata(v, versions));
+      },
     );
-  });
-  app.get('/v2/models/:name/ready', allow('ingest', 'reviewer'), (c) => {
-    const v = servedVersion(runtime, param(c.req.param('name') ?? '', 'model'));
-    const ready = v.runner.status().ready;
-    return c.json({ name: v.model, ready }, ready ? 200 : 503);
-  });
-  for (const path of ['/v2/models/:name', '/v2/models/:name/versions/:v']) {
-    app.get(path, allow('ingest', 'reviewer'), async (c) => {
-      const model = param(c.req.param('name') ?? '', 'model');
-      const wanted = c.req.param('v');
-      const v = servedVersion(runtime, model, wanted === undefined ? undefined : param(wanted, 'version'));
-      const versions = (await listVersions(c.get('deps'), model)).versions.map((x) => x.version);
-      return c.json(oipMetadata(v, versions));
-    });
-    app.post(`${path}/infer`, allow('ingest'), async (c) => {
-      const model = param(c.req.param('name') ?? '', 'model');
-      c.set('model', model);
-      const wanted = c.req.param('v');
-      const version = wanted === undefined ? undefined : param(wanted, 'version');
-      const v = servedVersion(runtime, model, version);
-      const raw = await parseJsonBody(c, z.unknown());
-      const request = fromOipRequest(v.manifest, raw);
-      const id = request.id ?? c.get('requestId');
-      // Monitoring logs under the server's request id: clients often reuse inference ids ("1"), which
-      // would make every later prediction a duplicate. The client's id is echoed in the answer.
-      const result = await predict(c.get('deps'), runtime, {
-        model,
-        version,
-        body: { instances: request.instances },
-        requestId: c.get('requestId'),
-      });
-      answer(c, result.model_version);
-      return c.json(toOipResponse(v.manifest, result, id));
-    });
+    route(
+      app,
+      {
+        ...oip,
+        method: 'post',
+        path: `${path}/infer`,
+        summary: versioned
+          ? 'OIP inference with one version'
+          : "OIP inference with the model's active version",
+        description:
+          "Each prediction is logged for monitoring under the server's request id; the client's id is echoed.",
+        roles: ['ingest'],
+        params,
+        logModel: 'name',
+        body: { schema: oipBody },
+        responses: {
+          200: { description: 'The OIP inference response.', headers: served },
+          404: 'Not served here.',
+          422: 'Inputs that do not fit the manifest.',
+          504: 'The model did not answer within serving.deadlineMs.',
+        },
+      },
+      async (c, { params, body: raw }) => {
+        const model = params.name;
+        const version = params.v;
+        const v = servedVersion(runtime, model, version);
+        const request = fromOipRequest(v.manifest, raw);
+        const id = request.id ?? c.get('requestId');
+        // Monitoring logs under the server's request id: clients often reuse inference ids ("1"), which
+        // would make every later prediction a duplicate. The client's id is echoed in the answer.
+        const result = await predict(c.get('deps'), runtime, {
+          model,
+          version,
+          body: { instances: request.instances },
+          requestId: c.get('requestId'),
+        });
+        answer(c, result.model_version);
+        return c.json(toOipResponse(v.manifest, result, id));
+      },
+    );
   }
   return app;
+}
+
+/**
+ * The serving routes' declarations, for the document of a process that does not serve models (it still
+ * describes them). Registering routes touches no runtime, and these handlers never run.
+ */
+export function servingDeclarations(): readonly RouteDecl[] {
+  const unused = new Proxy({} as ServingRuntime, {
+    get() {
+      throw new Error('servingDeclarations: the serving runtime is not for use');
+    },
+  });
+  return declarationsOf(servingRoutes(unused));
 }

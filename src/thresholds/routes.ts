@@ -1,8 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { allow, canRead } from '../auth/middleware.js';
 import type { AppEnv } from '../context.js';
-import { parseJsonBody } from '../http.js';
+import { route } from '../openapi/index.js';
 import { alertPolicy, putThresholds } from './service.js';
 
 const note = z.string().trim().min(1, { error: 'a note is required' }).max(10_000);
@@ -16,28 +15,49 @@ const thresholdBody = z.strictObject({
 export function thresholdRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.get('/v1/models/:model/alert-policy', canRead(), async (c) => {
-    const model = c.req.param('model');
-    c.set('model', model);
-    return c.json(await alertPolicy(c.get('deps'), model));
-  });
+  route(
+    app,
+    {
+      method: 'get',
+      path: '/v1/models/:model/alert-policy',
+      summary: "The thresholds in force for each of a model's features, and where each comes from",
+      tags: ['thresholds'],
+      roles: ['reviewer'],
+      params: { model: { description: 'The model name.' } },
+      logModel: 'model',
+      responses: { 200: 'The policy.' },
+    },
+    async (c, { params }) => c.json(await alertPolicy(c.get('deps'), params.model)),
+  );
 
-  app.put('/v1/models/:model/features/:feature/thresholds', allow(), async (c) => {
-    const body = await parseJsonBody(c, thresholdBody);
-    const model = c.req.param('model');
-    c.set('model', model);
-    return c.json(
-      await putThresholds(c.get('deps'), {
-        model,
-        feature: c.req.param('feature'),
-        psiWarning: body.psi_warning ?? null,
-        psiCritical: body.psi_critical ?? null,
-        alpha: body.alpha ?? null,
-        actor: c.get('actor').name,
-        reason: body.reason,
-      }),
-    );
-  });
+  route(
+    app,
+    {
+      method: 'put',
+      path: '/v1/models/:model/features/:feature/thresholds',
+      summary: "Set a feature's own thresholds (null: back to the default)",
+      tags: ['thresholds'],
+      roles: [],
+      params: { model: { description: 'The model name.' }, feature: { description: 'The feature name.' } },
+      logModel: 'model',
+      body: { schema: thresholdBody },
+      responses: { 200: 'The thresholds now in force for the feature.' },
+    },
+    async (c, { params, body }) => {
+      const model = params.model;
+      return c.json(
+        await putThresholds(c.get('deps'), {
+          model,
+          feature: params.feature,
+          psiWarning: body.psi_warning ?? null,
+          psiCritical: body.psi_critical ?? null,
+          alpha: body.alpha ?? null,
+          actor: c.get('actor').name,
+          reason: body.reason,
+        }),
+      );
+    },
+  );
 
   return app;
 }

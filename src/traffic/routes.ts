@@ -1,8 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { canRead } from '../auth/middleware.js';
 import type { AppEnv } from '../context.js';
-import { parseQuery } from '../http.js';
+import { route } from '../openapi/index.js';
 import { timeParam } from '../time.js';
 import { trafficSeries } from './service.js';
 
@@ -25,29 +24,40 @@ const durationParam = z.string().transform((v, ctx) => {
   return ms;
 });
 
+const time = timeParam.describe('RFC 3339 time or epoch milliseconds');
 const trafficQuery = z.strictObject({
-  from: timeParam.optional(),
-  to: timeParam.optional(),
+  from: time.optional(),
+  to: time.optional(),
   model_version: z.string().min(1).optional(),
-  bucket: durationParam.optional(),
+  bucket: durationParam.optional().describe('Bucket width: 15m, 1h, 1d or milliseconds (at most 3650d).'),
 });
 
 export function trafficRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.get('/v1/models/:model/traffic', canRead(), async (c) => {
-    const model = c.req.param('model');
-    c.set('model', model);
-    const q = parseQuery(c, trafficQuery);
-    return c.json(
-      await trafficSeries(c.get('deps'), model, {
-        from: q.from,
-        to: q.to,
-        modelVersion: q.model_version,
-        bucket: q.bucket,
-      }),
-    );
-  });
+  route(
+    app,
+    {
+      method: 'get',
+      path: '/v1/models/:model/traffic',
+      summary: "A model's request rate, latency percentiles and error rate per bucket",
+      tags: ['traffic'],
+      roles: ['reviewer'],
+      params: { model: { description: 'The model name.' } },
+      logModel: 'model',
+      query: trafficQuery,
+      responses: { 200: 'The series.' },
+    },
+    async (c, { params, query: q }) =>
+      c.json(
+        await trafficSeries(c.get('deps'), params.model, {
+          from: q.from,
+          to: q.to,
+          modelVersion: q.model_version,
+          bucket: q.bucket,
+        }),
+      ),
+  );
 
   return app;
 }

@@ -223,7 +223,11 @@ describe('report routes', () => {
     const preview = await t.app.request('/v1/reports/preview?schedule=daily');
     expect(preview.status).toBe(200);
     expect(preview.headers.get('content-type')).toMatch(/text\/html/);
-    expect(await preview.text()).toContain('all quiet: no drift in 2 models');
+    const previewHtml = await preview.text();
+    expect(previewHtml).toContain('all quiet: no drift in 2 models');
+    // The charts are inline for a browser (the traffic sparkline), no cid: left unresolved.
+    expect(previewHtml).toMatch(/src="data:image\/png;base64,/);
+    expect(previewHtml).not.toContain('src="cid:');
     expect((await t.app.request('/v1/reports/preview?schedule=nope')).status).toBe(404);
 
     const sent = await postJson(t.app, '/v1/reports/daily/send', {});
