@@ -362,7 +362,11 @@ export const configSchema = z.strictObject({
       // No tokens: the API is open (allowed only on loopback unless --insecure).
       tokens: z.array(token).default([]),
       // How long a web UI sign-in lasts (the session cookie and its stored row).
-      sessionTtl: duration.default(12 * 3_600_000),
+      sessionTtl: duration
+        .refine((ms) => ms >= 60_000 && ms <= 30 * 86_400_000, {
+          error: 'a session lasts between 1m and 30d',
+        })
+        .default(12 * 3_600_000),
     })
     .prefault({}),
   metrics: z

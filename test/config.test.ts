@@ -128,6 +128,17 @@ describe('loadConfig: precedence file < env < overrides', () => {
 });
 
 describe('loadConfig: problems', () => {
+  it('bounds auth.sessionTtl between a minute and 30 days', async () => {
+    for (const ttl of ['30s', '31d']) {
+      const path = file(`ttl-${ttl}.yaml`, `auth:\n  sessionTtl: ${ttl}\n`);
+      expect(problemsOf({ file: path, env: {} })).toEqual([
+        expect.stringContaining('auth.sessionTtl: a session lasts between 1m and 30d'),
+      ]);
+    }
+    const ok = file('ttl-ok.yaml', 'auth:\n  sessionTtl: 8h\n');
+    expect(loadConfig({ file: ok, env: {} }).auth.sessionTtl).toBe(8 * 3_600_000);
+  });
+
   it('reports YAML syntax errors with the file name', async () => {
     const path = file('bad.yaml', 'server: [\n  port: 1\n');
     const problems = problemsOf({ file: path, env: {} });

@@ -9,6 +9,7 @@ import { isServed, previousVersion as previousServedVersion } from '../serving/v
 import type { ActivationRow, AlertDecision, AlertRow, Tx } from '../store/index.js';
 import { setThresholds, thresholdsFor } from '../thresholds/service.js';
 import type { AlertView, RetrainRequestView } from '../views.js';
+import { checkLength } from './limits.js';
 import { TRANSITIONS } from './policy.js';
 import { notify } from './raise.js';
 import { type ChangeInput, changeAlert, loadForChange, requireStatus } from './review.js';
@@ -255,6 +256,7 @@ export async function previewDecision(
 
 /** Records a reviewer's decision and carries out its effect. */
 export async function decideAlert(deps: Deps, input: DecisionInput): Promise<DecisionOutcome> {
+  checkLength('note', input.note);
   const now = deps.clock();
   const outcome: Omit<DecisionOutcome, 'alert'> = {};
   let newBaselineId: number | undefined;

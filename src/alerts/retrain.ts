@@ -3,6 +3,7 @@ import { ApiError } from '../errors.js';
 import { isServed } from '../serving/versions.js';
 import type { RetrainRow, RetrainStatus } from '../store/index.js';
 import type { RetrainRequestView } from '../views.js';
+import { checkLength } from './limits.js';
 import { notify } from './raise.js';
 import { retrainView } from './views.js';
 
@@ -22,6 +23,7 @@ export async function createRetrainRequest(
   deps: Deps,
   input: { model: string; modelVersion: string; alertIds: number[]; actor: string; reason: string },
 ): Promise<RetrainRequestView> {
+  checkLength('note', input.reason);
   const now = deps.clock();
   return deps.store.tx(async (tx) => {
     const alerts = [];
@@ -73,6 +75,8 @@ export async function updateRetrainStatus(
     version?: number | undefined;
   },
 ): Promise<RetrainRequestView> {
+  checkLength('produced_version', input.producedVersion);
+  checkLength('note', input.note);
   const now = deps.clock();
   return deps.store.tx(async (tx) => {
     const current = await tx.alerts.getRetrain(input.id);

@@ -3,6 +3,7 @@ import { type FeatureHistogram, featureHistogram } from '../drift/service.js';
 import { ApiError } from '../errors.js';
 import type { AlertChange, AlertFilter, AlertRow, Tx } from '../store/index.js';
 import type { AlertView, RetrainRequestView } from '../views.js';
+import { checkLength } from './limits.js';
 import { TRANSITIONS } from './policy.js';
 import { notify } from './raise.js';
 import { alertView, retrainView } from './views.js';
@@ -78,6 +79,8 @@ export async function assignAlert(
   deps: Deps,
   input: ChangeInput & { assignee: string | null; note?: string | undefined },
 ): Promise<AlertView> {
+  checkLength('assignee', input.assignee);
+  checkLength('note', input.note);
   const now = deps.clock();
   return deps.store.tx(async (tx) => {
     const current = await loadForChange(tx, input.id, input.version);
@@ -101,6 +104,7 @@ export async function ackAlert(
   deps: Deps,
   input: ChangeInput & { note?: string | undefined },
 ): Promise<AlertView> {
+  checkLength('note', input.note);
   const now = deps.clock();
   return deps.store.tx(async (tx) => {
     const current = await loadForChange(tx, input.id, input.version);
@@ -126,6 +130,7 @@ export async function ackAlert(
 }
 
 export async function commentAlert(deps: Deps, input: { id: number; actor: string; text: string }) {
+  checkLength('text', input.text);
   const now = deps.clock();
   await deps.store.tx(async (tx) => {
     const current = await tx.alerts.get(input.id);
@@ -148,6 +153,7 @@ export async function closeAlert(
   deps: Deps,
   input: ChangeInput & { note?: string | undefined },
 ): Promise<AlertView> {
+  checkLength('note', input.note);
   const now = deps.clock();
   return deps.store.tx(async (tx) => {
     const current = await loadForChange(tx, input.id, input.version);

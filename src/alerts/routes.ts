@@ -7,6 +7,7 @@ import { route, typed } from '../openapi/index.js';
 import { bodyTime } from '../time.js';
 import type { AlertView, RetrainRequestView } from '../views.js';
 import { decideAlert } from './decisions.js';
+import { TEXT_LIMITS } from './limits.js';
 import { createRetrainRequest, listRetrainRequests, updateRetrainStatus } from './retrain.js';
 import { ackAlert, alertDetail, assignAlert, closeAlert, commentAlert, listAlerts } from './review.js';
 
@@ -47,18 +48,18 @@ const version = z
   .positive()
   .optional()
   .describe('The alert version you saw (or send If-Match): required to change an alert.');
-const note = z.string().trim().min(1, { error: 'a note is required' }).max(10_000);
+const note = z.string().trim().min(1, { error: 'a note is required' }).max(TEXT_LIMITS.note);
 
 const assignBody = z.strictObject({
-  assignee: z.string().min(1).max(100).nullable(),
-  note: z.string().max(10_000).optional(),
+  assignee: z.string().min(1).max(TEXT_LIMITS.assignee).nullable(),
+  note: z.string().max(TEXT_LIMITS.note).optional(),
   version,
 });
-const ackBody = z.strictObject({ note: z.string().max(10_000).optional(), version });
+const ackBody = z.strictObject({ note: z.string().max(TEXT_LIMITS.note).optional(), version });
 const commentBody = z.strictObject({
-  text: z.string().trim().min(1, { error: 'text must not be empty' }).max(10_000),
+  text: z.string().trim().min(1, { error: 'text must not be empty' }).max(TEXT_LIMITS.text),
 });
-const closeBody = z.strictObject({ note: z.string().max(10_000).optional(), version });
+const closeBody = z.strictObject({ note: z.string().max(TEXT_LIMITS.note).optional(), version });
 const decisionBody = z.strictObject({
   decision: z.enum(['retrain', 'accept_shift', 'rollback', 'false_positive', 'snooze']),
   note,
@@ -75,8 +76,8 @@ const retrainBody = z.strictObject({
 });
 const retrainStatusBody = z.strictObject({
   status: z.enum(['requested', 'accepted', 'in_progress', 'done', 'rejected']),
-  produced_version: z.string().min(1).max(256).optional(),
-  note: z.string().max(10_000).optional(),
+  produced_version: z.string().min(1).max(TEXT_LIMITS.produced_version).optional(),
+  note: z.string().max(TEXT_LIMITS.note).optional(),
   version,
 });
 const retrainQuery = z.strictObject({

@@ -105,11 +105,25 @@ td.spark svg { width: 140px; }
 `;
 
 const JS = `
-// Keyboard triage on lists with rows marked data-row: j/k (or arrows) move, Enter or o opens, / focuses the
-// first filter. Ignored while typing in a field.
+// Keyboard triage on lists with rows marked data-row: j/k (or arrows) move, o opens, / focuses the first
+// filter; on an alert, a focuses "Assign to me" and d the decision. Ignored while typing in a field, and
+// switched off (remembered in this browser) with the button marked data-shortcuts-toggle.
 (function () {
+  var KEY = 'driftwatch-shortcuts';
+  var on = true;
+  try { on = window.localStorage.getItem(KEY) !== 'off'; } catch (e) {}
+  Array.prototype.forEach.call(document.querySelectorAll('[data-shortcuts-toggle]'), function (b) {
+    function label() { b.textContent = on ? 'Turn keyboard shortcuts off' : 'Turn keyboard shortcuts on'; b.setAttribute('aria-pressed', on ? 'false' : 'true'); }
+    b.hidden = false;
+    label();
+    b.addEventListener('click', function () {
+      on = !on;
+      try { window.localStorage.setItem(KEY, on ? 'on' : 'off'); } catch (e) {}
+      label();
+    });
+  });
   var rows = Array.prototype.slice.call(document.querySelectorAll('tr[data-row]'));
-  function typing(e) { var t = e.target; return t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable); }
+  function typing(e) { var t = e.target; return t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.tagName === 'BUTTON' || t.isContentEditable); }
   var at = -1;
   function select(i) {
     if (rows.length === 0) return;
@@ -119,17 +133,13 @@ const JS = `
     if (link) link.focus();
   }
   document.addEventListener('keydown', function (e) {
-    if (e.altKey || e.ctrlKey || e.metaKey || typing(e)) return;
+    if (!on || e.altKey || e.ctrlKey || e.metaKey || typing(e)) return;
     if (e.key === 'j' || (e.key === 'ArrowDown' && at >= 0)) { select(at + 1); e.preventDefault(); }
     else if (e.key === 'k' || (e.key === 'ArrowUp' && at >= 0)) { select(at - 1); e.preventDefault(); }
     else if ((e.key === 'o') && at >= 0) { var l = rows[at].querySelector('a[data-open]'); if (l) l.click(); }
     else if (e.key === '/') { var f = document.querySelector('[data-filter]'); if (f) { f.focus(); e.preventDefault(); } }
     else if (e.key === 'a') { var a = document.getElementById('assign-me'); if (a) { a.focus(); e.preventDefault(); } }
     else if (e.key === 'd') { var d = document.getElementById('decision'); if (d) { d.focus(); e.preventDefault(); } }
-  });
-  // Filters apply as soon as a select changes (the Apply button stays for use without a script).
-  Array.prototype.forEach.call(document.querySelectorAll('form.filters select'), function (s) {
-    s.addEventListener('change', function () { s.form.submit(); });
   });
 })();
 `;

@@ -1,11 +1,12 @@
 import type { Context, MiddlewareHandler } from 'hono';
+import { deleteCookie } from 'hono/cookie';
 import type { Child } from 'hono/jsx';
 import { readBody } from '../body-limit.js';
 import type { Role } from '../config.js';
 import type { Actor, AppEnv } from '../context.js';
 import { ApiError } from '../errors.js';
 import { type Flash, Layout, type Section } from './layout.js';
-import { csrfMatches, type UiState, uiState } from './session.js';
+import { csrfMatches, SESSION_COOKIE, type UiState, uiState } from './session.js';
 
 // What every UI page and form handler uses: the browser's state, role checks that answer with a page
 // (or a redirect to sign in), the parsed form of a POST, and rendering inside the layout.
@@ -54,12 +55,24 @@ export function uiMiddleware(): MiddlewareHandler<UiEnv> {
     if (ui.actor) c.set('actor', ui.actor);
     if (c.req.method === 'POST') {
       const origin = c.req.header('origin');
-      if (origin !== undefined && origin !== 'null' && !requestOrigins(c).includes(origin)) {
+      // An opaque origin ("null": a sandboxed frame, a data: page) is another origin too.
+      if (origin !== undefined && !requestOrigins(c).includes(origin)) {
         return refuseForm(c, `the form was sent from ${origin}, not from this driftwatch`);
       }
       const text = await readBody(c.req.raw, FORM_LIMIT);
       const form = new URLSearchParams(text);
       c.set('form', form);
+      // A form from a page whose session has since ended carries that session's token: nothing can be done
+      // without a session anyway, so say so (sign-out simply completes) instead of refusing it as forged.
+      if (ui.ended && c.req.path !== '/ui/login') {
+        if (c.req.path === '/ui/logout') {
+          deleteCookie(c, SESSION_COOKIE, { path: '/' });
+          return c.redirect('/ui/login', 303);
+        }
+        const res = await sessionEnded(c);
+        for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.headers.set(k, v);
+        return res;
+      }
       if (!csrfMatches(ui.csrf, form.get('_csrf'))) {
         return refuseForm(c, 'the form carried no valid CSRF token (it may be from an earlier sign-in)');
       }
@@ -76,13 +89,22 @@ async function refuseForm(c: UiContext, why: string) {
     <>
       <p>driftwatch did not act on this form: {why}.</p>
       <p>
-        Nothing was changed. Go back, reload the page and send the form again.{' '}
-        <a href={c.req.header('referer')?.startsWith('/') ? c.req.header('referer') : '/ui'}>Back</a>
+        Nothing was changed. Go back, reload the page and send the form again. <a href={backTo(c)}>Back</a>
       </p>
     </>,
   );
   for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.headers.set(k, v);
   return res;
+}
+
+/** The same-site page a form came from (its Referer), else the overview. */
+function backTo(c: UiContext): string {
+  try {
+    const ref = new URL(c.req.header('referer') ?? '');
+    return requestOrigins(c).includes(ref.origin) ? safeNext(ref.pathname + ref.search) : '/ui';
+  } catch {
+    return '/ui';
+  }
 }
 
 /** Renders `body` inside the layout. */
@@ -137,14 +159,7 @@ export function needs(...roles: Role[]): MiddlewareHandler<UiEnv> {
         );
       }
       if (c.req.method === 'GET') return c.redirect(`/ui/login?next=${encodeURIComponent(back)}`, 303);
-      return page(
-        c,
-        { title: 'Sign in required', section: 'none', status: 401 },
-        <p>
-          Your session has ended. <a href={`/ui/login?next=${encodeURIComponent(safeNext(back))}`}>Sign in</a>{' '}
-          and send the form again.
-        </p>,
-      );
+      return sessionEnded(c);
     }
     if (!allowed(ui.actor, roles)) {
       return page(
@@ -162,6 +177,25 @@ export function needs(...roles: Role[]): MiddlewareHandler<UiEnv> {
 
 const escapeAttr = (v: string) =>
   v.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+
+/** The page for a form sent without a live session: sign in (and come back) and send it again. */
+function sessionEnded(c: UiContext): Promise<Response> {
+  const referer = c.req.header('referer');
+  let back = '/ui';
+  try {
+    if (referer) back = safeNext(new URL(referer).pathname + new URL(referer).search);
+  } catch {
+    back = '/ui';
+  }
+  return page(
+    c,
+    { title: 'Sign in required', section: 'none', status: 401 },
+    <p>
+      Your session has ended, so nothing was changed.{' '}
+      <a href={`/ui/login?next=${encodeURIComponent(back)}`}>Sign in</a> and send the form again.
+    </p>,
+  );
+}
 
 export function allowed(actor: Actor | null, roles: Role[]): boolean {
   return actor !== null && (actor.role === 'admin' || roles.includes(actor.role));

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { ApiError } from '../errors.js';
 import { ASSETS, type AssetName } from './assets.js';
-import { needs, page, safeNext, type UiContext, type UiEnv, uiMiddleware } from './kit.js';
+import { idParam, needs, page, safeNext, type UiContext, type UiEnv, uiMiddleware } from './kit.js';
 import { Csrf } from './layout.js';
 import { registerAlertPages } from './pages/alerts.js';
 import { registerBrowsePages } from './pages/browse.js';
@@ -51,6 +51,11 @@ export function uiRoutes(): Hono<UiEnv> {
     return c.redirect('/ui/login', 303);
   });
 
+  // Notifications and report mail link a retrain request here (see notifications/payloads.ts).
+  ui.get('/retrain-requests/:id', needs('reviewer'), (c) =>
+    c.redirect(`/ui/retrain#retrain-${idParam(c)}`, 303),
+  );
+
   registerBrowsePages(ui);
   registerAlertPages(ui);
 
@@ -66,7 +71,7 @@ export function uiRoutes(): Hono<UiEnv> {
 
   ui.onError((err, c) => {
     if (err instanceof ApiError) {
-      const status = err.status === 404 ? 404 : err.status === 413 ? 413 : err.status === 403 ? 403 : 400;
+      const status = ([403, 404, 409, 413, 422, 503] as const).find((s) => s === err.status) ?? 400;
       return page(
         c,
         { title: status === 404 ? 'Not found' : 'Request refused', section: 'none', status },

@@ -24,6 +24,8 @@ export interface UiState {
   open: boolean;
   /** The stored session's id hash, when signed in. */
   session: string | null;
+  /** The browser sent a session cookie that no longer holds (expired, signed out, token rotated). */
+  ended?: boolean;
 }
 
 const random = (): string => randomBytes(32).toString('base64url');
@@ -60,6 +62,7 @@ export async function uiState(c: Context, deps: AppDeps): Promise<UiState> {
     const row = await deps.store.read((tx) => tx.uiSessions.get(idHash, deps.clock()));
     const actor = row ? table.sessionActor(row.tokenName, row.tokenFingerprint) : null;
     if (row && actor) return { actor, csrf: row.csrf, open: false, session: idHash };
+    return { actor: null, csrf: pre, open: false, session: null, ended: true };
   }
   return { actor: null, csrf: pre, open: false, session: null };
 }

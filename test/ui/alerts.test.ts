@@ -172,6 +172,19 @@ describe('alert detail', () => {
     expect(again).toMatch(new RegExp(`name="version" value="${Number(version) + 1}"`));
   });
 
+  it('keeps the API’s length limits on what is typed into a form', async () => {
+    const { m, b, id } = await withAlerts();
+    const page = `/ui/alerts/${id}`;
+    const long = await b.submitForm(page, `${page}/comment`, { text: 'x'.repeat(10_001) });
+    expect(long.status).toBe(400);
+    expect((await text(long)).plain).toContain('text: at most 10000 characters');
+    const name = await b.submitForm(page, `${page}/assign`, { assignee: 'n'.repeat(101) });
+    expect(name.status).toBe(400);
+    const after = await m.reviewer.alert(id);
+    expect(after.assignee).toBeNull();
+    expect(after.events.some((e) => e.action === 'comment')).toBe(false);
+  });
+
   it('refuses a decision without a note, naming what is missing', async () => {
     const { b, id } = await withAlerts();
     const page = `/ui/alerts/${id}`;

@@ -162,6 +162,62 @@ describe('web UI forms', () => {
     expect((await a.request('/ui')).status).toBe(200);
   });
 
+  it('answers a form from an ended session with "sign in again", and lets its sign-out complete', async () => {
+    t = makeTestApp({ auth: { tokens, sessionTtl: '1h' } });
+    const b = browser(t.app);
+    await b.signIn(REVIEWER);
+    const csrf = await b.csrfFrom('/ui');
+    t.setNow(Date.parse('2026-11-24T13:00:01Z'));
+    const res = await b.request('/ui/logout', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', referer: 'http://localhost/ui/alerts' },
+      body: new URLSearchParams({ _csrf: csrf }).toString(),
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/ui/login');
+    // Any other form: a 401 page that sends the reviewer to sign in and back, nothing changed.
+    await b.signIn(REVIEWER);
+    const csrf2 = await b.csrfFrom('/ui');
+    t.setNow(Date.parse('2026-11-24T14:30:00Z'));
+    const form = await b.request('/ui/alerts/1/comment', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        referer: 'http://localhost/ui/alerts/1',
+      },
+      body: new URLSearchParams({ _csrf: csrf2, text: 'late' }).toString(),
+    });
+    expect(form.status).toBe(401);
+    const html = await form.text();
+    expect(html).toContain('Your session has ended, so nothing was changed.');
+    expect(html).toContain('href="/ui/login?next=%2Fui%2Falerts%2F1"');
+    // Signing in again works with the dead cookie still in the browser.
+    expect(b.jar.has('dw_session')).toBe(true);
+    expect((await b.signIn(REVIEWER)).status).toBe(303);
+    expect((await b.request('/ui')).status).toBe(200);
+  });
+
+  it('refuses a form whose Origin is opaque ("null")', async () => {
+    t = makeTestApp({ auth: { tokens } });
+    const b = browser(t.app);
+    await b.signIn(ADMIN);
+    const csrf = await b.csrfFrom('/ui');
+    const res = await b.request('/ui/logout', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'null' },
+      body: new URLSearchParams({ _csrf: csrf }).toString(),
+    });
+    expect(res.status).toBe(403);
+  });
+
+  it('sends a retrain request link from a notification to its row on the retrain page', async () => {
+    t = makeTestApp();
+    const res = await t.app.request('/ui/retrain-requests/7');
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/ui/retrain#retrain-7');
+    expect((await t.app.request('/ui/retrain-requests/abc')).status).toBe(404);
+  });
+
   it('refuses a form posted from another origin even with a valid token', async () => {
     t = makeTestApp({ auth: { tokens } });
     const b = browser(t.app);

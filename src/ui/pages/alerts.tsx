@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import { type Decision, type DecisionPreview, decideAlert, previewDecision } from '../../alerts/decisions.js';
+import { TEXT_LIMITS } from '../../alerts/limits.js';
 import {
   type AlertDetail,
   ackAlert,
@@ -174,6 +175,7 @@ function snoozeTime(v: string): number {
 }
 
 interface Kept {
+  raise_thresholds?: boolean;
   note?: string;
   text?: string;
   decision?: string;
@@ -182,6 +184,7 @@ interface Kept {
 }
 
 const keptInput = (c: UiContext): Kept => ({
+  raise_thresholds: field(c, 'raise_thresholds') === 'yes',
   note: field(c, 'note'),
   text: field(c, 'text'),
   decision: field(c, 'decision'),
@@ -311,7 +314,10 @@ async function queuePage(c: UiContext) {
         {alerts.length === 0
           ? 'No alerts match.'
           : `${matching} alert${matching === 1 ? '' : 's'} match${alerts.length < matching ? `; the first ${alerts.length} are shown` : ''}, critical first, then the longest waiting.`}{' '}
-        Keys: <kbd>j</kbd>/<kbd>k</kbd> move, <kbd>o</kbd> opens, <kbd>/</kbd> filters.
+        Keys: <kbd>j</kbd>/<kbd>k</kbd> move, <kbd>o</kbd> opens, <kbd>/</kbd> filters.{' '}
+        <button type="button" data-shortcuts-toggle hidden>
+          Keyboard shortcuts
+        </button>
       </p>
       {alerts.length > 0 ? <QueueTable alerts={alerts} now={now} /> : null}
     </>,
@@ -642,7 +648,7 @@ function charts(
           : [],
       }),
       caption: isDrift
-        ? `PSI of ${a.feature} in every evaluated ${trendKind} window from two days before the alert, with the thresholds in force.`
+        ? `PSI of ${a.feature} in every evaluated ${trendKind} window from two days before the alert to two days after it was last seen, with the thresholds in force.`
         : 'The measure in each window that attached evidence to this alert.',
     });
   }
@@ -661,8 +667,11 @@ async function trendOf(
 ): Promise<{ points: { x: number; y: number }[]; kind: string }> {
   const kind = a.evidence[0]?.window_kind ?? 'bucket';
   if (a.kind === 'drift' || a.kind === 'prediction_drift') {
+    // Newest first within the limit: bounded to two days either side of the alert, so the windows shown
+    // are the alert's own even when the feature has been evaluated for long since.
     const results = await driftSeries(c.get('deps'), a.model, {
       from: Date.parse(a.first_seen) - 2 * 86_400_000,
+      to: Date.parse(a.last_seen) + 2 * 86_400_000,
       kind: kind === 'rolling' || kind === 'bucket' ? kind : undefined,
       modelVersion: a.model_version ?? undefined,
       limit: TREND_WINDOWS,
@@ -808,6 +817,7 @@ async function detailPage(
                     type="text"
                     value={kept.assignee ?? a.assignee ?? ''}
                     placeholder="a name; empty to unassign"
+                    maxlength={TEXT_LIMITS.assignee}
                   />
                 </div>
                 <button type="submit">Save assignee</button>{' '}
@@ -841,7 +851,7 @@ async function detailPage(
             <Csrf ui={c.get('ui')} />
             <div class="field">
               <label for="comment">Comment</label>
-              <textarea id="comment" name="text" required>
+              <textarea id="comment" name="text" required maxlength={TEXT_LIMITS.text}>
                 {kept.text ?? ''}
               </textarea>
             </div>
@@ -998,7 +1008,7 @@ function DecisionForm(props: { a: AlertDetail; c: UiContext; kept: Kept }) {
       </fieldset>
       <div class="field">
         <label for="decision-note">Note (required: why, for the audit trail)</label>
-        <textarea id="decision-note" name="note" required>
+        <textarea id="decision-note" name="note" required maxlength={TEXT_LIMITS.note}>
           {kept.note ?? ''}
         </textarea>
       </div>
@@ -1008,7 +1018,13 @@ function DecisionForm(props: { a: AlertDetail; c: UiContext; kept: Kept }) {
       </div>
       {a.kind === 'drift' || a.kind === 'prediction_drift' ? (
         <div class="choice">
-          <input type="checkbox" id="raise-thresholds" name="raise_thresholds" value="yes" />
+          <input
+            type="checkbox"
+            id="raise-thresholds"
+            name="raise_thresholds"
+            value="yes"
+            checked={kept.raise_thresholds === true}
+          />
           <label for="raise-thresholds">
             With False positive: raise this feature’s PSI thresholds above the peak
           </label>

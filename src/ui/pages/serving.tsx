@@ -109,7 +109,10 @@ async function versionsPage(c: UiContext, flash: Flash | null, status: 200 | 409
                           action={`${versionsPath(model)}/${encodeURIComponent(v.version)}/activate`}
                         >
                           <Csrf ui={ui} />
-                          <button type="submit">{v.state === 'shadow' ? 'Promote' : 'Activate'}…</button>
+                          <button type="submit">
+                            {v.state === 'shadow' ? 'Promote' : 'Activate'}…
+                            <span class="sr-only"> version {v.version}</span>
+                          </button>
                         </form>
                         <form
                           method="post"
@@ -123,6 +126,7 @@ async function versionsPage(c: UiContext, flash: Flash | null, status: 200 | 409
                           />
                           <button type="submit">
                             {v.state === 'shadow' ? 'Stop shadow' : 'Run in shadow'}…
+                            <span class="sr-only"> version {v.version}</span>
                           </button>
                         </form>
                       </div>
@@ -223,7 +227,9 @@ async function baselinesPage(c: UiContext, flash: Flash | null, status: 200 | 40
                     {b.active ? null : (
                       <form method="post" action={`${baselinesPath(model)}/${b.id}/activate`}>
                         <Csrf ui={ui} />
-                        <button type="submit">Activate…</button>
+                        <button type="submit">
+                          Activate…<span class="sr-only"> baseline {b.id}</span>
+                        </button>
                       </form>
                     )}
                   </td>
