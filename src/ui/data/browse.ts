@@ -126,8 +126,7 @@ export function kindParam(v: string | undefined): WindowKind | undefined {
 }
 
 /** True when some feature of the result got a verdict (enough values in the window). */
-const judged = (r: DriftResult | undefined): boolean =>
-  r !== undefined && r.features.some((f) => f.drifted !== null);
+const judged = (r: DriftResult | undefined): boolean => r?.features.some((f) => f.drifted !== null) === true;
 
 /**
  * The newest MAX_WINDOWS results of one version, of `kind` when given. Otherwise closed buckets, unless the
