@@ -313,7 +313,7 @@ export interface AlertFilter {
   assignee?: string | undefined;
   kind?: AlertKind | undefined;
   limit: number;
-  /** `recent` (default): last seen first. `triage`: critical before warning, then the oldest first. */
+  /** `recent` (default): last seen first. `triage`: critical before warning, then the longest waiting (raised first). */
   order?: 'recent' | 'triage' | undefined;
 }
 

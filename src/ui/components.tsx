@@ -33,10 +33,22 @@ export function StatusBadge(props: { status: string }) {
   return <span class={`badge ${STATUS[props.status] ?? 'neutral'}`}>{props.status}</span>;
 }
 
-/** "3 h ago" with the exact time as the element's datetime and title. */
-export function Ago(props: { at: string | number | null; now: number }) {
+/**
+ * "3 h ago" with the exact time as the element's datetime and title. `past` clamps to now: a window's end
+ * lies in the future while the window is still open, which reads as "now", not "in 40 min".
+ */
+export function Ago(props: { at: string | number | null; now: number; past?: boolean }) {
   if (props.at === null) return <span class="muted">—</span>;
-  const t = typeof props.at === 'number' ? props.at : Date.parse(props.at);
+  const raw = typeof props.at === 'number' ? props.at : Date.parse(props.at);
+  const t = props.past ? Math.min(raw, props.now) : raw;
+  if (props.past && raw >= props.now) {
+    const iso = new Date(raw).toISOString();
+    return (
+      <time datetime={iso} title={`window open until ${iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}`}>
+        now
+      </time>
+    );
+  }
   const iso = new Date(t).toISOString();
   return (
     <time datetime={iso} title={iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}>
@@ -70,6 +82,21 @@ export function num(v: number | null | undefined, digits = 3): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
   if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
   return v.toFixed(digits);
+}
+
+/** A p-value: exponent notation below 0.001, so tiny values do not all read 0.000. */
+export function pval(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  return v !== 0 && v < 0.001 ? v.toExponential(2) : v.toFixed(3);
+}
+
+/** "2026-11-30 14:00 – 15:00 UTC", with the end's date only when it differs. */
+export function span(from: string | number, to: string | number): string {
+  const a = utc(from);
+  const b = utc(to);
+  return a.slice(0, 10) === b.slice(0, 10)
+    ? `${a.slice(0, 16)} – ${b.slice(11)}`
+    : `${a.slice(0, 16)} – ${b}`;
 }
 
 export function pct(v: number | null | undefined, digits = 1): string {

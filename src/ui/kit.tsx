@@ -226,7 +226,7 @@ export function explain(err: ApiError): Flash {
         body: (
           <p>
             Nothing you sent was applied. The page below shows the alert as it is now; your note is kept in
-            the form — check the audit trail, then send it again if it still applies. ({err.message})
+            the form — check the audit trail, then send it again if it still applies.
           </p>
         ),
       };

@@ -36,7 +36,7 @@ describe('alert queue', () => {
     expect(res.status).toBe(200);
     const { html, plain } = await text(res);
     expect(html).toContain(`href="/ui/alerts/${id}"`);
-    expect(plain).toMatch(/critical, in review 1/);
+    expect(plain).toMatch(/critical, awaiting decision 1/);
     expect(plain).toContain('feature drift · x');
     // Labelled filters.
     for (const f of ['f-status', 'f-severity', 'f-model', 'f-kind', 'f-assignee']) {
@@ -170,6 +170,41 @@ describe('alert detail', () => {
     expect((await m.reviewer.alert(id)).status).toBe('acknowledged');
     // The page's forms carry the new version, so sending again works.
     expect(again).toMatch(new RegExp(`name="version" value="${Number(version) + 1}"`));
+  });
+
+  it('waits for decisions by default: a decided alert leaves the default queue but stays under "not closed"', async () => {
+    const { m, b, id } = await withAlerts();
+    const page = `/ui/alerts/${id}`;
+    // An open, still-firing alert cannot be closed yet: no close form, a hint instead.
+    const before = await text(await b.request(page));
+    expect(before.html).not.toContain(`action="${page}/close"`);
+    expect(before.plain).toContain('Closing comes after a decision');
+    const decided = await b.submitForm(page, `${page}/decide`, {
+      decision: 'retrain',
+      note: 'retrain it',
+      confirm: 'yes',
+    });
+    expect(decided.status).toBe(303);
+    expect((await m.reviewer.alert(id)).status).toBe('decided');
+    expect((await text(await b.request('/ui/alerts'))).html).not.toContain(`href="${page}" data-open`);
+    expect((await text(await b.request('/ui/alerts?status=active'))).html).toContain(
+      `href="${page}" data-open`,
+    );
+    // Now it can be closed.
+    expect((await text(await b.request(page))).html).toContain(`action="${page}/close"`);
+  });
+
+  it('goes back from a confirmation to the form with the decision and note as typed', async () => {
+    const { b, id } = await withAlerts();
+    const page = `/ui/alerts/${id}`;
+    const confirm = await text(
+      await b.submitForm(page, `${page}/decide`, { decision: 'false_positive', note: 'sensor recalibrated' }),
+    );
+    const back = /href="([^"]+)"[^>]*>\s*Back to the form/.exec(confirm.html)?.[1]?.replaceAll('&amp;', '&');
+    expect(back).toBeDefined();
+    const form = await text(await b.request(back as string));
+    expect(form.html).toMatch(/id="decision-false_positive" value="false_positive" checked/);
+    expect(form.html).toContain('sensor recalibrated</textarea>');
   });
 
   it('keeps the API’s length limits on what is typed into a form', async () => {

@@ -194,7 +194,9 @@ describe('feature page', () => {
     const x = oldest.features.find((f) => f.feature === 'x');
     const html = await b.html(`/ui/models/m/features/x?from=${oldest.window.from}&to=${oldest.window.to}`);
     const text = textOf(html);
-    expect(text).toContain(`Window ${oldest.window.from.slice(0, 16).replace('T', ' ')} UTC`);
+    expect(text).toContain(
+      `Window ${oldest.window.from.slice(0, 16).replace('T', ' ')} – ${oldest.window.to.slice(11, 16)} UTC`,
+    );
     expect(text).toContain(`PSI ${x?.psi?.toFixed(3)}`);
     expect(html).toContain('aria-current="true"');
   });

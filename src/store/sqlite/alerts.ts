@@ -131,7 +131,7 @@ export class SqliteAlerts implements AlertStore {
         ...(f.order === 'triage'
           ? [
               sql`CASE ${alerts.severity} WHEN 'critical' THEN 0 ELSE 1 END`,
-              asc(alerts.firstSeen),
+              asc(alerts.createdAt),
               asc(alerts.id),
             ]
           : [desc(alerts.lastSeen), desc(alerts.id)]),

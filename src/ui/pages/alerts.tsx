@@ -17,7 +17,7 @@ import { ApiError } from '../../errors.js';
 import type { AlertCount, AlertKind, AlertSeverity, AlertStatus } from '../../store/index.js';
 import { type ThresholdSource, thresholdsFor, trafficThresholds } from '../../thresholds/service.js';
 import type { AlertView } from '../../views.js';
-import { Ago, Chart, num, pct, SeverityBadge, StatusBadge, uiPath, utc } from '../components.js';
+import { Ago, Chart, num, pct, SeverityBadge, StatusBadge, span, uiPath, utc } from '../components.js';
 import { explain, field, idParam, needs, page, type UiContext, type UiEnv } from '../kit.js';
 import { Csrf, type Flash } from '../layout.js';
 
@@ -27,6 +27,8 @@ import { Csrf, type Flash } from '../layout.js';
 
 const STATUSES: AlertStatus[] = ['open', 'acknowledged', 'snoozed', 'decided', 'closed'];
 const ACTIVE: AlertStatus[] = ['open', 'acknowledged', 'snoozed', 'decided'];
+/** Waiting for a decision: the queue's default and its headline counts (as on the overview). */
+const UNDECIDED: AlertStatus[] = ['open', 'acknowledged'];
 const KINDS: AlertKind[] = ['drift', 'prediction_drift', 'data_quality', 'latency', 'error_rate'];
 const QUEUE_LIMIT = 200;
 
@@ -74,7 +76,9 @@ export function registerAlertPages(ui: Hono<UiEnv>): void {
   ui.get('/alerts', needs('reviewer'), queuePage);
   ui.get('/alerts/:id', needs('reviewer'), async (c) => {
     const done = DONE[c.req.query('done') ?? ''];
-    return detailPage(c, idParam(c), done ? { kind: 'ok', title: done } : null);
+    // Back from a confirmation page: the decision and note as they were typed.
+    const kept: Kept = { decision: c.req.query('decision') ?? '', note: c.req.query('note') ?? '' };
+    return detailPage(c, idParam(c), done ? { kind: 'ok', title: done } : null, 200, kept);
   });
 
   // Each form: carry out the change, then Post/Redirect/Get back to the alert; an API refusal is shown on
@@ -206,15 +210,17 @@ interface QueueFilter {
 
 function queueFilter(c: UiContext): QueueFilter {
   const q = c.req.query();
-  const statusParam = q.status && q.status !== '' ? q.status : 'active';
+  const statusParam = q.status && q.status !== '' ? q.status : 'undecided';
   const status =
-    statusParam === 'active'
-      ? ACTIVE
-      : statusParam === 'all'
-        ? STATUSES
-        : STATUSES.includes(statusParam as AlertStatus)
-          ? [statusParam as AlertStatus]
-          : ACTIVE;
+    statusParam === 'undecided'
+      ? UNDECIDED
+      : statusParam === 'active'
+        ? ACTIVE
+        : statusParam === 'all'
+          ? STATUSES
+          : STATUSES.includes(statusParam as AlertStatus)
+            ? [statusParam as AlertStatus]
+            : UNDECIDED;
   const severity = q.severity === 'critical' || q.severity === 'warning' ? q.severity : undefined;
   const kind = KINDS.includes(q.kind as AlertKind) ? (q.kind as AlertKind) : undefined;
   const model = q.model?.trim() || undefined;
@@ -252,13 +258,16 @@ async function queuePage(c: UiContext) {
         <div>
           <label for="f-status">Status</label>
           <select id="f-status" name="status" data-filter>
-            {[['active', 'in review (not closed)'], ...STATUSES.map((s) => [s, s]), ['all', 'all']].map(
-              ([v, l]) => (
-                <option value={v} selected={f.statusParam === v}>
-                  {l}
-                </option>
-              ),
-            )}
+            {[
+              ['undecided', 'awaiting a decision'],
+              ['active', 'not closed'],
+              ...STATUSES.map((s) => [s, s]),
+              ['all', 'all'],
+            ].map(([v, l]) => (
+              <option value={v} selected={f.statusParam === v}>
+                {l}
+              </option>
+            ))}
           </select>
         </div>
         <div>
@@ -342,11 +351,15 @@ function QueueCounts(props: { counts: AlertCount[]; filter: QueueFilter }) {
   };
   const cards: { label: string; n: number; href: string }[] = [
     {
-      label: 'critical, in review',
-      n: countOf(counts, ACTIVE, 'critical'),
-      href: link('active', 'critical'),
+      label: 'critical, awaiting decision',
+      n: countOf(counts, UNDECIDED, 'critical'),
+      href: link('undecided', 'critical'),
     },
-    { label: 'warning, in review', n: countOf(counts, ACTIVE, 'warning'), href: link('active', 'warning') },
+    {
+      label: 'warning, awaiting decision',
+      n: countOf(counts, UNDECIDED, 'warning'),
+      href: link('undecided', 'warning'),
+    },
     { label: 'open', n: countOf(counts, ['open']), href: link('open') },
     { label: 'acknowledged', n: countOf(counts, ['acknowledged']), href: link('acknowledged') },
     { label: 'snoozed', n: countOf(counts, ['snoozed']), href: link('snoozed') },
@@ -430,10 +443,10 @@ function QueueTable(props: { alerts: AlertView[]; now: number }) {
               </td>
               <td>{a.assignee ?? <span class="muted">nobody</span>}</td>
               <td>
-                <Ago at={a.first_seen} now={props.now} />
+                <Ago at={a.created_at} now={props.now} past />
               </td>
               <td>
-                <Ago at={a.last_seen} now={props.now} />
+                <Ago at={a.last_seen} now={props.now} past />
               </td>
             </tr>
           ))}
@@ -718,6 +731,8 @@ async function detailPage(
   const actor = c.get('actor').name;
   const closed = a.status === 'closed';
   const canDecide = a.status === 'open' || a.status === 'acknowledged' || a.status === 'snoozed';
+  // As closeAlert allows: a decided alert, or any alert in review once its feature recovered.
+  const canClose = a.status === 'decided' || (a.recovered && !closed);
   const title = `#${a.id} ${KIND_LABEL[a.kind]} · ${a.feature}`;
   return page(
     c,
@@ -754,14 +769,13 @@ async function detailPage(
         </dd>
         <dt>Assignee</dt>
         <dd>{a.assignee ?? 'nobody'}</dd>
-        <dt>First seen</dt>
+        <dt>Raised</dt>
         <dd>
-          {utc(a.first_seen)} (<Ago at={a.first_seen} now={now} />)
+          {utc(a.created_at)} (<Ago at={a.created_at} now={now} past />
+          ), from the window starting {utc(a.first_seen)}
         </dd>
-        <dt>Last seen</dt>
-        <dd>
-          {utc(a.last_seen)} (<Ago at={a.last_seen} now={now} />)
-        </dd>
+        <dt>Latest evidence</dt>
+        <dd>window ending {utc(a.last_seen)}</dd>
         <dt>Evidence</dt>
         <dd>
           {a.evidence_count} window{a.evidence_count === 1 ? '' : 's'}
@@ -837,13 +851,17 @@ async function detailPage(
                 </form>
               ) : null}
               {canDecide ? <DecisionForm a={a} c={c} kept={kept} /> : null}
-              <form method="post" action={`${uiPath.alert(a.id)}/close`} class="panel">
-                <h3>Close</h3>
-                <Csrf ui={c.get('ui')} />
-                <input type="hidden" name="version" value={String(a.version)} />
-                <p class="hint">Ends the review; a new alert opens if the feature drifts again.</p>
-                <button type="submit">Close alert</button>
-              </form>
+              {canClose ? (
+                <form method="post" action={`${uiPath.alert(a.id)}/close`} class="panel">
+                  <h3>Close</h3>
+                  <Csrf ui={c.get('ui')} />
+                  <input type="hidden" name="version" value={String(a.version)} />
+                  <p class="hint">Ends the review; a new alert opens if the feature drifts again.</p>
+                  <button type="submit">Close alert</button>
+                </form>
+              ) : (
+                <p class="hint">Closing comes after a decision, or once the feature has recovered.</p>
+              )}
             </>
           )}
           <form method="post" action={`${uiPath.alert(a.id)}/comment`} class="panel">
@@ -891,15 +909,6 @@ async function detailPage(
       </div>
     </>,
   );
-}
-
-/** "2026-11-30 14:00 – 15:00 UTC", with the end's date only when it differs. */
-function span(from: string, to: string): string {
-  const a = utc(from);
-  const b = utc(to);
-  return a.slice(0, 10) === b.slice(0, 10)
-    ? `${a.slice(0, 16)} – ${b.slice(11)}`
-    : `${a.slice(0, 16)} – ${b}`;
 }
 
 function EvidenceTable(props: { a: AlertDetail }) {
@@ -1080,7 +1089,9 @@ function confirmPage(
           <button type="submit" class="primary" id="confirm-decision">
             Confirm: {label}
           </button>{' '}
-          <a href={uiPath.alert(id)}>Cancel</a>
+          <a href={`${uiPath.alert(id)}?${new URLSearchParams({ decision: preview.decision, note })}#act`}>
+            Back to the form
+          </a>
         </form>
       )}
       {blocked ? <a href={uiPath.alert(id)}>Back to the alert</a> : null}

@@ -29,7 +29,7 @@ export function registerBrowsePages(ui: Hono<UiEnv>): void {
                 <tr>
                   <th scope="col">Model</th>
                   <th scope="col">Status</th>
-                  <th scope="col">Alerts in review</th>
+                  <th scope="col">Awaiting decision</th>
                   <th scope="col">Served version</th>
                   <th scope="col">Active baseline</th>
                   <th scope="col" class="num">

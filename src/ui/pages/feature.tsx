@@ -5,7 +5,7 @@ import type { ColumnResult } from '../../drift/evaluate.js';
 import { type FeatureHistogram, featureHistogram } from '../../drift/service.js';
 import { ApiError } from '../../errors.js';
 import { thresholdsFor } from '../../thresholds/service.js';
-import { Chart, num, pct, SeverityBadge, uiPath, utc } from '../components.js';
+import { Chart, num, pct, pval, SeverityBadge, span, uiPath } from '../components.js';
 import {
   deployMarkers,
   featureSeries,
@@ -115,7 +115,7 @@ export function registerFeaturePage(ui: Hono<UiEnv>): void {
         <p>
           {histogram ? (
             <>
-              Window {utc(histogram.window.from)} to {utc(histogram.window.to)}
+              Window {span(histogram.window.from, histogram.window.to)}
               {version === '' ? '' : `, version ${version}`}, against baseline #{histogram.baseline_id}
               {column ? (
                 <>
@@ -260,7 +260,7 @@ export function registerFeaturePage(ui: Hono<UiEnv>): void {
                         href={`${uiPath.feature(model, feature)}${q({ from: s.result.window.from, to: s.result.window.to })}`}
                         aria-current={isSel ? 'true' : undefined}
                       >
-                        {utc(s.result.window.from)} – {utc(s.result.window.to).slice(11)}
+                        {span(s.result.window.from, s.result.window.to)}
                       </a>
                     </th>
                     <td>
@@ -272,7 +272,7 @@ export function registerFeaturePage(ui: Hono<UiEnv>): void {
                     </td>
                     <td class="num">{num(s.column.psi)}</td>
                     <td class="num">{num(s.column.ks_statistic)}</td>
-                    <td class="num">{num(s.column.pvalue_adjusted)}</td>
+                    <td class="num">{pval(s.column.pvalue_adjusted)}</td>
                     <td class="num">{pct(s.column.missing_rate)}</td>
                     <td class="num">{num(s.column.n, 0)}</td>
                   </tr>
@@ -293,15 +293,15 @@ function Stats(props: { column: ColumnResult }) {
     ...(f.type === 'numeric'
       ? ([
           ['KS statistic (D)', num(f.ks_statistic)],
-          ['KS p-value', num(f.ks_pvalue, 4)],
+          ['KS p-value', pval(f.ks_pvalue)],
           ['Wasserstein (normalised)', num(f.wasserstein_normed)],
         ] as [string, string][])
       : ([
           ['χ² statistic', num(f.chi2_statistic, 2)],
-          ['χ² p-value', num(f.chi2_pvalue, 4)],
+          ['χ² p-value', pval(f.chi2_pvalue)],
         ] as [string, string][])),
     ['Jensen–Shannon', num(f.js)],
-    ['Adjusted p-value (Benjamini–Hochberg)', num(f.pvalue_adjusted, 4)],
+    ['Adjusted p-value (Benjamini–Hochberg)', pval(f.pvalue_adjusted)],
     ['Values used', num(f.n, 0)],
     ['Records with the column', num(f.records, 0)],
     ['Missing (baseline)', `${pct(f.missing_rate)} (${pct(f.baseline_missing_rate)})`],

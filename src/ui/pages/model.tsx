@@ -5,7 +5,7 @@ import type { ColumnResult } from '../../drift/evaluate.js';
 import type { DriftResult } from '../../drift/service.js';
 import { compareShadow } from '../../serving/compare.js';
 import { trafficSeries } from '../../traffic/service.js';
-import { Ago, Chart, num, pct, SeverityBadge, uiPath, utc } from '../components.js';
+import { Ago, Chart, num, pct, pval, SeverityBadge, uiPath, utc } from '../components.js';
 import {
   alertSummary,
   chartBucket,
@@ -75,7 +75,7 @@ export function registerModelPage(ui: Hono<UiEnv>): void {
               <SeverityBadge severity={alerts.worst ?? 'none'} />
             </div>
             <a href={`/ui/alerts?model=${encodeURIComponent(model)}`}>
-              {alerts.inReview.critical} critical, {alerts.inReview.warning} warning in review
+              {alerts.inReview.critical} critical, {alerts.inReview.warning} warning awaiting decision
             </a>
           </div>
           <div class="card">
@@ -92,7 +92,7 @@ export function registerModelPage(ui: Hono<UiEnv>): void {
           </div>
           <div class="card">
             <div class="label">Latest window</div>
-            <div class="value">{latest ? <Ago at={latest.window.to} now={now} /> : '—'}</div>
+            <div class="value">{latest ? <Ago at={latest.window.to} now={now} past /> : '—'}</div>
             <span class="muted">
               {latest
                 ? `${num(latest.n, 0)} records, evaluated ${utc(latest.evaluated_at)}`
@@ -353,7 +353,7 @@ function DriftSections(props: {
           />
           <p>
             Latest window: PSI {num(latest.prediction?.psi)}, KS D {num(latest.prediction?.ks_statistic)},
-            adjusted p {num(latest.prediction?.pvalue_adjusted)}{' '}
+            adjusted p {pval(latest.prediction?.pvalue_adjusted)}{' '}
             {latest.prediction?.severity ? <SeverityBadge severity={latest.prediction.severity} /> : null}{' '}
             <a href={`${uiPath.feature(model, 'prediction')}${q}`}>Distribution of the predictions</a>
           </p>
@@ -457,7 +457,7 @@ function DriftSections(props: {
                   <td class="num">
                     {f?.type === 'categorical' ? num(f.chi2_statistic, 1) : num(f?.ks_statistic)}
                   </td>
-                  <td class="num">{num(f?.pvalue_adjusted)}</td>
+                  <td class="num">{pval(f?.pvalue_adjusted)}</td>
                   <td class="num">{num(f?.n, 0)}</td>
                 </tr>
               );
