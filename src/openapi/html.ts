@@ -171,6 +171,7 @@ code, pre { font-family: ui-monospace, monospace; font-size: 0.9em; background: 
 code { padding: 0 0.2em; }
 pre { padding: 0.75rem; overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; margin: 0.5rem 0; }
+@media (max-width: 640px) { table { display: block; overflow-x: auto; } body { padding: 0.75rem; } }
 th, td { border: 1px solid var(--line); padding: 0.3rem 0.5rem; text-align: left; vertical-align: top; }
 caption { text-align: left; color: var(--muted); }
 .op { border-top: 1px solid var(--line); padding-top: 0.5rem; margin-top: 1.5rem; }
@@ -226,6 +227,7 @@ export function renderReference(doc: OpenApiDocument): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(doc.info.title)} ${escapeHtml(doc.info.version)} — API reference</title>
+<link rel="icon" href="data:,">
 <style>${STYLE}</style>
 </head>
 <body>
@@ -233,7 +235,7 @@ export function renderReference(doc: OpenApiDocument): string {
 <header>
 <h1>${escapeHtml(doc.info.title)} <small>${escapeHtml(doc.info.version)}</small></h1>
 ${prose(doc.info.description)}
-<p>The machine-readable document: <a href="/openapi.json"><code>GET /openapi.json</code></a> (OpenAPI ${escapeHtml(doc.openapi)}).</p>
+<p>The machine-readable document: <a href="/openapi.json"><code>GET /openapi.json</code></a> (OpenAPI ${escapeHtml(doc.openapi)}). Reviewers work in the <a href="/ui">web UI</a>.</p>
 </header>
 <nav aria-label="Operations by tag"><h2>Contents</h2><ul>${nav}<li><a href="#error-envelope">The error envelope</a></li></ul></nav>
 <main id="main">

@@ -72,7 +72,7 @@ export function referenceRoutes(decls: () => readonly RouteDecl[], version: stri
       page ??= renderReference(document());
       c.header(
         'content-security-policy',
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
       );
       return c.html(page);
     },

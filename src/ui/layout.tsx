@@ -33,6 +33,8 @@ export function Layout(props: {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="referrer" content="same-origin" />
+        {/* No favicon request (and no 404 in the console). */}
+        <link rel="icon" href="data:," />
         <title>{`${props.title} · driftwatch`}</title>
         <link rel="stylesheet" href={assetUrl('ui.css')} />
         <script src={assetUrl('ui.js')} defer />

@@ -830,7 +830,7 @@ async function detailPage(
                     name="assignee"
                     type="text"
                     value={kept.assignee ?? a.assignee ?? ''}
-                    placeholder="a name; empty to unassign"
+                    placeholder="a name, or empty"
                     maxlength={TEXT_LIMITS.assignee}
                   />
                 </div>
@@ -899,6 +899,7 @@ async function detailPage(
                 </div>
                 <div>
                   <strong>{e.action.replace('decision:', 'decision: ')}</strong>
+                  {e.action === 'assigned' ? ` to ${assignedTo(e.data)}` : ''}
                   {e.from && e.to && e.from !== e.to ? ` (${e.from} → ${e.to})` : ''}
                   {e.note ? ` — “${e.note}”` : ''}
                 </div>
@@ -909,6 +910,12 @@ async function detailPage(
       </div>
     </>,
   );
+}
+
+/** Whom an "assigned" event names, from its data ({from, to}). */
+function assignedTo(data: unknown): string {
+  const to = (data as { to?: unknown } | null)?.to;
+  return typeof to === 'string' && to !== '' ? to : 'nobody';
 }
 
 function EvidenceTable(props: { a: AlertDetail }) {
