@@ -325,7 +325,7 @@ export function alertRoutes(): Hono<AppEnv> {
       path: '/v1/alerts/:id/decision',
       summary: 'Decide an alert: retrain, accept_shift, rollback, false_positive or snooze',
       description:
-        'accept_shift builds a new baseline from the recent window and rollback activates the previous served version; both need "confirm": true (409 confirmation_required says what they would do).',
+        'accept_shift builds a new baseline from the recent window and needs "confirm": true (409 confirmation_required says what it would do); rollback activates the previous served version at once when driftwatch serves the model.',
       tags: ['alerts'],
       roles: ['reviewer'],
       params: { id: alertId },
