@@ -67,6 +67,7 @@ textarea { width: 100%; min-height: 4.5rem; }
 button, .button { font: inherit; font-weight: 600; padding: .4rem .9rem; border-radius: 6px; border: 1px solid #8c959f;
   background: var(--panel); color: var(--fg); cursor: pointer; text-decoration: none; display: inline-block; }
 button.primary { background: #1f6feb; border-color: #1f6feb; color: #fff; margin-right: .75rem; }
+button.small { font-size: .82rem; font-weight: 400; padding: .1rem .5rem; }
 button.danger { background: var(--crit); border-color: var(--crit); color: #fff; }
 fieldset { border: 1px solid var(--line); border-radius: 6px; padding: .5rem .9rem .75rem; margin: 0 0 .75rem; }
 legend { font-weight: 600; padding: 0 .3rem; }

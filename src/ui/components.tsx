@@ -37,7 +37,7 @@ export function StatusBadge(props: { status: string }) {
  * "3 h ago" with the exact time as the element's datetime and title. `past` clamps to now: a window's end
  * lies in the future while the window is still open, which reads as "now", not "in 40 min".
  */
-export function Ago(props: { at: string | number | null; now: number; past?: boolean }) {
+export function Ago(props: { at: string | number | null; now: number; past?: boolean; bare?: boolean }) {
   if (props.at === null) return <span class="muted">—</span>;
   const raw = typeof props.at === 'number' ? props.at : Date.parse(props.at);
   const t = props.past ? Math.min(raw, props.now) : raw;
@@ -52,7 +52,7 @@ export function Ago(props: { at: string | number | null; now: number; past?: boo
   const iso = new Date(t).toISOString();
   return (
     <time datetime={iso} title={iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}>
-      {ago(props.now - t)}
+      {props.bare ? ago(props.now - t).replace(/ ago$/, '') : ago(props.now - t)}
     </time>
   );
 }

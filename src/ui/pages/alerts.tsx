@@ -324,7 +324,7 @@ async function queuePage(c: UiContext) {
           ? 'No alerts match.'
           : `${matching} alert${matching === 1 ? '' : 's'} match${alerts.length < matching ? `; the first ${alerts.length} are shown` : ''}, critical first, then the longest waiting.`}{' '}
         Keys: <kbd>j</kbd>/<kbd>k</kbd> move, <kbd>o</kbd> opens, <kbd>/</kbd> filters.{' '}
-        <button type="button" data-shortcuts-toggle hidden>
+        <button type="button" class="small" data-shortcuts-toggle hidden>
           Keyboard shortcuts
         </button>
       </p>
@@ -443,7 +443,7 @@ function QueueTable(props: { alerts: AlertView[]; now: number }) {
               </td>
               <td>{a.assignee ?? <span class="muted">nobody</span>}</td>
               <td>
-                <Ago at={a.created_at} now={props.now} past />
+                <Ago at={a.created_at} now={props.now} past bare />
               </td>
               <td>
                 <Ago at={a.last_seen} now={props.now} past />
