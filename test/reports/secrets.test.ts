@@ -25,6 +25,7 @@ function yaml(db: string): string {
   return `
 database: { path: ${db} }
 server: { host: 127.0.0.1, port: 0 }
+log: { level: silent }
 reports:
   smtp: { host: 127.0.0.1, port: 2525, auth: { user: dw, pass_env: ${UNSET} }, from: driftwatch@example.com }
   schedules:
