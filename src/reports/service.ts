@@ -215,12 +215,18 @@ export const FIRST_START =
   'not sent: the schedule was first seen after this slot; its reports start with the next slot';
 
 /**
- * When the schedule has no run yet, records `slot` (its latest past one) as not sent and returns true; false
- * when the schedule has runs, so a missing slot is one missed while the service was down.
+ * When the schedule has no run yet, records `slot` (its latest past one) as not sent: 'recorded', or 'raced'
+ * when another process recorded it at the same time. null when the schedule has runs, so a missing slot is
+ * one missed while the service was down.
  */
-async function firstStart(deps: Deps, schedule: ReportScheduleConfig, slot: number, now: number) {
+async function firstStart(
+  deps: Deps,
+  schedule: ReportScheduleConfig,
+  slot: number,
+  now: number,
+): Promise<'recorded' | 'raced' | null> {
   return deps.store.tx(async (tx) => {
-    if ((await tx.reportRuns.list({ schedule: schedule.name, limit: 1 })).length > 0) return false;
+    if ((await tx.reportRuns.list({ schedule: schedule.name, limit: 1 })).length > 0) return null;
     const row = await tx.reportRuns.insert({
       schedule: schedule.name,
       slot,
@@ -233,9 +239,9 @@ async function firstStart(deps: Deps, schedule: ReportScheduleConfig, slot: numb
       createdAt: now,
     });
     // undefined: another process recorded the same slot first (unique), which starts the schedule as well.
-    if (row)
-      await tx.reportRuns.markFailed(row.id, { status: 'failed', error: FIRST_START, nextAttemptAt: now });
-    return true;
+    if (!row) return 'raced';
+    await tx.reportRuns.markFailed(row.id, { status: 'failed', error: FIRST_START, nextAttemptAt: now });
+    return 'recorded';
   });
 }
 
@@ -264,7 +270,9 @@ export async function runReportsTick(
       const slot = latestSlot(schedule, now);
       if (slot === null) continue;
       if (await deps.store.read((tx) => tx.reportRuns.find(schedule.name, slot))) continue;
-      if (await firstStart(deps, schedule, slot, now)) {
+      const start = await firstStart(deps, schedule, slot, now);
+      if (start === 'raced') continue;
+      if (start === 'recorded') {
         result.started.push(`${schedule.name}@${new Date(slot).toISOString()}`);
         deps.log.info(
           { schedule: schedule.name, slot: new Date(slot).toISOString() },
