@@ -215,7 +215,9 @@ const smtpAuth = z
   })
   .refine((a) => [a.pass, a.pass_env, a.pass_file].filter((v) => v !== undefined).length === 1, {
     error: 'give exactly one of pass, pass_env or pass_file',
-  });
+  })
+  // Not a config key (strictObject refuses it): set at load when pass_env / pass_file cannot be read.
+  .transform((a): typeof a & { unresolved?: string } => a);
 
 const reportsSection = z
   .strictObject({
@@ -571,7 +573,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   // On the raw input, so a bad key elsewhere does not hide an inconsistent pair of thresholds.
   problems.push(...thresholdProblems(source.raw, fromOf));
-  if (result.success) problems.push(...resolveSecrets(result.data, env, fromOf));
+  if (result.success) resolveSecrets(result.data, env, fromOf);
   // The schema's cross-schedule checks run only on otherwise valid input; report them with the rest.
   else problems.push(...reportProblems(source.raw, fromOf));
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
@@ -671,38 +673,47 @@ function reportProblems(raw: Record<string, unknown>, fromOf: (path: string) => 
 }
 
 /**
- * Secrets given by reference (reports.smtp.auth.pass_env / pass_file) are read once, at load, into `pass`:
- * a missing variable or unreadable file is a configuration problem, not a failed send hours later.
+ * Secrets given by reference (reports.smtp.auth.pass_env / pass_file) are read once, at load, into `pass`.
+ * One that cannot be read does not fail the load: rendering a report to a file, a preview or any command
+ * that sends no mail has no use for it. The problem is kept on the config (`auth.unresolved`) and
+ * smtpLogin throws it where a password is needed: serve's start-up with reports.smtp configured, and
+ * every send.
  */
-function resolveSecrets(config: Config, env: NodeJS.ProcessEnv, fromOf: (path: string) => string): string[] {
+function resolveSecrets(config: Config, env: NodeJS.ProcessEnv, fromOf: (path: string) => string): void {
   const auth = config.reports.smtp?.auth;
-  if (!auth || auth.pass !== undefined) return [];
+  if (!auth || auth.pass !== undefined) return;
   if (auth.pass_env !== undefined) {
     const value = env[auth.pass_env];
     if (value === undefined || value === '')
-      return [
-        `reports.smtp.auth.pass_env: environment variable ${auth.pass_env} is not set [from ${fromOf('reports.smtp.auth.pass_env')}]`,
-      ];
-    auth.pass = value;
-    return [];
+      auth.unresolved = `reports.smtp.auth.pass_env: environment variable ${auth.pass_env} is not set [from ${fromOf('reports.smtp.auth.pass_env')}]`;
+    else auth.pass = value;
+    return;
   }
   if (auth.pass_file !== undefined) {
     try {
       auth.pass = readFileSync(auth.pass_file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      return [
-        `reports.smtp.auth.pass_file: cannot read ${auth.pass_file} (${(err as NodeJS.ErrnoException).code ?? String(err)}) [from ${fromOf('reports.smtp.auth.pass_file')}]`,
-      ];
+      auth.unresolved = `reports.smtp.auth.pass_file: cannot read ${auth.pass_file} (${(err as NodeJS.ErrnoException).code ?? String(err)}) [from ${fromOf('reports.smtp.auth.pass_file')}]`;
     }
   }
-  return [];
+}
+
+/**
+ * The SMTP login (undefined without reports.smtp.auth); throws a ConfigError naming the field when the
+ * password was given by pass_env / pass_file and could not be read at load.
+ */
+export function smtpLogin(config: Config): { user: string; pass: string } | undefined {
+  const auth = config.reports.smtp?.auth;
+  if (!auth) return undefined;
+  if (auth.unresolved !== undefined) throw new ConfigError([auth.unresolved]);
+  return { user: auth.user, pass: auth.pass ?? '' };
 }
 
 /** A config with defaults only, for tests and tools; overrides use the same nested shape as the file. */
 export function defaultConfig(overrides: ConfigInput = {}): Config {
   const config = configSchema.parse(overrides);
   const problems = thresholdProblems(overrides as Record<string, unknown>, () => 'defaultConfig');
-  problems.push(...resolveSecrets(config, process.env, () => 'defaultConfig'));
+  resolveSecrets(config, process.env, () => 'defaultConfig');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

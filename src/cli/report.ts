@@ -1,5 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { type Config, databaseTarget } from '../config.js';
+import { type Config, databaseTarget, smtpLogin } from '../config.js';
 import { ApiError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { inlineImages } from '../reports/render.js';
@@ -17,6 +17,9 @@ export interface ReportCliOptions {
 }
 
 export async function runReport(config: Config, o: ReportCliOptions): Promise<string> {
+  // Only sending needs the SMTP password: a pass_env that is not set fails here, as a config error naming
+  // the field, and --out or printing the HTML work without it.
+  if (o.send) smtpLogin(config);
   const target = databaseTarget(config.database);
   if (target.dialect === 'sqlite' && target.path !== ':memory:' && !existsSync(target.path))
     throw new CliError(`no database at ${target.path} (--db, DRIFTWATCH_DB or database.url in the config)`);

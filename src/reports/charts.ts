@@ -47,29 +47,42 @@ function trendImage(m: ModelReport, cid: string): InlineImage | null {
   };
 }
 
-function trafficImage(m: ModelReport, cid: string): InlineImage | null {
+/** The SVG of a model's traffic sparklines (requests, p95 latency, error rate per bucket). */
+export function trafficSvg(m: ModelReport): string {
   const points = m.charts.traffic;
-  if (points.length === 0 || points.every((p) => p.requests === 0)) return null;
   const requests = points.map((p) => p.requests);
   const p95 = points.map((p) => p.p95 ?? Number.NaN);
   const errors = points.map((p) => p.errorRate ?? Number.NaN);
-  const svg = sparklinePanel({
+  const t = m.traffic;
+  return sparklinePanel({
     width: WIDTH,
     rowHeight: 30,
     title: `${m.model}: traffic over the period`,
     rows: [
-      { label: 'Requests', values: requests, format: (v) => formatValue(v) },
+      // A row's number on the right is its last bucket (possibly still filling, e.g. in a preview that
+      // ends now): the period's total goes beside the label, so "0" is not read as the period's traffic.
+      {
+        label: `Requests (${formatValue(t.requests)} in the period)`,
+        values: requests,
+        format: (v) => formatValue(v),
+      },
       { label: 'Latency p95', values: p95, format: msText },
       { label: 'Error rate', values: errors, format: pct },
     ],
   });
+}
+
+function trafficImage(m: ModelReport, cid: string): InlineImage | null {
+  const points = m.charts.traffic;
+  if (points.length === 0 || points.every((p) => p.requests === 0)) return null;
+  const svg = trafficSvg(m);
   const t = m.traffic;
   return {
     cid,
     filename: `${slug(m.model)}-traffic.png`,
     content: png(svg),
     contentType: 'image/png',
-    alt: `Traffic of ${m.model} over the period: ${t.requests} requests, latency p95 ${t.latency.p95 === null ? 'n/a' : msText(t.latency.p95)}, error rate ${t.error_rate === null ? 'n/a' : pct(t.error_rate)}`,
+    alt: `Traffic of ${m.model} over the period: ${t.requests} ${t.requests === 1 ? 'request' : 'requests'}, latency p95 ${t.latency.p95 === null ? 'n/a' : msText(t.latency.p95)}, error rate ${t.error_rate === null ? 'n/a' : pct(t.error_rate)}`,
     model: m.model,
   };
 }

@@ -99,6 +99,8 @@ export interface ReportContent {
   slot: number;
   period: { from: number; to: number };
   models: ModelReport[];
+  /** Models the schedule lists that the store has neither records nor a baseline of (not in `models`). */
+  unknownModels: string[];
   drifting: number;
 }
 
@@ -290,6 +292,11 @@ async function modelReport(
   };
 }
 
+/** Whether the store knows the model: it has records (a version row) or a baseline. */
+async function modelExists(tx: Tx, model: string): Promise<boolean> {
+  return (await tx.models.versions(model)).length > 0 || (await tx.baselines.list(model)).length > 0;
+}
+
 /** Everything a schedule's report for `slot` says, read in one snapshot. */
 export async function gatherReport(
   deps: Pick<AppDeps, 'config' | 'store'>,
@@ -297,10 +304,16 @@ export async function gatherReport(
   slot: number,
 ): Promise<ReportContent> {
   const period = { from: slot - schedule.period, to: slot };
+  const unknownModels: string[] = [];
   const models = await deps.store.read(async (tx) => {
     const names = schedule.models ?? (await tx.metrics.knownModels(MAX_MODELS));
     const out: ModelReport[] = [];
-    for (const name of names) out.push(await modelReport(deps, tx, name, period));
+    for (const name of names) {
+      // A listed name the store knows nothing of (a typo, a model not deployed yet) is named, not reported
+      // as a quiet model.
+      if (schedule.models && !(await modelExists(tx, name))) unknownModels.push(name);
+      else out.push(await modelReport(deps, tx, name, period));
+    }
     return out;
   });
   // Drifting models first, then by open alerts, then by name.
@@ -316,6 +329,7 @@ export async function gatherReport(
     slot,
     period,
     models,
+    unknownModels,
     drifting: models.filter((m) => m.drifting).length,
   };
 }

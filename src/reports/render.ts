@@ -67,7 +67,7 @@ export function largestShift(h: FeatureHistogram): string | null {
   for (const b of h.bins)
     if (!best || Math.abs(b.window - b.baseline) > Math.abs(best.window - best.baseline)) best = b;
   if (!best) return null;
-  return `${binLabel(best)} ${pct(best.baseline)} in the baseline, ${pct(best.window)} now`;
+  return `${binLabel(best)}: ${pct(best.baseline)} in the baseline, ${pct(best.window)} now`;
 }
 
 function criticalSubject(a: CriticalAlertLine): string {
@@ -78,6 +78,7 @@ function criticalSubject(a: CriticalAlertLine): string {
 export function reportSubject(c: ReportContent): string {
   if (c.critical) return criticalSubject(c.critical);
   const what = `${c.schedule} report, ${dateIn(c.slot, c.timezone)}`;
+  // Models the schedule names that the store does not know are named in the report, not counted.
   const n = c.models.length;
   if (n === 0) return `[driftwatch] no models to report — ${what}`;
   if (c.drifting === 0) return `[driftwatch] all quiet: no drift in ${plural(n, 'model')} — ${what}`;
@@ -86,6 +87,22 @@ export function reportSubject(c: ReportContent): string {
 
 function periodText(c: ReportContent): string {
   return `${dateIn(c.period.from, c.timezone, true)} – ${dateIn(c.period.to, c.timezone, true)}`;
+}
+
+/** A drift result's window in the report's zone, as the period is written. */
+function windowText(w: { from: string; to: string }, timeZone: string): string {
+  return `${dateIn(Date.parse(w.from), timeZone, true)} – ${dateIn(Date.parse(w.to), timeZone, true)}`;
+}
+
+/** Schedule models the store has neither records nor a baseline of. */
+function unknownText(model: string): string {
+  return `${model}: no such model (no records or baseline)`;
+}
+
+/** A feature's PSI change since the previous period, or why there is none. */
+function changeText(f: FeatureLine): string {
+  if (f.change !== null) return `${signed(f.change)} since the previous period`;
+  return f.previousPsi === null ? 'no previous period to compare' : 'no PSI to compare';
 }
 
 function alertCounts(m: ModelReport): string {
@@ -99,12 +116,12 @@ function alertCounts(m: ModelReport): string {
 function trafficText(m: ModelReport): string {
   const t = m.traffic;
   if (t.requests === 0) return 'no requests';
-  return `${t.requests} requests, error rate ${pct(t.error_rate)}, latency p50 ${ms(t.latency.p50)} / p95 ${ms(t.latency.p95)}`;
+  return `${plural(t.requests, 'request')}, error rate ${pct(t.error_rate)}, latency p50 ${ms(t.latency.p50)} / p95 ${ms(t.latency.p95)}`;
 }
 
 function featureText(f: FeatureLine): string {
   const flag = f.drifted ? ` [${f.severity ?? 'drift'}]` : '';
-  return `${f.feature}: PSI ${num(f.psi)} (${signed(f.change)} since the previous period)${flag}`;
+  return `${f.feature}: PSI ${num(f.psi)} (${changeText(f)})${flag}`;
 }
 
 function alertText(a: AlertLine): string {
@@ -130,6 +147,7 @@ function shiftLines(m: ModelReport): string[] {
 export function renderText(c: ReportContent): string {
   const lines = [reportSubject(c).replace(/^\[driftwatch\] /, ''), `Period: ${periodText(c)}`, ''];
   if (c.critical) lines.push(...criticalText(c.critical, c.timezone));
+  if (c.unknownModels.length > 0) lines.push(...c.unknownModels.map(unknownText), '');
   if (
     !c.critical &&
     c.models.length > 0 &&
@@ -145,7 +163,7 @@ export function renderText(c: ReportContent): string {
     if (m.drift === null) lines.push('Drift: no drift result for this period');
     else {
       lines.push(
-        `Drift (version ${m.drift.modelVersion ?? '(none)'}, window ${m.drift.window.from} – ${m.drift.window.to}, ${m.drift.n} records):`,
+        `Drift (version ${m.drift.modelVersion ?? '(none)'}, window ${windowText(m.drift.window, c.timezone)}, ${plural(m.drift.n, 'record')}):`,
       );
       for (const f of m.features) lines.push(`  - ${featureText(f)}`);
       const shifts = shiftLines(m);
@@ -188,7 +206,7 @@ function imagesHtml(images: InlineImage[]): string {
     .join('');
 }
 
-function modelHtml(m: ModelReport, images: InlineImage[]): string {
+function modelHtml(m: ModelReport, images: InlineImage[], timeZone: string): string {
   const parts = [
     `<div style="${S.card}">`,
     `<h2 style="${S.h2}">${esc(m.model)} <span style="${m.drifting ? S.badgeDrift : S.badgeOk}">${m.drifting ? 'drifting' : 'ok'}</span></h2>`,
@@ -198,11 +216,11 @@ function modelHtml(m: ModelReport, images: InlineImage[]): string {
   if (m.drift === null) parts.push(`<p style="${S.muted}">Drift: no drift result for this period</p>`);
   else {
     parts.push(
-      `<p style="${S.muted}">Drift of version ${esc(m.drift.modelVersion ?? '(none)')}, window ${esc(m.drift.window.from)} – ${esc(m.drift.window.to)}, ${m.drift.n} records</p>`,
+      `<p style="${S.muted}">Drift of version ${esc(m.drift.modelVersion ?? '(none)')}, window ${esc(windowText(m.drift.window, timeZone))}, ${esc(plural(m.drift.n, 'record'))}</p>`,
       `<table style="${S.table}"><tr><th style="${S.th}">Feature</th><th style="${S.th}">PSI</th><th style="${S.th}">Change since previous period</th><th style="${S.th}">Verdict</th></tr>`,
       ...m.features.map(
         (f) =>
-          `<tr><td style="${S.td}">${esc(f.feature)}</td><td style="${S.td}">${num(f.psi)}</td><td style="${S.td}">${signed(f.change)}</td><td style="${S.td}${f.drifted ? `;${f.severity === 'critical' ? S.critical : S.warning}` : ''}">${f.drifted ? esc(f.severity ?? 'drift') : f.drifted === false ? 'ok' : '–'}</td></tr>`,
+          `<tr><td style="${S.td}">${esc(f.feature)}</td><td style="${S.td}">${num(f.psi)}</td><td style="${S.td}">${f.change === null ? esc(changeText(f)) : signed(f.change)}</td><td style="${S.td}${f.drifted ? `;${f.severity === 'critical' ? S.critical : S.warning}` : ''}">${f.drifted ? esc(f.severity ?? 'drift') : f.drifted === false ? 'ok' : '–'}</td></tr>`,
       ),
       '</table>',
     );
@@ -256,9 +274,12 @@ export function renderHtml(c: ReportContent, images: InlineImage[] = []): string
         `<p style="${S.muted}">Seen ${esc(dateIn(a.firstSeen, c.timezone, true))} – ${esc(dateIn(a.lastSeen, c.timezone, true))}${a.peakPsi === null ? '' : `, peak PSI ${num(a.peakPsi)}`}</p>` +
         `<p style="margin:0"><a href="${esc(a.link)}" style="${S.link}">Review alert #${a.id}</a></p>`
       : '',
+    c.unknownModels.length > 0
+      ? `<ul style="margin:6px 0 0 18px;padding:0">${c.unknownModels.map((m) => `<li style="${S.warning}">${esc(unknownText(m))}</li>`).join('')}</ul>`
+      : '',
     imagesHtml(images.filter((i) => i.model === undefined)),
     '</div>',
-    ...c.models.map((m) => modelHtml(m, images)),
+    ...c.models.map((m) => modelHtml(m, images, c.timezone)),
     `<p style="${S.muted}">— driftwatch</p>`,
     '</body></html>',
   ].join('');

@@ -1,5 +1,5 @@
 import nodemailer from 'nodemailer';
-import type { Config, ReportScheduleConfig } from '../config.js';
+import { type Config, ConfigError, type ReportScheduleConfig, smtpLogin } from '../config.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { ReportRunRow } from '../store/index.js';
@@ -12,7 +12,11 @@ import { latestSlot } from './schedule.js';
 // Scheduled email reports. The `reports` job (leader only, every minute) creates at most one run per
 // schedule per tick: the latest slot at or before now, if that slot has no run yet — so after downtime a
 // schedule gets one catch-up for its latest missed slot, not one per slot, and the unique (schedule, slot)
-// keeps a second process or a new leader from creating it again. The message is rendered when the run is
+// keeps a second process or a new leader from creating it again. Catch-up is for slots missed while the
+// service was down, not for slots before the schedule existed: a schedule with no run at all (a new
+// install, a schedule just added) has its latest past slot recorded as not sent (status failed, 0
+// attempts, error FIRST_START), so its first report is its next slot; that row is also what later ticks
+// find, and its unique (schedule, slot) makes the rule hold in a fleet. The message is rendered when the run is
 // created and kept, so a retry sends the same mail. Sending is claimed per attempt (compare-and-set on
 // attempts), failures are retried 1, 2, 4, … minutes apart up to reports.maxAttempts, then marked failed.
 
@@ -71,8 +75,14 @@ export async function renderFor(
   return renderReport(await gatherReport(deps, schedule, slot), options.charts ?? reportCharts);
 }
 
-/** Whether the reports job has anything to do: schedules, or the critical-alert mail. */
+/**
+ * Whether the reports job has anything to do: schedules, or the critical-alert mail. Called when the service
+ * wires its jobs, so it is also where serve refuses to start with an SMTP password that could not be read
+ * (pass_env unset, pass_file unreadable): a ConfigError naming the field, as at load, not a failed send
+ * hours later. Commands that only render (report --out, the preview) never need the password.
+ */
 export function reportsEnabled(config: Config): boolean {
+  smtpLogin(config);
   return config.reports.schedules.length > 0 || config.reports.critical !== undefined;
 }
 
@@ -84,11 +94,12 @@ interface Mailer {
 function smtpMailer(config: Config): Mailer {
   const smtp = config.reports.smtp;
   if (!smtp) throw new Error('reports.smtp is not configured');
+  const auth = smtpLogin(config);
   const transport = nodemailer.createTransport({
     host: smtp.host,
     port: smtp.port,
     secure: smtp.secure,
-    ...(smtp.auth ? { auth: { user: smtp.auth.user, pass: smtp.auth.pass ?? '' } } : {}),
+    ...(auth ? { auth } : {}),
     connectionTimeout: smtp.timeoutMs,
     greetingTimeout: smtp.timeoutMs,
     socketTimeout: smtp.timeoutMs,
@@ -122,6 +133,7 @@ function smtpMailer(config: Config): Mailer {
 }
 
 function errorText(err: unknown): string {
+  if (err instanceof ConfigError) return err.problems.join('; ').slice(0, ERROR_CHARS);
   const e = err as { message?: string; code?: string; responseCode?: number };
   const text = [e.code, e.responseCode, e.message ?? String(err)].filter((v) => v !== undefined).join(' ');
   return text.slice(0, ERROR_CHARS);
@@ -198,8 +210,45 @@ async function attempt(
   }
 }
 
+/** The error of the run that records a schedule's first start (the slot before it, never sent). */
+export const FIRST_START =
+  'not sent: the schedule was first seen after this slot; its reports start with the next slot';
+
+/**
+ * When the schedule has no run yet, records `slot` (its latest past one) as not sent: 'recorded', or 'raced'
+ * when another process recorded it at the same time. null when the schedule has runs, so a missing slot is
+ * one missed while the service was down.
+ */
+async function firstStart(
+  deps: Deps,
+  schedule: ReportScheduleConfig,
+  slot: number,
+  now: number,
+): Promise<'recorded' | 'raced' | null> {
+  return deps.store.tx(async (tx) => {
+    if ((await tx.reportRuns.list({ schedule: schedule.name, limit: 1 })).length > 0) return null;
+    const row = await tx.reportRuns.insert({
+      schedule: schedule.name,
+      slot,
+      periodFrom: slot - schedule.period,
+      periodTo: slot,
+      subject: '',
+      html: '',
+      text: '',
+      images: '[]',
+      createdAt: now,
+    });
+    // undefined: another process recorded the same slot first (unique), which starts the schedule as well.
+    if (!row) return 'raced';
+    await tx.reportRuns.markFailed(row.id, { status: 'failed', error: FIRST_START, nextAttemptAt: now });
+    return 'recorded';
+  });
+}
+
 export interface ReportsTickResult {
   created: string[];
+  /** Schedules seen for the first time, with the past slot recorded as not sent (name@slot). */
+  started: string[];
   sent: number;
   retried: number;
   failed: number;
@@ -215,12 +264,22 @@ export async function runReportsTick(
   now: number,
   options: ReportOptions = {},
 ): Promise<ReportsTickResult> {
-  const result: ReportsTickResult = { created: [], sent: 0, retried: 0, failed: 0, errors: [] };
+  const result: ReportsTickResult = { created: [], started: [], sent: 0, retried: 0, failed: 0, errors: [] };
   for (const schedule of deps.config.reports.schedules) {
     try {
       const slot = latestSlot(schedule, now);
       if (slot === null) continue;
       if (await deps.store.read((tx) => tx.reportRuns.find(schedule.name, slot))) continue;
+      const start = await firstStart(deps, schedule, slot, now);
+      if (start === 'raced') continue;
+      if (start === 'recorded') {
+        result.started.push(`${schedule.name}@${new Date(slot).toISOString()}`);
+        deps.log.info(
+          { schedule: schedule.name, slot: new Date(slot).toISOString() },
+          'report schedule seen for the first time: its reports start with the next slot',
+        );
+        continue;
+      }
       const r = await renderFor(deps, schedule, slot, options);
       const row = await deps.store.tx((tx) =>
         tx.reportRuns.insert({
@@ -273,6 +332,13 @@ export async function sendReportNow(
 ): Promise<ReportRunRow> {
   const schedule = scheduleNamed(deps.config, name);
   if (!deps.config.reports.smtp) throw new ApiError('conflict', 'reports.smtp is not configured');
+  try {
+    smtpLogin(deps.config);
+  } catch (err) {
+    // Before a run is stored: without its password the job could never send it either.
+    if (err instanceof ConfigError) throw new ApiError('conflict', err.problems.join('; '));
+    throw err;
+  }
   const now = deps.clock();
   const r = await renderFor(deps, schedule, now, options);
   const row = await deps.store.tx((tx) =>

@@ -76,6 +76,7 @@ const content = (models: ModelReport[]): ReportContent => ({
   slot: T0 + 24 * HOUR,
   period: { from: T0, to: T0 + 24 * HOUR },
   models,
+  unknownModels: [],
   drifting: models.filter((m) => m.drifting).length,
 });
 
@@ -94,15 +95,15 @@ describe('report charts', () => {
     ]);
     for (const i of images) expect([...i.content.subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]);
     expect(images[2]?.alt).toBe(
-      'Distribution of a (fraud), baseline vs current window; largest shift: ≥ 5 50.0% in the baseline, 80.0% now',
+      'Distribution of a (fraud), baseline vs current window; largest shift: ≥ 5: 50.0% in the baseline, 80.0% now',
     );
     expect(images[0]?.alt).toContain('latest: a 0.3, b 0.3, c 0.3; warning at 0.1, critical at 0.25');
 
     // Without images the facts stay: the HTML names each largest shift, the text too.
     const html = renderHtml(c, images);
-    expect(html).toContain('<li>a: ≥ 5 50.0% in the baseline, 80.0% now</li>');
+    expect(html).toContain('<li>a: ≥ 5: 50.0% in the baseline, 80.0% now</li>');
     for (const i of images) expect(html).toContain(`src="cid:${i.cid}" alt="`);
-    expect(renderText(c)).toContain('  a, largest shift: ≥ 5 50.0% in the baseline, 80.0% now');
+    expect(renderText(c)).toContain('  a, largest shift: ≥ 5: 50.0% in the baseline, 80.0% now');
     // For a file: every cid becomes a data: URI of the same PNG.
     const file = inlineImages(html, images);
     expect(file).not.toContain('cid:');

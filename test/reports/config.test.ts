@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig, smtpLogin } from '../../src/config.js';
 import { configFile, tempDir } from '../support.js';
 
 let cleanup: (() => void) | undefined;
@@ -44,10 +44,19 @@ describe('reports config', () => {
     expect(config.reports.maxAttempts).toBe(6);
   });
 
-  it('names a missing password variable', () => {
-    expect(problems(load(VALID).config)).toEqual([
-      expect.stringContaining('reports.smtp.auth.pass_env: environment variable DW_SMTP_PASS is not set'),
+  it('loads without the password variable; asking for the SMTP login names it', () => {
+    // Rendering a report to a file needs no password: only what logs in to SMTP asks for it.
+    const config = load(VALID).config();
+    expect(config.reports.smtp?.auth?.pass).toBeUndefined();
+    expect(problems(() => smtpLogin(config))).toEqual([
+      expect.stringMatching(
+        /^reports\.smtp\.auth\.pass_env: environment variable DW_SMTP_PASS is not set \[from config file .*\]$/,
+      ),
     ]);
+    expect(smtpLogin(load(VALID, { DW_SMTP_PASS: 's3cret' }).config())).toEqual({
+      user: 'dw',
+      pass: 's3cret',
+    });
   });
 
   it('reads the password from a file', async () => {
@@ -58,8 +67,10 @@ describe('reports config', () => {
     try {
       const l = load(VALID.replace('pass_env: DW_SMTP_PASS', `pass_file: ${file}`));
       expect(l.config().reports.smtp?.auth?.pass).toBe('from-file');
-      const missing = load(VALID.replace('pass_env: DW_SMTP_PASS', `pass_file: ${file}.nope`));
-      expect(problems(missing.config).join('\n')).toContain('cannot read');
+      const missing = load(VALID.replace('pass_env: DW_SMTP_PASS', `pass_file: ${file}.nope`)).config();
+      expect(problems(() => smtpLogin(missing)).join('\n')).toContain(
+        `reports.smtp.auth.pass_file: cannot read ${file}.nope (ENOENT)`,
+      );
     } finally {
       secrets.cleanup();
     }

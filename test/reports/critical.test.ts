@@ -79,7 +79,7 @@ describe('the immediate mail on critical alerts', () => {
     const link = `${EXTERNAL}/ui/alerts/${id}`;
     expect(mail.text).toContain(`Review it: ${link}`);
     expect(mail.text).toContain('== m — DRIFTING');
-    expect(mail.text).toMatch(/x, largest shift: ≥ 1\d\d \d+\.\d% in the baseline, \d+\.\d% now/);
+    expect(mail.text).toMatch(/x, largest shift: ≥ 1\d\d: \d+\.\d% in the baseline, \d+\.\d% now/);
     const html = typeof mail.html === 'string' ? mail.html : '';
     expect(html).toContain(`href="${link}"`);
     expect(html).not.toMatch(/<script|<style/i);

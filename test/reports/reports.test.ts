@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { runReportsTick } from '../../src/reports/service.js';
+import { FIRST_START, runReportsTick } from '../../src/reports/service.js';
 import { postJson, type TestApp } from '../support.js';
 import {
+  DAILY,
   freePort,
   type MailSink,
   reportsApp,
@@ -46,6 +47,16 @@ async function tick(a: TestApp, now: string) {
   return runReportsTick(a.deps, at(now));
 }
 
+/**
+ * The service ran before the slot under test: its first tick saw the schedule (no run yet) and recorded the
+ * slot before, unsent, so the slots after it are sent (and caught up after downtime).
+ */
+async function started(a: TestApp, now = '2026-11-24T06:00:00Z') {
+  const r = await tick(a, now);
+  expect(r.created).toEqual([]);
+  expect(r.started).toHaveLength(1);
+}
+
 describe('scheduled email reports', () => {
   it('mails the daily report: recipients, subject, text and HTML parts with alert links', async () => {
     smtp = await startSmtp();
@@ -66,6 +77,7 @@ describe('scheduled email reports', () => {
     const critical = await seedAlert(t, 'fraud', 'amount', 'critical');
     const warning = await seedAlert(t, 'fraud', 'merchant', 'warning');
 
+    await started(t);
     const result = await tick(t, '2026-11-24T07:00:30Z');
     expect(result).toMatchObject({ created: [`daily@${SLOT}`], sent: 1, errors: [] });
 
@@ -124,6 +136,7 @@ describe('scheduled email reports', () => {
     smtp = await startSmtp();
     t = reportsApp(smtp.port);
     await seedTraffic(t);
+    await started(t);
     await tick(t, '2026-11-24T07:00:30Z');
     const mail = smtp.mails[0];
     expect(mail?.subject).toBe('[driftwatch] all quiet: no drift in 2 models — daily report, 24 Nov 2026');
@@ -135,6 +148,7 @@ describe('scheduled email reports', () => {
     const port = await freePort();
     t = reportsApp(port);
     await seedTraffic(t);
+    await started(t);
 
     const first = await tick(t, '2026-11-24T07:00:30Z');
     expect(first).toMatchObject({ sent: 0, retried: 1 });
@@ -167,6 +181,7 @@ describe('scheduled email reports', () => {
   it('marks a run failed after maxAttempts, without throwing', async () => {
     const port = await freePort();
     t = reportsApp(port);
+    await started(t);
     await tick(t, '2026-11-24T07:00:30Z');
     await tick(t, '2026-11-24T07:01:30Z');
     const last = await tick(t, '2026-11-24T07:03:30Z');
@@ -179,12 +194,18 @@ describe('scheduled email reports', () => {
   it('catches up once after downtime: a 3-day clock jump gives one run, for the latest slot', async () => {
     smtp = await startSmtp();
     t = reportsApp(smtp.port);
+    await started(t, '2026-11-21T06:00:00Z');
     await tick(t, '2026-11-21T07:00:10Z');
     expect(smtp.mails).toHaveLength(1);
     const jumped = await tick(t, '2026-11-24T12:00:00Z');
     expect(jumped.created).toEqual([`daily@${SLOT}`]);
     expect(smtp.mails).toHaveLength(2);
-    expect((await runs(t)).map((r) => r.slot)).toEqual([SLOT, '2026-11-21T07:00:00.000Z']);
+    expect((await runs(t)).map((r) => [r.slot, r.status])).toEqual([
+      [SLOT, 'sent'],
+      ['2026-11-21T07:00:00.000Z', 'sent'],
+      // The slot before the schedule was first seen.
+      ['2026-11-20T07:00:00.000Z', 'failed'],
+    ]);
     expect(smtp.mails[1]?.subject).toContain('24 Nov 2026');
   });
 
@@ -192,11 +213,57 @@ describe('scheduled email reports', () => {
     smtp = await startSmtp();
     t = reportsApp(smtp.port);
     const a = t;
+    await started(a);
     await Promise.all([tick(a, '2026-11-24T07:00:30Z'), tick(a, '2026-11-24T07:00:30Z')]);
     await tick(a, '2026-11-24T07:05:00Z');
     await tick(a, '2026-11-24T20:00:00Z');
     expect(smtp.mails).toHaveLength(1);
-    expect(await runs(a)).toHaveLength(1);
+    expect((await runs(a)).map((r) => [r.slot, r.status])).toEqual([
+      [SLOT, 'sent'],
+      ['2026-11-23T07:00:00.000Z', 'failed'],
+    ]);
+  });
+
+  it('starts a new schedule with its next slot: no report for a slot before it was first seen', async () => {
+    smtp = await startSmtp();
+    t = reportsApp(smtp.port, {
+      reports: {
+        smtp: {
+          host: '127.0.0.1',
+          port: smtp.port,
+          secure: false,
+          auth: { user: 'dw', pass: 'smtp-secret' },
+          from: 'driftwatch@example.com',
+          timeoutMs: 2_000,
+        },
+        schedules: [
+          DAILY,
+          { ...DAILY, name: 'weekly', cron: '0 9 * * 1', to: ['leads@example.com'], period: '7d' },
+        ],
+      },
+    });
+    await seedTraffic(t);
+    const a = t;
+    // A brand-new install, started just after both schedules' latest slots (Tue 24 Nov 08:00:30 Berlin;
+    // the weekly one was Mon 23 Nov 09:00). Two processes ticking at once record each slot once.
+    const first = await Promise.all([tick(a, '2026-11-24T07:00:30Z'), tick(a, '2026-11-24T07:00:30Z')]);
+    expect(first.flatMap((r) => r.created)).toEqual([]);
+    expect(first.flatMap((r) => r.started).sort()).toEqual([
+      `daily@${SLOT}`,
+      'weekly@2026-11-23T08:00:00.000Z',
+    ]);
+    expect(smtp.mails).toHaveLength(0);
+    expect(await runs(a)).toMatchObject([
+      { schedule: 'daily', slot: SLOT, status: 'failed', attempts: 0, error: FIRST_START },
+      { schedule: 'weekly', slot: '2026-11-23T08:00:00.000Z', status: 'failed', attempts: 0 },
+    ]);
+    // Later ticks leave the recorded slots alone; the next daily slot is the first report.
+    expect(await tick(a, '2026-11-24T12:00:00Z')).toMatchObject({ created: [], started: [], sent: 0 });
+    const next = await tick(a, '2026-11-25T07:00:20Z');
+    expect(next).toMatchObject({ created: ['daily@2026-11-25T07:00:00.000Z'], started: [], sent: 1 });
+    expect(smtp.mails.map((m) => m.subject)).toEqual([
+      '[driftwatch] all quiet: no drift in 2 models — daily report, 25 Nov 2026',
+    ]);
   });
 });
 
