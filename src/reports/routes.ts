@@ -8,7 +8,7 @@ import { renderFor, reportRunView, scheduleNamed, sendReportNow } from './servic
 
 const runsQuery = z.strictObject({
   schedule: z.string().min(1).optional(),
-  status: z.enum(['pending', 'sent', 'failed']).optional(),
+  status: z.enum(['pending', 'sent', 'failed', 'skipped']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 

@@ -240,7 +240,7 @@ async function firstStart(
     });
     // undefined: another process recorded the same slot first (unique), which starts the schedule as well.
     if (!row) return 'raced';
-    await tx.reportRuns.markFailed(row.id, { status: 'failed', error: FIRST_START, nextAttemptAt: now });
+    await tx.reportRuns.markFailed(row.id, { status: 'skipped', error: FIRST_START, nextAttemptAt: now });
     return 'recorded';
   });
 }

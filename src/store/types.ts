@@ -766,7 +766,8 @@ export interface MetricsStore {
   knownModels(limit: number): Promise<string[]>;
 }
 
-export type ReportRunStatus = 'pending' | 'sent' | 'failed';
+/** skipped: a slot from before the schedule was first seen (never sent, see reports/service.ts). */
+export type ReportRunStatus = 'pending' | 'sent' | 'failed' | 'skipped';
 
 /** One scheduled report (a schedule's slot), its rendered message and its delivery. */
 export interface ReportRunRow {
@@ -827,10 +828,10 @@ export interface ReportRunStore {
    */
   claim(id: number, expectAttempts: number, nextAttemptAt: number): Promise<boolean>;
   markSent(id: number, messageId: string, now: number): Promise<void>;
-  /** Records a failed attempt: still pending (retried at nextAttemptAt), or failed for good. */
+  /** Records a failed attempt: still pending (retried at nextAttemptAt), or failed for good; or a skipped slot. */
   markFailed(
     id: number,
-    f: { status: 'pending' | 'failed'; error: string; nextAttemptAt: number },
+    f: { status: 'pending' | 'failed' | 'skipped'; error: string; nextAttemptAt: number },
   ): Promise<void>;
   list(q: {
     schedule?: string | undefined;

@@ -204,7 +204,7 @@ describe('scheduled email reports', () => {
       [SLOT, 'sent'],
       ['2026-11-21T07:00:00.000Z', 'sent'],
       // The slot before the schedule was first seen.
-      ['2026-11-20T07:00:00.000Z', 'failed'],
+      ['2026-11-20T07:00:00.000Z', 'skipped'],
     ]);
     expect(smtp.mails[1]?.subject).toContain('24 Nov 2026');
   });
@@ -220,7 +220,7 @@ describe('scheduled email reports', () => {
     expect(smtp.mails).toHaveLength(1);
     expect((await runs(a)).map((r) => [r.slot, r.status])).toEqual([
       [SLOT, 'sent'],
-      ['2026-11-23T07:00:00.000Z', 'failed'],
+      ['2026-11-23T07:00:00.000Z', 'skipped'],
     ]);
   });
 
@@ -254,8 +254,8 @@ describe('scheduled email reports', () => {
     ]);
     expect(smtp.mails).toHaveLength(0);
     expect(await runs(a)).toMatchObject([
-      { schedule: 'daily', slot: SLOT, status: 'failed', attempts: 0, error: FIRST_START },
-      { schedule: 'weekly', slot: '2026-11-23T08:00:00.000Z', status: 'failed', attempts: 0 },
+      { schedule: 'daily', slot: SLOT, status: 'skipped', attempts: 0, error: FIRST_START },
+      { schedule: 'weekly', slot: '2026-11-23T08:00:00.000Z', status: 'skipped', attempts: 0 },
     ]);
     // Later ticks leave the recorded slots alone; the next daily slot is the first report.
     expect(await tick(a, '2026-11-24T12:00:00Z')).toMatchObject({ created: [], started: [], sent: 0 });

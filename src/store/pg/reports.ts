@@ -91,7 +91,7 @@ export class PgReportRuns implements ReportRunStore {
 
   async markFailed(
     id: number,
-    f: { status: 'pending' | 'failed'; error: string; nextAttemptAt: number },
+    f: { status: 'pending' | 'failed' | 'skipped'; error: string; nextAttemptAt: number },
   ): Promise<void> {
     await this.c.run('UPDATE report_runs SET status = $1, error = $2, next_attempt_at = $3 WHERE id = $4', [
       f.status,

@@ -100,7 +100,7 @@ export class SqliteReportRuns implements ReportRunStore {
 
   async markFailed(
     id: number,
-    f: { status: 'pending' | 'failed'; error: string; nextAttemptAt: number },
+    f: { status: 'pending' | 'failed' | 'skipped'; error: string; nextAttemptAt: number },
   ): Promise<void> {
     this.c
       .prepared('UPDATE report_runs SET status = ?, error = ?, next_attempt_at = ? WHERE id = ?')

@@ -11,7 +11,7 @@ export const reportRuns = pgTable(
     slot: ms('slot').notNull(),
     periodFrom: ms('period_from').notNull(),
     periodTo: ms('period_to').notNull(),
-    status: text('status', { enum: ['pending', 'sent', 'failed'] }).notNull(),
+    status: text('status', { enum: ['pending', 'sent', 'failed', 'skipped'] }).notNull(),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: ms('next_attempt_at').notNull(),
     messageId: text('message_id'),

@@ -14,7 +14,7 @@ export const reportRuns = sqliteTable(
     slot: integer('slot').notNull(),
     periodFrom: integer('period_from').notNull(),
     periodTo: integer('period_to').notNull(),
-    status: text('status', { enum: ['pending', 'sent', 'failed'] }).notNull(),
+    status: text('status', { enum: ['pending', 'sent', 'failed', 'skipped'] }).notNull(),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: integer('next_attempt_at').notNull(),
     messageId: text('message_id'),
