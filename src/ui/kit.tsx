@@ -148,17 +148,17 @@ export function needs(...roles: Role[]): MiddlewareHandler<UiEnv> {
     const ui = c.get('ui');
     if (!ui.actor) {
       const here = new URL(c.req.url);
-      const back =
-        c.req.method === 'GET' ? `${here.pathname}${here.search}` : (c.req.header('referer') ?? '/ui');
+      const reading = c.req.method === 'GET' || c.req.method === 'HEAD';
+      const back = reading ? `${here.pathname}${here.search}` : (c.req.header('referer') ?? '/ui');
       // A link followed from mail or chat is a cross-site navigation, which never carries a SameSite=Strict
       // cookie: load the page once more from here (same-site), so a signed-in reviewer lands on it.
-      if (c.req.method === 'GET' && c.req.header('sec-fetch-site') === 'cross-site') {
+      if (reading && c.req.header('sec-fetch-site') === 'cross-site') {
         c.header('cache-control', 'no-store');
         return c.html(
           `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0"><title>driftwatch</title></head><body><p><a href="${escapeAttr(back)}">Continue to driftwatch</a></p></body></html>`,
         );
       }
-      if (c.req.method === 'GET') return c.redirect(`/ui/login?next=${encodeURIComponent(back)}`, 303);
+      if (reading) return c.redirect(`/ui/login?next=${encodeURIComponent(back)}`, 303);
       return sessionEnded(c);
     }
     if (!allowed(ui.actor, roles)) {

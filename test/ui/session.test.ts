@@ -24,6 +24,8 @@ describe('web UI sign-in', () => {
     const b = browser(t.app);
     const first = await b.request('/ui/alerts?severity=critical');
     expect(first.status).toBe(303);
+    // HEAD too (a link checker, a preview fetcher).
+    expect((await t.app.request('/ui/alerts', { method: 'HEAD' })).status).toBe(303);
     expect(first.headers.get('location')).toBe('/ui/login?next=%2Fui%2Falerts%3Fseverity%3Dcritical');
     const csrf = await b.csrfFrom('/ui/login');
     const res = await b.post('/ui/login', {
