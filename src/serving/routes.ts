@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { readBody } from '../body-limit.js';
 import type { AppEnv } from '../context.js';
 import { ApiError } from '../errors.js';
+import { parseJsonBody } from '../http.js';
 import { declarationsOf, type RouteDecl, route } from '../openapi/index.js';
 import { compareShadow } from './compare.js';
 import { assertSafeName, SAFE_NAME_RULE } from './names.js';
@@ -371,7 +372,14 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
         roles: ['ingest'],
         params,
         logModel: 'name',
-        body: { schema: oipBody },
+        body: {
+          schema: oipBody,
+          // A model or version not served here is a 404 before any of the body is read.
+          read: (c: Context<AppEnv>, schema: typeof oipBody): Promise<unknown> => {
+            servedVersion(runtime, c.req.param('name') ?? '', c.req.param('v'));
+            return parseJsonBody(c, schema);
+          },
+        },
         responses: {
           200: { description: 'The OIP inference response.', headers: served },
           404: 'Not served here.',

@@ -30,6 +30,8 @@ const golden = (v: string) =>
 interface Serving {
   t: TestApp;
   runtime: ServingRuntime;
+  /** The app with the serving routes (t.app has none). */
+  app: ReturnType<typeof createApp>;
   call<T = Record<string, unknown>>(
     method: string,
     path: string,
@@ -55,6 +57,7 @@ async function serving(config: ConfigInput = {}): Promise<Serving> {
   const s: Serving = {
     t,
     runtime,
+    app,
     async call(method, path, body, headers = {}) {
       const res = await app.request(path, {
         method,
@@ -532,5 +535,15 @@ describe('Open Inference Protocol v2', () => {
       'inputs[1].datatype',
       'inputs[2].name',
     ]);
+    // A model (or version) not served here is a 404 whatever the body: it is not even read.
+    for (const path of ['/v2/models/nope/infer', '/v2/models/weather/versions/9/infer']) {
+      const res = await s.app.request(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{not json',
+      });
+      expect(res.status, path).toBe(404);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_found');
+    }
   });
 });
