@@ -10,9 +10,11 @@ import {
   MUTED,
   n,
   niceTicks,
+  noData,
   svgDocument,
   textWidth,
   truncate,
+  xTickMark,
 } from './svg.js';
 import type { CdfOptions, CdfSeries } from './types.js';
 
@@ -118,16 +120,7 @@ export function cdfChart(o: CdfOptions): string {
   });
   for (const v of xt.values) {
     const x = sx(v);
-    parts.push(
-      el('line', {
-        x1: x,
-        y1: plot.y + plot.h,
-        x2: x,
-        y2: plot.y + plot.h + 4,
-        stroke: MUTED,
-        'stroke-width': 1,
-      }),
-    );
+    parts.push(xTickMark(plot, x));
     parts.push(
       el(
         'text',
@@ -225,19 +218,7 @@ export function cdfChart(o: CdfOptions): string {
     );
   }
   if (base.length === 0 && cur.length === 0) {
-    parts.push(
-      el(
-        'text',
-        {
-          x: plot.x + plot.w / 2,
-          y: plot.y + plot.h / 2,
-          'text-anchor': 'middle',
-          'font-size': 13,
-          fill: MUTED,
-        },
-        'No data',
-      ),
-    );
+    parts.push(noData(plot));
   }
 
   // legend at the top right, a line sample of each style

@@ -1,4 +1,16 @@
-import { dimension, el, esc, formatValue, INK, MUTED, n, svgDocument, textWidth, truncate } from './svg.js';
+import {
+  dimension,
+  el,
+  esc,
+  formatValue,
+  INK,
+  MUTED,
+  n,
+  noData,
+  svgDocument,
+  textWidth,
+  truncate,
+} from './svg.js';
 import type { HeatmapOptions } from './types.js';
 
 const HOUR = 3_600_000;
@@ -151,19 +163,7 @@ export function heatmap(o: HeatmapOptions): string {
     parts.push(el('g', { 'data-row-label': r.label }, label + cells.join('')));
   });
   if (rows.length === 0 || columns.length === 0) {
-    parts.push(
-      el(
-        'text',
-        {
-          x: left + plotW / 2,
-          y: top + plotH / 2 + 4,
-          'text-anchor': 'middle',
-          'font-size': 12,
-          fill: MUTED,
-        },
-        'No data',
-      ),
-    );
+    parts.push(noData({ x: left, y: top, w: plotW, h: plotH }, 12, 4));
   }
 
   // legend: each level's swatch with its mark and range

@@ -7,6 +7,7 @@ import {
   INK,
   MUTED,
   niceTicks,
+  noData,
   svgDocument,
   textWidth,
   truncate,
@@ -161,19 +162,7 @@ export function histogramOverlay(o: HistogramOverlayOptions): string {
     el('line', { x1: plot.x, y1: zero, x2: plot.x + plot.w, y2: zero, stroke: MUTED, 'stroke-width': 1 }),
   );
   if (bins.length === 0) {
-    parts.push(
-      el(
-        'text',
-        {
-          x: plot.x + plot.w / 2,
-          y: plot.y + plot.h / 2,
-          'text-anchor': 'middle',
-          'font-size': 13,
-          fill: MUTED,
-        },
-        'No data',
-      ),
-    );
+    parts.push(noData(plot));
   }
   parts.push(
     el(

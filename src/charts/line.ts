@@ -13,12 +13,14 @@ import {
   marker,
   n,
   niceTicks,
+  noData,
   PALETTE,
   svgDocument,
   textWidth,
   timeTicks,
   truncate,
   utcDate,
+  xTickMark,
 } from './svg.js';
 import type { LineChartOptions, Point } from './types.js';
 
@@ -162,16 +164,7 @@ export function lineChart(o: LineChartOptions): string {
     // a label at either end of the axis is anchored inwards so it stays inside the picture
     const half = textWidth(text, fontSize) / 2;
     const anchor = x - half < 2 ? 'start' : x + half > width - 2 ? 'end' : 'middle';
-    parts.push(
-      el('line', {
-        x1: x,
-        y1: plot.y + plot.h,
-        x2: x,
-        y2: plot.y + plot.h + 4,
-        stroke: MUTED,
-        'stroke-width': 1,
-      }),
-    );
+    parts.push(xTickMark(plot, x));
     parts.push(
       el(
         'text',
@@ -287,19 +280,7 @@ export function lineChart(o: LineChartOptions): string {
   }
 
   if (all.length === 0) {
-    parts.push(
-      el(
-        'text',
-        {
-          x: plot.x + plot.w / 2,
-          y: plot.y + plot.h / 2,
-          'text-anchor': 'middle',
-          'font-size': 13,
-          fill: MUTED,
-        },
-        'No data',
-      ),
-    );
+    parts.push(noData(plot));
   }
 
   // legend

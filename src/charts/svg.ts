@@ -95,6 +95,33 @@ export function marker(shape: Marker, x: number, y: number, r: number, color: st
   }
 }
 
+/** An empty chart's "No data", centred on the plot area (`dy` moves it down, e.g. to the text's middle). */
+export function noData(plot: { x: number; y: number; w: number; h: number }, fontSize = 13, dy = 0): string {
+  return el(
+    'text',
+    {
+      x: plot.x + plot.w / 2,
+      y: plot.y + plot.h / 2 + dy,
+      'text-anchor': 'middle',
+      'font-size': fontSize,
+      fill: MUTED,
+    },
+    'No data',
+  );
+}
+
+/** The short tick mark under the plot's bottom edge at `x`. */
+export function xTickMark(plot: { y: number; h: number }, x: number): string {
+  return el('line', {
+    x1: x,
+    y1: plot.y + plot.h,
+    x2: x,
+    y2: plot.y + plot.h + 4,
+    stroke: MUTED,
+    'stroke-width': 1,
+  });
+}
+
 /** The outer element: a viewBox, role="img", an aria-label, a <title> and an optional <desc>. */
 export function svgDocument(o: {
   width: number;
