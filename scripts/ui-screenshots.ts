@@ -48,7 +48,8 @@ async function main() {
       setNow: (ms) => {
         now = ms;
       },
-      periodFrom: Math.floor(end / HOUR) * HOUR - 23 * HOUR,
+      // The last replayed hour is the one before this one, so no evaluation lies in the future.
+      periodFrom: Math.floor(end / HOUR) * HOUR - 24 * HOUR,
       end,
     });
     await deps.store.close();

@@ -114,7 +114,7 @@ function ModelRow(props: { m: ModelOverview; now: number }) {
         )}
       </td>
       <td>
-        <Ago at={m.lastRun?.evaluatedAt ?? null} now={now} />
+        <Ago at={m.lastRun?.evaluatedAt ?? null} now={now} past />
       </td>
     </tr>
   );
