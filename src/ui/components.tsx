@@ -41,7 +41,7 @@ export function Ago(props: { at: string | number | null; now: number; past?: boo
   if (props.at === null) return <span class="muted">—</span>;
   const raw = typeof props.at === 'number' ? props.at : Date.parse(props.at);
   const t = props.past ? Math.min(raw, props.now) : raw;
-  if (props.past && raw >= props.now) {
+  if (props.past && raw > props.now) {
     const iso = new Date(raw).toISOString();
     return (
       <time datetime={iso} title={`window open until ${iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}`}>
