@@ -5,12 +5,12 @@ import {
   extent,
   formatTick,
   formatValue,
-  GRID,
   INK,
   MUTED,
   n,
   niceTicks,
   noData,
+  plotFrame,
   svgDocument,
   textWidth,
   truncate,
@@ -101,23 +101,7 @@ export function cdfChart(o: CdfOptions): string {
   const sx = (x: number) => plot.x + ((x - xt.min) / (xt.max - xt.min)) * plot.w;
   const sy = (y: number) => plot.y + plot.h - y * plot.h;
 
-  const parts: string[] = [];
-  parts.push(
-    el('rect', { x: plot.x, y: plot.y, width: plot.w, height: plot.h, fill: '#ffffff', 'data-role': 'plot' }),
-  );
-  yTicks.forEach((v, i) => {
-    const y = sy(v);
-    parts.push(
-      el('line', { x1: plot.x, y1: y, x2: plot.x + plot.w, y2: y, stroke: GRID, 'stroke-width': 1 }),
-    );
-    parts.push(
-      el(
-        'text',
-        { x: plot.x - 6, y: y + 4, 'text-anchor': 'end', 'font-size': fontSize, fill: MUTED },
-        esc(yLabels[i] ?? ''),
-      ),
-    );
-  });
+  const parts: string[] = plotFrame(plot, yTicks, yLabels, sy, fontSize);
   for (const v of xt.values) {
     const x = sx(v);
     parts.push(xTickMark(plot, x));

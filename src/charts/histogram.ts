@@ -3,11 +3,11 @@ import {
   el,
   esc,
   extent,
-  GRID,
   INK,
   MUTED,
   niceTicks,
   noData,
+  plotFrame,
   svgDocument,
   textWidth,
   truncate,
@@ -61,23 +61,7 @@ export function histogramOverlay(o: HistogramOverlayOptions): string {
   };
   const sy = (v: number) => plot.y + plot.h - ((v - yt.min) / (yt.max - yt.min)) * plot.h;
 
-  const parts: string[] = [];
-  parts.push(
-    el('rect', { x: plot.x, y: plot.y, width: plot.w, height: plot.h, fill: '#ffffff', 'data-role': 'plot' }),
-  );
-  yt.values.forEach((v, i) => {
-    const y = sy(v);
-    parts.push(
-      el('line', { x1: plot.x, y1: y, x2: plot.x + plot.w, y2: y, stroke: GRID, 'stroke-width': 1 }),
-    );
-    parts.push(
-      el(
-        'text',
-        { x: plot.x - 6, y: y + 4, 'text-anchor': 'end', 'font-size': fontSize, fill: MUTED },
-        esc(tickLabels[i] ?? ''),
-      ),
-    );
-  });
+  const parts: string[] = plotFrame(plot, yt.values, tickLabels, sy, fontSize);
 
   // Legend at the top right: a swatch of each bar style and its name.
   const legend = [

@@ -6,7 +6,6 @@ import {
   extent,
   formatTick,
   formatValue,
-  GRID,
   INK,
   MARKERS,
   MUTED,
@@ -15,6 +14,7 @@ import {
   niceTicks,
   noData,
   PALETTE,
+  plotFrame,
   svgDocument,
   textWidth,
   timeTicks,
@@ -114,25 +114,7 @@ export function lineChart(o: LineChartOptions): string {
   const sx = (x: number) => plot.x + ((x - x0) / (x1 - x0)) * plot.w;
   const sy = (y: number) => plot.y + plot.h - ((y - yt.min) / (yt.max - yt.min)) * plot.h;
 
-  const parts: string[] = [];
-  parts.push(
-    el('rect', { x: plot.x, y: plot.y, width: plot.w, height: plot.h, fill: '#ffffff', 'data-role': 'plot' }),
-  );
-
-  // y grid, ticks and labels
-  yt.values.forEach((v, i) => {
-    const y = sy(v);
-    parts.push(
-      el('line', { x1: plot.x, y1: y, x2: plot.x + plot.w, y2: y, stroke: GRID, 'stroke-width': 1 }),
-    );
-    parts.push(
-      el(
-        'text',
-        { x: plot.x - 6, y: y + 4, 'text-anchor': 'end', 'font-size': fontSize, fill: MUTED },
-        esc(yTickLabels[i] ?? ''),
-      ),
-    );
-  });
+  const parts: string[] = plotFrame(plot, yt.values, yTickLabels, sy, fontSize);
   if (yLabel) {
     const cx = 12;
     const cy = plot.y + plot.h / 2;

@@ -110,6 +110,36 @@ export function noData(plot: { x: number; y: number; w: number; h: number }, fon
   );
 }
 
+/**
+ * The plot area's white background, then a horizontal grid line per y tick with its label at the left:
+ * `ticks` in data units, `sy` maps them to pixels.
+ */
+export function plotFrame(
+  plot: { x: number; y: number; w: number; h: number },
+  ticks: readonly number[],
+  labels: readonly string[],
+  sy: (v: number) => number,
+  fontSize: number,
+): string[] {
+  const parts = [
+    el('rect', { x: plot.x, y: plot.y, width: plot.w, height: plot.h, fill: '#ffffff', 'data-role': 'plot' }),
+  ];
+  ticks.forEach((v, i) => {
+    const y = sy(v);
+    parts.push(
+      el('line', { x1: plot.x, y1: y, x2: plot.x + plot.w, y2: y, stroke: GRID, 'stroke-width': 1 }),
+    );
+    parts.push(
+      el(
+        'text',
+        { x: plot.x - 6, y: y + 4, 'text-anchor': 'end', 'font-size': fontSize, fill: MUTED },
+        esc(labels[i] ?? ''),
+      ),
+    );
+  });
+  return parts;
+}
+
 /** The short tick mark under the plot's bottom edge at `x`. */
 export function xTickMark(plot: { y: number; h: number }, x: number): string {
   return el('line', {
