@@ -36,18 +36,21 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'sqlite', include: ['test/**/*.test.ts'], exclude: ['test/pg/**'] },
+        test: { name: 'sqlite', include: ['test/**/*.test.ts'], exclude: ['test/pg/**', 'test/image/**'] },
       },
       {
         extends: true,
         test: {
           name: 'postgres',
           include: ['test/**/*.test.ts'],
-          exclude: SQLITE_ONLY,
+          exclude: [...SQLITE_ONLY, 'test/image/**'],
           env: { DW_TEST_STORE: 'postgres' },
           globalSetup: ['test/pg/global-setup.ts'],
         },
       },
+      // The container image's build reproduced on a clean copy (a full `npm ci` and native rebuild): minutes,
+      // so not part of `npm test`; `npm run test:image` runs it and CI calls that after `npm test`.
+      { extends: true, test: { name: 'image', include: ['test/image/**/*.test.ts'], testTimeout: 600_000 } },
     ],
   },
 });

@@ -1,13 +1,10 @@
 // Debian's Chromium, headless, through playwright-core: used by the browser tests and by the scripts that
-// take the screenshots under docs/. scripts/setup-chromium.sh installs the package when it is missing.
-import { execFileSync } from 'node:child_process';
+// take the screenshots under docs/. scripts/setup-test-env.sh installs the package when it is missing.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium } from 'playwright-core';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CHROMIUM = '/usr/bin/chromium';
 
 /** Flags for a quiet, sandbox-less headless run that reaches nothing but the pages it is given. */
@@ -24,10 +21,8 @@ const ARGS = [
 ];
 
 export function ensureChromium(): string {
-  if (!existsSync(CHROMIUM)) {
-    execFileSync('bash', [join(ROOT, 'scripts/setup-chromium.sh')], { stdio: 'inherit' });
-  }
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found after scripts/setup-chromium.sh`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} not found: run scripts/setup-test-env.sh (npm test runs it first)`);
   return CHROMIUM;
 }
 

@@ -1,7 +1,7 @@
-// A throwaway Prometheus for tests: Debian's binary (scripts/setup-prometheus.sh installs it when missing),
+// A throwaway Prometheus for tests: Debian's binary (scripts/setup-test-env.sh installs it when missing),
 // a temp config and data directory, a loopback port. `query` is the HTTP API's instant query. Also the
 // PromQL of the dashboards and rules in dashboards/, for the tests that check them.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,13 +20,10 @@ export const SCRAPE = join(ROOT, 'dashboards/prometheus/scrape.yml');
 const PROMETHEUS = '/usr/bin/prometheus';
 const PROMTOOL = '/usr/bin/promtool';
 
-/** Paths of prometheus and promtool, installing Debian's package first when either is missing. */
+/** Paths of prometheus and promtool (Debian's package, installed by scripts/setup-test-env.sh). */
 export function prometheusBinaries(): { prometheus: string; promtool: string } {
   if (!existsSync(PROMETHEUS) || !existsSync(PROMTOOL)) {
-    execFileSync('bash', [join(ROOT, 'scripts/setup-prometheus.sh')], { stdio: 'inherit' });
-  }
-  if (!existsSync(PROMETHEUS) || !existsSync(PROMTOOL)) {
-    throw new Error('prometheus/promtool not found after scripts/setup-prometheus.sh');
+    throw new Error('prometheus/promtool not found: run scripts/setup-test-env.sh (npm test runs it first)');
   }
   return { prometheus: PROMETHEUS, promtool: PROMTOOL };
 }

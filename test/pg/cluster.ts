@@ -5,10 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+import { join } from 'node:path';
 
 export interface Cluster {
   /** postgres://…/postgres of the cluster's superuser. */
@@ -26,12 +23,11 @@ function binDir(): string {
       .sort((a, b) => Number(b) - Number(a));
     return versions[0] ? join('/usr/lib/postgresql', versions[0], 'bin') : undefined;
   };
-  let dir = find();
-  if (!dir) {
-    execFileSync('bash', [join(ROOT, 'scripts/setup-postgres.sh')], { stdio: 'inherit' });
-    dir = find();
-  }
-  if (!dir) throw new Error('PostgreSQL binaries not found after scripts/setup-postgres.sh');
+  const dir = find();
+  if (!dir)
+    throw new Error(
+      'PostgreSQL server binaries not found under /usr/lib/postgresql: run scripts/setup-test-env.sh (npm test runs it first), or set DW_TEST_PG_URL',
+    );
   return dir;
 }
 
