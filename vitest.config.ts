@@ -17,6 +17,7 @@ const SQLITE_ONLY = [
   'test/serving/demo-model.test.ts', // the demo model's artifacts and onnxruntime: no store
   'test/serving/{manifest,features,names,outputs,runner}.test.ts', // pure modules and the model process
   'test/examples/demo.test.ts', // a real server process on a SQLite file
+  'test/examples/worked-example.test.ts', // the README's worked example: a real server process on SQLite
   'test/dashboards/**', // dashboards, rules and promtool: no store
   'test/shipping/**', // the image's build steps, compose and manifests: no store
   'test/charts/**', // SVG charts and their PNGs: pure

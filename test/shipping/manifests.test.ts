@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../src/config.js';
 import { killAll, REPO_ROOT, type ServerProcess, startServerProcess } from '../server/process.js';
 import { tempDir } from '../support.js';
 
@@ -118,6 +119,34 @@ describe('docker-compose.yml', () => {
     expect(mail.ports).toEqual(
       expect.arrayContaining([expect.stringMatching(/:1025$/), expect.stringMatching(/:8025$/)]),
     );
+  });
+
+  it("gives driftwatch a config file that driftwatch's loader accepts, sending reports to Mailpit", () => {
+    const svc = compose.services.driftwatch as Json;
+    const env = svc.environment as Record<string, string>;
+    const target = env.DRIFTWATCH_CONFIG as string;
+    expect(target, 'DRIFTWATCH_CONFIG').toMatch(/^\//);
+    // The file mounted at the path DRIFTWATCH_CONFIG names, read the way `serve` in the container reads it.
+    const mount = (svc.volumes as string[]).map((v) => v.split(':')).find(([, to]) => to === target);
+    expect(mount, `a bind mount at ${target}`).toBeDefined();
+    const source = (mount as string[])[0] as string;
+    const config = loadConfig({ file: join(REPO_ROOT, source), env });
+
+    const smtp = config.reports.smtp;
+    expect(smtp?.host).toBe('mailpit');
+    const mail = compose.services[smtp?.host ?? ''] as Json;
+    expect(String(mail.image)).toMatch(/^axllent\/mailpit:/);
+    // Mailpit's SMTP port (the container side of its mapping), without TLS and without a login.
+    const containerPorts = ((mail.ports as string[]) ?? []).map((p) => Number(p.split(':').at(-1)));
+    expect(containerPorts).toContain(smtp?.port);
+    expect(smtp?.port).toBe(1025);
+    expect(smtp?.secure).toBe(false);
+    expect(smtp?.auth).toBeUndefined();
+    expect(config.reports.schedules.map((r) => r.name)).toContain('daily');
+    expect(JSON.stringify(svc.depends_on ?? null), 'depends_on').toContain(`"${smtp?.host}"`);
+    // The links in the mails open the driftwatch port compose publishes.
+    const published = (svc.ports as string[]).map((p) => p.split(':').slice(0, 2).join(':'));
+    expect(published).toContain(new URL(config.notifications.externalUrl ?? 'http://unset').host);
   });
 
   it('has a fleet profile: PostgreSQL and two driftwatch replicas on the same database URL', () => {
