@@ -59,8 +59,16 @@ describe('a report right after the first alert', () => {
     const text = mail.text ?? '';
     expect(text).toContain('== seattle-weather — DRIFTING');
     // The rolling window of the example's run, with all its records, not the closed bucket's handful.
-    expect(text).toContain('window 23 Nov 2026, 14:00 CET – 24 Nov 2026, 14:00 CET, 276 records');
+    expect(text).toContain('rolling window 23 Nov 2026, 14:00 CET – 24 Nov 2026, 14:00 CET, 276 records');
     expect(text).toMatch(/temp_max: PSI 4\.\d{3} \(no previous period to compare\) \[critical\]/);
     expect(text).toContain(`Open alerts: ${critical} critical`);
+
+    // After the hour turns the same report says the same.
+    const later = NOW + 20 * 60_000;
+    t.setNow(later);
+    await runDriftTick(t.deps, later);
+    const after = await (await app.request('/v1/reports/preview?schedule=daily')).text();
+    expect(after).toContain('1 of 1 model drifting');
+    expect(after).toContain('276 records');
   });
 });
