@@ -83,9 +83,9 @@ function openAlerts(c: ReportContent): { open: number; critical: number } {
   };
 }
 
-/** Nothing drifts and no alert is open: the only report that says "all quiet". */
+/** Every model judged calm and no alert open: the only report that says "all quiet". */
 function isQuiet(c: ReportContent): boolean {
-  return !c.critical && c.models.length > 0 && c.drifting === 0 && openAlerts(c).open === 0;
+  return !c.critical && c.models.length > 0 && c.models.every((m) => m.status === 'ok');
 }
 
 export function reportSubject(c: ReportContent): string {
@@ -99,6 +99,11 @@ export function reportSubject(c: ReportContent): string {
   // Open alerts of other kinds (latency, error rate, data quality, recovered drift) are no quiet either.
   if (open > 0)
     return `[driftwatch] no drift in ${plural(n, 'model')}, ${plural(open, 'open alert')}${critical > 0 ? ` (${critical} critical)` : ''} — ${what}`;
+  // A model without a verdict (too few records, no drift result) is not known to be calm.
+  const unjudged = c.models.filter((m) => m.status !== 'ok').length;
+  if (unjudged === n) return `[driftwatch] no drift verdict for ${plural(n, 'model')} — ${what}`;
+  if (unjudged > 0)
+    return `[driftwatch] no drift in ${n - unjudged} of ${plural(n, 'model')}, ${unjudged} without a verdict — ${what}`;
   return `[driftwatch] all quiet: no drift in ${plural(n, 'model')} — ${what}`;
 }
 

@@ -30,7 +30,7 @@ describe('report content', () => {
     const r = await report(t, ['fraud', 'ghost', 'churn']);
     expect(r.content.models.map((m) => m.model)).toEqual(['fraud']);
     expect(r.content.unknownModels).toEqual(['ghost', 'churn']);
-    expect(r.subject).toBe('[driftwatch] all quiet: no drift in 1 model — daily report, 24 Nov 2026');
+    expect(r.subject).toBe('[driftwatch] no drift verdict for 1 model — daily report, 24 Nov 2026');
     expect(r.text).toContain('ghost: no such model (no records or baseline)\nchurn: no such model');
     expect(r.html).toContain('ghost: no such model (no records or baseline)');
     const none = await report(t, ['ghost']);
@@ -163,6 +163,29 @@ describe('report content', () => {
     expect(r.html).toMatch(/>fraud <span style="[^"]*">alerts open<\/span>/);
     expect(r.html).toMatch(/>iris <span style="background:#cf222e;[^"]*">critical alerts open<\/span>/);
     expect(r.html).not.toMatch(/>ok<\/span>/);
+  });
+
+  it('says "all quiet" only when every model was judged calm, and names the models without a verdict', async () => {
+    t = reportsApp(1);
+    await seedTraffic(t);
+    await seedDrift(t, 'fraud', 'v3', '2026-11-24T07:00:00.000Z', [
+      { feature: 'amount', psi: 0.02, drifted: false },
+    ]);
+    const partly = await report(t);
+    expect(partly.content.models.map((m) => [m.model, m.status])).toEqual([
+      ['fraud', 'ok'],
+      ['iris', 'no_result'],
+    ]);
+    expect(partly.subject).toBe(
+      '[driftwatch] no drift in 1 of 2 models, 1 without a verdict — daily report, 24 Nov 2026',
+    );
+    expect(partly.text).not.toContain('All quiet');
+    await seedDrift(t, 'iris', '', '2026-11-24T07:00:00.000Z', [
+      { feature: 'petal_width', psi: 0.01, drifted: false },
+    ]);
+    const quiet = await report(t);
+    expect(quiet.subject).toBe('[driftwatch] all quiet: no drift in 2 models — daily report, 24 Nov 2026');
+    expect(quiet.text).toContain('All quiet: no model is drifting and no alert is open.');
   });
 
   it('reads the newest judged window: a newer closed bucket of a few records does not replace it', async () => {
