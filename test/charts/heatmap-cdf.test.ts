@@ -254,6 +254,71 @@ describe('lineChart markers', () => {
     expect(svg).toContain('Events: v2 activated on 2026-11-20');
   });
 
+  it('keeps threshold and marker labels apart, each threshold label next to its line', () => {
+    // PSI up to 6 puts 0.1 and 0.25 a few px apart; two activations an hour apart share the top left.
+    const svg = lineChart({
+      width: 640,
+      height: 300,
+      yLabel: 'PSI',
+      series: [{ name: 'psi', points: [0, 1, 2, 3].map((i) => ({ x: T0 + i * HOUR, y: i * 2 })) }],
+      thresholds: [
+        { y: 0.1, label: 'warning' },
+        { y: 0.25, label: 'critical' },
+        { y: 6, label: 'top' },
+      ],
+      markers: [
+        { x: T0 + 2 * HOUR, label: 'version v2' },
+        { x: T0 + 2 * HOUR, label: 'baseline 3' },
+        { x: T0 + 2.2 * HOUR, label: 'rollback to v1' },
+      ],
+    });
+    const elements = check(svg);
+    const labelOf = (role: string) =>
+      elements
+        .filter((e) => e.attrs['data-role'] === role)
+        .map((g) => elements.find((e) => e.parent === g && e.name === 'text') as Element);
+    // the box a label covers: 0.6 em a character, from its baseline 9 px up to 2 px down
+    const box = (t: Element) => {
+      const w = [...t.text].length * 6;
+      const x = Number(t.attrs.x);
+      const x0 = t.attrs['text-anchor'] === 'end' ? x - w : x;
+      return { x0, x1: x0 + w, y0: Number(t.attrs.y) - 9, y1: Number(t.attrs.y) + 2 };
+    };
+    const labels = [...labelOf('threshold'), ...labelOf('marker')];
+    expect(labels).toHaveLength(6);
+    const boxes = labels.map(box);
+    boxes.forEach((a, i) => {
+      for (const b of boxes.slice(i + 1)) {
+        const apart = a.x1 <= b.x0 || b.x1 <= a.x0 || a.y1 <= b.y0 || b.y1 <= a.y0;
+        expect(apart, `${labels[i]?.text} overlaps another label`).toBe(true);
+      }
+    });
+    const lines = elements
+      .filter((e) => e.attrs['data-role'] === 'threshold')
+      .map((g) => Number(elements.find((e) => e.parent === g && e.name === 'line')?.attrs.y1));
+    labelOf('threshold').forEach((t, i) => {
+      expect(Math.abs(Number(t.attrs.y) - (lines[i] as number))).toBeLessThanOrEqual(12);
+    });
+  });
+
+  it('ends the time axis at the only point instead of half a day after it', () => {
+    const elements = check(
+      lineChart({
+        width: 640,
+        height: 300,
+        yLabel: 'PSI',
+        series: [{ name: 'one', points: [{ x: T0, y: 1 }] }],
+      }),
+    );
+    const plot = elements.find((e) => e.attrs['data-role'] === 'plot') as Element;
+    const dot = elements.find((e) => e.name === 'circle') as Element;
+    expect(Number(dot.attrs.cx)).toBeCloseTo(Number(plot.attrs.x) + Number(plot.attrs.width), 1);
+    // no time tick lies after the point
+    const ticks = elements.filter((e) => e.name === 'text' && /^\d\d-\d\d \d\d:\d\d$/.test(e.text));
+    expect(ticks.length).toBeGreaterThan(0);
+    expect(ticks.every((e) => Number(e.attrs.x) <= Number(dot.attrs.cx) + 6)).toBe(true);
+  });
+
   it('is unchanged without markers', () => {
     const a = lineChart({ width: 640, height: 300, yLabel: 'PSI', series });
     const b = lineChart({ width: 640, height: 300, yLabel: 'PSI', series, markers: [] });
