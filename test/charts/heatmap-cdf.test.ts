@@ -108,6 +108,59 @@ describe('heatmap', () => {
     expect(elements.filter((e) => e.attrs['data-role'] === 'legend')).toHaveLength(4);
   });
 
+  it('draws a value from too few values in a neutral style with its own legend entry, not a level colour', () => {
+    const few = heatmap({
+      width: 600,
+      columns,
+      valueLabel: 'PSI',
+      levels: { warning: 0.1, critical: 0.25 },
+      rows: [{ label: 'age', values: [0.9, 0.9, 0.02], insufficient: [true, false, true] }],
+    });
+    const elements = check(few);
+    const cells = elements.filter((e) => e.name === 'g' && 'data-cell' in e.attrs);
+    const fillOf = (g: Element) => elements.find((e) => e.parent === g && e.name === 'rect')?.attrs.fill;
+    const [thin, judged, thinLow] = cells as [Element, Element, Element];
+    // the same PSI is critical red when judged, neutral when it rests on too few values, whatever its size
+    expect(fillOf(judged)).toBe('#cf222e');
+    expect(fillOf(thin)).not.toBe(fillOf(judged));
+    expect(fillOf(thin)).toBe(fillOf(thinLow));
+    expect(thin.attrs['data-insufficient']).toBe('true');
+    expect(judged.attrs['data-insufficient']).toBeUndefined();
+    expect(titleOf(elements, thin)).toBe(
+      'age, window from 2026-11-20 00:00 UTC: PSI 0.9 (too few values for a verdict)',
+    );
+    expect(titleOf(elements, judged)).toContain('(critical)');
+    // no triangle on it, and the legend names the style
+    const shapes = elements.filter((e) => e.parent === thin && e.name === 'path');
+    expect(shapes.map((e) => e.attrs.fill)).not.toContain('#ffffff');
+    const legend = elements.filter((e) => e.attrs['data-role'] === 'legend');
+    expect(legend).toHaveLength(5);
+    const entry = legend.find((g) =>
+      elements.some((e) => e.parent === g && e.text.includes('insufficient data')),
+    );
+    expect(elements.find((e) => e.parent === entry && e.name === 'rect')?.attrs.fill).toBe(fillOf(thin));
+  });
+
+  it('labels columns by window end when told so, the newest end labelled at its cell’s right edge', () => {
+    const svg = heatmap({
+      width: 600,
+      columns,
+      columnTime: 'end',
+      valueLabel: 'PSI',
+      levels: { warning: 0.1, critical: 0.25 },
+      rows: [{ label: 'age', values: [0.02, 0.15, 0.4] }],
+    });
+    const elements = check(svg);
+    const cells = elements.filter((e) => e.name === 'g' && 'data-cell' in e.attrs);
+    expect(titleOf(elements, cells[2] as Element)).toBe(
+      'age, window ending 2026-11-20 02:00 UTC: PSI 0.4 (critical)',
+    );
+    const newest = elements.find((e) => e.name === 'text' && e.text === '11-20 02:00') as Element;
+    const lastRect = elements.find((e) => e.parent === cells[2] && e.name === 'rect') as Element;
+    expect(Number(newest.attrs.x)).toBeCloseTo(Number(lastRect.attrs.x) + Number(lastRect.attrs.width), 1);
+    expect(newest.attrs['text-anchor']).toBe('end');
+  });
+
   it('grows with its rows and draws empty or odd input without throwing', () => {
     const h = (rows: number) =>
       Number(
