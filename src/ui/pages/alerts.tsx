@@ -14,6 +14,7 @@ import { histogramOverlay, lineChart } from '../../charts/index.js';
 import { driftSettingsFor } from '../../config.js';
 import { driftSeries } from '../../drift/service.js';
 import { ApiError } from '../../errors.js';
+import { binLabel, largestShift } from '../../reports/render.js';
 import type { AlertCount, AlertKind, AlertSeverity, AlertStatus } from '../../store/index.js';
 import { type ThresholdSource, thresholdsFor, trafficThresholds } from '../../thresholds/service.js';
 import type { AlertView } from '../../views.js';
@@ -630,7 +631,8 @@ function charts(
         width: 640,
         height: 260,
         title: `${a.histogram.feature}: baseline ${a.histogram.baseline_id} against the latest alert window`,
-        bins: a.histogram.bins.map((b) => ({ label: b.label, baseline: b.baseline, current: b.window })),
+        // edges rounded as the critical-alert email writes them ("[1, 2.65)", not 2.6500000000000083)
+        bins: a.histogram.bins.map((b) => ({ label: binLabel(b), baseline: b.baseline, current: b.window })),
         names: { baseline: `Baseline ${a.histogram.baseline_id}`, current: 'Alert window' },
       }),
       caption: `Share of values per bin: the baseline against ${utc(a.histogram.window.from)} – ${utc(a.histogram.window.to)} (${a.histogram.n} values).`,
@@ -655,8 +657,8 @@ function charts(
         series: [{ name: label, points: trend }],
         thresholds: isDrift
           ? [
-              { y: settings.psiWarning, label: `warning ${settings.psiWarning}` },
-              { y: settings.psiCritical, label: `critical ${settings.psiCritical}` },
+              { y: settings.psiWarning, label: 'warning' },
+              { y: settings.psiCritical, label: 'critical' },
             ]
           : [],
       }),
@@ -728,6 +730,8 @@ async function detailPage(
   const t = await deps.store.read(async (tx) => (await thresholdsFor(tx, deps.config, a.model))(feature));
   const { points, kind } = await trendOf(c, a);
   const figures = charts(a, t, points, kind);
+  // In the critical-alert email's words: the bin whose share moved most.
+  const shift = a.histogram ? largestShift(a.histogram) : null;
   const actor = c.get('actor').name;
   const closed = a.status === 'closed';
   const canDecide = a.status === 'open' || a.status === 'acknowledged' || a.status === 'snoozed';
@@ -802,6 +806,11 @@ async function detailPage(
           <h2 id="why">Why it fired</h2>
           <p>{why.thresholds}</p>
           <WhyTable why={why} />
+          {shift ? (
+            <p id="largest-shift">
+              Largest shift in the latest window: <strong>{shift}</strong>.
+            </p>
+          ) : null}
           <h2 id="charts">Charts</h2>
           {figures.length === 0 ? (
             <p class="muted">
@@ -900,6 +909,7 @@ async function detailPage(
                 <div>
                   <strong>{e.action.replace('decision:', 'decision: ')}</strong>
                   {e.action === 'assigned' ? ` to ${assignedTo(e.data)}` : ''}
+                  {e.action === 'decision:rollback' ? rollbackText(e.data) : ''}
                   {e.from && e.to && e.from !== e.to ? ` (${e.from} → ${e.to})` : ''}
                   {e.note ? ` — “${e.note}”` : ''}
                 </div>
@@ -910,6 +920,17 @@ async function detailPage(
       </div>
     </>,
   );
+}
+
+/** What a rollback decision did, from its data ({rollback: {status, from_version, to_version}}). */
+function rollbackText(data: unknown): string {
+  const r = (data as { rollback?: { status?: unknown; from_version?: unknown; to_version?: unknown } } | null)
+    ?.rollback;
+  if (!r || typeof r.to_version !== 'string') return '';
+  const from = typeof r.from_version === 'string' ? ` from ${r.from_version}` : '';
+  return r.status === 'activated'
+    ? `: activated version ${r.to_version}${from}`
+    : `: rollback${from} to ${r.to_version} recorded (not served here)`;
 }
 
 /** Whom an "assigned" event names, from its data ({from, to}). */
