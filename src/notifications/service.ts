@@ -183,6 +183,7 @@ const DELIVERY_LEASE = 'deliveries';
 export async function runDeliveryTick(
   deps: Pick<AppDeps, 'store' | 'config' | 'clock' | 'log' | 'instance' | 'metrics'>,
   now: number,
+  options: { asLeader?: boolean } = {},
 ): Promise<DeliveryTickResult> {
   const result: DeliveryTickResult = { sent: 0, failed: 0, retried: 0 };
   const { channels: configured, maxAttempts, timeoutMs } = deps.config.notifications;
@@ -192,7 +193,18 @@ export async function runDeliveryTick(
   const holder = instanceOf(deps);
   const acquire = (at: number) =>
     deps.store.tx((tx) => tx.leases.acquire(DELIVERY_LEASE, holder, CLAIM_TTL_MS, at));
-  if (!(await acquire(now))) return result;
+  // The job registry runs this tick on the leader only (asLeader): a run another process holds belongs to a
+  // leader that died or was deposed, and its claim ends with its leadership, so failover of deliveries takes
+  // the leader's failover time, not the claim's TTL. A deposed leader that is still alive finds its claim
+  // gone at its next renewal and starts no further send; at most the one in flight may arrive twice, with
+  // the same X-Driftwatch-Delivery id.
+  const takeOver = () =>
+    deps.store.tx(async (tx) => {
+      const current = await tx.leases.get(DELIVERY_LEASE);
+      if (current && current.holder !== holder) await tx.leases.release(DELIVERY_LEASE, current.holder);
+      return tx.leases.acquire(DELIVERY_LEASE, holder, CLAIM_TTL_MS, now);
+    });
+  if (!(await acquire(now)) && !(options.asLeader && (await takeOver()))) return result;
   const heartbeat = keepClaimed(
     () => acquire(deps.clock()),
     (err) => deps.log.warn({ err }, 'delivery lease lost: sending no more in this run'),

@@ -339,6 +339,45 @@ describe('the delivery lease across processes', () => {
     expect(ids).toEqual(['1', '1', '2']);
   });
 
+  it('lets a new leader take the deliveries over at once from a holder that is no longer the leader', async () => {
+    const held = gate();
+    const arrived = gate();
+    receiver = await startReceiver({
+      onRequest: async () => {
+        if (receiver?.received.length === 1) {
+          arrived.open();
+          await held.wait;
+        }
+      },
+    });
+    const t = app([{ name: 'hooks', type: 'webhook', url: receiver.url }], { timeoutMs: 20_000 });
+    const p = twoProcesses(t);
+    await enqueue(t.deps, alertEvent('alert.opened'));
+    await enqueue(t.deps, alertEvent('alert.closed'));
+
+    // a, the old leader, is mid-send with a fresh lease; b became the leader a moment later.
+    const first = runDeliveryTick(p.a, T0);
+    await arrived.wait;
+    p.clocks.b = T0 + 1;
+    // Not as the leader (a direct call), b leaves a fresh lease alone ...
+    expect(await runDeliveryTick(p.b, p.clocks.b)).toEqual({ sent: 0, failed: 0, retried: 0 });
+    // ... as the leader, it takes it over without waiting out CLAIM_TTL_MS.
+    expect(await runDeliveryTick(p.b, p.clocks.b, { asLeader: true })).toEqual({
+      sent: 2,
+      failed: 0,
+      retried: 0,
+    });
+    const [lease] = await t.sql<{ holder: string }>("SELECT holder FROM leases WHERE name = 'deliveries'");
+    expect(lease).toBeUndefined(); // b released it at the end of its run
+
+    held.open();
+    await first;
+    // a starts nothing after the takeover: its second delivery was sent once, by b.
+    const ids = receiver.received.map((r) => r.headers['x-driftwatch-delivery']);
+    expect(ids).toEqual(['1', '1', '2']);
+    expect((await deliveryRows(t)).map((r) => r.status)).toEqual(['delivered', 'delivered']);
+  });
+
   it('keeps the lease of a live sender renewed, however long its run takes', async () => {
     const held = gate();
     const arrived = gate();
