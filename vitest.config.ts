@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // SQLite file run once; every service and route test runs again on PostgreSQL.
 const SQLITE_ONLY = [
   'test/stats/**', // statistics: pure functions
+  'test/rules/**', // the alert rulebook: pure data and the README
   'test/architecture.test.ts', // reads the source tree
   'test/config.test.ts', // config parsing
   'test/config-limits.test.ts', // config parsing

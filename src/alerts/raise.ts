@@ -7,7 +7,7 @@ import { queueCriticalMail } from '../reports/critical.js';
 import type { AlertKind, AlertRow, RetrainRow, Tx } from '../store/index.js';
 import type { TrafficSummary } from '../traffic/service.js';
 import type { NotificationEventType } from '../views.js';
-import { decide, driftSignal, qualitySignal, type Signal } from './policy.js';
+import { decide, driftSignal, ladderSignal, qualitySignal, type Signal } from './policy.js';
 import { alertView, isFiring, retrainView } from './views.js';
 
 // Raising: turns drift results into alerts (open, attach evidence, escalate, recover) and wakes snoozes.
@@ -276,11 +276,7 @@ export async function processDriftResult(deps: Deps, result: DriftResult): Promi
     const enough = result.n >= settings.minSamples;
     for (const u of result.unknown_features) {
       const signal: Signal =
-        !enough || u.rate === null
-          ? null
-          : u.rate >= settings.qualityRate
-            ? { firing: true, severity: u.rate >= 4 * settings.qualityRate ? 'critical' : 'warning' }
-            : { firing: false };
+        !enough || u.rate === null ? null : ladderSignal('data_quality', u.rate, settings.qualityRate);
       await applySignal(
         tx,
         deps,
@@ -352,17 +348,16 @@ function trafficMeasures(w: TrafficWindow, threshold: number | null) {
   };
 }
 
-/** Firing at or above `threshold`, critical at twice it (capped at `cap`); null below minSamples. */
+/** The kind's ladder (rules.ts) on a traffic measure; null below minSamples. */
 function thresholdSignal(
+  kind: 'latency' | 'error_rate',
   value: number | null,
   samples: number,
   threshold: number,
   minSamples: number,
-  cap = Number.POSITIVE_INFINITY,
 ): Signal {
   if (value === null || samples < minSamples) return null;
-  if (value < threshold) return { firing: false };
-  return { firing: true, severity: value >= Math.min(cap, 2 * threshold) ? 'critical' : 'warning' };
+  return ladderSignal(kind, value, threshold);
 }
 
 /**
@@ -383,6 +378,7 @@ export async function processTraffic(deps: Deps, w: TrafficWindow): Promise<void
   await deps.store.tx(async (tx) => {
     if (latencyP95Ms !== undefined) {
       const signal = thresholdSignal(
+        'latency',
         w.traffic.latency.p95,
         w.traffic.latency.count,
         latencyP95Ms,
@@ -401,11 +397,11 @@ export async function processTraffic(deps: Deps, w: TrafficWindow): Promise<void
     }
     if (errorRate !== undefined) {
       const signal = thresholdSignal(
+        'error_rate',
         w.traffic.error_rate,
         w.traffic.requests,
         errorRate,
         settings.minSamples,
-        1,
       );
       await applySignal(
         tx,

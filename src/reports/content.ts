@@ -2,6 +2,7 @@ import { driftSettingsFor, type ReportScheduleConfig } from '../config.js';
 import type { AppDeps } from '../context.js';
 import { type DriftResult, type FeatureHistogram, featureHistogramIn } from '../drift/service.js';
 import { alertLink, retrainLink } from '../notifications/payloads.js';
+import { type AlertKind, isDriftKind } from '../rules/alerts.js';
 import type { AlertSeverity, Tx, WindowKind } from '../store/index.js';
 import { TrafficSum, type TrafficSummary, windowTraffic } from '../traffic/service.js';
 
@@ -36,7 +37,7 @@ export interface FeatureLine {
 export interface AlertLine {
   id: number;
   feature: string;
-  kind: string;
+  kind: AlertKind;
   severity: AlertSeverity;
   status: string;
   /** The signal is back to normal but nobody closed the alert yet. */
@@ -353,9 +354,7 @@ async function modelReport(
 
 /** A model's status from its drift result and its open alerts (see ModelStatus). */
 function modelStatus(result: DriftResult | null, alerts: AlertLine[], minSamples: number): ModelStatus {
-  const driftAlert = alerts.some(
-    (a) => (a.kind === 'drift' || a.kind === 'prediction_drift') && !a.recovered,
-  );
+  const driftAlert = alerts.some((a) => isDriftKind(a.kind) && !a.recovered);
   if (result?.drifted === true || driftAlert) return 'drifting';
   if (alerts.length > 0) return 'alerts';
   if (!result) return 'no_result';

@@ -1,4 +1,5 @@
 import type { FeatureHistogram, HistogramBin } from '../drift/service.js';
+import { ALERT_RULES } from '../rules/alerts.js';
 import type { AlertLine, CriticalAlertLine, FeatureLine, ModelReport, ReportContent } from './content.js';
 
 // A report as an email: a subject that states the situation, an HTML part with inline styles only (mail
@@ -71,7 +72,7 @@ export function largestShift(h: FeatureHistogram): string | null {
 }
 
 function criticalSubject(a: CriticalAlertLine): string {
-  const what = a.kind === 'drift' ? 'drift' : a.kind.replace(/_/g, ' ');
+  const what = ALERT_RULES[a.kind].title;
   return `[driftwatch] critical alert #${a.id}: ${what} on ${a.feature} of ${a.model}`;
 }
 

@@ -15,6 +15,7 @@ import { driftSettingsFor } from '../../config.js';
 import { driftSeries } from '../../drift/service.js';
 import { ApiError } from '../../errors.js';
 import { binLabel, largestShift } from '../../reports/render.js';
+import { ALERT_KINDS, ALERT_RULES, isDriftKind, isTrafficKind, ladderText } from '../../rules/alerts.js';
 import type { AlertCount, AlertKind, AlertSeverity, AlertStatus } from '../../store/index.js';
 import { type ThresholdSource, thresholdsFor, trafficThresholds } from '../../thresholds/service.js';
 import type { AlertView } from '../../views.js';
@@ -30,16 +31,10 @@ const STATUSES: AlertStatus[] = ['open', 'acknowledged', 'snoozed', 'decided', '
 const ACTIVE: AlertStatus[] = ['open', 'acknowledged', 'snoozed', 'decided'];
 /** Waiting for a decision: the queue's default and its headline counts (as on the overview). */
 const UNDECIDED: AlertStatus[] = ['open', 'acknowledged'];
-const KINDS: AlertKind[] = ['drift', 'prediction_drift', 'data_quality', 'latency', 'error_rate'];
+const KINDS: readonly AlertKind[] = ALERT_KINDS;
 const QUEUE_LIMIT = 200;
 
-const KIND_LABEL: Record<AlertKind, string> = {
-  drift: 'feature drift',
-  prediction_drift: 'prediction drift',
-  data_quality: 'data quality',
-  latency: 'latency',
-  error_rate: 'error rate',
-};
+const kindLabel = (kind: AlertKind) => ALERT_RULES[kind].title;
 
 const DECISIONS: { value: Decision; label: string; hint: string }[] = [
   {
@@ -299,7 +294,7 @@ async function queuePage(c: UiContext) {
             <option value="">any</option>
             {KINDS.map((k) => (
               <option value={k} selected={f.kind === k}>
-                {KIND_LABEL[k]}
+                {kindLabel(k)}
               </option>
             ))}
           </select>
@@ -430,7 +425,7 @@ function QueueTable(props: { alerts: AlertView[]; now: number }) {
               </td>
               <td>
                 <a href={uiPath.alert(a.id)} data-open>
-                  #{a.id} {KIND_LABEL[a.kind]} · {a.feature}
+                  #{a.id} {kindLabel(a.kind)} · {a.feature}
                 </a>
                 {a.recovered ? <span class="muted"> (recovered)</span> : null}
               </td>
@@ -469,9 +464,10 @@ async function whyItFired(c: UiContext, a: AlertDetail): Promise<Why> {
   const deps = c.get('deps');
   const m = a.latest as Record<string, number | null | undefined>;
   const settings = driftSettingsFor(deps.config, a.model);
-  if (a.kind === 'latency' || a.kind === 'error_rate') {
+  if (isTrafficKind(a.kind)) {
     const t = trafficThresholds(deps.config, a.model);
     const isLatency = a.kind === 'latency';
+    const format = isLatency ? (v: number) => `${v} ms` : (v: number) => pct(v);
     const limit = isLatency ? t.latency_p95_ms : t.error_rate;
     const value = isLatency ? (m.latency_p95_ms ?? null) : (m.error_rate ?? null);
     return {
@@ -479,12 +475,7 @@ async function whyItFired(c: UiContext, a: AlertDetail): Promise<Why> {
         {
           measure: isLatency ? 'p95 latency' : 'error rate',
           value: isLatency ? `${num(value, 1)} ms` : pct(value),
-          rule:
-            limit === null
-              ? 'no threshold configured now'
-              : isLatency
-                ? `fires at ≥ ${limit} ms, critical at twice that`
-                : `fires at ≥ ${pct(limit)}, critical at twice that`,
+          rule: limit === null ? 'no threshold configured now' : ladderText(a.kind, limit, format),
           met: limit === null || value === null ? null : value >= limit,
         },
         {
@@ -538,7 +529,7 @@ async function whyItFired(c: UiContext, a: AlertDetail): Promise<Why> {
         {
           measure: 'worst of these',
           value: pct(rate),
-          rule: `fires at ≥ ${pct(settings.qualityRate)}, critical at ≥ ${pct(4 * settings.qualityRate)}`,
+          rule: ladderText('data_quality', settings.qualityRate, (v) => pct(v)),
           met: rate === null ? null : rate >= settings.qualityRate,
         },
       ],
@@ -639,14 +630,8 @@ function charts(
     });
   }
   if (trend.length >= 2) {
-    const isDrift = a.kind === 'drift' || a.kind === 'prediction_drift';
-    const label = isDrift
-      ? 'PSI'
-      : a.kind === 'latency'
-        ? 'p95 latency, ms'
-        : a.kind === 'error_rate'
-          ? 'error rate'
-          : 'worst rate';
+    const isDrift = isDriftKind(a.kind);
+    const label = ALERT_RULES[a.kind].measure;
     out.push({
       id: 'chart-trend',
       svg: lineChart({
@@ -681,7 +666,7 @@ async function trendOf(
   a: AlertDetail,
 ): Promise<{ points: { x: number; y: number }[]; kind: string }> {
   const kind = a.evidence[0]?.window_kind ?? 'bucket';
-  if (a.kind === 'drift' || a.kind === 'prediction_drift') {
+  if (isDriftKind(a.kind)) {
     // Newest first within the limit: bounded to two days either side of the alert, so the windows shown
     // are the alert's own even when the feature has been evaluated for long since.
     const results = await driftSeries(c.get('deps'), a.model, {
@@ -737,7 +722,7 @@ async function detailPage(
   const canDecide = a.status === 'open' || a.status === 'acknowledged' || a.status === 'snoozed';
   // As closeAlert allows: a decided alert, or any alert in review once its feature recovered.
   const canClose = a.status === 'decided' || (a.recovered && !closed);
-  const title = `#${a.id} ${KIND_LABEL[a.kind]} · ${a.feature}`;
+  const title = `#${a.id} ${kindLabel(a.kind)} · ${a.feature}`;
   return page(
     c,
     {
@@ -767,7 +752,7 @@ async function detailPage(
         <dd>
           <a href={uiPath.model(a.model)}>{a.model}</a> {a.model_version ?? '(unversioned)'}
         </dd>
-        <dt>{a.kind === 'latency' || a.kind === 'error_rate' ? 'Signal' : 'Feature'}</dt>
+        <dt>{isTrafficKind(a.kind) ? 'Signal' : 'Feature'}</dt>
         <dd>
           {a.kind === 'drift' ? <a href={uiPath.feature(a.model, a.feature)}>{a.feature}</a> : a.feature}
         </dd>
@@ -941,7 +926,7 @@ function assignedTo(data: unknown): string {
 
 function EvidenceTable(props: { a: AlertDetail }) {
   const { a } = props;
-  const traffic = a.kind === 'latency' || a.kind === 'error_rate';
+  const traffic = isTrafficKind(a.kind);
   return (
     <div class="table-wrap">
       <table>
@@ -1053,7 +1038,7 @@ function DecisionForm(props: { a: AlertDetail; c: UiContext; kept: Kept }) {
         <label for="snooze-until">Snooze until (UTC; only for Snooze)</label>
         <input id="snooze-until" name="snooze_until" type="datetime-local" value={kept.snooze_until ?? ''} />
       </div>
-      {a.kind === 'drift' || a.kind === 'prediction_drift' ? (
+      {isDriftKind(a.kind) ? (
         <div class="choice">
           <input
             type="checkbox"
