@@ -69,7 +69,7 @@ class FakeDriftwatch:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
 
     def _answer(self, path: str, items: list) -> Tuple[int, Dict[str, str], bytes]:
