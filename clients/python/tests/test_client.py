@@ -235,6 +235,7 @@ class ClientTest(unittest.TestCase):
             self.log(c, 3)
             self.assertFalse(c.close(timeout=0.2))
         self.assertEqual(c.abandoned, 3)
+        self.assertTrue(c.flush(timeout=20))  # nothing left to wait for
 
     def test_sends_what_is_queued_at_interpreter_exit(self) -> None:
         script = (

@@ -205,6 +205,9 @@ class Client:
             left = len(self._queue) + self._in_flight
             self._queue.clear()
             self.abandoned += left
+            # Nothing is pending any more: a later flush() returns at once instead of waiting forever.
+            self._resolved = self._enqueued
+            self._cond.notify_all()
         if left:
             log.error("driftwatch client closed with %d items not delivered to %s", left, self.url)
         self._disconnect()
