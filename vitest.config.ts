@@ -26,6 +26,7 @@ const SQLITE_ONLY = [
   'test/reports/config.test.ts', // config parsing
   'test/browser/**', // headless Chromium itself: no store
   'test/ui/e2e.test.ts', // Chromium against a real server process on a SQLite file
+  'test/clients/python.test.ts', // the Python client: pip, unittest, and uvicorn against a real server process
 ];
 
 export default defineConfig({
