@@ -93,6 +93,73 @@ const CAS_RETRIES = 5;
 /** The window an alert signal comes from: a stored drift result, or a traffic window (see processTraffic). */
 type SignalWindow = Pick<DriftResult, 'id' | 'model' | 'model_version' | 'window' | 'window_kind'>;
 
+/** Marks an alert recovered by a calm window; false when a reviewer changed it in between (retry). */
+async function markRecovered(
+  tx: Tx,
+  deps: Deps,
+  existing: AlertRow,
+  calmTo: string,
+  text: string,
+  now: number,
+): Promise<boolean> {
+  const updated = await tx.alerts.update(existing.id, existing.version, { recoveredAt: now }, now);
+  if (!updated) return false;
+  await tx.alerts.addEvent({
+    alertId: existing.id,
+    at: now,
+    actor: SYSTEM_ACTOR,
+    action: 'recovered',
+    fromStatus: existing.status,
+    toStatus: existing.status,
+    note: `window ending ${calmTo} is back to normal`,
+    data: text,
+  });
+  // A snoozed alert stays quiet until its time, recovery included.
+  if (!isSnoozed(existing, now))
+    await notify(tx, deps, { type: 'alert.recovered', at: now, actor: null, alert: updated });
+  return true;
+}
+
+/** Stored closed-bucket results looked at when firing evidence arrives late (enough for weeks of hourly buckets). */
+const CALM_LOOKUP_LIMIT = 1000;
+
+/**
+ * Recovery must not depend on arrival order: when firing evidence is attached after a calm closed bucket
+ * lying wholly after it was already judged (a backfilled past bucket), that calm bucket recovers the alert now.
+ */
+async function recoverIfCalmAfter(
+  tx: Tx,
+  deps: Deps,
+  alert: AlertRow,
+  judge: (stored: DriftResult) => Signal,
+  now: number,
+): Promise<void> {
+  if (alert.recoveredAt !== null) return;
+  const lastTo = await tx.alerts.latestEvidenceTo(alert.id);
+  if (lastTo === null) return;
+  const rows = await tx.drift.list({
+    model: alert.model,
+    kind: 'bucket',
+    from: lastTo,
+    limit: CALM_LOOKUP_LIMIT,
+  });
+  for (const row of rows) {
+    const stored = JSON.parse(row.result) as DriftResult;
+    if (stored.rebuilding || Date.parse(stored.window.from) < lastTo) continue;
+    const signal = judge({ ...stored, id: row.id });
+    if (signal === null || signal.firing) continue;
+    await markRecovered(
+      tx,
+      deps,
+      alert,
+      stored.window.to,
+      JSON.stringify({ window: stored.window, drift_result_id: row.id }),
+      now,
+    );
+    return;
+  }
+}
+
 /** Applies the alert policy to one feature signal of a window, in the caller's transaction. */
 async function applySignal(
   tx: Tx,
@@ -103,6 +170,7 @@ async function applySignal(
   signal: Signal,
   m: Record<string, unknown> & { severity?: unknown },
   psi: number | null,
+  judge?: (stored: DriftResult) => Signal,
 ): Promise<void> {
   const now = deps.clock();
   const windowFrom = Date.parse(result.window.from);
@@ -121,21 +189,7 @@ async function applySignal(
     const text = JSON.stringify(m);
     if (action.type === 'recover') {
       if (!existing) return;
-      const updated = await tx.alerts.update(existing.id, existing.version, { recoveredAt: now }, now);
-      if (!updated) continue;
-      await tx.alerts.addEvent({
-        alertId: existing.id,
-        at: now,
-        actor: SYSTEM_ACTOR,
-        action: 'recovered',
-        fromStatus: existing.status,
-        toStatus: existing.status,
-        note: `window ending ${result.window.to} is back to normal`,
-        data: text,
-      });
-      // A snoozed alert stays quiet until its time, recovery included.
-      if (!isSnoozed(existing, now))
-        await notify(tx, deps, { type: 'alert.recovered', at: now, actor: null, alert: updated });
+      if (!(await markRecovered(tx, deps, existing, result.window.to, text, now))) continue;
       return;
     }
     const severity = action.severity;
@@ -234,6 +288,7 @@ async function applySignal(
       measures: text,
       at: now,
     });
+    if (judge) await recoverIfCalmAfter(tx, deps, alert, judge, now);
     return;
   }
   throw new Error(`alert for ${result.model}/${feature}/${kind} kept changing under the drift tick`);
@@ -245,8 +300,24 @@ export async function processDriftResult(deps: Deps, result: DriftResult): Promi
   if (result.window_kind === 'range' || result.rebuilding) return;
   const settings = driftSettingsFor(deps.config, result.model);
   await deps.store.tx(async (tx) => {
+    // The same signal read from another stored window, for recovery by a calm bucket judged earlier.
+    const column = (stored: DriftResult, feature: string) =>
+      stored.features.find((f) => f.feature === feature);
     for (const r of result.features) {
-      await applySignal(tx, deps, result, r.feature, 'drift', driftSignal(r), measures(r, result), r.psi);
+      await applySignal(
+        tx,
+        deps,
+        result,
+        r.feature,
+        'drift',
+        driftSignal(r),
+        measures(r, result),
+        r.psi,
+        (s) => {
+          const c = column(s, r.feature);
+          return c ? driftSignal(c) : null;
+        },
+      );
       await applySignal(
         tx,
         deps,
@@ -256,6 +327,10 @@ export async function processDriftResult(deps: Deps, result: DriftResult): Promi
         qualitySignal(r, settings.qualityRate, settings.minSamples),
         measures(r, result),
         r.psi,
+        (s) => {
+          const c = column(s, r.feature);
+          return c ? qualitySignal(c, settings.qualityRate, settings.minSamples) : null;
+        },
       );
     }
     if (result.prediction) {
@@ -268,6 +343,7 @@ export async function processDriftResult(deps: Deps, result: DriftResult): Promi
         driftSignal(result.prediction),
         measures(result.prediction, result),
         result.prediction.psi,
+        (s) => (s.prediction ? driftSignal(s.prediction) : null),
       );
     }
     // Features the baseline does not have: a data-quality (schema) signal once frequent enough.
