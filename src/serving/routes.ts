@@ -391,7 +391,9 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
         const model = params.name;
         const version = params.v;
         const v = servedVersion(runtime, model, version);
-        const request = fromOipRequest(v.manifest, raw);
+        const request = fromOipRequest(v.manifest, raw, {
+          maxInstances: c.get('deps').config.serving.maxInstances,
+        });
         const id = request.id ?? c.get('requestId');
         // Monitoring logs under the server's request id: clients often reuse inference ids ("1"), which
         // would make every later prediction a duplicate. The client's id is echoed in the answer.

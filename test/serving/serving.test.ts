@@ -535,6 +535,22 @@ describe('Open Inference Protocol v2', () => {
       'inputs[1].datatype',
       'inputs[2].name',
     ]);
+    // Values the manifest refuses are named at the tensor element the client sent, not as /v1 instances.
+    const outOfRange = await s.call<{
+      error: { message: string; details: { problems: { path: string }[] } };
+    }>('POST', '/v2/models/weather/infer', {
+      inputs: [
+        { name: 'wind', shape: [2], datatype: 'FP32', data: [1, 2] },
+        { name: 'temp_max', shape: [2], datatype: 'FP32', data: [20, 99] },
+        { name: 'precipitation', shape: [2], datatype: 'FP32', data: [0, 0] },
+      ],
+    });
+    expect(outOfRange.status).toBe(422);
+    expect(outOfRange.body.error.details.problems).toEqual([
+      { path: 'inputs[1].data[1]', message: expect.stringContaining('range') },
+      { path: 'inputs', message: 'no tensor for the required input temp_min' },
+    ]);
+    expect(outOfRange.body.error.message).not.toContain('instances');
     // A model (or version) not served here is a 404 whatever the body: it is not even read.
     for (const path of ['/v2/models/nope/infer', '/v2/models/weather/versions/9/infer']) {
       const res = await s.app.request(path, {
