@@ -309,16 +309,14 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
       ...oip,
       method: 'get',
       path: '/v2/health/ready',
-      summary: 'OIP server readiness: every served version loaded',
+      summary: 'OIP server readiness: every served version (and every one of serving.modelsDir) loaded',
       roles: 'public',
       responses: { 200: 'Ready.', 503: { description: 'Not ready; the versions that failed to load.' } },
     },
     (c) => {
-      const ready = runtime.unavailable.length === 0 && runtime.list().every((v) => v.runner.status().ready);
-      return c.json(
-        { ready, ...(runtime.unavailable.length ? { unavailable: runtime.unavailable } : {}) },
-        ready ? 200 : 503,
-      );
+      const { unavailable } = runtime.readiness();
+      const ready = unavailable.length === 0 && runtime.list().every((v) => v.runner.status().ready);
+      return c.json({ ready, ...(unavailable.length ? { unavailable } : {}) }, ready ? 200 : 503);
     },
   );
   route(
@@ -330,12 +328,23 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
       summary: "OIP model readiness (the model's active version)",
       roles: ['ingest', 'reviewer'],
       params: { name },
-      responses: { 200: 'Ready.', 404: 'The model is not served here.', 503: 'Not ready.' },
+      responses: {
+        200: 'Ready.',
+        404: 'The model is not served here.',
+        503: 'Not ready: restarting, or a version that failed to load (named, with the reason).',
+      },
     },
     (c, { params }) => {
-      const v = servedVersion(runtime, params.name);
-      const ready = v.runner.status().ready;
-      return c.json({ name: v.model, ready }, ready ? 200 : 503);
+      const failed = runtime.unavailableOf(params.name);
+      const v = runtime.version(params.name);
+      if (!v && failed.length > 0)
+        return c.json({ name: params.name, ready: false, unavailable: failed }, 503);
+      const served = v ?? servedVersion(runtime, params.name);
+      const ready = served.runner.status().ready && failed.length === 0;
+      return c.json(
+        { name: served.model, ready, ...(failed.length ? { unavailable: failed } : {}) },
+        ready ? 200 : 503,
+      );
     },
   );
   for (const path of ['/v2/models/:name', '/v2/models/:name/versions/:v'] as const) {

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { activateBaseline, createBaseline } from '../baselines/service.js';
@@ -9,6 +8,7 @@ import { ApiError } from '../errors.js';
 import type { ServedState, ServedVersionRow, Tx } from '../store/index.js';
 import { type Manifest, ManifestError, parseManifest } from './manifest.js';
 import { assertSafeName } from './names.js';
+import { freshPrivateDir } from './private-files.js';
 import { ModelLoadError, ModelRunner } from './runner/index.js';
 
 type Deps = Pick<AppDeps, 'store' | 'clock' | 'log' | 'config'>;
@@ -203,11 +203,11 @@ async function profileBaseline(deps: Deps, manifest: Manifest, csv: Buffer, acto
 
 /** Loads the graph once in a model process of its own and checks it has the tensors the manifest names. */
 async function checkGraph(manifest: Manifest, onnx: Buffer): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'driftwatch-upload-'));
+  const dir = freshPrivateDir('driftwatch-upload-');
   const path = join(dir, 'model.onnx');
-  writeFileSync(path, onnx);
   let runner: ModelRunner | undefined;
   try {
+    writeFileSync(path, onnx, { flag: 'wx', mode: 0o600 });
     runner = await ModelRunner.start({ modelPath: path, name: manifest.name, version: manifest.version });
     const inputs = runner.inputs.map((i) => i.name);
     const outputs = runner.outputs.map((o) => o.name);
@@ -388,6 +388,22 @@ export async function listVersions(deps: Deps, model: string) {
   });
 }
 
+/** A version in `serving.modelsDir` that could not be registered, and why (version null: the model's directory). */
+export interface ScanProblem {
+  model: string;
+  version: string | null;
+  reason: string;
+}
+
+// The last scan's problems per store, for the serving runtime's readiness: a version the operator put in
+// the model directory and that failed to register is one the process cannot serve.
+const lastScan = new WeakMap<object, ScanProblem[]>();
+
+/** The problems of the last scanModelsDir on this store (none before a scan). */
+export function modelsDirProblems(store: object): readonly ScanProblem[] {
+  return lastScan.get(store) ?? [];
+}
+
 /**
  * Registers what `serving.modelsDir` holds and the store does not: `<name>/<version>/model.onnx` with its
  * `manifest.json` (and `baseline.csv`). Each model without an active version gets its newest one activated.
@@ -397,6 +413,8 @@ export async function scanModelsDir(deps: Deps): Promise<{ registered: string[];
   const dir = deps.config.serving.modelsDir;
   const registered: string[] = [];
   const problems: string[] = [];
+  const failed: ScanProblem[] = [];
+  lastScan.set(deps.store, failed);
   if (!existsSync(dir)) return { registered, problems };
   for (const name of readdirSync(dir, { withFileTypes: true })) {
     if (!name.isDirectory() || name.name.startsWith('.')) continue;
@@ -405,6 +423,7 @@ export async function scanModelsDir(deps: Deps): Promise<{ registered: string[];
       assertSafeName('model', model);
     } catch (err) {
       problems.push(`${join(dir, model)}: ${(err as Error).message}`);
+      failed.push({ model, version: null, reason: (err as Error).message });
       continue;
     }
     const known = new Set((await deps.store.read((tx) => tx.serving.list(model))).map((v) => v.version));
@@ -438,6 +457,7 @@ export async function scanModelsDir(deps: Deps): Promise<{ registered: string[];
         const message =
           err instanceof ApiError || err instanceof ManifestError ? err.message : (err as Error).message;
         problems.push(`${where}: ${message}`);
+        failed.push({ model, version: v.name, reason: message });
       }
     }
     const versions = await deps.store.read((tx) => tx.serving.list(model));
