@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { activateBaseline, createBaseline } from '../baselines/service.js';
@@ -66,35 +76,59 @@ export function versionView(row: ServedVersionRow): ServedVersionView {
   };
 }
 
+/** An uploaded file already written to a private temp directory (the multipart upload streams it there). */
+export interface SpooledFile {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
 export interface RegisterInput {
   model: string;
   manifest: unknown;
-  onnx: Buffer;
+  onnx: Buffer | SpooledFile;
   /** Training data (CSV) to profile as the version's baseline: the inputs, optionally `prediction`. */
-  baselineCsv?: Buffer | undefined;
+  baselineCsv?: Buffer | SpooledFile | undefined;
   actor: string;
   /** Activate at once (default: only when the model has no active version yet). */
   activate?: boolean | undefined;
   note?: string | undefined;
 }
 
-/** Validates a version (manifest, artifact) and stores it with its audit event; optionally its baseline. */
-export async function registerVersion(deps: Deps, input: RegisterInput): Promise<ServedVersionView> {
+/**
+ * The checks of a version's manifest that need no artifact: valid, named for `model`, and a version the
+ * model does not have yet. An upload runs them before it reads the model's bytes.
+ */
+export async function checkManifest(deps: Deps, model: string, raw: unknown): Promise<Manifest> {
   let manifest: Manifest;
   try {
-    manifest = parseManifest(input.manifest, 'manifest');
+    manifest = parseManifest(raw, 'manifest');
   } catch (err) {
     if (err instanceof ManifestError)
       throw new ApiError('invalid_input', err.message, { problems: err.problems });
     throw err;
   }
-  if (manifest.name !== input.model) {
+  if (manifest.name !== model) {
     throw new ApiError(
       'invalid_input',
-      `manifest.name is ${manifest.name}, but the version is uploaded to model ${input.model}`,
+      `manifest.name is ${manifest.name}, but the version is uploaded to model ${model}`,
     );
   }
-  if (input.onnx.byteLength === 0) throw new ApiError('invalid_input', 'model: the ONNX file is empty');
+  if (await deps.store.read((tx) => tx.serving.get(model, manifest.version))) throw versionExists(manifest);
+  return manifest;
+}
+
+const versionExists = (m: { name: string; version: string }) =>
+  new ApiError(
+    'conflict',
+    `model ${m.name} already has a version ${m.version}; versions are immutable, use a new one`,
+  );
+
+/** Validates a version (manifest, artifact) and stores it with its audit event; optionally its baseline. */
+export async function registerVersion(deps: Deps, input: RegisterInput): Promise<ServedVersionView> {
+  const manifest = await checkManifest(deps, input.model, input.manifest);
+  const size = Buffer.isBuffer(input.onnx) ? input.onnx.byteLength : input.onnx.size;
+  if (size === 0) throw new ApiError('invalid_input', 'model: the ONNX file is empty');
   // Everything is checked before anything is stored: the graph loads and has the tensors the manifest
   // names, and the training data profiles. A refused upload leaves nothing behind to block a corrected one.
   await checkGraph(manifest, input.onnx);
@@ -102,15 +136,19 @@ export async function registerVersion(deps: Deps, input: RegisterInput): Promise
     ? await profileBaseline(deps, manifest, input.baselineCsv, input.actor)
     : null;
   const now = deps.clock();
-  const sha256 = createHash('sha256').update(input.onnx).digest('hex');
+  // The store keeps the artifact itself: read back whole only now, after every check passed.
+  const onnx = Buffer.isBuffer(input.onnx) ? input.onnx : readFileSync(input.onnx.path);
+  const sha256 = Buffer.isBuffer(input.onnx)
+    ? createHash('sha256').update(onnx).digest('hex')
+    : input.onnx.sha256;
   const row: ServedVersionRow & { onnx: Buffer } = {
     model: manifest.name,
     version: manifest.version,
     state: 'registered',
     manifest: JSON.stringify(manifest),
-    onnx: input.onnx,
+    onnx,
     sha256,
-    sizeBytes: input.onnx.byteLength,
+    sizeBytes: onnx.byteLength,
     registeredAt: now,
     registeredBy: input.actor,
     activatedAt: null,
@@ -142,10 +180,7 @@ export async function registerVersion(deps: Deps, input: RegisterInput): Promise
   });
   if (!inserted) {
     // The baseline profiled for it stays inactive, visible in the model's baseline list.
-    throw new ApiError(
-      'conflict',
-      `model ${row.model} already has a version ${row.version}; versions are immutable, use a new one`,
-    );
+    throw versionExists(manifest);
   }
   if (baselineId !== null) await activateBaseline(deps, row.model, baselineId, input.actor);
   const hasActive = (await deps.store.read((tx) => tx.serving.list(row.model))).some(
@@ -160,10 +195,14 @@ export async function registerVersion(deps: Deps, input: RegisterInput): Promise
 }
 
 /** Profiles the version's training data as its (not yet active) baseline: drift of the version is measured against it. */
-async function profileBaseline(deps: Deps, manifest: Manifest, csv: Buffer, actor: string): Promise<number> {
+async function profileBaseline(
+  deps: Deps,
+  manifest: Manifest,
+  csv: Buffer | SpooledFile,
+  actor: string,
+): Promise<number> {
   const header =
-    csv
-      .subarray(0, Math.min(csv.byteLength, 64 * 1024))
+    firstBytes(csv, 64 * 1024)
       .toString('utf8')
       .split(/\r?\n/, 1)[0] ?? '';
   const columns = header.split(',').map((c) => c.trim().replace(/^"|"$/g, ''));
@@ -183,7 +222,7 @@ async function profileBaseline(deps: Deps, manifest: Manifest, csv: Buffer, acto
   const result = await createBaseline(deps, {
     model: manifest.name,
     modelVersion: manifest.version,
-    source: Readable.from([csv]),
+    source: Buffer.isBuffer(csv) ? Readable.from([csv]) : createReadStream(csv.path),
     format: 'csv',
     profile: {
       ...(prediction ? { prediction } : {}),
@@ -201,13 +240,25 @@ async function profileBaseline(deps: Deps, manifest: Manifest, csv: Buffer, acto
   return result.baseline.id;
 }
 
+function firstBytes(data: Buffer | SpooledFile, n: number): Buffer {
+  if (Buffer.isBuffer(data)) return data.subarray(0, Math.min(data.byteLength, n));
+  const fd = openSync(data.path, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    return buf.subarray(0, readSync(fd, buf, 0, n, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Loads the graph once in a model process of its own and checks it has the tensors the manifest names. */
-async function checkGraph(manifest: Manifest, onnx: Buffer): Promise<void> {
-  const dir = freshPrivateDir('driftwatch-upload-');
-  const path = join(dir, 'model.onnx');
+async function checkGraph(manifest: Manifest, onnx: Buffer | SpooledFile): Promise<void> {
+  // A spooled upload is in a private directory already; bytes are written to one of their own.
+  const dir = Buffer.isBuffer(onnx) ? freshPrivateDir('driftwatch-upload-') : null;
+  const path = dir === null ? (onnx as SpooledFile).path : join(dir, 'model.onnx');
   let runner: ModelRunner | undefined;
   try {
-    writeFileSync(path, onnx, { flag: 'wx', mode: 0o600 });
+    if (dir !== null) writeFileSync(path, onnx as Buffer, { flag: 'wx', mode: 0o600 });
     runner = await ModelRunner.start({ modelPath: path, name: manifest.name, version: manifest.version });
     const inputs = runner.inputs.map((i) => i.name);
     const outputs = runner.outputs.map((o) => o.name);
@@ -238,7 +289,7 @@ async function checkGraph(manifest: Manifest, onnx: Buffer): Promise<void> {
     throw err;
   } finally {
     await runner?.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir !== null) rmSync(dir, { recursive: true, force: true });
   }
 }
 
