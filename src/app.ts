@@ -150,7 +150,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
     app.route('/', routes);
     declarations.push(...declarationsOf(routes));
   };
-  mount(healthRoutes(options.readiness ?? { accepting: () => true }));
+  mount(healthRoutes(options.readiness ?? { accepting: () => true }, options.serving));
   mount(ingestRoutes());
   mount(modelRoutes());
   mount(baselineRoutes());

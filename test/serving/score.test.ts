@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -237,6 +238,36 @@ describe('batch scoring', () => {
     expect(summary).toMatchObject({ scored: 3, rejected: 4, logged: 0, request_id_prefix: null });
     expect(summary.first_rejects).toHaveLength(4);
     expect(await count()).toBe(0);
+  });
+
+  it('writes the model into a directory of its own, never through a symlink planted in the temp directory', async () => {
+    writeFileSync(join(dir, 'in.csv'), CSV);
+    // Another local user plants symlinks where a model file would go under a predictable name.
+    const tmp = join(dir, 'tmp');
+    mkdirSync(join(tmp, 'driftwatch-models'), { recursive: true });
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'precious');
+    const sha256 = createHash('sha256')
+      .update(readFileSync(join(MODEL_DIR, '1', 'model.onnx')))
+      .digest('hex');
+    symlinkSync(victim, join(tmp, 'driftwatch-models', `${sha256}.onnx`));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      const summary = await scoreFile(t.deps, {
+        model: 'weather',
+        input: join(dir, 'in.csv'),
+        output: join(dir, 'out.csv'),
+        log: false,
+      });
+      expect(summary.scored).toBe(3);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+    expect(readFileSync(victim, 'utf8')).toBe('precious');
+    // The run's own directory is gone with it.
+    expect(readdirSync(tmp).filter((name) => name.startsWith('driftwatch'))).toEqual(['driftwatch-models']);
   });
 
   it('scores with a named version that is not the active one', async () => {

@@ -174,7 +174,8 @@ interface Container {
   restartPolicy?: string;
   ports?: { name?: string; containerPort: number }[];
   env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  securityContext?: { readOnlyRootFilesystem?: boolean };
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   readinessProbe?: Probe;
   livenessProbe?: Probe;
@@ -229,6 +230,18 @@ describe('deploy/kubernetes', () => {
     for (const c of allContainers)
       for (const m of c.volumeMounts ?? []) expect(declared, c.name).toContain(m.name);
     expect(sidecar.volumeMounts?.map((m) => m.mountPath)).toContain('/data');
+  });
+
+  it('gives TMPDIR (the model cache, upload spooling) a writable volume under the read-only root', () => {
+    expect(sidecar.securityContext?.readOnlyRootFilesystem).toBe(true);
+    const tmp = (sidecar.env ?? []).find((e) => e.name === 'TMPDIR')?.value ?? '/tmp';
+    const mount = sidecar.volumeMounts?.find((m) => m.mountPath === tmp);
+    expect(mount, `a volume mounted at ${tmp}`).toBeDefined();
+    expect(mount?.readOnly).not.toBe(true);
+    const volume = (pod.volumes as { name: string; emptyDir?: unknown }[]).find(
+      (v) => v.name === mount?.name,
+    );
+    expect(volume?.emptyDir).toBeDefined();
   });
 
   it('takes the database URL and the tokens from a Secret the example defines', () => {
