@@ -57,6 +57,9 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   const app = new Hono<AppEnv>();
   const metrics = options.metrics ?? (deps.metrics instanceof Metrics ? deps.metrics : new Metrics(deps));
   deps.metrics ??= metrics;
+  // Serving changes made through any door (API, UI, an alert's rollback decision) reach this runtime at once.
+  const runtime = options.serving;
+  if (runtime) deps.servingChanged ??= () => runtime.sync(true);
 
   app.use(async (c, next) => {
     const started = performance.now();

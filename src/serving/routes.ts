@@ -255,7 +255,6 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
         c.get('actor').name,
         body.note,
       );
-      await runtime.sync(true);
       return c.json(result);
     },
   );
@@ -275,7 +274,6 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
     },
     async (c, { params, body }) => {
       const result = await rollbackModel(c.get('deps'), params.name, c.get('actor').name, body.note);
-      await runtime.sync(true);
       return c.json(result);
     },
   );
@@ -299,7 +297,6 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
     },
     async (c, { params, body }) => {
       const view = await setShadow(c.get('deps'), params.name, params.v, body.enabled, c.get('actor'));
-      await runtime.sync(true);
       return c.json(view);
     },
   );
@@ -322,7 +319,6 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
     },
     async (c, { params }) => {
       await deleteVersion(c.get('deps'), params.name, params.v, c.get('actor'));
-      await runtime.sync(true);
       return c.body(null, 204);
     },
   );

@@ -21,7 +21,7 @@ import { assertSafeName } from './names.js';
 import { freshPrivateDir } from './private-files.js';
 import { ModelLoadError, ModelRunner } from './runner/index.js';
 
-type Deps = Pick<AppDeps, 'store' | 'clock' | 'log' | 'config'>;
+type Deps = Pick<AppDeps, 'store' | 'clock' | 'log' | 'config' | 'servingChanged'>;
 
 /** A served version as the API shows it. */
 export interface ServedVersionView {
@@ -299,35 +299,81 @@ async function requireVersion(tx: Tx, model: string, version: string): Promise<S
   return row;
 }
 
-/** Makes a version the one that answers predict; audited. Any process of a fleet picks it up within seconds. */
+/** A change of what answers predict, as every caller (the API, the UI, an alert decision) makes it. */
+export interface ServingChange {
+  actor: string;
+  note?: string | undefined;
+  now: number;
+}
+
+/**
+ * Makes a version the one that answers predict, in the caller's transaction; audited. The one place an
+ * activation happens: the API, the UI and the rollback of an alert decision all come here.
+ */
+export async function activateIn(
+  tx: Tx,
+  model: string,
+  version: string,
+  change: ServingChange,
+  action: 'activate' | 'rollback' = 'activate',
+): Promise<{ version: ServedVersionView; previous: string | null }> {
+  const row = await requireVersion(tx, model, version);
+  if (row.state === 'retired') throw new ApiError('conflict', `version ${version} of ${model} is retired`);
+  if (row.state === 'active') return { version: versionView(row), previous: null };
+  const previous = await tx.serving.activate(model, version, change.now);
+  await tx.serving.addEvent({
+    model,
+    at: change.now,
+    actor: change.actor,
+    action,
+    fromVersion: previous,
+    toVersion: version,
+    note: change.note ?? null,
+  });
+  return { version: versionView(await requireVersion(tx, model, version)), previous };
+}
+
+/**
+ * Activates the previously active version, in the caller's transaction. `expect` is the version the caller
+ * showed as the target (a confirmation page, an alert decision's preview): when the history moved since,
+ * nothing changes and the caller hears so, rather than rolling back somewhere else.
+ */
+export async function rollbackIn(
+  tx: Tx,
+  model: string,
+  change: ServingChange & { expect?: string | undefined },
+): Promise<{ version: ServedVersionView; previous: string | null }> {
+  const target = await previousVersion(tx, model);
+  if (!target) {
+    if ((await tx.serving.list(model)).length === 0)
+      throw new ApiError('not_found', `driftwatch does not serve a model named ${model}`);
+    throw new ApiError('conflict', `model ${model} has no previous version to roll back to`);
+  }
+  if (change.expect !== undefined && change.expect !== target)
+    throw new ApiError(
+      'conflict',
+      `the version to roll back to is now ${target}, not ${change.expect}; nothing was changed`,
+    );
+  return activateIn(tx, model, target, change, 'rollback');
+}
+
+/** Runs a serving change in its own transaction, then brings this process's serving runtime up to date. */
+async function servingTx<T>(deps: Deps, work: (tx: Tx, now: number) => Promise<T>): Promise<T> {
+  const now = deps.clock();
+  const result = await deps.store.tx((tx) => work(tx, now));
+  await deps.servingChanged?.();
+  return result;
+}
+
+/** activateIn in a transaction of its own; any other process of a fleet picks it up within seconds. */
 export async function activateVersion(
   deps: Deps,
   model: string,
   version: string,
   actor: string,
   note?: string,
-  action: 'activate' | 'rollback' = 'activate',
 ): Promise<{ version: ServedVersionView; previous: string | null }> {
-  const now = deps.clock();
-  return deps.store.tx(async (tx) => {
-    const row = await requireVersion(tx, model, version);
-    if (row.state === 'retired') throw new ApiError('conflict', `version ${version} of ${model} is retired`);
-    if (row.state === 'active') {
-      return { version: versionView(row), previous: null };
-    }
-    const previous = await tx.serving.activate(model, version, now);
-    await tx.serving.addEvent({
-      model,
-      at: now,
-      actor,
-      action,
-      fromVersion: previous,
-      toVersion: version,
-      note: note ?? null,
-    });
-    const after = await requireVersion(tx, model, version);
-    return { version: versionView(after), previous };
-  });
+  return servingTx(deps, (tx, now) => activateIn(tx, model, version, { actor, note, now }));
 }
 
 /** The version that was active before the current one, by the audit trail; null when there is none. */
@@ -354,16 +400,15 @@ export async function previousVersion(tx: Tx, model: string): Promise<string | n
   return earlier[0]?.version ?? null;
 }
 
-/** Activates the previously active version (POST …/rollback, and the review queue's rollback decision). */
-export async function rollbackModel(deps: Deps, model: string, actor: string, note?: string) {
-  const target = await deps.store.read((tx) => previousVersion(tx, model));
-  if (!target) {
-    const served = await deps.store.read((tx) => tx.serving.list(model));
-    if (served.length === 0)
-      throw new ApiError('not_found', `driftwatch does not serve a model named ${model}`);
-    throw new ApiError('conflict', `model ${model} has no previous version to roll back to`);
-  }
-  return activateVersion(deps, model, target, actor, note, 'rollback');
+/** rollbackIn in a transaction of its own (POST …/rollback, the UI's rollback form). */
+export async function rollbackModel(
+  deps: Deps,
+  model: string,
+  actor: string,
+  note?: string,
+  options: { expect?: string | undefined } = {},
+) {
+  return servingTx(deps, (tx, now) => rollbackIn(tx, model, { actor, note, now, expect: options.expect }));
 }
 
 /** True when driftwatch serves the model itself (so a rollback decision can act, not only record). */
@@ -372,8 +417,7 @@ export async function isServed(tx: Tx, model: string): Promise<boolean> {
 }
 
 export async function setShadow(deps: Deps, model: string, version: string, on: boolean, actor: Actor) {
-  const now = deps.clock();
-  return deps.store.tx(async (tx) => {
+  return servingTx(deps, async (tx, now) => {
     const row = await requireVersion(tx, model, version);
     if (row.state === 'active')
       throw new ApiError('conflict', `version ${version} is the active one; it cannot shadow itself`);
@@ -395,7 +439,7 @@ export async function setShadow(deps: Deps, model: string, version: string, on: 
 }
 
 export async function deleteVersion(deps: Deps, model: string, version: string, actor: Actor): Promise<void> {
-  await deps.store.tx(async (tx) => {
+  await servingTx(deps, async (tx, now) => {
     const row = await requireVersion(tx, model, version);
     if (row.state === 'active') {
       throw new ApiError(
@@ -406,7 +450,7 @@ export async function deleteVersion(deps: Deps, model: string, version: string, 
     await tx.serving.delete(model, version);
     await tx.serving.addEvent({
       model,
-      at: deps.clock(),
+      at: now,
       actor: actor.name,
       action: 'delete',
       fromVersion: version,

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/app.js';
 import type { ConfigInput } from '../../src/config.js';
 import { ServingRuntime } from '../../src/serving/runtime.js';
+import { rollbackModel } from '../../src/serving/versions.js';
 import { jensenShannon, psi } from '../../src/stats/index.js';
 import { AUTH_CONFIG, bearer, TOKENS } from '../alerts/helpers.js';
 import { slowRegressionModel } from '../fixtures/onnx/models.js';
@@ -482,11 +483,32 @@ describe('the review queue', () => {
     );
     expect(decided.status, JSON.stringify(decided.body)).toBe(200);
     expect(decided.body.rollback).toEqual({ status: 'activated', from_version: '2', to_version: '1' });
-    await s.runtime.sync(true);
+    // The decision rolls back through the same operation as the API: this process serves 1 at once.
     expect(
       (await s.call<{ model_version: string }>('POST', '/v1/models/weather/predict', { features: DAY })).body
         .model_version,
     ).toBe('1');
+  });
+});
+
+describe('one rollback for the API, the UI and decisions', () => {
+  it('the operation the UI form calls serves the rolled-back version at once, and refuses a stale target', async () => {
+    const s = await serving();
+    await s.call('POST', '/v1/models/weather/versions', artifact('1'));
+    await s.call('POST', '/v1/models/weather/versions', artifact('2'), {});
+    await s.call('POST', '/v1/models/weather/versions/2/activate', {});
+    const predicted = async () =>
+      (await s.call<{ model_version: string }>('POST', '/v1/models/weather/predict', { features: DAY })).body
+        .model_version;
+    expect(await predicted()).toBe('2');
+    // A confirmation that named another target changes nothing.
+    await expect(
+      rollbackModel(s.t.deps, 'weather', 'root', 'from the web UI', { expect: '3' }),
+    ).rejects.toThrow('the version to roll back to is now 1, not 3; nothing was changed');
+    expect(await predicted()).toBe('2');
+    const r = await rollbackModel(s.t.deps, 'weather', 'root', 'from the web UI', { expect: '1' });
+    expect(r).toMatchObject({ version: { version: '1', state: 'active' }, previous: '2' });
+    expect(await predicted()).toBe('1');
   });
 });
 
