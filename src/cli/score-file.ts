@@ -16,12 +16,12 @@ import type { AppDeps } from '../context.js';
 import type { FieldProblem } from '../errors.js';
 import { IngestBatcher } from '../ingest/in-process.js';
 import { eventTime } from '../ingest/record.js';
+import { type FeatureValues, toTensor, validateInstance } from '../serving/features.js';
+import type { Manifest } from '../serving/manifest.js';
+import { type OutputTensor, type Prediction, predictionForLog, toPredictions } from '../serving/outputs.js';
+import { freshPrivateDir, PrivateDirError } from '../serving/private-files.js';
+import { ModelRunner } from '../serving/runner/index.js';
 import type { ServedVersionRow } from '../store/index.js';
-import { type FeatureValues, toTensor, validateInstance } from './features.js';
-import type { Manifest } from './manifest.js';
-import { type OutputTensor, type Prediction, predictionForLog, toPredictions } from './outputs.js';
-import { freshPrivateDir, PrivateDirError } from './private-files.js';
-import { ModelRunner } from './runner/index.js';
 
 // Batch scoring: a CSV or NDJSON file through one served version, row by row, never the whole file in
 // memory. The same contract as predict: each row is checked by validateInstance (its problems go to the

@@ -3,10 +3,10 @@ import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type RejectLine, ScoreError, scoreFile, typedCsvRow } from '../../src/cli/score-file.js';
 import type { ClassificationPrediction } from '../../src/serving/outputs.js';
 import { predict } from '../../src/serving/predict.js';
 import { ServingRuntime } from '../../src/serving/runtime.js';
-import { type RejectLine, ScoreError, scoreFile, typedCsvRow } from '../../src/serving/score.js';
 import { registerVersion } from '../../src/serving/versions.js';
 import { FIXED_NOW, makeTestApp, type TestApp, tempDir } from '../support.js';
 
@@ -314,7 +314,7 @@ describe('batch scoring', () => {
 describe('CSV cells typed by the manifest', () => {
   it('parses numbers and booleans losslessly, drops empty cells, keeps the rest as strings', async () => {
     const { parseManifest } = await import('../../src/serving/manifest.js');
-    const { weatherManifest } = await import('./fixtures.js');
+    const { weatherManifest } = await import('../serving/fixtures.js');
     const m = parseManifest(weatherManifest(), 'test');
     expect(
       typedCsvRow(m, {
