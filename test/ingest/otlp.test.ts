@@ -45,6 +45,9 @@ class Recording implements LogRecordExporter {
   shutdown(): Promise<void> {
     return this.inner.shutdown();
   }
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
 }
 
 type Exporter = 'http/json' | 'http/protobuf';
