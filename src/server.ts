@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
@@ -60,13 +60,18 @@ export async function startServer(
         // Until the store is open every request gets a 503; health checks included (not ready yet).
         // The env ({incoming, outgoing}) carries the socket: the peer address (loopback scrapes) and the
         // body watchdog need it.
-        fetch: (req, bindings) => {
-          if (!handler)
-            return Response.json({ status: 'starting' }, { status: 503, headers: { 'retry-after': '1' } });
+        fetch: async (req, bindings) => {
           // An HTTP/1 server (createServer), so the bindings are IncomingMessage and ServerResponse.
           const env = bindings as NodeEnv;
-          watchBody(env, config.server.requestTimeoutMs);
-          return handler(req, env);
+          let res: Response;
+          if (!handler)
+            res = Response.json({ status: 'starting' }, { status: 503, headers: { 'retry-after': '1' } });
+          else {
+            watchBody(env, config.server.requestTimeoutMs);
+            res = await handler(req, env);
+          }
+          // Answered before its body was read (refused: busy, too large, no credential): the rest is not read.
+          return env.incoming.complete ? res : answerUnread(env, res);
         },
         hostname: config.server.host,
         port: config.server.port,
@@ -229,27 +234,63 @@ const ANSWERS: Record<number, { reason: string; code: string; message: string }>
 };
 
 const lingering = new WeakSet<Socket>();
+/** How long a connection being closed stays open for its client to read the answer. */
+const LINGER_MS = 2_000;
+
+/** Answers with `status` (when nothing has been written yet) and closes the connection gracefully. */
+function closeWith(socket: Socket, status: number | null): void {
+  const answer = status === null ? undefined : ANSWERS[status];
+  const body = answer && JSON.stringify({ error: { code: answer.code, message: answer.message } });
+  closeAfter(
+    socket,
+    answer && body && socket.bytesWritten === 0
+      ? `HTTP/1.1 ${status} ${answer.reason}\r\nconnection: close\r\ncontent-type: application/json\r\n` +
+          `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+      : null,
+    'drop',
+  );
+}
 
 /**
- * Answers with `status` (when nothing has been written yet) and closes the connection gracefully: what the
- * client still sends is read and dropped for a moment, since closing a socket with unread bytes resets it
- * and the client would see ECONNRESET instead of the answer.
+ * Writes `answer` (raw HTTP), half-closes, and destroys the socket LINGER_MS later: closing a socket with
+ * unread bytes resets it, and a client that has not read the answer yet would see ECONNRESET instead.
+ * Meanwhile what the client still sends is read and dropped (`drop`), or not read at all (`ignore`): it
+ * waits in the kernel's buffers, then the sender blocks, and it costs this process nothing.
  */
-function closeWith(socket: Socket, status: number | null): void {
+function closeAfter(socket: Socket, answer: string | Buffer | null, rest: 'drop' | 'ignore'): void {
   if (lingering.has(socket)) return;
   lingering.add(socket);
-  const answer = status === null ? undefined : ANSWERS[status];
-  if (socket.writable && answer && socket.bytesWritten === 0) {
-    const body = JSON.stringify({ error: { code: answer.code, message: answer.message } });
-    socket.end(
-      `HTTP/1.1 ${status} ${answer.reason}\r\nconnection: close\r\ncontent-type: application/json\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-  } else socket.end();
-  socket.resume();
+  if (socket.writable && answer !== null) socket.end(answer);
+  else socket.end();
+  if (rest === 'drop') socket.resume();
+  else socket.pause();
   socket.setTimeout(0);
-  setTimeout(() => socket.destroy(), 2_000).unref();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }
+
+/**
+ * Answers a request whose body has not (all) arrived without reading the rest: `connection: close`, and
+ * the connection is dropped once the client has had time to read the answer. Node would otherwise read
+ * and discard the whole body to keep the connection alive — under overload, 50 clients' 16 MiB bodies
+ * refused with 503 were nearly all the bytes this process read, while new connections waited their turn.
+ */
+async function answerUnread({ incoming, outgoing }: NodeEnv, res: Response): Promise<Response> {
+  const socket = incoming.socket;
+  // Queued behind an earlier response on this connection (pipelining), or already started: the usual way.
+  if (outgoing.headersSent || outgoing.socket !== socket || !socket.writable || lingering.has(socket))
+    return res;
+  const body = incoming.method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await res.arrayBuffer());
+  let head = `HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? ''}\r\n`;
+  for (const [name, value] of res.headers) if (!WRITTEN_HERE.has(name)) head += `${name}: ${value}\r\n`;
+  head += `date: ${new Date().toUTCString()}\r\nconnection: close\r\ncontent-length: ${body.byteLength}\r\n\r\n`;
+  closeAfter(socket, Buffer.concat([Buffer.from(head, 'latin1'), body]), 'ignore');
+  // node-server writes this response into a connection that is closed by then, which does nothing.
+  await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return new Response(null, { status: res.status });
+}
+
+/** Headers answerUnread writes itself (or must not pass on: the connection closes, the body is buffered). */
+const WRITTEN_HERE = new Set(['connection', 'content-length', 'keep-alive', 'transfer-encoding', 'date']);
 
 /** Node's answers to requests it cannot parse (431 for oversized headers), closed without a reset. */
 function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {

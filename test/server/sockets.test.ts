@@ -255,6 +255,47 @@ describe('in-flight slots', () => {
     expect((await ingest(server)).status).toBe(200);
   });
 
+  it('a request refused while its body is still coming is answered and its body left unread', {
+    timeout: 60_000,
+  }, async () => {
+    const MiB = 1024 * 1024;
+    // A body within the limit, so the only reason to refuse it is the held slot.
+    const server = await start({ server: { maxIngestInFlight: 1 }, ingest: { bodyLimit: 256 * MiB } });
+    await open(
+      server,
+      'POST /v1/ingest HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n[',
+    );
+    await eventually(async () => (await ingest(server)).status === 503, 'ingest refused');
+    const socket = await open(
+      server,
+      `POST /v1/ingest HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-ndjson\r\ncontent-length: ${128 * MiB}\r\n\r\n`,
+    );
+    const closed = untilClosed(socket);
+    // The body goes out a MiB at a time, each once the kernel has taken the last: as fast as the server
+    // (or the socket buffers between) takes it.
+    const chunk = Buffer.alloc(MiB, 0x20);
+    let handed = 0;
+    const pump = () => {
+      if (socket.destroyed || handed >= 128 * MiB) return;
+      socket.write(chunk, (err) => {
+        if (err) return;
+        handed += chunk.length;
+        pump();
+      });
+    };
+    pump();
+    // The server closing its side: what the client had handed over by then is all it was ever going to read.
+    const handedAtEnd = new Promise<number>((resolve) => socket.once('end', () => resolve(handed)));
+    const { text } = await closed;
+    expect(text).toMatch(/^HTTP\/1\.1 503 /);
+    expect(text).toMatch(/\r\nconnection: close\r\n/i);
+    expect(text).toMatch(/\r\nretry-after: 1\r\n/i);
+    expect(text).toContain('server.maxIngestInFlight');
+    // Not read and discarded (Node would read all of it to keep the connection): less than one default
+    // 16 MiB batch got past the socket buffers of a server that never read it.
+    expect(await handedAtEnd).toBeLessThan(16 * MiB);
+  });
+
   it('health probes on new connections are answered while every ingest slot is held', {
     timeout: 60_000,
   }, async () => {
