@@ -22,6 +22,17 @@ export {
   type WassersteinGridResult,
   wassersteinFromGrid,
 } from './grid.js';
+export {
+  applyIsotonic,
+  applyMulticlassCalibration,
+  type CalibrationChoice,
+  chooseCalibration,
+  chooseMulticlassCalibration,
+  expectedCalibrationError,
+  type IsotonicMap,
+  isotonicFit,
+  type MulticlassCalibrationChoice,
+} from './isotonic.js';
 export { kstwoSf, smirnovSf } from './kolmogorov.js';
 export {
   KS_MAX_AUTO_N,
@@ -32,6 +43,24 @@ export {
   ksTwoSample,
 } from './ks.js';
 export { benjaminiHochberg } from './multiple.js';
+export {
+  addBinary,
+  addMulticlass,
+  argmax,
+  type BinaryPerformanceAccumulator,
+  type BinaryPerformanceEstimate,
+  binaryCellEdges,
+  type ClassEstimates,
+  type Estimate,
+  emptyBinary,
+  emptyMulticlass,
+  estimateBinary,
+  estimateMulticlass,
+  type MulticlassPerformanceAccumulator,
+  type MulticlassPerformanceEstimate,
+  merge,
+  type PerformanceAccumulator,
+} from './performance.js';
 export {
   histogram,
   offEdgeCount,
