@@ -301,6 +301,10 @@ export const configSchema = z.strictObject({
       // Loopback by default: a sidecar is reached by its neighbour, not the network.
       host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8080),
+      // A second listener answering only /healthz and /readyz (off when unset). Under overload, clients that
+      // reconnect after a 503 fill the API port's accept queue, and a probe on a new connection waits behind
+      // them; a port of its own is accepted apart from that queue. Point Kubernetes probes at it.
+      healthPort: z.number().int().min(0).max(65535).optional(),
       // How long in-flight requests may take to finish after SIGTERM before the process exits anyway.
       shutdownTimeoutMs: z.number().int().positive().default(10_000),
       // Requests being worked on at once (health checks excepted); beyond it a 503 with Retry-After, so an
@@ -483,6 +487,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 export const ENV_KEYS: Record<string, string[]> = {
   DRIFTWATCH_HOST: ['server', 'host'],
   DRIFTWATCH_PORT: ['server', 'port'],
+  DRIFTWATCH_HEALTH_PORT: ['server', 'healthPort'],
   DRIFTWATCH_DB: ['database', 'url'],
   DRIFTWATCH_DB_POOL_SIZE: ['database', 'poolSize'],
   DRIFTWATCH_DB_SYNCHRONOUS: ['database', 'synchronous'],

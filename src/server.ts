@@ -14,6 +14,8 @@ import { openStore } from './store/index.js';
 
 export interface RunningServer {
   port: number;
+  /** The probes' own listener (server.healthPort), when configured. */
+  healthPort?: number;
   host: string;
   deps: AppDeps;
   /** Stops accepting, lets in-flight requests finish (up to the configured timeout), closes the database. */
@@ -98,6 +100,7 @@ export async function startServer(
     });
   });
   const address = server.address() as AddressInfo;
+  const health = config.server.healthPort === undefined ? null : await listenForProbes(config, () => handler);
 
   let deps: AppDeps;
   let jobs: JobRegistry;
@@ -119,6 +122,7 @@ export async function startServer(
     await jobs.start();
   } catch (err) {
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (health) await new Promise<void>((resolve) => health.close(() => resolve()));
     throw err;
   }
   // Versions in the model directory are registered (with their baselines), then every process loads the
@@ -136,7 +140,13 @@ export async function startServer(
   });
   handler = (req, env) => app.fetch(req, env);
   log.info(
-    { host: config.server.host, port: address.port, db: deps.store.location, leader: jobs.leader() },
+    {
+      host: config.server.host,
+      port: address.port,
+      ...(health ? { health_port: (health.address() as AddressInfo).port } : {}),
+      db: deps.store.location,
+      leader: jobs.leader(),
+    },
     'driftwatch listening',
   );
 
@@ -147,6 +157,11 @@ export async function startServer(
       log.info({ reason }, 'shutting down: no new connections, finishing in-flight requests');
       // The listener stops accepting at once; running ticks and in-flight requests finish side by side.
       const jobsStopped = jobs.stop();
+      // Probes see the process go away with it (a closed port reads as not ready).
+      if (health) {
+        health.close();
+        if ('closeAllConnections' in health) health.closeAllConnections();
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           log.warn(
@@ -173,7 +188,61 @@ export async function startServer(
     return closing;
   };
 
-  return { port: address.port, host: config.server.host, deps, shutdown };
+  return {
+    port: address.port,
+    ...(health ? { healthPort: (health.address() as AddressInfo).port } : {}),
+    host: config.server.host,
+    deps,
+    shutdown,
+  };
+}
+
+/** The only paths the probes' listener answers. */
+const PROBE_PATHS = new Set(['/healthz', '/readyz']);
+
+/**
+ * The listener of server.healthPort: GET/HEAD /healthz and /readyz, answered by the same app as on the API
+ * port, everything else 404. It has no in-flight bound and reads no bodies.
+ */
+async function listenForProbes(
+  config: Config,
+  handler: () => ((req: Request, env: NodeEnv) => Response | Promise<Response>) | null,
+): Promise<ReturnType<typeof serve>> {
+  return new Promise((resolve, reject) => {
+    const s = serve(
+      {
+        fetch: async (req, bindings) => {
+          const path = new URL(req.url).pathname;
+          if (!PROBE_PATHS.has(path) || (req.method !== 'GET' && req.method !== 'HEAD'))
+            return Response.json(
+              {
+                error: {
+                  code: 'not_found',
+                  message: `server.healthPort answers GET /healthz and /readyz only; the API is on server.port`,
+                },
+              },
+              { status: 404 },
+            );
+          const h = handler();
+          if (!h)
+            return Response.json({ status: 'starting' }, { status: 503, headers: { 'retry-after': '1' } });
+          return h(req, bindings as NodeEnv);
+        },
+        hostname: config.server.host,
+        port: config.server.healthPort,
+      },
+      () => resolve(s),
+    );
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new StartupRefused(
+              `port ${config.server.healthPort} on ${config.server.host} is already in use (server.healthPort, DRIFTWATCH_HEALTH_PORT)`,
+            )
+          : err,
+      );
+    });
+  });
 }
 
 /** What @hono/node-server passes to fetch as its second argument. */

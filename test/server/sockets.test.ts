@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../support.js';
-import { killAll, type ServerProcess, startServerProcess } from './process.js';
+import { killAll, logLines, type ServerProcess, startServerProcess } from './process.js';
 
 // The listener as clients meet it: real sockets against `driftwatch serve`, where app.request() cannot tell
 // a peer address, a header Node refuses, a body that trickles or a slot held by a half-sent request.
@@ -312,5 +312,31 @@ describe('in-flight slots', () => {
     );
     expect(probes).toEqual(Array.from({ length: 20 }, () => 200));
     expect((await ingest(server)).status).toBe(503);
+  });
+});
+
+describe('the probes’ own listener (server.healthPort)', () => {
+  it('answers /healthz and /readyz on its own port, and nothing else', async () => {
+    const s = await start({ server: { healthPort: 0 } });
+    const line = logLines(s.stdout()).find((l) => l.msg === 'driftwatch listening');
+    const healthPort = line?.health_port as number;
+    expect(healthPort).toBeGreaterThan(0);
+    expect(healthPort).not.toBe(s.port);
+    const at = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${healthPort}${path}`, init);
+    expect((await at('/healthz')).status).toBe(200);
+    const ready = await at('/readyz');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready' });
+    const api = await at('/v1/models');
+    expect(api.status).toBe(404);
+    expect(await api.json()).toMatchObject({
+      error: {
+        message: 'server.healthPort answers GET /healthz and /readyz only; the API is on server.port',
+      },
+    });
+    expect((await at('/healthz', { method: 'POST', body: '{}' })).status).toBe(404);
+    // The API port answers as before, probes included.
+    expect((await fetch(s.url('/v1/models'))).status).toBe(200);
+    expect((await fetch(s.url('/healthz'))).status).toBe(200);
   });
 });
