@@ -35,7 +35,7 @@ function packageVersion(): string {
 
 export const VERSION = packageVersion();
 
-type Deps = Pick<AppDeps, 'store' | 'jobs' | 'config'>;
+type Deps = Pick<AppDeps, 'store' | 'jobs' | 'config' | 'sources'>;
 
 interface StoreSnapshot {
   features: FeatureLatestRow[];
@@ -57,6 +57,9 @@ export class Metrics implements MetricsSink {
   private readonly predictDuration: Histogram<'model' | 'model_version'>;
   private readonly jobDuration: Histogram<'job'>;
   private readonly notificationFailures: Counter<'channel'>;
+  private readonly sourceMessages: Counter<'source'>;
+  private readonly sourceRecords: Counter<'source' | 'outcome'>;
+  private readonly sourceErrors: Counter<'source'>;
 
   constructor(private readonly deps: Deps) {
     const registers = [this.registry];
@@ -107,6 +110,25 @@ export class Metrics implements MetricsSink {
       labelNames: ['channel'],
       registers,
     });
+    // Log sources: `source` is a configured source's name, so the labels are bounded by the config.
+    this.sourceMessages = new Counter({
+      name: 'driftwatch_source_messages_total',
+      help: 'Messages a log source stored and acknowledged in this process.',
+      labelNames: ['source'],
+      registers,
+    });
+    this.sourceRecords = new Counter({
+      name: 'driftwatch_source_records_total',
+      help: "Records of a log source's messages, by outcome (accepted, duplicate, rejected).",
+      labelNames: ['source', 'outcome'],
+      registers,
+    });
+    this.sourceErrors = new Counter({
+      name: 'driftwatch_source_errors_total',
+      help: 'Failures of a log source in this process (connecting, fetching, storing); it retries.',
+      labelNames: ['source'],
+      registers,
+    });
     new Gauge({
       name: 'driftwatch_build_info',
       help: 'Always 1; the driftwatch version in a label.',
@@ -121,6 +143,18 @@ export class Metrics implements MetricsSink {
       registers,
       collect() {
         this.set(metrics.exportsStoreWide() ? 1 : 0);
+      },
+    });
+
+    new Gauge({
+      name: 'driftwatch_source_lag_messages',
+      help: "Messages a log source has not yet stored (the consumer's pending and unacknowledged); only the consuming leader reports it.",
+      labelNames: ['source'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of metrics.deps.sources?.status() ?? [])
+          if (s.lag !== null) this.set({ source: s.name }, s.lag);
       },
     });
 
@@ -313,6 +347,20 @@ export class Metrics implements MetricsSink {
   notificationFailed(channel: string): void {
     const configured = this.deps.config.notifications.channels.some((c) => c.name === channel);
     this.notificationFailures.inc({ channel: configured ? channel : OTHER });
+  }
+
+  sourceBatch(
+    source: string,
+    counts: { messages: number; accepted: number; duplicates: number; rejected: number },
+  ): void {
+    this.sourceMessages.inc({ source }, counts.messages);
+    this.sourceRecords.inc({ source, outcome: 'accepted' }, counts.accepted);
+    this.sourceRecords.inc({ source, outcome: 'duplicate' }, counts.duplicates);
+    this.sourceRecords.inc({ source, outcome: 'rejected' }, counts.rejected);
+  }
+
+  sourceError(source: string): void {
+    this.sourceErrors.inc({ source });
   }
 
   /** One HTTP request: `route` is the matched route pattern (bounded by the app's routes). */
