@@ -190,4 +190,44 @@ describe('NATS JetStream source', () => {
     expect(metrics).toMatch(/^driftwatch_source_records_total\{source="driftwatch",outcome="rejected"\} 3$/m);
     expect(metrics).toMatch(/^driftwatch_source_messages_total\{source="driftwatch"\} [1-9]\d*$/m);
   }, 240_000);
+
+  it('consumes on the leader only, and hands over on a graceful stop without losing a message', async () => {
+    const { dir, cleanup } = tempDir();
+    onTestFinished(cleanup);
+    const db = join(dir, 'fleet.db');
+    const env = { DRIFTWATCH_CONFIG: configFor(dir, 'FLEET') };
+    const a = await startServerProcess(db, env);
+    const b = await startServerProcess(db, env);
+    const [leader, follower] = (await getJson<JobsBody>(a, '/v1/jobs')).leader ? [a, b] : [b, a];
+    expect((await getJson<JobsBody>(follower, '/v1/jobs')).leader).toBe(false);
+
+    const js = jetstream(nc);
+    const publish = async (from: number, to: number) => {
+      for (let i = from; i < to; i += 50)
+        await Promise.all(
+          Array.from({ length: Math.min(50, to - i) }, (_, k) =>
+            js.publish('FLEET.records', JSON.stringify(record(i + k))),
+          ),
+        );
+    };
+    await publish(0, 1000);
+    const consumed = await poll('the leader storing every message', 30_000, async () => {
+      const s = await source(leader);
+      return s.acked === 1000 && s.lag === 0 ? s : undefined;
+    });
+    expect(consumed.records.accepted).toBe(1000);
+    const standby = await source(follower);
+    expect(standby).toMatchObject({ state: 'standby', lag: null, delivered: 0, acked: 0 });
+
+    // SIGTERM: the leader stops its source, hands the lease back, and the other process consumes at once.
+    await publish(1000, 1500);
+    leader.child.kill('SIGTERM');
+    expect((await leader.exited).code).toBe(0);
+    await poll('the other process storing the rest', 60_000, async () => {
+      const s = await source(follower);
+      const models = await getJson<{ models: { record_count: number }[] }>(follower, '/v1/models');
+      return s.lag === 0 && models.models[0]?.record_count === 1500 ? true : undefined;
+    });
+    expect((await getJson<JobsBody>(follower, '/v1/jobs')).leader).toBe(true);
+  }, 120_000);
 });
