@@ -10,6 +10,7 @@ import { createLogger } from './logger.js';
 import { Metrics } from './metrics/index.js';
 import { ServingRuntime } from './serving/runtime.js';
 import { scanModelsDir } from './serving/versions.js';
+import { Sources } from './sources/index.js';
 import { openStore } from './store/index.js';
 
 export interface RunningServer {
@@ -105,6 +106,7 @@ export async function startServer(
   let deps: AppDeps;
   let jobs: JobRegistry;
   let metrics: Metrics;
+  let sources: Sources;
   try {
     const store = await openStore(config.database);
     deps = {
@@ -119,6 +121,11 @@ export async function startServer(
     deps.metrics = metrics;
     jobs = createJobs(deps);
     deps.jobs = jobs;
+    // Log sources consume on the job leader only: they start and stop with the leadership.
+    sources = new Sources(deps);
+    deps.sources = sources;
+    const consuming = sources;
+    jobs.onLeadershipChange((leader) => consuming.leadership(leader));
     await jobs.start();
   } catch (err) {
     await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -156,7 +163,9 @@ export async function startServer(
       accepting = false;
       log.info({ reason }, 'shutting down: no new connections, finishing in-flight requests');
       // The listener stops accepting at once; running ticks and in-flight requests finish side by side.
-      const jobsStopped = jobs.stop();
+      // Sources stop before the lease is handed back: their last batch is stored and acknowledged (the
+      // rest handed back) before another process may start consuming.
+      const jobsStopped = sources.stop().then(() => jobs.stop());
       // Probes see the process go away with it (a closed port reads as not ready).
       if (health) {
         health.close();
