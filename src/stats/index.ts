@@ -5,6 +5,40 @@
 
 export { mulberry32, psiNoiseThreshold } from './calibration.js';
 export {
+  addRow,
+  type BaselinePca,
+  baselineHalves,
+  baselinePca,
+  COMOMENTS_MAX_DIM,
+  type CoMoments,
+  type CorrelationChange,
+  coCorrelation,
+  coCovariance,
+  coMean,
+  coMomentsFromVector,
+  coMomentsOf,
+  coMomentsToVector,
+  correlationChanges,
+  emptyCoMoments,
+  mergeCoMoments,
+  RECONSTRUCTION_ALPHA,
+  type ReconstructionNull,
+  reconstructionError,
+  reconstructionNull,
+  type Standardisation,
+  secondMoment,
+  standardise,
+  symmetricEigen,
+  triIndex,
+} from './comoments.js';
+export {
+  chiSquareUpperQuantile,
+  gammaNormalScore,
+  NORMAL_SCORE_LIMIT,
+  normalQuantile,
+  normalTwoSidedP,
+} from './distributions.js';
+export {
   type ChiSquareResult,
   chiSquareContingency,
   chiSquareSf,
