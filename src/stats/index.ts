@@ -3,7 +3,8 @@
  * on the same data. Inputs accept number[] or typed arrays; empty or non-finite input throws StatsInputError.
  */
 
-export { mulberry32, psiNoiseThreshold } from './calibration.js';
+export { meanOf, type RunLengthOptions, simulateRunLengths } from './arl-simulation.js';
+export { mulberry32, multinomialInto, psiNoiseThreshold } from './calibration.js';
 export {
   addRow,
   type BaselinePca,
@@ -31,6 +32,22 @@ export {
   symmetricEigen,
   triIndex,
 } from './comoments.js';
+export {
+  type BinnedStatistic,
+  type CusumOptions,
+  type CusumPoint,
+  type CusumSide,
+  type CusumState,
+  cusum,
+  cusumArl,
+  cusumStep,
+  hForArl0,
+  type NullMoments,
+  nullMoments,
+  type StandardiseMethod,
+  siegmundArl,
+  standardiseStatistic,
+} from './cusum.js';
 export {
   chiSquareUpperQuantile,
   gammaNormalScore,
