@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { pino } from 'pino';
 import { createApp } from '../src/app.js';
-import { type ConfigInput, defaultConfig, loadConfig } from '../src/config.js';
+import { type ConfigInput, defaultConfig, loadConfig } from '../src/config/index.js';
 import type { AppDeps } from '../src/context.js';
 import { startServer } from '../src/server.js';
 import { mulberry32 } from '../src/stats/index.js';

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { createApp } from '../src/app.js';
-import { defaultConfig } from '../src/config.js';
+import { defaultConfig } from '../src/config/index.js';
 import type { AppDeps } from '../src/context.js';
 import { inlineImages } from '../src/reports/render.js';
 import { renderFor } from '../src/reports/service.js';

@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { createApp } from '../src/app.js';
-import { defaultConfig } from '../src/config.js';
+import { defaultConfig } from '../src/config/index.js';
 import type { AppDeps } from '../src/context.js';
 import { openStore } from '../src/store/index.js';
 import { launchChromium } from '../test/browser/chromium.js';

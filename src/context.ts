@@ -1,4 +1,4 @@
-import type { Config, Role } from './config.js';
+import type { Config, Role } from './config/index.js';
 import type { Logger } from './logger.js';
 import type { Store } from './store/index.js';
 

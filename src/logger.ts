@@ -1,5 +1,5 @@
 import { type Logger, pino } from 'pino';
-import type { Config } from './config.js';
+import type { Config } from './config/index.js';
 
 export type { Logger };
 

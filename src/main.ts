@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { sha256 } from './auth/tokens.js';
 import { CliError, formatResult, runDriftRemote, serviceOf, uploadBaseline } from './cli/client.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig } from './config/index.js';
 import { StartupRefused, startServer } from './server.js';
 import { openStore } from './store/index.js';
 

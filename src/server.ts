@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { isLoopback, tokenTable } from './auth/tokens.js';
-import type { Config } from './config.js';
+import type { Config } from './config/index.js';
 import type { AppDeps } from './context.js';
 import { createJobs, type JobRegistry } from './jobs/index.js';
 import { createLogger } from './logger.js';

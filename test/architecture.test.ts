@@ -252,6 +252,13 @@ describe('architecture: imports under src/', () => {
     expect(cycles, message).toEqual([]);
   });
 
+  it('reads process.env only in src/config/load.ts: everything else receives a parsed Config', () => {
+    const readers = sourceFiles(SRC)
+      .filter((f) => /process\.env\b/.test(readFileSync(f, 'utf8').replace(/\/\/.*$/gm, '')))
+      .map((f) => relative(ROOT, f));
+    expect(readers).toEqual(['src/config/load.ts']);
+  });
+
   it('keeps src/stats free of the rest of the project', () => {
     const outside = imports.filter(
       (i) => moduleOf(i.file) === 'stats' && i.target !== null && !i.target.startsWith('src/stats/'),

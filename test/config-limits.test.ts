@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/index.js';
 import { configFile, configProblems, tempDir } from './support.js';
 
 // Regression tests for the review's config fixes: zero durations and sizes (a 0 ms bucket divides by zero)

@@ -9,7 +9,7 @@ import {
   defaultConfig,
   type LoadConfigOptions,
   loadConfig,
-} from '../src/config.js';
+} from '../src/config/index.js';
 import type { AppDeps } from '../src/context.js';
 import type { LeaderLock, Store, Tx } from '../src/store/index.js';
 import type { PgStore } from '../src/store/pg/index.js';

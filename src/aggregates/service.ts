@@ -1,4 +1,4 @@
-import { type Config, driftSettingsFor } from '../config.js';
+import { type Config, driftSettingsFor } from '../config/index.js';
 import { addSlotted, type ColumnBinner, predictionValue, type Slotted } from '../profiles/binner.js';
 import {
   type AggregateDelta,

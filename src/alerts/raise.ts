@@ -1,4 +1,4 @@
-import { driftSettingsFor } from '../config.js';
+import { driftSettingsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import type { ColumnResult } from '../drift/evaluate.js';
 import type { DriftResult, UnknownFeature } from '../drift/service.js';

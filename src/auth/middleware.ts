@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import type { Role } from '../config.js';
+import type { Role } from '../config/index.js';
 import type { AppEnv } from '../context.js';
 import { ApiError } from '../errors.js';
 import { isLoopback, tokenTable } from './tokens.js';

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { Config, Role } from '../config.js';
+import type { Config, Role } from '../config/index.js';
 import type { Actor } from '../context.js';
 
 export type { Actor } from '../context.js';

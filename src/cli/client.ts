@@ -1,7 +1,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Readable, Transform } from 'node:stream';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 
 // The CLI talks to the running service over HTTP, so the service stays the only writer of its database.
 

@@ -1,5 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { type Config, databaseTarget, smtpLogin } from '../config.js';
+import { type Config, databaseTarget, smtpLogin } from '../config/index.js';
 import { ApiError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { inlineImages } from '../reports/render.js';

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { type Config, databaseTarget } from '../config.js';
+import { type Config, databaseTarget } from '../config/index.js';
 import { createLogger } from '../logger.js';
 import { openStore } from '../store/index.js';
 import { CliError, progress } from './client.js';

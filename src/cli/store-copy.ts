@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { isPostgresUrl } from '../config.js';
+import { isPostgresUrl } from '../config/index.js';
 import { CopyRefused, copySqliteToPg } from '../store/copy.js';
 import { openPgStore } from '../store/pg/index.js';
 import { openSqliteStore } from '../store/sqlite/index.js';

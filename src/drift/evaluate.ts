@@ -1,4 +1,4 @@
-import type { DriftSettings } from '../config.js';
+import type { DriftSettings } from '../config/index.js';
 import { POSITION_STEPS } from '../profiles/binner.js';
 import type { ColumnProfile, NumericProfile } from '../profiles/profile.js';
 import {

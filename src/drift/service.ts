@@ -1,6 +1,6 @@
 import { baselineCache, profilesOf } from '../aggregates/baseline-cache.js';
 import { bucketStart, zeroTallies } from '../aggregates/service.js';
-import { driftSettingsFor } from '../config.js';
+import { driftSettingsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { AggregateRow, Tx, WindowKind } from '../store/index.js';

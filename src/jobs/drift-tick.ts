@@ -1,5 +1,5 @@
 import { processDriftResult, processTraffic, resendFiring, wakeSnoozed } from '../alerts/raise.js';
-import { driftSettingsFor } from '../config.js';
+import { driftSettingsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import { type DriftResult, evaluateAndStore, evaluateModel, rollingWindow } from '../drift/service.js';
 import { alertmanagerChannels } from '../notifications/service.js';

@@ -1,6 +1,6 @@
 import { addOutcome, emptyBucketStats, labelOutcome } from '../aggregates/outcome.js';
 import { bucketStart } from '../aggregates/service.js';
-import { driftSettingsFor } from '../config.js';
+import { driftSettingsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import type { BucketStatsDelta, Outcomes } from '../store/index.js';
 

@@ -1,4 +1,4 @@
-import { type ChannelConfig, type Config, driftSettingsFor } from '../config.js';
+import { type ChannelConfig, type Config, driftSettingsFor } from '../config/index.js';
 import { ALERT_RULES, isTrafficKind } from '../rules/alerts.js';
 import type { AlertView, NotificationEvent, RetrainRequestView } from '../views.js';
 

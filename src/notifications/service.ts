@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { ChannelConfig, Config } from '../config.js';
+import type { ChannelConfig, Config } from '../config/index.js';
 import { type AppDeps, instanceOf } from '../context.js';
 import { ApiError } from '../errors.js';
 import { CLAIM_TTL_MS, type DeliveryRow, keepClaimed, type Tx } from '../store/index.js';

@@ -5,7 +5,7 @@ import type { Context, Hono, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import { allow } from '../auth/middleware.js';
 import type { BodyLimit } from '../body-limit.js';
-import type { Role } from '../config.js';
+import type { Role } from '../config/index.js';
 import type { AppEnv } from '../context.js';
 import { parseJsonBody, parseQuery } from '../http.js';
 

@@ -1,4 +1,4 @@
-import { driftSettingsFor, type ReportScheduleConfig } from '../config.js';
+import { driftSettingsFor, type ReportScheduleConfig } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import { type DriftResult, type FeatureHistogram, featureHistogramIn } from '../drift/service.js';
 import { alertLink, retrainLink } from '../notifications/payloads.js';

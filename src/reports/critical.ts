@@ -1,4 +1,4 @@
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import { alertLink } from '../notifications/payloads.js';
 import type { AlertRow, ReportRunRow, Tx } from '../store/index.js';

@@ -1,5 +1,5 @@
 import nodemailer from 'nodemailer';
-import { type Config, ConfigError, type ReportScheduleConfig, smtpLogin } from '../config.js';
+import { type Config, ConfigError, type ReportScheduleConfig, smtpLogin } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { ReportRunRow } from '../store/index.js';

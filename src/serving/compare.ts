@@ -1,4 +1,4 @@
-import { driftSettingsFor } from '../config.js';
+import { driftSettingsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import { jensenShannon, ksTwoSample, psi, wassersteinSorted } from '../stats/index.js';

@@ -11,7 +11,7 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type { NatsSourceConfig } from '../config.js';
+import type { NatsSourceConfig } from '../config/index.js';
 import type { AppDeps, SourceStatusView } from '../context.js';
 import { type BatchItem, parseNdjsonBatch } from '../ingest/body.js';
 import { ingestBatch } from '../ingest/service.js';

@@ -1,4 +1,4 @@
-import { type Config, databaseTarget } from '../config.js';
+import { type Config, databaseTarget } from '../config/index.js';
 import { openSqliteStore } from './sqlite/index.js';
 import type { Store } from './types.js';
 

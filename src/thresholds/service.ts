@@ -1,4 +1,4 @@
-import { type Config, type DriftSettings, driftSettingsFor } from '../config.js';
+import { type Config, type DriftSettings, driftSettingsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { Tx } from '../store/index.js';

@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie } from 'hono/cookie';
 import type { Child } from 'hono/jsx';
 import { readBody } from '../body-limit.js';
-import type { Role } from '../config.js';
+import type { Role } from '../config/index.js';
 import type { Actor, AppEnv } from '../context.js';
 import { ApiError } from '../errors.js';
 import { type Flash, Layout, type Section } from './layout.js';

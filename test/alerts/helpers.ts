@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import type { AlertView, RetrainRequestView } from '../../src/alerts/types.js';
-import type { ConfigInput } from '../../src/config.js';
+import type { ConfigInput } from '../../src/config/index.js';
 import { runDriftTick } from '../../src/jobs/drift-tick.js';
 import type { DriftResultBody } from '../drift/helpers.js';
 import { syntheticTraining } from '../drift/helpers.js';

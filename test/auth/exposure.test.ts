@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig } from '../../src/config/index.js';
 import { checkExposure, StartupRefused } from '../../src/server.js';
 import { AUTH_CONFIG } from '../alerts/helpers.js';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig } from '../../src/config/index.js';
 import { AUTH_CONFIG, bearer, TOKENS } from '../alerts/helpers.js';
 import { makeTestApp, type TestApp } from '../support.js';
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConfigInput } from '../../src/config.js';
+import type { ConfigInput } from '../../src/config/index.js';
 import { CE_REQUEST, CE_RESPONSE, runKserveJoinTick } from '../../src/ingest/cloudevents.js';
 import { createJobs } from '../../src/jobs/index.js';
 import { type ErrorBody, rowCount, storedRecords, storedRejections } from '../helpers.js';

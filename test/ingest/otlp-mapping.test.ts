@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConfigInput } from '../../src/config.js';
+import type { ConfigInput } from '../../src/config/index.js';
 import { otlpProto } from '../../src/ingest/otlp.js';
 import { storedRecords, storedRejections } from '../helpers.js';
 import { configProblems, FIXED_NOW, makeTestApp, type TestApp } from '../support.js';

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig } from '../../src/config/index.js';
 import type { AppDeps, JobStatusView } from '../../src/context.js';
 import { JobRegistry, type RegistryOptions } from '../../src/jobs/registry.js';
 import type { Store } from '../../src/store/index.js';

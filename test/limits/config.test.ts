@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, defaultConfig, loadConfig } from '../../src/config.js';
+import { ConfigError, defaultConfig, loadConfig } from '../../src/config/index.js';
 import { configFile, configProblems, tempDir } from '../support.js';
 
 // Receiver URLs are http(s) without credentials, and a config with several problems lists all of them,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ChannelConfig } from '../../src/config.js';
+import type { ChannelConfig } from '../../src/config/index.js';
 import type { AppDeps } from '../../src/context.js';
 import { notificationRoutes } from '../../src/notifications/routes.js';
 import {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { resendFiring } from '../../src/alerts/raise.js';
 import type { AlertView } from '../../src/alerts/types.js';
-import type { ChannelConfig, ConfigInput } from '../../src/config.js';
+import type { ChannelConfig, ConfigInput } from '../../src/config/index.js';
 import type { AlertmanagerAlert, SlackPayload } from '../../src/notifications/payloads.js';
 import { runDeliveryTick } from '../../src/notifications/service.js';
 import { hour, MIN, setupM } from '../alerts/helpers.js';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, smtpLogin } from '../../src/config.js';
+import { ConfigError, loadConfig, smtpLogin } from '../../src/config/index.js';
 import { configFile, tempDir } from '../support.js';
 
 let cleanup: (() => void) | undefined;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConfigInput } from '../../src/config.js';
+import type { ConfigInput } from '../../src/config/index.js';
 import { runReportsTick } from '../../src/reports/service.js';
 import { hour, type MApp, MIN, setupM } from '../alerts/helpers.js';
 import { FIXED_NOW } from '../support.js';

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
-import type { ConfigInput } from '../../src/config.js';
+import type { ConfigInput } from '../../src/config/index.js';
 import type { AlertKind } from '../../src/store/index.js';
 import { ingestJson } from '../helpers.js';
 import { makeTestApp, type TestApp } from '../support.js';

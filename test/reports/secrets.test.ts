@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runReport } from '../../src/cli/report.js';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { startServer } from '../../src/server.js';
 import { openStore } from '../../src/store/index.js';
 import { configFile, makeTestApp, postJson, type TestApp, tempDir } from '../support.js';

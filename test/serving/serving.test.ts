@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/app.js';
-import type { ConfigInput } from '../../src/config.js';
+import type { ConfigInput } from '../../src/config/index.js';
 import { ServingRuntime } from '../../src/serving/runtime.js';
 import { rollbackModel } from '../../src/serving/versions.js';
 import { jensenShannon, psi } from '../../src/stats/index.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig } from '../../src/config/index.js';
 import { Client, hour, MIN, mBatch } from '../alerts/helpers.js';
 import { syntheticTraining } from '../drift/helpers.js';
 import { makeTestApp, type TestApp } from '../support.js';

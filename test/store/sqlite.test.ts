@@ -6,7 +6,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig } from '../../src/config/index.js';
 import type { AppDeps } from '../../src/context.js';
 import { MIGRATIONS_DIR } from '../../src/store/sqlite/client.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';

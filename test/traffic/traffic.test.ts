@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AlertDetail } from '../../src/alerts/review.js';
-import { defaultConfig } from '../../src/config.js';
+import { defaultConfig } from '../../src/config/index.js';
 import { runDriftTick } from '../../src/jobs/drift-tick.js';
 import { alertmanagerAlert, slackPayload, summaryOf } from '../../src/notifications/payloads.js';
 import type { Store } from '../../src/store/index.js';

@@ -272,7 +272,7 @@ describe('web UI forms', () => {
 
 import pino from 'pino';
 import { createApp } from '../../src/app.js';
-import { type ConfigInput, defaultConfig } from '../../src/config.js';
+import { type ConfigInput, defaultConfig } from '../../src/config/index.js';
 
 /** A second app on the same store with another config (another process of a fleet, or a restart). */
 function makeTestAppOnSameStore(t: TestApp, config: ConfigInput) {

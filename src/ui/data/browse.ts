@@ -1,6 +1,6 @@
 import { alertCounts } from '../../alerts/review.js';
 import { type BaselineView, listBaselines } from '../../baselines/service.js';
-import { driftSettingsFor } from '../../config.js';
+import { driftSettingsFor } from '../../config/index.js';
 import type { AppDeps, JobStatusView } from '../../context.js';
 import type { ColumnResult } from '../../drift/evaluate.js';
 import { type DriftResult, driftSeries, lastRun } from '../../drift/service.js';

@@ -1,6 +1,6 @@
 import type { Hono } from 'hono';
 import { cdfChart, cdfDistance, histogramOverlay, lineChart } from '../../charts/index.js';
-import { driftSettingsFor } from '../../config.js';
+import { driftSettingsFor } from '../../config/index.js';
 import type { ColumnResult } from '../../drift/evaluate.js';
 import { type FeatureHistogram, featureHistogram, requireFeature } from '../../drift/service.js';
 import { ApiError } from '../../errors.js';

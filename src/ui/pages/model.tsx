@@ -1,7 +1,7 @@
 import type { Hono } from 'hono';
 import { alertCounts } from '../../alerts/review.js';
 import { heatmap, lineChart, type Series } from '../../charts/index.js';
-import { driftSettingsFor } from '../../config.js';
+import { driftSettingsFor } from '../../config/index.js';
 import type { ColumnResult } from '../../drift/evaluate.js';
 import type { DriftResult } from '../../drift/service.js';
 import { compareShadow } from '../../serving/compare.js';

@@ -1,5 +1,5 @@
 import type { AlertDetail } from '../../../alerts/review.js';
-import { driftSettingsFor } from '../../../config.js';
+import { driftSettingsFor } from '../../../config/index.js';
 import type { AppDeps } from '../../../context.js';
 import { isTrafficKind, ladderText } from '../../../rules/alerts.js';
 import { type ThresholdSource, trafficThresholds } from '../../../thresholds/service.js';
