@@ -1,9 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
-// Pure code (statistics, config parsing, architecture) and tests of SQLite itself or of the process on a
-// SQLite file run once; every service and route test runs again on PostgreSQL.
+// Every test runs once, on SQLite (in memory or a temp file). The store's contract runs on both dialects:
+// the PostgreSQL project takes the store tests, the fleet, and the service flows whose SQL differs between
+// the dialects (aggregate and traffic merges, record partitions and duplicate checks, labels joins, leases
+// and claims, compare-and-set transitions, sessions). A route or page test whose store calls are covered
+// there runs once. A new test exercising dialect-specific SQL belongs in test/store/ or in POSTGRES below.
 const SQLITE_ONLY = [
   'test/stats/**', // statistics: pure functions
+  'test/rules/**', // the alert rulebook: pure data and the README
   'test/architecture.test.ts', // reads the source tree
   'test/config.test.ts', // config parsing
   'test/config-limits.test.ts', // config parsing
@@ -17,6 +21,7 @@ const SQLITE_ONLY = [
   'test/serving/demo-model.test.ts', // the demo model's artifacts and onnxruntime: no store
   'test/serving/{manifest,features,names,outputs,runner}.test.ts', // pure modules and the model process
   'test/examples/demo.test.ts', // a real server process on a SQLite file
+  'test/examples/worked-example.test.ts', // the README's worked example: a real server process on SQLite
   'test/dashboards/**', // dashboards, rules and promtool: no store
   'test/shipping/**', // the image's build steps, compose and manifests: no store
   'test/charts/**', // SVG charts and their PNGs: pure
@@ -24,6 +29,25 @@ const SQLITE_ONLY = [
   'test/reports/config.test.ts', // config parsing
   'test/browser/**', // headless Chromium itself: no store
   'test/ui/e2e.test.ts', // Chromium against a real server process on a SQLite file
+  'test/clients/python.test.ts', // the Python client: pip, unittest, and uvicorn against a real server process
+];
+
+const POSTGRES = [
+  'test/store/**', // the store's contract: invariants, bucket sizes, schema parity
+  'test/pg/**', // the fleet of real processes, store copy, races, the leader lock
+  'test/ingest/batches.test.ts', // duplicate checks and partial batches
+  'test/drift/{tick,windows,real-data}.test.ts', // aggregate merges read back: numbers equal the raw computation
+  'test/baselines/reaggregation.test.ts', // re-aggregation after a baseline change
+  'test/alerts/{lifecycle,workflow}.test.ts', // raising, evidence upserts, compare-and-set review transitions
+  'test/labels/*.test.ts', // label joins and corrections
+  'test/traffic/traffic.test.ts', // traffic bucket merges
+  'test/notifications/delivery.test.ts', // the outbox: claims, leases, retries
+  'test/reports/{critical,schedule}.test.ts', // report runs: unique per slot and alert, claims
+  'test/jobs/*.test.ts', // the job registry's leadership
+  'test/retention.test.ts', // pruning (partitions on PostgreSQL)
+  'test/serving/serving.test.ts', // served versions: activation compare-and-set, paired shadow records
+  'test/ui/session.test.ts', // UI sessions
+  'test/examples/first-alert.test.ts', // the README's first alert, end to end
 ];
 
 export default defineConfig({
@@ -42,8 +66,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'postgres',
-          include: ['test/**/*.test.ts'],
-          exclude: [...SQLITE_ONLY, 'test/image/**'],
+          include: POSTGRES,
+          exclude: SQLITE_ONLY,
           env: { DW_TEST_STORE: 'postgres' },
           globalSetup: ['test/pg/global-setup.ts'],
         },

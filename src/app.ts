@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { alertRoutes } from './alerts/routes.js';
+import { tokenTable } from './auth/tokens.js';
 import { baselineRoutes } from './baselines/routes.js';
 import type { AppDeps, AppEnv } from './context.js';
 import { driftRoutes } from './drift/routes.js';
@@ -20,6 +21,7 @@ import type { ServingRuntime } from './serving/runtime.js';
 import { thresholdRoutes } from './thresholds/routes.js';
 import { trafficRoutes } from './traffic/routes.js';
 import { uiRoutes } from './ui/routes.js';
+import { sessionOf } from './ui/session.js';
 
 export interface AppOptions {
   readiness?: Readiness;
@@ -34,11 +36,30 @@ export interface AppOptions {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * Whether the request carries a valid credential: the API is open, a valid bearer token, or (for /ui) a
+ * live session cookie. Its role is checked later by the route; this only decides which in-flight pool it
+ * may take a slot from.
+ */
+async function authenticated(c: Context<AppEnv>): Promise<boolean> {
+  const deps = c.get('deps');
+  const table = tokenTable(deps.config);
+  if (table.open) return true;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
+  if (match?.[1]) return table.authenticate(match[1]) !== null;
+  if (c.req.path === '/ui' || c.req.path.startsWith('/ui/'))
+    return typeof (await sessionOf(c, deps)) === 'object';
+  return false;
+}
+
 /** Builds the HTTP application without a socket, so tests drive it with app.request(). */
 export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const metrics = options.metrics ?? (deps.metrics instanceof Metrics ? deps.metrics : new Metrics(deps));
   deps.metrics ??= metrics;
+  // Serving changes made through any door (API, UI, an alert's rollback decision) reach this runtime at once.
+  const runtime = options.serving;
+  if (runtime) deps.servingChanged ??= () => runtime.sync(true);
 
   app.use(async (c, next) => {
     const started = performance.now();
@@ -72,24 +93,22 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
 
   // A bound on the work in flight: beyond it, 503 with Retry-After rather than bodies queued in memory.
   // Health checks are never counted or refused, so they answer however busy the API is.
-  const inFlight = { all: 0, ingest: 0, predict: 0 };
-  const { maxInFlight, maxIngestInFlight } = deps.config.server;
+  const inFlight = { all: 0, ingest: 0, labels: 0, predict: 0, anonymous: 0 };
+  const { maxInFlight, maxIngestInFlight, maxLabelsInFlight, maxAnonymousInFlight } = deps.config.server;
   // Predictions have a bound of their own: small bodies, answered in milliseconds, and already queued per
   // model (with a deadline) — a burst of them must not take the API's slots, nor wait behind an upload.
   const maxPredictInFlight = deps.config.serving.maxInFlight;
   const PREDICT = /^\/(v1\/models\/[^/]+\/predict|v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer)$/;
+  const busy = (what: string, keys: string): never => {
+    throw new ApiError('unavailable', `driftwatch is busy (${what} in flight, ${keys}); retry after 1 s`);
+  };
   app.use(async (c, next) => {
     const path = c.req.path;
     // Health checks and scrapes are never counted or refused.
     if (path === '/healthz' || path === '/readyz' || path === '/metrics') return next();
     if (c.req.method === 'POST' && PREDICT.test(path)) {
-      if (inFlight.predict >= maxPredictInFlight) {
-        c.header('retry-after', '1');
-        throw new ApiError(
-          'unavailable',
-          `driftwatch is busy (${maxPredictInFlight} predict requests in flight, serving.maxInFlight); retry after 1 s`,
-        );
-      }
+      if (inFlight.predict >= maxPredictInFlight)
+        busy(`${maxPredictInFlight} predict requests`, 'serving.maxInFlight');
       inFlight.predict++;
       try {
         return await next();
@@ -97,25 +116,34 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
         inFlight.predict--;
       }
     }
-    const ingest = c.req.method === 'POST' && path.startsWith('/v1/ingest');
-    if (inFlight.all >= maxInFlight || (ingest && inFlight.ingest >= maxIngestInFlight)) {
-      c.header('retry-after', '1');
-      const which =
-        ingest && inFlight.ingest >= maxIngestInFlight
-          ? `${maxIngestInFlight} ingest requests`
-          : `${maxInFlight} requests`;
-      throw new ApiError(
-        'unavailable',
-        `driftwatch is busy (${which} in flight, server.maxInFlight / server.maxIngestInFlight); retry after 1 s`,
-      );
+    // A caller with no valid credential (a browser on the sign-in form, a bad token) has a small pool of its
+    // own: however many of them trickle bodies in, ingest and signed-in reviewers keep the API's slots.
+    if (!(await authenticated(c))) {
+      if (inFlight.anonymous >= maxAnonymousInFlight)
+        busy(`${maxAnonymousInFlight} requests without credentials`, 'server.maxAnonymousInFlight');
+      inFlight.anonymous++;
+      try {
+        return await next();
+      } finally {
+        inFlight.anonymous--;
+      }
     }
+    const ingest = c.req.method === 'POST' && path.startsWith('/v1/ingest');
+    const labels = c.req.method === 'POST' && path === '/v1/labels';
+    if (inFlight.all >= maxInFlight) busy(`${maxInFlight} requests`, 'server.maxInFlight');
+    if (ingest && inFlight.ingest >= maxIngestInFlight)
+      busy(`${maxIngestInFlight} ingest requests`, 'server.maxInFlight / server.maxIngestInFlight');
+    if (labels && inFlight.labels >= maxLabelsInFlight)
+      busy(`${maxLabelsInFlight} label uploads`, 'server.maxInFlight / server.maxLabelsInFlight');
     inFlight.all++;
     if (ingest) inFlight.ingest++;
+    if (labels) inFlight.labels++;
     try {
       await next();
     } finally {
       inFlight.all--;
       if (ingest) inFlight.ingest--;
+      if (labels) inFlight.labels--;
     }
   });
 
@@ -125,7 +153,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
     app.route('/', routes);
     declarations.push(...declarationsOf(routes));
   };
-  mount(healthRoutes(options.readiness ?? { accepting: () => true }));
+  mount(healthRoutes(options.readiness ?? { accepting: () => true }, options.serving));
   mount(ingestRoutes());
   mount(modelRoutes());
   mount(baselineRoutes());

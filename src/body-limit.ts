@@ -41,7 +41,12 @@ export async function readBody(request: Request, limit: BodyLimit): Promise<stri
   if (request.body) {
     const reader = request.body.getReader();
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await reader.read().catch((err: unknown) => {
+        // The client went away (or was cut off for sending too slowly): nobody is left to answer.
+        if (request.signal.aborted)
+          throw new ApiError('bad_request', 'the client closed the connection before the body arrived');
+        throw err;
+      });
       if (done) break;
       size += value.byteLength;
       if (size > limit.bytes) {

@@ -290,11 +290,19 @@ export const configSchema = z.strictObject({
       // Requests being worked on at once (health checks excepted); beyond it a 503 with Retry-After, so an
       // overload is pushed back to clients instead of queuing bodies in memory and stalling health checks.
       maxInFlight: z.number().int().positive().default(16),
-      // How long a client may take to send a whole request (headers and body). A connection that trickles
-      // holds an in-flight slot and buffered bytes, so it must not hold them for long.
+      // How long a client may take to send a whole request body; for uploads (ingest, labels, baselines,
+      // model versions) the longest pause with no byte arriving instead. A connection that trickles holds an
+      // in-flight slot and buffered bytes, so it must not hold them for long; a 1 GiB upload that keeps
+      // arriving must not be cut by a whole-request deadline.
       requestTimeoutMs: z.number().int().positive().default(30_000),
       // Of those, ingest requests (the ones that carry large bodies).
       maxIngestInFlight: z.number().int().positive().default(2),
+      // Label uploads at once (up to ingest.labelsBodyLimit each, buffered and parsed whole): their own bound,
+      // like ingest's, so concurrent uploads are refused with a 503 rather than growing memory.
+      maxLabelsInFlight: z.number().int().positive().default(2),
+      // Requests with no valid credential (the sign-in form, /docs, refusals) at once. They never take the
+      // slots of server.maxInFlight, so clients trickling into POST /ui/login cannot starve ingest and reviewers.
+      maxAnonymousInFlight: z.number().int().positive().default(4),
       // Bodies of JSON commands (alert actions, drift runs, thresholds) are small and read whole; the bound
       // keeps one request from holding the process's memory.
       jsonBodyLimit: byteSize.default(1024 * 1024),

@@ -72,6 +72,12 @@ export interface AppDeps {
   instance?: string;
   /** This app's metrics (one prom-client Registry per deps); createApp makes one when absent. */
   metrics?: MetricsSink;
+  /**
+   * Brings this process's serving runtime up to date after a change of the served versions, so predict
+   * answers from the new state at once whoever made the change (absent when the process serves nothing;
+   * other processes of a fleet pick changes up within seconds).
+   */
+  servingChanged?: () => Promise<void>;
 }
 
 export type AppEnv = {

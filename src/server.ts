@@ -1,4 +1,5 @@
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
 import { isLoopback, tokenTable } from './auth/tokens.js';
@@ -52,26 +53,35 @@ export async function startServer(
   const log = createLogger(config);
   checkExposure(config, options.insecure === true, { warn: (msg) => log.warn(msg) });
   let accepting = true;
-  let handler: ((req: Request) => Response | Promise<Response>) | null = null;
+  let handler: ((req: Request, env: NodeEnv) => Response | Promise<Response>) | null = null;
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve(
       {
         // Until the store is open every request gets a 503; health checks included (not ready yet).
-        fetch: (req) =>
-          handler
-            ? handler(req)
-            : Response.json({ status: 'starting' }, { status: 503, headers: { 'retry-after': '1' } }),
+        // The env ({incoming, outgoing}) carries the socket: the peer address (loopback scrapes) and the
+        // body watchdog need it.
+        fetch: (req, bindings) => {
+          if (!handler)
+            return Response.json({ status: 'starting' }, { status: 503, headers: { 'retry-after': '1' } });
+          // An HTTP/1 server (createServer), so the bindings are IncomingMessage and ServerResponse.
+          const env = bindings as NodeEnv;
+          watchBody(env, config.server.requestTimeoutMs);
+          return handler(req, env);
+        },
         hostname: config.server.host,
         port: config.server.port,
         serverOptions: {
-          requestTimeout: config.server.requestTimeoutMs,
+          // No whole-request deadline from Node: it would cut a 1 GiB upload that keeps arriving. watchBody
+          // cuts a body that stalls (uploads) or takes too long (everything else) instead.
+          requestTimeout: 0,
           headersTimeout: Math.min(10_000, config.server.requestTimeoutMs),
-          // Node checks the timeouts every 30 s by default: a trickling client would keep its slot that long.
+          // Node checks the headers timeout every 30 s by default: a trickling client would keep its socket.
           connectionsCheckingInterval: Math.min(1_000, config.server.requestTimeoutMs),
         },
       },
       () => resolve(s),
     );
+    s.on('clientError', answerClientError);
     s.once('error', (err: NodeJS.ErrnoException) => {
       reject(
         err.code === 'EADDRINUSE'
@@ -119,7 +129,7 @@ export async function startServer(
     serving,
     metrics,
   });
-  handler = (req) => app.fetch(req);
+  handler = (req, env) => app.fetch(req, env);
   log.info(
     { host: config.server.host, port: address.port, db: deps.store.location, leader: jobs.leader() },
     'driftwatch listening',
@@ -159,4 +169,101 @@ export async function startServer(
   };
 
   return { port: address.port, host: config.server.host, deps, shutdown };
+}
+
+/** What @hono/node-server passes to fetch as its second argument. */
+interface NodeEnv {
+  incoming: IncomingMessage;
+  outgoing: ServerResponse;
+}
+
+/** Bodies streamed in and processed as they arrive: a slow but steady one may take as long as it needs. */
+const UPLOAD = /^\/v1\/(ingest(\/cloudevents)?|labels|models\/[^/]+\/baselines|models\/[^/]+\/versions)$/;
+
+/**
+ * Cuts a request whose body does not arrive in time with a 408, as Node's requestTimeout did: an upload
+ * after `timeoutMs` with no byte arriving (a body waiting on the server, not the client, is progress),
+ * any other request when its whole body has not arrived `timeoutMs` after its headers.
+ */
+function watchBody({ incoming, outgoing }: NodeEnv, timeoutMs: number): void {
+  if (incoming.complete) return;
+  const socket = incoming.socket;
+  const upload = incoming.method === 'POST' && UPLOAD.test((incoming.url ?? '').split('?')[0] ?? '');
+  const started = Date.now();
+  let lastProgress = started;
+  let bytes = socket.bytesRead;
+  const stop = () => clearInterval(timer);
+  const timer = setInterval(
+    () => {
+      if (incoming.complete || socket.destroyed) return stop();
+      const now = Date.now();
+      if (socket.bytesRead !== bytes || incoming.readableLength > 0 || socket.isPaused()) {
+        bytes = socket.bytesRead;
+        lastProgress = now;
+      }
+      if (now - (upload ? lastProgress : started) < timeoutMs) return;
+      stop();
+      closeWith(socket, outgoing.headersSent ? null : 408);
+    },
+    Math.max(50, Math.min(1_000, timeoutMs / 4)),
+  );
+  timer.unref();
+  // Once answered, node-server drains or drops what is left of the body.
+  outgoing.once('finish', stop);
+  outgoing.once('close', stop);
+}
+
+const ANSWERS: Record<number, { reason: string; code: string; message: string }> = {
+  400: { reason: 'Bad Request', code: 'bad_request', message: 'the request is not valid HTTP' },
+  408: {
+    reason: 'Request Timeout',
+    code: 'request_timeout',
+    message: 'the request body did not arrive in time (server.requestTimeoutMs)',
+  },
+  413: { reason: 'Content Too Large', code: 'payload_too_large', message: 'chunk extensions too large' },
+  431: {
+    reason: 'Request Header Fields Too Large',
+    code: 'headers_too_large',
+    message: 'the request headers are too large',
+  },
+};
+
+const lingering = new WeakSet<Socket>();
+
+/**
+ * Answers with `status` (when nothing has been written yet) and closes the connection gracefully: what the
+ * client still sends is read and dropped for a moment, since closing a socket with unread bytes resets it
+ * and the client would see ECONNRESET instead of the answer.
+ */
+function closeWith(socket: Socket, status: number | null): void {
+  if (lingering.has(socket)) return;
+  lingering.add(socket);
+  const answer = status === null ? undefined : ANSWERS[status];
+  if (socket.writable && answer && socket.bytesWritten === 0) {
+    const body = JSON.stringify({ error: { code: answer.code, message: answer.message } });
+    socket.end(
+      `HTTP/1.1 ${status} ${answer.reason}\r\nconnection: close\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  } else socket.end();
+  socket.resume();
+  socket.setTimeout(0);
+  setTimeout(() => socket.destroy(), 2_000).unref();
+}
+
+/** Node's answers to requests it cannot parse (431 for oversized headers), closed without a reset. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? 431
+      : err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+        ? 413
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 408
+          : 400;
+  closeWith(socket, status);
 }

@@ -1,12 +1,16 @@
 // Response shapes shared by routes, notifications, tests and the coming UI. Imports nothing of the project.
 
+/** Every kind of alert (src/alerts/rules.ts says what each means); the store's schemas take their enum from here. */
+export const ALERT_KINDS = ['drift', 'data_quality', 'prediction_drift', 'latency', 'error_rate'] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
+
 /** An alert as the API, notifications and the UI show it. */
 export interface AlertView {
   id: number;
   model: string;
   model_version: string | null;
   feature: string;
-  kind: 'drift' | 'data_quality' | 'prediction_drift' | 'latency' | 'error_rate';
+  kind: AlertKind;
   severity: 'warning' | 'critical';
   status: 'open' | 'acknowledged' | 'decided' | 'snoozed' | 'closed';
   assignee: string | null;

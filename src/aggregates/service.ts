@@ -1,5 +1,5 @@
 import { type Config, driftSettingsFor } from '../config.js';
-import { type ColumnBinner, predictionValue, type Slotted } from '../profiles/binner.js';
+import { addSlotted, type ColumnBinner, predictionValue, type Slotted } from '../profiles/binner.js';
 import {
   type AggregateDelta,
   type BucketKey,
@@ -83,6 +83,8 @@ export class AggregateBatch {
     outOfRange: false,
     unseen: false,
     offEdge: false,
+    sumSlot: -1,
+    sumAdd: 0,
   };
   private readonly bucketMsByModel = new Map<string, number>();
   private readonly withStats: boolean;
@@ -208,7 +210,7 @@ export class AggregateBatch {
         (binners[i] as ColumnBinner).bin(value, slotted);
         if (slotted.slot >= 0) {
           d.n++;
-          d.counts[slotted.slot] = (d.counts[slotted.slot] as number) + 1;
+          addSlotted(d.counts, slotted);
           if (typeof value === 'number') {
             if (d.vmin === null || value < d.vmin) d.vmin = value;
             if (d.vmax === null || value > d.vmax) d.vmax = value;

@@ -5,7 +5,7 @@ import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import { predictionValue } from '../profiles/binner.js';
 import type { ProfileOptions } from '../profiles/profile.js';
-import { isServed, previousVersion as previousServedVersion } from '../serving/versions.js';
+import { isServed, previousVersion as previousServedVersion, rollbackIn } from '../serving/versions.js';
 import type { ActivationRow, AlertDecision, AlertRow, Tx } from '../store/index.js';
 import { setThresholds, thresholdsFor } from '../thresholds/service.js';
 import type { AlertView, RetrainRequestView } from '../views.js';
@@ -21,7 +21,7 @@ import { alertView, retrainView } from './views.js';
 // recorded with their note in the alert's audit trail. Free-form baseline uploads and threshold edits
 // through the direct routes stay admin-only.
 
-type Deps = Pick<AppDeps, 'store' | 'config' | 'clock'>;
+type Deps = Pick<AppDeps, 'store' | 'config' | 'clock' | 'servingChanged'>;
 export type Decision = AlertDecision;
 
 export interface DecisionInput extends ChangeInput {
@@ -299,6 +299,7 @@ export async function decideAlert(deps: Deps, input: DecisionInput): Promise<Dec
     newBaselineId = created.baseline.id;
   }
   let activation: ActivationRow | undefined;
+  let servingChanged = false;
 
   const alert = await deps.store.tx(async (tx) => {
     // Checked again inside the transaction that records it: the accept_shift work above awaited.
@@ -344,16 +345,16 @@ export async function decideAlert(deps: Deps, input: DecisionInput): Promise<Dec
     if (input.decision === 'rollback' && rollbackTo !== null) {
       let from = fresh.modelVersion || null;
       if (served) {
-        from = await tx.serving.activate(fresh.model, rollbackTo, now);
-        await tx.serving.addEvent({
-          model: fresh.model,
-          at: now,
+        // The same rollback as the API's and the UI's, in this decision's transaction: the target checked
+        // above must still be the one, and a retired version is refused.
+        const rolled = await rollbackIn(tx, fresh.model, {
           actor: input.actor,
-          action: 'rollback',
-          fromVersion: from,
-          toVersion: rollbackTo,
           note: `review decision on alert ${fresh.id}: ${input.note}`,
+          now,
+          expect: rollbackTo,
         });
+        from = rolled.previous;
+        servingChanged = true;
       }
       outcome.rollback = {
         status: served ? 'activated' : 'recorded',
@@ -401,6 +402,7 @@ export async function decideAlert(deps: Deps, input: DecisionInput): Promise<Dec
     });
     return updated;
   });
+  if (servingChanged) await deps.servingChanged?.();
   if (activation) {
     const activated = await finishActivation(deps, activation);
     outcome.baseline = { id: activated.baseline.id, reaggregated_records: activated.reaggregated };

@@ -1,4 +1,5 @@
 import type { ColumnResult } from '../drift/evaluate.js';
+import { ladderSeverity } from '../rules/alerts.js';
 import type { AlertRow } from '../store/index.js';
 
 // Pure rules: what one window's verdict for one feature means for that feature's alert.
@@ -15,13 +16,17 @@ export function driftSignal(r: ColumnResult): Signal {
 
 /**
  * Data-quality signal: missing values beyond the baseline's own share, wrong types, or categories never
- * seen in training, at or above `rate` (critical at four times it).
+ * seen in training, at or above `rate` (the ladder in rules.ts says when it is critical).
  */
 export function qualitySignal(r: ColumnResult, rate: number, minSamples: number): Signal {
   if (r.missing_rate === null || r.records < minSamples) return null;
-  const worst = qualityRate(r);
-  if (worst < rate) return { firing: false };
-  return { firing: true, severity: worst >= 4 * rate ? 'critical' : 'warning' };
+  return ladderSignal('data_quality', qualityRate(r), rate);
+}
+
+/** A threshold signal by the kind's severity ladder in the rulebook. */
+export function ladderSignal(kind: AlertKind, value: number, threshold: number): Signal {
+  const severity = ladderSeverity(kind, value, threshold);
+  return severity === null ? { firing: false } : { firing: true, severity };
 }
 
 /** The worst data-quality share of a window: missing beyond training's own, mistyped, never seen, or outside the training range. */

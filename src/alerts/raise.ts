@@ -7,7 +7,7 @@ import { queueCriticalMail } from '../reports/critical.js';
 import type { AlertKind, AlertRow, RetrainRow, Tx } from '../store/index.js';
 import type { TrafficSummary } from '../traffic/service.js';
 import type { NotificationEventType } from '../views.js';
-import { decide, driftSignal, qualitySignal, type Signal } from './policy.js';
+import { decide, driftSignal, ladderSignal, qualitySignal, type Signal } from './policy.js';
 import { alertView, isFiring, retrainView } from './views.js';
 
 // Raising: turns drift results into alerts (open, attach evidence, escalate, recover) and wakes snoozes.
@@ -93,6 +93,73 @@ const CAS_RETRIES = 5;
 /** The window an alert signal comes from: a stored drift result, or a traffic window (see processTraffic). */
 type SignalWindow = Pick<DriftResult, 'id' | 'model' | 'model_version' | 'window' | 'window_kind'>;
 
+/** Marks an alert recovered by a calm window; false when a reviewer changed it in between (retry). */
+async function markRecovered(
+  tx: Tx,
+  deps: Deps,
+  existing: AlertRow,
+  calmTo: string,
+  text: string,
+  now: number,
+): Promise<boolean> {
+  const updated = await tx.alerts.update(existing.id, existing.version, { recoveredAt: now }, now);
+  if (!updated) return false;
+  await tx.alerts.addEvent({
+    alertId: existing.id,
+    at: now,
+    actor: SYSTEM_ACTOR,
+    action: 'recovered',
+    fromStatus: existing.status,
+    toStatus: existing.status,
+    note: `window ending ${calmTo} is back to normal`,
+    data: text,
+  });
+  // A snoozed alert stays quiet until its time, recovery included.
+  if (!isSnoozed(existing, now))
+    await notify(tx, deps, { type: 'alert.recovered', at: now, actor: null, alert: updated });
+  return true;
+}
+
+/** Stored closed-bucket results looked at when firing evidence arrives late (enough for weeks of hourly buckets). */
+const CALM_LOOKUP_LIMIT = 1000;
+
+/**
+ * Recovery must not depend on arrival order: when firing evidence is attached after a calm closed bucket
+ * lying wholly after it was already judged (a backfilled past bucket), that calm bucket recovers the alert now.
+ */
+async function recoverIfCalmAfter(
+  tx: Tx,
+  deps: Deps,
+  alert: AlertRow,
+  judge: (stored: DriftResult) => Signal,
+  now: number,
+): Promise<void> {
+  if (alert.recoveredAt !== null) return;
+  const lastTo = await tx.alerts.latestEvidenceTo(alert.id);
+  if (lastTo === null) return;
+  const rows = await tx.drift.list({
+    model: alert.model,
+    kind: 'bucket',
+    from: lastTo,
+    limit: CALM_LOOKUP_LIMIT,
+  });
+  for (const row of rows) {
+    const stored = JSON.parse(row.result) as DriftResult;
+    if (stored.rebuilding || Date.parse(stored.window.from) < lastTo) continue;
+    const signal = judge({ ...stored, id: row.id });
+    if (signal === null || signal.firing) continue;
+    await markRecovered(
+      tx,
+      deps,
+      alert,
+      stored.window.to,
+      JSON.stringify({ window: stored.window, drift_result_id: row.id }),
+      now,
+    );
+    return;
+  }
+}
+
 /** Applies the alert policy to one feature signal of a window, in the caller's transaction. */
 async function applySignal(
   tx: Tx,
@@ -103,6 +170,7 @@ async function applySignal(
   signal: Signal,
   m: Record<string, unknown> & { severity?: unknown },
   psi: number | null,
+  judge?: (stored: DriftResult) => Signal,
 ): Promise<void> {
   const now = deps.clock();
   const windowFrom = Date.parse(result.window.from);
@@ -121,21 +189,7 @@ async function applySignal(
     const text = JSON.stringify(m);
     if (action.type === 'recover') {
       if (!existing) return;
-      const updated = await tx.alerts.update(existing.id, existing.version, { recoveredAt: now }, now);
-      if (!updated) continue;
-      await tx.alerts.addEvent({
-        alertId: existing.id,
-        at: now,
-        actor: SYSTEM_ACTOR,
-        action: 'recovered',
-        fromStatus: existing.status,
-        toStatus: existing.status,
-        note: `window ending ${result.window.to} is back to normal`,
-        data: text,
-      });
-      // A snoozed alert stays quiet until its time, recovery included.
-      if (!isSnoozed(existing, now))
-        await notify(tx, deps, { type: 'alert.recovered', at: now, actor: null, alert: updated });
+      if (!(await markRecovered(tx, deps, existing, result.window.to, text, now))) continue;
       return;
     }
     const severity = action.severity;
@@ -234,6 +288,7 @@ async function applySignal(
       measures: text,
       at: now,
     });
+    if (judge) await recoverIfCalmAfter(tx, deps, alert, judge, now);
     return;
   }
   throw new Error(`alert for ${result.model}/${feature}/${kind} kept changing under the drift tick`);
@@ -245,8 +300,24 @@ export async function processDriftResult(deps: Deps, result: DriftResult): Promi
   if (result.window_kind === 'range' || result.rebuilding) return;
   const settings = driftSettingsFor(deps.config, result.model);
   await deps.store.tx(async (tx) => {
+    // The same signal read from another stored window, for recovery by a calm bucket judged earlier.
+    const column = (stored: DriftResult, feature: string) =>
+      stored.features.find((f) => f.feature === feature);
     for (const r of result.features) {
-      await applySignal(tx, deps, result, r.feature, 'drift', driftSignal(r), measures(r, result), r.psi);
+      await applySignal(
+        tx,
+        deps,
+        result,
+        r.feature,
+        'drift',
+        driftSignal(r),
+        measures(r, result),
+        r.psi,
+        (s) => {
+          const c = column(s, r.feature);
+          return c ? driftSignal(c) : null;
+        },
+      );
       await applySignal(
         tx,
         deps,
@@ -256,6 +327,10 @@ export async function processDriftResult(deps: Deps, result: DriftResult): Promi
         qualitySignal(r, settings.qualityRate, settings.minSamples),
         measures(r, result),
         r.psi,
+        (s) => {
+          const c = column(s, r.feature);
+          return c ? qualitySignal(c, settings.qualityRate, settings.minSamples) : null;
+        },
       );
     }
     if (result.prediction) {
@@ -268,6 +343,7 @@ export async function processDriftResult(deps: Deps, result: DriftResult): Promi
         driftSignal(result.prediction),
         measures(result.prediction, result),
         result.prediction.psi,
+        (s) => (s.prediction ? driftSignal(s.prediction) : null),
       );
     }
     // Features the baseline does not have: a data-quality (schema) signal once frequent enough.
@@ -276,11 +352,7 @@ export async function processDriftResult(deps: Deps, result: DriftResult): Promi
     const enough = result.n >= settings.minSamples;
     for (const u of result.unknown_features) {
       const signal: Signal =
-        !enough || u.rate === null
-          ? null
-          : u.rate >= settings.qualityRate
-            ? { firing: true, severity: u.rate >= 4 * settings.qualityRate ? 'critical' : 'warning' }
-            : { firing: false };
+        !enough || u.rate === null ? null : ladderSignal('data_quality', u.rate, settings.qualityRate);
       await applySignal(
         tx,
         deps,
@@ -352,17 +424,16 @@ function trafficMeasures(w: TrafficWindow, threshold: number | null) {
   };
 }
 
-/** Firing at or above `threshold`, critical at twice it (capped at `cap`); null below minSamples. */
+/** The kind's ladder (rules.ts) on a traffic measure; null below minSamples. */
 function thresholdSignal(
+  kind: 'latency' | 'error_rate',
   value: number | null,
   samples: number,
   threshold: number,
   minSamples: number,
-  cap = Number.POSITIVE_INFINITY,
 ): Signal {
   if (value === null || samples < minSamples) return null;
-  if (value < threshold) return { firing: false };
-  return { firing: true, severity: value >= Math.min(cap, 2 * threshold) ? 'critical' : 'warning' };
+  return ladderSignal(kind, value, threshold);
 }
 
 /**
@@ -383,6 +454,7 @@ export async function processTraffic(deps: Deps, w: TrafficWindow): Promise<void
   await deps.store.tx(async (tx) => {
     if (latencyP95Ms !== undefined) {
       const signal = thresholdSignal(
+        'latency',
         w.traffic.latency.p95,
         w.traffic.latency.count,
         latencyP95Ms,
@@ -401,11 +473,11 @@ export async function processTraffic(deps: Deps, w: TrafficWindow): Promise<void
     }
     if (errorRate !== undefined) {
       const signal = thresholdSignal(
+        'error_rate',
         w.traffic.error_rate,
         w.traffic.requests,
         errorRate,
         settings.minSamples,
-        1,
       );
       await applySignal(
         tx,

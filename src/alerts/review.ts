@@ -1,6 +1,7 @@
 import type { AppDeps } from '../context.js';
 import { type FeatureHistogram, featureHistogram } from '../drift/service.js';
 import { ApiError } from '../errors.js';
+import { isDriftKind } from '../rules/alerts.js';
 import type { AlertChange, AlertFilter, AlertRow, Tx } from '../store/index.js';
 import type { AlertView, RetrainRequestView } from '../views.js';
 import { checkLength } from './limits.js';
@@ -225,7 +226,7 @@ export async function alertDetail(deps: Deps, id: number): Promise<AlertDetail> 
   const latest = evidence[0];
   let histogram: FeatureHistogram | null = null;
   // Schema alerts name a feature the baseline does not have: there is nothing to compare.
-  if (latest && (alert.kind === 'drift' || alert.kind === 'prediction_drift')) {
+  if (latest && isDriftKind(alert.kind)) {
     try {
       histogram = await featureHistogram(
         deps,

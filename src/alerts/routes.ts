@@ -4,6 +4,7 @@ import type { AppEnv } from '../context.js';
 import { featureHistogramSchema } from '../drift/routes.js';
 import { ApiError } from '../errors.js';
 import { route, typed } from '../openapi/index.js';
+import { ALERT_KINDS } from '../rules/alerts.js';
 import { bodyTime } from '../time.js';
 import type { AlertView, RetrainRequestView } from '../views.js';
 import { decideAlert } from './decisions.js';
@@ -38,7 +39,7 @@ const listQuery = z.strictObject({
   model: z.string().min(1).optional(),
   severity: z.enum(['warning', 'critical']).optional(),
   assignee: z.string().min(1).optional(),
-  kind: z.enum(['drift', 'data_quality', 'prediction_drift', 'latency', 'error_rate']).optional(),
+  kind: z.enum(ALERT_KINDS).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
@@ -122,7 +123,7 @@ function withEtag(c: Context<AppEnv>, alert: AlertView) {
 
 const iso = z.string().describe('RFC 3339 time');
 const windowSchema = z.object({ from: iso, to: iso });
-const kinds = z.enum(['drift', 'data_quality', 'prediction_drift', 'latency', 'error_rate']);
+const kinds = z.enum(ALERT_KINDS);
 
 export const alertSchema = typed<AlertView>()(
   z.object({

@@ -368,7 +368,7 @@ export async function baselineDetail(deps: Deps, model: string, id: number, incl
     const columns = (await tx.baselines.columns(id)).map((c) => {
       const p = JSON.parse(c.profile) as ColumnProfile;
       if (p.type === 'numeric' && !includeGrid) {
-        const { gridEdges: _e, gridCounts: _c, ...rest } = p;
+        const { gridEdges: _e, gridCounts: _c, gridSums: _s, ...rest } = p;
         return { role: c.role, name: c.name, ...rest, grid_cells: p.gridCounts.length };
       }
       return { role: c.role, name: c.name, ...p };

@@ -15,6 +15,9 @@ import type { HeatmapOptions } from './types.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
+/** A cell whose value rests on too few values: neutral, with a dash, unlike any level's colour. */
+const FEW_FILL = '#f6f8fa';
+const FEW_MARK = '#6e7781';
 
 /** Fill of a cell: pale to darker blue below warning, amber up to critical, red from critical on. */
 function fill(v: number, warning: number, critical: number): string {
@@ -59,7 +62,9 @@ export function heatmap(o: HeatmapOptions): string {
       const v = r.values?.[i];
       return typeof v === 'number' && Number.isFinite(v) ? v : null;
     }),
+    insufficient: columns.map((_, i) => r.insufficient?.[i] === true),
   }));
+  const byEnd = o.columnTime === 'end';
   const warning = Number.isFinite(o.levels?.warning) ? o.levels.warning : 0.1;
   const critical = Number.isFinite(o.levels?.critical) ? Math.max(o.levels.critical, warning) : 0.25;
   const valueLabel = String(o.valueLabel ?? 'value');
@@ -88,17 +93,23 @@ export function heatmap(o: HeatmapOptions): string {
       esc(truncate(title, width - 8, 13)),
     ),
   );
-  // column labels: every k-th column, so labels do not overlap
+  // column labels: every k-th column, so labels do not overlap. A start is the cell's left edge, an end its
+  // right edge (the labels then count back from the newest column, whose end is always labelled).
   const span = columns.length > 1 ? (columns.at(-1) as number) - (columns[0] as number) : 0;
   const sample = columnLabel(columns[0] ?? 0, span);
-  const every = Math.max(1, Math.ceil((textWidth(sample, 10) + 8) / cellW));
+  const sampleW = textWidth(sample, 10);
+  const every = Math.max(1, Math.ceil((sampleW + 8) / cellW));
   columns.forEach((c, i) => {
-    if (i % every !== 0) return;
-    const x = left + i * cellW;
-    if (x + textWidth(sample, 10) > width) return;
+    if ((byEnd ? columns.length - 1 - i : i) % every !== 0) return;
+    const x = left + (byEnd ? i + 1 : i) * cellW;
+    if (byEnd ? x - sampleW < 0 : x + sampleW > width) return;
     parts.push(
       el('line', { x1: x, y1: top - 4, x2: x, y2: top, stroke: MUTED, 'stroke-width': 1 }) +
-        el('text', { x, y: top - 7, 'font-size': 10, fill: MUTED }, esc(columnLabel(c, span))),
+        el(
+          'text',
+          { x, y: top - 7, 'text-anchor': byEnd ? 'end' : undefined, 'font-size': 10, fill: MUTED },
+          esc(columnLabel(c, span)),
+        ),
     );
   });
 
@@ -121,12 +132,21 @@ export function heatmap(o: HeatmapOptions): string {
     const cells: string[] = [];
     r.values.forEach((v, ci) => {
       const x = left + ci * cellW;
-      const when = fullTime(columns[ci] as number);
-      const tip = `${r.label}, window from ${when}: ${v === null ? `no ${valueLabel}` : `${valueLabel} ${format(v)}`}${
-        v !== null && v >= critical ? ' (critical)' : v !== null && v >= warning ? ' (warning)' : ''
+      const when = `${byEnd ? 'window ending' : 'window from'} ${fullTime(columns[ci] as number)}`;
+      // A value from too few values is shown, but judged neither way: no level, no level colour.
+      const few = v !== null && r.insufficient[ci] === true;
+      const level = v === null || few ? '' : v >= critical ? ' (critical)' : v >= warning ? ' (warning)' : '';
+      const tip = `${r.label}, ${when}: ${v === null ? `no ${valueLabel}` : `${valueLabel} ${format(v)}`}${
+        few ? ' (too few values for a verdict)' : level
       }`;
       let mark = '';
-      if (v === null) {
+      if (few) {
+        mark = el('path', {
+          d: `M${n(x + cellW * 0.3)} ${n(y + rowH / 2)}H${n(x + cellW * 0.7)}`,
+          stroke: FEW_MARK,
+          'stroke-width': 1.5,
+        });
+      } else if (v === null) {
         mark = el('path', {
           d: `M${n(x + 1)} ${n(y + rowH - 1)}L${n(x + cellW - 1)} ${n(y + 1)}`,
           stroke: '#afb8c1',
@@ -145,14 +165,14 @@ export function heatmap(o: HeatmapOptions): string {
       cells.push(
         el(
           'g',
-          { 'data-cell': v === null ? '' : String(v) },
+          { 'data-cell': v === null ? '' : String(v), 'data-insufficient': few ? 'true' : undefined },
           el('title', {}, esc(tip)) +
             el('rect', {
               x,
               y,
               width: cellW,
               height: rowH,
-              fill: v === null ? '#eaeef2' : fill(v, warning, critical),
+              fill: v === null ? '#eaeef2' : few ? FEW_FILL : fill(v, warning, critical),
               stroke: '#ffffff',
               'stroke-width': cellW >= 4 ? 0.5 : 0,
             }) +
@@ -172,6 +192,10 @@ export function heatmap(o: HeatmapOptions): string {
     { text: `≥ ${format(warning)} warning`, fillColor: fill(warning, warning, critical), mark: 'dot' },
     { text: `≥ ${format(critical)} critical`, fillColor: fill(critical, warning, critical), mark: 'tri' },
     { text: 'no value', fillColor: '#eaeef2', mark: 'none' },
+    // only where some cell has too few values, so charts without any keep their legend
+    ...(rows.some((r) => r.values.some((v, i) => v !== null && r.insufficient[i]))
+      ? [{ text: 'insufficient data (too few values)', fillColor: FEW_FILL, mark: 'few' }]
+      : []),
   ];
   let lx = 4;
   for (const entry of legend) {
@@ -186,13 +210,19 @@ export function heatmap(o: HeatmapOptions): string {
               d: `M${n(cx)} ${n(cy - 3.5)}L${n(cx + 3.3)} ${n(cy + 2.5)}L${n(cx - 3.3)} ${n(cy + 2.5)}Z`,
               fill: '#ffffff',
             })
-          : entry.mark === 'none'
+          : entry.mark === 'few'
             ? el('path', {
-                d: `M${n(lx + 1)} ${n(legendTop + sw - 1)}L${n(lx + sw - 1)} ${n(legendTop + 1)}`,
-                stroke: '#afb8c1',
-                'stroke-width': 1,
+                d: `M${n(lx + 3.5)} ${n(cy)}H${n(lx + sw - 3.5)}`,
+                stroke: FEW_MARK,
+                'stroke-width': 1.5,
               })
-            : '';
+            : entry.mark === 'none'
+              ? el('path', {
+                  d: `M${n(lx + 1)} ${n(legendTop + sw - 1)}L${n(lx + sw - 1)} ${n(legendTop + 1)}`,
+                  stroke: '#afb8c1',
+                  'stroke-width': 1,
+                })
+              : '';
     parts.push(
       el(
         'g',
@@ -210,17 +240,20 @@ export function heatmap(o: HeatmapOptions): string {
           el(
             'text',
             { x: lx + sw + 4, y: legendTop + 10, 'font-size': 10, fill: INK },
-            esc(`${valueLabel} ${entry.text}`),
+            esc(entry.mark === 'few' ? entry.text : `${valueLabel} ${entry.text}`),
           ),
       ),
     );
-    lx += sw + 12 + textWidth(`${valueLabel} ${entry.text}`, 10);
+    lx += sw + 12 + textWidth(entry.mark === 'few' ? entry.text : `${valueLabel} ${entry.text}`, 10);
   }
 
   const worst = rows
     .map((r) => ({
       label: r.label,
-      max: Math.max(...r.values.filter((v): v is number => v !== null), Number.NEGATIVE_INFINITY),
+      max: Math.max(
+        ...r.values.filter((v, i): v is number => v !== null && !r.insufficient[i]),
+        Number.NEGATIVE_INFINITY,
+      ),
     }))
     .filter((r) => Number.isFinite(r.max))
     .sort((a, b) => b.max - a.max)

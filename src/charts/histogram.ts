@@ -51,14 +51,19 @@ export function histogramOverlay(o: HistogramOverlayOptions): string {
 
   const left = 8 + Math.max(20, ...tickLabels.map((l) => textWidth(l, fontSize))) + 8;
   const top = 36;
-  const bottom = 24;
   const right = 12;
-  const plot = {
-    x: left,
-    y: top,
-    w: Math.max(10, width - left - right),
-    h: Math.max(10, height - top - bottom),
-  };
+  const plotW = Math.max(10, width - left - right);
+  const slot = bins.length > 0 ? plotW / bins.length : plotW;
+  // Bin labels: all on one line when they fit their slot; else on two staggered lines when they fit two
+  // slots; else every k-th one, cut to at least 6 characters (each bin's <title> has its full label).
+  const longest = Math.max(0, ...bins.map((b) => textWidth(b.label, fontSize)));
+  const staggered = longest + 4 > slot && longest + 4 <= 2 * slot;
+  const labelEvery = staggered
+    ? 1
+    : Math.max(1, Math.ceil((Math.min(longest, textWidth('abcdef', fontSize)) + 4) / slot));
+  const labelWidth = staggered ? 2 * slot - 4 : slot * labelEvery - 4;
+  const bottom = staggered ? 36 : 24;
+  const plot = { x: left, y: top, w: plotW, h: Math.max(10, height - top - bottom) };
   const sy = (v: number) => plot.y + plot.h - ((v - yt.min) / (yt.max - yt.min)) * plot.h;
 
   const parts: string[] = plotFrame(plot, yt.values, tickLabels, sy, fontSize);
@@ -92,11 +97,7 @@ export function histogramOverlay(o: HistogramOverlayOptions): string {
   }
 
   const zero = sy(Math.max(yt.min, Math.min(yt.max, 0)));
-  const slot = bins.length > 0 ? plot.w / bins.length : plot.w;
   const barW = Math.max(1, Math.min(40, (slot * 0.8) / 2));
-  // Bin labels: every bin's when they fit, else every k-th one's so each shows at least 6 characters.
-  const longest = Math.max(0, ...bins.map((b) => textWidth(b.label, fontSize)));
-  const labelEvery = Math.max(1, Math.ceil((Math.min(longest, textWidth('abcdef', fontSize)) + 4) / slot));
   bins.forEach((b, i) => {
     const cx = plot.x + slot * i + slot / 2;
     const bar = (
@@ -131,12 +132,12 @@ export function histogramOverlay(o: HistogramOverlayOptions): string {
                 'text',
                 {
                   x: cx,
-                  y: plot.y + plot.h + 15,
+                  y: plot.y + plot.h + 15 + (staggered ? (i % 2) * 12 : 0),
                   'text-anchor': 'middle',
                   'font-size': fontSize,
                   fill: MUTED,
                 },
-                esc(truncate(b.label, slot * labelEvery - 4, fontSize)),
+                esc(truncate(b.label, labelWidth, fontSize)),
               )
             : ''),
       ),

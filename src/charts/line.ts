@@ -25,6 +25,19 @@ import {
 import type { LineChartOptions, Point } from './types.js';
 
 const HOUR = 3_600_000;
+/** Rows of marker labels at the top of the plot before a label may overlap another. */
+const MARKER_ROWS = 4;
+
+/** A label's box in px. */
+interface Box {
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+}
+
+const overlaps = (a: Box, b: Box) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+const collides = (box: Box, taken: readonly Box[]) => taken.some((b) => overlaps(b, box));
 
 /** The series' points with finite x, sorted by time, split into runs at every non-finite y (a gap). */
 function runs(points: Point[]): Point[][] {
@@ -107,10 +120,8 @@ export function lineChart(o: LineChartOptions): string {
 
   const xs = all.map((p) => p.x);
   let [x0, x1] = xs.length > 0 ? extent(xs) : [Date.UTC(2000, 0, 1), Date.UTC(2000, 0, 2)];
-  if (x0 === x1) {
-    x0 -= 12 * HOUR;
-    x1 += 12 * HOUR;
-  }
+  // One instant: a day before it, ending there; an axis past the last point would run into the future.
+  if (x0 === x1) x0 -= 24 * HOUR;
   const sx = (x: number) => plot.x + ((x - x0) / (x1 - x0)) * plot.w;
   const sy = (y: number) => plot.y + plot.h - ((y - yt.min) / (yt.max - yt.min)) * plot.h;
 
@@ -170,65 +181,91 @@ export function lineChart(o: LineChartOptions): string {
     }),
   );
 
-  // thresholds: dashed, labelled at the right end above the line
-  for (const t of thresholds) {
+  // Marker labels first, each in the topmost row free at its x; then threshold labels at the right end,
+  // above their line, else below it, else moved left past what they would cover: no two labels overlap.
+  const markers = (o.markers ?? [])
+    .filter((m) => Number.isFinite(m.x) && all.length > 0 && m.x >= x0 && m.x <= x1)
+    .sort((a, b) => a.x - b.x);
+  const taken: Box[] = [];
+  const markerLabels = markers.map((m, i) => {
+    const x = sx(m.x);
+    const text = truncate(String(m.label ?? ''), plot.w / 2, 10);
+    const w = textWidth(text, 10);
+    const fits = x + 4 + w <= plot.x + plot.w;
+    const tx = fits ? x + 4 : x - 4;
+    const box = (row: number): Box => {
+      const y = plot.y + 11 + row * 12;
+      return { x0: fits ? tx : tx - w, x1: fits ? tx + w : tx, y0: y - 9, y1: y + 2 };
+    };
+    const rows = Math.max(1, Math.min(MARKER_ROWS, Math.floor(plot.h / 12)));
+    let row = Array.from({ length: rows }, (_, r) => r).find((r) => !collides(box(r), taken));
+    row ??= i % rows;
+    taken.push(box(row));
+    return { x, text, anchor: fits ? 'start' : 'end', tx, y: plot.y + 11 + row * 12 };
+  });
+  const thresholdLabels = thresholds.map((t) => {
     const y = sy(t.y);
-    const label = `${t.label ? `${t.label} ` : ''}(${formatValue(t.y)})`;
+    const text = truncate(`${t.label ? `${t.label} ` : ''}(${formatValue(t.y)})`, plot.w - 8, 10);
+    const w = textWidth(text, 10);
+    const at = (xr: number, yb: number): Box => ({ x0: xr - w, x1: xr, y0: yb - 9, y1: yb + 2 });
+    let xr = plot.x + plot.w - 4;
+    let place: { xr: number; yb: number } | undefined;
+    while (!place && xr - w >= plot.x) {
+      // below the line only while inside the plot, clear of the time labels
+      const free = [y - 4, ...(y + 14 <= plot.y + plot.h ? [y + 12] : [])].find(
+        (yb) => !collides(at(xr, yb), taken),
+      );
+      if (free !== undefined) place = { xr, yb: free };
+      else xr = Math.min(...taken.filter((b) => overlaps(b, at(xr, y - 4))).map((b) => b.x0)) - 6;
+    }
+    place ??= { xr: plot.x + plot.w - 4, yb: y - 4 };
+    taken.push(at(place.xr, place.yb));
+    return { y, text, ...place };
+  });
+
+  thresholdLabels.forEach((t) => {
     parts.push(
       el(
         'g',
         { 'data-role': 'threshold' },
         el('line', {
           x1: plot.x,
-          y1: y,
+          y1: t.y,
           x2: plot.x + plot.w,
-          y2: y,
+          y2: t.y,
           stroke: '#9a6700',
           'stroke-width': 1.5,
           'stroke-dasharray': '5 4',
         }) +
           el(
             'text',
-            { x: plot.x + plot.w - 4, y: y - 4, 'text-anchor': 'end', 'font-size': 10, fill: '#7d4e00' },
-            esc(truncate(label, plot.w - 8, 10)),
+            { x: t.xr, y: t.yb, 'text-anchor': 'end', 'font-size': 10, fill: '#7d4e00' },
+            esc(t.text),
           ),
       ),
     );
-  }
+  });
 
-  // markers: a dotted vertical line per event inside the time range, labelled at the top (staggered)
-  const markers = (o.markers ?? [])
-    .filter((m) => Number.isFinite(m.x) && all.length > 0 && m.x >= x0 && m.x <= x1)
-    .sort((a, b) => a.x - b.x);
+  // markers: a dotted vertical line per event inside the time range, labelled at the top
   markers.forEach((m, i) => {
-    const x = sx(m.x);
     const label = String(m.label ?? '');
-    const fits = x + 4 + textWidth(label, 10) <= plot.x + plot.w;
+    const l = markerLabels[i];
+    if (!l) return;
     parts.push(
       el(
         'g',
         { 'data-role': 'marker' },
         el('title', {}, esc(`${label} (${utcDate(m.x)})`)) +
           el('line', {
-            x1: x,
+            x1: l.x,
             y1: plot.y,
-            x2: x,
+            x2: l.x,
             y2: plot.y + plot.h,
             stroke: '#6e7781',
             'stroke-width': 1.5,
             'stroke-dasharray': '2 3',
           }) +
-          el(
-            'text',
-            {
-              x: fits ? x + 4 : x - 4,
-              y: plot.y + 11 + (i % 3) * 12,
-              'text-anchor': fits ? 'start' : 'end',
-              'font-size': 10,
-              fill: INK,
-            },
-            esc(truncate(label, plot.w / 2, 10)),
-          ),
+          el('text', { x: l.tx, y: l.y, 'text-anchor': l.anchor, 'font-size': 10, fill: INK }, esc(l.text)),
       ),
     );
   });

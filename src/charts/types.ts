@@ -84,14 +84,21 @@ export interface HeatmapRow {
   values: (number | null)[];
   /** A link for the row label (in a web page the label becomes an <a>). */
   href?: string;
+  /**
+   * Per column, true where the value rests on too few values for a verdict: drawn in a neutral
+   * "insufficient data" style, never in a level's colour.
+   */
+  insufficient?: boolean[];
 }
 
 export interface HeatmapOptions {
   width: number;
   /** Height of one row in px (the chart grows with the rows). */
   rowHeight?: number;
-  /** Column starts, ms since the epoch (UTC), oldest first. */
+  /** Column times, ms since the epoch (UTC), oldest first: the windows' starts, or ends with `columnTime`. */
   columns: number[];
+  /** Whether `columns` are the windows' starts (default) or ends; said in tooltips and labels. */
+  columnTime?: 'start' | 'end';
   rows: HeatmapRow[];
   /** Two cut points for the colour and mark of a cell, e.g. PSI 0.1 and 0.25. */
   levels: { warning: number; critical: number };

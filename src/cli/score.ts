@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { type Config, databaseTarget } from '../config.js';
 import { createLogger } from '../logger.js';
-import { ScoreError, type ScoreSummary, scoreFile } from '../serving/score.js';
 import { openStore } from '../store/index.js';
 import { CliError, progress } from './client.js';
+import { ScoreError, type ScoreSummary, scoreFile } from './score-file.js';
 
 // `driftwatch score`: runs in its own process against the database (not through the service), loading the
 // version the store says is active; see scoreFile for what it does with each row.

@@ -1,5 +1,6 @@
 import type { DriftSettings } from '../config.js';
-import type { ColumnProfile } from '../profiles/profile.js';
+import { POSITION_STEPS } from '../profiles/binner.js';
+import type { ColumnProfile, NumericProfile } from '../profiles/profile.js';
 import {
   benjaminiHochberg,
   chiSquareContingency,
@@ -85,7 +86,28 @@ export function referenceCounts(profile: ColumnProfile): Float64Array {
 
 /** Counts of the PSI bins: decile bins for numeric columns, category slots for categorical ones. */
 export function psiBins(profile: ColumnProfile, counts: Float64Array): Float64Array {
-  return profile.type === 'numeric' ? rebin(profile.gridEdges, counts, profile.psiEdges) : counts;
+  return profile.type === 'numeric'
+    ? rebin(profile.gridEdges, cellCounts(profile, counts), profile.psiEdges)
+    : counts;
+}
+
+/** The cell counts of a numeric window (its count vector may also carry position sums after them). */
+function cellCounts(profile: NumericProfile, counts: Float64Array): Float64Array {
+  return counts.subarray(0, profile.gridEdges.length + 1);
+}
+
+/** Per-cell sums of the window's values from its position sums (NaN where not kept: outer cells, old profiles). */
+function windowSums(profile: NumericProfile, counts: Float64Array): Float64Array | undefined {
+  const edges = profile.gridEdges;
+  const cells = edges.length + 1;
+  if (profile.gridSums === undefined || counts.length < 2 * cells) return undefined;
+  const out = new Float64Array(cells).fill(Number.NaN);
+  for (let i = 1; i < cells - 1; i++) {
+    const left = edges[i - 1] as number;
+    const width = (edges[i] as number) - left;
+    out[i] = (counts[i] as number) * left + (width * (counts[cells + i] as number)) / POSITION_STEPS;
+  }
+  return out;
 }
 
 export function measureColumn(
@@ -109,7 +131,8 @@ export function measureColumn(
   if (profile.type === 'numeric') {
     result.out_of_range_rate = w.outOfRange / w.n;
     const onEdges = profile.exact && w.offEdge === 0;
-    const grid = { edges: profile.gridEdges, refCounts: ref, curCounts: w.counts, onEdges };
+    const cur = cellCounts(profile, w.counts);
+    const grid = { edges: profile.gridEdges, refCounts: ref, curCounts: cur, onEdges };
     const ks = ksFromGrid(grid);
     result.ks_statistic = ks.statistic;
     result.ks_pvalue = ks.pvalue;
@@ -119,7 +142,13 @@ export function measureColumn(
       w.vmax ?? profile.max,
       profile.gridEdges[profile.gridEdges.length - 1] ?? profile.max,
     );
-    const ws = wassersteinFromGrid({ ...grid, min, max });
+    const curSums = windowSums(profile, w.counts);
+    const ws = wassersteinFromGrid({
+      ...grid,
+      min,
+      max,
+      ...(curSums && profile.gridSums ? { refSums: profile.gridSums, curSums } : {}),
+    });
     result.wasserstein_normed = ws.distance / Math.max(profile.std, WASSERSTEIN_MIN_SCALE);
   } else {
     result.unseen_rate = w.unseen / w.n;

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../context.js';
 import { route } from '../openapi/index.js';
+import type { ServingRuntime } from '../serving/runtime.js';
 
 export interface Readiness {
   /** False once shutdown has begun, so a load balancer stops sending traffic before the listener closes. */
@@ -10,10 +11,13 @@ export interface Readiness {
 
 const readinessSchema = z.object({
   status: z.enum(['ready', 'not_ready']),
-  checks: z.record(z.string(), z.unknown()).describe('database, migrations, leader, jobs, shutdown'),
+  checks: z
+    .record(z.string(), z.unknown())
+    .describe('database, migrations, leader, jobs, shutdown, serving (model versions that failed to load)'),
 });
 
-export function healthRoutes(readiness: Readiness): Hono<AppEnv> {
+/** `serving`: the process's model versions, when it serves models; one it cannot load makes it unready. */
+export function healthRoutes(readiness: Readiness, serving?: ServingRuntime): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   // Liveness: answered without touching the store, so it stays fast under any load.
@@ -37,7 +41,8 @@ export function healthRoutes(readiness: Readiness): Hono<AppEnv> {
     {
       method: 'get',
       path: '/readyz',
-      summary: 'Readiness: the store is open and migrated, and the process is not shutting down',
+      summary:
+        'Readiness: the store is open and migrated, the model versions it serves loaded, and the process is not shutting down',
       description: 'Job trouble is shown in checks but does not make the process unready.',
       tags: ['operations'],
       roles: 'public',
@@ -45,7 +50,8 @@ export function healthRoutes(readiness: Readiness): Hono<AppEnv> {
       responses: {
         200: { description: 'Ready.', schema: readinessSchema },
         503: {
-          description: 'Not ready (shutting down, store closed, migrations missing).',
+          description:
+            'Not ready (shutting down, store closed, migrations missing, model versions that failed to load).',
           schema: readinessSchema,
         },
       },
@@ -68,6 +74,15 @@ export function healthRoutes(readiness: Readiness): Hono<AppEnv> {
           checks.database = `error: ${(err as Error).message}`;
           ready = false;
         }
+      }
+      if (serving) {
+        // A process that cannot serve a model it is configured to (say its temp directory is not writable)
+        // must not receive predict traffic: it would answer every one with an error.
+        const s = serving.readiness();
+        checks.serving = s.ready
+          ? `${serving.list().length} model versions loaded`
+          : { not_loaded: s.unavailable };
+        if (!s.ready) ready = false;
       }
       if (jobs) {
         // Job trouble is shown, not made a reason to take the API out of service.

@@ -46,7 +46,9 @@ export function createJobs(deps: AppDeps, options: RegistryOptions = {}): JobReg
   registry.register({
     name: 'deliveries',
     schedule: '*/5 * * * * *',
-    tick: (now) => runDeliveryTick(deps, now),
+    tick: (now) => runDeliveryTick(deps, now, { asLeader: true }),
+    // A new leader resumes what the previous one left at once, not at the next 5 s mark.
+    onLeadership: true,
     idle: (r) => r.sent + r.failed + r.retried === 0,
   });
   registry.register({

@@ -1,4 +1,5 @@
 import { type ChannelConfig, type Config, driftSettingsFor } from '../config.js';
+import { ALERT_RULES, isTrafficKind } from '../rules/alerts.js';
 import type { AlertView, NotificationEvent, RetrainRequestView } from '../views.js';
 
 /** Where people open driftwatch: externalUrl, else the address the server listens on. */
@@ -28,15 +29,13 @@ function eventLink(config: Config, event: NotificationEvent): string | undefined
   return undefined;
 }
 
-const KIND_LABEL: Record<AlertView['kind'], string> = {
-  drift: 'Drift',
-  data_quality: 'Data-quality',
-  prediction_drift: 'Prediction drift',
-  latency: 'Latency',
-  error_rate: 'Error-rate',
+/** The rulebook's title of the kind, as a message starts it: "Feature drift". */
+const kindLabel = (kind: AlertView['kind']) => {
+  const title = ALERT_RULES[kind].title;
+  return title.charAt(0).toUpperCase() + title.slice(1);
 };
 
-const isTraffic = (alert: AlertView) => alert.kind === 'latency' || alert.kind === 'error_rate';
+const isTraffic = (alert: AlertView) => isTrafficKind(alert.kind);
 
 /**
  * What raised a traffic alert, from its latest window's measures (src/alerts/raise.ts trafficMeasures):
@@ -126,7 +125,7 @@ function modelName(model: string, version: string | null): string {
 
 /** Stable across events, so Alertmanager's summary does not change with each update. */
 function alertTitle(alert: AlertView): string {
-  return `${KIND_LABEL[alert.kind]} on ${modelName(alert.model, alert.model_version)} · ${alert.feature} (${alert.severity})`;
+  return `${kindLabel(alert.kind)} on ${modelName(alert.model, alert.model_version)} · ${alert.feature} (${alert.severity})`;
 }
 
 const VERB: Record<NotificationEvent['type'], string> = {
@@ -287,7 +286,7 @@ export function alertmanagerAlert(config: Config, alert: AlertView, endsAt?: str
       ? `${qualityCause(config, alert)} (alerting at ${pct(threshold)}), ${alert.evidence_count} window(s)`
       : `PSI ${fmt(m.psi)} (peak ${fmt(peak)}), p-value ${fmt(m.pvalue)}, ${alert.evidence_count} drifted window(s)`;
   const description =
-    `${KIND_LABEL[alert.kind]} alert #${alert.id} is ${alert.status}${alert.recovered ? ' (latest window back to normal)' : ''}: ` +
+    `${kindLabel(alert.kind)} alert #${alert.id} is ${alert.status}${alert.recovered ? ' (latest window back to normal)' : ''}: ` +
     `${measured} since ${alert.first_seen}, last ${alert.last_seen}.`;
   return {
     labels,

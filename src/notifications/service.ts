@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { ChannelConfig, Config } from '../config.js';
 import { type AppDeps, instanceOf } from '../context.js';
 import { ApiError } from '../errors.js';
-import type { DeliveryRow, Tx } from '../store/index.js';
+import { CLAIM_TTL_MS, type DeliveryRow, keepClaimed, type Tx } from '../store/index.js';
 import type { AlertView, NotificationEvent } from '../views.js';
 import { alertmanagerAlert, renderPayload } from './payloads.js';
 
@@ -183,14 +183,32 @@ const DELIVERY_LEASE = 'deliveries';
 export async function runDeliveryTick(
   deps: Pick<AppDeps, 'store' | 'config' | 'clock' | 'log' | 'instance' | 'metrics'>,
   now: number,
+  options: { asLeader?: boolean } = {},
 ): Promise<DeliveryTickResult> {
   const result: DeliveryTickResult = { sent: 0, failed: 0, retried: 0 };
   const { channels: configured, maxAttempts, timeoutMs } = deps.config.notifications;
   // One delivery run at a time, across processes too: a run can outlast the schedule when receivers hang
-  // until the timeout. The lease outlives the longest possible run, so a crashed holder frees it.
+  // until the timeout. The lease is short and renewed while this run sends, so a live sender is never
+  // overtaken, and a new leader resumes what a crashed one left within CLAIM_TTL_MS.
   const holder = instanceOf(deps);
-  const ttl = timeoutMs * Math.ceil(DELIVERY_BATCH / CONCURRENCY) * 2 + 30_000;
-  if (!(await deps.store.tx((tx) => tx.leases.acquire(DELIVERY_LEASE, holder, ttl, now)))) return result;
+  const acquire = (at: number) =>
+    deps.store.tx((tx) => tx.leases.acquire(DELIVERY_LEASE, holder, CLAIM_TTL_MS, at));
+  // The job registry runs this tick on the leader only (asLeader): a run another process holds belongs to a
+  // leader that died or was deposed, and its claim ends with its leadership, so failover of deliveries takes
+  // the leader's failover time, not the claim's TTL. A deposed leader that is still alive finds its claim
+  // gone at its next renewal and starts no further send; at most the one in flight may arrive twice, with
+  // the same X-Driftwatch-Delivery id.
+  const takeOver = () =>
+    deps.store.tx(async (tx) => {
+      const current = await tx.leases.get(DELIVERY_LEASE);
+      if (current && current.holder !== holder) await tx.leases.release(DELIVERY_LEASE, current.holder);
+      return tx.leases.acquire(DELIVERY_LEASE, holder, CLAIM_TTL_MS, now);
+    });
+  if (!(await acquire(now)) && !(options.asLeader && (await takeOver()))) return result;
+  const heartbeat = keepClaimed(
+    () => acquire(deps.clock()),
+    (err) => deps.log.warn({ err }, 'delivery lease lost: sending no more in this run'),
+  );
   try {
     const channels = new Map(configured.map((c) => [c.name, c]));
     // Channels are sent to in parallel, each channel's deliveries one after another in queue order; a
@@ -205,11 +223,15 @@ export async function runDeliveryTick(
     let nextQueue = 0;
     const worker = async () => {
       for (let queue = pending[nextQueue++]; queue !== undefined; queue = pending[nextQueue++]) {
-        for (const row of queue) if (!(await deliver(row))) break;
+        // Once the lease is lost another process may be sending: what is in flight finishes, nothing new starts.
+        for (const row of queue) if (heartbeat.lost() || !(await deliver(row))) break;
       }
     };
     /** Sends one delivery and records the outcome; false when it did not get through. */
     const deliver = async (row: DeliveryRow): Promise<boolean> => {
+      // A process that stalled past its lease finds what another sent meanwhile, and leaves the rest to it.
+      const current = await deps.store.read((tx) => tx.deliveries.get(row.id));
+      if (current?.status !== 'pending' || current.attempts !== row.attempts) return false;
       const channel = channels.get(row.channel);
       const attempts = row.attempts + 1;
       const outcome: Outcome = channel
@@ -254,6 +276,7 @@ export async function runDeliveryTick(
     // Never rejects: a failure here is logged, and what was not recorded is sent again by a later tick.
     deps.log.error({ err }, 'delivery tick failed');
   } finally {
+    await heartbeat.stop();
     await deps.store
       .tx((tx) => tx.leases.release(DELIVERY_LEASE, holder))
       .catch((err: unknown) => {

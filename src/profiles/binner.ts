@@ -13,6 +13,22 @@ export interface Slotted {
   unseen: boolean;
   /** A numeric value that is not exactly one of the grid edges. */
   offEdge: boolean;
+  /** Count slot holding the cell's position sum (-1: none), and what this value adds to it. */
+  sumSlot: number;
+  sumAdd: number;
+}
+
+/**
+ * A value's position inside its cell is stored as 0 (exactly on the left edge) or 1…255 (fraction of the
+ * width, rounded): an integer, so position sums add across buckets and writers like the counts do.
+ */
+export const POSITION_STEPS = 255;
+
+/** Adds one binned value to a count vector (its cell count and, with position sums, the cell's sum). */
+export function addSlotted(counts: Uint32Array, s: Slotted): void {
+  if (s.slot < 0) return;
+  counts[s.slot] = (counts[s.slot] as number) + 1;
+  if (s.sumSlot >= 0) counts[s.sumSlot] = (counts[s.sumSlot] as number) + s.sumAdd;
 }
 
 export interface ColumnBinner {
@@ -29,6 +45,8 @@ function reset(out: Slotted): void {
   out.outOfRange = false;
   out.unseen = false;
   out.offEdge = false;
+  out.sumSlot = -1;
+  out.sumAdd = 0;
 }
 
 /** Reduces a prediction to a comparable value: an object of class probabilities becomes its top class. */
@@ -49,17 +67,27 @@ export function createBinner(profile: ColumnProfile): ColumnBinner {
   if (profile.type === 'numeric') {
     const edges = Float64Array.from(profile.gridEdges);
     const { min, max } = profile;
+    const cells = edges.length + 1;
+    // Profiles with gridSums double the slots: after the cell counts, each inner cell's position sum.
+    const sums = profile.gridSums !== undefined;
     return {
       profile,
-      slots: edges.length + 1,
+      slots: sums ? 2 * cells : cells,
       bin(value, out) {
         reset(out);
         if (value === null || value === undefined) out.missing = true;
         else if (typeof value !== 'number') out.typeMismatch = true;
         else {
-          out.slot = upperBound(edges, value);
-          out.offEdge = out.slot === 0 || edges[out.slot - 1] !== value;
+          const slot = upperBound(edges, value);
+          out.slot = slot;
+          out.offEdge = slot === 0 || edges[slot - 1] !== value;
           out.outOfRange = value < min || value > max;
+          if (sums && slot > 0 && slot < cells - 1) {
+            const left = edges[slot - 1] as number;
+            const u = (value - left) / ((edges[slot] as number) - left);
+            out.sumSlot = cells + slot;
+            out.sumAdd = u > 0 ? Math.max(1, Math.min(POSITION_STEPS, Math.round(u * POSITION_STEPS))) : 0;
+          }
         }
       },
     };

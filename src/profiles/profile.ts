@@ -22,6 +22,11 @@ export interface NumericProfile {
   gridCounts: number[];
   /** True when gridEdges holds every distinct training value, making grid KS/Wasserstein exact for the reference. */
   exact: boolean;
+  /**
+   * Sum of the training values per grid cell. Present on profiles whose aggregates also carry each cell's
+   * position sum (count slots doubled, see binner.ts), so Wasserstein works from every cell's mean.
+   */
+  gridSums?: number[];
 }
 
 export interface CategoricalProfile {
@@ -242,30 +247,74 @@ export function numericProfile(
   for (let i = 0; i < n; i++) ss += ((sorted[i] as number) - mean) ** 2;
 
   const grid = fineGrid(sorted, { maxCells: gridCells });
+  const min = sorted[0] as number;
+  const max = sorted[n - 1] as number;
+  const std = Math.sqrt(ss / n);
   // A last edge just above the training maximum gives values beyond it a cell of their own; without it they
-  // would share [max, ∞) with the maximum and KS / Wasserstein could not see them.
-  const gridEdges = [...grid.edges, nextUp(sorted[n - 1] as number)];
+  // would share [max, ∞) with the maximum and KS / Wasserstein could not see them. Cells beyond the training
+  // range (below) keep production outliers apart from each other too.
+  const integers = sorted.every((v) => Number.isInteger(v));
+  const { below, above } = outerEdges(min, max, std, integers);
+  const gridEdges = [...below, ...grid.edges, nextUp(max), ...above];
   const gridCounts = new Array<number>(gridEdges.length + 1).fill(0);
+  const gridSums = new Array<number>(gridEdges.length + 1).fill(0);
   // One merge pass over sorted values: the cell index only moves forward.
   let cell = 0;
   for (let i = 0; i < n; i++) {
     const v = sorted[i] as number;
     while (cell < gridEdges.length && (gridEdges[cell] as number) <= v) cell++;
     gridCounts[cell] = (gridCounts[cell] as number) + 1;
+    gridSums[cell] = (gridSums[cell] as number) + v;
   }
   return {
     type: 'numeric',
     count: n,
     missing,
-    min: sorted[0] as number,
-    max: sorted[n - 1] as number,
+    min,
+    max,
     mean,
-    std: Math.sqrt(ss / n),
+    std,
     psiEdges: Array.from(grid.coarseEdges),
     gridEdges,
     gridCounts,
     exact: grid.exact,
+    gridSums,
   };
+}
+
+/** Integer steps beyond the training range for integer features, before the cells start to grow. */
+const OUTER_UNIT_STEPS = 32;
+
+/**
+ * Edges beyond the training range: for integer features every integer up to 32 steps out (so an outlier
+ * such as 13 above a maximum of 10 still lies on an edge and keeps the window exact), then cells growing
+ * by 2^(1/4) out to about 2^32 of the feature's scale (its std, or 1 step for integers). Production values
+ * there carry their position sums (binner.ts), so far outliers are placed where they are.
+ */
+export function outerEdges(
+  min: number,
+  max: number,
+  std: number,
+  integers: boolean,
+): { below: number[]; above: number[] } {
+  const scale = integers ? 1 : std > 0 ? std : Math.max(Math.abs(max), Math.abs(min), 1) * 1e-3;
+  const dists: number[] = [];
+  if (integers) for (let k = 1; k <= OUTER_UNIT_STEPS; k++) dists.push(k);
+  for (let k = integers ? 21 : -32; k <= 128; k++) {
+    const d = scale * 2 ** (k / 4);
+    dists.push(integers ? Math.round(d) : d);
+  }
+  const above: number[] = [];
+  const below: number[] = [];
+  for (const d of dists) {
+    const hi = max + d;
+    const lo = min - d;
+    if (Number.isFinite(hi) && hi > nextUp(max) && (above.length === 0 || hi > (above.at(-1) as number)))
+      above.push(hi);
+    if (Number.isFinite(lo) && lo < min && (below.length === 0 || lo < (below.at(-1) as number)))
+      below.push(lo);
+  }
+  return { below: below.reverse(), above };
 }
 
 export function categoricalProfile(

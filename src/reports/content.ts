@@ -2,7 +2,8 @@ import { driftSettingsFor, type ReportScheduleConfig } from '../config.js';
 import type { AppDeps } from '../context.js';
 import { type DriftResult, type FeatureHistogram, featureHistogramIn } from '../drift/service.js';
 import { alertLink, retrainLink } from '../notifications/payloads.js';
-import type { AlertSeverity, Tx } from '../store/index.js';
+import { type AlertKind, isDriftKind } from '../rules/alerts.js';
+import type { AlertSeverity, Tx, WindowKind } from '../store/index.js';
 import { TrafficSum, type TrafficSummary, windowTraffic } from '../traffic/service.js';
 
 // What a report says, gathered from the store in one read transaction: per model, the served version,
@@ -36,9 +37,11 @@ export interface FeatureLine {
 export interface AlertLine {
   id: number;
   feature: string;
-  kind: string;
+  kind: AlertKind;
   severity: AlertSeverity;
   status: string;
+  /** The signal is back to normal but nobody closed the alert yet. */
+  recovered: boolean;
   link: string;
 }
 
@@ -66,13 +69,34 @@ export interface ModelCharts {
   histograms: FeatureHistogram[];
 }
 
+/**
+ * What a report says of a model, in order of precedence: drifting (its drift result drifted, or a drift
+ * alert of it is open and not recovered), alerts (other open alerts), then why there is no verdict, or ok.
+ * Never ok or quiet while an alert of the model is open.
+ */
+export type ModelStatus = 'drifting' | 'alerts' | 'too_few_records' | 'no_verdict' | 'no_result' | 'ok';
+
 export interface ModelReport {
   model: string;
   /** The version driftwatch serves as active, when it serves the model. */
   activeVersion: string | null;
   traffic: TrafficSummary;
-  /** The drift result the report reads: the latest evaluated window ending within the period. */
-  drift: { modelVersion: string | null; window: { from: string; to: string }; n: number } | null;
+  /**
+   * The drift result the report reads (see pickResult): the newest judged window of the period, the
+   * rolling one first; a window without a verdict only when none was judged.
+   */
+  drift: {
+    modelVersion: string | null;
+    kind: WindowKind;
+    window: { from: string; to: string };
+    n: number;
+    /** The result's verdict; null when no feature had enough values for one. */
+    drifted: boolean | null;
+    /** The model's minSamples: a window with fewer records gives no verdict. */
+    minSamples: number;
+  } | null;
+  status: ModelStatus;
+  /** status === 'drifting'. */
   drifting: boolean;
   features: FeatureLine[];
   alerts: AlertLine[];
@@ -104,23 +128,42 @@ export interface ReportContent {
   drifting: number;
 }
 
-/** The latest result of a model whose window ends in (from, to]: rolling windows first, else any kind. */
-async function resultEndingIn(
+/** Window kinds in the order a report prefers them: the rolling window is what live alerts come from. */
+const KIND_ORDER: readonly WindowKind[] = ['rolling', 'bucket', 'range'];
+
+/**
+ * The result a report reads for a model over `range`: windows ending in (from, to], where `to` reaches to
+ * the end of the bucket the period ends in — before the hour turns, the rolling window that raised the
+ * alerts ends with the bucket in progress. The newest judged window of the first kind that has one
+ * (`kinds`' order), so a closed bucket holding a handful of records never stands in for a judged rolling
+ * window; only when no window was judged, the newest of the first kind that has any.
+ */
+async function pickResult(
   tx: Tx,
   model: string,
-  from: number,
-  to: number,
+  range: { from: number; to: number },
   version: string | undefined,
+  kinds: readonly WindowKind[] = KIND_ORDER,
 ): Promise<DriftResult | null> {
-  for (const kind of ['rolling', undefined] as const) {
-    const rows = await tx.drift.list({ model, from, to, kind, modelVersion: version, limit: 200 });
+  let unjudged: DriftResult | null = null;
+  for (const kind of kinds) {
+    const rows = await tx.drift.list({
+      model,
+      from: range.from,
+      to: range.to,
+      kind,
+      modelVersion: version,
+      limit: 200,
+    });
     for (const r of rows) {
-      const body = { id: r.id, ...(JSON.parse(r.result) as Omit<DriftResult, 'id'>) };
+      const body = parseResult(r);
       const end = Date.parse(body.window.to);
-      if (end > from && end <= to) return body;
+      if (end <= range.from || end > range.to) continue;
+      if (body.drifted !== null) return body;
+      unjudged ??= body;
     }
   }
-  return null;
+  return unjudged;
 }
 
 const parseResult = (r: { id: number; result: string }): DriftResult => ({
@@ -199,18 +242,23 @@ async function modelReport(
   const traffic = await windowTraffic(tx, { model, bucketMs: s.bucket, from: bucketFrom, to: bucketTo });
 
   const length = period.to - period.from;
+  // Windows ending up to the end of the bucket the period ends in (see pickResult).
+  const reach = (end: number) => Math.ceil(end / s.bucket) * s.bucket;
+  const range = { from: period.from, to: reach(period.to) };
   // The served version's drift when it has results, else the model's latest of any version.
   const version = activeVersion ?? undefined;
   const current =
-    (version && (await resultEndingIn(tx, model, period.from, period.to, version))) ||
-    (await resultEndingIn(tx, model, period.from, period.to, undefined));
+    (version && (await pickResult(tx, model, range, version))) ||
+    (await pickResult(tx, model, range, undefined));
+  // The previous period's result of the same version, of the same kind of window when there is one, and
+  // older than the current one.
   const previous = current
-    ? await resultEndingIn(
+    ? await pickResult(
         tx,
         model,
-        period.from - length,
-        period.from,
+        { from: period.from - length, to: Math.min(reach(period.from), Date.parse(current.window.to) - 1) },
         current.model_version === null ? undefined : current.model_version,
+        [current.window_kind, ...KIND_ORDER.filter((k) => k !== current.window_kind)],
       )
     : null;
   const before = new Map((previous?.features ?? []).map((f) => [f.feature, f.psi]));
@@ -238,6 +286,7 @@ async function modelReport(
       kind: a.kind,
       severity: a.severity,
       status: a.status,
+      recovered: a.recoveredAt !== null,
       link: alertLink(config, a.id),
     }));
   const retrain = (await tx.alerts.listRetrain({ model, limit: 100 }))
@@ -258,9 +307,9 @@ async function modelReport(
     const top = features.filter((f) => f.psi !== null).slice(0, TREND_FEATURES);
     const names = top.map((f) => f.feature);
     const version = current.model_version;
-    const rolling = await psiTrend(tx, model, period, 'rolling', version, names);
+    const rolling = await psiTrend(tx, model, range, 'rolling', version, names);
     const count = (t: ModelCharts['psiTrend']) => Math.max(0, ...t.map((f) => f.points.length));
-    const bucket = count(rolling) >= 2 ? [] : await psiTrend(tx, model, period, 'bucket', version, names);
+    const bucket = count(rolling) >= 2 ? [] : await psiTrend(tx, model, range, 'bucket', version, names);
     const useBucket = count(bucket) > count(rolling);
     charts.psiTrend = useBucket ? bucket : rolling;
     charts.trendKind = names.length === 0 ? null : useBucket ? 'bucket' : 'rolling';
@@ -275,12 +324,23 @@ async function modelReport(
     }
   }
 
+  const status = modelStatus(current, alerts, s.minSamples);
   return {
     model,
     activeVersion,
     traffic,
-    drift: current ? { modelVersion: current.model_version, window: current.window, n: current.n } : null,
-    drifting: current?.drifted === true,
+    drift: current
+      ? {
+          modelVersion: current.model_version,
+          kind: current.window_kind,
+          window: current.window,
+          n: current.n,
+          drifted: current.drifted,
+          minSamples: s.minSamples,
+        }
+      : null,
+    status,
+    drifting: status === 'drifting',
     features,
     alerts,
     alertsBySeverity: {
@@ -290,6 +350,16 @@ async function modelReport(
     retrain,
     charts,
   };
+}
+
+/** A model's status from its drift result and its open alerts (see ModelStatus). */
+function modelStatus(result: DriftResult | null, alerts: AlertLine[], minSamples: number): ModelStatus {
+  const driftAlert = alerts.some((a) => isDriftKind(a.kind) && !a.recovered);
+  if (result?.drifted === true || driftAlert) return 'drifting';
+  if (alerts.length > 0) return 'alerts';
+  if (!result) return 'no_result';
+  if (result.drifted === null) return result.n < minSamples ? 'too_few_records' : 'no_verdict';
+  return 'ok';
 }
 
 /** Whether the store knows the model: it has records (a version row) or a baseline. */

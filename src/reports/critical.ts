@@ -82,6 +82,7 @@ export async function renderCritical(
     kind: alert.kind,
     severity: alert.severity,
     status: alert.status,
+    recovered: alert.recoveredAt !== null,
     link: alertLink(deps.config, alert.id),
     peakPsi: alert.peakPsi,
     firstSeen: alert.firstSeen,

@@ -1,4 +1,5 @@
 import type { FeatureHistogram, HistogramBin } from '../drift/service.js';
+import { ALERT_RULES } from '../rules/alerts.js';
 import type { AlertLine, CriticalAlertLine, FeatureLine, ModelReport, ReportContent } from './content.js';
 
 // A report as an email: a subject that states the situation, an HTML part with inline styles only (mail
@@ -71,8 +72,21 @@ export function largestShift(h: FeatureHistogram): string | null {
 }
 
 function criticalSubject(a: CriticalAlertLine): string {
-  const what = a.kind === 'drift' ? 'drift' : a.kind.replace(/_/g, ' ');
+  const what = ALERT_RULES[a.kind].title;
   return `[driftwatch] critical alert #${a.id}: ${what} on ${a.feature} of ${a.model}`;
+}
+
+/** Open alerts over the report's models, and how many of them are critical. */
+function openAlerts(c: ReportContent): { open: number; critical: number } {
+  return {
+    open: c.models.reduce((n, m) => n + m.alerts.length, 0),
+    critical: c.models.reduce((n, m) => n + m.alertsBySeverity.critical, 0),
+  };
+}
+
+/** Every model judged calm and no alert open: the only report that says "all quiet". */
+function isQuiet(c: ReportContent): boolean {
+  return !c.critical && c.models.length > 0 && c.models.every((m) => m.status === 'ok');
 }
 
 export function reportSubject(c: ReportContent): string {
@@ -81,8 +95,17 @@ export function reportSubject(c: ReportContent): string {
   // Models the schedule names that the store does not know are named in the report, not counted.
   const n = c.models.length;
   if (n === 0) return `[driftwatch] no models to report — ${what}`;
-  if (c.drifting === 0) return `[driftwatch] all quiet: no drift in ${plural(n, 'model')} — ${what}`;
-  return `[driftwatch] ${c.drifting} of ${plural(n, 'model')} drifting — ${what}`;
+  if (c.drifting > 0) return `[driftwatch] ${c.drifting} of ${plural(n, 'model')} drifting — ${what}`;
+  const { open, critical } = openAlerts(c);
+  // Open alerts of other kinds (latency, error rate, data quality, recovered drift) are no quiet either.
+  if (open > 0)
+    return `[driftwatch] no drift in ${plural(n, 'model')}, ${plural(open, 'open alert')}${critical > 0 ? ` (${critical} critical)` : ''} — ${what}`;
+  // A model without a verdict (too few records, no drift result) is not known to be calm.
+  const unjudged = c.models.filter((m) => m.status !== 'ok').length;
+  if (unjudged === n) return `[driftwatch] no drift verdict for ${plural(n, 'model')} — ${what}`;
+  if (unjudged > 0)
+    return `[driftwatch] no drift in ${n - unjudged} of ${plural(n, 'model')}, ${unjudged} without a verdict — ${what}`;
+  return `[driftwatch] all quiet: no drift in ${plural(n, 'model')} — ${what}`;
 }
 
 function periodText(c: ReportContent): string {
@@ -105,6 +128,39 @@ function changeText(f: FeatureLine): string {
   return f.previousPsi === null ? 'no previous period to compare' : 'no PSI to compare';
 }
 
+/** Why a drift result gives no verdict: too few records, or too few values in every feature. */
+function noVerdictText(d: NonNullable<ModelReport['drift']>): string {
+  return d.n < d.minSamples
+    ? `too few records (${d.n} of ${d.minSamples})`
+    : `no verdict (no feature has ${d.minSamples} values)`;
+}
+
+/** The drift result's window and size, or why it gives no verdict. */
+function driftWindowText(d: NonNullable<ModelReport['drift']>, timeZone: string): string {
+  const size = d.drifted === null ? noVerdictText(d) : plural(d.n, 'record');
+  return `version ${d.modelVersion ?? '(none)'}, ${d.kind === 'range' ? '' : `${d.kind} `}window ${windowText(d.window, timeZone)}, ${size}`;
+}
+
+/** The status pill of a model's section (HTML) and the mark after its name (text). */
+function statusLabel(m: ModelReport): { label: string; style: string; mark: string } {
+  switch (m.status) {
+    case 'drifting':
+      return { label: 'drifting', style: S.badgeDrift, mark: ' — DRIFTING' };
+    case 'alerts':
+      return m.alertsBySeverity.critical > 0
+        ? { label: 'critical alerts open', style: S.badgeDrift, mark: ' — CRITICAL ALERTS OPEN' }
+        : { label: 'alerts open', style: S.badgeWarn, mark: ' — ALERTS OPEN' };
+    case 'too_few_records':
+      return { label: 'too few records', style: S.badgeNone, mark: '' };
+    case 'no_verdict':
+      return { label: 'no verdict', style: S.badgeNone, mark: '' };
+    case 'no_result':
+      return { label: 'no drift result', style: S.badgeNone, mark: '' };
+    case 'ok':
+      return { label: 'ok', style: S.badgeOk, mark: '' };
+  }
+}
+
 function alertCounts(m: ModelReport): string {
   const { critical, warning } = m.alertsBySeverity;
   if (critical + warning === 0) return 'no open alerts';
@@ -124,8 +180,11 @@ function featureText(f: FeatureLine): string {
   return `${f.feature}: PSI ${num(f.psi)} (${changeText(f)})${flag}`;
 }
 
+/** An open alert's status, and that its signal recovered when it did. */
+const alertStatus = (a: AlertLine) => (a.recovered ? `${a.status}, recovered` : a.status);
+
 function alertText(a: AlertLine): string {
-  return `#${a.id} ${a.severity} ${a.kind} on ${a.feature} (${a.status}): ${a.link}`;
+  return `#${a.id} ${a.severity} ${a.kind} on ${a.feature} (${alertStatus(a)}): ${a.link}`;
 }
 
 function criticalText(a: CriticalAlertLine, timeZone: string): string[] {
@@ -148,23 +207,14 @@ export function renderText(c: ReportContent): string {
   const lines = [reportSubject(c).replace(/^\[driftwatch\] /, ''), `Period: ${periodText(c)}`, ''];
   if (c.critical) lines.push(...criticalText(c.critical, c.timezone));
   if (c.unknownModels.length > 0) lines.push(...c.unknownModels.map(unknownText), '');
-  if (
-    !c.critical &&
-    c.models.length > 0 &&
-    c.drifting === 0 &&
-    c.models.every((m) => m.alerts.length === 0)
-  ) {
-    lines.push('All quiet: no model is drifting and no alert is open.', '');
-  }
+  if (isQuiet(c)) lines.push('All quiet: no model is drifting and no alert is open.', '');
   for (const m of c.models) {
-    lines.push(`== ${m.model}${m.drifting ? ' — DRIFTING' : ''}`);
+    lines.push(`== ${m.model}${statusLabel(m).mark}`);
     if (m.activeVersion !== null) lines.push(`Active version: ${m.activeVersion}`);
     lines.push(`Traffic: ${trafficText(m)}`);
     if (m.drift === null) lines.push('Drift: no drift result for this period');
     else {
-      lines.push(
-        `Drift (version ${m.drift.modelVersion ?? '(none)'}, window ${windowText(m.drift.window, c.timezone)}, ${plural(m.drift.n, 'record')}):`,
-      );
+      lines.push(`Drift (${driftWindowText(m.drift, c.timezone)}):`);
       for (const f of m.features) lines.push(`  - ${featureText(f)}`);
       const shifts = shiftLines(m);
       if (shifts.length > 0) lines.push('Baseline vs current:', ...shifts);
@@ -192,6 +242,8 @@ const S = {
   td: 'border-bottom:1px solid #eaeef2;padding:4px 6px',
   badgeDrift: 'background:#cf222e;color:#ffffff;border-radius:10px;padding:1px 8px;font-size:12px',
   badgeOk: 'background:#1a7f37;color:#ffffff;border-radius:10px;padding:1px 8px;font-size:12px',
+  badgeWarn: 'background:#9a6700;color:#ffffff;border-radius:10px;padding:1px 8px;font-size:12px',
+  badgeNone: 'background:#6e7781;color:#ffffff;border-radius:10px;padding:1px 8px;font-size:12px',
   critical: 'color:#cf222e;font-weight:600',
   warning: 'color:#9a6700;font-weight:600',
   link: 'color:#0969da',
@@ -207,16 +259,17 @@ function imagesHtml(images: InlineImage[]): string {
 }
 
 function modelHtml(m: ModelReport, images: InlineImage[], timeZone: string): string {
+  const status = statusLabel(m);
   const parts = [
     `<div style="${S.card}">`,
-    `<h2 style="${S.h2}">${esc(m.model)} <span style="${m.drifting ? S.badgeDrift : S.badgeOk}">${m.drifting ? 'drifting' : 'ok'}</span></h2>`,
+    `<h2 style="${S.h2}">${esc(m.model)} <span style="${status.style}">${esc(status.label)}</span></h2>`,
     m.activeVersion === null ? '' : `<p style="${S.muted}">Active version: ${esc(m.activeVersion)}</p>`,
     `<p style="margin:0 0 6px 0">Traffic: ${esc(trafficText(m))}</p>`,
   ];
   if (m.drift === null) parts.push(`<p style="${S.muted}">Drift: no drift result for this period</p>`);
   else {
     parts.push(
-      `<p style="${S.muted}">Drift of version ${esc(m.drift.modelVersion ?? '(none)')}, window ${esc(windowText(m.drift.window, timeZone))}, ${esc(plural(m.drift.n, 'record'))}</p>`,
+      `<p style="${S.muted}">Drift of ${esc(driftWindowText(m.drift, timeZone))}</p>`,
       `<table style="${S.table}"><tr><th style="${S.th}">Feature</th><th style="${S.th}">PSI</th><th style="${S.th}">Change since previous period</th><th style="${S.th}">Verdict</th></tr>`,
       ...m.features.map(
         (f) =>
@@ -240,7 +293,7 @@ function modelHtml(m: ModelReport, images: InlineImage[], timeZone: string): str
       `<ul style="margin:0 0 6px 18px;padding:0">${m.alerts
         .map(
           (a) =>
-            `<li><a href="${esc(a.link)}" style="${S.link}">#${a.id}</a> <span style="${a.severity === 'critical' ? S.critical : S.warning}">${esc(a.severity)}</span> ${esc(a.kind)} on ${esc(a.feature)} (${esc(a.status)})</li>`,
+            `<li><a href="${esc(a.link)}" style="${S.link}">#${a.id}</a> <span style="${a.severity === 'critical' ? S.critical : S.warning}">${esc(a.severity)}</span> ${esc(a.kind)} on ${esc(a.feature)} (${esc(alertStatus(a))})</li>`,
         )
         .join('')}</ul>`,
     );
@@ -259,8 +312,7 @@ function modelHtml(m: ModelReport, images: InlineImage[], timeZone: string): str
 
 export function renderHtml(c: ReportContent, images: InlineImage[] = []): string {
   const subject = reportSubject(c);
-  const quiet =
-    !c.critical && c.models.length > 0 && c.drifting === 0 && c.models.every((m) => m.alerts.length === 0);
+  const quiet = isQuiet(c);
   const a = c.critical;
   return [
     '<!DOCTYPE html><html><head><meta charset="utf-8">',

@@ -1,3 +1,4 @@
+import { driftSettingsFor } from '../config.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import { jensenShannon, ksTwoSample, psi, wassersteinSorted } from '../stats/index.js';
@@ -5,36 +6,50 @@ import { jensenShannon, ksTwoSample, psi, wassersteinSorted } from '../stats/ind
 type Deps = Pick<AppDeps, 'store' | 'clock' | 'config'>;
 
 const DAY = 86_400_000;
-// Logged predictions read per version for the comparison of their distributions.
+// Paired predictions read for the comparison of their distributions.
 const PREDICTION_SAMPLE = 100_000;
 
+const tooFewPairs = (n: number, minSamples: number) => ({
+  status: 'too_few_pairs' as const,
+  n_paired: n,
+  min_samples: minSamples,
+  message: `too few paired requests (${n} of ${minSamples}) to compare the prediction distributions`,
+});
+
 /**
- * How the shadow's predictions are distributed against the active version's, over the logged records of
- * the range: for labels, PSI and the Jensen–Shannon distance of the label shares; for values, the
- * two-sample KS test and the Wasserstein distance.
+ * How the shadow's predictions are distributed against the active version's, over the requests both
+ * scored (a shadow enabled for an hour is not compared with a week of the active version's traffic): for
+ * labels, PSI and the Jensen–Shannon distance of the label shares; for values, the two-sample KS test and
+ * the Wasserstein distance. Fewer pairs than minSamples give no measure: PSI on a handful is noise.
  */
-function predictionDrift(kind: string, active: unknown[], shadow: unknown[]) {
-  if (active.length === 0 || shadow.length === 0) return null;
+function predictionDrift(kind: string, pairs: { active: unknown; shadow: unknown }[], minSamples: number) {
+  if (pairs.length < minSamples) return tooFewPairs(pairs.length, minSamples);
+  const active = pairs.map((p) => p.active);
+  const shadow = pairs.map((p) => p.shadow);
   if (kind === 'classification') {
     const labels = [...new Set([...active, ...shadow].map(String))].sort();
     const count = (list: unknown[]) => labels.map((l) => list.filter((p) => String(p) === l).length);
     const ca = count(active);
     const cb = count(shadow);
     return {
-      n_active: active.length,
-      n_shadow: shadow.length,
+      status: 'ok' as const,
+      n_paired: pairs.length,
       labels: Object.fromEntries(labels.map((l, i) => [l, { active: ca[i], shadow: cb[i] }])),
       psi: psi(ca, cb),
       js_distance: jensenShannon(ca, cb),
     };
   }
-  const na = Float64Array.from(active.filter((p): p is number => typeof p === 'number')).sort();
-  const nb = Float64Array.from(shadow.filter((p): p is number => typeof p === 'number')).sort();
-  if (na.length === 0 || nb.length === 0) return null;
+  const numeric = pairs.filter(
+    (p): p is { active: number; shadow: number } =>
+      typeof p.active === 'number' && typeof p.shadow === 'number',
+  );
+  if (numeric.length < minSamples) return tooFewPairs(numeric.length, minSamples);
+  const na = Float64Array.from(numeric.map((p) => p.active)).sort();
+  const nb = Float64Array.from(numeric.map((p) => p.shadow)).sort();
   const ks = ksTwoSample(na, nb);
   return {
-    n_active: na.length,
-    n_shadow: nb.length,
+    status: 'ok' as const,
+    n_paired: numeric.length,
     ks_statistic: ks.statistic,
     ks_pvalue: ks.pvalue,
     wasserstein: wassersteinSorted(na, nb),
@@ -60,10 +75,14 @@ export async function compareShadow(
     const active = versions.find((v) => v.state === 'active');
     if (!active) throw new ApiError('conflict', `model ${model} has no active version to compare with`);
     const s = await tx.serving.shadowStats(model, active.version, version, from, to);
-    const [a, b] = await Promise.all([
-      tx.records.predictions(model, active.version, from, to, PREDICTION_SAMPLE),
-      tx.records.predictions(model, version, from, to, PREDICTION_SAMPLE),
-    ]);
+    const pairs = await tx.records.pairedPredictions(
+      model,
+      active.version,
+      version,
+      from,
+      to,
+      PREDICTION_SAMPLE,
+    );
     const scored = s.n - s.errors;
     const kind = (JSON.parse(active.manifest) as { output: { kind: string } }).output.kind;
     return {
@@ -84,8 +103,11 @@ export async function compareShadow(
       },
       prediction_drift: predictionDrift(
         kind,
-        a.map((p) => JSON.parse(p) as unknown),
-        b.map((p) => JSON.parse(p) as unknown),
+        pairs.map((p) => ({
+          active: JSON.parse(p.active) as unknown,
+          shadow: JSON.parse(p.shadow) as unknown,
+        })),
+        driftSettingsFor(deps.config, model).minSamples,
       ),
     };
   });

@@ -1,4 +1,5 @@
-import { ApiError, type FieldProblem } from '../errors.js';
+import { ApiError, type FieldProblem, formatPath } from '../errors.js';
+import { validateInstance } from './features.js';
 import type { InputSpec, Manifest } from './manifest.js';
 import type { PredictResult } from './predict.js';
 import type { LoadedVersion } from './runtime.js';
@@ -23,9 +24,14 @@ function flatten(v: unknown): unknown[] {
   return Array.isArray(v) ? v.flatMap((x) => flatten(x)) : [v];
 }
 
+/**
+ * Turns an inference request into instances, checked against the manifest here so that every problem
+ * names the tensor field the client sent (`inputs[1].data[3]`), not the /v1 body it becomes.
+ */
 export function fromOipRequest(
   manifest: Manifest,
   raw: unknown,
+  options: { maxInstances: number },
 ): { id: string | undefined; instances: Record<string, unknown>[] } {
   const problems: FieldProblem[] = [];
   if (!isMapping(raw)) throw new ApiError('invalid_input', '(body): expected an inference request object');
@@ -104,11 +110,50 @@ export function fromOipRequest(
       problems,
     });
   }
-  const instances = Array.from({ length: n ?? 0 }, (_, i) => {
+  const count = n ?? 0;
+  if (count === 0 || count > options.maxInstances) {
+    problems.push({
+      path: 'inputs[0].shape',
+      message:
+        count === 0
+          ? 'N must be at least 1'
+          : `at most ${options.maxInstances} instances per request, got ${count}`,
+    });
+    throw new ApiError('invalid_input', problems.map((p) => `${p.path}: ${p.message}`).join('; '), {
+      problems,
+    });
+  }
+  const instances = Array.from({ length: count }, (_, i) => {
     const row: Record<string, unknown> = {};
     for (const [name, data] of columns) row[name] = data[i];
     return row;
   });
+  // Each value's problem is put at the tensor element it came from; a required input without a tensor
+  // is one problem of the request, not one per instance.
+  const tensorOf = new Map(
+    [...columns.keys()].map((name) => [name, inputs.findIndex((t) => t.name === name)]),
+  );
+  const inputAt = new Map(manifest.inputs.map((i) => [formatPath('x', [i.name]), i.name]));
+  const missing = new Set<string>();
+  instances.forEach((row, i) => {
+    const checked = validateInstance(manifest, row, 'x');
+    if (checked.ok) return;
+    for (const p of checked.problems) {
+      const name = inputAt.get(p.path);
+      const k = name === undefined ? undefined : tensorOf.get(name);
+      if (k !== undefined) problems.push({ path: `inputs[${k}].data[${i}]`, message: p.message });
+      else if (name !== undefined) missing.add(name);
+      else problems.push({ path: 'inputs', message: p.message });
+    }
+  });
+  for (const name of missing) {
+    problems.push({ path: 'inputs', message: `no tensor for the required input ${name}` });
+  }
+  if (problems.length > 0) {
+    throw new ApiError('invalid_input', problems.map((p) => `${p.path}: ${p.message}`).join('; '), {
+      problems,
+    });
+  }
   return { id: typeof id === 'string' ? id : undefined, instances };
 }
 

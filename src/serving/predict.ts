@@ -29,10 +29,20 @@ export interface PredictResult {
 
 const SHADOW_BUCKET_MS = 3_600_000;
 
-/** The loaded version a predict request goes to: 404 when the model is not served, 503 while loading. */
+/**
+ * The loaded version a predict request goes to: 404 when the model is not served, 503 naming the reason
+ * when it should be but could not be loaded.
+ */
 export function servedVersion(runtime: ServingRuntime, model: string, version?: string): LoadedVersion {
   const v = runtime.version(model, version);
   if (v) return v;
+  const failed = runtime.unavailableOf(model, version);
+  if (failed.length > 0) {
+    throw new ApiError(
+      'unavailable',
+      `model ${model} cannot be served here: ${failed.map((u) => `${u.version} failed to load (${u.reason})`).join('; ')}`,
+    );
+  }
   throw new ApiError(
     'not_found',
     version === undefined

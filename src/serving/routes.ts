@@ -1,25 +1,33 @@
+import { rmSync } from 'node:fs';
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
-import { readBody } from '../body-limit.js';
+import { checkDeclaredLength, readBody } from '../body-limit.js';
 import type { AppEnv } from '../context.js';
 import { ApiError } from '../errors.js';
 import { parseJsonBody } from '../http.js';
+import { jsonSchema } from '../openapi/document.js';
 import { declarationsOf, type RouteDecl, route } from '../openapi/index.js';
 import { compareShadow } from './compare.js';
+import { multipartBoundary } from './multipart.js';
 import { assertSafeName, SAFE_NAME_RULE } from './names.js';
 import { fromOipRequest, oipMetadata, toOipResponse } from './oip.js';
 import { predict, servedVersion } from './predict.js';
+import { freshPrivateDir } from './private-files.js';
 import type { ServingRuntime } from './runtime.js';
+import { readMultipartUpload, UPLOAD_LIMIT, UploadSlots } from './upload.js';
 import {
   activateVersion,
+  checkManifest,
   deleteVersion,
   listVersions,
+  type RegisterInput,
   registerVersion,
   rollbackModel,
   setShadow,
 } from './versions.js';
 
-const MAX_UPLOAD = 256 * 1024 * 1024;
+// Uploads read at once: each may hold a 256 MiB model (a JSON upload in memory several times over).
+const UPLOADS_IN_FLIGHT = 2;
 
 const noteBody = z.strictObject({ note: z.string().max(10_000).optional() });
 const shadowBody = z.strictObject({ enabled: z.boolean() });
@@ -39,9 +47,9 @@ const uploadBody = z.strictObject({
   note: z.string().max(10_000).optional(),
 });
 
-/** The upload's own reading: 256 MiB, and problems in its own words (not the generic JSON body's). */
-async function readUpload(c: Context<AppEnv>, schema: typeof uploadBody) {
-  const text = await readBody(c.req.raw, { bytes: MAX_UPLOAD, name: 'model upload limit (256 MiB)' });
+/** The JSON upload's reading: 256 MiB, and problems in its own words (not the generic JSON body's). */
+async function readJsonUpload(c: Context<AppEnv>, schema: typeof uploadBody) {
+  const text = await readBody(c.req.raw, UPLOAD_LIMIT);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -93,6 +101,7 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
     c.header('x-model-version', version);
   };
   const common = { serving: true } as const;
+  const uploads = new UploadSlots(UPLOADS_IN_FLIGHT);
 
   route(
     app,
@@ -149,31 +158,79 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
       method: 'post',
       path: '/v1/models/:name/versions',
       summary: 'Register a model version: manifest, ONNX model and optionally its training data',
-      description: 'The upload is at most 256 MiB.',
+      description: `At most 256 MiB, and ${UPLOADS_IN_FLIGHT} uploads read at once (503 with Retry-After beyond). The multipart form is checked as it streams: the manifest part first (a bad manifest or an existing version is refused before the model is read), the model and training data written to a private temp file.`,
       tags: ['serving'],
       roles: ['admin'],
       params: { name },
       query: registerQuery,
-      body: { schema: uploadBody, read: readUpload },
+      body: {
+        description: 'The manifest, the ONNX model and optionally the training data (CSV).',
+        content: {
+          'multipart/form-data': {
+            description:
+              'Parts in this order: manifest (the manifest JSON, first), optionally note, model (the ONNX file), optionally baseline_csv (the training data).',
+            schema: {
+              type: 'object',
+              required: ['manifest', 'model'],
+              properties: {
+                manifest: { type: 'string', contentMediaType: 'application/json' },
+                note: { type: 'string', maxLength: 10_000 },
+                model: { type: 'string', contentMediaType: 'application/octet-stream' },
+                baseline_csv: { type: 'string', contentMediaType: 'text/csv' },
+              },
+            },
+          },
+          'application/json': {
+            description: 'The earlier form, read whole before it is checked: for small models.',
+            schema: jsonSchema(uploadBody, 'input'),
+          },
+        },
+      },
       responses: {
         201: 'The registered version.',
         409: 'The version exists already.',
+        413: 'Over 256 MiB.',
         422: 'A manifest or model that does not check out.',
+        503: 'Too many uploads in flight; retry later.',
       },
     },
-    async (c, { params, query: q, body }) => {
-      const onnx = Buffer.from(body.model_base64, 'base64');
-      const view = await registerVersion(c.get('deps'), {
-        model: params.name,
-        manifest: body.manifest,
-        onnx,
-        baselineCsv: body.baseline_csv ? Buffer.from(body.baseline_csv) : undefined,
-        actor: c.get('actor').name,
-        activate: q.activate === undefined ? undefined : q.activate === 'true',
-        note: body.note,
-      });
-      await runtime.sync(true);
-      return c.json(view, 201);
+    async (c, { params, query: q }) => {
+      const deps = c.get('deps');
+      const release = uploads.acquire();
+      let dir: string | null = null;
+      try {
+        checkDeclaredLength(c.req.raw, UPLOAD_LIMIT);
+        const boundary = multipartBoundary(c.req.header('content-type'));
+        let input: Omit<RegisterInput, 'model' | 'actor' | 'activate'>;
+        if (boundary !== null) {
+          if (!boundary) throw new ApiError('invalid_body', 'multipart/form-data needs a boundary parameter');
+          if (!c.req.raw.body) throw new ApiError('invalid_body', 'the upload has no body');
+          dir = freshPrivateDir('driftwatch-upload-');
+          const up = await readMultipartUpload(deps, params.name, c.req.raw.body, boundary, dir);
+          input = { manifest: up.manifest, onnx: up.model, baselineCsv: up.baselineCsv, note: up.note };
+        } else {
+          const body = await readJsonUpload(c, uploadBody);
+          // Checked before the model is decoded (a copy as large again).
+          await checkManifest(deps, params.name, body.manifest);
+          input = {
+            manifest: body.manifest,
+            onnx: Buffer.from(body.model_base64, 'base64'),
+            baselineCsv: body.baseline_csv ? Buffer.from(body.baseline_csv) : undefined,
+            note: body.note,
+          };
+        }
+        const view = await registerVersion(deps, {
+          ...input,
+          model: params.name,
+          actor: c.get('actor').name,
+          activate: q.activate === undefined ? undefined : q.activate === 'true',
+        });
+        await runtime.sync(true);
+        return c.json(view, 201);
+      } finally {
+        release();
+        if (dir !== null) rmSync(dir, { recursive: true, force: true });
+      }
     },
   );
 
@@ -198,7 +255,6 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
         c.get('actor').name,
         body.note,
       );
-      await runtime.sync(true);
       return c.json(result);
     },
   );
@@ -218,7 +274,6 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
     },
     async (c, { params, body }) => {
       const result = await rollbackModel(c.get('deps'), params.name, c.get('actor').name, body.note);
-      await runtime.sync(true);
       return c.json(result);
     },
   );
@@ -242,7 +297,6 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
     },
     async (c, { params, body }) => {
       const view = await setShadow(c.get('deps'), params.name, params.v, body.enabled, c.get('actor'));
-      await runtime.sync(true);
       return c.json(view);
     },
   );
@@ -265,7 +319,6 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
     },
     async (c, { params }) => {
       await deleteVersion(c.get('deps'), params.name, params.v, c.get('actor'));
-      await runtime.sync(true);
       return c.body(null, 204);
     },
   );
@@ -309,16 +362,14 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
       ...oip,
       method: 'get',
       path: '/v2/health/ready',
-      summary: 'OIP server readiness: every served version loaded',
+      summary: 'OIP server readiness: every served version (and every one of serving.modelsDir) loaded',
       roles: 'public',
       responses: { 200: 'Ready.', 503: { description: 'Not ready; the versions that failed to load.' } },
     },
     (c) => {
-      const ready = runtime.unavailable.length === 0 && runtime.list().every((v) => v.runner.status().ready);
-      return c.json(
-        { ready, ...(runtime.unavailable.length ? { unavailable: runtime.unavailable } : {}) },
-        ready ? 200 : 503,
-      );
+      const { unavailable } = runtime.readiness();
+      const ready = unavailable.length === 0 && runtime.list().every((v) => v.runner.status().ready);
+      return c.json({ ready, ...(unavailable.length ? { unavailable } : {}) }, ready ? 200 : 503);
     },
   );
   route(
@@ -330,12 +381,23 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
       summary: "OIP model readiness (the model's active version)",
       roles: ['ingest', 'reviewer'],
       params: { name },
-      responses: { 200: 'Ready.', 404: 'The model is not served here.', 503: 'Not ready.' },
+      responses: {
+        200: 'Ready.',
+        404: 'The model is not served here.',
+        503: 'Not ready: restarting, or a version that failed to load (named, with the reason).',
+      },
     },
     (c, { params }) => {
-      const v = servedVersion(runtime, params.name);
-      const ready = v.runner.status().ready;
-      return c.json({ name: v.model, ready }, ready ? 200 : 503);
+      const failed = runtime.unavailableOf(params.name);
+      const v = runtime.version(params.name);
+      if (!v && failed.length > 0)
+        return c.json({ name: params.name, ready: false, unavailable: failed }, 503);
+      const served = v ?? servedVersion(runtime, params.name);
+      const ready = served.runner.status().ready && failed.length === 0;
+      return c.json(
+        { name: served.model, ready, ...(failed.length ? { unavailable: failed } : {}) },
+        ready ? 200 : 503,
+      );
     },
   );
   for (const path of ['/v2/models/:name', '/v2/models/:name/versions/:v'] as const) {
@@ -391,7 +453,9 @@ export function servingRoutes(runtime: ServingRuntime): Hono<AppEnv> {
         const model = params.name;
         const version = params.v;
         const v = servedVersion(runtime, model, version);
-        const request = fromOipRequest(v.manifest, raw);
+        const request = fromOipRequest(v.manifest, raw, {
+          maxInstances: c.get('deps').config.serving.maxInstances,
+        });
         const id = request.id ?? c.get('requestId');
         // Monitoring logs under the server's request id: clients often reuse inference ids ("1"), which
         // would make every later prediction a duplicate. The client's id is echoed in the answer.

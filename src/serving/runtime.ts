@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppDeps } from '../context.js';
 import { IngestBatcher } from '../ingest/in-process.js';
 import type { ServedVersionRow, ShadowStatsDelta } from '../store/index.js';
 import type { Manifest } from './manifest.js';
+import { privateDir, writePrivateFile } from './private-files.js';
 import { ModelRunner } from './runner/index.js';
+import { modelsDirProblems } from './versions.js';
 
 type Deps = Pick<AppDeps, 'store' | 'clock' | 'log' | 'config' | 'metrics'>;
 
@@ -19,6 +20,15 @@ export interface LoadedVersion {
   sha256: string;
   runner: ModelRunner;
 }
+
+/** A live version (active or shadow in the store) this process could not load, and why. */
+export interface UnavailableVersion {
+  /** `model@version` */
+  version: string;
+  reason: string;
+}
+
+type LoadResult = { loaded: LoadedVersion } | { reason: string };
 
 const SYNC_MS = 2_000;
 
@@ -41,22 +51,21 @@ const SHADOW_FLUSH_MS = 1_000;
  */
 export class ServingRuntime {
   private readonly loaded = new Map<string, LoadedVersion>();
-  private readonly loading = new Map<string, Promise<LoadedVersion | undefined>>();
+  private readonly loading = new Map<string, Promise<LoadResult>>();
   private stamp: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private shadowTimer: NodeJS.Timeout | null = null;
   private syncing: Promise<void> = Promise.resolve();
   private closed = false;
-  /** Live versions (active or shadow in the store) this process could not load: `model@version`. */
-  unavailable: string[] = [];
+  /** Live versions (active or shadow in the store) this process could not load, with the reason. */
+  unavailable: UnavailableVersion[] = [];
   private readonly shadowStats = new Map<string, ShadowStatsDelta>();
   readonly batcher: IngestBatcher;
-  private readonly cacheDir: string;
+  // Per user, private (see privateDir): no other local user may swap a model file onnxruntime executes.
+  private readonly cacheName = `driftwatch-models-${process.getuid?.() ?? 'user'}`;
 
   constructor(private readonly deps: Deps) {
     this.batcher = new IngestBatcher(deps, { maxDelayMs: 50, maxRecords: 1000 });
-    // Per user, private: model files are executed by onnxruntime, so no other local user may swap them.
-    this.cacheDir = join(tmpdir(), `driftwatch-models-${process.getuid?.() ?? 'user'}`);
   }
 
   async start(): Promise<void> {
@@ -77,17 +86,33 @@ export class ServingRuntime {
         const live = await this.deps.store.read((tx) => tx.serving.live());
         const wanted = new Map(live.map((r) => [`${r.model}\u0000${r.version}`, r]));
         const failedModels = new Set<string>();
+        const unavailable: UnavailableVersion[] = [];
         for (const [key, row] of wanted) {
           const have = this.loaded.get(key);
           if (have && have.sha256 === row.sha256) {
             have.state = row.state as 'active' | 'shadow';
             continue;
           }
-          if (!(await this.load(row)) && row.state === 'active') failedModels.add(row.model);
+          const result = await this.load(row);
+          if ('reason' in result) {
+            unavailable.push({ version: `${row.model}@${row.version}`, reason: result.reason });
+            if (row.state === 'active') failedModels.add(row.model);
+          }
         }
-        this.unavailable = [...wanted.values()]
-          .filter((r) => !this.loaded.has(`${r.model}\u0000${r.version}`))
-          .map((r) => `${r.model}@${r.version}`);
+        // A failed load is retried at the next check rather than remembered as done.
+        const retry = unavailable.length > 0;
+        // Versions put in the model directory that failed to register (scanModelsDir) are not served
+        // either, unless another process of a fleet registered them since.
+        for (const p of modelsDirProblems(this.deps.store)) {
+          const version = p.version;
+          if (version !== null && (await this.deps.store.read((tx) => tx.serving.get(p.model, version))))
+            continue;
+          unavailable.push({
+            version: version === null ? p.model : `${p.model}@${version}`,
+            reason: `not registered from serving.modelsDir: ${p.reason}`,
+          });
+        }
+        this.unavailable = unavailable;
         for (const [key, v] of this.loaded) {
           if (wanted.has(key)) continue;
           // A model whose new active version failed to load keeps answering with the one it had.
@@ -99,8 +124,7 @@ export class ServingRuntime {
           await v.runner.close();
           this.deps.log.info({ model: v.model, model_version: v.version }, 'model version unloaded');
         }
-        // A failed load is retried at the next check rather than remembered as done.
-        if (this.unavailable.length === 0) this.stamp = stamp;
+        if (!retry) this.stamp = stamp;
       } catch (err) {
         this.deps.log.error({ err }, 'serving: could not sync the served versions');
       }
@@ -108,23 +132,15 @@ export class ServingRuntime {
     return this.syncing;
   }
 
-  private async load(row: ServedVersionRow): Promise<LoadedVersion | undefined> {
+  private async load(row: ServedVersionRow): Promise<LoadResult> {
     const key = `${row.model}\u0000${row.version}`;
     const running = this.loading.get(key);
     if (running) return running;
-    const work = (async () => {
-      const bytes = await this.deps.store.read((tx) => tx.serving.artifact(row.model, row.version));
-      if (!bytes) return undefined;
-      mkdirSync(this.cacheDir, { recursive: true, mode: 0o700 });
-      // Named by content; written to a temporary name and renamed, so a model process (of this or another
-      // driftwatch process) never reads a half-written file.
-      const path = join(this.cacheDir, `${row.sha256}.onnx`);
-      if (!existsSync(path) || createHash('sha256').update(readFileSync(path)).digest('hex') !== row.sha256) {
-        const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-        writeFileSync(tmp, bytes);
-        renameSync(tmp, path);
-      }
+    const work = (async (): Promise<LoadResult> => {
       try {
+        const bytes = await this.deps.store.read((tx) => tx.serving.artifact(row.model, row.version));
+        if (!bytes) return { reason: 'its artifact is not in the store' };
+        const path = this.cacheFile(row.sha256, bytes);
         const runner = await ModelRunner.start({
           modelPath: path,
           name: row.model,
@@ -147,17 +163,58 @@ export class ServingRuntime {
           { model: row.model, model_version: row.version, state: row.state },
           'model version loaded',
         );
-        return loaded;
+        return { loaded };
       } catch (err) {
         this.deps.log.error(
           { err, model: row.model, model_version: row.version },
           'model version failed to load',
         );
-        return undefined;
+        return { reason: (err as Error).message };
       }
     })().finally(() => this.loading.delete(key));
     this.loading.set(key, work);
     return work;
+  }
+
+  /**
+   * The artifact's file in this user's private cache, named by content and (re)written unless a regular
+   * file with that content is there already; a model process (of this or another driftwatch process) never
+   * reads a half-written file.
+   */
+  private cacheFile(sha256: string, bytes: Uint8Array): string {
+    const path = join(privateDir(this.cacheName), `${sha256}.onnx`);
+    let have = false;
+    try {
+      have =
+        lstatSync(path).isFile() && createHash('sha256').update(readFileSync(path)).digest('hex') === sha256;
+    } catch {
+      // Not there yet.
+    }
+    if (!have) writePrivateFile(path, bytes);
+    return path;
+  }
+
+  /**
+   * Whether this process can serve what it is configured to: every live version loaded (and not failing
+   * to reload), every version of the model directory registered. What is not, is named with the reason.
+   */
+  readiness(): { ready: boolean; unavailable: UnavailableVersion[] } {
+    const unavailable = [...this.unavailable];
+    // A model process being restarted (after a deadline) is not a reason; one whose reload failed is.
+    for (const v of this.loaded.values()) {
+      const reason = v.runner.status().unavailable;
+      if (reason !== null) unavailable.push({ version: `${v.model}@${v.version}`, reason });
+    }
+    return { ready: unavailable.length === 0, unavailable };
+  }
+
+  /** Why versions of `model` cannot be served (`version` given: that one only); empty when nothing failed. */
+  unavailableOf(model: string, version?: string): UnavailableVersion[] {
+    return this.unavailable.filter((u) =>
+      version === undefined
+        ? u.version === model || u.version.startsWith(`${model}@`)
+        : u.version === `${model}@${version}`,
+    );
   }
 
   /** The version answering predict for `model` (or the named version if it is loaded). */

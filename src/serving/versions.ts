@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { activateBaseline, createBaseline } from '../baselines/service.js';
@@ -9,9 +18,10 @@ import { ApiError } from '../errors.js';
 import type { ServedState, ServedVersionRow, Tx } from '../store/index.js';
 import { type Manifest, ManifestError, parseManifest } from './manifest.js';
 import { assertSafeName } from './names.js';
+import { freshPrivateDir } from './private-files.js';
 import { ModelLoadError, ModelRunner } from './runner/index.js';
 
-type Deps = Pick<AppDeps, 'store' | 'clock' | 'log' | 'config'>;
+type Deps = Pick<AppDeps, 'store' | 'clock' | 'log' | 'config' | 'servingChanged'>;
 
 /** A served version as the API shows it. */
 export interface ServedVersionView {
@@ -66,35 +76,59 @@ export function versionView(row: ServedVersionRow): ServedVersionView {
   };
 }
 
+/** An uploaded file already written to a private temp directory (the multipart upload streams it there). */
+export interface SpooledFile {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
 export interface RegisterInput {
   model: string;
   manifest: unknown;
-  onnx: Buffer;
+  onnx: Buffer | SpooledFile;
   /** Training data (CSV) to profile as the version's baseline: the inputs, optionally `prediction`. */
-  baselineCsv?: Buffer | undefined;
+  baselineCsv?: Buffer | SpooledFile | undefined;
   actor: string;
   /** Activate at once (default: only when the model has no active version yet). */
   activate?: boolean | undefined;
   note?: string | undefined;
 }
 
-/** Validates a version (manifest, artifact) and stores it with its audit event; optionally its baseline. */
-export async function registerVersion(deps: Deps, input: RegisterInput): Promise<ServedVersionView> {
+/**
+ * The checks of a version's manifest that need no artifact: valid, named for `model`, and a version the
+ * model does not have yet. An upload runs them before it reads the model's bytes.
+ */
+export async function checkManifest(deps: Deps, model: string, raw: unknown): Promise<Manifest> {
   let manifest: Manifest;
   try {
-    manifest = parseManifest(input.manifest, 'manifest');
+    manifest = parseManifest(raw, 'manifest');
   } catch (err) {
     if (err instanceof ManifestError)
       throw new ApiError('invalid_input', err.message, { problems: err.problems });
     throw err;
   }
-  if (manifest.name !== input.model) {
+  if (manifest.name !== model) {
     throw new ApiError(
       'invalid_input',
-      `manifest.name is ${manifest.name}, but the version is uploaded to model ${input.model}`,
+      `manifest.name is ${manifest.name}, but the version is uploaded to model ${model}`,
     );
   }
-  if (input.onnx.byteLength === 0) throw new ApiError('invalid_input', 'model: the ONNX file is empty');
+  if (await deps.store.read((tx) => tx.serving.get(model, manifest.version))) throw versionExists(manifest);
+  return manifest;
+}
+
+const versionExists = (m: { name: string; version: string }) =>
+  new ApiError(
+    'conflict',
+    `model ${m.name} already has a version ${m.version}; versions are immutable, use a new one`,
+  );
+
+/** Validates a version (manifest, artifact) and stores it with its audit event; optionally its baseline. */
+export async function registerVersion(deps: Deps, input: RegisterInput): Promise<ServedVersionView> {
+  const manifest = await checkManifest(deps, input.model, input.manifest);
+  const size = Buffer.isBuffer(input.onnx) ? input.onnx.byteLength : input.onnx.size;
+  if (size === 0) throw new ApiError('invalid_input', 'model: the ONNX file is empty');
   // Everything is checked before anything is stored: the graph loads and has the tensors the manifest
   // names, and the training data profiles. A refused upload leaves nothing behind to block a corrected one.
   await checkGraph(manifest, input.onnx);
@@ -102,15 +136,19 @@ export async function registerVersion(deps: Deps, input: RegisterInput): Promise
     ? await profileBaseline(deps, manifest, input.baselineCsv, input.actor)
     : null;
   const now = deps.clock();
-  const sha256 = createHash('sha256').update(input.onnx).digest('hex');
+  // The store keeps the artifact itself: read back whole only now, after every check passed.
+  const onnx = Buffer.isBuffer(input.onnx) ? input.onnx : readFileSync(input.onnx.path);
+  const sha256 = Buffer.isBuffer(input.onnx)
+    ? createHash('sha256').update(onnx).digest('hex')
+    : input.onnx.sha256;
   const row: ServedVersionRow & { onnx: Buffer } = {
     model: manifest.name,
     version: manifest.version,
     state: 'registered',
     manifest: JSON.stringify(manifest),
-    onnx: input.onnx,
+    onnx,
     sha256,
-    sizeBytes: input.onnx.byteLength,
+    sizeBytes: onnx.byteLength,
     registeredAt: now,
     registeredBy: input.actor,
     activatedAt: null,
@@ -142,10 +180,7 @@ export async function registerVersion(deps: Deps, input: RegisterInput): Promise
   });
   if (!inserted) {
     // The baseline profiled for it stays inactive, visible in the model's baseline list.
-    throw new ApiError(
-      'conflict',
-      `model ${row.model} already has a version ${row.version}; versions are immutable, use a new one`,
-    );
+    throw versionExists(manifest);
   }
   if (baselineId !== null) await activateBaseline(deps, row.model, baselineId, input.actor);
   const hasActive = (await deps.store.read((tx) => tx.serving.list(row.model))).some(
@@ -160,10 +195,14 @@ export async function registerVersion(deps: Deps, input: RegisterInput): Promise
 }
 
 /** Profiles the version's training data as its (not yet active) baseline: drift of the version is measured against it. */
-async function profileBaseline(deps: Deps, manifest: Manifest, csv: Buffer, actor: string): Promise<number> {
+async function profileBaseline(
+  deps: Deps,
+  manifest: Manifest,
+  csv: Buffer | SpooledFile,
+  actor: string,
+): Promise<number> {
   const header =
-    csv
-      .subarray(0, Math.min(csv.byteLength, 64 * 1024))
+    firstBytes(csv, 64 * 1024)
       .toString('utf8')
       .split(/\r?\n/, 1)[0] ?? '';
   const columns = header.split(',').map((c) => c.trim().replace(/^"|"$/g, ''));
@@ -183,7 +222,7 @@ async function profileBaseline(deps: Deps, manifest: Manifest, csv: Buffer, acto
   const result = await createBaseline(deps, {
     model: manifest.name,
     modelVersion: manifest.version,
-    source: Readable.from([csv]),
+    source: Buffer.isBuffer(csv) ? Readable.from([csv]) : createReadStream(csv.path),
     format: 'csv',
     profile: {
       ...(prediction ? { prediction } : {}),
@@ -201,13 +240,25 @@ async function profileBaseline(deps: Deps, manifest: Manifest, csv: Buffer, acto
   return result.baseline.id;
 }
 
+function firstBytes(data: Buffer | SpooledFile, n: number): Buffer {
+  if (Buffer.isBuffer(data)) return data.subarray(0, Math.min(data.byteLength, n));
+  const fd = openSync(data.path, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    return buf.subarray(0, readSync(fd, buf, 0, n, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Loads the graph once in a model process of its own and checks it has the tensors the manifest names. */
-async function checkGraph(manifest: Manifest, onnx: Buffer): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'driftwatch-upload-'));
-  const path = join(dir, 'model.onnx');
-  writeFileSync(path, onnx);
+async function checkGraph(manifest: Manifest, onnx: Buffer | SpooledFile): Promise<void> {
+  // A spooled upload is in a private directory already; bytes are written to one of their own.
+  const dir = Buffer.isBuffer(onnx) ? freshPrivateDir('driftwatch-upload-') : null;
+  const path = dir === null ? (onnx as SpooledFile).path : join(dir, 'model.onnx');
   let runner: ModelRunner | undefined;
   try {
+    if (dir !== null) writeFileSync(path, onnx as Buffer, { flag: 'wx', mode: 0o600 });
     runner = await ModelRunner.start({ modelPath: path, name: manifest.name, version: manifest.version });
     const inputs = runner.inputs.map((i) => i.name);
     const outputs = runner.outputs.map((o) => o.name);
@@ -238,7 +289,7 @@ async function checkGraph(manifest: Manifest, onnx: Buffer): Promise<void> {
     throw err;
   } finally {
     await runner?.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir !== null) rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -248,35 +299,81 @@ async function requireVersion(tx: Tx, model: string, version: string): Promise<S
   return row;
 }
 
-/** Makes a version the one that answers predict; audited. Any process of a fleet picks it up within seconds. */
+/** A change of what answers predict, as every caller (the API, the UI, an alert decision) makes it. */
+export interface ServingChange {
+  actor: string;
+  note?: string | undefined;
+  now: number;
+}
+
+/**
+ * Makes a version the one that answers predict, in the caller's transaction; audited. The one place an
+ * activation happens: the API, the UI and the rollback of an alert decision all come here.
+ */
+export async function activateIn(
+  tx: Tx,
+  model: string,
+  version: string,
+  change: ServingChange,
+  action: 'activate' | 'rollback' = 'activate',
+): Promise<{ version: ServedVersionView; previous: string | null }> {
+  const row = await requireVersion(tx, model, version);
+  if (row.state === 'retired') throw new ApiError('conflict', `version ${version} of ${model} is retired`);
+  if (row.state === 'active') return { version: versionView(row), previous: null };
+  const previous = await tx.serving.activate(model, version, change.now);
+  await tx.serving.addEvent({
+    model,
+    at: change.now,
+    actor: change.actor,
+    action,
+    fromVersion: previous,
+    toVersion: version,
+    note: change.note ?? null,
+  });
+  return { version: versionView(await requireVersion(tx, model, version)), previous };
+}
+
+/**
+ * Activates the previously active version, in the caller's transaction. `expect` is the version the caller
+ * showed as the target (a confirmation page, an alert decision's preview): when the history moved since,
+ * nothing changes and the caller hears so, rather than rolling back somewhere else.
+ */
+export async function rollbackIn(
+  tx: Tx,
+  model: string,
+  change: ServingChange & { expect?: string | undefined },
+): Promise<{ version: ServedVersionView; previous: string | null }> {
+  const target = await previousVersion(tx, model);
+  if (!target) {
+    if ((await tx.serving.list(model)).length === 0)
+      throw new ApiError('not_found', `driftwatch does not serve a model named ${model}`);
+    throw new ApiError('conflict', `model ${model} has no previous version to roll back to`);
+  }
+  if (change.expect !== undefined && change.expect !== target)
+    throw new ApiError(
+      'conflict',
+      `the version to roll back to is now ${target}, not ${change.expect}; nothing was changed`,
+    );
+  return activateIn(tx, model, target, change, 'rollback');
+}
+
+/** Runs a serving change in its own transaction, then brings this process's serving runtime up to date. */
+async function servingTx<T>(deps: Deps, work: (tx: Tx, now: number) => Promise<T>): Promise<T> {
+  const now = deps.clock();
+  const result = await deps.store.tx((tx) => work(tx, now));
+  await deps.servingChanged?.();
+  return result;
+}
+
+/** activateIn in a transaction of its own; any other process of a fleet picks it up within seconds. */
 export async function activateVersion(
   deps: Deps,
   model: string,
   version: string,
   actor: string,
   note?: string,
-  action: 'activate' | 'rollback' = 'activate',
 ): Promise<{ version: ServedVersionView; previous: string | null }> {
-  const now = deps.clock();
-  return deps.store.tx(async (tx) => {
-    const row = await requireVersion(tx, model, version);
-    if (row.state === 'retired') throw new ApiError('conflict', `version ${version} of ${model} is retired`);
-    if (row.state === 'active') {
-      return { version: versionView(row), previous: null };
-    }
-    const previous = await tx.serving.activate(model, version, now);
-    await tx.serving.addEvent({
-      model,
-      at: now,
-      actor,
-      action,
-      fromVersion: previous,
-      toVersion: version,
-      note: note ?? null,
-    });
-    const after = await requireVersion(tx, model, version);
-    return { version: versionView(after), previous };
-  });
+  return servingTx(deps, (tx, now) => activateIn(tx, model, version, { actor, note, now }));
 }
 
 /** The version that was active before the current one, by the audit trail; null when there is none. */
@@ -303,16 +400,15 @@ export async function previousVersion(tx: Tx, model: string): Promise<string | n
   return earlier[0]?.version ?? null;
 }
 
-/** Activates the previously active version (POST …/rollback, and the review queue's rollback decision). */
-export async function rollbackModel(deps: Deps, model: string, actor: string, note?: string) {
-  const target = await deps.store.read((tx) => previousVersion(tx, model));
-  if (!target) {
-    const served = await deps.store.read((tx) => tx.serving.list(model));
-    if (served.length === 0)
-      throw new ApiError('not_found', `driftwatch does not serve a model named ${model}`);
-    throw new ApiError('conflict', `model ${model} has no previous version to roll back to`);
-  }
-  return activateVersion(deps, model, target, actor, note, 'rollback');
+/** rollbackIn in a transaction of its own (POST …/rollback, the UI's rollback form). */
+export async function rollbackModel(
+  deps: Deps,
+  model: string,
+  actor: string,
+  note?: string,
+  options: { expect?: string | undefined } = {},
+) {
+  return servingTx(deps, (tx, now) => rollbackIn(tx, model, { actor, note, now, expect: options.expect }));
 }
 
 /** True when driftwatch serves the model itself (so a rollback decision can act, not only record). */
@@ -321,8 +417,7 @@ export async function isServed(tx: Tx, model: string): Promise<boolean> {
 }
 
 export async function setShadow(deps: Deps, model: string, version: string, on: boolean, actor: Actor) {
-  const now = deps.clock();
-  return deps.store.tx(async (tx) => {
+  return servingTx(deps, async (tx, now) => {
     const row = await requireVersion(tx, model, version);
     if (row.state === 'active')
       throw new ApiError('conflict', `version ${version} is the active one; it cannot shadow itself`);
@@ -344,7 +439,7 @@ export async function setShadow(deps: Deps, model: string, version: string, on: 
 }
 
 export async function deleteVersion(deps: Deps, model: string, version: string, actor: Actor): Promise<void> {
-  await deps.store.tx(async (tx) => {
+  await servingTx(deps, async (tx, now) => {
     const row = await requireVersion(tx, model, version);
     if (row.state === 'active') {
       throw new ApiError(
@@ -355,7 +450,7 @@ export async function deleteVersion(deps: Deps, model: string, version: string, 
     await tx.serving.delete(model, version);
     await tx.serving.addEvent({
       model,
-      at: deps.clock(),
+      at: now,
       actor: actor.name,
       action: 'delete',
       fromVersion: version,
@@ -388,6 +483,22 @@ export async function listVersions(deps: Deps, model: string) {
   });
 }
 
+/** A version in `serving.modelsDir` that could not be registered, and why (version null: the model's directory). */
+export interface ScanProblem {
+  model: string;
+  version: string | null;
+  reason: string;
+}
+
+// The last scan's problems per store, for the serving runtime's readiness: a version the operator put in
+// the model directory and that failed to register is one the process cannot serve.
+const lastScan = new WeakMap<object, ScanProblem[]>();
+
+/** The problems of the last scanModelsDir on this store (none before a scan). */
+export function modelsDirProblems(store: object): readonly ScanProblem[] {
+  return lastScan.get(store) ?? [];
+}
+
 /**
  * Registers what `serving.modelsDir` holds and the store does not: `<name>/<version>/model.onnx` with its
  * `manifest.json` (and `baseline.csv`). Each model without an active version gets its newest one activated.
@@ -397,6 +508,8 @@ export async function scanModelsDir(deps: Deps): Promise<{ registered: string[];
   const dir = deps.config.serving.modelsDir;
   const registered: string[] = [];
   const problems: string[] = [];
+  const failed: ScanProblem[] = [];
+  lastScan.set(deps.store, failed);
   if (!existsSync(dir)) return { registered, problems };
   for (const name of readdirSync(dir, { withFileTypes: true })) {
     if (!name.isDirectory() || name.name.startsWith('.')) continue;
@@ -405,6 +518,7 @@ export async function scanModelsDir(deps: Deps): Promise<{ registered: string[];
       assertSafeName('model', model);
     } catch (err) {
       problems.push(`${join(dir, model)}: ${(err as Error).message}`);
+      failed.push({ model, version: null, reason: (err as Error).message });
       continue;
     }
     const known = new Set((await deps.store.read((tx) => tx.serving.list(model))).map((v) => v.version));
@@ -438,6 +552,7 @@ export async function scanModelsDir(deps: Deps): Promise<{ registered: string[];
         const message =
           err instanceof ApiError || err instanceof ManifestError ? err.message : (err as Error).message;
         problems.push(`${where}: ${message}`);
+        failed.push({ model, version: v.name, reason: message });
       }
     }
     const versions = await deps.store.read((tx) => tx.serving.list(model));

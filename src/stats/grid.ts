@@ -25,6 +25,13 @@ export interface GridCounts {
   min?: number;
   /** Upper bound on every value of both samples (e.g. the running maximum); closes the last cell. */
   max?: number;
+  /**
+   * Sum of the reference values in each cell (length edges.length + 1; NaN where unknown). With `curSums`,
+   * Wasserstein integrates each inner cell from its exact mass and mean instead of assuming uniform values.
+   */
+  refSums?: NumericInput;
+  /** Sum of the current values in each cell, as `refSums`. */
+  curSums?: NumericInput;
 }
 
 export interface FineGrid {
@@ -225,6 +232,41 @@ export interface WassersteinGridResult {
   upper: number;
 }
 
+function sumsCopy(values: NumericInput, name: string, length: number): Float64Array {
+  if (values === null || typeof values !== 'object' || values.length !== length) {
+    throw new StatsInputError(`wassersteinFromGrid: ${name} must have edges.length + 1 = ${length} entries`);
+  }
+  const out = Float64Array.from(values);
+  for (let i = 0; i < out.length; i++) {
+    const v = out[i] as number;
+    if (!Number.isFinite(v) && !Number.isNaN(v)) {
+      throw new StatsInputError(`wassersteinFromGrid: ${name}[${i}] is ${String(v)}; use NaN for unknown`);
+    }
+  }
+  return out;
+}
+
+/** A single value in a cell is modelled as a point at its (known) position. */
+const POINT_MAX = 1;
+
+/**
+ * In-cell model of one side as [t0, t1] (fractions of the cell width): a point (t0 = t1) at the mean for a
+ * single value or a zero-width spread, else the widest uniform interval with that mean.
+ */
+function cellModel(m: number, sum: number, left: number, width: number): [number, number] {
+  if (m === 0 || !(width > 0)) return [0, 0];
+  const u = Math.min(1, Math.max(0, (sum / m - left) / width));
+  if (m <= POINT_MAX || u < 1e-12) return [u, u];
+  return u <= 0.5 ? [0, 2 * u] : [2 * u - 1, 1];
+}
+
+/** Share of a side's cell mass at or below t (just below t with `leftLimit`). */
+function cellCdf(model: [number, number], t: number, leftLimit: boolean): number {
+  const [t0, t1] = model;
+  if (t1 === t0) return t > t0 || (t === t0 && !leftLimit) ? 1 : 0;
+  return Math.min(1, Math.max(0, (t - t0) / (t1 - t0)));
+}
+
 /** ∫_0^1 |g0 + (g1 − g0) t| dt for the difference of two CDFs that are linear inside a cell. */
 function absLinearIntegral(g0: number, g1: number): number {
   if ((g0 >= 0 && g1 >= 0) || (g0 <= 0 && g1 <= 0)) return Math.abs(g0 + g1) / 2;
@@ -253,6 +295,8 @@ export function wassersteinFromGrid(grid: GridCounts): WassersteinGridResult {
       'wassersteinFromGrid: max must be finite and >= the last edge when the last cell has values',
     );
   }
+  const rs = grid.refSums === undefined ? null : sumsCopy(grid.refSums, 'refSums', E + 1);
+  const cs = grid.curSums === undefined ? null : sumsCopy(grid.curSums, 'curSums', E + 1);
   let cr = 0;
   let cc = 0;
   let est = 0;
@@ -283,7 +327,25 @@ export function wassersteinFromGrid(grid: GridCounts): WassersteinGridResult {
       upper = Number.POSITIVE_INFINITY;
       continue;
     }
-    est += width * absLinearIntegral(ar - ac, br - bc);
+    const sr = rs ? (rs[i] as number) : Number.NaN;
+    const sc = cs ? (cs[i] as number) : Number.NaN;
+    if (i > 0 && i < E && !Number.isNaN(sr) && !Number.isNaN(sc)) {
+      // Each side's mass and mean in the cell are known: model it as a point at the mean (exact for a single
+      // value, or all values on the left edge) or as the widest uniform with that mean, and integrate
+      // |F_ref − F_cur| piece by piece. The model keeps each side's ∫F over the cell exact, so a cell where
+      // the difference keeps its sign contributes exactly; only crossings are estimated.
+      const left = e[i - 1] as number;
+      const rm = cellModel(mr, sr, left, width);
+      const cm = cellModel(mc, sc, left, width);
+      const g = (t: number, leftLimit: boolean) =>
+        ar + (mr * cellCdf(rm, t, leftLimit)) / nr - ac - (mc * cellCdf(cm, t, leftLimit)) / nc;
+      const cuts = [0, 1, rm[0], rm[1], cm[0], cm[1]].sort((x, y) => x - y);
+      for (let k = 1; k < cuts.length; k++) {
+        const p0 = cuts[k - 1] as number;
+        const p1 = cuts[k] as number;
+        if (p1 > p0) est += width * (p1 - p0) * absLinearIntegral(g(p0, false), g(p1, true));
+      }
+    } else est += width * absLinearIntegral(ar - ac, br - bc);
     lower += width * lowGap;
     upper += width * highGap;
   }

@@ -2,6 +2,7 @@ import { type Config, databaseTarget } from '../config.js';
 import { openSqliteStore } from './sqlite/index.js';
 import type { Store } from './types.js';
 
+export { CLAIM_RENEW_MS, CLAIM_TTL_MS, type ClaimHeartbeat, keepClaimed } from './claim.js';
 export type * from './types.js';
 export { MAX_EXTRA_PER_BUCKET, NestedTransactionError } from './types.js';
 

@@ -395,6 +395,18 @@ export interface RecordStore {
     to: number,
     limit: number,
   ): Promise<string[]>;
+  /**
+   * Predictions (JSON text) of the requests both the active version and its shadow scored: the active
+   * record `<id>` and the shadow's `<id>@<shadowVersion>`, active event time in [from, to), newest first.
+   */
+  pairedPredictions(
+    model: string,
+    activeVersion: string,
+    shadowVersion: string,
+    from: number,
+    to: number,
+    limit: number,
+  ): Promise<{ active: string; shadow: string }[]>;
   /** A version's records with event time in [from, to) and id > afterId, in id order. */
   windowPage(
     model: string,

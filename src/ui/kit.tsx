@@ -17,6 +17,8 @@ export type UiContext = Context<UiEnv, any>;
 
 /** Forms are small: a note is at most 10,000 characters. */
 const FORM_LIMIT = { bytes: 256 * 1024, name: 'form size limit' };
+/** Without a session only the sign-in form (a token, the CSRF token, a return path) can be sent. */
+const SIGN_IN_FORM_LIMIT = { bytes: 8 * 1024, name: 'sign-in form size limit' };
 
 const SECURITY_HEADERS: Record<string, string> = {
   // Pages hold review data: never cached by shared caches, never framed, scripts and styles only from here.
@@ -59,7 +61,7 @@ export function uiMiddleware(): MiddlewareHandler<UiEnv> {
       if (origin !== undefined && !requestOrigins(c).includes(origin)) {
         return refuseForm(c, `the form was sent from ${origin}, not from this driftwatch`);
       }
-      const text = await readBody(c.req.raw, FORM_LIMIT);
+      const text = await readBody(c.req.raw, ui.actor ? FORM_LIMIT : SIGN_IN_FORM_LIMIT);
       const form = new URLSearchParams(text);
       c.set('form', form);
       // A form from a page whose session has since ended carries that session's token: nothing can be done

@@ -54,17 +54,34 @@ export async function uiState(c: Context, deps: AppDeps): Promise<UiState> {
     pre = random();
     setCookie(c, CSRF_COOKIE, pre, cookieOptions(c));
   }
-  const table = tokenTable(deps.config);
-  if (table.open) return { actor: OPEN_ACTOR, csrf: pre, open: true, session: null };
-  const id = getCookie(c, SESSION_COOKIE);
-  if (id && /^[A-Za-z0-9_-]{43}$/.test(id)) {
-    const idHash = hashId(id);
-    const row = await deps.store.read((tx) => tx.uiSessions.get(idHash, deps.clock()));
-    const actor = row ? table.sessionActor(row.tokenName, row.tokenFingerprint) : null;
-    if (row && actor) return { actor, csrf: row.csrf, open: false, session: idHash };
-    return { actor: null, csrf: pre, open: false, session: null, ended: true };
+  if (tokenTable(deps.config).open) return { actor: OPEN_ACTOR, csrf: pre, open: true, session: null };
+  const found = await sessionOf(c, deps);
+  if (found === 'none') return { actor: null, csrf: pre, open: false, session: null };
+  if (found === 'ended') return { actor: null, csrf: pre, open: false, session: null, ended: true };
+  return { actor: found.actor, csrf: found.csrf, open: false, session: found.idHash };
+}
+
+type SessionLookup = { actor: Actor; csrf: string; idHash: string } | 'ended' | 'none';
+const lookups = new WeakMap<Request, Promise<SessionLookup>>();
+
+/**
+ * The signed-in session the request's cookie names, looked up once per request: the in-flight bound asks
+ * first (a signed-in reviewer takes the API's slots, an anonymous browser does not), then the UI.
+ */
+export function sessionOf(c: Context, deps: AppDeps): Promise<SessionLookup> {
+  let found = lookups.get(c.req.raw);
+  if (!found) {
+    found = (async (): Promise<SessionLookup> => {
+      const id = getCookie(c, SESSION_COOKIE);
+      if (!id || !/^[A-Za-z0-9_-]{43}$/.test(id)) return 'none';
+      const idHash = hashId(id);
+      const row = await deps.store.read((tx) => tx.uiSessions.get(idHash, deps.clock()));
+      const actor = row ? tokenTable(deps.config).sessionActor(row.tokenName, row.tokenFingerprint) : null;
+      return row && actor ? { actor, csrf: row.csrf, idHash } : 'ended';
+    })();
+    lookups.set(c.req.raw, found);
   }
-  return { actor: null, csrf: pre, open: false, session: null };
+  return found;
 }
 
 export type SignInResult = { ok: true; actor: Actor } | { ok: false; reason: string };

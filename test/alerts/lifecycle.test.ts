@@ -220,6 +220,38 @@ describe('one alert per feature', () => {
     expect(again).toMatchObject({ id: a.id, recovered: false, recovered_at: null, evidence_count: 3 });
   });
 
+  it('recovery does not depend on arrival order: a calm later bucket judged first recovers a backfilled drift', async () => {
+    m = await setupM(QUEUE_ONLY);
+    // The calm hour 10 bucket is judged before anything drifted: no alert to recover yet.
+    await m.window('calm', hour(10), 0, FIXED_NOW + MIN);
+    await m.tick(FIXED_NOW + 2 * MIN);
+    expect(await m.reviewer.alerts()).toEqual([]);
+
+    // Then a drifted hour 8 bucket is backfilled: the alert opens, and hour 10 lies wholly after it.
+    await m.window('late', hour(8), 0.6, FIXED_NOW + 3 * MIN);
+    await m.tick(FIXED_NOW + 4 * MIN);
+    const a = await m.reviewer.alertOf('x');
+    expect(a).toMatchObject({ status: 'open', recovered: true, evidence_count: 1, last_seen: iso(hour(9)) });
+    const detail = await m.reviewer.alert(a.id);
+    expect(detail.events.map((e) => e.action)).toEqual(['opened', 'recovered']);
+    expect(await events(m)).toEqual(['alert.opened', 'alert.recovered']);
+
+    // A drifted bucket after the calm one is drift again, whatever the order.
+    await m.window('again', hour(11), 0.6, FIXED_NOW + 5 * MIN);
+    await m.tick(FIXED_NOW + 6 * MIN);
+    expect(await m.reviewer.alertOf('x')).toMatchObject({ id: a.id, recovered: false, evidence_count: 2 });
+  });
+
+  it('a calm bucket between two drifted ones does not recover the alert, in any order', async () => {
+    m = await setupM(QUEUE_ONLY);
+    await m.window('calm', hour(9), 0, FIXED_NOW + MIN);
+    await m.window('hot-late', hour(10), 0.6, FIXED_NOW + 2 * MIN);
+    await m.tick(FIXED_NOW + 3 * MIN);
+    await m.window('hot-early', hour(8), 0.6, FIXED_NOW + 4 * MIN);
+    await m.tick(FIXED_NOW + 5 * MIN);
+    expect(await m.reviewer.alertOf('x')).toMatchObject({ recovered: false, evidence_count: 2 });
+  });
+
   it('allows closing an undecided alert only once it recovered; later drift opens a new alert', async () => {
     m = await setupM();
     await rollingRun(m, 8, 0.6);

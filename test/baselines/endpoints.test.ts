@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { outerEdges } from '../../src/profiles/profile.js';
 import { nextUp } from '../../src/stats/index.js';
 import {
   type BaselineBody,
@@ -78,9 +79,13 @@ describe('baseline detail and list', () => {
     const full = await baselineDetail(a, 'm', created.id);
     const fullX = column(full, 'x', 'numeric');
     // An exact grid holds every distinct training value plus the decile cut points, then one edge just
-    // above the maximum so values beyond it get a cell of their own.
-    const edges = fullX.gridEdges ?? [];
+    // above the maximum so values beyond it get a cell of their own, then the cells beyond the range.
+    const all = fullX.gridEdges ?? [];
     const max = Math.max(...rows.map((r) => r.x));
+    const outer = outerEdges(0, max, fullX.std, false);
+    expect(all.slice(0, outer.below.length)).toEqual(outer.below);
+    expect(all.slice(all.length - outer.above.length)).toEqual(outer.above);
+    const edges = all.slice(outer.below.length, all.length - outer.above.length);
     expect(edges.slice(0, -1)).toEqual(
       [...new Set([...rows.map((r) => r.x), ...fullX.psiEdges])].sort((p, q) => p - q),
     );

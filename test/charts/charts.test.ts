@@ -315,6 +315,35 @@ describe('histogramOverlay', () => {
     expect(svg).toContain('>80%<');
   });
 
+  it('writes every bin edge label in full, on two staggered lines when one line is too narrow', () => {
+    // ten numeric bins in a 640 px chart: each "[2.35, 2.65)" is wider than its slot
+    const edges = Array.from({ length: 11 }, (_, i) => (1.45 + 0.3 * i).toFixed(2));
+    const numeric = edges.slice(0, -1).map((lo, i) => ({
+      label: `[${lo}, ${edges[i + 1]})`,
+      baseline: 0.1,
+      current: 0.1,
+    }));
+    const elements = check(histogramOverlay({ width: 640, height: 260, bins: numeric, title: 'x' }));
+    const plot = plotArea(elements);
+    const labels = elements.filter(
+      (e) => e.name === 'text' && Number(e.attrs.y) > plot.y + plot.h && e.text.startsWith('['),
+    );
+    expect(labels.map((e) => e.text)).toEqual(numeric.map((b) => b.label));
+    // neighbours sit on different lines, so no two labels overlap; all inside the picture
+    const box = (e: (typeof labels)[number]) => {
+      const half = (e.text.length * 11 * 0.6) / 2;
+      return { x0: Number(e.attrs.x) - half, x1: Number(e.attrs.x) + half, y: Number(e.attrs.y) };
+    };
+    labels.forEach((e, i) => {
+      const a = box(e);
+      expect(a.y).toBeLessThanOrEqual(260);
+      for (const other of labels.slice(i + 1)) {
+        const b = box(other);
+        expect(a.y !== b.y || a.x1 <= b.x0 || b.x1 <= a.x0).toBe(true);
+      }
+    });
+  });
+
   it('handles no bins, NaN and all-zero values', () => {
     check(histogramOverlay({ width: 480, height: 240, bins: [], title: '' }));
     check(

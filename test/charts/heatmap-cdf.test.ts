@@ -108,6 +108,59 @@ describe('heatmap', () => {
     expect(elements.filter((e) => e.attrs['data-role'] === 'legend')).toHaveLength(4);
   });
 
+  it('draws a value from too few values in a neutral style with its own legend entry, not a level colour', () => {
+    const few = heatmap({
+      width: 600,
+      columns,
+      valueLabel: 'PSI',
+      levels: { warning: 0.1, critical: 0.25 },
+      rows: [{ label: 'age', values: [0.9, 0.9, 0.02], insufficient: [true, false, true] }],
+    });
+    const elements = check(few);
+    const cells = elements.filter((e) => e.name === 'g' && 'data-cell' in e.attrs);
+    const fillOf = (g: Element) => elements.find((e) => e.parent === g && e.name === 'rect')?.attrs.fill;
+    const [thin, judged, thinLow] = cells as [Element, Element, Element];
+    // the same PSI is critical red when judged, neutral when it rests on too few values, whatever its size
+    expect(fillOf(judged)).toBe('#cf222e');
+    expect(fillOf(thin)).not.toBe(fillOf(judged));
+    expect(fillOf(thin)).toBe(fillOf(thinLow));
+    expect(thin.attrs['data-insufficient']).toBe('true');
+    expect(judged.attrs['data-insufficient']).toBeUndefined();
+    expect(titleOf(elements, thin)).toBe(
+      'age, window from 2026-11-20 00:00 UTC: PSI 0.9 (too few values for a verdict)',
+    );
+    expect(titleOf(elements, judged)).toContain('(critical)');
+    // no triangle on it, and the legend names the style
+    const shapes = elements.filter((e) => e.parent === thin && e.name === 'path');
+    expect(shapes.map((e) => e.attrs.fill)).not.toContain('#ffffff');
+    const legend = elements.filter((e) => e.attrs['data-role'] === 'legend');
+    expect(legend).toHaveLength(5);
+    const entry = legend.find((g) =>
+      elements.some((e) => e.parent === g && e.text.includes('insufficient data')),
+    );
+    expect(elements.find((e) => e.parent === entry && e.name === 'rect')?.attrs.fill).toBe(fillOf(thin));
+  });
+
+  it('labels columns by window end when told so, the newest end labelled at its cell’s right edge', () => {
+    const svg = heatmap({
+      width: 600,
+      columns,
+      columnTime: 'end',
+      valueLabel: 'PSI',
+      levels: { warning: 0.1, critical: 0.25 },
+      rows: [{ label: 'age', values: [0.02, 0.15, 0.4] }],
+    });
+    const elements = check(svg);
+    const cells = elements.filter((e) => e.name === 'g' && 'data-cell' in e.attrs);
+    expect(titleOf(elements, cells[2] as Element)).toBe(
+      'age, window ending 2026-11-20 02:00 UTC: PSI 0.4 (critical)',
+    );
+    const newest = elements.find((e) => e.name === 'text' && e.text === '11-20 02:00') as Element;
+    const lastRect = elements.find((e) => e.parent === cells[2] && e.name === 'rect') as Element;
+    expect(Number(newest.attrs.x)).toBeCloseTo(Number(lastRect.attrs.x) + Number(lastRect.attrs.width), 1);
+    expect(newest.attrs['text-anchor']).toBe('end');
+  });
+
   it('grows with its rows and draws empty or odd input without throwing', () => {
     const h = (rows: number) =>
       Number(
@@ -252,6 +305,71 @@ describe('lineChart markers', () => {
     expect(elements.find((e) => e.parent === markers[0] && e.name === 'text')?.text).toBe('v2 activated');
     expect(svg).toContain('baseline 7 a&lt;b');
     expect(svg).toContain('Events: v2 activated on 2026-11-20');
+  });
+
+  it('keeps threshold and marker labels apart, each threshold label next to its line', () => {
+    // PSI up to 6 puts 0.1 and 0.25 a few px apart; two activations an hour apart share the top left.
+    const svg = lineChart({
+      width: 640,
+      height: 300,
+      yLabel: 'PSI',
+      series: [{ name: 'psi', points: [0, 1, 2, 3].map((i) => ({ x: T0 + i * HOUR, y: i * 2 })) }],
+      thresholds: [
+        { y: 0.1, label: 'warning' },
+        { y: 0.25, label: 'critical' },
+        { y: 6, label: 'top' },
+      ],
+      markers: [
+        { x: T0 + 2 * HOUR, label: 'version v2' },
+        { x: T0 + 2 * HOUR, label: 'baseline 3' },
+        { x: T0 + 2.2 * HOUR, label: 'rollback to v1' },
+      ],
+    });
+    const elements = check(svg);
+    const labelOf = (role: string) =>
+      elements
+        .filter((e) => e.attrs['data-role'] === role)
+        .map((g) => elements.find((e) => e.parent === g && e.name === 'text') as Element);
+    // the box a label covers: 0.6 em a character, from its baseline 9 px up to 2 px down
+    const box = (t: Element) => {
+      const w = [...t.text].length * 6;
+      const x = Number(t.attrs.x);
+      const x0 = t.attrs['text-anchor'] === 'end' ? x - w : x;
+      return { x0, x1: x0 + w, y0: Number(t.attrs.y) - 9, y1: Number(t.attrs.y) + 2 };
+    };
+    const labels = [...labelOf('threshold'), ...labelOf('marker')];
+    expect(labels).toHaveLength(6);
+    const boxes = labels.map(box);
+    boxes.forEach((a, i) => {
+      for (const b of boxes.slice(i + 1)) {
+        const apart = a.x1 <= b.x0 || b.x1 <= a.x0 || a.y1 <= b.y0 || b.y1 <= a.y0;
+        expect(apart, `${labels[i]?.text} overlaps another label`).toBe(true);
+      }
+    });
+    const lines = elements
+      .filter((e) => e.attrs['data-role'] === 'threshold')
+      .map((g) => Number(elements.find((e) => e.parent === g && e.name === 'line')?.attrs.y1));
+    labelOf('threshold').forEach((t, i) => {
+      expect(Math.abs(Number(t.attrs.y) - (lines[i] as number))).toBeLessThanOrEqual(12);
+    });
+  });
+
+  it('ends the time axis at the only point instead of half a day after it', () => {
+    const elements = check(
+      lineChart({
+        width: 640,
+        height: 300,
+        yLabel: 'PSI',
+        series: [{ name: 'one', points: [{ x: T0, y: 1 }] }],
+      }),
+    );
+    const plot = elements.find((e) => e.attrs['data-role'] === 'plot') as Element;
+    const dot = elements.find((e) => e.name === 'circle') as Element;
+    expect(Number(dot.attrs.cx)).toBeCloseTo(Number(plot.attrs.x) + Number(plot.attrs.width), 1);
+    // no time tick lies after the point
+    const ticks = elements.filter((e) => e.name === 'text' && /^\d\d-\d\d \d\d:\d\d$/.test(e.text));
+    expect(ticks.length).toBeGreaterThan(0);
+    expect(ticks.every((e) => Number(e.attrs.x) <= Number(dot.attrs.cx) + 6)).toBe(true);
   });
 
   it('is unchanged without markers', () => {

@@ -24,6 +24,7 @@ const EXPOSED = new Set([
   'driftwatch_job_last_success_timestamp_seconds',
   'driftwatch_notification_failures_total',
   'driftwatch_build_info',
+  'driftwatch_leader',
 ]);
 
 /** driftwatch metric names in a PromQL expression, histogram series suffixes stripped. */

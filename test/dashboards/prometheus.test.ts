@@ -113,6 +113,7 @@ function standInExporter(): { register: Registry; tick: () => void } {
     ...r,
   });
   gauge('driftwatch_build_info', ['version']).set({ version: '0.1.0' }, 1);
+  gauge('driftwatch_leader', []).set(1);
   const jobs = ['drift', 'rebuild', 'retention', 'deliveries', 'alertmanager-resend', 'kserve-join'];
   const tick = () => {
     http.observe({ method: 'POST', route: '/v1/ingest', status: '200' }, 0.02);

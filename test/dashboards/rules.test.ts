@@ -14,6 +14,7 @@ const ALERTS = [
   'ModelErrorRateHigh',
   'ModelLatencyP95High',
   'DriftJobFailing',
+  'NoJobLeader',
   'NotificationsFailing',
 ];
 
@@ -76,6 +77,25 @@ describe('alert rules', () => {
       expect(broken).not.toBe(readFileSync(RULES, 'utf8'));
       writeFileSync(join(dir, 'rules.yml'), broken);
       expect(() => promtool(['test', 'rules', join(dir, 'rules.test.yml')])).toThrow(/DriftJobFailing/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('NoJobLeader fires only on a fleet without a leader (its unit test fails for a rule that never fires)', () => {
+    const rule = alertRules().find((r) => r.alert === 'NoJobLeader');
+    expect(rule?.expr.trim()).toBe('sum(driftwatch_leader) == 0');
+    const dir = mkdtempSync(join(tmpdir(), 'driftwatch-rules-'));
+    try {
+      copyFileSync(RULE_TESTS, join(dir, 'rules.test.yml'));
+      // A leader count compared the wrong way round: never fires on a leaderless fleet.
+      const broken = readFileSync(RULES, 'utf8').replace(
+        'sum(driftwatch_leader) == 0',
+        'sum(driftwatch_leader) < 0',
+      );
+      expect(broken).not.toBe(readFileSync(RULES, 'utf8'));
+      writeFileSync(join(dir, 'rules.yml'), broken);
+      expect(() => promtool(['test', 'rules', join(dir, 'rules.test.yml')])).toThrow(/NoJobLeader/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChannelConfig } from '../../src/config.js';
+import type { AppDeps } from '../../src/context.js';
 import { notificationRoutes } from '../../src/notifications/routes.js';
 import {
   backoffMs,
@@ -9,6 +10,7 @@ import {
   signPayload,
   verifySignature,
 } from '../../src/notifications/service.js';
+import { CLAIM_TTL_MS } from '../../src/store/index.js';
 import { makeTestApp, postJson, type TestApp } from '../support.js';
 import {
   alertEvent,
@@ -271,6 +273,146 @@ describe('ordering', () => {
     } finally {
       await other.close();
     }
+  });
+});
+
+/** A gate the receiver waits on before answering, opened by the test. */
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open = () => {};
+  const wait = new Promise<void>((done) => {
+    open = done;
+  });
+  return { wait, open };
+}
+
+describe('the delivery lease across processes', () => {
+  /** Two processes on one store, each with its own identity and clock. */
+  function twoProcesses(a: TestApp) {
+    const clocks = { a: T0, b: T0 };
+    const deps = (name: 'a' | 'b'): AppDeps => ({ ...a.deps, instance: name, clock: () => clocks[name] });
+    return { clocks, a: deps('a'), b: deps('b') };
+  }
+
+  async function until<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const v = await fn();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((done) => setTimeout(done, 20));
+    }
+  }
+
+  it('lets another process resume the deliveries of a sender that stopped renewing once CLAIM_TTL_MS has passed', async () => {
+    const held = gate();
+    const arrived = gate();
+    receiver = await startReceiver({
+      onRequest: async () => {
+        // The first request is the one "in flight when its sender died": it is answered only at the end.
+        if (receiver?.received.length === 1) {
+          arrived.open();
+          await held.wait;
+        }
+      },
+    });
+    const t = app([{ name: 'hooks', type: 'webhook', url: receiver.url }], { timeoutMs: 20_000 });
+    const p = twoProcesses(t);
+    await enqueue(t.deps, alertEvent('alert.opened'));
+    await enqueue(t.deps, alertEvent('alert.closed'));
+
+    // Process a takes the run and is mid-send; its clock stands still from here on, as a dead process's
+    // would, so its renewals never move the lease past T0 + CLAIM_TTL_MS.
+    const first = runDeliveryTick(p.a, T0);
+    await arrived.wait;
+    // While a's lease is fresh, b sends nothing (no double send while the holder is alive and renewing).
+    p.clocks.b = T0 + CLAIM_TTL_MS - 1;
+    expect(await runDeliveryTick(p.b, p.clocks.b)).toEqual({ sent: 0, failed: 0, retried: 0 });
+    // Once it has run out, b resumes at once — not after a lease sized by the batch and the timeout.
+    p.clocks.b = T0 + CLAIM_TTL_MS + 1;
+    expect(await runDeliveryTick(p.b, p.clocks.b)).toEqual({ sent: 2, failed: 0, retried: 0 });
+    expect((await deliveryRows(t)).map((r) => r.status)).toEqual(['delivered', 'delivered']);
+
+    held.open();
+    await first;
+    // At least once: the delivery in flight at the takeover arrived twice, under the same delivery id.
+    const ids = receiver.received.map((r) => r.headers['x-driftwatch-delivery']);
+    expect(ids).toEqual(['1', '1', '2']);
+  });
+
+  it('lets a new leader take the deliveries over at once from a holder that is no longer the leader', async () => {
+    const held = gate();
+    const arrived = gate();
+    receiver = await startReceiver({
+      onRequest: async () => {
+        if (receiver?.received.length === 1) {
+          arrived.open();
+          await held.wait;
+        }
+      },
+    });
+    const t = app([{ name: 'hooks', type: 'webhook', url: receiver.url }], { timeoutMs: 20_000 });
+    const p = twoProcesses(t);
+    await enqueue(t.deps, alertEvent('alert.opened'));
+    await enqueue(t.deps, alertEvent('alert.closed'));
+
+    // a, the old leader, is mid-send with a fresh lease; b became the leader a moment later.
+    const first = runDeliveryTick(p.a, T0);
+    await arrived.wait;
+    p.clocks.b = T0 + 1;
+    // Not as the leader (a direct call), b leaves a fresh lease alone ...
+    expect(await runDeliveryTick(p.b, p.clocks.b)).toEqual({ sent: 0, failed: 0, retried: 0 });
+    // ... as the leader, it takes it over without waiting out CLAIM_TTL_MS.
+    expect(await runDeliveryTick(p.b, p.clocks.b, { asLeader: true })).toEqual({
+      sent: 2,
+      failed: 0,
+      retried: 0,
+    });
+    const [lease] = await t.sql<{ holder: string }>("SELECT holder FROM leases WHERE name = 'deliveries'");
+    expect(lease).toBeUndefined(); // b released it at the end of its run
+
+    held.open();
+    await first;
+    // a starts nothing after the takeover: its second delivery was sent once, by b.
+    const ids = receiver.received.map((r) => r.headers['x-driftwatch-delivery']);
+    expect(ids).toEqual(['1', '1', '2']);
+    expect((await deliveryRows(t)).map((r) => r.status)).toEqual(['delivered', 'delivered']);
+  });
+
+  it('keeps the lease of a live sender renewed, however long its run takes', async () => {
+    const held = gate();
+    const arrived = gate();
+    receiver = await startReceiver({
+      onRequest: async () => {
+        if (receiver?.received.length === 1) {
+          arrived.open();
+          await held.wait;
+        }
+      },
+    });
+    const t = app([{ name: 'hooks', type: 'webhook', url: receiver.url }], { timeoutMs: 20_000 });
+    const p = twoProcesses(t);
+    await enqueue(t.deps, alertEvent('alert.opened'));
+    await enqueue(t.deps, alertEvent('alert.closed'));
+
+    const first = runDeliveryTick(p.a, T0);
+    await arrived.wait;
+    // Time passes for both beyond the first lease; a, alive, renews it while its request is in flight.
+    p.clocks.a = T0 + CLAIM_TTL_MS + 1;
+    p.clocks.b = T0 + CLAIM_TTL_MS + 1;
+    await until('a renewal of the delivery lease', async () => {
+      const [lease] = await t.sql<{ holder: string; expires_at: number }>(
+        "SELECT holder, expires_at FROM leases WHERE name = 'deliveries'",
+      );
+      return lease && Number(lease.expires_at) > p.clocks.a ? lease : undefined;
+    });
+    expect(await runDeliveryTick(p.b, p.clocks.b)).toEqual({ sent: 0, failed: 0, retried: 0 });
+    expect(receiver.received).toHaveLength(1);
+
+    held.open();
+    expect(await first).toEqual({ sent: 2, failed: 0, retried: 0 });
+    expect(receiver.received.map((r) => r.headers['x-driftwatch-delivery'])).toEqual(['1', '2']);
+    // The run handed the lease back: the next run of any process starts at once.
+    expect(await t.sql("SELECT holder FROM leases WHERE name = 'deliveries'")).toEqual([]);
   });
 });
 

@@ -55,7 +55,7 @@ describe('Slack payload', () => {
     expect(req?.headers['x-driftwatch-event']).toBeUndefined();
     const body = JSON.parse(req?.body ?? '') as SlackPayload;
     const link = 'https://driftwatch.example.com/ui/alerts/7';
-    expect(body.text).toBe(`Drift on iris v2 · petal_length (critical) opened, PSI 0.312 ${link}`);
+    expect(body.text).toBe(`Feature drift on iris v2 · petal_length (critical) opened, PSI 0.312 ${link}`);
     expect(body.text).not.toContain('\n');
     expect(body.blocks).toHaveLength(2);
     const [section, context] = body.blocks;
@@ -63,7 +63,7 @@ describe('Slack payload', () => {
       type: 'section',
       text: {
         type: 'mrkdwn',
-        text: `*<${link}|Drift on iris v2 · petal_length (critical) opened, PSI 0.312>*`,
+        text: `*<${link}|Feature drift on iris v2 · petal_length (critical) opened, PSI 0.312>*`,
       },
       fields: [
         { type: 'mrkdwn', text: '*Model*\niris' },
@@ -123,7 +123,7 @@ describe('Alertmanager payload', () => {
           severity: 'critical',
         },
         annotations: {
-          summary: 'Drift on iris v2 · petal_length (critical)',
+          summary: 'Feature drift on iris v2 · petal_length (critical)',
           description: expect.any(String),
           link,
           model_version: 'v2',
@@ -181,7 +181,7 @@ describe('Alertmanager payload', () => {
     const [[alert] = []] = await payloads<AlertmanagerAlert[]>(a, 'am');
     expect(alert?.labels).not.toHaveProperty('model_version');
     expect(alert?.annotations.model_version).toBe('');
-    expect(alert?.annotations.summary).toBe('Drift on iris · petal_length (critical)');
+    expect(alert?.annotations.summary).toBe('Feature drift on iris · petal_length (critical)');
   });
 });
 
@@ -221,7 +221,7 @@ describe('Alertmanager resend tick', () => {
         severity: 'critical',
       },
       annotations: {
-        summary: 'Drift on iris v2 · petal_length (critical)',
+        summary: 'Feature drift on iris v2 · petal_length (critical)',
         description: expect.any(String),
         link: sent?.[0]?.generatorURL,
         model_version: 'v2',
@@ -366,7 +366,7 @@ describe('data-quality alerts', () => {
   it('Slack says the missing rate against the baseline, not the PSI', async () => {
     const { slack } = await sent(dq({}));
     expect(slack?.text).toBe(
-      'Data-quality on iris v2 · petal_length (critical) opened, missing rate 21.8% vs baseline 0.0% ' +
+      'Data quality on iris v2 · petal_length (critical) opened, missing rate 21.8% vs baseline 0.0% ' +
         'http://127.0.0.1:8080/v1/alerts/7',
     );
     expect(JSON.stringify(slack)).not.toContain('PSI');
@@ -384,9 +384,9 @@ describe('data-quality alerts', () => {
 
   it('Alertmanager describes the rate that fired and the threshold', async () => {
     const { am } = await sent(dq({}));
-    expect(am?.annotations.summary).toBe('Data-quality on iris v2 · petal_length (critical)');
+    expect(am?.annotations.summary).toBe('Data quality on iris v2 · petal_length (critical)');
     expect(am?.annotations.description).toBe(
-      `Data-quality alert #7 is open: missing rate 21.8% vs baseline 0.0% (alerting at 5.0%), 3 window(s) ` +
+      `Data quality alert #7 is open: missing rate 21.8% vs baseline 0.0% (alerting at 5.0%), 3 window(s) ` +
         `since ${alertView().first_seen}, last ${alertView().last_seen}.`,
     );
     expect(am?.labels.kind).toBe('data_quality');
@@ -469,13 +469,13 @@ describe('data-quality alerts', () => {
 
     const slack = (await payloads<SlackPayload>(m.t, 'chat')).filter((p) => p.text.includes('· color'));
     expect(slack.map((p) => p.text.replace(/ http\S+$/, ''))).toEqual([
-      'Data-quality on m · color (critical) opened, missing rate 25.0% vs baseline 0.0%',
+      'Data quality on m · color (critical) opened, missing rate 25.0% vs baseline 0.0%',
     ]);
     const am = (await payloads<AlertmanagerAlert[]>(m.t, 'am'))
       .flat()
       .filter((a) => a.labels.feature === 'color');
     expect(am[0]?.annotations.description).toMatch(
-      /^Data-quality alert #\d+ is open: missing rate 25\.0% vs baseline 0\.0% \(alerting at 5\.0%\)/,
+      /^Data quality alert #\d+ is open: missing rate 25\.0% vs baseline 0\.0% \(alerting at 5\.0%\)/,
     );
   });
 });

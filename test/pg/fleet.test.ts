@@ -27,7 +27,7 @@ interface JobsBody {
   leader: boolean;
   instance: string;
   mechanism: string;
-  jobs: { name: string; last_start: string | null; last_success: string | null }[];
+  jobs: { name: string; running: boolean; last_start: string | null; last_success: string | null }[];
 }
 interface Delivery {
   id: string;
@@ -89,6 +89,22 @@ async function poll<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(everyMs);
   }
+}
+
+/**
+ * Waits until a delivery run that started after `since` has finished on the leader and no process is in
+ * the middle of one: any duplicate send would have reached the receiver by then. (Waiting for that event
+ * instead of a fixed time.)
+ */
+async function deliveriesSettled(servers: ServerProcess[], since: number): Promise<void> {
+  await poll('a full delivery run after the queue drained', 20_000, async () => {
+    const all = await Promise.all(servers.map((s) => call<JobsBody>(s, 'GET', '/v1/jobs')));
+    const runs = all.map((j) => j.body.jobs.find((job) => job.name === 'deliveries'));
+    if (runs.some((r) => r === undefined || r.running)) return undefined;
+    const leader = all.findIndex((j) => j.body.leader);
+    const done = runs[leader]?.last_start;
+    return done && Date.parse(done) > since ? true : undefined;
+  });
 }
 
 const featureNumbers = (r: DriftResultBody) =>
@@ -287,7 +303,7 @@ describe('three driftwatch processes on one PostgreSQL database', () => {
       );
       return q.body.deliveries.length === 0 ? true : undefined;
     });
-    await sleep(1_000); // a duplicate send by a second process would show up here
+    await deliveriesSettled(fleet, Date.now());
     const ids = deliveries.map((d) => d.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(opened.length).toBe(first.length);
@@ -348,7 +364,8 @@ describe('three driftwatch processes on one PostgreSQL database', () => {
         }
       }
     });
-    await sleep(150);
+    // Part-way: once the first batch has been acknowledged.
+    await poll('the first acknowledged batch', 15_000, async () => (acknowledged > 0 ? true : undefined), 10);
     const killedAt = Date.now();
     leader.child.kill('SIGKILL');
     expect(await leader.exited).toEqual({ code: null, signal: 'SIGKILL' });
@@ -411,7 +428,7 @@ describe('three driftwatch processes on one PostgreSQL database', () => {
     await poll('alert.closed delivered by the new leader', 20_000, async () =>
       deliveries.some((d) => d.event === 'alert.closed' && d.alertId === target.id) ? true : undefined,
     );
-    await sleep(1_000);
+    await deliveriesSettled(survivors, Date.now());
     const allIds = deliveries.map((d) => d.id);
     // At-least-once allows a resend of a delivery in flight at the kill; none was (the queue had drained).
     expect(new Set(allIds).size).toBe(allIds.length);

@@ -25,9 +25,13 @@ function model(name: string, drifting: boolean): ModelReport {
     },
     drift: {
       modelVersion: 'v1',
+      kind: 'rolling',
       window: { from: '2026-11-24T01:00:00Z', to: '2026-11-24T07:00:00Z' },
       n: 300,
+      drifted: drifting,
+      minSamples: 200,
     },
+    status: drifting ? 'drifting' : 'ok',
     drifting,
     features: ['a', 'b', 'c', 'd'].map((f) => ({
       feature: f,

@@ -75,7 +75,7 @@ describe('the immediate mail on critical alerts', () => {
     const mail = smtp.mails[0];
     if (!mail) throw new Error('no mail');
     expect(mail.envelopeTo).toEqual(['oncall@example.com']);
-    expect(mail.subject).toBe(`[driftwatch] critical alert #${id}: drift on x of m`);
+    expect(mail.subject).toBe(`[driftwatch] critical alert #${id}: feature drift on x of m`);
     const link = `${EXTERNAL}/ui/alerts/${id}`;
     expect(mail.text).toContain(`Review it: ${link}`);
     expect(mail.text).toContain('== m — DRIFTING');
@@ -119,7 +119,7 @@ describe('the immediate mail on critical alerts', () => {
     expect(run).toMatchObject({ status: 'pending', attempts: 1 });
     expect(run?.error).toMatch(/ECONNREFUSED/);
     // Rendered before the first attempt and kept: the retry sends the same message.
-    expect(run?.subject).toMatch(/^\[driftwatch\] critical alert #\d+: drift on x of m$/);
+    expect(run?.subject).toMatch(/^\[driftwatch\] critical alert #\d+: feature drift on x of m$/);
 
     smtp = await startSmtp(port);
     expect(await reportsTick(m, FIXED_NOW + 12 * MIN)).toMatchObject({ sent: 1 });

@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import type { ConfigInput } from '../../src/config.js';
+import type { AlertKind } from '../../src/store/index.js';
 import { ingestJson } from '../helpers.js';
 import { makeTestApp, type TestApp } from '../support.js';
 
@@ -116,36 +117,43 @@ export async function seedTraffic(t: TestApp): Promise<void> {
   if (res.status !== 200) throw new Error(`ingest: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
-/** A stored rolling drift result of `model` whose window ends at `to`. */
+/**
+ * A stored drift result of `model` whose window ends at `to`: a 24-hour rolling window of 500 records unless
+ * `window` says otherwise. A feature with `drifted: null` had too few values for a verdict.
+ */
 export async function seedDrift(
   t: TestApp,
   model: string,
   version: string,
   to: string,
-  features: { feature: string; psi: number; drifted: boolean; severity?: string }[],
+  features: { feature: string; psi: number; drifted: boolean | null; severity?: string }[],
+  window: { kind?: 'rolling' | 'bucket'; hours?: number; n?: number } = {},
 ): Promise<void> {
+  const kind = window.kind ?? 'rolling';
+  const n = window.n ?? 500;
   const end = Date.parse(to);
-  const from = end - 86_400_000;
-  const drifted = features.some((f) => f.drifted);
+  const from = end - (window.hours ?? 24) * 3_600_000;
+  const judged = features.filter((f) => f.drifted !== null);
+  const drifted = judged.length === 0 ? null : judged.some((f) => f.drifted);
   await t.store.tx((tx) =>
     tx.drift.upsertResult({
       model,
       modelVersion: version,
       baselineId: 1,
-      windowKind: 'rolling',
+      windowKind: kind,
       windowFrom: from,
       windowTo: end,
-      n: 500,
+      n,
       drifted,
-      driftedShare: features.filter((f) => f.drifted).length / features.length,
+      driftedShare: judged.length === 0 ? null : judged.filter((f) => f.drifted).length / judged.length,
       evaluatedAt: end,
       result: JSON.stringify({
         model,
         model_version: version,
         baseline_id: 1,
-        window_kind: 'rolling',
+        window_kind: kind,
         window: { from: new Date(from).toISOString(), to },
-        n: 500,
+        n,
         features: features.map((f) => ({
           feature: f.feature,
           psi: f.psi,
@@ -169,6 +177,7 @@ export async function seedAlert(
   model: string,
   feature: string,
   severity: 'warning' | 'critical',
+  kind: AlertKind = 'drift',
 ): Promise<number> {
   const at = Date.parse('2026-11-24T05:00:00Z');
   const row = await t.store.tx((tx) =>
@@ -176,7 +185,7 @@ export async function seedAlert(
       model,
       modelVersion: 'v3',
       feature,
-      kind: 'drift',
+      kind,
       severity,
       status: 'open',
       evidenceCount: 1,

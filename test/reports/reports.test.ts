@@ -132,15 +132,15 @@ describe('scheduled email reports', () => {
     expect(run?.message_id).toBe(mail.messageId);
   });
 
-  it('sends a short all-quiet report when nothing drifts', async () => {
+  it('says "no drift verdict", not "all quiet", when traffic came but no model was judged', async () => {
     smtp = await startSmtp();
     t = reportsApp(smtp.port);
     await seedTraffic(t);
     await started(t);
     await tick(t, '2026-11-24T07:00:30Z');
     const mail = smtp.mails[0];
-    expect(mail?.subject).toBe('[driftwatch] all quiet: no drift in 2 models — daily report, 24 Nov 2026');
-    expect(mail?.text).toContain('All quiet: no model is drifting and no alert is open.');
+    expect(mail?.subject).toBe('[driftwatch] no drift verdict for 2 models — daily report, 24 Nov 2026');
+    expect(mail?.text).not.toContain('All quiet');
     expect(mail?.text).toContain('Drift: no drift result for this period');
   });
 
@@ -262,7 +262,7 @@ describe('scheduled email reports', () => {
     const next = await tick(a, '2026-11-25T07:00:20Z');
     expect(next).toMatchObject({ created: ['daily@2026-11-25T07:00:00.000Z'], started: [], sent: 1 });
     expect(smtp.mails.map((m) => m.subject)).toEqual([
-      '[driftwatch] all quiet: no drift in 2 models — daily report, 25 Nov 2026',
+      '[driftwatch] no drift verdict for 2 models — daily report, 25 Nov 2026',
     ]);
   });
 });
@@ -291,7 +291,7 @@ describe('report routes', () => {
     expect(preview.status).toBe(200);
     expect(preview.headers.get('content-type')).toMatch(/text\/html/);
     const previewHtml = await preview.text();
-    expect(previewHtml).toContain('all quiet: no drift in 2 models');
+    expect(previewHtml).toContain('no drift verdict for 2 models');
     // The charts are inline for a browser (the traffic sparkline), no cid: left unresolved.
     expect(previewHtml).toMatch(/src="data:image\/png;base64,/);
     expect(previewHtml).not.toContain('src="cid:');

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/app.js';
 import type { ConfigInput } from '../../src/config.js';
 import { ServingRuntime } from '../../src/serving/runtime.js';
+import { rollbackModel } from '../../src/serving/versions.js';
 import { jensenShannon, psi } from '../../src/stats/index.js';
 import { AUTH_CONFIG, bearer, TOKENS } from '../alerts/helpers.js';
 import { slowRegressionModel } from '../fixtures/onnx/models.js';
@@ -357,7 +358,7 @@ describe('the predict bound', () => {
 
 describe('shadow', () => {
   it('scores a shadow on the same requests off the response path and reports agreement and latency', async () => {
-    const s = await serving();
+    const s = await serving({ models: { weather: { minSamples: 10 } } });
     await s.call('POST', '/v1/models/weather/versions', artifact('1'));
     await s.call('POST', '/v1/models/weather/versions', artifact('2'));
     const shadow = await s.call('POST', '/v1/models/weather/versions/2/shadow', { enabled: true });
@@ -392,7 +393,7 @@ describe('shadow', () => {
         prediction_drift: { n_active: number; n_shadow: number; psi: number; js_distance: number };
       }>('GET', '/v1/models/weather/versions/2/compare')
     ).body.prediction_drift;
-    expect(drift).toMatchObject({ n_active: instances.length, n_shadow: instances.length });
+    expect(drift).toMatchObject({ status: 'ok', n_paired: instances.length });
     // Expected from the two versions' golden labels on these inputs (they disagree on one case).
     const labelsOf = (v: string) => golden(v).map((c) => c.label);
     const all = [...new Set([...labelsOf('1'), ...labelsOf('2')])].sort();
@@ -413,6 +414,57 @@ describe('shadow', () => {
       { model_version: '2', n: instances.length },
     ]);
   });
+
+  it('compares the prediction distributions over the requests both versions scored, and says when there are too few', async () => {
+    const s = await serving({ models: { weather: { minSamples: 4 } } });
+    await s.call('POST', '/v1/models/weather/versions', artifact('1'));
+    await s.call('POST', '/v1/models/weather/versions', artifact('2'));
+    // A week of the active version alone: every golden case three times, before the shadow is enabled.
+    const all = golden('1').map((c) => c.features);
+    for (let k = 0; k < 3; k++) await s.call('POST', '/v1/models/weather/predict', { instances: all });
+    expect((await s.call('POST', '/v1/models/weather/versions/2/shadow', { enabled: true })).status).toBe(
+      200,
+    );
+    // Then the shadow on the cases where both versions give the same label.
+    const labelsOf = (v: string) => golden(v).map((c) => c.label);
+    const agreed = all.filter((_, i) => labelsOf('1')[i] === labelsOf('2')[i]);
+    const compare = async (n: number) => {
+      await vi.waitFor(
+        async () =>
+          expect(
+            (await s.call<{ requests: number }>('GET', '/v1/models/weather/versions/2/compare')).body
+              .requests,
+          ).toBe(n),
+        { timeout: 5_000 },
+      );
+      await s.runtime.batcher.flush();
+      return (
+        await s.call<{ agreement: number; prediction_drift: Record<string, unknown> }>(
+          'GET',
+          '/v1/models/weather/versions/2/compare',
+        )
+      ).body;
+    };
+    await s.call('POST', '/v1/models/weather/predict', { instances: agreed.slice(0, 2) });
+    const few = await compare(2);
+    expect(few.agreement).toBe(1);
+    expect(few.prediction_drift).toEqual({
+      status: 'too_few_pairs',
+      n_paired: 2,
+      min_samples: 4,
+      message: 'too few paired requests (2 of 4) to compare the prediction distributions',
+    });
+    await s.call('POST', '/v1/models/weather/predict', { instances: agreed.slice(2) });
+    const enough = await compare(agreed.length);
+    expect(enough.agreement).toBe(1);
+    // The active version's earlier requests (with another label mix) are not in the comparison.
+    expect(enough.prediction_drift).toMatchObject({
+      status: 'ok',
+      n_paired: agreed.length,
+      psi: 0,
+      js_distance: 0,
+    });
+  });
 });
 
 describe('the review queue', () => {
@@ -431,11 +483,32 @@ describe('the review queue', () => {
     );
     expect(decided.status, JSON.stringify(decided.body)).toBe(200);
     expect(decided.body.rollback).toEqual({ status: 'activated', from_version: '2', to_version: '1' });
-    await s.runtime.sync(true);
+    // The decision rolls back through the same operation as the API: this process serves 1 at once.
     expect(
       (await s.call<{ model_version: string }>('POST', '/v1/models/weather/predict', { features: DAY })).body
         .model_version,
     ).toBe('1');
+  });
+});
+
+describe('one rollback for the API, the UI and decisions', () => {
+  it('the operation the UI form calls serves the rolled-back version at once, and refuses a stale target', async () => {
+    const s = await serving();
+    await s.call('POST', '/v1/models/weather/versions', artifact('1'));
+    await s.call('POST', '/v1/models/weather/versions', artifact('2'), {});
+    await s.call('POST', '/v1/models/weather/versions/2/activate', {});
+    const predicted = async () =>
+      (await s.call<{ model_version: string }>('POST', '/v1/models/weather/predict', { features: DAY })).body
+        .model_version;
+    expect(await predicted()).toBe('2');
+    // A confirmation that named another target changes nothing.
+    await expect(
+      rollbackModel(s.t.deps, 'weather', 'root', 'from the web UI', { expect: '3' }),
+    ).rejects.toThrow('the version to roll back to is now 1, not 3; nothing was changed');
+    expect(await predicted()).toBe('2');
+    const r = await rollbackModel(s.t.deps, 'weather', 'root', 'from the web UI', { expect: '1' });
+    expect(r).toMatchObject({ version: { version: '1', state: 'active' }, previous: '2' });
+    expect(await predicted()).toBe('1');
   });
 });
 
@@ -535,6 +608,22 @@ describe('Open Inference Protocol v2', () => {
       'inputs[1].datatype',
       'inputs[2].name',
     ]);
+    // Values the manifest refuses are named at the tensor element the client sent, not as /v1 instances.
+    const outOfRange = await s.call<{
+      error: { message: string; details: { problems: { path: string }[] } };
+    }>('POST', '/v2/models/weather/infer', {
+      inputs: [
+        { name: 'wind', shape: [2], datatype: 'FP32', data: [1, 2] },
+        { name: 'temp_max', shape: [2], datatype: 'FP32', data: [20, 99] },
+        { name: 'precipitation', shape: [2], datatype: 'FP32', data: [0, 0] },
+      ],
+    });
+    expect(outOfRange.status).toBe(422);
+    expect(outOfRange.body.error.details.problems).toEqual([
+      { path: 'inputs[1].data[1]', message: expect.stringContaining('range') },
+      { path: 'inputs', message: 'no tensor for the required input temp_min' },
+    ]);
+    expect(outOfRange.body.error.message).not.toContain('instances');
     // A model (or version) not served here is a 404 whatever the body: it is not even read.
     for (const path of ['/v2/models/nope/infer', '/v2/models/weather/versions/9/infer']) {
       const res = await s.app.request(path, {

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../src/config.js';
 import { killAll, REPO_ROOT, type ServerProcess, startServerProcess } from '../server/process.js';
 import { tempDir } from '../support.js';
 
@@ -120,6 +121,34 @@ describe('docker-compose.yml', () => {
     );
   });
 
+  it("gives driftwatch a config file that driftwatch's loader accepts, sending reports to Mailpit", () => {
+    const svc = compose.services.driftwatch as Json;
+    const env = svc.environment as Record<string, string>;
+    const target = env.DRIFTWATCH_CONFIG as string;
+    expect(target, 'DRIFTWATCH_CONFIG').toMatch(/^\//);
+    // The file mounted at the path DRIFTWATCH_CONFIG names, read the way `serve` in the container reads it.
+    const mount = (svc.volumes as string[]).map((v) => v.split(':')).find(([, to]) => to === target);
+    expect(mount, `a bind mount at ${target}`).toBeDefined();
+    const source = (mount as string[])[0] as string;
+    const config = loadConfig({ file: join(REPO_ROOT, source), env });
+
+    const smtp = config.reports.smtp;
+    expect(smtp?.host).toBe('mailpit');
+    const mail = compose.services[smtp?.host ?? ''] as Json;
+    expect(String(mail.image)).toMatch(/^axllent\/mailpit:/);
+    // Mailpit's SMTP port (the container side of its mapping), without TLS and without a login.
+    const containerPorts = ((mail.ports as string[]) ?? []).map((p) => Number(p.split(':').at(-1)));
+    expect(containerPorts).toContain(smtp?.port);
+    expect(smtp?.port).toBe(1025);
+    expect(smtp?.secure).toBe(false);
+    expect(smtp?.auth).toBeUndefined();
+    expect(config.reports.schedules.map((r) => r.name)).toContain('daily');
+    expect(JSON.stringify(svc.depends_on ?? null), 'depends_on').toContain(`"${smtp?.host}"`);
+    // The links in the mails open the driftwatch port compose publishes.
+    const published = (svc.ports as string[]).map((p) => p.split(':').slice(0, 2).join(':'));
+    expect(published).toContain(new URL(config.notifications.externalUrl ?? 'http://unset').host);
+  });
+
   it('has a fleet profile: PostgreSQL and two driftwatch replicas on the same database URL', () => {
     const fleet = services.filter(([, s]) => (s.profiles as string[] | undefined)?.includes('fleet'));
     const replicas = fleet.filter(([, s]) => isDriftwatch(s));
@@ -145,7 +174,8 @@ interface Container {
   restartPolicy?: string;
   ports?: { name?: string; containerPort: number }[];
   env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  securityContext?: { readOnlyRootFilesystem?: boolean };
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   readinessProbe?: Probe;
   livenessProbe?: Probe;
@@ -200,6 +230,18 @@ describe('deploy/kubernetes', () => {
     for (const c of allContainers)
       for (const m of c.volumeMounts ?? []) expect(declared, c.name).toContain(m.name);
     expect(sidecar.volumeMounts?.map((m) => m.mountPath)).toContain('/data');
+  });
+
+  it('gives TMPDIR (the model cache, upload spooling) a writable volume under the read-only root', () => {
+    expect(sidecar.securityContext?.readOnlyRootFilesystem).toBe(true);
+    const tmp = (sidecar.env ?? []).find((e) => e.name === 'TMPDIR')?.value ?? '/tmp';
+    const mount = sidecar.volumeMounts?.find((m) => m.mountPath === tmp);
+    expect(mount, `a volume mounted at ${tmp}`).toBeDefined();
+    expect(mount?.readOnly).not.toBe(true);
+    const volume = (pod.volumes as { name: string; emptyDir?: unknown }[]).find(
+      (v) => v.name === mount?.name,
+    );
+    expect(volume?.emptyDir).toBeDefined();
   });
 
   it('takes the database URL and the tokens from a Secret the example defines', () => {

@@ -105,9 +105,10 @@ describe('model page', () => {
     expect(heat).toContain('role="img"');
     for (const r of results) {
       for (const f of r.features) {
-        const when = `${r.window.from.slice(0, 16).replace('T', ' ')} UTC`;
+        // columns are the windows' ends, as the trend's points
+        const when = `${r.window.to.slice(0, 16).replace('T', ' ')} UTC`;
         expect(heat).toContain(`data-cell="${f.psi}"`);
-        expect(heat).toContain(`${f.feature}, window from ${when}: PSI`);
+        expect(heat).toContain(`${f.feature}, window ending ${when}: PSI`);
       }
     }
     // rows link to the feature pages, the shifted feature first (highest latest PSI)

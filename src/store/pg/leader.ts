@@ -19,6 +19,9 @@ export class PgLeaderLock implements LeaderLock {
   // Leadership went with a dropped connection: the next hold() says so before trying to take it again, so
   // the registry stops running jobs even when the lock happens to be free again.
   private lost = false;
+  // One operation at a time on the lock's connection: a renewal that overlaps another (or a release during
+  // one) would otherwise queue queries on one pg client, which pg deprecates.
+  private chain: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly config: pg.ClientConfig,
@@ -53,7 +56,17 @@ export class PgLeaderLock implements LeaderLock {
     return client;
   }
 
-  async hold(_now: number): Promise<boolean> {
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  hold(_now: number): Promise<boolean> {
+    return this.serial(() => this.holdNow());
+  }
+
+  private async holdNow(): Promise<boolean> {
     if (this.lost) {
       this.lost = false;
       return false;
@@ -77,7 +90,11 @@ export class PgLeaderLock implements LeaderLock {
     }
   }
 
-  async release(): Promise<void> {
+  release(): Promise<void> {
+    return this.serial(() => this.releaseNow());
+  }
+
+  private async releaseNow(): Promise<void> {
     if (this.client && this.held) {
       await this.client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEYS.leader]).catch(() => undefined);
     }

@@ -157,6 +157,25 @@ export class PgRecords implements RecordStore {
     ).map((r) => r.prediction);
   }
 
+  async pairedPredictions(
+    model: string,
+    activeVersion: string,
+    shadowVersion: string,
+    from: number,
+    to: number,
+    limit: number,
+  ): Promise<{ active: string; shadow: string }[]> {
+    return this.c.rows<{ active: string; shadow: string }>(
+      `SELECT a.prediction AS active, s.prediction AS shadow FROM records a
+         JOIN records s ON s.model = a.model AND s.request_id = a.request_id || '@' || $3
+           AND s.model_version = $3
+       WHERE a.model = $1 AND a.model_version = $2 AND a.ts >= $4 AND a.ts < $5
+         AND a.prediction IS NOT NULL AND s.prediction IS NOT NULL
+       ORDER BY a.ts DESC, a.id DESC LIMIT $6`,
+      [model, activeVersion, shadowVersion, from, to, limit],
+    );
+  }
+
   async countWindow(model: string, modelVersion: string, from: number, to: number): Promise<number> {
     const rows = await this.c.rows<{ n: number }>(
       'SELECT count(*) AS n FROM records WHERE model = $1 AND model_version = $2 AND ts >= $3 AND ts < $4',

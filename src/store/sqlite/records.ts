@@ -122,6 +122,29 @@ export class SqliteRecords implements RecordStore {
     ).map((r) => r.prediction);
   }
 
+  async pairedPredictions(
+    model: string,
+    activeVersion: string,
+    shadowVersion: string,
+    from: number,
+    to: number,
+    limit: number,
+  ): Promise<{ active: string; shadow: string }[]> {
+    return this.c
+      .prepared(
+        `SELECT a.prediction AS active, s.prediction AS shadow FROM records a
+           JOIN records s ON s.model = a.model AND s.request_id = a.request_id || '@' || @shadow
+             AND s.model_version = @shadow
+         WHERE a.model = @model AND a.model_version = @active AND a.ts >= @from AND a.ts < @to
+           AND a.prediction IS NOT NULL AND s.prediction IS NOT NULL
+         ORDER BY a.ts DESC, a.id DESC LIMIT @limit`,
+      )
+      .all({ model, active: activeVersion, shadow: shadowVersion, from, to, limit }) as {
+      active: string;
+      shadow: string;
+    }[];
+  }
+
   async countWindow(model: string, modelVersion: string, from: number, to: number): Promise<number> {
     return (
       this.c

@@ -167,10 +167,16 @@ export async function recentWindows(
   return { modelVersion, kind: k, results };
 }
 
-/** Which version a page shows: ?version=, else the one that sent data last (as featureHistogram picks). */
+/**
+ * Which version a page shows: ?version=, else the one driftwatch serves (a shadow's records may be newer,
+ * but few), else the one that sent data last (as featureHistogram picks).
+ */
 export async function pickVersion(deps: Deps, model: string, asked: string | undefined): Promise<string> {
   if (asked !== undefined) return asked === '(none)' ? '' : asked;
-  return deps.store.read((tx) => tx.models.latestVersion(model));
+  return deps.store.read(async (tx) => {
+    const active = (await tx.serving.list(model)).find((v) => v.state === 'active');
+    return active?.version ?? tx.models.latestVersion(model);
+  });
 }
 
 export async function versionsOf(deps: Deps, model: string): Promise<string[]> {

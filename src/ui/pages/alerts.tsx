@@ -14,6 +14,8 @@ import { histogramOverlay, lineChart } from '../../charts/index.js';
 import { driftSettingsFor } from '../../config.js';
 import { driftSeries } from '../../drift/service.js';
 import { ApiError } from '../../errors.js';
+import { binLabel, largestShift } from '../../reports/render.js';
+import { ALERT_KINDS, ALERT_RULES, isDriftKind, isTrafficKind, ladderText } from '../../rules/alerts.js';
 import type { AlertCount, AlertKind, AlertSeverity, AlertStatus } from '../../store/index.js';
 import { type ThresholdSource, thresholdsFor, trafficThresholds } from '../../thresholds/service.js';
 import type { AlertView } from '../../views.js';
@@ -29,16 +31,10 @@ const STATUSES: AlertStatus[] = ['open', 'acknowledged', 'snoozed', 'decided', '
 const ACTIVE: AlertStatus[] = ['open', 'acknowledged', 'snoozed', 'decided'];
 /** Waiting for a decision: the queue's default and its headline counts (as on the overview). */
 const UNDECIDED: AlertStatus[] = ['open', 'acknowledged'];
-const KINDS: AlertKind[] = ['drift', 'prediction_drift', 'data_quality', 'latency', 'error_rate'];
+const KINDS: readonly AlertKind[] = ALERT_KINDS;
 const QUEUE_LIMIT = 200;
 
-const KIND_LABEL: Record<AlertKind, string> = {
-  drift: 'feature drift',
-  prediction_drift: 'prediction drift',
-  data_quality: 'data quality',
-  latency: 'latency',
-  error_rate: 'error rate',
-};
+const kindLabel = (kind: AlertKind) => ALERT_RULES[kind].title;
 
 const DECISIONS: { value: Decision; label: string; hint: string }[] = [
   {
@@ -298,7 +294,7 @@ async function queuePage(c: UiContext) {
             <option value="">any</option>
             {KINDS.map((k) => (
               <option value={k} selected={f.kind === k}>
-                {KIND_LABEL[k]}
+                {kindLabel(k)}
               </option>
             ))}
           </select>
@@ -429,7 +425,7 @@ function QueueTable(props: { alerts: AlertView[]; now: number }) {
               </td>
               <td>
                 <a href={uiPath.alert(a.id)} data-open>
-                  #{a.id} {KIND_LABEL[a.kind]} · {a.feature}
+                  #{a.id} {kindLabel(a.kind)} · {a.feature}
                 </a>
                 {a.recovered ? <span class="muted"> (recovered)</span> : null}
               </td>
@@ -468,9 +464,10 @@ async function whyItFired(c: UiContext, a: AlertDetail): Promise<Why> {
   const deps = c.get('deps');
   const m = a.latest as Record<string, number | null | undefined>;
   const settings = driftSettingsFor(deps.config, a.model);
-  if (a.kind === 'latency' || a.kind === 'error_rate') {
+  if (isTrafficKind(a.kind)) {
     const t = trafficThresholds(deps.config, a.model);
     const isLatency = a.kind === 'latency';
+    const format = isLatency ? (v: number) => `${v} ms` : (v: number) => pct(v);
     const limit = isLatency ? t.latency_p95_ms : t.error_rate;
     const value = isLatency ? (m.latency_p95_ms ?? null) : (m.error_rate ?? null);
     return {
@@ -478,12 +475,7 @@ async function whyItFired(c: UiContext, a: AlertDetail): Promise<Why> {
         {
           measure: isLatency ? 'p95 latency' : 'error rate',
           value: isLatency ? `${num(value, 1)} ms` : pct(value),
-          rule:
-            limit === null
-              ? 'no threshold configured now'
-              : isLatency
-                ? `fires at ≥ ${limit} ms, critical at twice that`
-                : `fires at ≥ ${pct(limit)}, critical at twice that`,
+          rule: limit === null ? 'no threshold configured now' : ladderText(a.kind, limit, format),
           met: limit === null || value === null ? null : value >= limit,
         },
         {
@@ -537,7 +529,7 @@ async function whyItFired(c: UiContext, a: AlertDetail): Promise<Why> {
         {
           measure: 'worst of these',
           value: pct(rate),
-          rule: `fires at ≥ ${pct(settings.qualityRate)}, critical at ≥ ${pct(4 * settings.qualityRate)}`,
+          rule: ladderText('data_quality', settings.qualityRate, (v) => pct(v)),
           met: rate === null ? null : rate >= settings.qualityRate,
         },
       ],
@@ -630,21 +622,16 @@ function charts(
         width: 640,
         height: 260,
         title: `${a.histogram.feature}: baseline ${a.histogram.baseline_id} against the latest alert window`,
-        bins: a.histogram.bins.map((b) => ({ label: b.label, baseline: b.baseline, current: b.window })),
+        // edges rounded as the critical-alert email writes them ("[1, 2.65)", not 2.6500000000000083)
+        bins: a.histogram.bins.map((b) => ({ label: binLabel(b), baseline: b.baseline, current: b.window })),
         names: { baseline: `Baseline ${a.histogram.baseline_id}`, current: 'Alert window' },
       }),
       caption: `Share of values per bin: the baseline against ${utc(a.histogram.window.from)} – ${utc(a.histogram.window.to)} (${a.histogram.n} values).`,
     });
   }
   if (trend.length >= 2) {
-    const isDrift = a.kind === 'drift' || a.kind === 'prediction_drift';
-    const label = isDrift
-      ? 'PSI'
-      : a.kind === 'latency'
-        ? 'p95 latency, ms'
-        : a.kind === 'error_rate'
-          ? 'error rate'
-          : 'worst rate';
+    const isDrift = isDriftKind(a.kind);
+    const label = ALERT_RULES[a.kind].measure;
     out.push({
       id: 'chart-trend',
       svg: lineChart({
@@ -655,8 +642,8 @@ function charts(
         series: [{ name: label, points: trend }],
         thresholds: isDrift
           ? [
-              { y: settings.psiWarning, label: `warning ${settings.psiWarning}` },
-              { y: settings.psiCritical, label: `critical ${settings.psiCritical}` },
+              { y: settings.psiWarning, label: 'warning' },
+              { y: settings.psiCritical, label: 'critical' },
             ]
           : [],
       }),
@@ -679,7 +666,7 @@ async function trendOf(
   a: AlertDetail,
 ): Promise<{ points: { x: number; y: number }[]; kind: string }> {
   const kind = a.evidence[0]?.window_kind ?? 'bucket';
-  if (a.kind === 'drift' || a.kind === 'prediction_drift') {
+  if (isDriftKind(a.kind)) {
     // Newest first within the limit: bounded to two days either side of the alert, so the windows shown
     // are the alert's own even when the feature has been evaluated for long since.
     const results = await driftSeries(c.get('deps'), a.model, {
@@ -728,12 +715,14 @@ async function detailPage(
   const t = await deps.store.read(async (tx) => (await thresholdsFor(tx, deps.config, a.model))(feature));
   const { points, kind } = await trendOf(c, a);
   const figures = charts(a, t, points, kind);
+  // In the critical-alert email's words: the bin whose share moved most.
+  const shift = a.histogram ? largestShift(a.histogram) : null;
   const actor = c.get('actor').name;
   const closed = a.status === 'closed';
   const canDecide = a.status === 'open' || a.status === 'acknowledged' || a.status === 'snoozed';
   // As closeAlert allows: a decided alert, or any alert in review once its feature recovered.
   const canClose = a.status === 'decided' || (a.recovered && !closed);
-  const title = `#${a.id} ${KIND_LABEL[a.kind]} · ${a.feature}`;
+  const title = `#${a.id} ${kindLabel(a.kind)} · ${a.feature}`;
   return page(
     c,
     {
@@ -763,7 +752,7 @@ async function detailPage(
         <dd>
           <a href={uiPath.model(a.model)}>{a.model}</a> {a.model_version ?? '(unversioned)'}
         </dd>
-        <dt>{a.kind === 'latency' || a.kind === 'error_rate' ? 'Signal' : 'Feature'}</dt>
+        <dt>{isTrafficKind(a.kind) ? 'Signal' : 'Feature'}</dt>
         <dd>
           {a.kind === 'drift' ? <a href={uiPath.feature(a.model, a.feature)}>{a.feature}</a> : a.feature}
         </dd>
@@ -802,6 +791,11 @@ async function detailPage(
           <h2 id="why">Why it fired</h2>
           <p>{why.thresholds}</p>
           <WhyTable why={why} />
+          {shift ? (
+            <p id="largest-shift">
+              Largest shift in the latest window: <strong>{shift}</strong>.
+            </p>
+          ) : null}
           <h2 id="charts">Charts</h2>
           {figures.length === 0 ? (
             <p class="muted">
@@ -900,6 +894,7 @@ async function detailPage(
                 <div>
                   <strong>{e.action.replace('decision:', 'decision: ')}</strong>
                   {e.action === 'assigned' ? ` to ${assignedTo(e.data)}` : ''}
+                  {e.action === 'decision:rollback' ? rollbackText(e.data) : ''}
                   {e.from && e.to && e.from !== e.to ? ` (${e.from} → ${e.to})` : ''}
                   {e.note ? ` — “${e.note}”` : ''}
                 </div>
@@ -912,6 +907,17 @@ async function detailPage(
   );
 }
 
+/** What a rollback decision did, from its data ({rollback: {status, from_version, to_version}}). */
+function rollbackText(data: unknown): string {
+  const r = (data as { rollback?: { status?: unknown; from_version?: unknown; to_version?: unknown } } | null)
+    ?.rollback;
+  if (!r || typeof r.to_version !== 'string') return '';
+  const from = typeof r.from_version === 'string' ? ` from ${r.from_version}` : '';
+  return r.status === 'activated'
+    ? `: activated version ${r.to_version}${from}`
+    : `: rollback${from} to ${r.to_version} recorded (not served here)`;
+}
+
 /** Whom an "assigned" event names, from its data ({from, to}). */
 function assignedTo(data: unknown): string {
   const to = (data as { to?: unknown } | null)?.to;
@@ -920,7 +926,7 @@ function assignedTo(data: unknown): string {
 
 function EvidenceTable(props: { a: AlertDetail }) {
   const { a } = props;
-  const traffic = a.kind === 'latency' || a.kind === 'error_rate';
+  const traffic = isTrafficKind(a.kind);
   return (
     <div class="table-wrap">
       <table>
@@ -1032,7 +1038,7 @@ function DecisionForm(props: { a: AlertDetail; c: UiContext; kept: Kept }) {
         <label for="snooze-until">Snooze until (UTC; only for Snooze)</label>
         <input id="snooze-until" name="snooze_until" type="datetime-local" value={kept.snooze_until ?? ''} />
       </div>
-      {a.kind === 'drift' || a.kind === 'prediction_drift' ? (
+      {isDriftKind(a.kind) ? (
         <div class="choice">
           <input
             type="checkbox"

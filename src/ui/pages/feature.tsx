@@ -4,6 +4,7 @@ import { driftSettingsFor } from '../../config.js';
 import type { ColumnResult } from '../../drift/evaluate.js';
 import { type FeatureHistogram, featureHistogram } from '../../drift/service.js';
 import { ApiError } from '../../errors.js';
+import { binLabel } from '../../reports/render.js';
 import { thresholdsFor } from '../../thresholds/service.js';
 import { Chart, num, pct, pval, SeverityBadge, span, uiPath } from '../components.js';
 import {
@@ -147,7 +148,7 @@ export function registerFeaturePage(ui: Hono<UiEnv>): void {
                 height: 280,
                 title: `${feature}: share per ${histogram.type === 'numeric' ? 'bin' : 'category'}`,
                 bins: histogram.bins.map((b) => ({
-                  label: b.label,
+                  label: binLabel(b),
                   baseline: b.baseline,
                   current: b.window,
                 })),
@@ -223,7 +224,7 @@ export function registerFeaturePage(ui: Hono<UiEnv>): void {
             ],
             markers,
           })}
-          caption="Dotted vertical lines mark version and baseline activations."
+          caption="Each point is a window, at its end (UTC). Dotted vertical lines mark version and baseline activations."
         />
 
         <h2 id="windows">Windows</h2>

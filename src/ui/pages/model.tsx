@@ -249,7 +249,8 @@ function DriftSections(props: {
   const { model, results, markers, levels } = props;
   const latest = results[0] as DriftResult;
   const oldestFirst = [...results].reverse();
-  const columns = oldestFirst.map((r) => t(r.window.from));
+  // Windows are placed at their end in the heatmap as in the trend charts (and "latest window" is its end).
+  const columns = oldestFirst.map((r) => t(r.window.to));
   // Every feature any shown window has, ordered by its latest PSI (highest first), then by name.
   const latestBy = new Map(latest.features.map((f) => [f.feature, f]));
   const maxBy = new Map<string, number>();
@@ -260,19 +261,22 @@ function DriftSections(props: {
   const names = [...new Set(results.flatMap((r) => r.features.map((f) => f.feature)))];
   names.sort((a, b) => psiOf(latestBy.get(b)) - psiOf(latestBy.get(a)) || a.localeCompare(b));
   const shown = names.slice(0, HEATMAP_FEATURES);
-  const cellIndex = oldestFirst.map((r) => new Map(r.features.map((f) => [f.feature, f.psi])));
+  const cellIndex = oldestFirst.map((r) => new Map(r.features.map((f) => [f.feature, f])));
   const q = props.version === '' ? '' : `?version=${encodeURIComponent(props.version)}`;
   const svg = heatmap({
     width: 1100,
     rowHeight: 16,
     columns,
+    columnTime: 'end',
     valueLabel: 'PSI',
     levels,
     title: `PSI per feature and ${props.kind === 'bucket' ? 'bucket' : `${props.kind} window`}`,
     rows: shown.map((name) => ({
       label: name,
       href: `${uiPath.feature(model, name)}${q}`,
-      values: cellIndex.map((m) => m.get(name) ?? null),
+      values: cellIndex.map((m) => m.get(name)?.psi ?? null),
+      // no verdict: too few values in the window (as the table below says)
+      insufficient: cellIndex.map((m) => m.get(name)?.drifted === null),
     })),
   });
   const trend: Series[] = shown.slice(0, TREND_FEATURES).map((name) => ({
@@ -303,7 +307,7 @@ function DriftSections(props: {
       <Chart
         id="drift-heatmap"
         svg={svg}
-        caption={`The ${shown.length} features with the highest latest PSI (of ${names.length}) over the newest ${results.length} windows, oldest at the left, from ${utc(oldestFirst[0]?.window.from ?? null)} to ${utc(latest.window.to)}. A dot marks PSI ≥ ${levels.warning}, a triangle ≥ ${levels.critical}. Hover a cell for its value; the table below lists every feature.`}
+        caption={`The ${shown.length} features with the highest latest PSI (of ${names.length}) over the newest ${results.length} windows, oldest at the left, from ${utc(oldestFirst[0]?.window.from ?? null)} to ${utc(latest.window.to)}; columns are labelled by the window’s end (UTC), as the trend below. A dot marks PSI ≥ ${levels.warning}, a triangle ≥ ${levels.critical}; a pale cell with a dash had too few values for a verdict. Hover a cell for its value; the table below lists every feature.`}
       />
       <h2 id="trend">PSI trend of the top features</h2>
       <Chart
@@ -319,7 +323,7 @@ function DriftSections(props: {
           ],
           markers: markerOpts(markers),
         })}
-        caption="Dotted vertical lines mark version and baseline activations."
+        caption="Each point is a window, at its end (UTC), as the heatmap's columns. Dotted vertical lines mark version and baseline activations."
       />
       {prediction.length > 0 ? (
         <>

@@ -339,15 +339,10 @@ export function registerServingPages(ui: Hono<UiEnv>): void {
       });
     }
     return attempt(c, versionsPage, async () => {
-      // The confirmation named a target: if the history moved since, say so instead of rolling elsewhere.
-      const target = await deps.store.read((tx) => previousVersion(tx, model));
-      const expected = c.get('form').get('expect');
-      if (expected && target !== expected)
-        throw new ApiError(
-          'conflict',
-          `the version to roll back to is now ${target ?? 'none'}, not ${expected}; nothing was changed`,
-        );
-      const r = await rollbackModel(deps, model, actor, 'from the web UI');
+      // The confirmation named a target: if the history moved since, the rollback says so instead of
+      // rolling elsewhere (the same operation as the API's).
+      const expect = c.get('form').get('expect') || undefined;
+      const r = await rollbackModel(deps, model, actor, 'from the web UI', { expect });
       return `${versionsPath(model)}?done=rolledback&what=${encodeURIComponent(r.version.version)}`;
     });
   });

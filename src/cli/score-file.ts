@@ -3,12 +3,11 @@ import { once } from 'node:events';
 import {
   createReadStream,
   createWriteStream,
-  mkdirSync,
+  rmSync,
   statSync,
   type WriteStream,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Transform } from 'node:stream';
@@ -17,11 +16,12 @@ import type { AppDeps } from '../context.js';
 import type { FieldProblem } from '../errors.js';
 import { IngestBatcher } from '../ingest/in-process.js';
 import { eventTime } from '../ingest/record.js';
+import { type FeatureValues, toTensor, validateInstance } from '../serving/features.js';
+import type { Manifest } from '../serving/manifest.js';
+import { type OutputTensor, type Prediction, predictionForLog, toPredictions } from '../serving/outputs.js';
+import { freshPrivateDir, PrivateDirError } from '../serving/private-files.js';
+import { ModelRunner } from '../serving/runner/index.js';
 import type { ServedVersionRow } from '../store/index.js';
-import { type FeatureValues, toTensor, validateInstance } from './features.js';
-import type { Manifest } from './manifest.js';
-import { type OutputTensor, type Prediction, predictionForLog, toPredictions } from './outputs.js';
-import { ModelRunner } from './runner/index.js';
 
 // Batch scoring: a CSV or NDJSON file through one served version, row by row, never the whole file in
 // memory. The same contract as predict: each row is checked by validateInstance (its problems go to the
@@ -317,15 +317,22 @@ export async function scoreFile(deps: Deps, options: ScoreOptions): Promise<Scor
 
   const bytes = await deps.store.read((tx) => tx.serving.artifact(row.model, row.version));
   if (!bytes) throw new ScoreError(`the artifact of model ${row.model} version ${row.version} is not stored`);
-  const cacheDir = join(tmpdir(), 'driftwatch-models');
-  mkdirSync(cacheDir, { recursive: true });
-  const modelPath = join(cacheDir, `${row.sha256}.onnx`);
-  writeFileSync(modelPath, bytes);
-
+  // A directory of this run's own (mkdtemp, 0700) and a file created exclusively in it: no name in the
+  // shared temp directory that another user could plant a symlink at. Removed when the run ends (a model
+  // process restarted after a deadline reads the file again).
+  let modelDir: string;
+  try {
+    modelDir = freshPrivateDir('driftwatch-score-');
+  } catch (err) {
+    if (err instanceof PrivateDirError) throw new ScoreError(err.message);
+    throw err;
+  }
   const configured = deps.config.serving.models[row.model]?.deadlineMs ?? deps.config.serving.deadlineMs;
   const deadlineMs = Math.max(configured, MIN_BATCH_DEADLINE_MS);
   let runner: ModelRunner;
   try {
+    const modelPath = join(modelDir, 'model.onnx');
+    writeFileSync(modelPath, bytes, { flag: 'wx', mode: 0o600 });
     runner = await ModelRunner.start({
       modelPath,
       name: row.model,
@@ -334,6 +341,7 @@ export async function scoreFile(deps: Deps, options: ScoreOptions): Promise<Scor
       log: deps.log,
     });
   } catch (err) {
+    rmSync(modelDir, { recursive: true, force: true });
     throw new ScoreError((err as Error).message);
   }
 
@@ -529,6 +537,7 @@ export async function scoreFile(deps: Deps, options: ScoreOptions): Promise<Scor
   } finally {
     for (const w of writers) if (!w.closed) w.destroy();
     await runner.close();
+    rmSync(modelDir, { recursive: true, force: true });
     if (batcher) {
       await batcher.close();
       summary.logged = batcher.stats.accepted;

@@ -1,11 +1,12 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type RejectLine, ScoreError, scoreFile, typedCsvRow } from '../../src/cli/score-file.js';
 import type { ClassificationPrediction } from '../../src/serving/outputs.js';
 import { predict } from '../../src/serving/predict.js';
 import { ServingRuntime } from '../../src/serving/runtime.js';
-import { type RejectLine, ScoreError, scoreFile, typedCsvRow } from '../../src/serving/score.js';
 import { registerVersion } from '../../src/serving/versions.js';
 import { FIXED_NOW, makeTestApp, type TestApp, tempDir } from '../support.js';
 
@@ -239,6 +240,36 @@ describe('batch scoring', () => {
     expect(await count()).toBe(0);
   });
 
+  it('writes the model into a directory of its own, never through a symlink planted in the temp directory', async () => {
+    writeFileSync(join(dir, 'in.csv'), CSV);
+    // Another local user plants symlinks where a model file would go under a predictable name.
+    const tmp = join(dir, 'tmp');
+    mkdirSync(join(tmp, 'driftwatch-models'), { recursive: true });
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'precious');
+    const sha256 = createHash('sha256')
+      .update(readFileSync(join(MODEL_DIR, '1', 'model.onnx')))
+      .digest('hex');
+    symlinkSync(victim, join(tmp, 'driftwatch-models', `${sha256}.onnx`));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      const summary = await scoreFile(t.deps, {
+        model: 'weather',
+        input: join(dir, 'in.csv'),
+        output: join(dir, 'out.csv'),
+        log: false,
+      });
+      expect(summary.scored).toBe(3);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+    expect(readFileSync(victim, 'utf8')).toBe('precious');
+    // The run's own directory is gone with it.
+    expect(readdirSync(tmp).filter((name) => name.startsWith('driftwatch'))).toEqual(['driftwatch-models']);
+  });
+
   it('scores with a named version that is not the active one', async () => {
     await register(t, '2', false);
     writeFileSync(join(dir, 'in.ndjson'), GOOD.map((r) => JSON.stringify(r)).join('\n'));
@@ -283,7 +314,7 @@ describe('batch scoring', () => {
 describe('CSV cells typed by the manifest', () => {
   it('parses numbers and booleans losslessly, drops empty cells, keeps the rest as strings', async () => {
     const { parseManifest } = await import('../../src/serving/manifest.js');
-    const { weatherManifest } = await import('./fixtures.js');
+    const { weatherManifest } = await import('../serving/fixtures.js');
     const m = parseManifest(weatherManifest(), 'test');
     expect(
       typedCsvRow(m, {
