@@ -3,6 +3,7 @@ import {
   type AggregateDelta,
   type BucketKey,
   type BucketStatsDelta,
+  type ColumnTallies,
   MAX_EXTRA_PER_BUCKET,
   type TrafficDelta,
 } from '../types.js';
@@ -98,23 +99,23 @@ interface StoredTraffic {
   latency_counts: Buffer;
 }
 
-interface StoredAggregate {
-  model: string;
-  model_version: string;
-  baseline_id: number;
-  bucket_start: number;
-  bucket_ms: number;
-  role: string;
-  name: string;
-  n: number;
-  missing: number;
-  type_mismatch: number;
-  out_of_range: number;
-  unseen: number;
-  off_edge: number;
-  vmin: number | null;
-  vmax: number | null;
-  counts: Buffer;
+/** An aggregate row as the lock pass reads it: a delta's fields, the count vector still in its bytes. */
+type StoredAggregate = Omit<AggregateDelta, 'counts'> & { counts: Buffer };
+
+/** Two tallies of one aggregate key added up (the count vectors element-wise). */
+function addTallies<T extends AggregateDelta>(a: T, b: ColumnTallies & { counts: Uint32Array }): T {
+  return {
+    ...a,
+    n: a.n + b.n,
+    missing: a.missing + b.missing,
+    typeMismatch: a.typeMismatch + b.typeMismatch,
+    outOfRange: a.outOfRange + b.outOfRange,
+    unseen: a.unseen + b.unseen,
+    offEdge: a.offEdge + b.offEdge,
+    vmin: minOf(a.vmin, b.vmin),
+    vmax: maxOf(a.vmax, b.vmax),
+    counts: addCounts(a.counts, b.counts),
+  };
 }
 
 const minOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
@@ -138,52 +139,23 @@ export class PgAggregates extends AggregatesBase {
     const batch = combine(
       deltas.filter((d) => d.role !== 'extra'),
       keyOf,
-      (seen, d) => ({
-        ...seen,
-        n: seen.n + d.n,
-        missing: seen.missing + d.missing,
-        typeMismatch: seen.typeMismatch + d.typeMismatch,
-        outOfRange: seen.outOfRange + d.outOfRange,
-        unseen: seen.unseen + d.unseen,
-        offEdge: seen.offEdge + d.offEdge,
-        vmin: minOf(seen.vmin, d.vmin),
-        vmax: maxOf(seen.vmax, d.vmax),
-        counts: addCounts(seen.counts, d.counts),
-      }),
+      addTallies,
     );
     const extras = deltas.filter((d) => d.role === 'extra');
     await mergeLocked<AggregateDelta, StoredAggregate>(batch, {
       what: 'aggregate',
       lock: (list) =>
         this.c.rows<StoredAggregate>(
-          `SELECT ${KEY_COLS}, n, missing, type_mismatch, out_of_range, unseen, off_edge, vmin, vmax, counts
+          `SELECT model, model_version AS "modelVersion", baseline_id AS "baselineId", bucket_start AS "bucketStart",
+             bucket_ms AS "bucketMs", role, name, n, missing, type_mismatch AS "typeMismatch",
+             out_of_range AS "outOfRange", unseen, off_edge AS "offEdge", vmin, vmax, counts
            FROM aggregates WHERE (${KEY_COLS}) IN (SELECT * FROM ${KEY_UNNEST})
            ORDER BY model COLLATE "C", model_version COLLATE "C", baseline_id, bucket_start, bucket_ms, role COLLATE "C", name COLLATE "C"
            FOR UPDATE`,
           keyParams(list),
         ),
-      keyOfRow: (r) =>
-        keyOf({
-          model: r.model,
-          modelVersion: r.model_version,
-          baselineId: r.baseline_id,
-          bucketStart: r.bucket_start,
-          bucketMs: r.bucket_ms,
-          role: r.role,
-          name: r.name,
-        }),
-      add: (d, r) => ({
-        ...d,
-        n: r.n + d.n,
-        missing: r.missing + d.missing,
-        typeMismatch: r.type_mismatch + d.typeMismatch,
-        outOfRange: r.out_of_range + d.outOfRange,
-        unseen: r.unseen + d.unseen,
-        offEdge: r.off_edge + d.offEdge,
-        vmin: minOf(r.vmin, d.vmin),
-        vmax: maxOf(r.vmax, d.vmax),
-        counts: addCounts(fromBlob(r.counts), d.counts),
-      }),
+      keyOfRow: keyOf,
+      add: (d, r) => addTallies(d, { ...r, counts: fromBlob(r.counts) }),
       update: async (updates) => {
         await this.c.run(
           `UPDATE aggregates a SET n = v.n, missing = v.missing, type_mismatch = v.type_mismatch,
