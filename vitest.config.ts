@@ -8,6 +8,7 @@ import { defineConfig } from 'vitest/config';
 const SQLITE_ONLY = [
   'test/stats/**', // statistics: pure functions
   'test/rules/**', // the alert rulebook: pure data and the README
+  'test/profiles/**', // training-data profiles: pure
   'test/architecture.test.ts', // reads the source tree
   'test/config.test.ts', // config parsing
   'test/config-limits.test.ts', // config parsing

@@ -8,6 +8,7 @@ import type { AppDeps, AppEnv } from './context.js';
 import { driftRoutes } from './drift/routes.js';
 import { ApiError, errorBody } from './errors.js';
 import { healthRoutes, type Readiness } from './health/routes.js';
+import { otlpError } from './ingest/otlp.js';
 import { ingestRoutes } from './ingest/routes.js';
 import { jobRoutes } from './jobs/routes.js';
 import { labelRoutes } from './labels/routes.js';
@@ -128,7 +129,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
         inFlight.anonymous--;
       }
     }
-    const ingest = c.req.method === 'POST' && path.startsWith('/v1/ingest');
+    // OTLP logs (POST /v1/logs) carry ingest bodies too, and share ingest's bound.
+    const ingest = c.req.method === 'POST' && (path.startsWith('/v1/ingest') || path === '/v1/logs');
     const labels = c.req.method === 'POST' && path === '/v1/labels';
     if (inFlight.all >= maxInFlight) busy(`${maxInFlight} requests`, 'server.maxInFlight');
     if (ingest && inFlight.ingest >= maxIngestInFlight)
@@ -198,6 +200,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   app.onError((err, c) => {
     const requestId = c.get('requestId') ?? '';
     if (err instanceof ApiError) {
+      // An OTLP exporter reads a google.rpc.Status in its own encoding, protobuf included.
+      if (c.req.path === '/v1/logs') return otlpError(err, requestId, c.req.header('content-type'));
       if (err.code === 'unavailable') c.header('retry-after', '1');
       return c.json(errorBody(err, requestId), err.status);
     }

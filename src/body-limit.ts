@@ -34,6 +34,14 @@ export function checkDeclaredLength(request: Request, limit: BodyLimit): void {
  * is cut off rather than buffered), and decodes gzip within the same limit.
  */
 export async function readBody(request: Request, limit: BodyLimit): Promise<string> {
+  const buffer = await readBodyBytes(request, limit);
+  // A UTF-8 byte-order mark (some Windows tools write one) is not part of the JSON.
+  const text = buffer.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** readBody's bytes, for a body that is not text (OTLP protobuf). */
+export async function readBodyBytes(request: Request, limit: BodyLimit): Promise<Buffer> {
   checkDeclaredLength(request, limit);
 
   const chunks: Uint8Array[] = [];
@@ -77,9 +85,7 @@ export async function readBody(request: Request, limit: BodyLimit): Promise<stri
       `content-encoding ${encoding} is not supported; use gzip or none`,
     );
   }
-  // A UTF-8 byte-order mark (some Windows tools write one) is not part of the JSON.
-  const text = buffer.toString('utf8');
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  return buffer;
 }
 
 /** One element of a batch: its position and either the parsed value or why its text was not JSON. */

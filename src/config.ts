@@ -279,6 +279,22 @@ const DRIFT_DEFAULTS = {
 };
 export type DriftSettings = typeof DRIFT_DEFAULTS;
 
+// OpenTelemetry logs (POST /v1/logs): which attributes of a log record carry the record's fields. The
+// prefixes are settings because a fleet may already log these under names of its own (e.g. "ml.").
+const otlpSource = z
+  .strictObject({
+    // <prefix>model, <prefix>request_id, <prefix>model_version, <prefix>prediction, <prefix>label,
+    // <prefix>latency_ms, on the record's or its resource's attributes.
+    attributePrefix: z.string().min(1, { error: 'must not be empty' }).default('driftwatch.'),
+    // Attributes named <featurePrefix><feature> are features, besides a key-value map body.
+    featurePrefix: z.string().min(1, { error: 'must not be empty' }).default('driftwatch.feature.'),
+  })
+  .refine((s) => s.featurePrefix !== s.attributePrefix, {
+    error: 'featurePrefix must differ from attributePrefix, or driftwatch.model would also be a feature',
+    path: ['featurePrefix'],
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
@@ -338,6 +354,11 @@ export const configSchema = z.strictObject({
       cloudEventsMaxPending: z.number().int().positive().default(100_000),
       // InferenceService name (Ce-Inferenceservicename) → driftwatch model name, when they differ.
       cloudEventsModels: z.record(z.string(), z.string().min(1)).default({}),
+    })
+    .prefault({}),
+  sources: z
+    .strictObject({
+      otlp: otlpSource,
     })
     .prefault({}),
   baselines: z

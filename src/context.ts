@@ -58,6 +58,8 @@ export interface MetricsSink {
   jobRan(job: string, seconds: number): void;
   /** One failed delivery attempt to a notification channel. */
   notificationFailed(channel: string): void;
+  /** The log records of one OTLP export request (POST /v1/logs) and what became of them. */
+  otlpLogs?(counts: { received: number; accepted: number; duplicates: number; rejected: number }): void;
 }
 
 /** Everything a service function needs, passed explicitly instead of read from globals. */

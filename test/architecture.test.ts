@@ -106,6 +106,37 @@ function moduleOf(file: string): string {
 
 const imports = sourceFiles(SRC).flatMap(importsOf);
 
+/**
+ * Where a file reaches the store itself: `x.store` (so `deps.store.read(` and `.store.tx(`), `x['store']`,
+ * or `{ store }` taken apart from deps. Services take the store; pages call services.
+ */
+function storeAccessOf(path: string): string[] {
+  const source = ts.createSourceFile(
+    path,
+    readFileSync(path, 'utf8'),
+    ts.ScriptTarget.Latest,
+    true,
+    path.endsWith('.tsx') ? ts.ScriptKind.TSX : ts.ScriptKind.TS,
+  );
+  const found: string[] = [];
+  const at = (node: ts.Node) =>
+    `${relative(ROOT, path)}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1} ${node.getText(source).replace(/\s+/g, ' ').slice(0, 80)}`;
+  const visit = (node: ts.Node): void => {
+    if (ts.isPropertyAccessExpression(node) && node.name.text === 'store') found.push(at(node.parent));
+    else if (
+      ts.isElementAccessExpression(node) &&
+      ts.isStringLiteralLike(node.argumentExpression) &&
+      node.argumentExpression.text === 'store'
+    )
+      found.push(at(node));
+    else if (ts.isBindingElement(node) && (node.propertyName ?? node.name).getText(source) === 'store')
+      found.push(at(node));
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
 type Graph = Map<string, Map<string, Import[]>>;
 
 function folderGraph(edges: Import[]): Graph {
@@ -226,6 +257,19 @@ describe('architecture: imports under src/', () => {
       (i) => moduleOf(i.file) === 'stats' && i.target !== null && !i.target.startsWith('src/stats/'),
     );
     expect(outside.map((i) => `${i.file}:${i.line} imports ${i.target}`)).toEqual([]);
+  });
+
+  it('keeps src/ui/ to services: no store access, no runtime import of src/store/', () => {
+    // The detector must see what it forbids: a service that reads the store.
+    expect(storeAccessOf(join(SRC, 'alerts', 'review.ts')).length).toBeGreaterThan(0);
+    const ui = sourceFiles(join(SRC, 'ui'));
+    expect(ui.length).toBeGreaterThan(10);
+    const access = ui.flatMap(storeAccessOf);
+    // Types of rows and filters are shared vocabulary; the store itself is not.
+    const storeImports = imports.filter(
+      (i) => i.file.startsWith('src/ui/') && i.target?.startsWith('src/store/') && !i.typeOnly,
+    );
+    expect([...access, ...storeImports.map((i) => `${i.file}:${i.line} imports ${i.target}`)]).toEqual([]);
   });
 
   it('imports the database drivers only inside src/store/ and src/db/', () => {

@@ -2,7 +2,7 @@ import type { AppDeps } from '../context.js';
 import { type FeatureHistogram, featureHistogram } from '../drift/service.js';
 import { ApiError } from '../errors.js';
 import { isDriftKind } from '../rules/alerts.js';
-import type { AlertChange, AlertFilter, AlertRow, Tx } from '../store/index.js';
+import type { AlertChange, AlertCount, AlertFilter, AlertRow, Tx } from '../store/index.js';
 import type { AlertView, RetrainRequestView } from '../views.js';
 import { checkLength } from './limits.js';
 import { TRANSITIONS } from './policy.js';
@@ -184,6 +184,14 @@ export async function closeAlert(
 
 export async function listAlerts(deps: Pick<AppDeps, 'store'>, f: AlertFilter): Promise<AlertView[]> {
   return (await deps.store.read((tx) => tx.alerts.list(f))).map(alertView);
+}
+
+/** How many alerts there are per (status, severity) among those the filter keeps: a queue's counts. */
+export async function alertCounts(
+  deps: Pick<AppDeps, 'store'>,
+  f: Pick<AlertFilter, 'model' | 'assignee' | 'kind'>,
+): Promise<AlertCount[]> {
+  return deps.store.read((tx) => tx.alerts.counts(f));
 }
 
 export interface AlertEvidenceView {

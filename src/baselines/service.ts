@@ -11,7 +11,13 @@ import {
   type ProfileOptions,
 } from '../profiles/profile.js';
 import type { ActivationRow, BaselineRow, NewRecord, Tx } from '../store/index.js';
-import { hashing, type TrainingFormat, type TrainingLimits, trainingRows } from './sources.js';
+import {
+  CsvRecord,
+  hashing,
+  type TrainingFormat,
+  type TrainingLimits,
+  trainingRows,
+} from './sources.js';
 
 type Deps = Pick<AppDeps, 'store' | 'config' | 'clock'>;
 
@@ -117,7 +123,8 @@ export async function createBaseline(deps: Deps, input: CreateBaselineInput): Pr
   let rows = 0;
   try {
     for await (const row of trainingRows(hashed.stream, input.format, input.limits?.rows)) {
-      builder.addRow(row);
+      if (row instanceof CsvRecord) builder.addValues(row.header, row.values);
+      else builder.addRow(row);
       if ((++rows & 255) === 0) await maybeYield();
     }
   } finally {

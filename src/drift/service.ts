@@ -198,6 +198,30 @@ export async function requireModel(tx: Tx, model: string): Promise<void> {
   throw new ApiError('not_found', `model ${model} has sent no records and has no baseline`);
 }
 
+/** 404 unless some baseline of the model has the feature; the prediction is always judged. */
+async function requireFeatureIn(tx: Tx, model: string, feature: string): Promise<void> {
+  if (feature === 'prediction') return;
+  if (!(await tx.baselines.featureNames(model)).includes(feature))
+    throw new ApiError('not_found', `no baseline of model ${model} has a feature ${feature}`);
+}
+
+/** requireFeatureIn in a read of its own: the check driftSeries makes for `feature`, for a page that reads more. */
+export async function requireFeature(
+  deps: Pick<AppDeps, 'store'>,
+  model: string,
+  feature: string,
+): Promise<void> {
+  await deps.store.read((tx) => requireFeatureIn(tx, model, feature));
+}
+
+/** The model's newest evaluated window and when it was evaluated; null when none was. */
+export async function lastRun(
+  deps: Pick<AppDeps, 'store'>,
+  model: string,
+): Promise<{ windowTo: number; evaluatedAt: number } | null> {
+  return deps.store.read((tx) => tx.drift.lastRun(model));
+}
+
 /**
  * On-demand evaluation of every model version with data in the window. Without a range: the rolling
  * window. A range is widened to whole buckets (aggregates are per bucket).
@@ -257,10 +281,7 @@ export async function driftSeries(
 ): Promise<DriftResult[]> {
   return deps.store.read(async (tx) => {
     await requireModel(tx, model);
-    if (q.feature !== undefined && q.feature !== 'prediction') {
-      if (!(await tx.baselines.featureNames(model)).includes(q.feature))
-        throw new ApiError('not_found', `no baseline of model ${model} has a feature ${q.feature}`);
-    }
+    if (q.feature !== undefined) await requireFeatureIn(tx, model, q.feature);
     const rows = await tx.drift.list({
       model,
       from: q.from,

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { readBodyBytes } from '../body-limit.js';
 import type { AppEnv } from '../context.js';
 import { errorBody } from '../errors.js';
 import { jsonSchema, route } from '../openapi/index.js';
@@ -11,6 +12,7 @@ import {
   PendingFull,
   readInferenceEvent,
 } from './cloudevents.js';
+import { decodeLogs, exportResponse, ingestLogs, OTLP_FIELDS, otlpEncoding } from './otlp.js';
 import { recordSchema } from './record.js';
 import { ingestBatch, listRejections } from './service.js';
 
@@ -138,6 +140,58 @@ export function ingestRoutes(): Hono<AppEnv> {
         if (!(err instanceof PendingFull)) throw err;
         return c.json(errorBody(err, c.get('requestId')), 503, { 'retry-after': String(err.retryAfterS) });
       }
+    },
+  );
+
+  // OpenTelemetry logs: OTLP/HTTP log exports whose records carry model inferences.
+  route(
+    app,
+    {
+      method: 'post',
+      path: '/v1/logs',
+      summary: 'OpenTelemetry log records (OTLP/HTTP), mapped into records',
+      description: `An OTLP ExportLogsServiceRequest, protobuf or JSON, gzip with Content-Encoding: gzip. A log record is a model log when it (or its resource) has the attribute driftwatch.model; ${OTLP_FIELDS.filter(
+        (f) => f !== 'model',
+      )
+        .map((f) => `driftwatch.${f}`)
+        .join(
+          ', ',
+        )} fill the record's fields, the features are a key-value map body or driftwatch.feature.<name> attributes, and the record's timeUnixNano (else observedTimeUnixNano) is the event time. The prefixes are sources.otlp.attributePrefix and featurePrefix. Records are stored as by POST /v1/ingest (a request id stored already is a duplicate); log records that are not model logs or that are refused are counted in partialSuccess.rejectedLogRecords, each named in errorMessage. Errors are a google.rpc.Status in the request's encoding (in JSON: code and message beside the error envelope).`,
+      tags: ['ingest'],
+      roles: ['ingest'],
+      body: {
+        description: 'An ExportLogsServiceRequest within ingest.bodyLimit bytes (as sent and decompressed).',
+        content: {
+          'application/x-protobuf': {
+            description: 'opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest',
+          },
+          'application/json': {
+            schema: {
+              type: 'object',
+              properties: { resourceLogs: { type: 'array', items: { type: 'object' } } },
+            },
+            description: 'OTLP/JSON: the protobuf JSON mapping with lowerCamelCase names, ids in hex.',
+          },
+        },
+      },
+      responses: {
+        200: "ExportLogsServiceResponse in the request's encoding: {} when every log record was stored (or a duplicate), else partialSuccess {rejectedLogRecords, errorMessage}.",
+        400: 'A body that is not an ExportLogsServiceRequest (not retried by exporters).',
+        413: 'The body exceeds ingest.bodyLimit.',
+        415: 'A content type other than application/x-protobuf or application/json.',
+        503: 'Too many ingest requests in flight (with Retry-After; exporters retry).',
+      },
+    },
+    async (c) => {
+      const deps = c.get('deps');
+      const encoding = otlpEncoding(c.req.header('content-type'));
+      const body = await readBodyBytes(c.req.raw, {
+        bytes: deps.config.ingest.bodyLimit,
+        name: 'ingest body limit (ingest.bodyLimit)',
+        advice: 'lower the exporter batch size',
+      });
+      const outcome = await ingestLogs(deps, decodeLogs(body, encoding), c.get('requestId'));
+      return exportResponse(outcome, encoding);
     },
   );
 

@@ -57,6 +57,8 @@ export class Metrics implements MetricsSink {
   private readonly predictDuration: Histogram<'model' | 'model_version'>;
   private readonly jobDuration: Histogram<'job'>;
   private readonly notificationFailures: Counter<'channel'>;
+  private readonly otlpReceived: Counter;
+  private readonly otlpRecords: Counter<'outcome'>;
 
   constructor(private readonly deps: Deps) {
     const registers = [this.registry];
@@ -105,6 +107,19 @@ export class Metrics implements MetricsSink {
       name: 'driftwatch_notification_failures_total',
       help: 'Failed notification delivery attempts made by this process, by channel.',
       labelNames: ['channel'],
+      registers,
+    });
+    // OTLP logs are pushed, so the source's health is these counts: a rising rejected count is a
+    // Collector sending logs that are not model logs, or model logs whose attributes do not map.
+    this.otlpReceived = new Counter({
+      name: 'driftwatch_otlp_log_records_received_total',
+      help: 'Log records received by this process on POST /v1/logs (OTLP/HTTP).',
+      registers,
+    });
+    this.otlpRecords = new Counter({
+      name: 'driftwatch_otlp_log_records_total',
+      help: 'OTLP log records by outcome: accepted (stored), duplicate (stored already), rejected (not a model log, or a record refused).',
+      labelNames: ['outcome'],
       registers,
     });
     new Gauge({
@@ -313,6 +328,13 @@ export class Metrics implements MetricsSink {
   notificationFailed(channel: string): void {
     const configured = this.deps.config.notifications.channels.some((c) => c.name === channel);
     this.notificationFailures.inc({ channel: configured ? channel : OTHER });
+  }
+
+  otlpLogs(counts: { received: number; accepted: number; duplicates: number; rejected: number }): void {
+    this.otlpReceived.inc(counts.received);
+    this.otlpRecords.inc({ outcome: 'accepted' }, counts.accepted);
+    this.otlpRecords.inc({ outcome: 'duplicate' }, counts.duplicates);
+    this.otlpRecords.inc({ outcome: 'rejected' }, counts.rejected);
   }
 
   /** One HTTP request: `route` is the matched route pattern (bounded by the app's routes). */

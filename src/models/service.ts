@@ -52,6 +52,11 @@ export async function listModels(deps: Pick<AppDeps, 'store'>, model?: string): 
   return modelSummaries(await deps.store.read((tx) => tx.models.list(model)));
 }
 
+/** The version that sent records most recently ('' for unversioned records, or none). */
+export async function latestVersion(deps: Pick<AppDeps, 'store'>, model: string): Promise<string> {
+  return deps.store.read((tx) => tx.models.latestVersion(model));
+}
+
 export interface StoredRecord {
   model: string;
   model_version: string | null;

@@ -66,6 +66,10 @@ export const DEFAULT_TOP_K = 50;
 export const DEFAULT_GRID_CELLS = 1000;
 // Beyond this many distinct raw values a column's value map is dropped: it can still be numeric, not categorical.
 const MAX_TRACKED_DISTINCT = 100_000;
+// A column that has held only numbers keeps the texts of at most this many distinct values: the map only
+// matters if text turns up later (a mixed column is categorical), and keeping every distinct float of a wide
+// training set (1,000 columns × 50k rows) would cost gigabytes and most of the profiling time.
+const NUMERIC_TRACKED_DISTINCT = 1_000;
 /** Values treated as missing in text formats (CSV), as pandas does by default. */
 export const MISSING_TOKENS = new Set(['', 'NA', 'N/A', 'NaN', 'nan', 'null', 'NULL', 'None', '#N/A']);
 
@@ -76,6 +80,11 @@ class ColumnAccumulator {
   missing = 0;
   /** Raw value → count while the number of distinct values stays small enough to be categorical. */
   raw: Map<string, number> | null = new Map();
+  /** The texts of numbers were dropped (NUMERIC_TRACKED_DISTINCT) while the column held only numbers. */
+  numbersUntracked = false;
+
+  /** `categorical`: the column is forced categorical, so every value's text is kept up to MAX_TRACKED_DISTINCT. */
+  constructor(private readonly categorical = false) {}
 
   add(v: unknown): void {
     if (v === null || v === undefined || (typeof v === 'string' && MISSING_TOKENS.has(v.trim()))) {
@@ -112,7 +121,12 @@ class ColumnAccumulator {
     } else this.nonNumeric++;
     if (this.raw) {
       this.raw.set(text, (this.raw.get(text) ?? 0) + 1);
-      if (this.raw.size > MAX_TRACKED_DISTINCT) this.raw = null;
+      const cap =
+        this.categorical || this.nonNumeric > 0 ? MAX_TRACKED_DISTINCT : NUMERIC_TRACKED_DISTINCT;
+      if (this.raw.size > cap) {
+        this.numbersUntracked = cap === NUMERIC_TRACKED_DISTINCT;
+        this.raw = null;
+      }
     }
   }
 }
@@ -147,22 +161,43 @@ export class ProfileBuilder {
 
   addRow(row: Record<string, unknown>): void {
     this.rows++;
-    for (const [name, value] of Object.entries(row)) {
-      if (this.exclude.has(name)) {
-        this.excludedSeen.add(name);
-        continue;
-      }
-      let col = this.columns.get(name);
-      if (!col) {
-        col = new ColumnAccumulator();
-        // A column first seen late was missing in every earlier row.
-        col.missing = this.rows - 1;
-        this.columns.set(name, col);
-      }
-      col.add(value);
-    }
+    for (const [name, value] of Object.entries(row)) this.column(name)?.add(value);
     // Columns absent from this row count it as missing.
     for (const [name, col] of this.columns) if (!(name in row)) col.missing++;
+  }
+
+  /** The accumulator of a column (created when first seen); undefined for an excluded column. */
+  private column(name: string): ColumnAccumulator | undefined {
+    if (this.exclude.has(name)) {
+      this.excludedSeen.add(name);
+      return undefined;
+    }
+    let col = this.columns.get(name);
+    if (!col) {
+      col = new ColumnAccumulator(this.options.categorical?.includes(name) === true);
+      // A column first seen late was missing in every earlier row.
+      col.missing = this.rows - 1;
+      this.columns.set(name, col);
+    }
+    return col;
+  }
+
+  /** The accumulators of a CSV header, looked up once per file rather than once per value. */
+  private byHeader: { header: readonly string[]; cols: (ColumnAccumulator | undefined)[] } | null = null;
+
+  /**
+   * A CSV record: values in the order of `header` (the same array for every record of one file, which is
+   * all a builder profiles), so every column is present in every record.
+   */
+  addValues(header: readonly string[], values: readonly string[]): void {
+    this.rows++;
+    if (this.byHeader?.header !== header) {
+      if (this.byHeader !== null || this.columns.size > 0)
+        throw new Error('a profile builder takes the records of one CSV file');
+      this.byHeader = { header, cols: header.map((name) => this.column(name)) };
+    }
+    const cols = this.byHeader.cols;
+    for (let i = 0; i < cols.length; i++) cols[i]?.add(values[i]);
   }
 
   /**
@@ -221,6 +256,12 @@ export class ProfileBuilder {
         col.values.subarray(0, col.numeric),
         col.missing + col.nonNumeric,
         this.options.gridCells,
+      );
+    }
+    if (!col.raw && col.numbersUntracked) {
+      throw new ProfileError(
+        `column "${name}" mixes text with more than ${NUMERIC_TRACKED_DISTINCT} distinct numbers; name it in numeric= (its text values then count as missing) or in categorical= (every value a category)`,
+        [{ path: 'categorical', message: `column "${name}" needs numeric= or categorical=` }],
       );
     }
     if (!col.raw) {

@@ -400,6 +400,19 @@ export async function previousVersion(tx: Tx, model: string): Promise<string | n
   return earlier[0]?.version ?? null;
 }
 
+/** The version a rollback would activate now (previousVersion in a read of its own); null when none. */
+export async function rollbackTarget(deps: Pick<AppDeps, 'store'>, model: string): Promise<string | null> {
+  return deps.store.read((tx) => previousVersion(tx, model));
+}
+
+/** The versions driftwatch serves of a model; empty (not 404) for a model it does not serve. */
+export async function servedVersions(
+  deps: Pick<AppDeps, 'store'>,
+  model: string,
+): Promise<ServedVersionView[]> {
+  return (await deps.store.read((tx) => tx.serving.list(model))).map(versionView);
+}
+
 /** rollbackIn in a transaction of its own (POST …/rollback, the UI's rollback form). */
 export async function rollbackModel(
   deps: Deps,

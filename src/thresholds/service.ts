@@ -43,6 +43,15 @@ export async function thresholdsFor(
   };
 }
 
+/** thresholdsFor in a read of its own, for one feature: what a page shows next to a feature's PSI. */
+export async function featureThresholds(
+  deps: Pick<AppDeps, 'store' | 'config'>,
+  model: string,
+  feature: string,
+): Promise<ThresholdSource> {
+  return (await deps.store.read((tx) => thresholdsFor(tx, deps.config, model)))(feature);
+}
+
 export interface ThresholdView {
   psi_warning: number;
   psi_critical: number;

@@ -3,7 +3,7 @@ import { ApiError } from '../errors.js';
 import { ASSETS, type AssetName } from './assets.js';
 import { idParam, needs, page, safeNext, type UiContext, type UiEnv, uiMiddleware } from './kit.js';
 import { Csrf } from './layout.js';
-import { registerAlertPages } from './pages/alerts.js';
+import { registerAlertPages } from './pages/alerts/routes.js';
 import { registerBrowsePages } from './pages/browse.js';
 import { signIn, signOut } from './session.js';
 

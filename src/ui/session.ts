@@ -1,12 +1,13 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { endSession, findSession, startSession } from '../auth/sessions.js';
 import { tokenTable } from '../auth/tokens.js';
 import type { Actor, AppDeps } from '../context.js';
 
 // Web UI sign-in. A token is exchanged once for a session: a random id in an HttpOnly, SameSite=Strict
-// cookie, stored in the store only as its SHA-256 (so any process of a fleet serves the browser, and a
-// copy of the database does not hold usable cookies). The session keeps the token's name and fingerprint;
+// cookie, stored (auth/sessions.ts) only as its SHA-256 (so any process of a fleet serves the browser,
+// and a copy of the database does not hold usable cookies). The session keeps the token's name and fingerprint;
 // its role is looked up in the current config on every request, so a rotated or removed token ends it.
 
 export const SESSION_COOKIE = 'dw_session';
@@ -75,7 +76,7 @@ export function sessionOf(c: Context, deps: AppDeps): Promise<SessionLookup> {
       const id = getCookie(c, SESSION_COOKIE);
       if (!id || !/^[A-Za-z0-9_-]{43}$/.test(id)) return 'none';
       const idHash = hashId(id);
-      const row = await deps.store.read((tx) => tx.uiSessions.get(idHash, deps.clock()));
+      const row = await findSession(deps, idHash);
       const actor = row ? tokenTable(deps.config).sessionActor(row.tokenName, row.tokenFingerprint) : null;
       return row && actor ? { actor, csrf: row.csrf, idHash } : 'ended';
     })();
@@ -100,16 +101,13 @@ export async function signIn(c: Context, deps: AppDeps, token: string): Promise<
   const id = random();
   const now = deps.clock();
   const ttl = deps.config.auth.sessionTtl;
-  await deps.store.tx(async (tx) => {
-    await tx.uiSessions.purgeExpired(now);
-    await tx.uiSessions.insert({
-      idHash: hashId(id),
-      tokenName: actor.name,
-      tokenFingerprint: fingerprint,
-      csrf: random(),
-      createdAt: now,
-      expiresAt: now + ttl,
-    });
+  await startSession(deps, {
+    idHash: hashId(id),
+    tokenName: actor.name,
+    tokenFingerprint: fingerprint,
+    csrf: random(),
+    createdAt: now,
+    expiresAt: now + ttl,
   });
   setCookie(c, SESSION_COOKIE, id, cookieOptions(c, Math.floor(ttl / 1000)));
   return { ok: true, actor };
@@ -117,7 +115,7 @@ export async function signIn(c: Context, deps: AppDeps, token: string): Promise<
 
 export async function signOut(c: Context, deps: AppDeps, state: UiState): Promise<void> {
   const session = state.session;
-  if (session) await deps.store.tx((tx) => tx.uiSessions.delete(session));
+  if (session) await endSession(deps, session);
   deleteCookie(c, SESSION_COOKIE, { path: '/', secure: secure(c) });
 }
 

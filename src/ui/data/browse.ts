@@ -1,11 +1,17 @@
+import { alertCounts } from '../../alerts/review.js';
 import { type BaselineView, listBaselines } from '../../baselines/service.js';
 import { driftSettingsFor } from '../../config.js';
 import type { AppDeps, JobStatusView } from '../../context.js';
 import type { ColumnResult } from '../../drift/evaluate.js';
-import { type DriftResult, driftSeries } from '../../drift/service.js';
+import { type DriftResult, driftSeries, lastRun } from '../../drift/service.js';
 import { ApiError } from '../../errors.js';
-import { listModels } from '../../models/service.js';
-import { listVersions, type ModelEventView, type ServedVersionView } from '../../serving/versions.js';
+import { latestVersion, listModels } from '../../models/service.js';
+import {
+  listVersions,
+  type ModelEventView,
+  type ServedVersionView,
+  servedVersions,
+} from '../../serving/versions.js';
 import type { AlertCount, WindowKind } from '../../store/index.js';
 import { type TrafficView, trafficSeries } from '../../traffic/service.js';
 
@@ -58,12 +64,12 @@ export async function overview(
   const models = await listModels(deps);
   const out: ModelOverview[] = [];
   for (const m of models) {
-    const facts = await deps.store.read(async (tx) => ({
-      served: await tx.serving.list(m.model),
-      baselines: await tx.baselines.list(m.model),
-      counts: await tx.alerts.counts({ model: m.model }),
-      lastRun: await tx.drift.lastRun(m.model),
-    }));
+    const [served, baselines, counts, ran] = await Promise.all([
+      servedVersions(deps, m.model),
+      listBaselines(deps, m.model),
+      alertCounts(deps, { model: m.model }),
+      lastRun(deps, m.model),
+    ]);
     const traffic = await trafficSeries(deps, m.model, {
       from: now - DAY,
       to: now,
@@ -73,14 +79,14 @@ export async function overview(
       model: m.model,
       records: m.record_count,
       lastReceivedAt: m.last_received_at,
-      activeVersion: facts.served.find((v) => v.state === 'active')?.version ?? null,
-      shadowVersions: facts.served.filter((v) => v.state === 'shadow').map((v) => v.version),
-      activeBaselines: facts.baselines
+      activeVersion: served.find((v) => v.state === 'active')?.version ?? null,
+      shadowVersions: served.filter((v) => v.state === 'shadow').map((v) => v.version),
+      activeBaselines: baselines
         .filter((b) => b.active)
-        .map((b) => ({ id: b.id, modelVersion: b.modelVersion === '' ? null : b.modelVersion })),
-      ...alertSummary(facts.counts),
+        .map((b) => ({ id: b.id, modelVersion: b.model_version })),
+      ...alertSummary(counts),
       traffic,
-      lastRun: facts.lastRun,
+      lastRun: ran,
     });
   }
   // Worst first, then by name: what needs a look is at the top.
@@ -173,10 +179,8 @@ export async function recentWindows(
  */
 export async function pickVersion(deps: Deps, model: string, asked: string | undefined): Promise<string> {
   if (asked !== undefined) return asked === '(none)' ? '' : asked;
-  return deps.store.read(async (tx) => {
-    const active = (await tx.serving.list(model)).find((v) => v.state === 'active');
-    return active?.version ?? tx.models.latestVersion(model);
-  });
+  const active = (await servedVersions(deps, model)).find((v) => v.state === 'active');
+  return active?.version ?? latestVersion(deps, model);
 }
 
 export async function versionsOf(deps: Deps, model: string): Promise<string[]> {

@@ -2,10 +2,10 @@ import type { Hono } from 'hono';
 import { cdfChart, cdfDistance, histogramOverlay, lineChart } from '../../charts/index.js';
 import { driftSettingsFor } from '../../config.js';
 import type { ColumnResult } from '../../drift/evaluate.js';
-import { type FeatureHistogram, featureHistogram } from '../../drift/service.js';
+import { type FeatureHistogram, featureHistogram, requireFeature } from '../../drift/service.js';
 import { ApiError } from '../../errors.js';
 import { binLabel } from '../../reports/render.js';
-import { thresholdsFor } from '../../thresholds/service.js';
+import { featureThresholds } from '../../thresholds/service.js';
 import { Chart, num, pct, pval, SeverityBadge, span, uiPath } from '../components.js';
 import {
   deployMarkers,
@@ -59,12 +59,8 @@ export function registerFeaturePage(ui: Hono<UiEnv>): void {
     const settings = driftSettingsFor(deps.config, model);
     const version = await pickVersion(deps, model, c.req.query('version'));
     const windows = await recentWindows(deps, model, version, kindParam(c.req.query('kind')));
-    const known = await deps.store.read((tx) => tx.baselines.featureNames(model));
-    if (feature !== 'prediction' && !known.includes(feature))
-      throw new ApiError('not_found', `no baseline of model ${model} has a feature ${feature}`);
-    const thresholds = (await deps.store.read((tx) => thresholdsFor(tx, deps.config, model, settings)))(
-      feature,
-    );
+    await requireFeature(deps, model, feature);
+    const thresholds = await featureThresholds(deps, model, feature);
     const series = featureSeries(windows.results, feature);
     const askedFrom = timeParam(c.req.query('from'));
     const askedTo = timeParam(c.req.query('to'));

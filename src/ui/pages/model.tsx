@@ -1,4 +1,5 @@
 import type { Hono } from 'hono';
+import { alertCounts } from '../../alerts/review.js';
 import { heatmap, lineChart, type Series } from '../../charts/index.js';
 import { driftSettingsFor } from '../../config.js';
 import type { ColumnResult } from '../../drift/evaluate.js';
@@ -43,7 +44,7 @@ export function registerModelPage(ui: Hono<UiEnv>): void {
       versionsOf(deps, model),
       servedOf(deps, model),
       listBaselines(deps, model),
-      deps.store.read((tx) => tx.alerts.counts({ model })),
+      alertCounts(deps, { model }),
     ]);
     const results = windows.results;
     const latest = results[0];

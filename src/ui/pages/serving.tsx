@@ -4,8 +4,8 @@ import { ApiError } from '../../errors.js';
 import {
   activateVersion,
   listVersions,
-  previousVersion,
   rollbackModel,
+  rollbackTarget,
   setShadow,
 } from '../../serving/versions.js';
 import { num, uiPath, utc } from '../components.js';
@@ -46,7 +46,7 @@ async function versionsPage(c: UiContext, flash: Flash | null, status: 200 | 409
   const deps = c.get('deps');
   const model = c.req.param('model') ?? '';
   const data = await listVersions(deps, model);
-  const previous = await deps.store.read((tx) => previousVersion(tx, model));
+  const previous = await rollbackTarget(deps, model);
   const active = data.versions.find((v) => v.state === 'active');
   const admin = isAdmin(c);
   const ui = c.get('ui');
@@ -311,7 +311,7 @@ export function registerServingPages(ui: Hono<UiEnv>): void {
     const actor = c.get('ui').actor?.name ?? 'anonymous';
     if (!confirmed(c)) {
       const data = await listVersions(deps, model);
-      const target = await deps.store.read((tx) => previousVersion(tx, model));
+      const target = await rollbackTarget(deps, model);
       const active = data.versions.find((v) => v.state === 'active');
       if (!target)
         return versionsPage(

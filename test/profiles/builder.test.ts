@@ -1,0 +1,72 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { CsvRecord, trainingRows } from '../../src/baselines/sources.js';
+import { ProfileBuilder, ProfileError } from '../../src/profiles/profile.js';
+
+// The profile builder from CSV records (values in header order) and from row objects must agree, and a
+// column of numbers keeps the texts of only a few distinct values unless text turns up.
+
+async function profileCsv(csv: string, options: ConstructorParameters<typeof ProfileBuilder>[0] = {}) {
+  const b = new ProfileBuilder(options);
+  for await (const row of trainingRows(Readable.from([csv]), 'csv')) {
+    if (row instanceof CsvRecord) b.addValues(row.header, row.values);
+    else b.addRow(row);
+  }
+  return b.build();
+}
+
+async function profileObjects(csv: string, options: ConstructorParameters<typeof ProfileBuilder>[0] = {}) {
+  const [head = '', ...lines] = csv.trim().split('\n');
+  const header = head.split(',');
+  const b = new ProfileBuilder(options);
+  for (const line of lines) {
+    const values = line.split(',');
+    b.addRow(Object.fromEntries(header.map((h, i) => [h, values[i]])));
+  }
+  return b.build();
+}
+
+describe('profiling CSV records', () => {
+  it('gives the same profiles from CSV records as from row objects', async () => {
+    const rows = Array.from(
+      { length: 300 },
+      (_, i) => `${(i * 7919) % 97}.5,${['a', 'b', 'c'][i % 3]},${i % 5 === 0 ? 'NA' : i}`,
+    );
+    const csv = `x,plan,tenure\n${rows.join('\n')}\n`;
+    const fromCsv = await profileCsv(csv, { exclude: ['tenure'] });
+    const fromObjects = await profileObjects(csv, { exclude: ['tenure'] });
+    expect(fromCsv.rows).toBe(300);
+    expect([...fromCsv.features.keys()]).toEqual(['x', 'plan']);
+    expect(fromCsv).toEqual(fromObjects);
+  });
+
+  it('keeps a mixed column’s texts as written, numbers included ("02134" stays "02134")', async () => {
+    const csv = `zip\n02134\n02134\n10001\nunknown\n`;
+    const p = (await profileCsv(csv)).features.get('zip');
+    expect(p).toMatchObject({
+      type: 'categorical',
+      categories: ['02134', '10001', 'unknown'],
+      counts: [2, 1, 1, 0],
+    });
+  });
+
+  it('names the parameters to use when text turns up after more than 1,000 distinct numbers', async () => {
+    const values = Array.from({ length: 1_500 }, (_, i) => String(i + 0.25));
+    const csv = `x\n${values.join('\n')}\noops\n`;
+    const err = await profileCsv(csv).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProfileError);
+    expect((err as Error).message).toBe(
+      'column "x" mixes text with more than 1000 distinct numbers; name it in numeric= (its text values then count as missing) or in categorical= (every value a category)',
+    );
+    // Forced either way, it profiles.
+    expect((await profileCsv(csv, { numeric: ['x'] })).features.get('x')).toMatchObject({
+      type: 'numeric',
+      count: 1_500,
+      missing: 1,
+    });
+    expect((await profileCsv(csv, { categorical: ['x'] })).features.get('x')).toMatchObject({
+      type: 'categorical',
+      distinct: 1_501,
+    });
+  });
+});
