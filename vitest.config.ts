@@ -31,6 +31,8 @@ const SQLITE_ONLY = [
   'test/browser/**', // headless Chromium itself: no store
   'test/ui/e2e.test.ts', // Chromium against a real server process on a SQLite file
   'test/clients/python.test.ts', // the Python client: pip, unittest, and uvicorn against a real server process
+  'test/sources/nats.test.ts', // nats-server and real server processes on SQLite files
+  'test/sources/config.test.ts', // config parsing
 ];
 
 const POSTGRES = [

@@ -80,6 +80,8 @@ export async function seedBaseline(
 
 export interface BenchServer extends Requester {
   port: number;
+  /** server.healthPort's listener, when the overrides set one. */
+  healthPort?: number;
   /** Graceful shutdown: stops the listener and jobs, closes the database. */
   close(): Promise<void>;
 }
@@ -105,6 +107,7 @@ export async function startBenchServer(
   const server = await startServer(config);
   return {
     port: server.port,
+    ...(server.healthPort === undefined ? {} : { healthPort: server.healthPort }),
     request: (url, init) => fetch(`http://127.0.0.1:${server.port}${url}`, init),
     close: () => server.shutdown('bench finished'),
   };

@@ -145,6 +145,7 @@ async function runLoad(s: LoadSettings): Promise<LoadResult> {
     new Promise<{ status?: number; retryAfter?: number }>((resolve) => {
       const started = performance.now();
       let released = false;
+      let answered = false;
       const release = () => {
         if (released) return;
         released = true;
@@ -159,8 +160,8 @@ async function runLoad(s: LoadSettings): Promise<LoadResult> {
         headers: { 'content-type': 'application/x-ndjson', 'content-length': buf.length },
       });
       inFlight.add(req);
-      // A server that answers 503 before reading the body may close the socket while the body is still
-      // being written: the write fails with EPIPE after the answer arrived. Counted on the request, not fatal.
+      // A server that answers 503 before reading the body closes the socket while the body is still being
+      // written: the write fails with EPIPE after the answer arrived. Not an outcome of its own.
       req.on('socket', (socket) => {
         if (guarded.has(socket)) return;
         guarded.add(socket);
@@ -175,6 +176,7 @@ async function runLoad(s: LoadSettings): Promise<LoadResult> {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
+          answered = true;
           const status = res.statusCode ?? 0;
           result.latenciesMs.push(performance.now() - started);
           bump(result.statuses, String(status));
@@ -197,6 +199,7 @@ async function runLoad(s: LoadSettings): Promise<LoadResult> {
         });
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
+        if (answered) return;
         if (draining && err.message === 'drain timeout') bump(result.statuses, 'aborted at drain timeout');
         else bump(result.statuses, `error ${err.code ?? err.message}`);
         resolve({});

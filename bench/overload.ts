@@ -85,7 +85,10 @@ const statuses = (counts: Record<string, number>) =>
 async function main() {
   const path = join(tmpdir(), `driftwatch-bench-overload-${process.pid}.db`);
   removeDatabase(path);
-  const server = await startBenchServer(path);
+  // The probes' own listener too (server.healthPort), probed by a second prober beside the API port's.
+  const server = await startBenchServer(path, { 'server.healthPort': 0 });
+  const healthPort = server.healthPort;
+  if (healthPort === undefined) throw new Error('no health port');
   if (process.env.BENCH_BASELINE === '1') {
     const r = rng(11);
     const rows = Array.from({ length: 20_000 }, () => JSON.stringify(featureRow(r))).join('\n');
@@ -101,9 +104,11 @@ async function main() {
     drainSeconds: DRAIN_SECONDS,
   });
   const probe = start('probe', { port: server.port, periodMs: PROBE_MS, graceSeconds: 30 });
-  await Promise.all([message(load, 'ready'), message(probe, 'ready')]);
+  const healthProbe = start('probe', { port: healthPort, periodMs: PROBE_MS, graceSeconds: 30 });
+  await Promise.all([message(load, 'ready'), message(probe, 'ready'), message(healthProbe, 'ready')]);
   const loadDone = message<LoadResult>(load, 'result');
   const probeDone = message<ProbeResult>(probe, 'result');
+  const healthProbeDone = message<ProbeResult>(healthProbe, 'result');
 
   // This process's event loop is the server's: watch it from here.
   const rssBefore = process.memoryUsage.rss();
@@ -123,11 +128,14 @@ async function main() {
   delay.enable();
   tell(load, { type: 'start' });
   tell(probe, { type: 'start' });
+  tell(healthProbe, { type: 'start' });
   const started = performance.now();
   const loadResult = await loadDone;
   const elapsed = performance.now() - started;
   tell(probe, { type: 'stop' });
+  tell(healthProbe, { type: 'stop' });
   const probeResult = await probeDone;
+  const healthProbeResult = await healthProbeDone;
   delay.disable();
   clearInterval(ticker);
   clearInterval(rssSampler);
@@ -158,6 +166,8 @@ async function main() {
   };
   probes('healthz, new conn each', probeResult.fresh);
   probes('healthz, kept-alive', probeResult.kept);
+  probes('healthPort, new conn', healthProbeResult.fresh);
+  probes('healthPort, kept-alive', healthProbeResult.kept);
   line('ingest answers', `${l.latenciesMs.length} by status: ${statuses(l.statuses)}`);
   line('ingest latency', spread(l.latenciesMs));
   line(

@@ -6,6 +6,7 @@
 #   postgresql          the "postgres" test project's throwaway cluster (test/pg/cluster.ts)
 #   chromium + fonts    the browser tests and the screenshot scripts (test/browser/chromium.ts)
 #   prometheus          promtool rule tests and a real scrape (test/dashboards/prometheus.ts)
+#   nats-server         a throwaway JetStream server for the NATS source (test/sources/nats-server.ts)
 #   python3-fastapi, -uvicorn, -httpx, -pip, -setuptools, -wheel
 #                       the Python client (clients/python): installed offline with Debian's pip and
 #                       setuptools into a venv, and a FastAPI app under uvicorn (test/clients/python.test.ts)
@@ -14,6 +15,7 @@ missing=()
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
 { [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; } || missing+=(prometheus)
+{ [ -x /usr/sbin/nats-server ] || [ -x /usr/bin/nats-server ]; } || missing+=(nats-server)
 PY_MODULES='import setuptools, wheel, pip, venv, fastapi, uvicorn, httpx'
 PY_PACKAGES=(python3-fastapi python3-uvicorn python3-httpx python3-pip python3-setuptools python3-wheel)
 /usr/bin/python3 -c "$PY_MODULES" 2>/dev/null || missing+=("${PY_PACKAGES[@]}")
@@ -34,4 +36,5 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || tru
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || { echo "postgresql did not install initdb" >&2; exit 1; }
 [ -x /usr/bin/chromium ] || { echo "chromium did not install /usr/bin/chromium" >&2; exit 1; }
 { [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; } || { echo "prometheus did not install prometheus and promtool" >&2; exit 1; }
+{ [ -x /usr/sbin/nats-server ] || [ -x /usr/bin/nats-server ]; } || { echo "nats-server did not install nats-server" >&2; exit 1; }
 /usr/bin/python3 -c "$PY_MODULES" || { echo "${PY_PACKAGES[*]} did not install the Python modules" >&2; exit 1; }

@@ -201,7 +201,13 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
     const requestId = c.get('requestId') ?? '';
     if (err instanceof ApiError) {
       // An OTLP exporter reads a google.rpc.Status in its own encoding, protobuf included.
-      if (c.req.path === '/v1/logs') return otlpError(err, requestId, c.req.header('content-type'));
+      if (c.req.path === '/v1/logs') {
+        const res = otlpError(err, requestId, c.req.header('content-type'));
+        // The auth middleware's challenge (401) is on the context's response, not on this new one.
+        const challenge = c.res.headers.get('www-authenticate');
+        if (challenge) res.headers.set('www-authenticate', challenge);
+        return res;
+      }
       if (err.code === 'unavailable') c.header('retry-after', '1');
       return c.json(errorBody(err, requestId), err.status);
     }

@@ -265,6 +265,63 @@ const reportsSection = z
       });
   });
 
+/** JetStream stream and consumer names: no whitespace, dots or wildcards (they become parts of API subjects). */
+const jetStreamName = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[^\s.*>/\\]+$/, { error: 'may not contain whitespace, ".", "*", ">", "/" or "\\"' });
+
+/**
+ * A NATS JetStream source: a durable pull consumer whose messages carry ingest records (one JSON record
+ * or NDJSON per message). Only the job leader consumes; a message is acknowledged once its records commit.
+ */
+const natsSource = z
+  .strictObject({
+    // The source's name in GET /v1/jobs, metric labels and rejections (default: the durable's name).
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: 'letters, digits, . _ - (at most 64)' })
+      .optional(),
+    url: z.string().superRefine((v, ctx) => {
+      const url = URL.canParse(v) ? new URL(v) : null;
+      if (!url || !['nats:', 'tls:'].includes(url.protocol))
+        ctx.addIssue({
+          code: 'custom',
+          message: 'expected a nats:// or tls:// URL such as nats://127.0.0.1:4222',
+        });
+    }),
+    stream: jetStreamName,
+    // Subjects the stream captures when driftwatch creates it, and the consumer's filter.
+    subjects: z
+      .array(z.string().min(1).regex(/^\S+$/, { error: 'a subject may not contain whitespace' }))
+      .min(1, { error: 'give at least one subject' }),
+    durable: jetStreamName,
+    // Messages per fetch and per stored transaction.
+    batch: z.number().int().min(1).max(10_000).default(500),
+    // Bytes per fetch: what one batch may hold in memory (the server stops sending at this size).
+    batchBytes: byteSize.default(4 * 1024 * 1024),
+    // A larger message is stored as a rejection (its first KiB kept) and acknowledged, never parsed.
+    maxMessageBytes: byteSize.default(1024 * 1024),
+    // How long the server waits for an acknowledgement before redelivering (a crashed leader's batch); a
+    // batch must be fetched and stored within it.
+    ackWait: duration
+      .refine((ms) => ms >= 2_000, { error: 'must be at least 2s (a fetch waits at least 1s)' })
+      .default(30_000),
+    // Create the stream (with the subjects and maxMessageBytes) when it does not exist.
+    createStream: z.boolean().default(true),
+  })
+  .superRefine((s, ctx) => {
+    // The server never sends a message larger than a fetch's byte limit: such a message would stall the consumer.
+    if (s.batchBytes < s.maxMessageBytes)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['batchBytes'],
+        message: `must be at least maxMessageBytes (${s.maxMessageBytes} bytes)`,
+      });
+  });
+export type NatsSourceConfig = z.infer<typeof natsSource> & { name: string };
+
 const DRIFT_DEFAULTS = {
   bucket: 3600e3,
   rollingWindow: 86400e3,
@@ -301,6 +358,10 @@ export const configSchema = z.strictObject({
       // Loopback by default: a sidecar is reached by its neighbour, not the network.
       host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8080),
+      // A second listener answering only /healthz and /readyz (off when unset). Under overload, clients that
+      // reconnect after a 503 fill the API port's accept queue, and a probe on a new connection waits behind
+      // them; a port of its own is accepted apart from that queue. Point Kubernetes probes at it.
+      healthPort: z.number().int().min(0).max(65535).optional(),
       // How long in-flight requests may take to finish after SIGTERM before the process exits anyway.
       shutdownTimeoutMs: z.number().int().positive().default(10_000),
       // Requests being worked on at once (health checks excepted); beyond it a 503 with Retry-After, so an
@@ -359,6 +420,22 @@ export const configSchema = z.strictObject({
   sources: z
     .strictObject({
       otlp: otlpSource,
+      nats: z
+        .array(natsSource)
+        .default([])
+        .transform((list) => list.map((s): NatsSourceConfig => ({ ...s, name: s.name ?? s.durable })))
+        .superRefine((list, ctx) => {
+          const seen = new Set<string>();
+          list.forEach((s, i) => {
+            if (seen.has(s.name))
+              ctx.addIssue({
+                code: 'custom',
+                path: [i, 'name'],
+                message: `source ${s.name} is named twice (name defaults to the durable)`,
+              });
+            seen.add(s.name);
+          });
+        }),
     })
     .prefault({}),
   baselines: z
@@ -483,6 +560,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 export const ENV_KEYS: Record<string, string[]> = {
   DRIFTWATCH_HOST: ['server', 'host'],
   DRIFTWATCH_PORT: ['server', 'port'],
+  DRIFTWATCH_HEALTH_PORT: ['server', 'healthPort'],
   DRIFTWATCH_DB: ['database', 'url'],
   DRIFTWATCH_DB_POOL_SIZE: ['database', 'poolSize'],
   DRIFTWATCH_DB_SYNCHRONOUS: ['database', 'synchronous'],

@@ -32,6 +32,36 @@ export interface JobStatusView {
   next_run: string | null;
 }
 
+/** A log source's state for GET /v1/jobs: only the job leader consumes, the others stand by. */
+export interface SourceStatusView {
+  name: string;
+  kind: 'nats';
+  /** Where it reads from, without credentials. */
+  url: string;
+  stream: string;
+  durable: string;
+  state: 'standby' | 'connecting' | 'consuming' | 'stopping';
+  /** Messages the consumer has not yet had acknowledged (num_pending + num_ack_pending); null before it is known. */
+  lag: number | null;
+  /** Messages received from the server, acknowledged after storing, and handed back unstored (nak). */
+  delivered: number;
+  acked: number;
+  returned: number;
+  records: { accepted: number; duplicates: number; rejected: number };
+  /** Over the last minute. */
+  throughput: { messages_per_s: number; records_per_s: number };
+  batches: number;
+  errors: number;
+  last_batch_at: string | null;
+  last_error: string | null;
+  last_error_at: string | null;
+}
+
+/** The log sources of this process (GET /v1/jobs lists them next to the jobs). */
+export interface SourcesView {
+  status(): SourceStatusView[];
+}
+
 /**
  * Per-process counters and histograms that services report to (GET /metrics); src/metrics/ implements it.
  * Optional in deps so services and tests without metrics need nothing.
@@ -60,6 +90,13 @@ export interface MetricsSink {
   notificationFailed(channel: string): void;
   /** The log records of one OTLP export request (POST /v1/logs) and what became of them. */
   otlpLogs?(counts: { received: number; accepted: number; duplicates: number; rejected: number }): void;
+  /** One batch of a log source stored and acknowledged: its messages and its records' outcomes. */
+  sourceBatch?(
+    source: string,
+    counts: { messages: number; accepted: number; duplicates: number; rejected: number },
+  ): void;
+  /** One failure of a log source (connecting, fetching or storing). */
+  sourceError?(source: string): void;
 }
 
 /** Everything a service function needs, passed explicitly instead of read from globals. */
@@ -70,6 +107,8 @@ export interface AppDeps {
   clock: Clock;
   /** The job registry, when jobs run in this process (absent in most tests). */
   jobs?: JobsView;
+  /** Log sources (NATS JetStream consumers), when configured; they run on the job leader only. */
+  sources?: SourcesView;
   /** Identity of this process in leases (job leader, delivery run); generated when absent. */
   instance?: string;
   /** This app's metrics (one prom-client Registry per deps); createApp makes one when absent. */

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
@@ -10,10 +10,13 @@ import { createLogger } from './logger.js';
 import { Metrics } from './metrics/index.js';
 import { ServingRuntime } from './serving/runtime.js';
 import { scanModelsDir } from './serving/versions.js';
+import { Sources } from './sources/index.js';
 import { openStore } from './store/index.js';
 
 export interface RunningServer {
   port: number;
+  /** The probes' own listener (server.healthPort), when configured. */
+  healthPort?: number;
   host: string;
   deps: AppDeps;
   /** Stops accepting, lets in-flight requests finish (up to the configured timeout), closes the database. */
@@ -60,13 +63,18 @@ export async function startServer(
         // Until the store is open every request gets a 503; health checks included (not ready yet).
         // The env ({incoming, outgoing}) carries the socket: the peer address (loopback scrapes) and the
         // body watchdog need it.
-        fetch: (req, bindings) => {
-          if (!handler)
-            return Response.json({ status: 'starting' }, { status: 503, headers: { 'retry-after': '1' } });
+        fetch: async (req, bindings) => {
           // An HTTP/1 server (createServer), so the bindings are IncomingMessage and ServerResponse.
           const env = bindings as NodeEnv;
-          watchBody(env, config.server.requestTimeoutMs);
-          return handler(req, env);
+          let res: Response;
+          if (!handler)
+            res = Response.json({ status: 'starting' }, { status: 503, headers: { 'retry-after': '1' } });
+          else {
+            watchBody(env, config.server.requestTimeoutMs);
+            res = await handler(req, env);
+          }
+          // Answered before its body was read (refused: busy, too large, no credential): the rest is not read.
+          return env.incoming.complete ? res : answerUnread(env, res);
         },
         hostname: config.server.host,
         port: config.server.port,
@@ -93,10 +101,12 @@ export async function startServer(
     });
   });
   const address = server.address() as AddressInfo;
+  const health = config.server.healthPort === undefined ? null : await listenForProbes(config, () => handler);
 
   let deps: AppDeps;
   let jobs: JobRegistry;
   let metrics: Metrics;
+  let sources: Sources;
   try {
     const store = await openStore(config.database);
     deps = {
@@ -111,9 +121,15 @@ export async function startServer(
     deps.metrics = metrics;
     jobs = createJobs(deps);
     deps.jobs = jobs;
+    // Log sources consume on the job leader only: they start and stop with the leadership.
+    sources = new Sources(deps);
+    deps.sources = sources;
+    const consuming = sources;
+    jobs.onLeadershipChange((leader) => consuming.leadership(leader));
     await jobs.start();
   } catch (err) {
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (health) await new Promise<void>((resolve) => health.close(() => resolve()));
     throw err;
   }
   // Versions in the model directory are registered (with their baselines), then every process loads the
@@ -131,7 +147,13 @@ export async function startServer(
   });
   handler = (req, env) => app.fetch(req, env);
   log.info(
-    { host: config.server.host, port: address.port, db: deps.store.location, leader: jobs.leader() },
+    {
+      host: config.server.host,
+      port: address.port,
+      ...(health ? { health_port: (health.address() as AddressInfo).port } : {}),
+      db: deps.store.location,
+      leader: jobs.leader(),
+    },
     'driftwatch listening',
   );
 
@@ -141,7 +163,14 @@ export async function startServer(
       accepting = false;
       log.info({ reason }, 'shutting down: no new connections, finishing in-flight requests');
       // The listener stops accepting at once; running ticks and in-flight requests finish side by side.
-      const jobsStopped = jobs.stop();
+      // Sources stop before the lease is handed back: their last batch is stored and acknowledged (the
+      // rest handed back) before another process may start consuming.
+      const jobsStopped = sources.stop().then(() => jobs.stop());
+      // Probes see the process go away with it (a closed port reads as not ready).
+      if (health) {
+        health.close();
+        if ('closeAllConnections' in health) health.closeAllConnections();
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           log.warn(
@@ -168,7 +197,61 @@ export async function startServer(
     return closing;
   };
 
-  return { port: address.port, host: config.server.host, deps, shutdown };
+  return {
+    port: address.port,
+    ...(health ? { healthPort: (health.address() as AddressInfo).port } : {}),
+    host: config.server.host,
+    deps,
+    shutdown,
+  };
+}
+
+/** The only paths the probes' listener answers. */
+const PROBE_PATHS = new Set(['/healthz', '/readyz']);
+
+/**
+ * The listener of server.healthPort: GET/HEAD /healthz and /readyz, answered by the same app as on the API
+ * port, everything else 404. It has no in-flight bound and reads no bodies.
+ */
+async function listenForProbes(
+  config: Config,
+  handler: () => ((req: Request, env: NodeEnv) => Response | Promise<Response>) | null,
+): Promise<ReturnType<typeof serve>> {
+  return new Promise((resolve, reject) => {
+    const s = serve(
+      {
+        fetch: async (req, bindings) => {
+          const path = new URL(req.url).pathname;
+          if (!PROBE_PATHS.has(path) || (req.method !== 'GET' && req.method !== 'HEAD'))
+            return Response.json(
+              {
+                error: {
+                  code: 'not_found',
+                  message: `server.healthPort answers GET /healthz and /readyz only; the API is on server.port`,
+                },
+              },
+              { status: 404 },
+            );
+          const h = handler();
+          if (!h)
+            return Response.json({ status: 'starting' }, { status: 503, headers: { 'retry-after': '1' } });
+          return h(req, bindings as NodeEnv);
+        },
+        hostname: config.server.host,
+        port: config.server.healthPort,
+      },
+      () => resolve(s),
+    );
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new StartupRefused(
+              `port ${config.server.healthPort} on ${config.server.host} is already in use (server.healthPort, DRIFTWATCH_HEALTH_PORT)`,
+            )
+          : err,
+      );
+    });
+  });
 }
 
 /** What @hono/node-server passes to fetch as its second argument. */
@@ -229,27 +312,63 @@ const ANSWERS: Record<number, { reason: string; code: string; message: string }>
 };
 
 const lingering = new WeakSet<Socket>();
+/** How long a connection being closed stays open for its client to read the answer. */
+const LINGER_MS = 2_000;
+
+/** Answers with `status` (when nothing has been written yet) and closes the connection gracefully. */
+function closeWith(socket: Socket, status: number | null): void {
+  const answer = status === null ? undefined : ANSWERS[status];
+  const body = answer && JSON.stringify({ error: { code: answer.code, message: answer.message } });
+  closeAfter(
+    socket,
+    answer && body && socket.bytesWritten === 0
+      ? `HTTP/1.1 ${status} ${answer.reason}\r\nconnection: close\r\ncontent-type: application/json\r\n` +
+          `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+      : null,
+    'drop',
+  );
+}
 
 /**
- * Answers with `status` (when nothing has been written yet) and closes the connection gracefully: what the
- * client still sends is read and dropped for a moment, since closing a socket with unread bytes resets it
- * and the client would see ECONNRESET instead of the answer.
+ * Writes `answer` (raw HTTP), half-closes, and destroys the socket LINGER_MS later: closing a socket with
+ * unread bytes resets it, and a client that has not read the answer yet would see ECONNRESET instead.
+ * Meanwhile what the client still sends is read and dropped (`drop`), or not read at all (`ignore`): it
+ * waits in the kernel's buffers, then the sender blocks, and it costs this process nothing.
  */
-function closeWith(socket: Socket, status: number | null): void {
+function closeAfter(socket: Socket, answer: string | Buffer | null, rest: 'drop' | 'ignore'): void {
   if (lingering.has(socket)) return;
   lingering.add(socket);
-  const answer = status === null ? undefined : ANSWERS[status];
-  if (socket.writable && answer && socket.bytesWritten === 0) {
-    const body = JSON.stringify({ error: { code: answer.code, message: answer.message } });
-    socket.end(
-      `HTTP/1.1 ${status} ${answer.reason}\r\nconnection: close\r\ncontent-type: application/json\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-  } else socket.end();
-  socket.resume();
+  if (socket.writable && answer !== null) socket.end(answer);
+  else socket.end();
+  if (rest === 'drop') socket.resume();
+  else socket.pause();
   socket.setTimeout(0);
-  setTimeout(() => socket.destroy(), 2_000).unref();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }
+
+/**
+ * Answers a request whose body has not (all) arrived without reading the rest: `connection: close`, and
+ * the connection is dropped once the client has had time to read the answer. Node would otherwise read
+ * and discard the whole body to keep the connection alive — under overload, 50 clients' 16 MiB bodies
+ * refused with 503 were nearly all the bytes this process read, while new connections waited their turn.
+ */
+async function answerUnread({ incoming, outgoing }: NodeEnv, res: Response): Promise<Response> {
+  const socket = incoming.socket;
+  // Queued behind an earlier response on this connection (pipelining), or already started: the usual way.
+  if (outgoing.headersSent || outgoing.socket !== socket || !socket.writable || lingering.has(socket))
+    return res;
+  const body = incoming.method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await res.arrayBuffer());
+  let head = `HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? ''}\r\n`;
+  for (const [name, value] of res.headers) if (!WRITTEN_HERE.has(name)) head += `${name}: ${value}\r\n`;
+  head += `date: ${new Date().toUTCString()}\r\nconnection: close\r\ncontent-length: ${body.byteLength}\r\n\r\n`;
+  closeAfter(socket, Buffer.concat([Buffer.from(head, 'latin1'), body]), 'ignore');
+  // node-server writes this response into a connection that is closed by then, which does nothing.
+  await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return new Response(null, { status: res.status });
+}
+
+/** Headers answerUnread writes itself (or must not pass on: the connection closes, the body is buffered). */
+const WRITTEN_HERE = new Set(['connection', 'content-length', 'keep-alive', 'transfer-encoding', 'date']);
 
 /** Node's answers to requests it cannot parse (431 for oversized headers), closed without a reset. */
 function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {

@@ -11,13 +11,7 @@ import {
   type ProfileOptions,
 } from '../profiles/profile.js';
 import type { ActivationRow, BaselineRow, NewRecord, Tx } from '../store/index.js';
-import {
-  CsvRecord,
-  hashing,
-  type TrainingFormat,
-  type TrainingLimits,
-  trainingRows,
-} from './sources.js';
+import { CsvRecord, hashing, type TrainingFormat, type TrainingLimits, trainingRows } from './sources.js';
 
 type Deps = Pick<AppDeps, 'store' | 'config' | 'clock'>;
 

@@ -52,6 +52,7 @@ export class JobRegistry implements JobsView {
   private readonly renewMs: number;
   private readonly instance: string;
   private readonly lock: LeaderLock;
+  private readonly leadershipListeners: ((leader: boolean) => void)[] = [];
 
   constructor(
     private readonly deps: Pick<AppDeps, 'store' | 'clock' | 'log' | 'config' | 'metrics'> & {
@@ -88,6 +89,21 @@ export class JobRegistry implements JobsView {
     return this.isLeader;
   }
 
+  /** Called on every change of leadership (and on stop): long-running work such as log sources follows it. */
+  onLeadershipChange(listener: (leader: boolean) => void): void {
+    this.leadershipListeners.push(listener);
+  }
+
+  private leadershipChanged(leader: boolean): void {
+    for (const listener of this.leadershipListeners) {
+      try {
+        listener(leader);
+      } catch (err) {
+        this.deps.log.error({ err }, 'leadership listener failed');
+      }
+    }
+  }
+
   /** Takes or renews leadership; logs every change. */
   async renew(): Promise<boolean> {
     let held = false;
@@ -100,6 +116,7 @@ export class JobRegistry implements JobsView {
     // A renewal that finished after stop() began must not make a stopping process the leader again.
     if (this.stopping) {
       if (held) await this.lock.release().catch(() => undefined);
+      if (this.isLeader) this.leadershipChanged(false);
       this.isLeader = false;
       return false;
     }
@@ -112,6 +129,7 @@ export class JobRegistry implements JobsView {
         );
         if (this.started) this.runOnLeadership();
       } else this.deps.log.warn({ instance: this.instance }, 'not the leader: jobs run in another process');
+      this.leadershipChanged(held);
     }
     return held;
   }
@@ -236,6 +254,7 @@ export class JobRegistry implements JobsView {
     await Promise.all([...this.jobs.values()].map((s) => s.running));
     if (this.isLeader) {
       this.isLeader = false;
+      this.leadershipChanged(false);
       await this.lock.release().catch(() => undefined);
     }
   }

@@ -16,17 +16,21 @@ export function jobRoutes(): Hono<AppEnv> {
     {
       method: 'get',
       path: '/v1/jobs',
-      summary: "The background jobs' schedules, last runs and errors, and this process's leadership",
+      summary:
+        "The background jobs' schedules, last runs and errors, the log sources' lag and throughput, and this process's leadership",
       tags: ['jobs'],
       roles: ['reviewer'],
-      responses: { 200: 'Leader or not, how leadership is held, and each job.' },
+      responses: {
+        200: 'Leader or not, how leadership is held, each job, and each log source (consuming on the leader only).',
+      },
     },
     (c) => {
-      const { jobs } = c.get('deps');
+      const { jobs, sources } = c.get('deps');
       return c.json({
         leader: jobs?.leader() ?? false,
         ...(jobs?.leadership ? jobs.leadership() : {}),
         jobs: jobs?.status() ?? [],
+        sources: sources?.status() ?? [],
       });
     },
   );

@@ -35,7 +35,7 @@ function packageVersion(): string {
 
 export const VERSION = packageVersion();
 
-type Deps = Pick<AppDeps, 'store' | 'jobs' | 'config'>;
+type Deps = Pick<AppDeps, 'store' | 'jobs' | 'config' | 'sources'>;
 
 interface StoreSnapshot {
   features: FeatureLatestRow[];
@@ -59,6 +59,9 @@ export class Metrics implements MetricsSink {
   private readonly notificationFailures: Counter<'channel'>;
   private readonly otlpReceived: Counter;
   private readonly otlpRecords: Counter<'outcome'>;
+  private readonly sourceMessages: Counter<'source'>;
+  private readonly sourceRecords: Counter<'source' | 'outcome'>;
+  private readonly sourceErrors: Counter<'source'>;
 
   constructor(private readonly deps: Deps) {
     const registers = [this.registry];
@@ -122,6 +125,25 @@ export class Metrics implements MetricsSink {
       labelNames: ['outcome'],
       registers,
     });
+    // Log sources: `source` is a configured source's name, so the labels are bounded by the config.
+    this.sourceMessages = new Counter({
+      name: 'driftwatch_source_messages_total',
+      help: 'Messages a log source stored and acknowledged in this process.',
+      labelNames: ['source'],
+      registers,
+    });
+    this.sourceRecords = new Counter({
+      name: 'driftwatch_source_records_total',
+      help: "Records of a log source's messages, by outcome (accepted, duplicate, rejected).",
+      labelNames: ['source', 'outcome'],
+      registers,
+    });
+    this.sourceErrors = new Counter({
+      name: 'driftwatch_source_errors_total',
+      help: 'Failures of a log source in this process (connecting, fetching, storing); it retries.',
+      labelNames: ['source'],
+      registers,
+    });
     new Gauge({
       name: 'driftwatch_build_info',
       help: 'Always 1; the driftwatch version in a label.',
@@ -136,6 +158,18 @@ export class Metrics implements MetricsSink {
       registers,
       collect() {
         this.set(metrics.exportsStoreWide() ? 1 : 0);
+      },
+    });
+
+    new Gauge({
+      name: 'driftwatch_source_lag_messages',
+      help: "Messages a log source has not yet stored (the consumer's pending and unacknowledged); only the consuming leader reports it.",
+      labelNames: ['source'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of metrics.deps.sources?.status() ?? [])
+          if (s.lag !== null) this.set({ source: s.name }, s.lag);
       },
     });
 
@@ -335,6 +369,20 @@ export class Metrics implements MetricsSink {
     this.otlpRecords.inc({ outcome: 'accepted' }, counts.accepted);
     this.otlpRecords.inc({ outcome: 'duplicate' }, counts.duplicates);
     this.otlpRecords.inc({ outcome: 'rejected' }, counts.rejected);
+  }
+
+  sourceBatch(
+    source: string,
+    counts: { messages: number; accepted: number; duplicates: number; rejected: number },
+  ): void {
+    this.sourceMessages.inc({ source }, counts.messages);
+    this.sourceRecords.inc({ source, outcome: 'accepted' }, counts.accepted);
+    this.sourceRecords.inc({ source, outcome: 'duplicate' }, counts.duplicates);
+    this.sourceRecords.inc({ source, outcome: 'rejected' }, counts.rejected);
+  }
+
+  sourceError(source: string): void {
+    this.sourceErrors.inc({ source });
   }
 
   /** One HTTP request: `route` is the matched route pattern (bounded by the app's routes). */

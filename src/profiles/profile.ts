@@ -121,8 +121,7 @@ class ColumnAccumulator {
     } else this.nonNumeric++;
     if (this.raw) {
       this.raw.set(text, (this.raw.get(text) ?? 0) + 1);
-      const cap =
-        this.categorical || this.nonNumeric > 0 ? MAX_TRACKED_DISTINCT : NUMERIC_TRACKED_DISTINCT;
+      const cap = this.categorical || this.nonNumeric > 0 ? MAX_TRACKED_DISTINCT : NUMERIC_TRACKED_DISTINCT;
       if (this.raw.size > cap) {
         this.numbersUntracked = cap === NUMERIC_TRACKED_DISTINCT;
         this.raw = null;

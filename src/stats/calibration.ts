@@ -42,6 +42,29 @@ function binomial(n: number, p: number, next: () => number): number {
 }
 
 /**
+ * One multinomial draw of size n from the proportions ref/total into `out` (sequential binomials;
+ * the binomials use a rounded normal approximation when both tails hold at least 30 expected counts).
+ */
+export function multinomialInto(
+  out: Float64Array,
+  ref: ArrayLike<number>,
+  total: number,
+  n: number,
+  next: () => number,
+): Float64Array {
+  let left = n;
+  let massLeft = total;
+  for (let i = 0; i < ref.length; i++) {
+    const mass = ref[i] as number;
+    const k = i === ref.length - 1 ? left : binomial(left, massLeft > 0 ? mass / massLeft : 0, next);
+    out[i] = k;
+    left -= k;
+    massLeft -= mass;
+  }
+  return out;
+}
+
+/**
  * PSI that sampling noise alone reaches: mean + 3σ of PSI between the reference and `samples` random
  * windows of size n drawn from the reference proportions (multinomial via sequential binomials).
  * The calibrated alternative to a fixed PSI threshold, as NannyML calibrates on reference chunks.
@@ -59,15 +82,7 @@ export function psiNoiseThreshold(
   const values: number[] = [];
   const draw = new Float64Array(ref.length);
   for (let s = 0; s < samples; s++) {
-    let left = n;
-    let massLeft = total;
-    for (let i = 0; i < ref.length; i++) {
-      const mass = ref[i] as number;
-      const k = i === ref.length - 1 ? left : binomial(left, massLeft > 0 ? mass / massLeft : 0, next);
-      draw[i] = k;
-      left -= k;
-      massLeft -= mass;
-    }
+    multinomialInto(draw, ref, total, n, next);
     values.push(psi(ref, draw));
   }
   const mean = values.reduce((a, b) => a + b, 0) / samples;

@@ -3,7 +3,58 @@
  * on the same data. Inputs accept number[] or typed arrays; empty or non-finite input throws StatsInputError.
  */
 
-export { mulberry32, psiNoiseThreshold } from './calibration.js';
+export { meanOf, type RunLengthOptions, simulateRunLengths } from './arl-simulation.js';
+export { mulberry32, multinomialInto, psiNoiseThreshold } from './calibration.js';
+export {
+  addRow,
+  type BaselinePca,
+  baselineHalves,
+  baselinePca,
+  COMOMENTS_MAX_DIM,
+  type CoMoments,
+  type CorrelationChange,
+  coCorrelation,
+  coCovariance,
+  coMean,
+  coMomentsFromVector,
+  coMomentsOf,
+  coMomentsToVector,
+  correlationChanges,
+  emptyCoMoments,
+  mergeCoMoments,
+  RECONSTRUCTION_ALPHA,
+  type ReconstructionNull,
+  reconstructionError,
+  reconstructionNull,
+  type Standardisation,
+  secondMoment,
+  standardise,
+  symmetricEigen,
+  triIndex,
+} from './comoments.js';
+export {
+  type BinnedStatistic,
+  type CusumOptions,
+  type CusumPoint,
+  type CusumSide,
+  type CusumState,
+  cusum,
+  cusumArl,
+  cusumStep,
+  hForArl0,
+  type NullMoments,
+  nullMoments,
+  type StandardiseMethod,
+  siegmundArl,
+  standardiseStatistic,
+} from './cusum.js';
+export {
+  chiSquareUpperQuantile,
+  gammaNormalScore,
+  NORMAL_SCORE_LIMIT,
+  normalQuantile,
+  normalTwoSidedP,
+} from './distributions.js';
 export {
   type ChiSquareResult,
   chiSquareContingency,
@@ -22,6 +73,17 @@ export {
   type WassersteinGridResult,
   wassersteinFromGrid,
 } from './grid.js';
+export {
+  applyIsotonic,
+  applyMulticlassCalibration,
+  type CalibrationChoice,
+  chooseCalibration,
+  chooseMulticlassCalibration,
+  expectedCalibrationError,
+  type IsotonicMap,
+  isotonicFit,
+  type MulticlassCalibrationChoice,
+} from './isotonic.js';
 export { kstwoSf, smirnovSf } from './kolmogorov.js';
 export {
   KS_MAX_AUTO_N,
@@ -32,6 +94,24 @@ export {
   ksTwoSample,
 } from './ks.js';
 export { benjaminiHochberg } from './multiple.js';
+export {
+  addBinary,
+  addMulticlass,
+  argmax,
+  type BinaryPerformanceAccumulator,
+  type BinaryPerformanceEstimate,
+  binaryCellEdges,
+  type ClassEstimates,
+  type Estimate,
+  emptyBinary,
+  emptyMulticlass,
+  estimateBinary,
+  estimateMulticlass,
+  type MulticlassPerformanceAccumulator,
+  type MulticlassPerformanceEstimate,
+  merge,
+  type PerformanceAccumulator,
+} from './performance.js';
 export {
   histogram,
   offEdgeCount,

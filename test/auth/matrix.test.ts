@@ -15,6 +15,7 @@ const EXPECTED: Record<string, Rule> = {
   'GET /readyz': 'open',
   'POST /v1/ingest': 'ingest',
   'POST /v1/ingest/cloudevents': 'ingest',
+  'POST /v1/logs': 'ingest',
   'POST /v1/labels': 'ingest',
   'GET /v1/ingest/rejections': 'reviewer',
   'GET /v1/models': 'reviewer',

@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../support.js';
-import { killAll, type ServerProcess, startServerProcess } from './process.js';
+import { killAll, logLines, type ServerProcess, startServerProcess } from './process.js';
 
 // The listener as clients meet it: real sockets against `driftwatch serve`, where app.request() cannot tell
 // a peer address, a header Node refuses, a body that trickles or a slot held by a half-sent request.
@@ -255,6 +255,47 @@ describe('in-flight slots', () => {
     expect((await ingest(server)).status).toBe(200);
   });
 
+  it('a request refused while its body is still coming is answered and its body left unread', {
+    timeout: 60_000,
+  }, async () => {
+    const MiB = 1024 * 1024;
+    // A body within the limit, so the only reason to refuse it is the held slot.
+    const server = await start({ server: { maxIngestInFlight: 1 }, ingest: { bodyLimit: 256 * MiB } });
+    await open(
+      server,
+      'POST /v1/ingest HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n[',
+    );
+    await eventually(async () => (await ingest(server)).status === 503, 'ingest refused');
+    const socket = await open(
+      server,
+      `POST /v1/ingest HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-ndjson\r\ncontent-length: ${128 * MiB}\r\n\r\n`,
+    );
+    const closed = untilClosed(socket);
+    // The body goes out a MiB at a time, each once the kernel has taken the last: as fast as the server
+    // (or the socket buffers between) takes it.
+    const chunk = Buffer.alloc(MiB, 0x20);
+    let handed = 0;
+    const pump = () => {
+      if (socket.destroyed || handed >= 128 * MiB) return;
+      socket.write(chunk, (err) => {
+        if (err) return;
+        handed += chunk.length;
+        pump();
+      });
+    };
+    pump();
+    // The server closing its side: what the client had handed over by then is all it was ever going to read.
+    const handedAtEnd = new Promise<number>((resolve) => socket.once('end', () => resolve(handed)));
+    const { text } = await closed;
+    expect(text).toMatch(/^HTTP\/1\.1 503 /);
+    expect(text).toMatch(/\r\nconnection: close\r\n/i);
+    expect(text).toMatch(/\r\nretry-after: 1\r\n/i);
+    expect(text).toContain('server.maxIngestInFlight');
+    // Not read and discarded (Node would read all of it to keep the connection): less than one default
+    // 16 MiB batch got past the socket buffers of a server that never read it.
+    expect(await handedAtEnd).toBeLessThan(16 * MiB);
+  });
+
   it('health probes on new connections are answered while every ingest slot is held', {
     timeout: 60_000,
   }, async () => {
@@ -271,5 +312,31 @@ describe('in-flight slots', () => {
     );
     expect(probes).toEqual(Array.from({ length: 20 }, () => 200));
     expect((await ingest(server)).status).toBe(503);
+  });
+});
+
+describe('the probes’ own listener (server.healthPort)', () => {
+  it('answers /healthz and /readyz on its own port, and nothing else', async () => {
+    const s = await start({ server: { healthPort: 0 } });
+    const line = logLines(s.stdout()).find((l) => l.msg === 'driftwatch listening');
+    const healthPort = line?.health_port as number;
+    expect(healthPort).toBeGreaterThan(0);
+    expect(healthPort).not.toBe(s.port);
+    const at = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${healthPort}${path}`, init);
+    expect((await at('/healthz')).status).toBe(200);
+    const ready = await at('/readyz');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready' });
+    const api = await at('/v1/models');
+    expect(api.status).toBe(404);
+    expect(await api.json()).toMatchObject({
+      error: {
+        message: 'server.healthPort answers GET /healthz and /readyz only; the API is on server.port',
+      },
+    });
+    expect((await at('/healthz', { method: 'POST', body: '{}' })).status).toBe(404);
+    // The API port answers as before, probes included.
+    expect((await fetch(s.url('/v1/models'))).status).toBe(200);
+    expect((await fetch(s.url('/healthz'))).status).toBe(200);
   });
 });

@@ -216,13 +216,19 @@ describe('deploy/kubernetes', () => {
     expect(pod.containers.filter((c) => c !== sidecar).length).toBeGreaterThan(0);
   });
 
-  it('probes readiness on /readyz and liveness on /healthz, on a declared port', () => {
+  it('probes readiness on /readyz and liveness on /healthz, on the health port the sidecar listens on', () => {
     expect(sidecar.readinessProbe?.httpGet?.path).toBe('/readyz');
     expect(sidecar.startupProbe?.httpGet?.path).toBe('/readyz');
     expect(sidecar.livenessProbe?.httpGet?.path).toBe('/healthz');
     const names = (sidecar.ports ?? []).map((p) => p.name);
     for (const p of [sidecar.readinessProbe, sidecar.livenessProbe, sidecar.startupProbe])
       expect(names).toContain(p?.httpGet?.port);
+    // The probes' port is server.healthPort (set through DRIFTWATCH_HEALTH_PORT), not the API's.
+    const probePort = (sidecar.ports ?? []).find((p) => p.name === sidecar.livenessProbe?.httpGet?.port);
+    const healthEnv = (sidecar.env ?? []).find((e) => e.name === 'DRIFTWATCH_HEALTH_PORT')?.value;
+    expect(Number(healthEnv)).toBe(probePort?.containerPort);
+    const apiEnv = (sidecar.env ?? []).find((e) => e.name === 'DRIFTWATCH_PORT')?.value;
+    expect(Number(healthEnv)).not.toBe(Number(apiEnv));
   });
 
   it('mounts only volumes the pod declares, /data among them', () => {

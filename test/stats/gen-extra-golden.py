@@ -105,6 +105,55 @@ adj = np.minimum.accumulate((p[order] * m / np.arange(1, m + 1))[::-1])[::-1]
 bh = np.empty(m); bh[order] = np.minimum(adj, 1)
 out["bh"] = {"p": p.tolist(), "adjusted": bh.tolist()}
 
+# Isotonic regression (weighted, with tied scores) by the min-max formula, independent of any PAV code:
+# after pooling equal x, fit_i = max_{j<=i} min_{k>=i} (weighted mean of y_j..y_k). scipy 1.10 has no
+# isotonic regression and scikit-learn is not installed. Its own generator so earlier sections keep their draws.
+iso_rng = np.random.default_rng(20250301)
+
+def isotonic_minmax(x, y, w):
+    ux, inv = np.unique(x, return_inverse=True)
+    sw = np.bincount(inv, weights=w)
+    swy = np.bincount(inv, weights=w * y)
+    cw = np.concatenate([[0.0], np.cumsum(sw)])
+    cwy = np.concatenate([[0.0], np.cumsum(swy)])
+    m = len(ux)
+    fit = np.empty(m)
+    for i in range(m):
+        j = np.arange(i + 1)[:, None]
+        k = np.arange(i, m)[None, :]
+        means = (cwy[k + 1] - cwy[j]) / (cw[k + 1] - cw[j])
+        fit[i] = means.min(axis=1).max()
+    return fit[inv]
+
+iso = []
+for n, kind in [(1, "cont"), (2, "cont"), (7, "cont"), (40, "cont"), (150, "cont"), (60, "ties"), (200, "ties"),
+                (120, "weights"), (80, "monotone"), (80, "reversed")]:
+    if kind == "ties":
+        x = iso_rng.integers(0, 12, n) / 11.0
+    else:
+        x = iso_rng.uniform(size=n)
+    if kind == "monotone":
+        y = np.sort(iso_rng.uniform(size=n))[np.argsort(np.argsort(x))]
+    elif kind == "reversed":
+        y = (x < 0.5).astype(float)
+    else:
+        y = (iso_rng.uniform(size=n) < 1 / (1 + np.exp(-6 * (x - 0.5)))).astype(float)
+    w = iso_rng.uniform(0.2, 3.0, n) if kind == "weights" else np.ones(n)
+    iso.append({"x": x.tolist(), "y": y.tolist(), "w": w.tolist(), "fit": isotonic_minmax(x, y, w).tolist()})
+out["isotonic"] = iso
+
+# Expected calibration error over equal-width bins on [0, 1] (numpy searchsorted right; 1.0 in the last bin).
+ece_cases = []
+for n, bins in [(1, 10), (50, 10), (1000, 10), (1000, 15), (300, 4)]:
+    p = iso_rng.uniform(size=n)
+    p[: min(n, 3)] = [0.0, 1.0, 0.3][: min(n, 3)]
+    y = (iso_rng.uniform(size=n) < p ** 1.3).astype(float)
+    b = np.minimum(np.searchsorted(np.arange(1, bins) / bins, p, side="right"), bins - 1)
+    e = sum(abs((y[b == k] - p[b == k]).sum()) for k in range(bins)) / n
+    ece_cases.append({"p": p.tolist(), "y": y.tolist(), "bins": bins, "ece": float(e)})
+out["ece"] = ece_cases
+
 with open("test/stats/extra-golden.json", "w") as f:
     json.dump(out, f)
-print(len(kstwo), "kstwo;", len(ks), "ks;", len(chi2), "chi2;", len(wass), "wasserstein")
+print(len(kstwo), "kstwo;", len(ks), "ks;", len(chi2), "chi2;", len(wass), "wasserstein;", len(iso), "isotonic;",
+      len(ece_cases), "ece")
