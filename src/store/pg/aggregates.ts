@@ -1,28 +1,13 @@
-import { and, desc, eq, ne } from 'drizzle-orm';
+import { AggregatesBase, fromBlob, toBlob } from '../repos/aggregates.js';
 import {
-  type ActivationRow,
-  type ActiveColumnRow,
   type AggregateDelta,
-  type AggregateRow,
-  type AggregateStore,
-  type BaselineColumnRow,
-  type BaselineRow,
-  type BaselineStore,
   type BucketKey,
   type BucketStatsDelta,
-  type ChangedBucket,
+  type ColumnTallies,
   MAX_EXTRA_PER_BUCKET,
-  type Outcomes,
   type TrafficDelta,
-  type TrafficRow,
-  type WindowKey,
 } from '../types.js';
 import type { PgConn } from './client.js';
-import { activations, baselineColumns, baselines } from './schema/index.js';
-
-const toBlob = (counts: Uint32Array) => Buffer.from(counts.buffer, counts.byteOffset, counts.byteLength);
-const fromBlob = (blob: Buffer) =>
-  new Uint32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
 
 /** Element-wise sum of two count vectors (the longer one's tail kept), as SQLite's dw_add_counts. */
 function addCounts(a: Uint32Array, b: Uint32Array): Uint32Array {
@@ -47,27 +32,90 @@ const bucketKeyOf = (k: BucketKey) => JSON.stringify([k.model, k.modelVersion, k
 /** Code-unit order, which matches ORDER BY … COLLATE "C" for the names driftwatch stores. */
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+/** A batch's deltas with one per key (same-key deltas added), in key order: the order rows are locked in. */
+function combine<D>(list: readonly D[], key: (d: D) => string, add: (a: D, b: D) => D): [string, D][] {
+  const merged = new Map<string, D>();
+  for (const d of list) {
+    const k = key(d);
+    const seen = merged.get(k);
+    merged.set(k, seen ? add(seen, d) : d);
+  }
+  return [...merged.entries()].sort((a, b) => cmp(a[0], b[0]));
+}
+
+/** How one table's rows are merged under row locks by mergeLocked. */
+interface LockedMerge<D, R> {
+  what: string;
+  /** Locks (SELECT … FOR UPDATE, in key order) and reads the stored rows of these deltas' keys. */
+  lock(list: D[]): Promise<R[]>;
+  keyOfRow(r: R): string;
+  /** The delta added to its stored row: what is written back. */
+  add(d: D, r: R): D;
+  update(list: D[]): Promise<void>;
+  /** Inserts rows for keys not stored (ON CONFLICT DO NOTHING); resolves to the keys it created. */
+  insert(list: D[]): Promise<string[]>;
+}
+
+/**
+ * Lock, read, add in JS, write back; insert the keys not stored yet, and lock and merge on the next pass any
+ * row another writer created between our lock pass and our insert.
+ */
+async function mergeLocked<D, R>(batch: [string, D][], m: LockedMerge<D, R>): Promise<void> {
+  let pending = batch;
+  // Two passes suffice: after the insert pass every key exists, so the second lock pass finds them all.
+  for (let pass = 0; pending.length > 0; pass++) {
+    if (pass > 3) throw new Error(`${m.what} upsert did not converge`);
+    const byKey = new Map((await m.lock(pending.map(([, d]) => d))).map((r) => [m.keyOfRow(r), r]));
+    const updates: D[] = [];
+    const inserts: [string, D][] = [];
+    for (const [k, d] of pending) {
+      const r = byKey.get(k);
+      if (r) updates.push(m.add(d, r));
+      else inserts.push([k, d]);
+    }
+    if (updates.length > 0) await m.update(updates);
+    if (inserts.length === 0) break;
+    const done = new Set(await m.insert(inserts.map(([, d]) => d)));
+    pending = inserts.filter(([k]) => !done.has(k));
+  }
+}
+
+/** The keys an `INSERT … RETURNING json_build_array(key columns)::text AS k` created, as keyOf/bucketKeyOf write them. */
+const createdKeys = (rows: { k: string }[]) => rows.map((r) => JSON.stringify(JSON.parse(r.k)));
+
 const KEY_COLS = 'model, model_version, baseline_id, bucket_start, bucket_ms, role, name';
 const KEY_UNNEST =
   'unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::text[], $7::text[])';
 
-interface StoredAggregate {
+interface StoredTraffic {
   model: string;
   model_version: string;
-  baseline_id: number;
   bucket_start: number;
   bucket_ms: number;
-  role: string;
-  name: string;
-  n: number;
-  missing: number;
-  type_mismatch: number;
-  out_of_range: number;
-  unseen: number;
-  off_edge: number;
-  vmin: number | null;
-  vmax: number | null;
-  counts: Buffer;
+  requests: number;
+  errors: number;
+  latency_count: number;
+  latency_sum: number;
+  latency_counts: Buffer;
+}
+
+/** An aggregate row as the lock pass reads it: a delta's fields, the count vector still in its bytes. */
+type StoredAggregate = Omit<AggregateDelta, 'counts'> & { counts: Buffer };
+
+/** Two tallies of one aggregate key added up (the count vectors element-wise). */
+function addTallies<T extends AggregateDelta>(a: T, b: ColumnTallies & { counts: Uint32Array }): T {
+  return {
+    ...a,
+    n: a.n + b.n,
+    missing: a.missing + b.missing,
+    typeMismatch: a.typeMismatch + b.typeMismatch,
+    outOfRange: a.outOfRange + b.outOfRange,
+    unseen: a.unseen + b.unseen,
+    offEdge: a.offEdge + b.offEdge,
+    vmin: minOf(a.vmin, b.vmin),
+    vmax: maxOf(a.vmax, b.vmax),
+    counts: addCounts(a.counts, b.counts),
+  };
 }
 
 const minOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
@@ -82,85 +130,33 @@ const maxOf = (a: number | null, b: number | null) => (a === null ? b : b === nu
  * generate_series) cost 150–190 ms per batch against 3 ms for writing merged vectors, so the database's
  * CPU — shared by every process of a fleet — is not spent adding arrays.
  */
-export class PgAggregates implements AggregateStore {
-  constructor(private readonly c: PgConn) {}
+export class PgAggregates extends AggregatesBase {
+  constructor(private readonly c: PgConn) {
+    super(c);
+  }
 
   async add(deltas: readonly AggregateDelta[], now: number): Promise<void> {
-    const merged = new Map<string, AggregateDelta>();
-    const extras: AggregateDelta[] = [];
-    for (const d of deltas) {
-      if (d.role === 'extra') {
-        extras.push(d);
-        continue;
-      }
-      const k = keyOf(d);
-      const seen = merged.get(k);
-      merged.set(
-        k,
-        seen
-          ? {
-              ...seen,
-              n: seen.n + d.n,
-              missing: seen.missing + d.missing,
-              typeMismatch: seen.typeMismatch + d.typeMismatch,
-              outOfRange: seen.outOfRange + d.outOfRange,
-              unseen: seen.unseen + d.unseen,
-              offEdge: seen.offEdge + d.offEdge,
-              vmin: minOf(seen.vmin, d.vmin),
-              vmax: maxOf(seen.vmax, d.vmax),
-              counts: addCounts(seen.counts, d.counts),
-            }
-          : d,
-      );
-    }
-    let pending = [...merged.entries()].sort((a, b) => cmp(a[0], b[0]));
-    // Two passes suffice: after the insert pass every key exists, so the second lock pass finds them all.
-    for (let pass = 0; pending.length > 0; pass++) {
-      if (pass > 3) throw new Error('aggregate upsert did not converge');
-      const list = pending.map(([, d]) => d);
-      const locked = await this.c.rows<StoredAggregate>(
-        `SELECT ${KEY_COLS}, n, missing, type_mismatch, out_of_range, unseen, off_edge, vmin, vmax, counts
-         FROM aggregates WHERE (${KEY_COLS}) IN (SELECT * FROM ${KEY_UNNEST})
-         ORDER BY model COLLATE "C", model_version COLLATE "C", baseline_id, bucket_start, bucket_ms, role COLLATE "C", name COLLATE "C"
-         FOR UPDATE`,
-        keyParams(list),
-      );
-      const byKey = new Map(
-        locked.map((r) => [
-          keyOf({
-            model: r.model,
-            modelVersion: r.model_version,
-            baselineId: r.baseline_id,
-            bucketStart: r.bucket_start,
-            bucketMs: r.bucket_ms,
-            role: r.role,
-            name: r.name,
-          }),
-          r,
-        ]),
-      );
-      const updates: AggregateDelta[] = [];
-      const inserts: [string, AggregateDelta][] = [];
-      for (const [k, d] of pending) {
-        const r = byKey.get(k);
-        if (!r) {
-          inserts.push([k, d]);
-          continue;
-        }
-        updates.push({
-          ...d,
-          n: r.n + d.n,
-          missing: r.missing + d.missing,
-          typeMismatch: r.type_mismatch + d.typeMismatch,
-          outOfRange: r.out_of_range + d.outOfRange,
-          unseen: r.unseen + d.unseen,
-          offEdge: r.off_edge + d.offEdge,
-          vmin: minOf(r.vmin, d.vmin),
-          vmax: maxOf(r.vmax, d.vmax),
-          counts: addCounts(fromBlob(r.counts), d.counts),
-        });
-      }
-      if (updates.length > 0) {
+    const batch = combine(
+      deltas.filter((d) => d.role !== 'extra'),
+      keyOf,
+      addTallies,
+    );
+    const extras = deltas.filter((d) => d.role === 'extra');
+    await mergeLocked<AggregateDelta, StoredAggregate>(batch, {
+      what: 'aggregate',
+      lock: (list) =>
+        this.c.rows<StoredAggregate>(
+          `SELECT model, model_version AS "modelVersion", baseline_id AS "baselineId", bucket_start AS "bucketStart",
+             bucket_ms AS "bucketMs", role, name, n, missing, type_mismatch AS "typeMismatch",
+             out_of_range AS "outOfRange", unseen, off_edge AS "offEdge", vmin, vmax, counts
+           FROM aggregates WHERE (${KEY_COLS}) IN (SELECT * FROM ${KEY_UNNEST})
+           ORDER BY model COLLATE "C", model_version COLLATE "C", baseline_id, bucket_start, bucket_ms, role COLLATE "C", name COLLATE "C"
+           FOR UPDATE`,
+          keyParams(list),
+        ),
+      keyOfRow: keyOf,
+      add: (d, r) => addTallies(d, { ...r, counts: fromBlob(r.counts) }),
+      update: async (updates) => {
         await this.c.run(
           `UPDATE aggregates a SET n = v.n, missing = v.missing, type_mismatch = v.type_mismatch,
              out_of_range = v.out_of_range, unseen = v.unseen, off_edge = v.off_edge, vmin = v.vmin, vmax = v.vmax,
@@ -174,23 +170,21 @@ export class PgAggregates implements AggregateStore {
              AND a.bucket_start = v.bucket_start AND a.bucket_ms = v.bucket_ms AND a.role = v.role AND a.name = v.name`,
           [...keyParams(updates), ...valueParams(updates), now],
         );
-      }
-      if (inserts.length === 0) break;
-      const list2 = inserts.map(([, d]) => d);
-      const created = await this.c.rows<{ k: string }>(
-        `INSERT INTO aggregates (${KEY_COLS}, n, missing, type_mismatch, out_of_range, unseen, off_edge, vmin, vmax,
-           counts, updated_at)
-         SELECT *, $17::int8 FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::text[], $7::text[],
-           $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::float8[], $15::float8[],
-           $16::bytea[])
-         ON CONFLICT (${KEY_COLS}) DO NOTHING
-         RETURNING json_build_array(model, model_version, baseline_id, bucket_start, bucket_ms, role, name)::text AS k`,
-        [...keyParams(list2), ...valueParams(list2), now],
-      );
-      const done = new Set(created.map((r) => JSON.stringify(JSON.parse(r.k))));
-      // Another writer created these rows between our lock pass and our insert: lock and merge them.
-      pending = inserts.filter(([k]) => !done.has(k));
-    }
+      },
+      insert: async (list) =>
+        createdKeys(
+          await this.c.rows<{ k: string }>(
+            `INSERT INTO aggregates (${KEY_COLS}, n, missing, type_mismatch, out_of_range, unseen, off_edge, vmin, vmax,
+               counts, updated_at)
+             SELECT *, $17::int8 FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::text[], $7::text[],
+               $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::float8[], $15::float8[],
+               $16::bytea[])
+             ON CONFLICT (${KEY_COLS}) DO NOTHING
+             RETURNING json_build_array(model, model_version, baseline_id, bucket_start, bucket_ms, role, name)::text AS k`,
+            [...keyParams(list), ...valueParams(list), now],
+          ),
+        ),
+    });
     if (extras.length > 0) await this.addExtras(extras, now);
   }
 
@@ -252,27 +246,16 @@ export class PgAggregates implements AggregateStore {
 
   async addBucketStats(list: readonly BucketStatsDelta[], now: number): Promise<void> {
     if (list.length === 0) return;
-    const merged = new Map<string, BucketStatsDelta>();
-    for (const s of list) {
-      const k = bucketKeyOf(s);
-      const seen = merged.get(k);
-      merged.set(
-        k,
-        seen
-          ? {
-              ...seen,
-              records: seen.records + s.records,
-              labeled: seen.labeled + s.labeled,
-              classified: seen.classified + s.classified,
-              correct: seen.correct + s.correct,
-              regressed: seen.regressed + s.regressed,
-              absErrSum: seen.absErrSum + s.absErrSum,
-              sqErrSum: seen.sqErrSum + s.sqErrSum,
-            }
-          : s,
-      );
-    }
-    const rows = [...merged.entries()].sort((a, b) => cmp(a[0], b[0])).map(([, s]) => s);
+    const rows = combine(list, bucketKeyOf, (seen, s) => ({
+      ...seen,
+      records: seen.records + s.records,
+      labeled: seen.labeled + s.labeled,
+      classified: seen.classified + s.classified,
+      correct: seen.correct + s.correct,
+      regressed: seen.regressed + s.regressed,
+      absErrSum: seen.absErrSum + s.absErrSum,
+      sqErrSum: seen.sqErrSum + s.sqErrSum,
+    })).map(([, s]) => s);
     await this.c.run(
       `INSERT INTO bucket_stats (model, model_version, bucket_start, bucket_ms, records, labeled, classified, correct,
          regressed, abs_err_sum, sq_err_sum, updated_at)
@@ -309,84 +292,6 @@ export class PgAggregates implements AggregateStore {
     );
   }
 
-  async setOutcomes(k: BucketKey, o: Omit<Outcomes, 'records'>, now: number): Promise<void> {
-    await this.c.run(
-      `INSERT INTO bucket_stats (model, model_version, bucket_start, bucket_ms, records, labeled, classified, correct,
-         regressed, abs_err_sum, sq_err_sum, updated_at)
-       VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8, $9, $10, $11)
-       ON CONFLICT (model, model_version, bucket_start, bucket_ms) DO UPDATE SET
-         labeled = excluded.labeled, classified = excluded.classified, correct = excluded.correct,
-         regressed = excluded.regressed, abs_err_sum = excluded.abs_err_sum, sq_err_sum = excluded.sq_err_sum,
-         updated_at = excluded.updated_at`,
-      [
-        k.model,
-        k.modelVersion,
-        k.bucketStart,
-        k.bucketMs,
-        o.labeled,
-        o.classified,
-        o.correct,
-        o.regressed,
-        o.absErrSum,
-        o.sqErrSum,
-        now,
-      ],
-    );
-  }
-
-  async clear(model: string, baselineId: number): Promise<void> {
-    await this.c.run('DELETE FROM aggregates WHERE model = $1 AND baseline_id = $2', [model, baselineId]);
-  }
-
-  async window(k: WindowKey): Promise<AggregateRow[]> {
-    const rows = await this.c.rows<
-      Omit<AggregateRow, 'counts' | 'typeMismatch' | 'outOfRange' | 'offEdge'> & {
-        type_mismatch: number;
-        out_of_range: number;
-        off_edge: number;
-        counts: Buffer;
-      }
-    >(
-      `SELECT role, name, n, missing, type_mismatch, out_of_range, unseen, off_edge, vmin, vmax, counts FROM aggregates
-       WHERE model = $1 AND model_version = $2 AND baseline_id = $3 AND bucket_ms = $4 AND bucket_start >= $5 AND bucket_start < $6`,
-      [k.model, k.modelVersion, k.baselineId, k.bucketMs, k.from, k.to],
-    );
-    return rows.map((r) => ({
-      role: r.role,
-      name: r.name,
-      n: r.n,
-      missing: r.missing,
-      typeMismatch: r.type_mismatch,
-      outOfRange: r.out_of_range,
-      unseen: r.unseen,
-      offEdge: r.off_edge,
-      vmin: r.vmin,
-      vmax: r.vmax,
-      counts: fromBlob(r.counts),
-    }));
-  }
-
-  async windowOutcomes(k: Omit<WindowKey, 'baselineId'>): Promise<Outcomes> {
-    const rows = await this.c.rows<Outcomes>(
-      `SELECT coalesce(sum(records), 0) AS records, coalesce(sum(labeled), 0) AS labeled,
-         coalesce(sum(classified), 0) AS classified, coalesce(sum(correct), 0) AS correct,
-         coalesce(sum(regressed), 0) AS regressed, coalesce(sum(abs_err_sum), 0) AS "absErrSum",
-         coalesce(sum(sq_err_sum), 0) AS "sqErrSum"
-       FROM bucket_stats WHERE model = $1 AND model_version = $2 AND bucket_ms = $3 AND bucket_start >= $4 AND bucket_start < $5`,
-      [k.model, k.modelVersion, k.bucketMs, k.from, k.to],
-    );
-    return rows[0] as Outcomes;
-  }
-
-  async versionsWithData(model: string, bucketMs: number, from: number, to: number): Promise<string[]> {
-    return (
-      await this.c.rows<{ v: string }>(
-        'SELECT DISTINCT model_version AS v FROM bucket_stats WHERE model = $1 AND bucket_ms = $2 AND bucket_start >= $3 AND bucket_start < $4',
-        [model, bucketMs, from, to],
-      )
-    ).map((r) => r.v);
-  }
-
   async markChanged(keys: readonly BucketKey[]): Promise<void> {
     if (keys.length === 0) return;
     const unique = [...new Map(keys.map((k) => [bucketKeyOf(k), k])).entries()]
@@ -409,30 +314,6 @@ export class PgAggregates implements AggregateStore {
     );
   }
 
-  async changed(limit: number): Promise<ChangedBucket[]> {
-    return this.c.rows<ChangedBucket>(
-      `SELECT model, model_version AS "modelVersion", bucket_start AS "bucketStart", bucket_ms AS "bucketMs", seq,
-         rolled_seq AS "rolledSeq"
-       FROM changed_buckets ORDER BY model COLLATE "C", model_version COLLATE "C", bucket_start LIMIT $1`,
-      [limit],
-    );
-  }
-
-  async takeChanged(k: BucketKey, seq: number): Promise<void> {
-    await this.c.run(
-      'DELETE FROM changed_buckets WHERE model = $1 AND model_version = $2 AND bucket_start = $3 AND bucket_ms = $4 AND seq = $5',
-      [k.model, k.modelVersion, k.bucketStart, k.bucketMs, seq],
-    );
-  }
-
-  async markRolled(k: BucketKey, seq: number): Promise<void> {
-    await this.c.run(
-      `UPDATE changed_buckets SET rolled_seq = $1 WHERE model = $2 AND model_version = $3 AND bucket_start = $4
-         AND bucket_ms = $5 AND rolled_seq < $1`,
-      [seq, k.model, k.modelVersion, k.bucketStart, k.bucketMs],
-    );
-  }
-
   /**
    * Traffic rows merge as aggregates do: lock the batch's existing rows (FOR UPDATE, in key order, so
    * writers do not deadlock), add scalars and histograms in JS, write back; insert the rest, and lock and
@@ -440,62 +321,33 @@ export class PgAggregates implements AggregateStore {
    */
   async addTraffic(list: readonly TrafficDelta[], now: number): Promise<void> {
     if (list.length === 0) return;
-    const merged = new Map<string, TrafficDelta>();
-    for (const t of list) {
-      const k = bucketKeyOf(t);
-      const seen = merged.get(k);
-      merged.set(k, seen ? addTrafficTallies(seen, t) : t);
-    }
-    let pending = [...merged.entries()].sort((a, b) => cmp(a[0], b[0]));
-    for (let pass = 0; pending.length > 0; pass++) {
-      if (pass > 3) throw new Error('traffic upsert did not converge');
-      const keys = pending.map(([, t]) => t);
-      const locked = await this.c.rows<{
-        model: string;
-        model_version: string;
-        bucket_start: number;
-        bucket_ms: number;
-        requests: number;
-        errors: number;
-        latency_count: number;
-        latency_sum: number;
-        latency_counts: Buffer;
-      }>(
-        `SELECT model, model_version, bucket_start, bucket_ms, requests, errors, latency_count, latency_sum, latency_counts
-         FROM traffic WHERE (model, model_version, bucket_start, bucket_ms) IN
-           (SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[]))
-         ORDER BY model COLLATE "C", model_version COLLATE "C", bucket_start, bucket_ms
-         FOR UPDATE`,
-        trafficKeyParams(keys),
-      );
-      const byKey = new Map(
-        locked.map((r) => [
-          bucketKeyOf({
-            model: r.model,
-            modelVersion: r.model_version,
-            bucketStart: r.bucket_start,
-            bucketMs: r.bucket_ms,
-          }),
-          r,
-        ]),
-      );
-      const updates: TrafficDelta[] = [];
-      const inserts: [string, TrafficDelta][] = [];
-      for (const [k, t] of pending) {
-        const r = byKey.get(k);
-        if (!r) inserts.push([k, t]);
-        else
-          updates.push(
-            addTrafficTallies(t, {
-              requests: r.requests,
-              errors: r.errors,
-              latencyCount: r.latency_count,
-              latencySum: r.latency_sum,
-              latencyCounts: fromBlob(r.latency_counts),
-            }),
-          );
-      }
-      if (updates.length > 0) {
+    await mergeLocked<TrafficDelta, StoredTraffic>(combine(list, bucketKeyOf, addTrafficTallies), {
+      what: 'traffic',
+      lock: (keys) =>
+        this.c.rows<StoredTraffic>(
+          `SELECT model, model_version, bucket_start, bucket_ms, requests, errors, latency_count, latency_sum, latency_counts
+           FROM traffic WHERE (model, model_version, bucket_start, bucket_ms) IN
+             (SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[]))
+           ORDER BY model COLLATE "C", model_version COLLATE "C", bucket_start, bucket_ms
+           FOR UPDATE`,
+          trafficKeyParams(keys),
+        ),
+      keyOfRow: (r) =>
+        bucketKeyOf({
+          model: r.model,
+          modelVersion: r.model_version,
+          bucketStart: r.bucket_start,
+          bucketMs: r.bucket_ms,
+        }),
+      add: (t, r) =>
+        addTrafficTallies(t, {
+          requests: r.requests,
+          errors: r.errors,
+          latencyCount: r.latency_count,
+          latencySum: r.latency_sum,
+          latencyCounts: fromBlob(r.latency_counts),
+        }),
+      update: async (updates) => {
         await this.c.run(
           `UPDATE traffic t SET requests = v.requests, errors = v.errors, latency_count = v.latency_count,
              latency_sum = v.latency_sum, latency_counts = v.latency_counts, updated_at = greatest(t.updated_at, $10)
@@ -506,54 +358,20 @@ export class PgAggregates implements AggregateStore {
              AND t.bucket_ms = v.bucket_ms`,
           [...trafficKeyParams(updates), ...trafficValueParams(updates), now],
         );
-      }
-      if (inserts.length === 0) break;
-      const rows = inserts.map(([, t]) => t);
-      const created = await this.c.rows<{ k: string }>(
-        `INSERT INTO traffic (model, model_version, bucket_start, bucket_ms, requests, errors, latency_count, latency_sum,
-           latency_counts, updated_at)
-         SELECT *, $10::int8 FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
-           $7::int8[], $8::float8[], $9::bytea[])
-         ON CONFLICT (model, model_version, bucket_start, bucket_ms) DO NOTHING
-         RETURNING json_build_array(model, model_version, bucket_start, bucket_ms)::text AS k`,
-        [...trafficKeyParams(rows), ...trafficValueParams(rows), now],
-      );
-      const done = new Set(created.map((r) => JSON.stringify(JSON.parse(r.k))));
-      pending = inserts.filter(([k]) => !done.has(k));
-    }
-  }
-
-  async traffic(q: {
-    model: string;
-    modelVersion?: string | undefined;
-    bucketMs: number;
-    from: number;
-    to: number;
-  }): Promise<TrafficRow[]> {
-    const rows = await this.c.rows<{
-      model_version: string;
-      bucket_start: number;
-      requests: number;
-      errors: number;
-      latency_count: number;
-      latency_sum: number;
-      latency_counts: Buffer;
-    }>(
-      `SELECT model_version, bucket_start, requests, errors, latency_count, latency_sum, latency_counts FROM traffic
-       WHERE model = $1 AND ($2::text IS NULL OR model_version = $2) AND bucket_ms = $3 AND bucket_start >= $4
-         AND bucket_start < $5
-       ORDER BY bucket_start, model_version COLLATE "C"`,
-      [q.model, q.modelVersion ?? null, q.bucketMs, q.from, q.to],
-    );
-    return rows.map((r) => ({
-      modelVersion: r.model_version,
-      bucketStart: r.bucket_start,
-      requests: r.requests,
-      errors: r.errors,
-      latencyCount: r.latency_count,
-      latencySum: r.latency_sum,
-      latencyCounts: fromBlob(r.latency_counts),
-    }));
+      },
+      insert: async (rows) =>
+        createdKeys(
+          await this.c.rows<{ k: string }>(
+            `INSERT INTO traffic (model, model_version, bucket_start, bucket_ms, requests, errors, latency_count, latency_sum,
+               latency_counts, updated_at)
+             SELECT *, $10::int8 FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[],
+               $7::int8[], $8::float8[], $9::bytea[])
+             ON CONFLICT (model, model_version, bucket_start, bucket_ms) DO NOTHING
+             RETURNING json_build_array(model, model_version, bucket_start, bucket_ms)::text AS k`,
+            [...trafficKeyParams(rows), ...trafficValueParams(rows), now],
+          ),
+        ),
+    });
   }
 }
 
@@ -614,157 +432,4 @@ function valueParams(list: readonly AggregateDelta[]): unknown[] {
     list.map((d) => d.vmax),
     list.map((d) => toBlob(d.counts)),
   ];
-}
-
-/** Key of the advisory lock that orders a model's baseline activations against its ingest transactions. */
-export const ACTIVATION_LOCK = "hashtext('dw.activation:' || $1)";
-
-export class PgBaselines implements BaselineStore {
-  constructor(private readonly c: PgConn) {}
-
-  async insert(
-    row: Omit<BaselineRow, 'id' | 'activatedAt'>,
-    columns: readonly BaselineColumnRow[],
-  ): Promise<BaselineRow> {
-    const [inserted] = await this.c.orm.insert(baselines).values(row).returning();
-    if (!inserted) throw new Error('baseline insert returned no row');
-    if (columns.length > 0) {
-      await this.c.orm.insert(baselineColumns).values(
-        columns.map((col) => ({
-          baselineId: inserted.id,
-          role: col.role,
-          name: col.name,
-          profile: col.profile,
-        })),
-      );
-    }
-    return inserted;
-  }
-
-  async list(model: string): Promise<BaselineRow[]> {
-    return this.c.orm.select().from(baselines).where(eq(baselines.model, model)).orderBy(desc(baselines.id));
-  }
-
-  async get(model: string, id: number): Promise<BaselineRow | undefined> {
-    const [row] = await this.c.orm
-      .select()
-      .from(baselines)
-      .where(and(eq(baselines.model, model), eq(baselines.id, id)));
-    return row;
-  }
-
-  async columns(id: number): Promise<BaselineColumnRow[]> {
-    return this.c.orm
-      .select({ role: baselineColumns.role, name: baselineColumns.name, profile: baselineColumns.profile })
-      .from(baselineColumns)
-      .where(eq(baselineColumns.baselineId, id));
-  }
-
-  async hasActive(model: string, modelVersion: string): Promise<boolean> {
-    const rows = await this.c.orm
-      .select({ id: baselines.id })
-      .from(baselines)
-      .where(
-        and(eq(baselines.model, model), eq(baselines.modelVersion, modelVersion), eq(baselines.active, true)),
-      )
-      .limit(1);
-    return rows.length > 0;
-  }
-
-  async markActive(row: BaselineRow, now: number): Promise<void> {
-    // Waits for the model's ingest transactions in flight (they hold this lock shared from their first
-    // insert), so the activation's rebuild horizon (records.maxId) covers every record aggregated against
-    // the old baseline, and later ingest sees the new one.
-    await this.c.rows(`SELECT pg_advisory_xact_lock(${ACTIVATION_LOCK})`, [row.model]);
-    await this.c.orm
-      .update(baselines)
-      .set({ active: false, activatedAt: null })
-      .where(
-        and(
-          eq(baselines.model, row.model),
-          eq(baselines.modelVersion, row.modelVersion),
-          ne(baselines.id, row.id),
-        ),
-      );
-    await this.c.orm
-      .update(baselines)
-      .set({ active: true, activatedAt: now })
-      .where(eq(baselines.id, row.id));
-  }
-
-  async activeStamp(model: string): Promise<string> {
-    await this.c.rows(`SELECT pg_advisory_xact_lock_shared(${ACTIVATION_LOCK})`, [model]);
-    const [row] = await this.c.rows<{ n: number; at: number; id: number }>(
-      'SELECT count(*) AS n, coalesce(max(activated_at), 0) AS at, coalesce(max(id), 0) AS id FROM baselines WHERE model = $1 AND active',
-      [model],
-    );
-    return `${row?.n}:${row?.at}:${row?.id}`;
-  }
-
-  async activeColumns(model: string): Promise<ActiveColumnRow[]> {
-    return this.c.rows<ActiveColumnRow>(
-      `SELECT b.id AS "baselineId", b.model_version AS "modelVersion", c.role, c.name, c.profile FROM baselines b
-       JOIN baseline_columns c ON c.baseline_id = b.id
-       WHERE b.model = $1 AND b.active ORDER BY b.activated_at DESC, b.id DESC`,
-      [model],
-    );
-  }
-
-  async featureNames(model: string): Promise<string[]> {
-    return (
-      await this.c.rows<{ name: string }>(
-        `SELECT DISTINCT c.name COLLATE "C" AS name FROM baseline_columns c JOIN baselines b ON b.id = c.baseline_id
-         WHERE b.model = $1 AND c.role = 'feature' ORDER BY 1`,
-        [model],
-      )
-    ).map((r) => r.name);
-  }
-
-  async activeFeatureNames(model: string): Promise<string[]> {
-    return (
-      await this.c.rows<{ name: string }>(
-        `SELECT DISTINCT c.name COLLATE "C" AS name FROM baseline_columns c JOIN baselines b ON b.id = c.baseline_id
-         WHERE b.model = $1 AND b.active AND c.role = 'feature' ORDER BY 1`,
-        [model],
-      )
-    ).map((r) => r.name);
-  }
-
-  async beginActivation(row: ActivationRow): Promise<boolean> {
-    const inserted = await this.c.orm
-      .insert(activations)
-      .values(row)
-      .onConflictDoNothing()
-      .returning({ model: activations.model });
-    return inserted.length === 1;
-  }
-
-  async activation(model: string, options: { lock?: boolean } = {}): Promise<ActivationRow | undefined> {
-    const query = this.c.orm.select().from(activations).where(eq(activations.model, model));
-    const [row] = options.lock ? await query.for('update') : await query;
-    return row;
-  }
-
-  async activations(): Promise<ActivationRow[]> {
-    return this.c.orm.select().from(activations).orderBy(activations.startedAt);
-  }
-
-  async advanceActivation(
-    model: string,
-    from: number,
-    to: number,
-    done: number,
-    now: number,
-  ): Promise<boolean> {
-    return (
-      (await this.c.run(
-        'UPDATE activations SET cursor = $1, done = done + $2, updated_at = $3 WHERE model = $4 AND cursor = $5',
-        [to, done, now, model, from],
-      )) === 1
-    );
-  }
-
-  async finishActivation(model: string): Promise<void> {
-    await this.c.run('DELETE FROM activations WHERE model = $1', [model]);
-  }
 }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import { type Sql, toNumberedPlaceholders } from '../sql.js';
 import type { MigrationStatus } from '../types.js';
 import * as schema from './schema/index.js';
 
@@ -29,13 +30,14 @@ const types = {
 };
 
 /** What a repository runs its SQL on: one connection inside one transaction. */
-export interface PgConn {
+export interface PgConn extends Sql {
+  readonly dialect: 'postgres';
   client: pg.PoolClient;
   orm: NodePgDatabase<typeof schema>;
-  /** A parameterised query's rows. */
-  rows<T>(text: string, params?: unknown[]): Promise<T[]>;
-  /** A parameterised statement's affected-row count. */
-  run(text: string, params?: unknown[]): Promise<number>;
+  // PostgreSQL-only statements also bind arrays (unnest, ANY).
+  rows<T>(text: string, params?: readonly unknown[]): Promise<T[]>;
+  one<T>(text: string, params?: readonly unknown[]): Promise<T | undefined>;
+  run(text: string, params?: readonly unknown[]): Promise<number>;
   /** Partitions of `records` this process knows exist (shared by every transaction of the store). */
   partitions: PartitionBook;
 }
@@ -90,11 +92,17 @@ export function connectionSettings(options: PgOptions): {
 }
 
 export function wrapConn(client: pg.PoolClient, partitions: PartitionBook): PgConn {
+  // `$n` statements pass through unchanged; `?` ones (the repositories written once) are numbered.
+  const query = (text: string, params?: readonly unknown[]) =>
+    client.query(toNumberedPlaceholders(text), params as unknown[] | undefined);
   return {
+    dialect: 'postgres',
     client,
     orm: drizzle({ client, schema }),
-    rows: async <T>(text: string, params?: unknown[]) => (await client.query(text, params)).rows as T[],
-    run: async (text: string, params?: unknown[]) => (await client.query(text, params)).rowCount ?? 0,
+    rows: async <T>(text: string, params?: readonly unknown[]) => (await query(text, params)).rows as T[],
+    one: async <T>(text: string, params?: readonly unknown[]) =>
+      (await query(text, params)).rows[0] as T | undefined,
+    run: async (text: string, params?: readonly unknown[]) => (await query(text, params)).rowCount ?? 0,
     partitions,
   };
 }

@@ -1,8 +1,16 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
+import { Alerts } from '../repos/alerts.js';
+import { Baselines } from '../repos/baselines.js';
+import { Metrics } from '../repos/metrics.js';
+import { Deliveries, Drift, Thresholds } from '../repos/misc.js';
+import { Models } from '../repos/models.js';
+import { PendingEvents } from '../repos/pending.js';
+import { ReportRuns } from '../repos/reports.js';
+import { Serving } from '../repos/serving.js';
+import { UiSessions } from '../repos/sessions.js';
 import { type LeaderLock, NestedTransactionError, type Store, type Tx } from '../types.js';
-import { PgAggregates, PgBaselines } from './aggregates.js';
-import { PgAlerts } from './alerts.js';
+import { PgAggregates } from './aggregates.js';
 import {
   connectionSettings,
   migrateDatabase,
@@ -13,14 +21,10 @@ import {
   wrapConn,
 } from './client.js';
 import { PgLeaderLock } from './leader.js';
-import { PgMetrics } from './metrics.js';
-import { PgDeliveries, PgDrift, PgLeases, PgThresholds } from './misc.js';
+import { PgLeases } from './misc.js';
 import { Partitions } from './partitions.js';
-import { PgPendingEvents } from './pending.js';
-import { PgModels, PgRecords } from './records.js';
-import { PgReportRuns } from './reports.js';
-import { PgServing } from './serving.js';
-import { PgUiSessions } from './sessions.js';
+import { PgRecords } from './records.js';
+import { addShadowStats } from './serving.js';
 
 // Deadlock and serialization failure: the database rolled the transaction back and it can simply run again.
 const RETRYABLE = new Set(['40P01', '40001']);
@@ -29,19 +33,19 @@ const MAX_ATTEMPTS = 5;
 function reposOn(conn: PgConn): Tx {
   return {
     records: new PgRecords(conn),
-    models: new PgModels(conn),
+    models: new Models(conn),
     aggregates: new PgAggregates(conn),
-    baselines: new PgBaselines(conn),
-    drift: new PgDrift(conn),
-    thresholds: new PgThresholds(conn),
-    alerts: new PgAlerts(conn),
-    deliveries: new PgDeliveries(conn),
+    baselines: new Baselines(conn),
+    drift: new Drift(conn),
+    thresholds: new Thresholds(conn),
+    alerts: new Alerts(conn),
+    deliveries: new Deliveries(conn),
     leases: new PgLeases(conn),
-    serving: new PgServing(conn),
-    pendingEvents: new PgPendingEvents(conn),
-    metrics: new PgMetrics(conn),
-    uiSessions: new PgUiSessions(conn),
-    reportRuns: new PgReportRuns(conn),
+    serving: new Serving(conn, (list, now) => addShadowStats(conn, list, now)),
+    pendingEvents: new PendingEvents(conn),
+    metrics: new Metrics(conn),
+    uiSessions: new UiSessions(conn),
+    reportRuns: new ReportRuns(conn),
   };
 }
 

@@ -1,7 +1,5 @@
-import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import { listRejections, pruneRejections } from '../repos/rejections.js';
 import type {
-  ModelStore,
-  ModelVersionRow,
   NewRecord,
   NewRejection,
   RecordPageRow,
@@ -11,7 +9,6 @@ import type {
 } from '../types.js';
 import type { PgConn } from './client.js';
 import { partitionDay, partitionName, receivedDay } from './partitions.js';
-import { modelVersions, rejections } from './schema/index.js';
 
 // Ingest is the hot path: one INSERT … SELECT FROM unnest(arrays) per chunk, so a statement has a fixed
 // handful of parameters (pg allows 65535) however many records it carries.
@@ -66,7 +63,7 @@ export class PgRecords implements RecordStore {
       unique.push(r);
     }
 
-    // A baseline activation takes this key exclusively (see PgBaselines) before it reads maxId(): it waits
+    // A baseline activation takes this key exclusively (see Baselines.markActive) before it reads maxId(): it waits
     // for every ingest transaction of the model in flight, so the rebuild's maxRecordId covers all of the
     // model's records committed before it, and any ingest transaction after it inserts (with higher ids,
     // from the sequence) only once the activation has committed. Shared, so ingest transactions do not wait
@@ -263,26 +260,11 @@ export class PgRecords implements RecordStore {
     limit: number;
     before?: number | undefined;
   }): Promise<RejectionRow[]> {
-    return this.c.orm
-      .select()
-      .from(rejections)
-      .where(
-        and(
-          q.model === undefined ? undefined : eq(rejections.model, q.model),
-          q.before === undefined ? undefined : lt(rejections.id, q.before),
-        ),
-      )
-      .orderBy(desc(rejections.id))
-      .limit(q.limit);
+    return listRejections(this.c, q);
   }
 
   async prune(table: 'records' | 'rejections', cutoff: number, limit: number): Promise<number> {
-    if (table === 'rejections') {
-      return this.c.run(
-        'DELETE FROM rejections WHERE id IN (SELECT id FROM rejections WHERE received_at < $1 LIMIT $2)',
-        [cutoff, limit],
-      );
-    }
+    if (table === 'rejections') return pruneRejections(this.c, cutoff, limit);
     return (await this.dropDays(cutoff)) + (await this.deleteBefore(cutoff, limit));
   }
 
@@ -345,100 +327,5 @@ export class PgRecords implements RecordStore {
          SELECT id, received_day FROM records WHERE received_at < $1 AND received_day <= $3 LIMIT $2)`,
       [cutoff, limit, receivedDay(cutoff)],
     );
-  }
-}
-
-export class PgModels implements ModelStore {
-  constructor(private readonly c: PgConn) {}
-
-  /**
-   * Adds to the per-version counters in one statement. Concurrent writers add up: ON CONFLICT DO UPDATE
-   * reads the current row under its row lock. The rows go in (model, version) order, so two transactions
-   * bumping the same versions lock them in the same order and cannot deadlock on them.
-   */
-  async bump(inserted: readonly NewRecord[], receivedAt: number): Promise<void> {
-    if (inserted.length === 0) return;
-    const groups = new Map<
-      string,
-      { model: string; version: string; n: number; first: number; last: number }
-    >();
-    for (const r of inserted) {
-      const key = `${r.model}\u0000${r.modelVersion}`;
-      const g = groups.get(key);
-      if (g) {
-        g.n++;
-        if (r.ts < g.first) g.first = r.ts;
-        if (r.ts > g.last) g.last = r.ts;
-      } else groups.set(key, { model: r.model, version: r.modelVersion, n: 1, first: r.ts, last: r.ts });
-    }
-    const list = [...groups.values()].sort((a, b) =>
-      a.model < b.model
-        ? -1
-        : a.model > b.model
-          ? 1
-          : a.version < b.version
-            ? -1
-            : a.version > b.version
-              ? 1
-              : 0,
-    );
-    await this.c.run(
-      `INSERT INTO model_versions (model, model_version, record_count, first_ts, last_ts, first_received_at,
-         last_received_at)
-       SELECT u.model, u.version, u.n, u.first, u.last, $6, $6
-       FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[]) WITH ORDINALITY
-         AS u(model, version, n, first, last, ord)
-       ORDER BY u.ord
-       ON CONFLICT (model, model_version) DO UPDATE SET
-         record_count = model_versions.record_count + excluded.record_count,
-         first_ts = least(model_versions.first_ts, excluded.first_ts),
-         last_ts = greatest(model_versions.last_ts, excluded.last_ts),
-         last_received_at = greatest(model_versions.last_received_at, excluded.last_received_at)`,
-      [
-        list.map((g) => g.model),
-        list.map((g) => g.version),
-        list.map((g) => g.n),
-        list.map((g) => g.first),
-        list.map((g) => g.last),
-        receivedAt,
-      ],
-    );
-  }
-
-  async list(model?: string): Promise<ModelVersionRow[]> {
-    return (
-      this.c.orm
-        .select()
-        .from(modelVersions)
-        .where(model === undefined ? undefined : eq(modelVersions.model, model))
-        // Byte order of names, as SQLite sorts text, whatever the database's collation.
-        .orderBy(sql`${modelVersions.model} COLLATE "C"`, modelVersions.firstTs)
-    );
-  }
-
-  async versions(model: string): Promise<string[]> {
-    const rows = await this.c.rows<{ v: string }>(
-      'SELECT model_version AS v FROM model_versions WHERE model = $1',
-      [model],
-    );
-    return rows.map((r) => r.v);
-  }
-
-  async previousVersion(model: string, version: string): Promise<string | null> {
-    const rows = await this.c.rows<{ v: string }>(
-      `SELECT model_version AS v FROM model_versions WHERE model = $1 AND model_version <> $2 AND model_version <> ''
-         AND first_ts < coalesce((SELECT first_ts FROM model_versions WHERE model = $1 AND model_version = $2), 9e15)
-       ORDER BY first_ts DESC LIMIT 1`,
-      [model, version],
-    );
-    return rows[0]?.v ?? null;
-  }
-
-  async latestVersion(model: string): Promise<string> {
-    const rows = await this.c.rows<{ v: string }>(
-      'SELECT model_version AS v FROM model_versions WHERE model = $1 ORDER BY last_received_at DESC, last_ts DESC LIMIT 1',
-      [model],
-    );
-    return rows[0]?.v ?? '';
   }
 }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import type { Param, Sql } from '../sql.js';
 import type { MigrationStatus } from '../types.js';
 import * as schema from './schema/index.js';
 
@@ -11,7 +12,8 @@ import * as schema from './schema/index.js';
 export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../drizzle/sqlite');
 
 /** One SQLite connection: the typed builder, the raw handle, and a cache of prepared statements. */
-export interface Connection {
+export interface Connection extends Sql {
+  readonly dialect: 'sqlite';
   orm: BetterSQLite3Database<typeof schema>;
   sqlite: BetterSqlite3.Database;
   /** A prepared statement, compiled once per connection (hot paths call this per batch). */
@@ -56,18 +58,32 @@ export function openConnection(path: string, options: OpenOptions = {}): Connect
   const orm = drizzle({ client: sqlite, schema });
   if (options.migrate !== false) migrate(orm, { migrationsFolder: MIGRATIONS_DIR });
   const cache = new Map<string, BetterSqlite3.Statement>();
+  const prepared = (sql: string) => {
+    let stmt = cache.get(sql);
+    if (!stmt) {
+      stmt = sqlite.prepare(sql);
+      cache.set(sql, stmt);
+    }
+    return stmt;
+  };
   return {
+    dialect: 'sqlite',
     orm,
     sqlite,
-    prepared: (sql) => {
-      let stmt = cache.get(sql);
-      if (!stmt) {
-        stmt = sqlite.prepare(sql);
-        cache.set(sql, stmt);
-      }
-      return stmt;
-    },
+    prepared,
+    // Synchronous underneath; async so repositories are written once for both stores.
+    rows: async <T>(text: string, params: readonly Param[] = []) =>
+      prepared(text).all(...bindable(params)) as T[],
+    one: async <T>(text: string, params: readonly Param[] = []) =>
+      prepared(text).get(...bindable(params)) as T | undefined,
+    run: async (text: string, params: readonly Param[] = []) =>
+      prepared(text).run(...bindable(params)).changes,
   };
+}
+
+/** better-sqlite3 binds neither booleans nor undefined. */
+function bindable(params: readonly Param[]): unknown[] {
+  return params.map((p) => (p === undefined ? null : typeof p === 'boolean' ? (p ? 1 : 0) : p));
 }
 
 /** Compares the migrations recorded in the database with the committed journal. */

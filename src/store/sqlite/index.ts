@@ -1,16 +1,20 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { LeaseLock } from '../lease-lock.js';
+import { Alerts } from '../repos/alerts.js';
+import { Baselines } from '../repos/baselines.js';
+import { Metrics } from '../repos/metrics.js';
+import { Deliveries, Drift, Thresholds } from '../repos/misc.js';
+import { Models } from '../repos/models.js';
+import { PendingEvents } from '../repos/pending.js';
+import { ReportRuns } from '../repos/reports.js';
+import { Serving } from '../repos/serving.js';
+import { UiSessions } from '../repos/sessions.js';
 import { type LeaderLock, NestedTransactionError, type Store, type Tx } from '../types.js';
-import { SqliteAggregates, SqliteBaselines } from './aggregates.js';
-import { SqliteAlerts } from './alerts.js';
+import { SqliteAggregates } from './aggregates.js';
 import { type Connection, migrationStatus, type OpenOptions, openConnection } from './client.js';
-import { SqliteMetrics } from './metrics.js';
-import { SqliteDeliveries, SqliteDrift, SqliteLeases, SqliteThresholds } from './misc.js';
-import { SqlitePendingEvents } from './pending.js';
-import { SqliteModels, SqliteRecords } from './records.js';
-import { SqliteReportRuns } from './reports.js';
-import { SqliteServing } from './serving.js';
-import { SqliteUiSessions } from './sessions.js';
+import { SqliteLeases } from './misc.js';
+import { SqliteRecords } from './records.js';
+import { addShadowStats } from './serving.js';
 
 /**
  * The embedded store: one better-sqlite3 connection. Its statements are synchronous, so an `await` inside
@@ -31,19 +35,19 @@ export class SqliteStore implements Store {
   ) {
     this.repos = {
       records: new SqliteRecords(conn),
-      models: new SqliteModels(conn),
+      models: new Models(conn),
       aggregates: new SqliteAggregates(conn),
-      baselines: new SqliteBaselines(conn),
-      drift: new SqliteDrift(conn),
-      thresholds: new SqliteThresholds(conn),
-      alerts: new SqliteAlerts(conn),
-      deliveries: new SqliteDeliveries(conn),
+      baselines: new Baselines(conn),
+      drift: new Drift(conn),
+      thresholds: new Thresholds(conn),
+      alerts: new Alerts(conn),
+      deliveries: new Deliveries(conn),
       leases: new SqliteLeases(conn),
-      serving: new SqliteServing(conn),
-      pendingEvents: new SqlitePendingEvents(conn),
-      metrics: new SqliteMetrics(conn),
-      uiSessions: new SqliteUiSessions(conn),
-      reportRuns: new SqliteReportRuns(conn),
+      serving: new Serving(conn, (list, now) => addShadowStats(conn, list, now)),
+      pendingEvents: new PendingEvents(conn),
+      metrics: new Metrics(conn),
+      uiSessions: new UiSessions(conn),
+      reportRuns: new ReportRuns(conn),
     };
   }
 

@@ -1,6 +1,5 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { listRejections, pruneRejections } from '../repos/rejections.js';
 import type {
-  ModelStore,
   NewRecord,
   NewRejection,
   RecordPageRow,
@@ -9,7 +8,6 @@ import type {
   RejectionRow,
 } from '../types.js';
 import type { Connection } from './client.js';
-import { modelVersions, rejections } from './schema/index.js';
 
 // Ingest is the hot path: multi-row INSERTs on cached prepared statements, a chunk at a time, under
 // SQLite's bound-variable limit (32766), inside the caller's transaction.
@@ -234,92 +232,13 @@ export class SqliteRecords implements RecordStore {
     limit: number;
     before?: number | undefined;
   }): Promise<RejectionRow[]> {
-    return this.c.orm
-      .select()
-      .from(rejections)
-      .where(
-        and(
-          q.model === undefined ? undefined : eq(rejections.model, q.model),
-          q.before === undefined ? undefined : lt(rejections.id, q.before),
-        ),
-      )
-      .orderBy(desc(rejections.id))
-      .limit(q.limit)
-      .all();
+    return listRejections(this.c, q);
   }
 
   async prune(table: 'records' | 'rejections', cutoff: number, limit: number): Promise<number> {
-    const name = table === 'records' ? 'records' : 'rejections';
+    if (table === 'rejections') return pruneRejections(this.c, cutoff, limit);
     return this.c
-      .prepared(`DELETE FROM ${name} WHERE id IN (SELECT id FROM ${name} WHERE received_at < ? LIMIT ?)`)
+      .prepared('DELETE FROM records WHERE id IN (SELECT id FROM records WHERE received_at < ? LIMIT ?)')
       .run(cutoff, limit).changes;
-  }
-}
-
-export class SqliteModels implements ModelStore {
-  constructor(private readonly c: Connection) {}
-
-  async bump(inserted: readonly NewRecord[], receivedAt: number): Promise<void> {
-    const groups = new Map<
-      string,
-      { model: string; version: string; n: number; first: number; last: number }
-    >();
-    for (const r of inserted) {
-      const key = `${r.model}\u0000${r.modelVersion}`;
-      const g = groups.get(key);
-      if (g) {
-        g.n++;
-        if (r.ts < g.first) g.first = r.ts;
-        if (r.ts > g.last) g.last = r.ts;
-      } else groups.set(key, { model: r.model, version: r.modelVersion, n: 1, first: r.ts, last: r.ts });
-    }
-    const stmt = this.c.prepared(
-      `INSERT INTO model_versions (model, model_version, record_count, first_ts, last_ts, first_received_at, last_received_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (model, model_version) DO UPDATE SET
-         record_count = model_versions.record_count + excluded.record_count,
-         first_ts = min(model_versions.first_ts, excluded.first_ts),
-         last_ts = max(model_versions.last_ts, excluded.last_ts),
-         last_received_at = max(model_versions.last_received_at, excluded.last_received_at)`,
-    );
-    for (const g of groups.values())
-      stmt.run(g.model, g.version, g.n, g.first, g.last, receivedAt, receivedAt);
-  }
-
-  async list(model?: string) {
-    return this.c.orm
-      .select()
-      .from(modelVersions)
-      .where(model === undefined ? undefined : eq(modelVersions.model, model))
-      .orderBy(modelVersions.model, modelVersions.firstTs)
-      .all();
-  }
-
-  async versions(model: string): Promise<string[]> {
-    return (
-      this.c.prepared('SELECT model_version AS v FROM model_versions WHERE model = ?').all(model) as {
-        v: string;
-      }[]
-    ).map((r) => r.v);
-  }
-
-  async previousVersion(model: string, version: string): Promise<string | null> {
-    const row = this.c
-      .prepared(
-        `SELECT model_version AS v FROM model_versions WHERE model = ? AND model_version != ? AND model_version != ''
-           AND first_ts < coalesce((SELECT first_ts FROM model_versions WHERE model = ? AND model_version = ?), 9e15)
-         ORDER BY first_ts DESC LIMIT 1`,
-      )
-      .get(model, version, model, version) as { v: string } | undefined;
-    return row?.v ?? null;
-  }
-
-  async latestVersion(model: string): Promise<string> {
-    const row = this.c
-      .prepared(
-        'SELECT model_version AS v FROM model_versions WHERE model = ? ORDER BY last_received_at DESC, last_ts DESC LIMIT 1',
-      )
-      .get(model) as { v: string } | undefined;
-    return row?.v ?? '';
   }
 }

@@ -1,0 +1,195 @@
+import { bytewise, insertInto, type Sql, selectList, whereAll } from '../sql.js';
+import type {
+  DeliveryRow,
+  DeliveryStatus,
+  DeliveryStore,
+  DriftResultQuery,
+  DriftStore,
+  StoredDriftResult,
+  ThresholdOverrideRow,
+  ThresholdStore,
+} from '../types.js';
+import { deliveries, thresholdOverrides } from './tables.js';
+
+export class Drift implements DriftStore {
+  constructor(private readonly db: Sql) {}
+
+  async upsertResult(r: StoredDriftResult): Promise<number> {
+    const row = await this.db.one<{ id: number }>(
+      `INSERT INTO drift_results (model, model_version, baseline_id, window_kind, window_from, window_to, n, drifted,
+         drifted_share, result, evaluated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (model, model_version, baseline_id, window_kind, window_from, window_to) DO UPDATE SET
+         n = excluded.n, drifted = excluded.drifted, drifted_share = excluded.drifted_share, result = excluded.result,
+         evaluated_at = excluded.evaluated_at
+       RETURNING id`,
+      [
+        r.model,
+        r.modelVersion,
+        r.baselineId,
+        r.windowKind,
+        r.windowFrom,
+        r.windowTo,
+        r.n,
+        r.drifted,
+        r.driftedShare,
+        r.result,
+        r.evaluatedAt,
+      ],
+    );
+    if (row === undefined) throw new Error('drift result upsert returned no id');
+    return row.id;
+  }
+
+  async list(q: DriftResultQuery): Promise<{ id: number; result: string }[]> {
+    const where = whereAll([
+      ['model = ?', q.model],
+      q.from != null ? ['window_to > ?', q.from] : false,
+      q.to != null ? ['window_from < ?', q.to] : false,
+      q.kind != null ? ['window_kind = ?', q.kind] : false,
+      q.modelVersion != null ? ['model_version = ?', q.modelVersion] : false,
+    ]);
+    return this.db.rows(
+      `SELECT id, result FROM drift_results ${where.text} ORDER BY window_to DESC, id DESC LIMIT ?`,
+      [...where.params, q.limit],
+    );
+  }
+
+  async latest(model: string): Promise<{ id: number; result: string }[]> {
+    // One row per version: the most recently evaluated; ties (one tick evaluates several windows at the same
+    // time) go to the window that ends last, then the newest row. Versions in byte order, as SQLite sorts them.
+    return this.db.rows(
+      `SELECT id, result FROM (
+         SELECT id, result, model_version, row_number() OVER (
+           PARTITION BY model_version ORDER BY evaluated_at DESC, window_to DESC, id DESC) AS rn
+         FROM drift_results WHERE model = ?) t
+       WHERE rn = 1 ORDER BY model_version${bytewise(this.db)}`,
+      [model],
+    );
+  }
+
+  async lastRun(model: string): Promise<{ windowTo: number; evaluatedAt: number } | null> {
+    const row = await this.db.one<{ windowTo: number | null; evaluatedAt: number | null }>(
+      `SELECT max(window_to) AS "windowTo", max(evaluated_at) AS "evaluatedAt" FROM drift_results
+       WHERE model = ? AND window_to = (SELECT max(window_to) FROM drift_results WHERE model = ?)`,
+      [model, model],
+    );
+    return row && row.windowTo !== null && row.evaluatedAt !== null
+      ? { windowTo: row.windowTo, evaluatedAt: row.evaluatedAt }
+      : null;
+  }
+}
+
+export class Thresholds implements ThresholdStore {
+  constructor(private readonly db: Sql) {}
+
+  async overrides(model: string): Promise<ThresholdOverrideRow[]> {
+    return this.db.rows(`SELECT ${selectList(thresholdOverrides)} FROM threshold_overrides WHERE model = ?`, [
+      model,
+    ]);
+  }
+
+  async upsert(row: ThresholdOverrideRow): Promise<void> {
+    const ins = insertInto(thresholdOverrides, row);
+    await this.db.run(
+      `${ins.text} ON CONFLICT (model, feature) DO UPDATE SET psi_warning = excluded.psi_warning,
+         psi_critical = excluded.psi_critical, alpha = excluded.alpha, set_by = excluded.set_by,
+         reason = excluded.reason, updated_at = excluded.updated_at`,
+      ins.params,
+    );
+  }
+}
+
+const DELIVERY = selectList(deliveries);
+
+export class Deliveries implements DeliveryStore {
+  constructor(private readonly db: Sql) {}
+
+  async insert(d: { channel: string; event: string; payload: string; now: number }): Promise<number> {
+    const row = await this.db.one<{ id: number }>(
+      `INSERT INTO deliveries (channel, event, payload, status, attempts, next_attempt_at, created_at)
+       VALUES (?, ?, ?, 'pending', 0, ?, ?) RETURNING id`,
+      [d.channel, d.event, d.payload, d.now, d.now],
+    );
+    if (row === undefined) throw new Error('delivery insert returned no id');
+    return row.id;
+  }
+
+  /**
+   * Due deliveries in queue order; a channel's delivery waiting for a retry holds back its later ones.
+   *
+   * No FOR UPDATE SKIP LOCKED here, deliberately. The delivery tick reads this in a read-only transaction
+   * (store.read), where PostgreSQL refuses row locks, and it sends after that transaction has ended, so
+   * row locks would not cover the sending anyway. And SKIP LOCKED would break the rule above: a second
+   * reader skipping a channel's locked earlier delivery would get that channel's later ones and send them
+   * out of order. One sender at a time is ensured by the delivery lease (leases table) that the tick takes
+   * before calling this; the outcome is then recorded by id (markDelivered / markAttemptFailed).
+   */
+  async due(now: number, limit: number): Promise<DeliveryRow[]> {
+    return this.db.rows(
+      `SELECT ${selectList(deliveries, 'd')} FROM deliveries d WHERE status = 'pending' AND next_attempt_at <= ?
+         AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.channel = d.channel AND e.status = 'pending'
+                         AND e.id < d.id AND e.next_attempt_at > ?)
+       ORDER BY id LIMIT ?`,
+      [now, now, limit],
+    );
+  }
+
+  async markDelivered(id: number, attempts: number, now: number): Promise<void> {
+    await this.db.run(
+      `UPDATE deliveries SET status = 'delivered', attempts = ?, delivered_at = ? WHERE id = ?`,
+      [attempts, now, id],
+    );
+  }
+
+  async markAttemptFailed(
+    id: number,
+    f: { status: 'pending' | 'failed'; attempts: number; lastError: string; nextAttemptAt: number },
+  ): Promise<void> {
+    await this.db.run(
+      'UPDATE deliveries SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ? WHERE id = ?',
+      [f.status, f.attempts, f.lastError, f.nextAttemptAt, id],
+    );
+  }
+
+  async get(id: number): Promise<DeliveryRow | undefined> {
+    return this.db.one(`SELECT ${DELIVERY} FROM deliveries WHERE id = ?`, [id]);
+  }
+
+  async list(q: {
+    status?: DeliveryStatus | undefined;
+    channel?: string | undefined;
+    limit: number;
+  }): Promise<DeliveryRow[]> {
+    const where = whereAll([
+      q.status != null ? ['status = ?', q.status] : false,
+      q.channel != null ? ['channel = ?', q.channel] : false,
+    ]);
+    return this.db.rows(`SELECT ${DELIVERY} FROM deliveries ${where.text} ORDER BY id DESC LIMIT ?`, [
+      ...where.params,
+      q.limit,
+    ]);
+  }
+
+  async requeueFailed(id: number, now: number): Promise<boolean> {
+    const changed = await this.db.run(
+      `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE id = ? AND status = 'failed'`,
+      [now, id],
+    );
+    return changed === 1;
+  }
+
+  async pendingOf(channel: string, event: string): Promise<{ id: number } | undefined> {
+    return this.db.one(
+      `SELECT id FROM deliveries WHERE channel = ? AND event = ? AND status = 'pending' ORDER BY id DESC LIMIT 1`,
+      [channel, event],
+    );
+  }
+
+  async replacePayload(id: number, payload: string): Promise<void> {
+    await this.db.run('UPDATE deliveries SET payload = ? WHERE id = ?', [payload, id]);
+  }
+
+  async delete(id: number): Promise<void> {
+    await this.db.run('DELETE FROM deliveries WHERE id = ?', [id]);
+  }
+}
