@@ -36,8 +36,8 @@ const SQLITE_ONLY = [
 ];
 
 const POSTGRES = [
-  'test/store/**', // the store's contract: invariants, bucket sizes, schema parity
-  'test/pg/**', // the fleet of real processes, store copy, races, the leader lock
+  'test/store/**/*.test.ts', // the store's contract: invariants, bucket sizes, schema parity
+  'test/pg/**/*.test.ts', // the fleet of real processes, store copy, races, the leader lock
   'test/ingest/batches.test.ts', // duplicate checks and partial batches
   'test/drift/{tick,windows,real-data}.test.ts', // aggregate merges read back: numbers equal the raw computation
   'test/baselines/reaggregation.test.ts', // re-aggregation after a baseline change
