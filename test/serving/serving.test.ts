@@ -344,7 +344,11 @@ describe('the predict bound', () => {
     const slow = slowVersion();
     expect((await s.call('POST', '/v1/models/slow/versions', slow)).status).toBe(201);
     const first = s.call('POST', '/v1/models/slow/predict', { features: { x: 1 } });
-    await new Promise((r) => setTimeout(r, 50));
+    // Once the first prediction is in the model process, the predict slot is taken.
+    await vi.waitFor(() => expect(s.runtime.version('slow')?.runner.status().inFlight).toBe(1), {
+      timeout: 10_000,
+      interval: 5,
+    });
     const second = await s.call<{ error: { message: string } }>('POST', '/v1/models/slow/predict', {
       features: { x: 1 },
     });
