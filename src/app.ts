@@ -6,6 +6,7 @@ import { tokenTable } from './auth/tokens.js';
 import { baselineRoutes } from './baselines/routes.js';
 import type { AppDeps, AppEnv } from './context.js';
 import { driftRoutes } from './drift/routes.js';
+import { performanceRoutes } from './performance/routes.js';
 import { ApiError, errorBody } from './errors.js';
 import { healthRoutes, type Readiness } from './health/routes.js';
 import { otlpError } from './ingest/otlp.js';
@@ -160,6 +161,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   mount(modelRoutes());
   mount(baselineRoutes());
   mount(driftRoutes());
+  mount(performanceRoutes());
   mount(trafficRoutes());
   mount(labelRoutes());
   mount(alertRoutes());

@@ -11,6 +11,7 @@ import { Serving } from '../repos/serving.js';
 import { UiSessions } from '../repos/sessions.js';
 import { type LeaderLock, NestedTransactionError, type Store, type Tx } from '../types.js';
 import { PgAggregates } from './aggregates.js';
+import { PgPerformance } from './performance.js';
 import {
   connectionSettings,
   migrateDatabase,
@@ -35,6 +36,7 @@ function reposOn(conn: PgConn): Tx {
     records: new PgRecords(conn),
     models: new Models(conn),
     aggregates: new PgAggregates(conn),
+    performance: new PgPerformance(conn),
     baselines: new Baselines(conn),
     drift: new Drift(conn),
     thresholds: new Thresholds(conn),

@@ -11,6 +11,7 @@ import { Serving } from '../repos/serving.js';
 import { UiSessions } from '../repos/sessions.js';
 import { type LeaderLock, NestedTransactionError, type Store, type Tx } from '../types.js';
 import { SqliteAggregates } from './aggregates.js';
+import { SqlitePerformance } from './performance.js';
 import { type Connection, migrationStatus, type OpenOptions, openConnection } from './client.js';
 import { SqliteLeases } from './misc.js';
 import { SqliteRecords } from './records.js';
@@ -37,6 +38,7 @@ export class SqliteStore implements Store {
       records: new SqliteRecords(conn),
       models: new Models(conn),
       aggregates: new SqliteAggregates(conn),
+      performance: new SqlitePerformance(conn),
       baselines: new Baselines(conn),
       drift: new Drift(conn),
       thresholds: new Thresholds(conn),
