@@ -41,7 +41,8 @@ export function fromVector(spec: PerformanceSpec, v: Float64Array): PerformanceA
       : emptyMulticlass(spec.classes.length);
   const rows = acc.count.length;
   const cells = acc.sumP.length;
-  if (v.length !== rows + 2 * cells) throw new Error(`performance vector of ${v.length} values for ${rows}/${cells}`);
+  if (v.length !== rows + 2 * cells)
+    throw new Error(`performance vector of ${v.length} values for ${rows}/${cells}`);
   acc.count = Array.from(v.subarray(0, rows));
   acc.sumP = Array.from(v.subarray(rows, rows + cells));
   acc.sumP2 = Array.from(v.subarray(rows + cells));
@@ -74,7 +75,10 @@ export function thresholdFor(config: Config, model: string, facts: BaselinePerfo
 
 /** Accumulates the records of one ingest batch per (model, version, bucket, spec). */
 export class PerformanceBatch {
-  private readonly accs = new Map<string, { delta: Omit<PerformanceDelta, 'sums'>; acc: PerformanceAccumulator }>();
+  private readonly accs = new Map<
+    string,
+    { delta: Omit<PerformanceDelta, 'sums'>; acc: PerformanceAccumulator }
+  >();
 
   constructor(private readonly config: Config) {}
 
@@ -106,7 +110,8 @@ export class PerformanceBatch {
     if (Math.abs(total - 1) > 1e-3) return;
     const spec: PerformanceSpec = { kind, classes };
     const acc = this.slot(r, bucketStart, bucketMs, spec);
-    if (acc.kind === 'multiclass') addMulticlass(acc, calibrateProbabilities(facts, classes, raw), argmax(raw));
+    if (acc.kind === 'multiclass')
+      addMulticlass(acc, calibrateProbabilities(facts, classes, raw), argmax(raw));
     this.count(r, bucketStart, bucketMs, spec);
   }
 
@@ -114,7 +119,12 @@ export class PerformanceBatch {
     return `${r.model}\u0000${r.modelVersion}\u0000${bucketStart}\u0000${bucketMs}\u0000${JSON.stringify(spec)}`;
   }
 
-  private slot(r: NewRecord, bucketStart: number, bucketMs: number, spec: PerformanceSpec): PerformanceAccumulator {
+  private slot(
+    r: NewRecord,
+    bucketStart: number,
+    bucketMs: number,
+    spec: PerformanceSpec,
+  ): PerformanceAccumulator {
     const key = this.keyOf(r, bucketStart, bucketMs, spec);
     let s = this.accs.get(key);
     if (!s) {

@@ -405,7 +405,8 @@ export interface TrafficWindow {
  * Traffic evidence has no drift result; its drift_result_id is a negative number unique per window
  * (−(2·to + 1) for rolling windows, −2·to for buckets), so a window judged again replaces its evidence.
  */
-export const trafficWindowId = (w: Pick<TrafficWindow, 'kind' | 'to'>) => -(2 * w.to + (w.kind === 'rolling' ? 1 : 0));
+export const trafficWindowId = (w: Pick<TrafficWindow, 'kind' | 'to'>) =>
+  -(2 * w.to + (w.kind === 'rolling' ? 1 : 0));
 
 function trafficMeasures(w: TrafficWindow, threshold: number | null) {
   return {

@@ -5,13 +5,13 @@ import { aggregateRecords } from '../aggregates/service.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { BodyLimit } from '../ingest/body.js';
+import { CalibrationPairs } from '../performance/calibration.js';
 import {
   type ColumnProfile,
   ProfileBuilder,
   ProfileError,
   type ProfileOptions,
 } from '../profiles/profile.js';
-import { CalibrationPairs } from '../performance/calibration.js';
 import type { ActivationRow, BaselineRow, NewRecord, Tx } from '../store/index.js';
 import { CsvRecord, hashing, type TrainingFormat, type TrainingLimits, trainingRows } from './sources.js';
 
@@ -132,7 +132,8 @@ export async function createBaseline(deps: Deps, input: CreateBaselineInput): Pr
               p: row.header.indexOf(prediction as string),
               l: row.header.indexOf(label as string),
             };
-          if (columnsAt.p >= 0 && columnsAt.l >= 0) pairs.add(row.values[columnsAt.p], row.values[columnsAt.l]);
+          if (columnsAt.p >= 0 && columnsAt.l >= 0)
+            pairs.add(row.values[columnsAt.p], row.values[columnsAt.l]);
         }
       } else {
         builder.addRow(row);

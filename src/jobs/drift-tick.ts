@@ -3,8 +3,8 @@ import { driftSettingsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import { type DriftResult, evaluateAndStore, evaluateModel, rollingWindow } from '../drift/service.js';
 import { alertmanagerChannels } from '../notifications/service.js';
-import type { ChangedBucket } from '../store/index.js';
 import { judgePerformance } from '../performance/alerts.js';
+import type { ChangedBucket } from '../store/index.js';
 import { windowTraffic } from '../traffic/service.js';
 
 // The composing step: drift/ evaluates windows, alerts/ turns results into alerts. Nothing else wires

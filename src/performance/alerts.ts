@@ -1,5 +1,5 @@
-import { applySignal, type SignalWindow, trafficWindowId } from '../alerts/raise.js';
 import { ladderSignal, type Signal } from '../alerts/policy.js';
+import { applySignal, type SignalWindow, trafficWindowId } from '../alerts/raise.js';
 import { driftSettingsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import { type PerformanceResult, windowPerformance } from './service.js';
@@ -37,7 +37,13 @@ export async function judgePerformance(
 ): Promise<void> {
   const settings = driftSettingsFor(deps.config, model);
   await deps.store.tx(async (tx) => {
-    const [r] = await windowPerformance(tx, deps, { model, modelVersion, bucketMs: settings.bucket, from, to });
+    const [r] = await windowPerformance(tx, deps, {
+      model,
+      modelVersion,
+      bucketMs: settings.bucket,
+      from,
+      to,
+    });
     if (!r || r.baseline_accuracy === null) return;
     const judged = judgedAccuracy(r, settings.minSamples);
     const drop = judged === null ? null : r.baseline_accuracy - judged.accuracy;

@@ -33,7 +33,13 @@ export const performanceResultSchema = typed<PerformanceResult>()(
       f1: metric,
       roc_auc: metric,
       band: z
-        .object({ accuracy: bandSchema, precision: bandSchema, recall: bandSchema, f1: bandSchema, roc_auc: bandSchema })
+        .object({
+          accuracy: bandSchema,
+          precision: bandSchema,
+          recall: bandSchema,
+          f1: bandSchema,
+          roc_auc: bandSchema,
+        })
         .describe('95% bands for the metric the labels will realize (macro for K classes).'),
       roc_auc_error_bound: metric,
     }),

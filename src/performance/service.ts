@@ -144,9 +144,12 @@ export async function windowPerformance(
       n: w.rows,
       estimated: estimateView(w.acc),
       realized:
-        outcomes.classified > 0 ? { accuracy: outcomes.correct / outcomes.classified, n: outcomes.classified } : null,
+        outcomes.classified > 0
+          ? { accuracy: outcomes.correct / outcomes.classified, n: outcomes.classified }
+          : null,
       labeled: outcomes.labeled,
-      baseline_accuracy: facts && facts.kind === w.spec.kind && Number.isFinite(facts.accuracy) ? facts.accuracy : null,
+      baseline_accuracy:
+        facts && facts.kind === w.spec.kind && Number.isFinite(facts.accuracy) ? facts.accuracy : null,
     });
   }
   return results;
@@ -162,7 +165,12 @@ export const MAX_PERFORMANCE_WINDOWS = 1_000;
 export async function performanceSeries(
   deps: Deps,
   model: string,
-  q: { from?: number | undefined; to?: number | undefined; kind: 'bucket' | 'rolling'; modelVersion?: string },
+  q: {
+    from?: number | undefined;
+    to?: number | undefined;
+    kind: 'bucket' | 'rolling';
+    modelVersion?: string;
+  },
 ): Promise<PerformanceResult[]> {
   const s = driftSettingsFor(deps.config, model);
   const end = Math.floor(deps.clock() / s.bucket) * s.bucket + s.bucket;
@@ -181,14 +189,16 @@ export async function performanceSeries(
     await requireModel(tx, model);
     // Buckets that hold performance rows at all, so empty stretches cost no query each.
     const starts = new Set(
-      (await tx.performance.window({ model, modelVersion: q.modelVersion, bucketMs: s.bucket, from, to })).map(
-        (r) => r.bucketStart,
-      ),
+      (
+        await tx.performance.window({ model, modelVersion: q.modelVersion, bucketMs: s.bucket, from, to })
+      ).map((r) => r.bucketStart),
     );
     const out: PerformanceResult[] = [];
     for (const start of [...starts].sort((a, b) => a - b)) {
       const window =
-        q.kind === 'bucket' ? { from: start, to: start + s.bucket } : { from: start + s.bucket - span, to: start + s.bucket };
+        q.kind === 'bucket'
+          ? { from: start, to: start + s.bucket }
+          : { from: start + s.bucket - span, to: start + s.bucket };
       out.push(
         ...(await windowPerformance(tx, deps, {
           model,

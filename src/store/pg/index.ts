@@ -11,7 +11,6 @@ import { Serving } from '../repos/serving.js';
 import { UiSessions } from '../repos/sessions.js';
 import { type LeaderLock, NestedTransactionError, type Store, type Tx } from '../types.js';
 import { PgAggregates } from './aggregates.js';
-import { PgPerformance } from './performance.js';
 import {
   connectionSettings,
   migrateDatabase,
@@ -24,6 +23,7 @@ import {
 import { PgLeaderLock } from './leader.js';
 import { PgLeases } from './misc.js';
 import { Partitions } from './partitions.js';
+import { PgPerformance } from './performance.js';
 import { PgRecords } from './records.js';
 import { addShadowStats } from './serving.js';
 

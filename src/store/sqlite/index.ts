@@ -11,9 +11,9 @@ import { Serving } from '../repos/serving.js';
 import { UiSessions } from '../repos/sessions.js';
 import { type LeaderLock, NestedTransactionError, type Store, type Tx } from '../types.js';
 import { SqliteAggregates } from './aggregates.js';
-import { SqlitePerformance } from './performance.js';
 import { type Connection, migrationStatus, type OpenOptions, openConnection } from './client.js';
 import { SqliteLeases } from './misc.js';
+import { SqlitePerformance } from './performance.js';
 import { SqliteRecords } from './records.js';
 import { addShadowStats } from './serving.js';
 
