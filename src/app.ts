@@ -16,6 +16,7 @@ import { Metrics, metricsRoutes, VERSION } from './metrics/index.js';
 import { modelRoutes } from './models/routes.js';
 import { notificationRoutes } from './notifications/routes.js';
 import { declarationsOf, type RouteDecl, referenceRoutes } from './openapi/index.js';
+import { performanceRoutes } from './performance/routes.js';
 import { reportRoutes } from './reports/routes.js';
 import { servingDeclarations, servingRoutes } from './serving/routes.js';
 import type { ServingRuntime } from './serving/runtime.js';
@@ -160,6 +161,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Hono<AppEnv>
   mount(modelRoutes());
   mount(baselineRoutes());
   mount(driftRoutes());
+  mount(performanceRoutes());
   mount(trafficRoutes());
   mount(labelRoutes());
   mount(alertRoutes());

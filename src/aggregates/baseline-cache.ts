@@ -1,3 +1,4 @@
+import type { BaselinePerformance } from '../performance/calibration.js';
 import type { ColumnBinner } from '../profiles/binner.js';
 import { createBinner } from '../profiles/binner.js';
 import type { ColumnProfile, ProfileOptions } from '../profiles/profile.js';
@@ -12,6 +13,8 @@ export interface LoadedBaseline {
   prediction: ColumnBinner | null;
   /** Columns left out of the profile on purpose (excluded, the label): not a schema signal when sent. */
   ignored: Set<string>;
+  /** Accuracy and calibration from the baseline's labelled rows (label=), for performance estimation. */
+  performance: BaselinePerformance | null;
 }
 
 /** A model's active baselines: one per version, and the most recently activated for versions without one. */
@@ -51,6 +54,7 @@ export class BaselineCache {
           features: new Map(),
           prediction: null,
           ignored: new Set(),
+          performance: null,
         };
         byId.set(r.baselineId, b);
         order.push(b);
@@ -62,6 +66,7 @@ export class BaselineCache {
     for (const b of order) {
       const row = await tx.baselines.get(model, b.id);
       const options = row ? (JSON.parse(row.options) as ProfileOptions) : {};
+      b.performance = row?.performance ? (JSON.parse(row.performance) as BaselinePerformance) : null;
       for (const name of [...(options.exclude ?? []), options.label, options.prediction])
         if (name) b.ignored.add(name);
     }

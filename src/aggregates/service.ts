@@ -14,6 +14,7 @@ import {
 import { addValue, SLOTS, trim } from '../traffic/histogram.js';
 import { baselineCache, type ModelBaselines } from './baseline-cache.js';
 import { addOutcome, emptyBucketStats, labelOutcome } from './outcome.js';
+import { PerformanceBatch } from './performance.js';
 
 /** A failed request: status "error", or no status but an error message. */
 export const isError = (r: Pick<NewRecord, 'status' | 'error'>) =>
@@ -88,6 +89,7 @@ export class AggregateBatch {
   };
   private readonly bucketMsByModel = new Map<string, number>();
   private readonly withStats: boolean;
+  private readonly performance: PerformanceBatch;
 
   private constructor(
     private readonly config: Config,
@@ -95,6 +97,7 @@ export class AggregateBatch {
     private readonly options: AggregateOptions,
   ) {
     this.withStats = options.bucketStats !== false;
+    this.performance = new PerformanceBatch(config);
   }
 
   /** Loads (through the cache, checked in this transaction) the baselines of the models to come. */
@@ -157,6 +160,8 @@ export class AggregateBatch {
       const entry = this.models.get(r.model);
       if (!entry) throw new Error(`aggregate batch opened without model ${r.model}`);
       const baseline = entry.byVersion.get(r.modelVersion) ?? entry.latest;
+      // Like bucket stats, counted once per record (not again when a new baseline's aggregates are rebuilt).
+      if (withStats) this.performance.add(r, start, bucketMs, baseline);
       if (!baseline) continue;
       const key = `${statsKey}\u0000${baseline.id}`;
       let bucket = buckets.get(key);
@@ -266,6 +271,10 @@ export class AggregateBatch {
         [...this.traffic.values()].map((t) => ({ ...t, latencyCounts: trim(t.latencyCounts) })),
         now,
       );
+    if (this.withStats) {
+      const performance = this.performance.deltas();
+      if (performance.length > 0) await tx.performance.add(performance, now);
+    }
     // Rebuilt history is not news for the drift tick: it would re-judge every old window.
     if (this.options.markChanged !== false && this.changed.size > 0)
       await tx.aggregates.markChanged([...this.changed.values()]);

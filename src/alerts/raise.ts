@@ -91,7 +91,7 @@ function isSnoozed(alert: AlertRow, now: number): boolean {
 const CAS_RETRIES = 5;
 
 /** The window an alert signal comes from: a stored drift result, or a traffic window (see processTraffic). */
-type SignalWindow = Pick<DriftResult, 'id' | 'model' | 'model_version' | 'window' | 'window_kind'>;
+export type SignalWindow = Pick<DriftResult, 'id' | 'model' | 'model_version' | 'window' | 'window_kind'>;
 
 /** Marks an alert recovered by a calm window; false when a reviewer changed it in between (retry). */
 async function markRecovered(
@@ -161,7 +161,7 @@ async function recoverIfCalmAfter(
 }
 
 /** Applies the alert policy to one feature signal of a window, in the caller's transaction. */
-async function applySignal(
+export async function applySignal(
   tx: Tx,
   deps: Deps,
   result: SignalWindow,
@@ -405,7 +405,8 @@ export interface TrafficWindow {
  * Traffic evidence has no drift result; its drift_result_id is a negative number unique per window
  * (−(2·to + 1) for rolling windows, −2·to for buckets), so a window judged again replaces its evidence.
  */
-const trafficWindowId = (w: TrafficWindow) => -(2 * w.to + (w.kind === 'rolling' ? 1 : 0));
+export const trafficWindowId = (w: Pick<TrafficWindow, 'kind' | 'to'>) =>
+  -(2 * w.to + (w.kind === 'rolling' ? 1 : 0));
 
 function trafficMeasures(w: TrafficWindow, threshold: number | null) {
   return {

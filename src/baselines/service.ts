@@ -1,9 +1,11 @@
 import type { Readable } from 'node:stream';
 import { baselineCache } from '../aggregates/baseline-cache.js';
+import { thresholdFor } from '../aggregates/performance.js';
 import { aggregateRecords } from '../aggregates/service.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { BodyLimit } from '../ingest/body.js';
+import { CalibrationPairs } from '../performance/calibration.js';
 import {
   type ColumnProfile,
   ProfileBuilder,
@@ -115,10 +117,28 @@ export async function createBaseline(deps: Deps, input: CreateBaselineInput): Pr
     lastYield = performance.now();
   };
   let rows = 0;
+  // With label= and prediction=, the (prediction, label) pairs calibrate performance estimation.
+  const { label, prediction } = input.profile;
+  const pairs = label !== undefined && prediction !== undefined ? new CalibrationPairs() : null;
+  let columnsAt = null as { header: readonly string[]; p: number; l: number } | null;
   try {
     for await (const row of trainingRows(hashed.stream, input.format, input.limits?.rows)) {
-      if (row instanceof CsvRecord) builder.addValues(row.header, row.values);
-      else builder.addRow(row);
+      if (row instanceof CsvRecord) {
+        builder.addValues(row.header, row.values);
+        if (pairs) {
+          if (columnsAt?.header !== row.header)
+            columnsAt = {
+              header: row.header,
+              p: row.header.indexOf(prediction as string),
+              l: row.header.indexOf(label as string),
+            };
+          if (columnsAt.p >= 0 && columnsAt.l >= 0)
+            pairs.add(row.values[columnsAt.p], row.values[columnsAt.l]);
+        }
+      } else {
+        builder.addRow(row);
+        if (pairs) pairs.add(row[prediction as string], row[label as string]);
+      }
       if ((++rows & 255) === 0) await maybeYield();
     }
   } finally {
@@ -137,6 +157,7 @@ export async function createBaseline(deps: Deps, input: CreateBaselineInput): Pr
     }
     throw err;
   }
+  const performanceFacts = pairs?.build(thresholdFor(deps.config, input.model, null)) ?? null;
   const columns: { role: 'feature' | 'prediction'; name: string; profile: string }[] = [];
   for (const [name, profile] of built.features)
     columns.push({ role: 'feature', name, profile: JSON.stringify(profile) });
@@ -156,6 +177,7 @@ export async function createBaseline(deps: Deps, input: CreateBaselineInput): Pr
         createdAt: deps.clock(),
         createdBy: input.createdBy ?? null,
         active: false,
+        performance: performanceFacts ? JSON.stringify(performanceFacts) : null,
       },
       columns,
     );

@@ -100,6 +100,9 @@ const driftSettings = z.strictObject({
   // minSamples requests (latency: minSamples records with latency_ms).
   latencyP95Ms: z.number().positive().optional(),
   errorRate: z.number().gt(0).max(1).optional(),
+  // performance_drop alert: how far the estimated (or, with minSamples labels, realized) accuracy of a
+  // classifier that logs probabilities may fall below its baseline's before the alert fires.
+  performanceDrop: z.number().gt(0).max(1).optional(),
 });
 export type DriftSettingsInput = z.infer<typeof driftSettings>;
 
@@ -120,6 +123,15 @@ const modelSettings = driftSettings.extend({
     .array(z.string().min(1, { error: 'feature names must not be empty' }))
     .min(1)
     .refine((names) => new Set(names).size === names.length, { error: 'feature names must be distinct' })
+    .optional(),
+  // Performance without labels (src/performance): a binary score is predicted positive at ≥ threshold;
+  // kind is detected from the logged prediction (a number in [0, 1] or an object of class probabilities)
+  // unless given.
+  performance: z
+    .strictObject({
+      threshold: z.number().min(0).max(1).optional(),
+      kind: z.enum(['binary', 'multiclass']).optional(),
+    })
     .optional(),
 });
 
@@ -331,6 +343,7 @@ export const DRIFT_DEFAULTS = {
   calibrated: false,
   latencyP95Ms: undefined as number | undefined,
   errorRate: undefined as number | undefined,
+  performanceDrop: 0.05,
 };
 export type DriftSettings = typeof DRIFT_DEFAULTS;
 
@@ -559,6 +572,11 @@ export function driftSettingsFor(config: Config, model: string): DriftSettings {
   const pick = (o: DriftSettingsInput | undefined) =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined));
   const { schedule: _schedule, ...defaults } = config.drift;
-  const { features: _features, featureNames: _names, ...modelOwn } = config.models[model] ?? { features: {} };
+  const {
+    features: _features,
+    featureNames: _names,
+    performance: _performance,
+    ...modelOwn
+  } = config.models[model] ?? { features: {} };
   return { ...DRIFT_DEFAULTS, ...pick(defaults), ...pick(modelOwn) } as DriftSettings;
 }

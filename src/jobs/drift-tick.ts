@@ -3,6 +3,7 @@ import { driftSettingsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import { type DriftResult, evaluateAndStore, evaluateModel, rollingWindow } from '../drift/service.js';
 import { alertmanagerChannels } from '../notifications/service.js';
+import { judgePerformance } from '../performance/alerts.js';
 import type { ChangedBucket } from '../store/index.js';
 import { windowTraffic } from '../traffic/service.js';
 
@@ -55,6 +56,7 @@ async function evaluateAndRaise(
 ): Promise<boolean> {
   try {
     await judgeTraffic(deps, model, modelVersion, kind, from, to);
+    await judgePerformance(deps, model, modelVersion, kind, from, to);
     const r = await evaluateAndStore(deps, model, modelVersion, kind, from, to);
     if (r) {
       await processDriftResult(deps, r);
@@ -154,15 +156,11 @@ export async function runDriftNow(
   const results = await evaluateModel(deps, model, range);
   for (const r of results) {
     await processDriftResult(deps, r);
-    if (r.window_kind !== 'range')
-      await judgeTraffic(
-        deps,
-        model,
-        r.model_version ?? '',
-        r.window_kind,
-        Date.parse(r.window.from),
-        Date.parse(r.window.to),
-      );
+    if (r.window_kind !== 'range') {
+      const args = [Date.parse(r.window.from), Date.parse(r.window.to)] as const;
+      await judgeTraffic(deps, model, r.model_version ?? '', r.window_kind, ...args);
+      await judgePerformance(deps, model, r.model_version ?? '', r.window_kind, ...args);
+    }
   }
   return results;
 }

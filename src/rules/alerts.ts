@@ -75,6 +75,17 @@ export const ALERT_RULES: Record<AlertKind, AlertRule> = {
       "the window's share of failed requests ≥ `errorRate` (off unless set); `critical` at 2×, and at 100% when 2× would exceed it",
     recovers: RECOVERS_WINDOW,
   },
+  performance_drop: {
+    kind: 'performance_drop',
+    title: 'performance drop',
+    measure: 'accuracy drop',
+    setting: 'performanceDrop',
+    // A drop cannot exceed 1.
+    ladder: { factor: 2, cap: 1 },
+    fires:
+      "the estimated accuracy (from the logged probabilities, or the realized accuracy once `minSamples` labels arrived) is below the baseline's labelled accuracy by ≥ `performanceDrop` (default 0.05); `critical` at 2× — see [Performance without labels](docs/statistics.md#performance-without-labels)",
+    recovers: RECOVERS_WINDOW,
+  },
   data_quality: {
     kind: 'data_quality',
     title: 'data quality',

@@ -9,7 +9,13 @@
 /** A column of an aggregate: a baseline feature, the prediction, or a feature the baseline does not have. */
 export type Role = 'feature' | 'prediction' | 'extra';
 export type WindowKind = 'bucket' | 'rolling' | 'range';
-export type AlertKind = 'drift' | 'data_quality' | 'prediction_drift' | 'latency' | 'error_rate';
+export type AlertKind =
+  | 'drift'
+  | 'data_quality'
+  | 'prediction_drift'
+  | 'latency'
+  | 'error_rate'
+  | 'performance_drop';
 export type AlertSeverity = 'warning' | 'critical';
 export type AlertStatus = 'open' | 'acknowledged' | 'decided' | 'snoozed' | 'closed';
 export type AlertDecision = 'retrain' | 'accept_shift' | 'rollback' | 'false_positive' | 'snooze';
@@ -149,6 +155,34 @@ export interface TrafficTallies {
 
 export interface TrafficDelta extends BucketKey, TrafficTallies {}
 
+/** An addition to a bucket's performance accumulator (src/stats/performance.ts) of one shape (`spec`). */
+export interface PerformanceDelta extends BucketKey {
+  /** JSON of the accumulator's shape; vectors of one spec have one length. */
+  spec: string;
+  rows: number;
+  sums: Float64Array;
+}
+
+export interface PerformanceRow {
+  modelVersion: string;
+  bucketStart: number;
+  spec: string;
+  rows: number;
+  sums: Float64Array;
+}
+
+/** Per-bucket performance accumulators: added element-wise by every writer, read per window. */
+export interface PerformanceStore {
+  add(list: readonly PerformanceDelta[], now: number): Promise<void>;
+  window(q: {
+    model: string;
+    modelVersion?: string | undefined;
+    bucketMs: number;
+    from: number;
+    to: number;
+  }): Promise<PerformanceRow[]>;
+}
+
 export interface TrafficRow extends TrafficTallies {
   modelVersion: string;
   bucketStart: number;
@@ -184,6 +218,8 @@ export interface BaselineRow {
   createdBy: string | null;
   activatedAt: number | null;
   active: boolean;
+  /** JSON BaselinePerformance (src/performance/calibration.ts); null when built without labels. */
+  performance: string | null;
 }
 
 export interface BaselineColumnRow {
@@ -492,7 +528,7 @@ export interface AggregateStore {
 
 export interface BaselineStore {
   insert(
-    row: Omit<BaselineRow, 'id' | 'activatedAt'>,
+    row: Omit<BaselineRow, 'id' | 'activatedAt' | 'performance'> & { performance?: string | null },
     columns: readonly BaselineColumnRow[],
   ): Promise<BaselineRow>;
   list(model: string): Promise<BaselineRow[]>;
@@ -857,6 +893,7 @@ export interface Tx {
   records: RecordStore;
   models: ModelStore;
   aggregates: AggregateStore;
+  performance: PerformanceStore;
   baselines: BaselineStore;
   drift: DriftStore;
   thresholds: ThresholdStore;

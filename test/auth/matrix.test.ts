@@ -28,6 +28,7 @@ const EXPECTED: Record<string, Rule> = {
   'POST /v1/models/:model/drift/run': 'reviewer',
   'GET /v1/models/:model/drift': 'reviewer',
   'GET /v1/models/:model/drift/latest': 'reviewer',
+  'GET /v1/models/:model/performance': 'reviewer',
   'GET /v1/models/:model/features/:feature/histogram': 'reviewer',
   'GET /v1/models/:model/traffic': 'reviewer',
   'GET /v1/models/:model/alert-policy': 'reviewer',

@@ -30,10 +30,10 @@ const keyOf = (d: {
 const bucketKeyOf = (k: BucketKey) => JSON.stringify([k.model, k.modelVersion, k.bucketStart, k.bucketMs]);
 
 /** Code-unit order, which matches ORDER BY … COLLATE "C" for the names driftwatch stores. */
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+export const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** A batch's deltas with one per key (same-key deltas added), in key order: the order rows are locked in. */
-function combine<D>(list: readonly D[], key: (d: D) => string, add: (a: D, b: D) => D): [string, D][] {
+export function combine<D>(list: readonly D[], key: (d: D) => string, add: (a: D, b: D) => D): [string, D][] {
   const merged = new Map<string, D>();
   for (const d of list) {
     const k = key(d);
@@ -44,7 +44,7 @@ function combine<D>(list: readonly D[], key: (d: D) => string, add: (a: D, b: D)
 }
 
 /** How one table's rows are merged under row locks by mergeLocked. */
-interface LockedMerge<D, R> {
+export interface LockedMerge<D, R> {
   what: string;
   /** Locks (SELECT … FOR UPDATE, in key order) and reads the stored rows of these deltas' keys. */
   lock(list: D[]): Promise<R[]>;
@@ -60,7 +60,7 @@ interface LockedMerge<D, R> {
  * Lock, read, add in JS, write back; insert the keys not stored yet, and lock and merge on the next pass any
  * row another writer created between our lock pass and our insert.
  */
-async function mergeLocked<D, R>(batch: [string, D][], m: LockedMerge<D, R>): Promise<void> {
+export async function mergeLocked<D, R>(batch: [string, D][], m: LockedMerge<D, R>): Promise<void> {
   let pending = batch;
   // Two passes suffice: after the insert pass every key exists, so the second lock pass finds them all.
   for (let pass = 0; pending.length > 0; pass++) {
@@ -81,7 +81,7 @@ async function mergeLocked<D, R>(batch: [string, D][], m: LockedMerge<D, R>): Pr
 }
 
 /** The keys an `INSERT … RETURNING json_build_array(key columns)::text AS k` created, as keyOf/bucketKeyOf write them. */
-const createdKeys = (rows: { k: string }[]) => rows.map((r) => JSON.stringify(JSON.parse(r.k)));
+export const createdKeys = (rows: { k: string }[]) => rows.map((r) => JSON.stringify(JSON.parse(r.k)));
 
 const KEY_COLS = 'model, model_version, baseline_id, bucket_start, bucket_ms, role, name';
 const KEY_UNNEST =

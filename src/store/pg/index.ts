@@ -23,6 +23,7 @@ import {
 import { PgLeaderLock } from './leader.js';
 import { PgLeases } from './misc.js';
 import { Partitions } from './partitions.js';
+import { PgPerformance } from './performance.js';
 import { PgRecords } from './records.js';
 import { addShadowStats } from './serving.js';
 
@@ -35,6 +36,7 @@ function reposOn(conn: PgConn): Tx {
     records: new PgRecords(conn),
     models: new Models(conn),
     aggregates: new PgAggregates(conn),
+    performance: new PgPerformance(conn),
     baselines: new Baselines(conn),
     drift: new Drift(conn),
     thresholds: new Thresholds(conn),

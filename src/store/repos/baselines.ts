@@ -24,7 +24,7 @@ export class Baselines implements BaselineStore {
   constructor(private readonly db: Sql) {}
 
   async insert(
-    row: Omit<BaselineRow, 'id' | 'activatedAt'>,
+    row: Omit<BaselineRow, 'id' | 'activatedAt' | 'performance'> & { performance?: string | null },
     columns: readonly BaselineColumnRow[],
   ): Promise<BaselineRow> {
     const ins = insertInto(baselines, row);

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { addF64, fromF64Blob } from '../repos/performance.js';
 import type { Param, Sql } from '../sql.js';
 import type { MigrationStatus } from '../types.js';
 import * as schema from './schema/index.js';
@@ -42,6 +43,14 @@ function addCounts(a: Buffer | null, b: Buffer | null): Buffer | null {
   return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 
+/** Element-wise sum of two little-endian float64 vectors (the longer one's tail kept). */
+function addF64Blobs(a: Buffer | null, b: Buffer | null): Buffer | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  const sum = addF64(fromF64Blob(a), fromF64Blob(b));
+  return Buffer.from(sum.buffer, sum.byteOffset, sum.byteLength);
+}
+
 /** Opens (creating if needed) the SQLite file in WAL mode and applies migrations. */
 export function openConnection(path: string, options: OpenOptions = {}): Connection {
   if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
@@ -54,6 +63,10 @@ export function openConnection(path: string, options: OpenOptions = {}): Connect
   // Aggregate upserts add count vectors inside the database, so no writer reads, adds and writes back.
   sqlite.function('dw_add_counts', { deterministic: true }, (a: unknown, b: unknown) =>
     addCounts(a as Buffer | null, b as Buffer | null),
+  );
+  // Performance sums (little-endian float64) add the same way.
+  sqlite.function('dw_add_f64', { deterministic: true }, (a: unknown, b: unknown) =>
+    addF64Blobs(a as Buffer | null, b as Buffer | null),
   );
   const orm = drizzle({ client: sqlite, schema });
   if (options.migrate !== false) migrate(orm, { migrationsFolder: MIGRATIONS_DIR });

@@ -13,6 +13,7 @@ import { type LeaderLock, NestedTransactionError, type Store, type Tx } from '..
 import { SqliteAggregates } from './aggregates.js';
 import { type Connection, migrationStatus, type OpenOptions, openConnection } from './client.js';
 import { SqliteLeases } from './misc.js';
+import { SqlitePerformance } from './performance.js';
 import { SqliteRecords } from './records.js';
 import { addShadowStats } from './serving.js';
 
@@ -37,6 +38,7 @@ export class SqliteStore implements Store {
       records: new SqliteRecords(conn),
       models: new Models(conn),
       aggregates: new SqliteAggregates(conn),
+      performance: new SqlitePerformance(conn),
       baselines: new Baselines(conn),
       drift: new Drift(conn),
       thresholds: new Thresholds(conn),

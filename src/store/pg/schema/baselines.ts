@@ -28,6 +28,7 @@ export const baselines = pgTable(
     createdBy: text('created_by'),
     activatedAt: ms('activated_at'),
     active: boolean('active').notNull().default(false),
+    performance: text('performance'),
   },
   (t) => [index('baselines_model').on(t.model, t.modelVersion)],
 );

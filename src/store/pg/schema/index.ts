@@ -1,6 +1,7 @@
 export * from './alerts.js';
 export * from './baselines.js';
 export * from './pending-events.js';
+export * from './performance.js';
 export * from './records.js';
 export * from './reports.js';
 export * from './serving.js';

@@ -21,6 +21,9 @@ export const baselines = sqliteTable(
     // for versions without a baseline of their own.
     activatedAt: integer('activated_at'),
     active: integer('active', { mode: 'boolean' }).notNull().default(false),
+    // JSON BaselinePerformance (src/performance/calibration.ts): the classifier's kind, its accuracy on the
+    // labelled training rows and the calibration map applied to logged probabilities; null without label=.
+    performance: text('performance'),
   },
   (t) => [index('baselines_model').on(t.model, t.modelVersion)],
 );

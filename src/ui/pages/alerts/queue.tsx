@@ -209,6 +209,8 @@ function headline(a: AlertView): string {
       return `p95 ${num(m.latency_p95_ms ?? null, 1)} ms`;
     case 'error_rate':
       return `errors ${pct(m.error_rate ?? null)}`;
+    case 'performance_drop':
+      return `accuracy ${pct(m.accuracy ?? null)} (drop ${pct(m.drop ?? null)})`;
   }
 }
 

@@ -1,0 +1,158 @@
+import type { Config } from '../config/index.js';
+import {
+  type BaselinePerformance,
+  calibrateProbabilities,
+  calibrateScore,
+  probabilitiesOf,
+  scoreOf,
+} from '../performance/calibration.js';
+import type { NumericProfile } from '../profiles/profile.js';
+import {
+  addBinary,
+  addMulticlass,
+  argmax,
+  emptyBinary,
+  emptyMulticlass,
+  type PerformanceAccumulator,
+} from '../stats/performance.js';
+import type { NewRecord, PerformanceDelta } from '../store/index.js';
+import type { LoadedBaseline } from './baseline-cache.js';
+
+// Per-bucket performance accumulators of classifiers that log probabilities, built beside the other
+// aggregates and written in the same transaction (AggregateBatch.write).
+
+/** An accumulator's shape, stored as the row's `spec`: rows of one spec add. */
+export type PerformanceSpec =
+  | { kind: 'binary'; threshold: number; bins: number }
+  | { kind: 'multiclass'; classes: string[] };
+
+export const BINARY_BINS = 100;
+
+/** The accumulator as one float64 vector: count, Σp̂, Σp̂² laid end to end. */
+export function toVector(acc: PerformanceAccumulator): Float64Array {
+  return Float64Array.from([...acc.count, ...acc.sumP, ...acc.sumP2]);
+}
+
+/** The accumulator of a stored vector of this spec. */
+export function fromVector(spec: PerformanceSpec, v: Float64Array): PerformanceAccumulator {
+  const acc =
+    spec.kind === 'binary'
+      ? emptyBinary({ threshold: spec.threshold, bins: spec.bins })
+      : emptyMulticlass(spec.classes.length);
+  const rows = acc.count.length;
+  const cells = acc.sumP.length;
+  if (v.length !== rows + 2 * cells)
+    throw new Error(`performance vector of ${v.length} values for ${rows}/${cells}`);
+  acc.count = Array.from(v.subarray(0, rows));
+  acc.sumP = Array.from(v.subarray(rows, rows + cells));
+  acc.sumP2 = Array.from(v.subarray(rows + cells));
+  return acc;
+}
+
+/** How a model's predictions are read: configured, else the baseline's facts, else the value's shape. */
+function kindFor(
+  config: Config,
+  model: string,
+  baseline: LoadedBaseline | null,
+  prediction: unknown,
+): 'binary' | 'multiclass' | null {
+  const configured = config.models[model]?.performance?.kind;
+  if (configured) return configured;
+  if (baseline?.performance) return baseline.performance.kind;
+  const profile = baseline?.prediction?.profile;
+  // A numeric prediction column reaching outside [0, 1] is a regression, not a score.
+  if (profile?.type === 'numeric') {
+    const p = profile as NumericProfile;
+    return p.min >= 0 && p.max <= 1 ? 'binary' : null;
+  }
+  if (typeof prediction === 'number') return prediction >= 0 && prediction <= 1 ? 'binary' : null;
+  return probabilitiesOf(prediction) ? 'multiclass' : null;
+}
+
+export function thresholdFor(config: Config, model: string, facts: BaselinePerformance | null): number {
+  return config.models[model]?.performance?.threshold ?? facts?.threshold ?? 0.5;
+}
+
+/** Accumulates the records of one ingest batch per (model, version, bucket, spec). */
+export class PerformanceBatch {
+  private readonly accs = new Map<
+    string,
+    { delta: Omit<PerformanceDelta, 'sums'>; acc: PerformanceAccumulator }
+  >();
+
+  constructor(private readonly config: Config) {}
+
+  add(r: NewRecord, bucketStart: number, bucketMs: number, baseline: LoadedBaseline | null): void {
+    if (r.prediction === null || r.prediction === undefined) return;
+    const kind = kindFor(this.config, r.model, baseline, r.prediction);
+    if (kind === null) return;
+    const facts = baseline?.performance ?? null;
+    if (kind === 'binary') {
+      const score = scoreOf(r.prediction);
+      if (score === null || typeof r.prediction !== 'number') return;
+      const spec: PerformanceSpec = {
+        kind,
+        threshold: thresholdFor(this.config, r.model, facts),
+        bins: BINARY_BINS,
+      };
+      const acc = this.slot(r, bucketStart, bucketMs, spec);
+      if (acc.kind === 'binary') addBinary(acc, score, calibrateScore(facts, score));
+      this.count(r, bucketStart, bucketMs, spec);
+      return;
+    }
+    const probs = probabilitiesOf(r.prediction);
+    if (!probs) return;
+    const classes = Object.keys(probs).sort();
+    const raw = classes.map((c) => probs[c] as number);
+    let total = 0;
+    for (const p of raw) total += p;
+    // Rows that are not a distribution (sum off by more than 1e-3) are not estimated, rather than failing ingest.
+    if (Math.abs(total - 1) > 1e-3) return;
+    const spec: PerformanceSpec = { kind, classes };
+    const acc = this.slot(r, bucketStart, bucketMs, spec);
+    if (acc.kind === 'multiclass')
+      addMulticlass(acc, calibrateProbabilities(facts, classes, raw), argmax(raw));
+    this.count(r, bucketStart, bucketMs, spec);
+  }
+
+  private keyOf(r: NewRecord, bucketStart: number, bucketMs: number, spec: PerformanceSpec): string {
+    return `${r.model}\u0000${r.modelVersion}\u0000${bucketStart}\u0000${bucketMs}\u0000${JSON.stringify(spec)}`;
+  }
+
+  private slot(
+    r: NewRecord,
+    bucketStart: number,
+    bucketMs: number,
+    spec: PerformanceSpec,
+  ): PerformanceAccumulator {
+    const key = this.keyOf(r, bucketStart, bucketMs, spec);
+    let s = this.accs.get(key);
+    if (!s) {
+      s = {
+        delta: {
+          model: r.model,
+          modelVersion: r.modelVersion,
+          bucketStart,
+          bucketMs,
+          spec: JSON.stringify(spec),
+          rows: 0,
+        },
+        acc:
+          spec.kind === 'binary'
+            ? emptyBinary({ threshold: spec.threshold, bins: spec.bins })
+            : emptyMulticlass(spec.classes.length),
+      };
+      this.accs.set(key, s);
+    }
+    return s.acc;
+  }
+
+  private count(r: NewRecord, bucketStart: number, bucketMs: number, spec: PerformanceSpec): void {
+    const s = this.accs.get(this.keyOf(r, bucketStart, bucketMs, spec));
+    if (s) s.delta.rows++;
+  }
+
+  deltas(): PerformanceDelta[] {
+    return [...this.accs.values()].map((s) => ({ ...s.delta, sums: toVector(s.acc) }));
+  }
+}

@@ -1,0 +1,23 @@
+import { blob, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/**
+ * Per-bucket performance accumulators of a classifier that logs probabilities (src/stats/performance.ts):
+ * sums of calibrated probabilities per score cell or predicted class. `spec` is the accumulator's shape
+ * (kind, threshold and bins, or the class names), so vectors of one key always have one length and add.
+ */
+export const performance = sqliteTable(
+  'performance',
+  {
+    model: text('model').notNull(),
+    modelVersion: text('model_version').notNull(),
+    bucketStart: integer('bucket_start').notNull(),
+    bucketMs: integer('bucket_ms').notNull(),
+    // JSON of the accumulator's shape: {"kind":"binary","threshold":0.5,"bins":100} or {"kind":"multiclass","classes":[…]}.
+    spec: text('spec').notNull(),
+    rows: integer('rows').notNull(),
+    // Little-endian float64 sums (count, Σp̂, Σp̂² per cell), added element-wise by dw_add_f64.
+    sums: blob('sums', { mode: 'buffer' }).notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.model, t.modelVersion, t.bucketStart, t.bucketMs, t.spec] })],
+);
