@@ -316,6 +316,7 @@ export async function driftSeries(
 ): Promise<DriftResult[]> {
   return deps.store.read(async (tx) => {
     await requireModel(tx, model);
+    if (q.feature !== undefined) await requireFeatureIn(tx, model, q.feature);
     const query = {
       model,
       from: q.from,
