@@ -1,8 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { backfillFeatureResults } from '../../src/drift/service.js';
 import { runDriftTick } from '../../src/jobs/drift-tick.js';
-import { driftSeries, ingestAll, mrec, runDrift, syntheticTraining } from '../drift/helpers.js';
-import { createBaseline } from '../drift/helpers.js';
+import {
+  createBaseline,
+  driftSeries,
+  ingestAll,
+  mrec,
+  runDrift,
+  syntheticTraining,
+} from '../drift/helpers.js';
 import { makeTestApp, sqlRows, sqlRun, type TestApp } from '../support.js';
 
 let t: TestApp | undefined;
