@@ -3,7 +3,7 @@ import { bucketStart, zeroTallies } from '../aggregates/service.js';
 import { driftSettingsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
-import type { AggregateRow, Tx, WindowKind } from '../store/index.js';
+import type { AggregateRow, StoredFeatureResult, StoredResultRow, Tx, WindowKind } from '../store/index.js';
 import { thresholdsFor } from '../thresholds/service.js';
 import {
   type ColumnResult,
@@ -83,6 +83,40 @@ export function sumWindow(rows: readonly AggregateRow[]): Map<string, WindowColu
   return out;
 }
 
+/** A result's summary (all but its features) and its feature rows, as drift_results and drift_feature_results keep them. */
+export function splitResult(body: Omit<DriftResult, 'id'>): {
+  summary: string;
+  features: StoredFeatureResult[];
+} {
+  const { features, ...rest } = body;
+  return {
+    summary: JSON.stringify(rest),
+    features: features.map((f) => ({
+      feature: f.feature,
+      psi: f.psi,
+      pvalueAdjusted: f.pvalue_adjusted,
+      drifted: f.drifted,
+      severity: f.severity,
+      n: f.n,
+      measures: JSON.stringify(f),
+    })),
+  };
+}
+
+/** Results stored before drift_feature_results existed, split in batches; how many were split. */
+export async function backfillFeatureResults(deps: Pick<AppDeps, 'store'>, batch = 100): Promise<number> {
+  let done = 0;
+  for (;;) {
+    const n = await deps.store.tx(async (tx) => {
+      const rows = await tx.drift.unsplit(batch);
+      for (const r of rows) await tx.drift.split(r.id, splitResult(parseResult(r)));
+      return rows.length;
+    });
+    done += n;
+    if (n < batch) return done;
+  }
+}
+
 /** Evaluates one version's window [from, to) (bucket-aligned) against its baseline and stores the result. */
 export async function evaluateAndStore(
   deps: Deps,
@@ -158,6 +192,7 @@ export async function evaluateAndStore(
       drifted: body.drifted,
       driftedShare: evaluation.drifted_share,
       result: JSON.stringify(body),
+      ...splitResult(body),
       evaluatedAt: now,
     });
     // The newest measures per feature, for GET /metrics (bounded: the baseline's features, at most
@@ -282,24 +317,35 @@ export async function driftSeries(
   return deps.store.read(async (tx) => {
     await requireModel(tx, model);
     if (q.feature !== undefined) await requireFeatureIn(tx, model, q.feature);
-    const rows = await tx.drift.list({
+    const query = {
       model,
       from: q.from,
       to: q.to,
       kind: q.kind,
       modelVersion: q.modelVersion,
       limit: q.limit,
-    });
-    return rows.map((r) => {
-      const parsed = parseResult(r);
-      if (q.feature) parsed.features = parsed.features.filter((f) => f.feature === q.feature);
-      return parsed;
-    });
+    };
+    if (q.feature === undefined) return (await tx.drift.list(query)).map(parseResult);
+    const feature = q.feature;
+    // One feature: each window's summary and that feature's row, not every window's whole JSON.
+    return (await tx.drift.listFeature(query, feature)).map((r) => parseFeatureRow(r, feature));
   });
 }
 
-function parseResult(r: { id: number; result: string }): DriftResult {
-  const body = JSON.parse(r.result) as Omit<DriftResult, 'id'>;
+function parseFeatureRow(r: StoredResultRow, feature: string): DriftResult {
+  if (r.summary === null) {
+    const parsed = parseResult({ id: r.id, result: r.result ?? '{}' });
+    parsed.features = parsed.features.filter((f) => f.feature === feature);
+    return parsed;
+  }
+  const body = JSON.parse(r.summary) as Omit<DriftResult, 'id' | 'features'>;
+  return parseResult({ id: r.id, body: { ...body, features: r.measures ? [JSON.parse(r.measures)] : [] } });
+}
+
+function parseResult(
+  r: { id: number; result: string } | { id: number; body: Omit<DriftResult, 'id'> },
+): DriftResult {
+  const body = 'body' in r ? r.body : (JSON.parse(r.result) as Omit<DriftResult, 'id'>);
   // Results stored before these fields existed.
   return {
     id: r.id,

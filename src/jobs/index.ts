@@ -1,5 +1,6 @@
 import { runRebuild } from '../baselines/service.js';
 import type { AppDeps } from '../context.js';
+import { backfillFeatureResults } from '../drift/service.js';
 import { runKserveJoinTick } from '../ingest/cloudevents.js';
 import { runDeliveryTick } from '../notifications/service.js';
 import { reportsEnabled, runReportsTick } from '../reports/service.js';
@@ -34,6 +35,15 @@ export function createJobs(deps: AppDeps, options: RegistryOptions = {}): JobReg
     schedule: '*/10 * * * * *',
     tick: () => runRebuildTick(deps),
     idle: (r) => r.models.length === 0,
+    onLeadership: true,
+  });
+  // Results stored before drift_feature_results existed get their summary and feature rows, in batches
+  // (readers parse those results whole until then); idle once none is left.
+  registry.register({
+    name: 'drift-backfill',
+    schedule: '*/30 * * * * *',
+    tick: () => backfillFeatureResults(deps),
+    idle: (n) => n === 0,
     onLeadership: true,
   });
   registry.register({

@@ -25,6 +25,7 @@ const TABLES = [
   'changed_buckets',
   'activations',
   'drift_results',
+  'drift_feature_results',
   'feature_latest',
   'alerts',
   'alert_evidence',

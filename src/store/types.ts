@@ -266,7 +266,36 @@ export interface StoredDriftResult {
   driftedShare: number | null;
   /** JSON of the full result. */
   result: string;
+  /**
+   * JSON of the result without its features (they go to `features`, one row each). Left out, the result is
+   * stored whole only, as results stored before drift_feature_results existed, and the backfill splits it.
+   */
+  summary?: string | undefined;
+  features?: StoredFeatureResult[] | undefined;
   evaluatedAt: number;
+}
+
+/** One feature's column of a drift result, a row of drift_feature_results. */
+export interface StoredFeatureResult {
+  feature: string;
+  psi: number | null;
+  pvalueAdjusted: number | null;
+  drifted: boolean | null;
+  severity: string | null;
+  n: number;
+  /** JSON of the feature's column result. */
+  measures: string;
+}
+
+/**
+ * A stored result as a reader gets it: the summary and, when a feature was asked for, its column (null when
+ * the result lacks it); `result` (the whole JSON) only where the summary has not been filled yet.
+ */
+export interface StoredResultRow {
+  id: number;
+  summary: string | null;
+  result: string | null;
+  measures: string | null;
 }
 
 export interface DriftResultQuery {
@@ -560,6 +589,12 @@ export interface BaselineStore {
 export interface DriftStore {
   upsertResult(r: StoredDriftResult): Promise<number>;
   list(q: DriftResultQuery): Promise<{ id: number; result: string }[]>;
+  /** As list, reading each result's summary and one feature's row instead of the whole JSON. */
+  listFeature(q: DriftResultQuery, feature: string): Promise<StoredResultRow[]>;
+  /** Results stored before drift_feature_results existed (no summary yet), oldest first. */
+  unsplit(limit: number): Promise<{ id: number; result: string }[]>;
+  /** Fills a result's summary and feature rows (the backfill of results stored before they existed). */
+  split(id: number, r: { summary: string; features: StoredFeatureResult[] }): Promise<void>;
   /** The most recently evaluated result of each model version. */
   latest(model: string): Promise<{ id: number; result: string }[]>;
   /**

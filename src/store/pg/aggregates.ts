@@ -1,3 +1,5 @@
+// Counts add as SQLite's dw_add_counts adds them, then are stored sparsely (toBlob).
+import { addCounts } from '../counts.js';
 import { AggregatesBase, fromBlob, toBlob } from '../repos/aggregates.js';
 import {
   type AggregateDelta,
@@ -8,14 +10,6 @@ import {
   type TrafficDelta,
 } from '../types.js';
 import type { PgConn } from './client.js';
-
-/** Element-wise sum of two count vectors (the longer one's tail kept), as SQLite's dw_add_counts. */
-function addCounts(a: Uint32Array, b: Uint32Array): Uint32Array {
-  const [long, short] = a.length >= b.length ? [a, b] : [b, a];
-  const out = Uint32Array.from(long);
-  for (let i = 0; i < short.length; i++) out[i] = ((out[i] as number) + (short[i] as number)) >>> 0;
-  return out;
-}
 
 const keyOf = (d: {
   model: string;

@@ -1,3 +1,4 @@
+import { decodeCounts, encodeCounts } from '../counts.js';
 import { bytewise, type Sql } from '../sql.js';
 import type {
   AggregateDelta,
@@ -12,11 +13,9 @@ import type {
   WindowKey,
 } from '../types.js';
 
-/** Count vectors are stored as the bytes of little-endian uint32 arrays (blob / bytea). */
-export const toBlob = (counts: Uint32Array) =>
-  Buffer.from(counts.buffer, counts.byteOffset, counts.byteLength);
-export const fromBlob = (blob: Buffer) =>
-  new Uint32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
+/** Count vectors are stored sparsely (blob / bytea); dense vectors of older databases still read (see counts.ts). */
+export const toBlob = (counts: Uint32Array): Buffer => encodeCounts(counts);
+export const fromBlob = (blob: Buffer): Uint32Array => decodeCounts(blob);
 
 /**
  * Aggregates, bucket outcomes, the changed-bucket queue and traffic: the reads and plain writes, written once.

@@ -6,10 +6,15 @@ import type {
   DriftResultQuery,
   DriftStore,
   StoredDriftResult,
+  StoredFeatureResult,
+  StoredResultRow,
   ThresholdOverrideRow,
   ThresholdStore,
 } from '../types.js';
 import { deliveries, thresholdOverrides } from './tables.js';
+
+/** Feature rows per INSERT: 12 parameters each, far below either dialect's limit. */
+const FEATURE_ROWS_PER_INSERT = 200;
 
 export class Drift implements DriftStore {
   constructor(private readonly db: Sql) {}
@@ -17,10 +22,10 @@ export class Drift implements DriftStore {
   async upsertResult(r: StoredDriftResult): Promise<number> {
     const row = await this.db.one<{ id: number }>(
       `INSERT INTO drift_results (model, model_version, baseline_id, window_kind, window_from, window_to, n, drifted,
-         drifted_share, result, evaluated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         drifted_share, result, summary, evaluated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (model, model_version, baseline_id, window_kind, window_from, window_to) DO UPDATE SET
          n = excluded.n, drifted = excluded.drifted, drifted_share = excluded.drifted_share, result = excluded.result,
-         evaluated_at = excluded.evaluated_at
+         summary = excluded.summary, evaluated_at = excluded.evaluated_at
        RETURNING id`,
       [
         r.model,
@@ -33,11 +38,83 @@ export class Drift implements DriftStore {
         r.drifted,
         r.driftedShare,
         r.result,
+        r.summary ?? null,
         r.evaluatedAt,
       ],
     );
     if (row === undefined) throw new Error('drift result upsert returned no id');
+    await this.putFeatures(row.id, r);
     return row.id;
+  }
+
+  /** Replaces a result's feature rows (a re-evaluated window may have other features). */
+  private async putFeatures(
+    id: number,
+    r: Pick<StoredDriftResult, 'model' | 'modelVersion' | 'windowKind' | 'windowTo' | 'features'>,
+  ): Promise<void> {
+    await this.db.run('DELETE FROM drift_feature_results WHERE drift_result_id = ?', [id]);
+    const features = r.features ?? [];
+    for (let i = 0; i < features.length; i += FEATURE_ROWS_PER_INSERT) {
+      const chunk = features.slice(i, i + FEATURE_ROWS_PER_INSERT);
+      await this.db.run(
+        `INSERT INTO drift_feature_results (drift_result_id, model, model_version, window_kind, window_to, feature,
+           psi, pvalue_adjusted, drifted, severity, n, measures)
+         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        chunk.flatMap((f) => [
+          id,
+          r.model,
+          r.modelVersion,
+          r.windowKind,
+          r.windowTo,
+          f.feature,
+          f.psi,
+          f.pvalueAdjusted,
+          f.drifted,
+          f.severity,
+          f.n,
+          f.measures,
+        ]),
+      );
+    }
+  }
+
+  async listFeature(q: DriftResultQuery, feature: string): Promise<StoredResultRow[]> {
+    const where = whereAll([
+      ['d.model = ?', q.model],
+      q.from != null ? ['d.window_to > ?', q.from] : false,
+      q.to != null ? ['d.window_from < ?', q.to] : false,
+      q.kind != null ? ['d.window_kind = ?', q.kind] : false,
+      q.modelVersion != null ? ['d.model_version = ?', q.modelVersion] : false,
+    ]);
+    // The whole JSON only of results whose summary the backfill has not filled yet.
+    return this.db.rows(
+      `SELECT d.id, d.summary, CASE WHEN d.summary IS NULL THEN d.result END AS result, f.measures
+       FROM drift_results d
+       LEFT JOIN drift_feature_results f ON f.drift_result_id = d.id AND f.feature = ?
+       ${where.text} ORDER BY d.window_to DESC, d.id DESC LIMIT ?`,
+      [feature, ...where.params, q.limit],
+    );
+  }
+
+  async unsplit(limit: number): Promise<{ id: number; result: string }[]> {
+    return this.db.rows('SELECT id, result FROM drift_results WHERE summary IS NULL ORDER BY id LIMIT ?', [
+      limit,
+    ]);
+  }
+
+  async split(id: number, r: { summary: string; features: StoredFeatureResult[] }): Promise<void> {
+    const row = await this.db.one<{
+      model: string;
+      modelVersion: string;
+      windowKind: StoredDriftResult['windowKind'];
+      windowTo: number;
+    }>(
+      `UPDATE drift_results SET summary = ? WHERE id = ? AND summary IS NULL
+       RETURNING model, model_version AS "modelVersion", window_kind AS "windowKind", window_to AS "windowTo"`,
+      [r.summary, id],
+    );
+    // Already split (a re-evaluation wrote it meanwhile): its rows are the newer ones.
+    if (row) await this.putFeatures(id, { ...row, features: r.features });
   }
 
   async list(q: DriftResultQuery): Promise<{ id: number; result: string }[]> {

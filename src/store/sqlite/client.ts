@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { addEncoded } from '../counts.js';
 import { addF64, fromF64Blob } from '../repos/performance.js';
 import type { Param, Sql } from '../sql.js';
 import type { MigrationStatus } from '../types.js';
@@ -27,22 +28,6 @@ export interface OpenOptions {
   migrate?: boolean;
 }
 
-/** Element-wise sum of two little-endian uint32 count vectors (the longer one's tail kept). */
-function addCounts(a: Buffer | null, b: Buffer | null): Buffer | null {
-  if (a === null) return b;
-  if (b === null) return a;
-  const long = a.byteLength >= b.byteLength ? a : b;
-  const short = long === a ? b : a;
-  // Copies into aligned arrays (SQLite's buffers need not be 4-byte aligned); the platform is little-endian,
-  // as the vectors are written.
-  const out = new Uint32Array(long.byteLength >>> 2);
-  new Uint8Array(out.buffer).set(long.subarray(0, out.length * 4));
-  const add = new Uint32Array(short.byteLength >>> 2);
-  new Uint8Array(add.buffer).set(short.subarray(0, add.length * 4));
-  for (let i = 0; i < add.length; i++) out[i] = ((out[i] as number) + (add[i] as number)) >>> 0;
-  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
-}
-
 /** Element-wise sum of two little-endian float64 vectors (the longer one's tail kept). */
 function addF64Blobs(a: Buffer | null, b: Buffer | null): Buffer | null {
   if (a === null) return b;
@@ -62,7 +47,7 @@ export function openConnection(path: string, options: OpenOptions = {}): Connect
   sqlite.pragma('busy_timeout = 5000');
   // Aggregate upserts add count vectors inside the database, so no writer reads, adds and writes back.
   sqlite.function('dw_add_counts', { deterministic: true }, (a: unknown, b: unknown) =>
-    addCounts(a as Buffer | null, b as Buffer | null),
+    addEncoded(a as Buffer | null, b as Buffer | null),
   );
   // Performance sums (little-endian float64) add the same way.
   sqlite.function('dw_add_f64', { deterministic: true }, (a: unknown, b: unknown) =>

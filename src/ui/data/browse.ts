@@ -146,8 +146,10 @@ export async function recentWindows(
   modelVersion: string,
   kind?: WindowKind,
   limit = MAX_WINDOWS,
+  feature?: string,
 ): Promise<Windows> {
-  const q = { modelVersion, limit };
+  // With a feature, each result carries only that feature (a narrow read, see driftSeries).
+  const q = { modelVersion, limit, feature };
   let k: WindowKind = kind ?? 'bucket';
   let rows = await driftSeries(deps, model, { ...q, kind: k });
   if (kind === undefined && !judged(rows[0])) {

@@ -58,7 +58,14 @@ export function registerFeaturePage(ui: Hono<UiEnv>): void {
     const feature = c.req.param('feature');
     const settings = driftSettingsFor(deps.config, model);
     const version = await pickVersion(deps, model, c.req.query('version'));
-    const windows = await recentWindows(deps, model, version, kindParam(c.req.query('kind')));
+    const windows = await recentWindows(
+      deps,
+      model,
+      version,
+      kindParam(c.req.query('kind')),
+      undefined,
+      feature,
+    );
     await requireFeature(deps, model, feature);
     const thresholds = await featureThresholds(deps, model, feature);
     const series = featureSeries(windows.results, feature);

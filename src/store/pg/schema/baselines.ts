@@ -134,6 +134,7 @@ export const driftResults = pgTable(
     driftedShare: doublePrecision('drifted_share'),
     result: text('result').notNull(),
     evaluatedAt: ms('evaluated_at').notNull(),
+    summary: text('summary'),
   },
   (t) => [
     uniqueIndex('drift_results_window').on(
@@ -146,6 +147,25 @@ export const driftResults = pgTable(
     ),
     index('drift_results_model_to').on(t.model, t.windowTo),
   ],
+);
+
+export const driftFeatureResults = pgTable(
+  'drift_feature_results',
+  {
+    driftResultId: ms('drift_result_id').notNull(),
+    model: text('model').notNull(),
+    modelVersion: text('model_version').notNull(),
+    windowKind: text('window_kind', { enum: ['bucket', 'rolling', 'range'] }).notNull(),
+    windowTo: ms('window_to').notNull(),
+    feature: text('feature').notNull(),
+    psi: doublePrecision('psi'),
+    pvalueAdjusted: doublePrecision('pvalue_adjusted'),
+    drifted: boolean('drifted'),
+    severity: text('severity'),
+    n: ms('n').notNull(),
+    measures: text('measures').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.driftResultId, t.feature] })],
 );
 
 export const featureLatest = pgTable(

@@ -18,6 +18,10 @@ export const driftResults = sqliteTable(
     // JSON of the full result (features, prediction, quality, performance).
     result: text('result').notNull(),
     evaluatedAt: integer('evaluated_at').notNull(),
+    // JSON of the result without its per-feature columns (those are rows of drift_feature_results): what a
+    // one-feature series reads instead of the whole result. null for results stored before it existed,
+    // until the drift-backfill job fills it (readers then parse `result`).
+    summary: text('summary'),
   },
   (t) => [
     uniqueIndex('drift_results_window').on(
@@ -30,6 +34,30 @@ export const driftResults = sqliteTable(
     ),
     index('drift_results_model_to').on(t.model, t.windowTo),
   ],
+);
+
+/**
+ * One feature's measures in one drift result, written in the same transaction as the result: a feature's
+ * series over many windows reads these small rows instead of every window's whole JSON.
+ */
+export const driftFeatureResults = sqliteTable(
+  'drift_feature_results',
+  {
+    driftResultId: integer('drift_result_id').notNull(),
+    model: text('model').notNull(),
+    modelVersion: text('model_version').notNull(),
+    windowKind: text('window_kind', { enum: ['bucket', 'rolling', 'range'] }).notNull(),
+    windowTo: integer('window_to').notNull(),
+    feature: text('feature').notNull(),
+    psi: real('psi'),
+    pvalueAdjusted: real('pvalue_adjusted'),
+    drifted: integer('drifted', { mode: 'boolean' }),
+    severity: text('severity'),
+    n: integer('n').notNull(),
+    // JSON of the feature's full column result, as in drift_results.result.
+    measures: text('measures').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.driftResultId, t.feature] })],
 );
 
 /**

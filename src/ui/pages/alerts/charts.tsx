@@ -78,6 +78,8 @@ export async function trendOf(
       to: Date.parse(a.last_seen) + 2 * 86_400_000,
       kind: kind === 'rolling' || kind === 'bucket' ? kind : undefined,
       modelVersion: a.model_version ?? undefined,
+      // the one column the trend plots, read narrow ('prediction' keeps the prediction and no feature)
+      feature: a.kind === 'prediction_drift' ? 'prediction' : (a.feature ?? undefined),
       limit: TREND_WINDOWS,
     }).catch((err) => {
       if (err instanceof ApiError) return [];

@@ -1,0 +1,106 @@
+// Count vectors (aggregate cells, latency histograms) as stored: sparse, since a bucket fills few of a fine
+// grid's ~1000 cells. Both dialects keep these bytes; SQLite adds them in dw_add_counts, PostgreSQL under
+// the row lock in JS, both through addEncoded.
+//
+// Sparse (version 1): 0x01, varint slots, varint non-zero cells, then per non-zero cell varint (index gap
+// from the previous one) and varint count; one 0x00 pad when that length would be a multiple of 4. Dense
+// (before sparse cells): little-endian uint32 per slot, so always a multiple of 4 bytes: the length tells
+// the formats apart and old databases keep reading.
+
+const SPARSE_V1 = 1;
+
+function varintLength(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+function writeVarint(out: Uint8Array, at: number, v: number): number {
+  while (v >= 0x80) {
+    out[at++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  out[at++] = v;
+  return at;
+}
+
+/** Encodes a count vector sparsely. */
+export function encodeCounts(counts: Uint32Array): Buffer {
+  let size = 1 + varintLength(counts.length);
+  let nonZero = 0;
+  let prev = -1;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i] as number;
+    if (c === 0) continue;
+    size += varintLength(i - prev - 1) + varintLength(c);
+    nonZero++;
+    prev = i;
+  }
+  size += varintLength(nonZero);
+  const padded = size % 4 === 0 ? size + 1 : size;
+  const out = Buffer.alloc(padded);
+  out[0] = SPARSE_V1;
+  let at = writeVarint(out, 1, counts.length);
+  at = writeVarint(out, at, nonZero);
+  prev = -1;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i] as number;
+    if (c === 0) continue;
+    at = writeVarint(out, at, i - prev - 1);
+    at = writeVarint(out, at, c);
+    prev = i;
+  }
+  return out;
+}
+
+/** Decodes a stored count vector, sparse or dense. */
+export function decodeCounts(blob: Uint8Array): Uint32Array {
+  if (blob.byteLength % 4 === 0) {
+    // Dense; copied, as SQLite's and pg's buffers need not be 4-byte aligned (little-endian as written).
+    const out = new Uint32Array(blob.byteLength >>> 2);
+    new Uint8Array(out.buffer).set(blob);
+    return out;
+  }
+  if (blob[0] !== SPARSE_V1) throw new Error(`count vector of unknown format ${blob[0]}`);
+  let at = 1;
+  const read = (): number => {
+    let v = 0;
+    let scale = 1;
+    for (;;) {
+      if (at >= blob.byteLength) throw new Error('count vector ends inside a number');
+      const b = blob[at++] as number;
+      v += (b & 0x7f) * scale;
+      if (b < 0x80) return v;
+      scale *= 128;
+    }
+  };
+  const out = new Uint32Array(read());
+  const nonZero = read();
+  let i = -1;
+  for (let k = 0; k < nonZero; k++) {
+    i += read() + 1;
+    const c = read();
+    if (i >= out.length) throw new Error('count vector cell past its length');
+    out[i] = c;
+  }
+  return out;
+}
+
+/** Element-wise sum of two count vectors, the longer one's tail kept (uint32 wrap-around, as before). */
+export function addCounts(a: Uint32Array, b: Uint32Array): Uint32Array {
+  const long = a.length >= b.length ? a : b;
+  const short = long === a ? b : a;
+  const out = Uint32Array.from(long);
+  for (let i = 0; i < short.length; i++) out[i] = ((out[i] as number) + (short[i] as number)) >>> 0;
+  return out;
+}
+
+/** The sum of two stored count vectors (either format, null for none), stored sparsely. */
+export function addEncoded(a: Uint8Array | null, b: Uint8Array | null): Buffer | null {
+  if (a === null && b === null) return null;
+  if (a === null || b === null) return encodeCounts(decodeCounts((a ?? b) as Uint8Array));
+  return encodeCounts(addCounts(decodeCounts(a), decodeCounts(b)));
+}

@@ -1,0 +1,100 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../src/stats/index.js';
+import { addEncoded, decodeCounts, encodeCounts } from '../../src/store/counts.js';
+import { createBaseline, ingestAll, mrec, runDrift, syntheticTraining } from '../drift/helpers.js';
+import { makeTestApp, sqlRows, sqlRun, type TestApp } from '../support.js';
+
+let t: TestApp | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+/** The dense format of databases before sparse cells: little-endian uint32 per slot. */
+const dense = (counts: Uint32Array) => Buffer.from(counts.buffer.slice(0));
+
+describe('sparse count vectors', () => {
+  it('decode to the vectors they encode, of every length and size of count', () => {
+    const r = mulberry32(9);
+    for (let len = 0; len < 40; len++) {
+      const v = new Uint32Array(len);
+      for (let i = 0; i < len; i++)
+        v[i] = r() < 0.6 ? 0 : r() < 0.5 ? Math.floor(r() * 300) : Math.floor(r() * 0xffffffff);
+      const blob = encodeCounts(v);
+      // The format marker: a sparse blob is never a multiple of 4 bytes, as every dense one is.
+      expect(blob.byteLength % 4).not.toBe(0);
+      expect(decodeCounts(blob)).toEqual(v);
+      expect(decodeCounts(dense(v))).toEqual(v);
+    }
+    expect(encodeCounts(new Uint32Array(1000)).byteLength).toBeLessThan(8);
+  });
+
+  it('add across formats as dense vectors add, the longer tail kept', () => {
+    const a = Uint32Array.from([1, 0, 0, 7, 0xffffffff]);
+    const b = Uint32Array.from([0, 2, 0, 3, 1, 0, 0, 5]);
+    const sum = Uint32Array.from([1, 2, 0, 10, 0, 0, 0, 5]);
+    for (const x of [dense(a), encodeCounts(a)])
+      for (const y of [dense(b), encodeCounts(b)]) {
+        const added = addEncoded(x, y);
+        expect(added && decodeCounts(added)).toEqual(sum);
+      }
+    expect(addEncoded(null, null)).toBeNull();
+    expect(decodeCounts(addEncoded(null, dense(b)) as Buffer)).toEqual(b);
+  });
+
+  it('refuse a blob of an unknown format rather than misread it', () => {
+    expect(() => decodeCounts(Buffer.from([7, 1, 0]))).toThrow(/unknown format 7/);
+  });
+});
+
+describe('aggregates stored dense (older databases) and sparse', () => {
+  it('give identical drift results, and dense rows keep merging new records', async () => {
+    t = makeTestApp({ drift: { bucket: '1h', rollingWindow: '1h', minSamples: 50 } });
+    await createBaseline(t.app, 'm', JSON.stringify(syntheticTraining()), 'application/json');
+    const T0 = Date.parse('2026-11-24T00:00:00Z');
+    const records = (prefix: string, shift: number) =>
+      Array.from({ length: 300 }, (_, i) =>
+        mrec(
+          `${prefix}-${i}`,
+          { x: ((i * 7) % 200) + shift + (i % 3) / 3, color: ['red', 'green', 'blue'][i % 3] as string },
+          { timestamp: new Date(T0 + i * 10_000).toISOString() },
+        ),
+      );
+    await ingestAll(t.app, records('a', 30));
+    const range = { from: T0, to: T0 + 3_600_000 };
+    const sparse = await runDrift(t.app, 'm', range);
+    const stored = await sqlRows<{ counts: Buffer }>(t.store, 'SELECT counts FROM aggregates');
+    expect(stored.length).toBeGreaterThan(0);
+    for (const row of stored) expect(row.counts.byteLength % 4).not.toBe(0);
+
+    // Rewrite every aggregate as a dense vector, as a database from before sparse cells holds them.
+    const ids = await sqlRows<{ name: string; role: string; counts: Buffer }>(
+      t.store,
+      'SELECT name, role, counts FROM aggregates',
+    );
+    for (const row of ids)
+      await sqlRun(t.store, 'UPDATE aggregates SET counts = ? WHERE name = ? AND role = ?', [
+        dense(decodeCounts(row.counts)),
+        row.name,
+        row.role,
+      ]);
+    const denseResults = await runDrift(t.app, 'm', range);
+    expect(denseResults.map((r) => r.features)).toEqual(sparse.map((r) => r.features));
+    expect(denseResults.map((r) => r.prediction)).toEqual(sparse.map((r) => r.prediction));
+
+    // New records merge into the dense rows; the numbers equal those of a store that was sparse throughout.
+    await ingestAll(t.app, records('b', 60));
+    const merged = await runDrift(t.app, 'm', range);
+    const fresh = makeTestApp({ drift: { bucket: '1h', rollingWindow: '1h', minSamples: 50 } });
+    try {
+      await createBaseline(fresh.app, 'm', JSON.stringify(syntheticTraining()), 'application/json');
+      await ingestAll(fresh.app, records('a', 30));
+      await ingestAll(fresh.app, records('b', 60));
+      const reference = await runDrift(fresh.app, 'm', range);
+      expect(merged.map((r) => r.features)).toEqual(reference.map((r) => r.features));
+      expect(merged[0]?.n).toBe(600);
+    } finally {
+      await fresh.close();
+    }
+  });
+});

@@ -1,0 +1,103 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { backfillFeatureResults } from '../../src/drift/service.js';
+import { runDriftTick } from '../../src/jobs/drift-tick.js';
+import {
+  createBaseline,
+  driftSeries,
+  ingestAll,
+  mrec,
+  runDrift,
+  syntheticTraining,
+} from '../drift/helpers.js';
+import { makeTestApp, sqlRows, sqlRun, type TestApp } from '../support.js';
+
+let t: TestApp | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+const HOUR = 3600e3;
+const T0 = Date.parse('2026-11-24T00:00:00Z');
+
+/** Three closed hourly buckets of model m, the last one shifted (x drifts), evaluated by ticks. */
+async function threeBuckets(): Promise<TestApp> {
+  t = makeTestApp({ drift: { bucket: '1h', rollingWindow: '1h', minSamples: 50 } });
+  await createBaseline(t.app, 'm', JSON.stringify(syntheticTraining()), 'application/json');
+  for (let h = 0; h < 3; h++) {
+    const records = Array.from({ length: 120 }, (_, i) =>
+      mrec(
+        `b${h}-${i}`,
+        { x: h === 2 ? 150 + (i % 50) : (i * 7) % 200, color: ['red', 'green', 'blue'][i % 3] as string },
+        { timestamp: new Date(T0 + h * HOUR + i * 1000).toISOString() },
+      ),
+    );
+    await ingestAll(t.app, records);
+  }
+  t.setNow(T0 + 3 * HOUR + 60_000);
+  await runDriftTick(t.deps, t.deps.clock());
+  return t;
+}
+
+interface FeatureRow {
+  feature: string;
+  psi: number | null;
+  pvalue_adjusted: number | null;
+  severity: string | null;
+  window_to: number;
+}
+
+describe('drift_feature_results', () => {
+  it('holds one row per feature of each stored result, written with it, with the measures the result has', async () => {
+    const app = await threeBuckets();
+    const results = await driftSeries(app.app, 'm', 'kind=bucket');
+    expect(results.length).toBeGreaterThanOrEqual(3);
+    for (const r of results) {
+      const rows = await sqlRows<FeatureRow>(
+        app.store,
+        'SELECT feature, psi, pvalue_adjusted, severity, window_to FROM drift_feature_results WHERE drift_result_id = ? ORDER BY feature',
+        [r.id],
+      );
+      expect(rows.map((x) => x.feature)).toEqual(r.features.map((f) => f.feature).sort());
+      for (const row of rows) {
+        const f = r.features.find((c) => c.feature === row.feature);
+        expect(Number(row.window_to)).toBe(Date.parse(r.window.to));
+        expect(row.psi).toBe(f?.psi);
+        expect(row.pvalue_adjusted).toBe(f?.pvalue_adjusted);
+        expect(row.severity).toBe(f?.severity);
+      }
+    }
+    // The drifted bucket's x is what the narrow series reads.
+    const series = await driftSeries(app.app, 'm', 'kind=bucket&feature=x');
+    expect(series.map((r) => r.features.map((f) => f.feature))).toEqual(results.map(() => ['x']));
+    expect(series[0]?.features[0]?.drifted).toBe(true);
+  });
+
+  it('gives a one-feature series equal to the whole results filtered, before and after results are split', async () => {
+    const app = await threeBuckets();
+    // A window evaluated again replaces its feature rows rather than adding to them.
+    await runDrift(app.app, 'm', { from: T0, to: T0 + 3 * HOUR });
+    await runDrift(app.app, 'm', { from: T0, to: T0 + 3 * HOUR });
+    const whole = await driftSeries(app.app, 'm');
+    const expected = (feature: string) =>
+      whole.map((r) => ({ ...r, features: r.features.filter((f) => f.feature === feature) }));
+    for (const feature of ['x', 'color', 'prediction'])
+      expect(await driftSeries(app.app, 'm', `feature=${feature}`)).toEqual(expected(feature));
+    const counted = await sqlRows<{ n: number }>(
+      app.store,
+      'SELECT count(*) AS n FROM drift_feature_results',
+    );
+    expect(Number(counted[0]?.n)).toBe(whole.reduce((s, r) => s + r.features.length, 0));
+
+    // As stored before the table existed: the whole JSON only. Reads fall back to it; the backfill splits.
+    await sqlRun(app.store, 'UPDATE drift_results SET summary = NULL');
+    await sqlRun(app.store, 'DELETE FROM drift_feature_results');
+    expect(await driftSeries(app.app, 'm', 'feature=x')).toEqual(expected('x'));
+    expect(await backfillFeatureResults(app.deps, 2)).toBe(whole.length);
+    expect(await backfillFeatureResults(app.deps, 2)).toBe(0);
+    for (const feature of ['x', 'color'])
+      expect(await driftSeries(app.app, 'm', `feature=${feature}`)).toEqual(expected(feature));
+    const after = await sqlRows<{ n: number }>(app.store, 'SELECT count(*) AS n FROM drift_feature_results');
+    expect(Number(after[0]?.n)).toBe(Number(counted[0]?.n));
+  });
+});
