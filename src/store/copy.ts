@@ -21,6 +21,7 @@ const TABLES = [
   'baseline_columns',
   'aggregates',
   'bucket_stats',
+  'performance',
   'traffic',
   'changed_buckets',
   'activations',
