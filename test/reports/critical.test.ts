@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config/index.js';
-import { runReportsTick } from '../../src/reports/service.js';
 import { hour, type MApp, MIN, setupM } from '../alerts/helpers.js';
 import { FIXED_NOW } from '../support.js';
-import { freePort, type MailSink, startSmtp } from './helpers.js';
+import { freePort, type MailSink, reportsAndDeliveries, startSmtp } from './helpers.js';
 
 // The immediate mail on critical alerts (reports.critical), end to end: the drift tick raises a critical
 // alert from real ingested records, the reports job renders and mails it through a real SMTP server.
@@ -48,7 +47,7 @@ async function runs(app: MApp): Promise<RunBody[]> {
 
 async function reportsTick(app: MApp, now: number) {
   app.t.setNow(now);
-  return runReportsTick(app.t.deps, now);
+  return reportsAndDeliveries(app.t.deps, now);
 }
 
 const PNG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];

@@ -2,6 +2,10 @@ import { createServer } from 'node:net';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import type { ConfigInput } from '../../src/config/index.js';
+import type { AppDeps } from '../../src/context.js';
+import { runDeliveryTick } from '../../src/notifications/service.js';
+import { emailProvider } from '../../src/reports/email.js';
+import { runReportsTick } from '../../src/reports/service.js';
 import type { AlertKind } from '../../src/store/index.js';
 import { ingestJson } from '../helpers.js';
 import { makeTestApp, type TestApp } from '../support.js';
@@ -200,4 +204,14 @@ export async function seedAlert(
   );
   if (!row) throw new Error('alert not inserted');
   return row.id;
+}
+
+/**
+ * What the leader's jobs do at `now`: the reports job creates due runs (their mails queued in the outbox),
+ * then the delivery loop sends what is due through the email provider. Both results, merged.
+ */
+export async function reportsAndDeliveries(deps: AppDeps, now: number) {
+  const created = await runReportsTick(deps, now);
+  const sent = await runDeliveryTick(deps, now, { email: emailProvider(deps) });
+  return { ...created, ...sent };
 }
