@@ -29,8 +29,12 @@ export interface MailSink {
   close(): Promise<void>;
 }
 
-/** A real SMTP server in the test process (no TLS, auth optional) keeping every message it receives, parsed. */
-export async function startSmtp(port = 0): Promise<MailSink> {
+/**
+ * A real SMTP server in the test process (no TLS, auth optional) keeping every message it receives, parsed.
+ * `beforeAccept` runs when a message's data arrives (the n-th, from 1) and holds the answer until it settles.
+ */
+export async function startSmtp(port = 0, beforeAccept?: (n: number) => Promise<void>): Promise<MailSink> {
+  let arrived = 0;
   const mails: MailSink['mails'] = [];
   const server = new SMTPServer({
     secure: false,
@@ -43,18 +47,24 @@ export async function startSmtp(port = 0): Promise<MailSink> {
       else cb(new Error('bad credentials'));
     },
     onData(stream, session, cb) {
-      simpleParser(stream, { keepCidLinks: true }).then(
-        (mail) => {
-          mails.push(
-            Object.assign(mail, {
-              envelopeTo: session.envelope.rcptTo.map((r) => r.address),
-              authUser: session.user as string | undefined,
-            }),
-          );
-          cb();
-        },
-        (err: Error) => cb(err),
-      );
+      const held = beforeAccept?.(++arrived) ?? Promise.resolve();
+      simpleParser(stream, { keepCidLinks: true })
+        .then(async (mail) => {
+          await held;
+          return mail;
+        })
+        .then(
+          (mail) => {
+            mails.push(
+              Object.assign(mail, {
+                envelopeTo: session.envelope.rcptTo.map((r) => r.address),
+                authUser: session.user as string | undefined,
+              }),
+            );
+            cb();
+          },
+          (err: Error) => cb(err),
+        );
     },
   });
   await new Promise<void>((resolve, reject) => {
