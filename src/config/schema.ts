@@ -156,7 +156,12 @@ const token = z
   });
 
 const channel = z.strictObject({
-  name: z.string().min(1).max(100),
+  name: z
+    .string()
+    .min(1)
+    .max(100)
+    // Email reports and critical-alert mails are deliveries of this channel (GET /v1/notifications/deliveries).
+    .refine((v) => v !== 'email', { error: 'email is reserved for the deliveries of email reports' }),
   type: z.enum(['webhook', 'slack', 'alertmanager']),
   // For alertmanager: the base URL (http://alertmanager:9093); /api/v2/alerts is appended.
   url: httpUrl,

@@ -3,6 +3,7 @@ import type { AppDeps } from '../context.js';
 import { backfillFeatureResults } from '../drift/service.js';
 import { runKserveJoinTick } from '../ingest/cloudevents.js';
 import { runDeliveryTick } from '../notifications/service.js';
+import { emailProvider } from '../reports/email.js';
 import { reportsEnabled, runReportsTick } from '../reports/service.js';
 import { runRetentionTick } from '../retention/tick.js';
 import { alertmanagerResendTick, runDriftTick } from './drift-tick.js';
@@ -52,11 +53,14 @@ export function createJobs(deps: AppDeps, options: RegistryOptions = {}): JobReg
     tick: (now) => runRetentionTick(deps, now),
     idle: (r) => r.records + r.rejections === 0,
   });
+  // Email reports and critical-alert mails are deliveries too, sent through the email provider.
+  const reports = reportsEnabled(deps.config);
+  const email = reports ? emailProvider(deps) : undefined;
   // Every 5 s: the first retry of a failed delivery is due 5 s after it failed.
   registry.register({
     name: 'deliveries',
     schedule: '*/5 * * * * *',
-    tick: (now) => runDeliveryTick(deps, now, { asLeader: true }),
+    tick: (now) => runDeliveryTick(deps, now, { asLeader: true, email }),
     // A new leader resumes what the previous one left at once, not at the next 5 s mark.
     onLeadership: true,
     idle: (r) => r.sent + r.failed + r.retried === 0,
@@ -74,14 +78,14 @@ export function createJobs(deps: AppDeps, options: RegistryOptions = {}): JobReg
     tick: (now) => runKserveJoinTick(deps, now),
     idle: (r) => r.requests + r.responses === 0,
   });
-  // Email reports: each schedule's latest due slot, once (unique per slot), then due sends and retries,
-  // critical-alert mails included.
-  if (reportsEnabled(deps.config))
+  // Email reports: each schedule's latest due slot, once (unique per slot), rendered and queued in the
+  // outbox; the deliveries job sends it.
+  if (reports)
     registry.register({
       name: 'reports',
       schedule: '* * * * *',
       tick: (now) => runReportsTick(deps, now),
-      idle: (r) => r.created.length + r.sent + r.retried + r.failed === 0 && r.errors.length === 0,
+      idle: (r) => r.created.length === 0 && r.errors.length === 0,
       errors: (r) => r.errors,
       onLeadership: true,
     });

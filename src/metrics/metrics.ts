@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { AppDeps, MetricsSink } from '../context.js';
+import { EMAIL_CHANNEL } from '../notifications/providers.js';
 import type { FeatureLatestRow } from '../store/index.js';
 
 // GET /metrics: one prom-client Registry per app (never the global default one), so several apps in one
@@ -360,7 +361,9 @@ export class Metrics implements MetricsSink {
   }
 
   notificationFailed(channel: string): void {
-    const configured = this.deps.config.notifications.channels.some((c) => c.name === channel);
+    // Email reports are deliveries of the outbox too, under their reserved channel name.
+    const configured =
+      channel === EMAIL_CHANNEL || this.deps.config.notifications.channels.some((c) => c.name === channel);
     this.notificationFailures.inc({ channel: configured ? channel : OTHER });
   }
 

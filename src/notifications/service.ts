@@ -1,10 +1,12 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { ChannelConfig, Config } from '../config/index.js';
 import { type AppDeps, instanceOf } from '../context.js';
 import { ApiError } from '../errors.js';
 import { CLAIM_TTL_MS, type DeliveryRow, keepClaimed, type Tx } from '../store/index.js';
 import type { AlertView, NotificationEvent } from '../views.js';
 import { alertmanagerAlert, renderPayload } from './payloads.js';
+import { EMAIL_CHANNEL, httpProvider, type Outcome, type Provider } from './providers.js';
+
+export { backoffMs, EMAIL_CHANNEL, type Provider, signPayload, verifySignature } from './providers.js';
 
 /** The event name of Alertmanager keep-alive deliveries (not a NotificationEventType: no one announces it). */
 export const RESEND_EVENT = 'alert.resend';
@@ -12,40 +14,6 @@ export const RESEND_EVENT = 'alert.resend';
 /** Deliveries sent per tick, and how many channels are sent to at once. */
 export const DELIVERY_BATCH = 50;
 const CONCURRENCY = 4;
-const BACKOFF_BASE_MS = 5_000;
-const BACKOFF_MAX_MS = 3_600_000;
-const ERROR_BODY_CHARS = 200;
-
-/** Delay before the next attempt after `attempts` failed ones: 5 s, 10 s, 20 s, … capped at 1 h. */
-export function backoffMs(attempts: number): number {
-  return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempts - 1));
-}
-
-/**
- * Webhook signature scheme, for receivers:
- *   X-Driftwatch-Timestamp: <unix seconds when sent>
- *   X-Driftwatch-Signature: sha256=<hex HMAC-SHA256 keyed with the channel secret over `${timestamp}.${body}`>
- * where body is the raw request body bytes (UTF-8 JSON) exactly as received, before any parsing.
- * Compare in constant time, and reject timestamps far from your clock (e.g. more than 5 minutes) so a
- * captured request cannot be replayed; X-Driftwatch-Delivery is a stable id for de-duplicating retries.
- * Returns the full header value, `sha256=<hex>`.
- */
-export function signPayload(secret: string, timestamp: number | string, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
-}
-
-/** Checks an X-Driftwatch-Signature header value in constant time (see signPayload for the scheme). */
-export function verifySignature(
-  secret: string,
-  timestamp: number | string,
-  body: string,
-  header: string | null | undefined,
-): boolean {
-  if (!header) return false;
-  const expected = Buffer.from(signPayload(secret, timestamp, body));
-  const given = Buffer.from(header.trim());
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
 
 /** No filter: every event. Entries are event types, `alert.*`-style prefixes or `*`. */
 export function channelWants(channel: ChannelConfig, type: string): boolean {
@@ -111,63 +79,6 @@ export async function queueAlertmanagerResend(
   return queued;
 }
 
-type Outcome = { ok: true } | { ok: false; error: string };
-
-function targetUrl(channel: ChannelConfig): string {
-  return channel.type === 'alertmanager' ? `${channel.url.replace(/\/+$/, '')}/api/v2/alerts` : channel.url;
-}
-
-function networkError(err: unknown, timeoutMs: number): string {
-  if (err instanceof Error) {
-    if (err.name === 'TimeoutError' || err.name === 'AbortError') return `timed out after ${timeoutMs} ms`;
-    // undici reports "fetch failed" and puts the reason (ECONNREFUSED, ENOTFOUND, …) in cause.
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const detail = cause?.code ?? cause?.message;
-    return detail ? `${err.message}: ${detail}` : err.message;
-  }
-  return String(err);
-}
-
-async function send(
-  channel: ChannelConfig,
-  row: DeliveryRow,
-  now: number,
-  timeoutMs: number,
-): Promise<Outcome> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'driftwatch' };
-  if (channel.type === 'webhook') {
-    const timestamp = Math.floor(now / 1000);
-    headers['x-driftwatch-event'] = row.event;
-    headers['x-driftwatch-delivery'] = String(row.id);
-    headers['x-driftwatch-timestamp'] = String(timestamp);
-    if (channel.secret)
-      headers['x-driftwatch-signature'] = signPayload(channel.secret, timestamp, row.payload);
-  }
-  try {
-    const res = await fetch(targetUrl(channel), {
-      method: 'POST',
-      headers,
-      body: row.payload,
-      // A redirect is a misconfigured URL, not a success; do not re-post the body elsewhere.
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    if (res.status >= 200 && res.status < 300) {
-      await res.body?.cancel().catch(() => {});
-      return { ok: true };
-    }
-    let text = '';
-    try {
-      text = (await res.text()).replace(/\s+/g, ' ').trim().slice(0, ERROR_BODY_CHARS);
-    } catch {
-      // The status is the useful part; a body that cannot be read within the timeout adds nothing.
-    }
-    return { ok: false, error: `HTTP ${res.status}${text ? `: ${text}` : ''}` };
-  } catch (err) {
-    return { ok: false, error: networkError(err, timeoutMs) };
-  }
-}
-
 export interface DeliveryTickResult {
   sent: number;
   failed: number;
@@ -176,17 +87,96 @@ export interface DeliveryTickResult {
 
 const DELIVERY_LEASE = 'deliveries';
 
+type DeliveryDeps = Pick<AppDeps, 'store' | 'config' | 'clock' | 'log' | 'instance' | 'metrics'>;
+
+export interface DeliveryOptions {
+  /** Run by the job leader: take the delivery lease over from a holder that is no longer the leader. */
+  asLeader?: boolean;
+  /** The email provider (src/reports/email.ts) when reports are configured; without it email deliveries wait. */
+  email?: Provider | undefined;
+}
+
 /**
- * Sends due deliveries (a bounded batch, in queue order per channel, channels in parallel) and records each outcome.
- * Never rejects: receiver problems become retries with backoff, then `failed` after maxAttempts.
+ * The provider of a delivery: its configured channel's, the email provider for channel "email"; a string
+ * (the error) when its channel is no longer configured; null for email when this process sends no email.
+ */
+function providerFor(
+  config: Config,
+  row: DeliveryRow,
+  email: Provider | undefined,
+): Provider | string | null {
+  if (row.channel === EMAIL_CHANNEL) return email ?? null;
+  const channel = config.notifications.channels.find((c) => c.name === row.channel);
+  if (!channel) return `channel "${row.channel}" is no longer configured`;
+  const { timeoutMs, maxAttempts } = config.notifications;
+  return httpProvider(channel, { timeoutMs, maxAttempts });
+}
+
+/**
+ * One attempt at a delivery this sender has claimed (`row.attempts` counts it): sends through the provider
+ * and records the outcome, compare-and-set on the claim. Returns whether it got through.
+ */
+async function attemptClaimed(
+  deps: DeliveryDeps,
+  row: DeliveryRow,
+  provider: Provider | string,
+  now: number,
+  result: DeliveryTickResult,
+): Promise<boolean> {
+  const { attempts } = row;
+  const outcome: Outcome =
+    typeof provider === 'string'
+      ? { ok: false, error: provider, permanent: true }
+      : await provider.send(row, now).catch((err: unknown) => ({ ok: false, error: String(err) }) as const);
+  if (!outcome.ok) deps.metrics?.notificationFailed(row.channel);
+  try {
+    if (outcome.ok) {
+      await deps.store.tx((tx) =>
+        tx.deliveries.markDelivered(row.id, attempts, now, outcome.receipt ?? null),
+      );
+      result.sent++;
+      return true;
+    }
+    const failed =
+      typeof provider === 'string' || outcome.permanent === true || attempts >= provider.maxAttempts;
+    await deps.store.tx((tx) =>
+      tx.deliveries.markAttemptFailed(row.id, {
+        status: failed ? 'failed' : 'pending',
+        attempts,
+        lastError: outcome.error,
+        nextAttemptAt: failed || typeof provider === 'string' ? now : now + provider.backoffMs(attempts),
+      }),
+    );
+    if (failed) result.failed++;
+    else result.retried++;
+    deps.log.warn(
+      {
+        delivery: row.id,
+        channel: row.channel,
+        event: row.event,
+        attempts,
+        error: outcome.error,
+        gave_up: failed,
+      },
+      'notification delivery failed',
+    );
+  } catch (err) {
+    deps.log.error({ err, delivery: row.id }, 'recording a delivery outcome failed');
+  }
+  return false;
+}
+
+/**
+ * Sends due deliveries of every channel, email included (a bounded batch, in queue order per channel, channels
+ * in parallel) and records each outcome. Never rejects: receiver problems become retries with the provider's
+ * backoff, then `failed` after its maxAttempts.
  */
 export async function runDeliveryTick(
-  deps: Pick<AppDeps, 'store' | 'config' | 'clock' | 'log' | 'instance' | 'metrics'>,
+  deps: DeliveryDeps,
   now: number,
-  options: { asLeader?: boolean } = {},
+  options: DeliveryOptions = {},
 ): Promise<DeliveryTickResult> {
   const result: DeliveryTickResult = { sent: 0, failed: 0, retried: 0 };
-  const { channels: configured, maxAttempts, timeoutMs } = deps.config.notifications;
   // One delivery run at a time, across processes too: a run can outlast the schedule when receivers hang
   // until the timeout. The lease is short and renewed while this run sends, so a live sender is never
   // overtaken, and a new leader resumes what a crashed one left within CLAIM_TTL_MS.
@@ -197,12 +187,16 @@ export async function runDeliveryTick(
   // leader that died or was deposed, and its claim ends with its leadership, so failover of deliveries takes
   // the leader's failover time, not the claim's TTL. A deposed leader that is still alive finds its claim
   // gone at its next renewal and starts no further send; at most the one in flight may arrive twice, with
-  // the same X-Driftwatch-Delivery id.
+  // the same X-Driftwatch-Delivery id (or X-Driftwatch-Report for a mail).
   const takeOver = () =>
     deps.store.tx(async (tx) => {
       const current = await tx.leases.get(DELIVERY_LEASE);
       if (current && current.holder !== holder) await tx.leases.release(DELIVERY_LEASE, current.holder);
-      return tx.leases.acquire(DELIVERY_LEASE, holder, CLAIM_TTL_MS, now);
+      const taken = await tx.leases.acquire(DELIVERY_LEASE, holder, CLAIM_TTL_MS, now);
+      // What the previous holder had in flight is due again at once (same delivery ids, at least once).
+      if (taken && current && current.holder !== holder)
+        await tx.deliveries.releaseHolds(now, now + CLAIM_TTL_MS);
+      return taken;
     });
   if (!(await acquire(now)) && !(options.asLeader && (await takeOver()))) return result;
   const heartbeat = keepClaimed(
@@ -210,66 +204,35 @@ export async function runDeliveryTick(
     (err) => deps.log.warn({ err }, 'delivery lease lost: sending no more in this run'),
   );
   try {
-    const channels = new Map(configured.map((c) => [c.name, c]));
     // Channels are sent to in parallel, each channel's deliveries one after another in queue order; a
     // failure ends that channel's turn so nothing of it overtakes the delivery now waiting for a retry.
-    const queues = new Map<string, DeliveryRow[]>();
+    const queues = new Map<string, { provider: Provider | string; rows: DeliveryRow[] }>();
     for (const row of await deps.store.read((tx) => tx.deliveries.due(now, DELIVERY_BATCH))) {
       const queue = queues.get(row.channel);
-      if (queue) queue.push(row);
-      else queues.set(row.channel, [row]);
+      if (queue) queue.rows.push(row);
+      else {
+        const provider = providerFor(deps.config, row, options.email);
+        if (provider !== null) queues.set(row.channel, { provider, rows: [row] });
+      }
     }
     const pending = [...queues.values()];
     let nextQueue = 0;
     const worker = async () => {
       for (let queue = pending[nextQueue++]; queue !== undefined; queue = pending[nextQueue++]) {
         // Once the lease is lost another process may be sending: what is in flight finishes, nothing new starts.
-        for (const row of queue) if (heartbeat.lost() || !(await deliver(row))) break;
+        for (const row of queue.rows) if (heartbeat.lost() || !(await deliver(row, queue.provider))) break;
       }
     };
-    /** Sends one delivery and records the outcome; false when it did not get through. */
-    const deliver = async (row: DeliveryRow): Promise<boolean> => {
-      // A process that stalled past its lease finds what another sent meanwhile, and leaves the rest to it.
-      const current = await deps.store.read((tx) => tx.deliveries.get(row.id));
-      if (current?.status !== 'pending' || current.attempts !== row.attempts) return false;
-      const channel = channels.get(row.channel);
-      const attempts = row.attempts + 1;
-      const outcome: Outcome = channel
-        ? await send(channel, row, now, timeoutMs)
-        : { ok: false, error: `channel "${row.channel}" is no longer configured` };
-      if (!outcome.ok) deps.metrics?.notificationFailed(row.channel);
-      try {
-        if (outcome.ok) {
-          await deps.store.tx((tx) => tx.deliveries.markDelivered(row.id, attempts, now));
-          result.sent++;
-          return true;
-        }
-        const failed = !channel || attempts >= maxAttempts;
-        await deps.store.tx((tx) =>
-          tx.deliveries.markAttemptFailed(row.id, {
-            status: failed ? 'failed' : 'pending',
-            attempts,
-            lastError: outcome.error,
-            nextAttemptAt: failed ? now : now + backoffMs(attempts),
-          }),
-        );
-        if (failed) result.failed++;
-        else result.retried++;
-        deps.log.warn(
-          {
-            delivery: row.id,
-            channel: row.channel,
-            event: row.event,
-            attempts,
-            error: outcome.error,
-            gave_up: failed,
-          },
-          'notification delivery failed',
-        );
-      } catch (err) {
-        deps.log.error({ err, delivery: row.id }, 'recording a delivery outcome failed');
-      }
-      return false;
+    /** Claims, sends and records one delivery; false when it did not get through. */
+    const deliver = async (row: DeliveryRow, provider: Provider | string): Promise<boolean> => {
+      // Compare-and-set on the attempts, and held for CLAIM_TTL_MS: a process that stalled past its lease,
+      // or a second run, finds the row claimed and not due, and leaves it to its sender; if that sender
+      // dies, the row is due again within CLAIM_TTL_MS (the rest of the queue goes on at once).
+      const claimed = await deps.store.tx((tx) =>
+        tx.deliveries.claim(row.id, row.attempts, now + CLAIM_TTL_MS),
+      );
+      if (!claimed) return false;
+      return attemptClaimed(deps, { ...row, attempts: row.attempts + 1 }, provider, now, result);
     };
     await Promise.all(Array.from({ length: Math.min(CONCURRENCY, pending.length) }, worker));
   } catch (err) {
@@ -282,6 +245,33 @@ export async function runDeliveryTick(
       .catch((err: unknown) => {
         deps.log.error({ err }, 'releasing the delivery lease failed');
       });
+  }
+  return result;
+}
+
+/**
+ * Sends one delivery now, outside the delivery run (POST /v1/reports/:name/send answers with the outcome).
+ * The caller queued and claimed it in one transaction with `claim(id, 0, now + CLAIM_TTL_MS)`, so no run
+ * takes it; the hold is renewed while this sends, and if this process dies the delivery is due, and sent
+ * by the delivery run, within CLAIM_TTL_MS. Never rejects.
+ */
+export async function sendClaimedNow(
+  deps: DeliveryDeps,
+  id: number,
+  provider: Provider,
+  now: number,
+): Promise<DeliveryTickResult> {
+  const result: DeliveryTickResult = { sent: 0, failed: 0, retried: 0 };
+  const row = await deps.store.read((tx) => tx.deliveries.get(id));
+  if (row?.status !== 'pending') return result;
+  const heartbeat = keepClaimed(
+    () => deps.store.tx((tx) => tx.deliveries.hold(id, row.attempts, deps.clock() + CLAIM_TTL_MS)),
+    (err) => deps.log.warn({ err, delivery: id }, 'delivery hold lost while sending'),
+  );
+  try {
+    await attemptClaimed(deps, row, provider, now, result);
+  } finally {
+    await heartbeat.stop();
   }
   return result;
 }

@@ -3,13 +3,14 @@ import type { AppDeps } from '../context.js';
 import { alertLink } from '../notifications/payloads.js';
 import type { AlertRow, ReportRunRow, Tx } from '../store/index.js';
 import { gatherReport } from './content.js';
+import { enqueueMail } from './email.js';
 import { type ChartRenderer, type RenderedReport, renderReport } from './render.js';
 
 // The immediate mail on critical alerts (reports.critical). Queued like a notification: a run without a
 // message is inserted in the transaction that makes the alert critical (opened critical, or escalated), so
 // it commits or rolls back with the alert and is unique per alert — mailed once, across restarts and
-// processes. The leader's reports job renders it before its first attempt (never inside the drift
-// transaction) and sends it with the same retries as scheduled reports.
+// processes. Its delivery (channel email) is queued with it; the email provider renders it before its first
+// attempt (never inside the drift transaction), and the delivery loop sends it like any other delivery.
 
 /** The schedule name of critical-alert runs (reserved: no configured schedule may take it). */
 export const CRITICAL_SCHEDULE = 'critical';
@@ -43,6 +44,7 @@ export async function queueCriticalMail(
     periodTo: end,
     createdAt: at,
   });
+  if (row) await enqueueMail(tx, row, at);
   return row !== undefined;
 }
 

@@ -417,6 +417,8 @@ export interface DeliveryRow {
   lastError: string | null;
   createdAt: number;
   deliveredAt: number | null;
+  /** An email delivery's report run (its rendered mail); null for the other channels. */
+  reportRunId: number | null;
 }
 
 export interface LeaseRow {
@@ -656,15 +658,41 @@ export interface AlertStore {
   retrainForAlert(alertId: number): Promise<RetrainRow[]>;
 }
 
+/**
+ * The one outbox. The outcome of an email delivery is also written to its report run (status, attempts, error,
+ * message id), in the same statement's transaction, so the run and its delivery never disagree.
+ */
 export interface DeliveryStore {
-  insert(d: { channel: string; event: string; payload: string; now: number }): Promise<number>;
+  insert(d: {
+    channel: string;
+    event: string;
+    payload: string;
+    now: number;
+    reportRunId?: number | undefined;
+  }): Promise<number>;
   /** Due deliveries in queue order; a channel's delivery waiting for a retry holds back its later ones. */
   due(now: number, limit: number): Promise<DeliveryRow[]>;
-  markDelivered(id: number, attempts: number, now: number): Promise<void>;
+  /**
+   * Compare-and-set before sending: counts the attempt (and sets the next one to `nextAttemptAt`) only if the
+   * delivery is still pending at `expectAttempts`; false when another sender took or finished it first.
+   */
+  claim(id: number, expectAttempts: number, nextAttemptAt: number): Promise<boolean>;
+  /** Renews a claimed delivery's hold (pending at `attempts`, next attempt pushed to `until`); false once lost. */
+  hold(id: number, attempts: number, until: number): Promise<boolean>;
+  /**
+   * Makes claimed deliveries due now: those pending after an attempt whose next attempt lies in
+   * (now, until]. A new leader calls it when it takes the delivery run over from one that is no longer the
+   * leader, so what that one had in flight is sent again at once rather than after its hold; a retry backoff
+   * that short is brought forward too, which costs one early retry. Returns how many.
+   */
+  releaseHolds(now: number, until: number): Promise<number>;
+  /** Records a success of the claim at `attempts`; false when another sender has moved the delivery on. */
+  markDelivered(id: number, attempts: number, now: number, receipt: string | null): Promise<boolean>;
+  /** Records a failed attempt of the claim at `attempts`: pending again (at nextAttemptAt) or failed for good. */
   markAttemptFailed(
     id: number,
     f: { status: 'pending' | 'failed'; attempts: number; lastError: string; nextAttemptAt: number },
-  ): Promise<void>;
+  ): Promise<boolean>;
   get(id: number): Promise<DeliveryRow | undefined>;
   list(q: {
     status?: DeliveryStatus | undefined;
@@ -882,11 +910,14 @@ export type NewReportRun = Pick<
 >;
 
 export interface ReportRunStore {
-  /** Inserts a pending run due now; undefined when the (schedule, slot) already has one (unique index). */
+  /**
+   * Inserts a pending run; undefined when the (schedule, slot) already has one (unique index). Its delivery
+   * (channel email) is queued by the caller in the same transaction.
+   */
   insert(r: NewReportRun): Promise<ReportRunRow | undefined>;
   /**
-   * Queues the mail about a critical alert, due now, with no message yet (the reports job renders it before
-   * its first attempt); undefined when the alert has a run already (unique per alert).
+   * Stores the mail about a critical alert with no message yet (the email provider renders it before its
+   * first attempt); undefined when the alert has a run already (unique per alert).
    */
   insertForAlert(r: {
     alertId: number;
@@ -903,19 +934,11 @@ export interface ReportRunStore {
   /** The run about a critical alert, if any. */
   forAlert(alertId: number): Promise<ReportRunRow | undefined>;
   get(id: number): Promise<ReportRunRow | undefined>;
-  /** Pending runs whose next attempt is due, oldest first. */
-  due(now: number, limit: number): Promise<ReportRunRow[]>;
   /**
-   * Compare-and-set before sending: counts the attempt and pushes the next one to `nextAttemptAt`, only if
-   * the run is still pending at `expectAttempts`; false when another process took it first.
+   * Records a slot that is never sent (status skipped). Sending is recorded through the run's delivery in the
+   * outbox (DeliveryStore), which writes its outcome here too.
    */
-  claim(id: number, expectAttempts: number, nextAttemptAt: number): Promise<boolean>;
-  markSent(id: number, messageId: string, now: number): Promise<void>;
-  /** Records a failed attempt: still pending (retried at nextAttemptAt), or failed for good; or a skipped slot. */
-  markFailed(
-    id: number,
-    f: { status: 'pending' | 'failed' | 'skipped'; error: string; nextAttemptAt: number },
-  ): Promise<void>;
+  markSkipped(id: number, error: string, now: number): Promise<void>;
   list(q: {
     schedule?: string | undefined;
     status?: ReportRunStatus | undefined;

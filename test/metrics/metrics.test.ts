@@ -356,10 +356,21 @@ describe('GET /metrics', () => {
     await t.store.tx((tx) =>
       tx.deliveries.insert({ channel: 'hook', event: 'test', payload: '{}', now: FIXED_NOW }),
     );
-    await runDeliveryTick(t.deps, FIXED_NOW);
+    // A mail is a delivery of the same outbox: its failed attempts count under channel "email".
+    await t.store.tx((tx) =>
+      tx.deliveries.insert({ channel: 'email', event: 'report.daily', payload: '{}', now: FIXED_NOW }),
+    );
+    const email = {
+      type: 'email' as const,
+      maxAttempts: 3,
+      backoffMs: () => 60_000,
+      send: async () => ({ ok: false as const, error: 'relay down' }),
+    };
+    expect(await runDeliveryTick(t.deps, FIXED_NOW, { email })).toEqual({ sent: 0, failed: 0, retried: 2 });
     const e = await scrape(t.app);
     expect(value(e, 'driftwatch_job_duration_seconds_count', { job: 'noop' })).toBe(1);
     expect(value(e, 'driftwatch_notification_failures_total', { channel: 'hook' })).toBe(1);
+    expect(value(e, 'driftwatch_notification_failures_total', { channel: 'email' })).toBe(1);
   });
 });
 

@@ -155,11 +155,11 @@ describe('delivery to a real receiver that fails first', () => {
   it('treats a receiver that hangs past timeoutMs as a failed attempt without holding up the tick', async () => {
     receiver = await startReceiver({ failFirst: 1, how: 'hang' });
     // What the hung "hooks" delivery looked like each time the healthy channel received a request.
-    const hooksSeenByChat: { status: string; attempts: number }[] = [];
+    const hooksSeenByChat: { status: string; last_error: string | null }[] = [];
     const chat = await startReceiver({
       onRequest: async () => {
-        const { status, attempts } = await deliveryRow(a, 1);
-        hooksSeenByChat.push({ status, attempts });
+        const { status, last_error } = await deliveryRow(a, 1);
+        hooksSeenByChat.push({ status, last_error });
       },
     });
     const a = app(
@@ -194,9 +194,10 @@ describe('delivery to a real receiver that fails first', () => {
       expect(await deliveryRow(a, 3)).toMatchObject({ status: 'pending', attempts: 0 });
       // …while the other channel was served during the hang: its first request arrived before the hung
       // attempt was recorded. (Both start together, and chat has the same 200 ms budget, which sent: 2
-      // above already shows it kept; a tick that sent one channel after another would see attempts: 1.)
+      // above already shows it kept; a tick that sent one channel after another would see the timeout
+      // recorded. The attempt itself is counted when it is claimed, before the request.)
       expect(hooksSeenByChat).toHaveLength(2);
-      expect(hooksSeenByChat[0]).toEqual({ status: 'pending', attempts: 0 });
+      expect(hooksSeenByChat[0]).toEqual({ status: 'pending', last_error: null });
       expect(await deliveryRow(a, 4)).toMatchObject({ status: 'delivered', attempts: 1 });
 
       expect(await runDeliveryTick(a.deps, T0 + 5_000)).toEqual({ sent: 2, failed: 0, retried: 0 });

@@ -129,4 +129,16 @@ reports:
       expect.stringContaining('reports.critical.to: give at least one recipient'),
     ]);
   });
+
+  it('reserves the channel name email for the deliveries of email reports', () => {
+    const bad = `${VALID}notifications:
+  channels:
+    - { name: email, type: webhook, url: "http://hooks.internal/x" }
+`;
+    expect(problems(load(bad, { DW_SMTP_PASS: 's3cret' }).config)).toEqual([
+      expect.stringContaining(
+        'notifications.channels.0.name: email is reserved for the deliveries of email reports',
+      ),
+    ]);
+  });
 });

@@ -1,9 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config/index.js';
-import { runReportsTick } from '../../src/reports/service.js';
+import type { AppDeps } from '../../src/context.js';
+import { runDeliveryTick } from '../../src/notifications/service.js';
+import { emailProvider } from '../../src/reports/email.js';
+import { CLAIM_TTL_MS } from '../../src/store/index.js';
 import { hour, type MApp, MIN, setupM } from '../alerts/helpers.js';
 import { FIXED_NOW } from '../support.js';
-import { freePort, type MailSink, startSmtp } from './helpers.js';
+import { freePort, type MailSink, reportsAndDeliveries, startSmtp } from './helpers.js';
 
 // The immediate mail on critical alerts (reports.critical), end to end: the drift tick raises a critical
 // alert from real ingested records, the reports job renders and mails it through a real SMTP server.
@@ -19,11 +22,15 @@ afterEach(async () => {
 
 const EXTERNAL = 'https://driftwatch.example.com';
 
+function smtpOf(port: number) {
+  return { host: '127.0.0.1', port, secure: false, from: 'driftwatch@example.com', timeoutMs: 2_000 };
+}
+
 function criticalConfig(port: number, critical: Record<string, unknown> = {}): ConfigInput {
   return {
     notifications: { externalUrl: EXTERNAL },
     reports: {
-      smtp: { host: '127.0.0.1', port, secure: false, from: 'driftwatch@example.com', timeoutMs: 2_000 },
+      smtp: smtpOf(port),
       critical: { to: ['oncall@example.com'], ...critical },
       maxAttempts: 3,
     },
@@ -48,7 +55,7 @@ async function runs(app: MApp): Promise<RunBody[]> {
 
 async function reportsTick(app: MApp, now: number) {
   app.t.setNow(now);
-  return runReportsTick(app.t.deps, now);
+  return reportsAndDeliveries(app.t.deps, now);
 }
 
 const PNG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -153,5 +160,90 @@ describe('the immediate mail on critical alerts', () => {
     await reportsTick(m, FIXED_NOW + 11 * MIN);
     expect(smtp.mails).toHaveLength(1);
     expect(await runs(m)).toEqual([]);
+  });
+});
+
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open = () => {};
+  const wait = new Promise<void>((done) => {
+    open = done;
+  });
+  return { wait, open };
+}
+
+describe('a critical-alert mail across processes', () => {
+  /**
+   * A critical alert whose mail is queued, an SMTP relay that holds its first message until released (the
+   * send "in flight when its sender died"), and two processes on one store with their own identity and clock.
+   */
+  async function inFlight() {
+    const held = gate();
+    const arrived = gate();
+    smtp = await startSmtp(0, async (n) => {
+      if (n === 1) {
+        arrived.open();
+        await held.wait;
+      }
+    });
+    // A relay timeout far beyond the test, so the held send stays in flight rather than failing.
+    m = await setupM({
+      ...criticalConfig(smtp.port),
+      reports: { ...criticalConfig(smtp.port).reports, smtp: { ...smtpOf(smtp.port), timeoutMs: 60_000 } },
+    } as ConfigInput);
+    await m.window('a', hour(8), 0.6);
+    await m.tick(FIXED_NOW + 10 * MIN);
+    const t0 = FIXED_NOW + 11 * MIN;
+    const clocks = { a: t0, b: t0 };
+    const deps = (name: 'a' | 'b'): AppDeps => ({
+      ...(m as MApp).t.deps,
+      instance: name,
+      clock: () => clocks[name],
+    });
+    const a = deps('a');
+    const b = deps('b');
+    const tick = (d: AppDeps, now: number, asLeader = false) =>
+      runDeliveryTick(d, now, { asLeader, email: emailProvider(d) });
+    // Process a takes the delivery run and is mid-send; its clock stands still from here on, as a dead
+    // process's would, so its renewals never move the lease past t0 + CLAIM_TTL_MS.
+    const first = tick(a, t0);
+    await arrived.wait;
+    return { t0, clocks, a, b, tick, first, release: held.open };
+  }
+
+  it('is sent by another process right after the claim TTL when its sender stopped renewing', async () => {
+    const p = await inFlight();
+    // While a's claim is fresh, b sends nothing.
+    p.clocks.b = p.t0 + CLAIM_TTL_MS - 1;
+    expect(await p.tick(p.b, p.clocks.b)).toEqual({ sent: 0, failed: 0, retried: 0 });
+    // Once it has run out, b sends it at once — not a report backoff (a minute or more) later.
+    p.clocks.b = p.t0 + CLAIM_TTL_MS + 1;
+    expect(await p.tick(p.b, p.clocks.b)).toEqual({ sent: 1, failed: 0, retried: 0 });
+    const mail = smtp?.mails[0];
+    const [run] = await runs(m as MApp);
+    expect(run).toMatchObject({ status: 'sent', attempts: 2, error: null });
+    expect(mail?.subject).toBe(run?.subject);
+
+    p.release();
+    await p.first;
+    // At least once: the mail in flight at the takeover arrived twice, with the same X-Driftwatch-Report.
+    const reports = smtp?.mails.map((x) => x.headers.get('x-driftwatch-report'));
+    expect(reports).toEqual([`critical/alert-${run?.alert_id}`, `critical/alert-${run?.alert_id}`]);
+    expect(await runs(m as MApp)).toMatchObject([{ status: 'sent', attempts: 2 }]);
+  });
+
+  it('is taken over at once by the leader from a sender that is no longer the leader', async () => {
+    const p = await inFlight();
+    p.clocks.b = p.t0 + 1;
+    // Not as the leader, b leaves a's fresh claim alone ...
+    expect(await p.tick(p.b, p.clocks.b)).toEqual({ sent: 0, failed: 0, retried: 0 });
+    // ... as the leader, it takes the claim over without waiting out CLAIM_TTL_MS.
+    expect(await p.tick(p.b, p.clocks.b, true)).toEqual({ sent: 1, failed: 0, retried: 0 });
+    expect(smtp?.mails).toHaveLength(1);
+    expect(await runs(m as MApp)).toMatchObject([{ status: 'sent', attempts: 2, error: null }]);
+
+    p.release();
+    await p.first;
+    expect(smtp?.mails).toHaveLength(2);
+    expect(await runs(m as MApp)).toMatchObject([{ status: 'sent', attempts: 2 }]);
   });
 });

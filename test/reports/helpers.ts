@@ -2,6 +2,10 @@ import { createServer } from 'node:net';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import type { ConfigInput } from '../../src/config/index.js';
+import type { AppDeps } from '../../src/context.js';
+import { runDeliveryTick } from '../../src/notifications/service.js';
+import { emailProvider } from '../../src/reports/email.js';
+import { runReportsTick } from '../../src/reports/service.js';
 import type { AlertKind } from '../../src/store/index.js';
 import { ingestJson } from '../helpers.js';
 import { makeTestApp, type TestApp } from '../support.js';
@@ -25,8 +29,12 @@ export interface MailSink {
   close(): Promise<void>;
 }
 
-/** A real SMTP server in the test process (no TLS, auth optional) keeping every message it receives, parsed. */
-export async function startSmtp(port = 0): Promise<MailSink> {
+/**
+ * A real SMTP server in the test process (no TLS, auth optional) keeping every message it receives, parsed.
+ * `beforeAccept` runs when a message's data arrives (the n-th, from 1) and holds the answer until it settles.
+ */
+export async function startSmtp(port = 0, beforeAccept?: (n: number) => Promise<void>): Promise<MailSink> {
+  let arrived = 0;
   const mails: MailSink['mails'] = [];
   const server = new SMTPServer({
     secure: false,
@@ -39,18 +47,24 @@ export async function startSmtp(port = 0): Promise<MailSink> {
       else cb(new Error('bad credentials'));
     },
     onData(stream, session, cb) {
-      simpleParser(stream, { keepCidLinks: true }).then(
-        (mail) => {
-          mails.push(
-            Object.assign(mail, {
-              envelopeTo: session.envelope.rcptTo.map((r) => r.address),
-              authUser: session.user as string | undefined,
-            }),
-          );
-          cb();
-        },
-        (err: Error) => cb(err),
-      );
+      const held = beforeAccept?.(++arrived) ?? Promise.resolve();
+      simpleParser(stream, { keepCidLinks: true })
+        .then(async (mail) => {
+          await held;
+          return mail;
+        })
+        .then(
+          (mail) => {
+            mails.push(
+              Object.assign(mail, {
+                envelopeTo: session.envelope.rcptTo.map((r) => r.address),
+                authUser: session.user as string | undefined,
+              }),
+            );
+            cb();
+          },
+          (err: Error) => cb(err),
+        );
     },
   });
   await new Promise<void>((resolve, reject) => {
@@ -200,4 +214,14 @@ export async function seedAlert(
   );
   if (!row) throw new Error('alert not inserted');
   return row.id;
+}
+
+/**
+ * What the leader's jobs do at `now`: the reports job creates due runs (their mails queued in the outbox),
+ * then the delivery loop sends what is due through the email provider. Both results, merged.
+ */
+export async function reportsAndDeliveries(deps: AppDeps, now: number) {
+  const created = await runReportsTick(deps, now);
+  const sent = await runDeliveryTick(deps, now, { email: emailProvider(deps) });
+  return { ...created, ...sent };
 }

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FIRST_START, runReportsTick } from '../../src/reports/service.js';
+import { FIRST_START } from '../../src/reports/service.js';
 import { postJson, type TestApp } from '../support.js';
 import {
   DAILY,
   freePort,
   type MailSink,
+  reportsAndDeliveries,
   reportsApp,
   seedAlert,
   seedDrift,
@@ -44,7 +45,7 @@ async function runs(a: TestApp): Promise<RunBody[]> {
 
 async function tick(a: TestApp, now: string) {
   a.setNow(at(now));
-  return runReportsTick(a.deps, at(now));
+  return reportsAndDeliveries(a.deps, at(now));
 }
 
 /**

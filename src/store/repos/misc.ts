@@ -1,4 +1,4 @@
-import { bytewise, insertInto, type Sql, selectList, whereAll } from '../sql.js';
+import { bytewise, insertInto, type Param, type Sql, selectList, whereAll } from '../sql.js';
 import type {
   DeliveryRow,
   DeliveryStatus,
@@ -181,11 +181,17 @@ const DELIVERY = selectList(deliveries);
 export class Deliveries implements DeliveryStore {
   constructor(private readonly db: Sql) {}
 
-  async insert(d: { channel: string; event: string; payload: string; now: number }): Promise<number> {
+  async insert(d: {
+    channel: string;
+    event: string;
+    payload: string;
+    now: number;
+    reportRunId?: number | undefined;
+  }): Promise<number> {
     const row = await this.db.one<{ id: number }>(
-      `INSERT INTO deliveries (channel, event, payload, status, attempts, next_attempt_at, created_at)
-       VALUES (?, ?, ?, 'pending', 0, ?, ?) RETURNING id`,
-      [d.channel, d.event, d.payload, d.now, d.now],
+      `INSERT INTO deliveries (channel, event, payload, status, attempts, next_attempt_at, created_at, report_run_id)
+       VALUES (?, ?, ?, 'pending', 0, ?, ?, ?) RETURNING id`,
+      [d.channel, d.event, d.payload, d.now, d.now, d.reportRunId ?? null],
     );
     if (row === undefined) throw new Error('delivery insert returned no id');
     return row.id;
@@ -211,20 +217,67 @@ export class Deliveries implements DeliveryStore {
     );
   }
 
-  async markDelivered(id: number, attempts: number, now: number): Promise<void> {
-    await this.db.run(
-      `UPDATE deliveries SET status = 'delivered', attempts = ?, delivered_at = ? WHERE id = ?`,
-      [attempts, now, id],
+  async claim(id: number, expectAttempts: number, nextAttemptAt: number): Promise<boolean> {
+    const changed = await this.db.run(
+      `UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?
+       WHERE id = ? AND status = 'pending' AND attempts = ?`,
+      [nextAttemptAt, id, expectAttempts],
     );
+    if (changed === 1)
+      await this.toRun(id, 'attempts = ?, next_attempt_at = ?', [expectAttempts + 1, nextAttemptAt]);
+    return changed === 1;
+  }
+
+  async releaseHolds(now: number, until: number): Promise<number> {
+    return this.db.run(
+      `UPDATE deliveries SET next_attempt_at = ?
+       WHERE status = 'pending' AND attempts > 0 AND next_attempt_at > ? AND next_attempt_at <= ?`,
+      [now, now, until],
+    );
+  }
+
+  async hold(id: number, attempts: number, until: number): Promise<boolean> {
+    const changed = await this.db.run(
+      `UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND attempts = ?`,
+      [until, id, attempts],
+    );
+    return changed === 1;
+  }
+
+  async markDelivered(id: number, attempts: number, now: number, receipt: string | null): Promise<boolean> {
+    const changed = await this.db.run(
+      `UPDATE deliveries SET status = 'delivered', delivered_at = ?
+       WHERE id = ? AND status = 'pending' AND attempts = ?`,
+      [now, id, attempts],
+    );
+    if (changed === 1)
+      await this.toRun(id, "status = 'sent', message_id = ?, sent_at = ?, error = NULL", [receipt, now]);
+    return changed === 1;
   }
 
   async markAttemptFailed(
     id: number,
     f: { status: 'pending' | 'failed'; attempts: number; lastError: string; nextAttemptAt: number },
-  ): Promise<void> {
+  ): Promise<boolean> {
+    const changed = await this.db.run(
+      `UPDATE deliveries SET status = ?, last_error = ?, next_attempt_at = ?
+       WHERE id = ? AND status = 'pending' AND attempts = ?`,
+      [f.status, f.lastError, f.nextAttemptAt, id, f.attempts],
+    );
+    if (changed === 1)
+      await this.toRun(id, 'status = ?, error = ?, next_attempt_at = ?', [
+        f.status,
+        f.lastError,
+        f.nextAttemptAt,
+      ]);
+    return changed === 1;
+  }
+
+  /** Writes a change of an email delivery to its report run (a no-op for the other channels). */
+  private async toRun(id: number, set: string, params: Param[]): Promise<void> {
     await this.db.run(
-      'UPDATE deliveries SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ? WHERE id = ?',
-      [f.status, f.attempts, f.lastError, f.nextAttemptAt, id],
+      `UPDATE report_runs SET ${set} WHERE id = (SELECT report_run_id FROM deliveries WHERE id = ?)`,
+      [...params, id],
     );
   }
 
@@ -252,6 +305,7 @@ export class Deliveries implements DeliveryStore {
       `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE id = ? AND status = 'failed'`,
       [now, id],
     );
+    if (changed === 1) await this.toRun(id, "status = 'pending', attempts = 0, next_attempt_at = ?", [now]);
     return changed === 1;
   }
 

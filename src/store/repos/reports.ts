@@ -68,39 +68,11 @@ export class ReportRuns implements ReportRunStore {
     return this.db.one(`SELECT ${COLUMNS} FROM report_runs WHERE id = ?`, [id]);
   }
 
-  async due(now: number, limit: number): Promise<ReportRunRow[]> {
-    return this.db.rows(
-      `SELECT ${COLUMNS} FROM report_runs WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?`,
-      [now, limit],
-    );
-  }
-
-  async claim(id: number, expectAttempts: number, nextAttemptAt: number): Promise<boolean> {
-    const changed = await this.db.run(
-      `UPDATE report_runs SET attempts = attempts + 1, next_attempt_at = ?
-       WHERE id = ? AND status = 'pending' AND attempts = ?`,
-      [nextAttemptAt, id, expectAttempts],
-    );
-    return changed === 1;
-  }
-
-  async markSent(id: number, messageId: string, now: number): Promise<void> {
+  async markSkipped(id: number, error: string, now: number): Promise<void> {
     await this.db.run(
-      `UPDATE report_runs SET status = 'sent', message_id = ?, sent_at = ?, error = NULL WHERE id = ?`,
-      [messageId, now, id],
+      `UPDATE report_runs SET status = 'skipped', error = ?, next_attempt_at = ? WHERE id = ?`,
+      [error, now, id],
     );
-  }
-
-  async markFailed(
-    id: number,
-    f: { status: 'pending' | 'failed' | 'skipped'; error: string; nextAttemptAt: number },
-  ): Promise<void> {
-    await this.db.run('UPDATE report_runs SET status = ?, error = ?, next_attempt_at = ? WHERE id = ?', [
-      f.status,
-      f.error,
-      f.nextAttemptAt,
-      id,
-    ]);
   }
 
   async list(q: {

@@ -124,8 +124,12 @@ export const deliveries = pgTable(
     lastError: text('last_error'),
     createdAt: ms('created_at').notNull(),
     deliveredAt: ms('delivered_at'),
+    reportRunId: ms('report_run_id'),
   },
-  (t) => [index('deliveries_due').on(t.status, t.nextAttemptAt)],
+  (t) => [
+    index('deliveries_due').on(t.status, t.nextAttemptAt),
+    uniqueIndex('deliveries_report_run').on(t.reportRunId),
+  ],
 );
 
 export const leases = pgTable('leases', {

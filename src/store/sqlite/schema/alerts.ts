@@ -110,7 +110,10 @@ export const thresholdOverrides = sqliteTable(
   (t) => [primaryKey({ columns: [t.model, t.feature] })],
 );
 
-/** Outbound notifications, queued in the same transaction as the change they announce, sent by a worker. */
+/**
+ * The outbox of every channel (webhooks, Slack, Alertmanager, email reports), queued in the same transaction
+ * as the change it announces, sent by one delivery loop.
+ */
 export const deliveries = sqliteTable(
   'deliveries',
   {
@@ -125,6 +128,12 @@ export const deliveries = sqliteTable(
     lastError: text('last_error'),
     createdAt: integer('created_at').notNull(),
     deliveredAt: integer('delivered_at'),
+    // Set on an email delivery (channel "email"): the report run whose rendered mail it sends. Unique: a
+    // report run is mailed by one delivery, so once across processes.
+    reportRunId: integer('report_run_id'),
   },
-  (t) => [index('deliveries_due').on(t.status, t.nextAttemptAt)],
+  (t) => [
+    index('deliveries_due').on(t.status, t.nextAttemptAt),
+    uniqueIndex('deliveries_report_run').on(t.reportRunId),
+  ],
 );
