@@ -80,7 +80,7 @@ export function healthRoutes(readiness: Readiness, serving?: ServingRuntime): Ho
         // must not receive predict traffic: it would answer every one with an error.
         const s = serving.readiness();
         checks.serving = s.ready
-          ? `${serving.list().length} model versions loaded`
+          ? `${serving.list().length} model version${serving.list().length === 1 ? '' : 's'} loaded`
           : { not_loaded: s.unavailable };
         if (!s.ready) ready = false;
       }

@@ -124,7 +124,7 @@ describe('readiness with a temp directory that cannot be written', () => {
     await runtime.sync(false);
     const after = await get(app, '/readyz');
     expect(after.status, JSON.stringify(after.body)).toBe(200);
-    expect(after.body.checks).toMatchObject({ serving: '1 model versions loaded' });
+    expect(after.body.checks).toMatchObject({ serving: '1 model version loaded' });
     expect((await get(app, '/v2/models/weather/ready')).status).toBe(200);
   });
 });
