@@ -1,3 +1,4 @@
+import { binaryLabel } from '../performance/calibration.js';
 import { predictionValue } from '../profiles/binner.js';
 import type { BucketKey, BucketStatsDelta, Outcomes } from '../store/index.js';
 
@@ -16,12 +17,21 @@ export type LabelOutcome =
 export const MAX_REGRESSION_ERROR = 1e100;
 
 /**
- * How one prediction fared against its ground-truth label. A numeric label with a numeric prediction is
- * regression; anything else is classification, comparing the predicted class (top class of a probability
- * object, or prediction ≥ 0.5 for a boolean label) with the label as text.
+ * How one prediction fared against its ground-truth label. On a binary classifier (`threshold` given), a
+ * score in [0, 1] with a 0/1, true/false or yes/no label is a decision at the threshold. Otherwise a numeric
+ * label with a numeric prediction is regression; anything else is classification, comparing the predicted
+ * class (top class of a probability object, or prediction ≥ 0.5 for a boolean label) with the label as text.
  */
-export function labelOutcome(prediction: unknown, label: unknown): LabelOutcome {
+export function labelOutcome(
+  prediction: unknown,
+  label: unknown,
+  threshold: number | null = null,
+): LabelOutcome {
   if (label === null || label === undefined || prediction === null || prediction === undefined) return null;
+  if (threshold !== null && typeof prediction === 'number' && prediction >= 0 && prediction <= 1) {
+    const y = binaryLabel(label);
+    if (y !== null) return { kind: 'classification', correct: (prediction >= threshold ? 1 : 0) === y };
+  }
   if (typeof label === 'number' && typeof prediction === 'number') {
     const error = prediction - label;
     if (Math.abs(error) <= MAX_REGRESSION_ERROR) return { kind: 'regression', error };

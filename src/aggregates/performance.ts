@@ -49,13 +49,15 @@ export function fromVector(spec: PerformanceSpec, v: Float64Array): PerformanceA
   return acc;
 }
 
-/** How a model's predictions are read: configured, else the baseline's facts, else the value's shape. */
-function kindFor(
+/**
+ * How a model's predictions are read as far as its configuration and baseline say: configured, else the
+ * baseline's facts, else a numeric prediction column within [0, 1] (a score); undefined when they do not say.
+ */
+function declaredKind(
   config: Config,
   model: string,
   baseline: LoadedBaseline | null,
-  prediction: unknown,
-): 'binary' | 'multiclass' | null {
+): 'binary' | 'multiclass' | null | undefined {
   const configured = config.models[model]?.performance?.kind;
   if (configured) return configured;
   if (baseline?.performance) return baseline.performance.kind;
@@ -65,12 +67,38 @@ function kindFor(
     const p = profile as NumericProfile;
     return p.min >= 0 && p.max <= 1 ? 'binary' : null;
   }
+  return undefined;
+}
+
+/** How a model's predictions are read: configured, else the baseline's facts, else the value's shape. */
+function kindFor(
+  config: Config,
+  model: string,
+  baseline: LoadedBaseline | null,
+  prediction: unknown,
+): 'binary' | 'multiclass' | null {
+  const declared = declaredKind(config, model, baseline);
+  if (declared !== undefined) return declared;
   if (typeof prediction === 'number') return prediction >= 0 && prediction <= 1 ? 'binary' : null;
   return probabilitiesOf(prediction) ? 'multiclass' : null;
 }
 
 export function thresholdFor(config: Config, model: string, facts: BaselinePerformance | null): number {
   return config.models[model]?.performance?.threshold ?? facts?.threshold ?? 0.5;
+}
+
+/**
+ * The threshold a binary classifier's scores are decided at, for its labels' outcomes; null unless the
+ * configuration or the baseline makes the model binary (a lone score in [0, 1] may be a regression's).
+ */
+export function binaryThresholdFor(
+  config: Config,
+  model: string,
+  baseline: LoadedBaseline | null,
+): number | null {
+  return declaredKind(config, model, baseline) === 'binary'
+    ? thresholdFor(config, model, baseline?.performance ?? null)
+    : null;
 }
 
 /** Accumulates the records of one ingest batch per (model, version, bucket, spec). */

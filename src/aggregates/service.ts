@@ -14,7 +14,7 @@ import {
 import { addValue, SLOTS, trim } from '../traffic/histogram.js';
 import { baselineCache, type ModelBaselines } from './baseline-cache.js';
 import { addOutcome, emptyBucketStats, labelOutcome } from './outcome.js';
-import { PerformanceBatch } from './performance.js';
+import { binaryThresholdFor, PerformanceBatch } from './performance.js';
 
 /** A failed request: status "error", or no status but an error message. */
 export const isError = (r: Pick<NewRecord, 'status' | 'error'>) =>
@@ -130,8 +130,16 @@ export class AggregateBatch {
         stats.set(statsKey, s);
         changed.set(statsKey, { model: r.model, modelVersion: r.modelVersion, bucketStart: start, bucketMs });
       }
+      const entry = this.models.get(r.model);
+      if (!entry) throw new Error(`aggregate batch opened without model ${r.model}`);
+      const baseline = entry.byVersion.get(r.modelVersion) ?? entry.latest;
       s.records++;
-      if (withStats && r.label !== null) addOutcome(s, labelOutcome(r.prediction, r.label), 1);
+      if (withStats && r.label !== null)
+        addOutcome(
+          s,
+          labelOutcome(r.prediction, r.label, binaryThresholdFor(this.config, r.model, baseline)),
+          1,
+        );
       if (withStats) {
         let t = traffic.get(statsKey);
         if (!t) {
@@ -157,9 +165,6 @@ export class AggregateBatch {
         }
       }
 
-      const entry = this.models.get(r.model);
-      if (!entry) throw new Error(`aggregate batch opened without model ${r.model}`);
-      const baseline = entry.byVersion.get(r.modelVersion) ?? entry.latest;
       // Like bucket stats, counted once per record (not again when a new baseline's aggregates are rebuilt).
       if (withStats) this.performance.add(r, start, bucketMs, baseline);
       if (!baseline) continue;

@@ -18,7 +18,13 @@ import { IngestBatcher } from '../ingest/in-process.js';
 import { eventTime } from '../ingest/record.js';
 import { type FeatureValues, toTensor, validateInstance } from '../serving/features.js';
 import type { Manifest } from '../serving/manifest.js';
-import { type OutputTensor, type Prediction, predictionForLog, toPredictions } from '../serving/outputs.js';
+import {
+  type OutputTensor,
+  type Prediction,
+  predictionAnswer,
+  predictionForLog,
+  toPredictions,
+} from '../serving/outputs.js';
 import { freshPrivateDir, PrivateDirError } from '../serving/private-files.js';
 import { ModelRunner } from '../serving/runner/index.js';
 import type { ServedVersionRow } from '../store/index.js';
@@ -433,13 +439,13 @@ export async function scoreFile(deps: Deps, options: ScoreOptions): Promise<Scor
         if (outFormat === 'csv') {
           const echo = p.cells ?? inputNames.map((name) => p.values[name]);
           const probs = 'label' in prediction ? labels.map((l) => prediction.probabilities[l]) : [];
-          await write(out, csvLine([...echo, predictionForLog(prediction), ...probs]));
+          await write(out, csvLine([...echo, predictionAnswer(prediction), ...probs]));
         } else {
           await write(
             out,
             `${JSON.stringify({
               ...p.object,
-              prediction: predictionForLog(prediction),
+              prediction: predictionAnswer(prediction),
               ...('label' in prediction ? { probabilities: prediction.probabilities } : {}),
             })}\n`,
           );

@@ -1,4 +1,6 @@
+import { baselineCache, baselineFor } from '../aggregates/baseline-cache.js';
 import { addOutcome, emptyBucketStats, labelOutcome } from '../aggregates/outcome.js';
+import { binaryThresholdFor } from '../aggregates/performance.js';
 import { bucketStart } from '../aggregates/service.js';
 import { driftSettingsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
@@ -33,6 +35,16 @@ export async function applyLabels(
     Object.assign(result, { updated: 0, unchanged: 0, not_found: [], unscored: [] });
     const deltas: BucketStatsDelta[] = [];
     const recount = new Map<string, BucketStatsDelta>();
+    // A binary classifier's score is decided at its threshold (configured or from its baseline).
+    const thresholds = new Map<string, number | null>();
+    const thresholdOf = async (model: string, modelVersion: string) => {
+      const key = `${model}\u0000${modelVersion}`;
+      if (!thresholds.has(key)) {
+        const baseline = baselineFor(await baselineCache(deps.store).get(tx, model), modelVersion);
+        thresholds.set(key, binaryThresholdFor(deps.config, model, baseline));
+      }
+      return thresholds.get(key) ?? null;
+    };
     let lastYield = performance.now();
     // Records are locked as they are read (see below), in one order for every writer, so two batches that
     // label the same records wait for each other instead of deadlocking.
@@ -60,7 +72,7 @@ export async function applyLabels(
         continue;
       }
       const prediction = row.prediction === null ? null : JSON.parse(row.prediction);
-      const outcome = labelOutcome(prediction, l.label);
+      const outcome = labelOutcome(prediction, l.label, await thresholdOf(l.model, row.modelVersion));
       if (outcome?.kind === 'unscored') {
         result.unscored.push({
           index,
@@ -109,6 +121,7 @@ export async function applyLabels(
         sqErrSum: 0,
       };
       const tally = { ...outcomes, records: 0 };
+      const threshold = await thresholdOf(key.model, key.modelVersion);
       for (const r of await tx.records.labeledIn(
         key.model,
         key.modelVersion,
@@ -117,7 +130,11 @@ export async function applyLabels(
       )) {
         addOutcome(
           tally,
-          labelOutcome(r.prediction === null ? null : JSON.parse(r.prediction), JSON.parse(r.label)),
+          labelOutcome(
+            r.prediction === null ? null : JSON.parse(r.prediction),
+            JSON.parse(r.label),
+            threshold,
+          ),
           1,
         );
       }

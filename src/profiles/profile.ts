@@ -1,4 +1,5 @@
 import { fineGrid, nextUp } from '../stats/index.js';
+import { predictionValue } from './binner.js';
 
 // Profiles training data one row at a time. Numeric columns are kept as compact Float64Arrays (8 bytes a
 // value, not a JS object per row) so edges and grids are exact quantiles of the whole training set.
@@ -160,7 +161,10 @@ export class ProfileBuilder {
 
   addRow(row: Record<string, unknown>): void {
     this.rows++;
-    for (const [name, value] of Object.entries(row)) this.column(name)?.add(value);
+    const prediction = this.options.prediction;
+    // Class probabilities in the prediction column are profiled as their top class, as logged ones are binned.
+    for (const [name, value] of Object.entries(row))
+      this.column(name)?.add(name === prediction ? predictionValue(value) : value);
     // Columns absent from this row count it as missing.
     for (const [name, col] of this.columns) if (!(name in row)) col.missing++;
   }

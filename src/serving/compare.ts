@@ -1,6 +1,7 @@
 import { driftSettingsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
+import { predictionValue } from '../profiles/binner.js';
 import { jensenShannon, ksTwoSample, psi, wassersteinSorted } from '../stats/index.js';
 
 type Deps = Pick<AppDeps, 'store' | 'clock' | 'config'>;
@@ -24,9 +25,10 @@ const tooFewPairs = (n: number, minSamples: number) => ({
  */
 function predictionDrift(kind: string, pairs: { active: unknown; shadow: unknown }[], minSamples: number) {
   if (pairs.length < minSamples) return tooFewPairs(pairs.length, minSamples);
-  const active = pairs.map((p) => p.active);
-  const shadow = pairs.map((p) => p.shadow);
   if (kind === 'classification') {
+    // Logged class probabilities are compared by their top class.
+    const active = pairs.map((p) => predictionValue(p.active));
+    const shadow = pairs.map((p) => predictionValue(p.shadow));
     const labels = [...new Set([...active, ...shadow].map(String))].sort();
     const count = (list: unknown[]) => labels.map((l) => list.filter((p) => String(p) === l).length);
     const ca = count(active);

@@ -85,7 +85,15 @@ export function toPredictions(
   });
 }
 
-/** What monitoring records as the prediction: the label (classification) or the value (regression). */
-export function predictionForLog(prediction: Prediction): string | number {
+/** The prediction as a scored file shows it: the label (classification) or the value (regression). */
+export function predictionAnswer(prediction: Prediction): string | number {
   return 'label' in prediction ? prediction.label : prediction.value;
+}
+
+/**
+ * What monitoring records as the prediction: the class probabilities (classification; prediction drift and
+ * label outcomes read their top class, performance estimation the probabilities) or the value (regression).
+ */
+export function predictionForLog(prediction: Prediction): Record<string, number> | number {
+  return 'label' in prediction ? prediction.probabilities : prediction.value;
 }

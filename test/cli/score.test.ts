@@ -142,7 +142,10 @@ describe('batch scoring', () => {
     expect(records.map((r) => r.request_id)).toEqual([`${prefix}-1@1`, `${prefix}-2@1`, `${prefix}-6@1`]);
     expect(records.every((r) => r.model_version === '1' && r.status === 'ok')).toBe(true);
     expect(records.map((r) => Number(r.ts))).toEqual([FIXED_NOW, FIXED_NOW, FIXED_NOW]);
-    expect(records.map((r) => JSON.parse(String(r.prediction)))).toEqual(expected.map((p) => p.label));
+    // Monitoring gets the class probabilities (the file shows the label), as predict logs them.
+    expect(records.map((r) => JSON.parse(String(r.prediction)))).toEqual(
+      expected.map((p) => p.probabilities),
+    );
 
     // The same file again: monitoring already has every row (the ids come from the file's sha256).
     const again = await scoreFile(t.deps, {

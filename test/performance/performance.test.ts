@@ -6,7 +6,7 @@ import { mulberry32 } from '../../src/stats/index.js';
 import type { AlertView } from '../../src/views.js';
 import { createBaseline, ingestAll } from '../drift/helpers.js';
 import { getJson } from '../helpers.js';
-import { FIXED_NOW, makeTestApp, type TestApp } from '../support.js';
+import { FIXED_NOW, makeTestApp, postJson, type TestApp } from '../support.js';
 
 // Performance without labels end to end: a labelled baseline calibrates, ingest accumulates per bucket, the
 // API's estimate equals the computation on the records sent, and a drop raises performance_drop.
@@ -110,5 +110,49 @@ describe('performance estimated from logged probabilities', () => {
       baseline_accuracy: facts.accuracy,
       threshold: 0.05,
     });
+  });
+});
+
+describe('realized performance of a binary classifier', () => {
+  it('counts 0/1 and true/false labels on its scores as decisions at its threshold, at ingest, labelled later and corrected', async () => {
+    t = makeTestApp({ drift: { minSamples: 1 }, models: { clf: { performance: { threshold: 0.3 } } } });
+    const training = draw(2_000, 0, 1, 5);
+    const csv = ['x,score,y', ...training.map((r) => `${r.x},${r.score},${r.y}`)].join('\n');
+    await createBaseline(t.app, 'clf', csv, 'text/csv', { prediction: 'score', label: 'y' });
+    const rows = draw(400, 0.5, 1, 6);
+    // The first 100 carry their label at ingest (true/false), the rest get 0/1 through /v1/labels.
+    await ingestAll(
+      t.app,
+      rows.map((r, i) => ({
+        model: 'clf',
+        request_id: `r${i}`,
+        timestamp: START + Math.floor((i / rows.length) * HOUR),
+        features: { x: r.x },
+        prediction: r.score,
+        ...(i < 100 ? { label: r.y === 1 } : {}),
+      })),
+    );
+    const labels = rows.slice(100).map((r, i) => ({ model: 'clf', request_id: `r${i + 100}`, label: r.y }));
+    expect((await postJson(t.app, '/v1/labels', labels)).status).toBe(200);
+    const realized = async () => {
+      const res = await getJson<{ results: PerformanceResult[] }>(
+        t?.app as TestApp['app'],
+        `/v1/models/clf/performance?kind=bucket&from=${START}&to=${START + HOUR}`,
+      );
+      return res.body.results[0]?.realized;
+    };
+    const direct = (ys: number[]) =>
+      rows.filter((r, i) => (r.score >= 0.3 ? 1 : 0) === ys[i]).length / rows.length;
+    const ys = rows.map((r) => r.y);
+    // Not the 0.5 of a boolean label's default, nor a regression error: the model's own threshold.
+    expect(direct(ys)).not.toBe(rows.filter((r) => (r.score >= 0.5 ? 1 : 0) === r.y).length / rows.length);
+    expect(await realized()).toEqual({ accuracy: direct(ys), n: 400 });
+    // A correction recounts the bucket from its stored labels, with the same rule.
+    const flipped = ys.map((y, i) => (i === 150 ? 1 - y : y));
+    expect(
+      (await postJson(t.app, '/v1/labels', [{ model: 'clf', request_id: 'r150', label: flipped[150] }]))
+        .status,
+    ).toBe(200);
+    expect(await realized()).toEqual({ accuracy: direct(flipped), n: 400 });
   });
 });

@@ -70,3 +70,18 @@ describe('profiling CSV records', () => {
     });
   });
 });
+
+describe('a prediction column of class probabilities', () => {
+  it('is profiled as its top class, as logged probabilities are binned', async () => {
+    const b = new ProfileBuilder({ prediction: 'p' });
+    b.addRow({ x: 1, p: { rain: 0.7, sun: 0.3 } });
+    b.addRow({ x: 2, p: { rain: 0.2, sun: 0.8 } });
+    b.addRow({ x: 3, p: { rain: 0.6, sun: 0.4 } });
+    const built = await b.build();
+    expect(built.prediction).toMatchObject({
+      type: 'categorical',
+      categories: ['rain', 'sun'],
+      counts: [2, 1, 0],
+    });
+  });
+});

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseManifest } from '../../src/serving/manifest.js';
-import { OutputError, type Prediction, predictionForLog, toPredictions } from '../../src/serving/outputs.js';
+import {
+  OutputError,
+  type Prediction,
+  predictionAnswer,
+  predictionForLog,
+  toPredictions,
+} from '../../src/serving/outputs.js';
 import { rentManifest, weatherManifest } from './fixtures.js';
 
 const weather = parseManifest(weatherManifest(), 'weather'); // labels drizzle, fog, rain, snow, sun
@@ -105,9 +111,17 @@ describe('toPredictions: regression', () => {
 });
 
 describe('predictionForLog', () => {
-  it('is the label of a classification and the value of a regression', () => {
-    expect(predictionForLog({ label: 'rain', probabilities: { rain: 0.9, sun: 0.1 } })).toBe('rain');
+  it('is the class probabilities of a classification and the value of a regression', () => {
+    expect(predictionForLog({ label: 'rain', probabilities: { rain: 0.9, sun: 0.1 } })).toEqual({
+      rain: 0.9,
+      sun: 0.1,
+    });
     expect(predictionForLog({ value: 3.2 })).toBe(3.2);
     expect(predictionForLog({ value: 0 })).toBe(0);
+  });
+
+  it('a scored file still shows the label (predictionAnswer)', () => {
+    expect(predictionAnswer({ label: 'rain', probabilities: { rain: 0.9, sun: 0.1 } })).toBe('rain');
+    expect(predictionAnswer({ value: 3.2 })).toBe(3.2);
   });
 });

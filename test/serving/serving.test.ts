@@ -267,7 +267,10 @@ describe('predict', () => {
     const s = await serving();
     await s.call('POST', '/v1/models/weather/versions', artifact('1'));
     const rows = Array.from({ length: 30 }, (_, i) => ({ ...DAY, temp_max: 10 + i }));
-    const res = await s.call<{ request_id: string }>(
+    const res = await s.call<{
+      request_id: string;
+      predictions: { label: string; probabilities: Record<string, number> }[];
+    }>(
       'POST',
       '/v1/models/weather/predict',
       { instances: rows },
@@ -287,12 +290,29 @@ describe('predict', () => {
     );
     expect(stored).toHaveLength(30);
     expect(stored[0]).toMatchObject({ request_id: 'batch-7#0', model_version: '1', status: 'ok' });
-    expect(JSON.parse(stored[0]?.prediction ?? 'null')).toMatch(/^(drizzle|fog|rain|snow|sun)$/);
+    // The class probabilities the answer gave, so performance can be estimated without labels.
+    expect(stored.map((r) => JSON.parse(r.prediction))).toEqual(
+      res.body.predictions.map((p) => p.probabilities),
+    );
     // Aggregated against the version's own training baseline, like any logged record.
     const [agg] = await s.t.sql<{ n: number }>(
       "SELECT sum(n) AS n FROM aggregates WHERE model = 'weather' AND model_version = '1' AND role = 'feature' AND name = 'temp_max'",
     );
     expect(Number(agg?.n)).toBe(30);
+    // The prediction column (labels in baseline.csv) bins the top class: every record binned, none unseen.
+    const [pred] = await s.t.sql<{ n: number; unseen: number; mismatch: number }>(
+      "SELECT sum(n) AS n, sum(unseen) AS unseen, sum(type_mismatch) AS mismatch FROM aggregates WHERE model = 'weather' AND role = 'prediction'",
+    );
+    expect(pred).toEqual({ n: 30, unseen: 0, mismatch: 0 });
+    const perf = await s.call<{ results: { n: number; kind: string; estimated: { accuracy: number } }[] }>(
+      'GET',
+      '/v1/models/weather/performance?kind=bucket',
+    );
+    const maxP = res.body.predictions.map((p) => Math.max(...Object.values(p.probabilities)));
+    expect(perf.body.results).toHaveLength(1);
+    expect(perf.body.results[0]).toMatchObject({ n: 30, kind: 'multiclass' });
+    // No labelled baseline, so no calibration: the expected accuracy is the mean top probability.
+    expect(perf.body.results[0]?.estimated.accuracy).toBeCloseTo(maxP.reduce((a, b) => a + b, 0) / 30, 6);
   });
 
   it('can be told not to log a model', async () => {
