@@ -1,6 +1,6 @@
-import type { BaselinePerformance } from '../performance/calibration.js';
 import type { ColumnBinner } from '../profiles/binner.js';
 import { createBinner } from '../profiles/binner.js';
+import type { BaselinePerformance } from '../profiles/calibration.js';
 import type { ColumnProfile, ProfileOptions } from '../profiles/profile.js';
 import type { Store, Tx } from '../store/index.js';
 

@@ -1,5 +1,5 @@
-import { binaryLabel } from '../performance/calibration.js';
 import { predictionValue } from '../profiles/binner.js';
+import { binaryLabel } from '../profiles/calibration.js';
 import type { BucketKey, BucketStatsDelta, Outcomes } from '../store/index.js';
 
 export type LabelOutcome =

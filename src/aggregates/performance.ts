@@ -5,7 +5,7 @@ import {
   calibrateScore,
   probabilitiesOf,
   scoreOf,
-} from '../performance/calibration.js';
+} from '../profiles/calibration.js';
 import type { NumericProfile } from '../profiles/profile.js';
 import {
   addBinary,

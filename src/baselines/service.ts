@@ -5,7 +5,7 @@ import { aggregateRecords } from '../aggregates/service.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { BodyLimit } from '../ingest/body.js';
-import { CalibrationPairs } from '../performance/calibration.js';
+import { CalibrationPairs } from '../profiles/calibration.js';
 import {
   type ColumnProfile,
   ProfileBuilder,

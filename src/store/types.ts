@@ -218,7 +218,7 @@ export interface BaselineRow {
   createdBy: string | null;
   activatedAt: number | null;
   active: boolean;
-  /** JSON BaselinePerformance (src/performance/calibration.ts); null when built without labels. */
+  /** JSON BaselinePerformance (src/profiles/calibration.ts); null when built without labels. */
   performance: string | null;
 }
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { runDriftTick } from '../../src/jobs/drift-tick.js';
-import { type BaselinePerformance, calibrateScore } from '../../src/performance/calibration.js';
 import type { PerformanceResult } from '../../src/performance/service.js';
+import { type BaselinePerformance, calibrateScore } from '../../src/profiles/calibration.js';
 import { mulberry32 } from '../../src/stats/index.js';
 import type { AlertView } from '../../src/views.js';
 import { createBaseline, ingestAll } from '../drift/helpers.js';

@@ -21,7 +21,7 @@ export const baselines = sqliteTable(
     // for versions without a baseline of their own.
     activatedAt: integer('activated_at'),
     active: integer('active', { mode: 'boolean' }).notNull().default(false),
-    // JSON BaselinePerformance (src/performance/calibration.ts): the classifier's kind, its accuracy on the
+    // JSON BaselinePerformance (src/profiles/calibration.ts): the classifier's kind, its accuracy on the
     // labelled training rows and the calibration map applied to logged probabilities; null without label=.
     performance: text('performance'),
   },
