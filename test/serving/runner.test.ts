@@ -199,7 +199,9 @@ describe('ModelRunner', () => {
 
   it('sends up to `pipeline` requests ahead without waiting for each answer, and queues the rest', async () => {
     const runner = await start(slow, { pipeline: 3 });
-    const settled = Array.from({ length: 5 }, () => runner.run(slowFeeds(true), 10_000).catch((e: unknown) => e));
+    const settled = Array.from({ length: 5 }, () =>
+      runner.run(slowFeeds(true), 10_000).catch((e: unknown) => e),
+    );
     expect(runner.status()).toMatchObject({ inFlight: 3, queued: 2 });
     await runner.close();
     for (const e of await Promise.all(settled)) expect(e).toBeInstanceOf(ModelUnavailable);

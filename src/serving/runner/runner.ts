@@ -335,7 +335,7 @@ export class ModelRunner {
    */
   #watchRunning(): void {
     const p = this.#sent[0];
-    if (!p || !p.settled || this.#killTimer) return;
+    if (!p?.settled || this.#killTimer) return;
     const child = this.#child;
     const grace = this.#opts.killAfterMs ?? p.deadlineMs;
     this.#killTimer = setTimeout(() => {

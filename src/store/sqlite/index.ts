@@ -9,7 +9,7 @@ import { PendingEvents } from '../repos/pending.js';
 import { ReportRuns } from '../repos/reports.js';
 import { Serving } from '../repos/serving.js';
 import { UiSessions } from '../repos/sessions.js';
-import { type LeaderLock, NestedTransactionError, type Store, type Tx } from '../types.js';
+import { type LeaderLock, NestedTransactionError, type Store, type Tx, type TxOptions } from '../types.js';
 import { SqliteAggregates } from './aggregates.js';
 import { type Connection, migrationStatus, type OpenOptions, openConnection } from './client.js';
 import { SqliteLeases } from './misc.js';
@@ -51,7 +51,7 @@ export class SqliteStore implements Store {
     };
   }
 
-  private run<T>(begin: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  private run<T>(begin: string, fn: (tx: Tx) => Promise<T>, deferred = false): Promise<T> {
     if (this.inTx.getStore()?.open) {
       return Promise.reject(
         new NestedTransactionError('store.tx called inside a transaction; pass the tx down instead'),
@@ -61,6 +61,10 @@ export class SqliteStore implements Store {
       const marker = { open: true };
       return this.inTx.run(marker, async () => {
         const db = this.conn.sqlite;
+        // In WAL mode NORMAL skips the fsync at COMMIT (the WAL is synced at the next FULL commit or
+        // checkpoint); the setting is the connection's, so it is put back whatever happens.
+        const synchronous = deferred ? (db.pragma('synchronous', { simple: true }) as number) : 0;
+        if (synchronous > 1) db.pragma('synchronous = NORMAL');
         db.exec(begin);
         try {
           const value = await fn(this.repos);
@@ -71,6 +75,7 @@ export class SqliteStore implements Store {
           throw err;
         } finally {
           marker.open = false;
+          if (synchronous > 1) db.pragma(`synchronous = ${synchronous}`);
         }
       });
     });
@@ -84,10 +89,10 @@ export class SqliteStore implements Store {
     return this.conn;
   }
 
-  tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+  tx<T>(fn: (tx: Tx) => Promise<T>, options: TxOptions = {}): Promise<T> {
     // IMMEDIATE takes the write lock at once, so a second process on the file waits here (busy_timeout)
     // rather than failing halfway through.
-    return this.run('BEGIN IMMEDIATE', fn);
+    return this.run('BEGIN IMMEDIATE', fn, options.durability === 'deferred');
   }
 
   read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
