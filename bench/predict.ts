@@ -33,7 +33,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { removeDatabase } from './common.js';
+import { removeDatabase, writeResult } from './common.js';
 
 const QUICK = process.argv.includes('--quick');
 const RATE = Number(process.env.BENCH_RATE ?? 500);
@@ -510,6 +510,51 @@ async function main() {
     );
     console.log(
       `sender fell behind schedule by at most: ${targets.map((t) => `${t.label} ${ms(t.lateMs)} ms`).join(', ')}`,
+    );
+    const errorsOf = (t: Target) => [...t.errors.values()].reduce((a, b) => a + b, 0);
+    const [tOn, tOff] = targets as [Target, Target, Target];
+    const onOff = pOn.p95 / pOff.p95;
+    writeResult(
+      'predict',
+      `POST /v1/models/${MODEL}/predict from outside (the real server, keep-alive HTTP), open loop at ${RATE} ` +
+        `requests/s, ${SECONDS} s per target in ${SLICES} rotating slices; errors (non-200) logging on ` +
+        `${errorsOf(tOn)}, off ${errorsOf(tOff)} of ${tOn.sent} and ${tOff.sent} sent`,
+      [
+        {
+          id: 'predict.p95.on',
+          figure: `predict p95 at ${RATE} requests/s, self-logging on`,
+          value: pOn.p95,
+          unit: 'ms',
+          baseline: { label: 'the same, self-logging off', value: pOff.p95, unit: 'ms' },
+          ratio: onOff,
+          target: '≤ 5 ms, on/off ≤ 1.10, no errors',
+          met: pOn.p95 <= 5 && onOff <= 1.1 && errorsOf(tOn) === 0,
+        },
+        {
+          id: 'predict.p99.on',
+          figure: `predict p99 at ${RATE} requests/s, self-logging on`,
+          value: pOn.p99,
+          unit: 'ms',
+          baseline: { label: 'the same, self-logging off', value: pOff.p99, unit: 'ms' },
+          ratio: pOn.p99 / pOff.p99,
+          target: null,
+          met: null,
+        },
+        {
+          id: 'predict.p95.off',
+          figure: `predict p95 at ${RATE} requests/s, self-logging off`,
+          value: pOff.p95,
+          unit: 'ms',
+          baseline: {
+            label: 'the model called in-process (onnxruntime-node)',
+            value: pDirect.p95,
+            unit: 'ms',
+          },
+          ratio: pOff.p95 / pDirect.p95,
+          target: null,
+          met: null,
+        },
+      ],
     );
     for (const t of targets) {
       if (t.seen.size > 1)
