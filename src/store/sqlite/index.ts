@@ -28,11 +28,14 @@ export class SqliteStore implements Store {
   // The transaction a piece of async work runs in. Timers and promises started inside a transaction keep
   // this context after it ended, so the marker says whether it is still open.
   private readonly inTx = new AsyncLocalStorage<{ open: boolean }>();
+  /** The connection's synchronous level as opened (2 FULL, 1 NORMAL), restored after a deferred commit. */
+  private readonly synchronous: number;
 
   constructor(
     private readonly conn: Connection,
     readonly location: string,
   ) {
+    this.synchronous = conn.sqlite.pragma('synchronous', { simple: true }) as number;
     this.repos = {
       records: new SqliteRecords(conn),
       models: new Models(conn),
@@ -62,9 +65,10 @@ export class SqliteStore implements Store {
       return this.inTx.run(marker, async () => {
         const db = this.conn.sqlite;
         // In WAL mode NORMAL skips the fsync at COMMIT (the WAL is synced at the next FULL commit or
-        // checkpoint); the setting is the connection's, so it is put back whatever happens.
-        const synchronous = deferred ? (db.pragma('synchronous', { simple: true }) as number) : 0;
-        if (synchronous > 1) db.pragma('synchronous = NORMAL');
+        // checkpoint); the setting is the connection's, so it is put back whatever happens. Prepared once:
+        // db.pragma() compiles its statement on every call.
+        const relax = deferred && this.synchronous > 1;
+        if (relax) this.conn.prepared('PRAGMA synchronous = NORMAL').run();
         db.exec(begin);
         try {
           const value = await fn(this.repos);
@@ -75,7 +79,7 @@ export class SqliteStore implements Store {
           throw err;
         } finally {
           marker.open = false;
-          if (synchronous > 1) db.pragma(`synchronous = ${synchronous}`);
+          if (relax) this.conn.prepared(`PRAGMA synchronous = ${this.synchronous}`).run();
         }
       });
     });

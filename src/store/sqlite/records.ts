@@ -28,6 +28,18 @@ const RECORD_COLUMNS = [
 export const RECORDS_PER_STATEMENT = 500; // 500 × 12 = 6000 variables
 const TUPLE = `(${RECORD_COLUMNS.map(() => '?').join(',')})`;
 const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
+// The INSERT's text per row count, built once: rebuilt per chunk, its ~13 KB were joined and then hashed
+// again by the statement cache's lookup.
+const insertText = new Map<number, string>();
+const insertSql = (rows: number): string => {
+  let text = insertText.get(rows);
+  if (text === undefined) {
+    text = `INSERT INTO records (${RECORD_COLUMNS.join(',')}) VALUES ${Array(rows).fill(TUPLE).join(',')}
+           ON CONFLICT (model, request_id) DO NOTHING RETURNING model, request_id`;
+    insertText.set(rows, text);
+  }
+  return text;
+};
 
 const SELECT_ROW = `SELECT id, model, model_version AS modelVersion, request_id AS requestId, ts, received_at AS receivedAt,
   features, prediction, label, latency_ms AS latencyMs, status, error, tags FROM records`;
@@ -57,12 +69,10 @@ export class SqliteRecords implements RecordStore {
         params[k++] = r.error;
         params[k++] = json(r.tags);
       }
-      const rows = this.c
-        .prepared(
-          `INSERT INTO records (${RECORD_COLUMNS.join(',')}) VALUES ${Array(chunk.length).fill(TUPLE).join(',')}
-           ON CONFLICT (model, request_id) DO NOTHING RETURNING model, request_id`,
-        )
-        .all(params) as { model: string; request_id: string }[];
+      const rows = this.c.prepared(insertSql(chunk.length)).all(params) as {
+        model: string;
+        request_id: string;
+      }[];
       if (rows.length === chunk.length) {
         inserted.push(...chunk);
         continue;
