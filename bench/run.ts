@@ -33,6 +33,8 @@ interface RunInfo {
   quick: boolean;
   benches: string[];
   failed: string[];
+  /** Every bench run so far for this file (this run and earlier ones): name → when, and whether it failed. */
+  history: Record<string, { at: string; failed: boolean }>;
 }
 
 // The issue's targets, matched to the figure (by id) a bench writes. A target whose figure no bench wrote
@@ -87,6 +89,11 @@ const benchScripts = () =>
     .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && f !== 'common.ts' && !f.endsWith('.child.ts'))
     .sort();
 
+function previousRun(): RunInfo | null {
+  const file = join(resultsDir, 'run.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as RunInfo) : null;
+}
+
 function runBenches(): RunInfo {
   const scripts = benchScripts().filter((f) => filters.length === 0 || filters.some((w) => f.includes(w)));
   if (scripts.length === 0) {
@@ -102,6 +109,7 @@ function runBenches(): RunInfo {
     quick: QUICK,
     benches: scripts.map((s) => s.replace(/\.ts$/, '')),
     failed: [],
+    history: previousRun()?.history ?? {},
   };
   mkdirSync(resultsDir, { recursive: true });
   for (const script of scripts) {
@@ -116,6 +124,7 @@ function runBenches(): RunInfo {
       cwd: root,
     });
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    info.history[name] = { at: new Date(started).toISOString(), failed: result.status !== 0 };
     if (result.status === 0) console.log(`=== bench/${script}: done in ${seconds} s`);
     else {
       info.failed.push(name);
@@ -160,11 +169,12 @@ function render(info: RunInfo | null, results: BenchResult[]): string {
   ];
   if (info) {
     out.push(
-      `Measured ${info.startedAt.slice(0, 16).replace('T', ' ')} UTC${info.quick ? ' with the quick versions (`npm run bench -- --quick`)' : ''} ` +
+      `Last run ${info.startedAt.slice(0, 16).replace('T', ' ')} UTC (${info.benches.join(', ')})${info.quick ? ' with the quick versions (`npm run bench -- --quick`)' : ''} ` +
         `on a **shared, busy machine**: ${info.cores} cores (${info.cpu}), Node ${info.node}, ` +
         `load average at the start ${load(info.loadAverage)} (1 / 5 / 15 min), with other test runs on the same cores. ` +
         'Absolute times are noisy here: each figure is compared with a baseline measured in the same run ' +
-        '(interleaved with it where the bench allows), and the ratio is the figure to read.',
+        '(interleaved with it where the bench allows), and the ratio is the figure to read. Each bench ' +
+        'below gives its own time and load average.',
       '',
     );
     if (info.failed.length > 0) out.push(`Benches that failed in this run: ${info.failed.join(', ')}.`, '');
@@ -210,18 +220,21 @@ function render(info: RunInfo | null, results: BenchResult[]): string {
     }
     out.push('');
   }
-  const silent = (info?.benches ?? []).filter(
-    (b) => !results.some((r) => r.bench === b) && !info?.failed.includes(b),
-  );
+  const history = info?.history ?? {};
+  const silent = Object.keys(history)
+    .sort()
+    .filter((b) => !results.some((r) => r.bench === b) && !history[b]?.failed);
   if (silent.length > 0) {
     out.push(
-      `Also run, printing their figures to the console only: ${silent.map((b) => `bench/${b}.ts`).join(', ')}.`,
+      `Also run, printing their figures to the console only: ${silent
+        .map((b) => `bench/${b}.ts (${history[b]?.at.slice(0, 16).replace('T', ' ')} UTC)`)
+        .join(', ')}.`,
       '',
     );
   }
   const notRun = benchScripts()
     .map((f) => f.replace(/\.ts$/, ''))
-    .filter((b) => !results.some((r) => r.bench === b) && !(info?.benches ?? []).includes(b));
+    .filter((b) => !results.some((r) => r.bench === b) && !(b in history));
   if (notRun.length > 0)
     out.push(`Not run for this file: ${notRun.map((b) => `bench/${b}.ts`).join(', ')}.`, '');
   return out.join('\n');
@@ -229,8 +242,7 @@ function render(info: RunInfo | null, results: BenchResult[]): string {
 
 let info: RunInfo | null = null;
 if (flags.includes('--render')) {
-  const file = join(resultsDir, 'run.json');
-  info = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as RunInfo) : null;
+  info = previousRun();
 } else {
   info = runBenches();
 }
