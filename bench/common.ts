@@ -1,4 +1,7 @@
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { createApp } from '../src/app.js';
 import { type ConfigInput, defaultConfig, loadConfig } from '../src/config/index.js';
@@ -129,3 +132,60 @@ export async function timeAsync<T>(fn: () => Promise<T>): Promise<{ ms: number; 
   const value = await fn();
   return { ms: Number(process.hrtime.bigint() - start) / 1e6, value };
 }
+
+// ---- results: bench/results/<name>.json, rendered into BENCHMARKS.md by bench/run.ts ----
+
+/** One measured figure with the baseline it is compared to, measured in the same run. */
+export interface Figure {
+  /** Stable key (bench/run.ts matches the issue's targets on it). */
+  id: string;
+  figure: string;
+  value: number;
+  unit: string;
+  /** The in-run baseline the value is compared to, and what it is. */
+  baseline: { label: string; value: number; unit: string } | null;
+  /** value / baseline (or whatever the figure's text says), null without a baseline. */
+  ratio: number | null;
+  /** The target in words (e.g. "≤ 5 ms"), null when the figure has none. */
+  target: string | null;
+  /** Whether the target was met in this run; null without a target. */
+  met: boolean | null;
+}
+
+export interface BenchResult {
+  bench: string;
+  quick: boolean;
+  startedAt: string;
+  finishedAt: string;
+  /** os.loadavg() at the start and at the end of the bench (1, 5, 15 minutes). */
+  loadAverage: { start: number[]; end: number[] };
+  /** What was measured and how, in a sentence or two. */
+  setup: string;
+  figures: Figure[];
+}
+
+const benchStarted = { at: new Date().toISOString(), load: loadavg() };
+
+/** Writes bench/results/<bench>.json; bench/run.ts collects them into BENCHMARKS.md. */
+export function writeResult(bench: string, setup: string, figures: Figure[]): void {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+  mkdirSync(dir, { recursive: true });
+  const result: BenchResult = {
+    bench,
+    quick: process.argv.includes('--quick'),
+    startedAt: benchStarted.at,
+    finishedAt: new Date().toISOString(),
+    loadAverage: { start: benchStarted.load.map(round2), end: loadavg().map(round2) },
+    setup,
+    figures: figures.map((f) => ({
+      ...f,
+      value: round3(f.value),
+      ratio: f.ratio === null ? null : round3(f.ratio),
+      baseline: f.baseline && { ...f.baseline, value: round3(f.baseline.value) },
+    })),
+  };
+  writeFileSync(join(dir, `${bench}.json`), `${JSON.stringify(result, null, 2)}\n`);
+}
+
+const round2 = (v: number) => Math.round(v * 100) / 100;
+const round3 = (v: number) => (Math.abs(v) >= 100 ? Math.round(v) : Math.round(v * 1000) / 1000);

@@ -23,7 +23,16 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { type Cluster, startCluster } from '../test/pg/cluster.js';
 import { killAll, type ServerProcess, startServerProcess } from '../test/server/process.js';
-import { featureRow, type Requester, removeDatabase, rng, seedBaseline, timeAsync } from './common.js';
+import {
+  type Figure,
+  featureRow,
+  type Requester,
+  removeDatabase,
+  rng,
+  seedBaseline,
+  timeAsync,
+  writeResult,
+} from './common.js';
 
 const QUICK = process.argv.includes('--quick');
 const BATCH = Number(process.env.BENCH_BATCH ?? 2000);
@@ -378,6 +387,25 @@ try {
     );
   }
 
+  const rawFloor = {
+    label: `raw pg multi-row INSERTs, ${(rows[0] as Row).label.replace(/.*\((.*)\)/, '$1')}, fsync off`,
+    value: raw,
+    unit: 'records/s',
+  };
+  const figures: Figure[] = rows.slice(1).map((r) => {
+    const largest = r.label === `PostgreSQL, ${Math.max(...FLEETS)} processes`;
+    return {
+      id: largest ? 'fleet.pg.vs-raw' : `fleet.${r.label.replace(/\W+/g, '-').toLowerCase()}`,
+      figure: `ingest throughput, ${r.label} (baseline active, from outside)`,
+      value: rate(r),
+      unit: 'records/s',
+      baseline: rawFloor,
+      ratio: rate(r) / raw,
+      target: largest ? 'ratio ≥ 0.5' : null,
+      met: largest ? rate(r) / raw >= 0.5 : null,
+    };
+  });
+
   // --- drift run over a large window.
   const DRIFT_BATCHES = Math.ceil(DRIFT_RECORDS / BATCH);
   const spacing = 1000;
@@ -432,6 +460,24 @@ try {
         `  [untimed ingest took ${(r.ingestMs / 1000).toFixed(0)} s]`,
     );
   }
+  for (const r of results) {
+    figures.push({
+      id: `fleet.drift.${r.label.toLowerCase()}`,
+      figure: `drift run over ${r.n.toLocaleString('en-US')} records over HTTP, ${r.label}`,
+      value: median(r.ms),
+      unit: 'ms',
+      baseline: { label: 'the same on SQLite', value: sqliteMedian, unit: 'ms' },
+      ratio: median(r.ms) / sqliteMedian,
+      target: null,
+      met: null,
+    });
+  }
+  writeResult(
+    'fleet',
+    `${BATCHES} NDJSON batches × ${BATCH} records, 20 features, baseline active, ${CLIENTS_PER_PROCESS} clients ` +
+      `per server process; PostgreSQL is a throwaway cluster with fsync off (${await dbs.settings()})`,
+    figures,
+  );
   console.log(`\nbench/fleet.ts finished in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 } finally {
   await killAll();

@@ -2,9 +2,11 @@
 // set by SQLite itself: the same JSON texts parsed with JSON.parse and inserted by plain better-sqlite3
 // prepared multi-row INSERTs into a table shaped like `records` (same columns, same 3 indexes), WAL and
 // synchronous=FULL, one transaction per batch. The app is measured with aggregation off (model without a
-// baseline) and on (20-feature baseline), each on its own temp database.
+// baseline) and on (20-feature baseline), each on its own temp database, in this process (no socket); and
+// from outside: a `driftwatch serve` process (from source, as `npm run dev` runs it) with the baseline
+// active, sent the same bodies over HTTP.
 //
-// The three are interleaved batch by batch (raw, off, on, in an order that rotates each batch) so that
+// The four are interleaved batch by batch (raw, off, on, outside, in an order that rotates each batch) so that
 // load from other processes falls on all of them alike. Prints records/s for each, the ratios app/raw and
 // on/off over the whole run, and the median of the per-batch ratios; nothing passes or fails on time.
 //
@@ -12,7 +14,16 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { type BenchApp, benchApp, featureRow, removeDatabase, rng, seedBaseline } from './common.js';
+import { startServerProcess } from '../test/server/process.js';
+import {
+  type BenchApp,
+  benchApp,
+  featureRow,
+  removeDatabase,
+  rng,
+  seedBaseline,
+  writeResult,
+} from './common.js';
 
 const BATCH = Number(process.env.BENCH_BATCH ?? 5000);
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 40);
@@ -75,6 +86,35 @@ async function appSink(label: string, withBaseline: boolean): Promise<Sink> {
         throw new Error(`${label}: accepted ${result.accepted} of ${BATCH} records`);
     },
     close: () => app.close(),
+  };
+}
+
+async function outsideSink(label: string): Promise<Sink> {
+  const path = dbPath(label.replace(/\W+/g, '-'));
+  removeDatabase(path);
+  // No scheduled drift run during the bench; info is the level startServerProcess reads the port from.
+  const server = await startServerProcess(path, { DRIFTWATCH_DRIFT_SCHEDULE: '0 0 1 1 *' });
+  const r = rng(11);
+  const rows = Array.from({ length: 20_000 }, () => JSON.stringify(featureRow(r))).join('\n');
+  await seedBaseline({ request: (p, init) => fetch(server.url(p), init) }, 'm', 'v1', rows);
+  return {
+    label,
+    path,
+    store: async (body) => {
+      const res = await fetch(server.url('/v1/ingest'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      if (res.status !== 200) throw new Error(`${label}: ingest failed: ${res.status} ${await res.text()}`);
+      const result = (await res.json()) as { accepted: number };
+      if (result.accepted !== BATCH)
+        throw new Error(`${label}: accepted ${result.accepted} of ${BATCH} records`);
+    },
+    close: async () => {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    },
   };
 }
 
@@ -238,6 +278,7 @@ const sinks = [
   rawSink(),
   await appSink('app, aggregation off', false),
   await appSink('app, aggregation on', true),
+  await outsideSink('server process, agg. on'),
 ];
 // batchMs[s][b]: time sink s took for batch b.
 const batchMs = sinks.map(() => new Array<number>(BATCHES).fill(0));
@@ -250,7 +291,7 @@ for (let b = 0; b < BATCHES; b++) {
   }
 }
 for (const sink of sinks) await sink.close();
-const [raw, off] = sinks as [Sink, Sink, Sink];
+const [raw, off] = sinks as [Sink, Sink, Sink, Sink];
 const rawSchema = describeRecordsTable(raw.path);
 const appSchema = describeRecordsTable(off.path);
 for (const sink of sinks) removeDatabase(sink.path);
@@ -268,7 +309,7 @@ const rates = sinks.map((sink, s) => {
       `${Math.round(rate).toLocaleString().padStart(9)} records/s`,
   );
   return rate;
-}) as [number, number, number];
+}) as [number, number, number, number];
 /** Median over batches of a's throughput over b's (time b took / time a took). */
 const perBatch = (a: number, b: number) =>
   median((batchMs[b] as number[]).map((ms, i) => ms / ((batchMs[a] as number[])[i] as number))).toFixed(3);
@@ -277,5 +318,52 @@ console.log(
     `per-batch median ${perBatch(1, 0)}, ${perBatch(2, 0)}`,
 );
 console.log(
+  `ratio outside/raw throughput: ${(rates[3] / rates[0]).toFixed(3)} (server process over HTTP, aggregation on); ` +
+    `per-batch median ${perBatch(3, 0)}`,
+);
+console.log(
   `ratio on/off throughput:  ${(rates[2] / rates[1]).toFixed(3)}; per-batch median ${perBatch(2, 1)}`,
+);
+const records = (v: number) => ({
+  label: 'raw better-sqlite3 inserts of the same JSON',
+  value: v,
+  unit: 'records/s',
+});
+writeResult(
+  'ingest',
+  `POST /v1/ingest through the in-process app (no socket) and a server process over HTTP, ${BATCHES} batches × ${BATCH} records, 20 features, ` +
+    'synchronous=FULL, interleaved batch by batch with the raw inserts',
+  [
+    {
+      id: 'ingest.sqlite.on',
+      figure: 'SQLite ingest throughput, aggregation on (baseline active), over raw inserts',
+      value: rates[2],
+      unit: 'records/s',
+      baseline: records(rates[0]),
+      ratio: rates[2] / rates[0],
+      target: 'ratio ≥ 0.7',
+      met: rates[2] / rates[0] >= 0.7,
+    },
+    {
+      id: 'ingest.sqlite.outside',
+      figure:
+        'SQLite ingest throughput from outside (server process, HTTP), aggregation on, over raw inserts',
+      value: rates[3],
+      unit: 'records/s',
+      baseline: records(rates[0]),
+      ratio: rates[3] / rates[0],
+      target: 'ratio ≥ 0.5',
+      met: rates[3] / rates[0] >= 0.5,
+    },
+    {
+      id: 'ingest.sqlite.off',
+      figure: 'SQLite ingest throughput, aggregation off, over raw inserts',
+      value: rates[1],
+      unit: 'records/s',
+      baseline: records(rates[0]),
+      ratio: rates[1] / rates[0],
+      target: null,
+      met: null,
+    },
+  ],
 );

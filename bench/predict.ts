@@ -24,6 +24,7 @@
 //   BENCH_MAX_IN_FLIGHT  the servers' server.maxInFlight (default: the config default, 16). At 500 requests/s
 //                   a stall of ~30 ms fills 16 slots, and what arrives then is answered 503 at once: those
 //                   are counted as errors, not as latencies.
+//   BENCH_PROFILE_DIR    write each server's CPU profiles (node --cpu-prof) under it, in server-<pid>-on|off/
 // DRIFTWATCH_* variables are not passed to the servers; their log level is `error`.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,7 +34,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { removeDatabase } from './common.js';
+import { removeDatabase, writeResult } from './common.js';
 
 const QUICK = process.argv.includes('--quick');
 const RATE = Number(process.env.BENCH_RATE ?? 500);
@@ -113,9 +114,13 @@ async function startServer(label: string, logPredictions: boolean): Promise<Serv
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DRIFTWATCH_')) env[k] = v;
   env.DRIFTWATCH_CONFIG = configFile;
+  // One directory per server: the main thread and tsx's loader thread each write a profile.
+  const profile = process.env.BENCH_PROFILE_DIR
+    ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_PROFILE_DIR, `server-${tag}`)}`]
+    : [];
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/main.ts', 'serve', '--port', String(port), '--db', db],
+    [...profile, '--import', 'tsx', 'src/main.ts', 'serve', '--port', String(port), '--db', db],
     { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -190,6 +195,14 @@ function post(s: Server, body: string): Promise<{ status: number; body: string }
 async function getJson(s: Server, path: string): Promise<{ status: number; json: unknown }> {
   const res = await fetch(`http://127.0.0.1:${s.port}${path}`);
   return { status: res.status, json: await res.json() };
+}
+
+/** The server's event-loop delay since the previous scrape (prom-client resets its histogram on each). */
+async function loopLag(s: Server): Promise<{ p99: number; max: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${s.port}/metrics`)).text();
+  const read = (name: string) =>
+    Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? Number.NaN) * 1000;
+  return { p99: read('nodejs_eventloop_lag_p99_seconds'), max: read('nodejs_eventloop_lag_max_seconds') };
 }
 
 // ---- memory ----
@@ -436,6 +449,7 @@ async function main() {
       await drive(t, WARMUP_SECONDS, offset, false);
       offset += WARMUP_SECONDS * RATE;
     }
+    for (const s of servers) await loopLag(s); // from here on
     for (let slice = 0; slice < SLICES; slice++) {
       for (let k = 0; k < targets.length; k++) {
         const t = targets[(slice + k) % targets.length] as Target;
@@ -444,6 +458,7 @@ async function main() {
       }
     }
 
+    const lags = await Promise.all(servers.map(loopLag));
     // Logging on means every answered prediction reached monitoring; off, none did.
     await new Promise((r) => setTimeout(r, 500));
     const logged = await Promise.all(
@@ -509,7 +524,60 @@ async function main() {
         `${(targets[0] as Target).latencies.length + (targets[0] as Target).warmupOk + 1})`,
     );
     console.log(
+      `server event-loop delay over the measured slices (prom-client, 10 ms resolution): ${servers
+        .map(
+          (s, i) =>
+            `${s.label} p99 ${ms(lags[i]?.p99 ?? Number.NaN)} ms, max ${ms(lags[i]?.max ?? Number.NaN)} ms`,
+        )
+        .join('; ')}`,
+    );
+    console.log(
       `sender fell behind schedule by at most: ${targets.map((t) => `${t.label} ${ms(t.lateMs)} ms`).join(', ')}`,
+    );
+    const errorsOf = (t: Target) => [...t.errors.values()].reduce((a, b) => a + b, 0);
+    const [tOn, tOff] = targets as [Target, Target, Target];
+    const onOff = pOn.p95 / pOff.p95;
+    writeResult(
+      'predict',
+      `POST /v1/models/${MODEL}/predict from outside (the real server, keep-alive HTTP), open loop at ${RATE} ` +
+        `requests/s, ${SECONDS} s per target in ${SLICES} rotating slices; errors (non-200) logging on ` +
+        `${errorsOf(tOn)}, off ${errorsOf(tOff)} of ${tOn.sent} and ${tOff.sent} sent`,
+      [
+        {
+          id: 'predict.p95.on',
+          figure: `predict p95 at ${RATE} requests/s, self-logging on`,
+          value: pOn.p95,
+          unit: 'ms',
+          baseline: { label: 'the same, self-logging off', value: pOff.p95, unit: 'ms' },
+          ratio: onOff,
+          target: '≤ 5 ms, on/off ≤ 1.10, no errors',
+          met: pOn.p95 <= 5 && onOff <= 1.1 && errorsOf(tOn) === 0,
+        },
+        {
+          id: 'predict.p99.on',
+          figure: `predict p99 at ${RATE} requests/s, self-logging on`,
+          value: pOn.p99,
+          unit: 'ms',
+          baseline: { label: 'the same, self-logging off', value: pOff.p99, unit: 'ms' },
+          ratio: pOn.p99 / pOff.p99,
+          target: null,
+          met: null,
+        },
+        {
+          id: 'predict.p95.off',
+          figure: `predict p95 at ${RATE} requests/s, self-logging off`,
+          value: pOff.p95,
+          unit: 'ms',
+          baseline: {
+            label: 'the model called in-process (onnxruntime-node)',
+            value: pDirect.p95,
+            unit: 'ms',
+          },
+          ratio: pOff.p95 / pDirect.p95,
+          target: null,
+          met: null,
+        },
+      ],
     );
     for (const t of targets) {
       if (t.seen.size > 1)

@@ -10,7 +10,8 @@ import {
   wasserstein,
 } from '../src/stats/index.js';
 
-const N = Number(process.argv[2] ?? 1_000_000);
+// Flags (bench/run.ts passes --quick to every bench) are not the size.
+const N = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 1_000_000);
 
 function makeNormals(n: number, seed: number, shift: number): Float64Array {
   let s = seed >>> 0;

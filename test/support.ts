@@ -11,7 +11,7 @@ import {
   loadConfig,
 } from '../src/config/index.js';
 import type { AppDeps } from '../src/context.js';
-import type { LeaderLock, Store, Tx } from '../src/store/index.js';
+import type { LeaderLock, Store, Tx, TxOptions } from '../src/store/index.js';
 import type { PgStore } from '../src/store/pg/index.js';
 import { openSqliteStore, SqliteStore } from '../src/store/sqlite/index.js';
 import { createTestDatabase } from './pg/databases.js';
@@ -48,8 +48,8 @@ class DeferredStore implements Store {
     );
   }
 
-  async tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return (await this.opening).tx(fn);
+  async tx<T>(fn: (tx: Tx) => Promise<T>, options?: TxOptions): Promise<T> {
+    return (await this.opening).tx(fn, options);
   }
 
   async read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {

@@ -5,8 +5,11 @@ import { type IngestResult, ingestBatch } from './service.js';
 // predictions). Records go through exactly the path HTTP ingest takes — validation, idempotency,
 // aggregation, rejections kept with their reasons — but are written behind: collected for a few
 // milliseconds (or until a batch is full) and stored in one transaction, so the caller never waits for
-// an fsync. What a crash can lose: the records submitted since the last flush (at most `maxDelayMs` worth,
-// or `maxRecords`), which were never acknowledged to anyone as stored.
+// an fsync. Nor does the event loop: the flush commits with deferred durability (no fsync at COMMIT on
+// SQLite, whose fsync would block every request for as long as the disk takes).
+// What a crash of the process can lose: the records submitted since the last flush (at most `maxDelayMs`
+// worth, or `maxRecords`), which were never acknowledged to anyone as stored. A crash of the machine can
+// also lose flushes committed since the last fsync (the next HTTP ingest commit or WAL checkpoint).
 
 export interface BatcherOptions {
   /** Flush once this many records are waiting. */
@@ -101,9 +104,12 @@ export class IngestBatcher {
           this.deps,
           {
             positionKind: 'index',
-            items: batch.map((value, position) => ({ position, value, raw: safeText(value) })),
+            items: batch.map((value, position) => ({ position, value })),
+            // Serialised only for a record that is rejected, not for each one.
+            rawText: (position) => safeText(batch[position]),
           },
           `in-process-${this.stats.flushes + 1}`,
+          { durability: 'deferred' },
         );
         this.stats.flushes++;
         this.stats.accepted += result.accepted;

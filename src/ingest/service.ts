@@ -1,7 +1,7 @@
 import { AggregateBatch } from '../aggregates/service.js';
 import type { AppDeps } from '../context.js';
 import type { FieldProblem } from '../errors.js';
-import type { NewRejection as StoredRejection, Tx } from '../store/index.js';
+import type { NewRejection as StoredRejection, Tx, TxOptions } from '../store/index.js';
 import type { ParsedBatch } from './body.js';
 import { fastValidate } from './fast-path.js';
 import { type IngestRecord, validateRecord } from './record.js';
@@ -59,6 +59,8 @@ export async function ingestBatch(
      * at all (the KServe sink deletes the pending half it joined here).
      */
     alsoInTransaction?: (tx: Tx) => Promise<void>;
+    /** The commits' durability (see TxOptions): `deferred` for records written behind, never acknowledged. */
+    durability?: TxOptions['durability'];
   } = {},
 ): Promise<IngestResult> {
   const receivedAt = deps.clock();
@@ -123,30 +125,33 @@ export async function ingestBatch(
   for (let start = 0; start === 0 || start < valid.length; start += TX_RECORDS) {
     const part = valid.length <= TX_RECORDS ? valid : valid.slice(start, start + TX_RECORDS);
     const last = start + TX_RECORDS >= valid.length;
-    const fresh = await deps.store.tx(async (tx) => {
-      const stored: IngestRecord[] = [];
-      const aggregates = await AggregateBatch.open(tx, deps, new Set(part.map((r) => r.model)));
-      for (let i = 0; i < part.length; i += SLICE) {
-        const slice = await tx.records.insert(
-          i === 0 && part.length <= SLICE ? part : part.slice(i, i + SLICE),
-          receivedAt,
-        );
-        aggregates.add(slice);
-        for (const r of slice) stored.push(r);
-        if (i + SLICE < part.length) await yieldToEventLoop();
-      }
-      await aggregates.write(tx, receivedAt);
-      await tx.models.bump(stored, receivedAt);
-      if (last) {
-        await tx.records.insertRejections(
-          rejections.map((r) => ({ ...r, errors: JSON.stringify(r.errors) })),
-          receivedAt,
-          ingestRequestId,
-        );
-        await options.alsoInTransaction?.(tx);
-      }
-      return stored;
-    });
+    const fresh = await deps.store.tx(
+      async (tx) => {
+        const stored: IngestRecord[] = [];
+        const aggregates = await AggregateBatch.open(tx, deps, new Set(part.map((r) => r.model)));
+        for (let i = 0; i < part.length; i += SLICE) {
+          const slice = await tx.records.insert(
+            i === 0 && part.length <= SLICE ? part : part.slice(i, i + SLICE),
+            receivedAt,
+          );
+          aggregates.add(slice);
+          for (const r of slice) stored.push(r);
+          if (i + SLICE < part.length) await yieldToEventLoop();
+        }
+        await aggregates.write(tx, receivedAt);
+        await tx.models.bump(stored, receivedAt);
+        if (last) {
+          await tx.records.insertRejections(
+            rejections.map((r) => ({ ...r, errors: JSON.stringify(r.errors) })),
+            receivedAt,
+            ingestRequestId,
+          );
+          await options.alsoInTransaction?.(tx);
+        }
+        return stored;
+      },
+      options.durability === undefined ? {} : { durability: options.durability },
+    );
     for (const r of fresh) inserted.push(r);
     if (!last) await yieldToEventLoop();
   }

@@ -984,6 +984,15 @@ export interface LeaderLock {
   holder(): Promise<{ holder: string; expiresAt: number | null } | undefined>;
 }
 
+export interface TxOptions {
+  /**
+   * `deferred`: the COMMIT does not wait for the disk (SQLite: synchronous=NORMAL for it, so no fsync blocks
+   * the event loop; PostgreSQL: synchronous_commit off). A crash of the process loses nothing committed; a
+   * crash of the machine can lose the last such commits. Only for work written behind, never acknowledged.
+   */
+  durability?: 'deferred';
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   /** Where the data lives, without credentials (for logs and /readyz). */
@@ -992,7 +1001,7 @@ export interface Store {
    * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. Transactions
    * never interleave on SQLite (one at a time, in order); do not start one inside another — pass `tx` down.
    */
-  tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  tx<T>(fn: (tx: Tx) => Promise<T>, options?: TxOptions): Promise<T>;
   /** A read-only transaction (a consistent snapshot). */
   read<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   migrationStatus(): Promise<MigrationStatus>;

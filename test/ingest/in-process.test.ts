@@ -59,6 +59,37 @@ describe('in-process ingest with write-behind', () => {
     expect(() => b.submit(rec('5'))).toThrow(/closed/);
   });
 
+  it('commits its flushes with deferred durability, and serialises a record only when it is rejected', async () => {
+    t = makeTestApp();
+    const store = t.deps.store;
+    const options: unknown[] = [];
+    const spy: typeof store = Object.create(store);
+    spy.tx = (fn, o) => {
+      options.push(o);
+      return store.tx(fn, o);
+    };
+    let serialised = 0;
+    const valid = rec('a');
+    // JSON.stringify calls toJSON; a non-enumerable one is not part of the record's fields.
+    Object.defineProperty(valid, 'toJSON', {
+      enumerable: false,
+      value: () => {
+        serialised++;
+        return {};
+      },
+    });
+    const b = new IngestBatcher({ ...t.deps, store: spy }, { maxRecords: 1000, maxDelayMs: 60_000 });
+    b.submit(valid);
+    b.submit({ model: 'iris', request_id: 'b', features: 'none' });
+    await b.close();
+    expect(options).toEqual([{ durability: 'deferred' }]);
+    expect(b.stats).toMatchObject({ accepted: 1, rejected: 1 });
+    expect(serialised).toBe(0);
+    expect(await storedRequestIds(t.app)).toEqual(['a']);
+    const [rejection] = await storedRejections(t.app);
+    expect(rejection?.raw).toBe(JSON.stringify({ model: 'iris', request_id: 'b', features: 'none' }));
+  });
+
   it('refuses records beyond maxPending instead of queueing without bound', async () => {
     t = makeTestApp();
     const b = new IngestBatcher(t.deps, { maxRecords: 1000, maxDelayMs: 60_000, maxPending: 2 });

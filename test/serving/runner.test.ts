@@ -35,7 +35,10 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const runners: ModelRunner[] = [];
-async function start(modelPath: string, extra: { maxQueue?: number; killAfterMs?: number } = {}) {
+async function start(
+  modelPath: string,
+  extra: { maxQueue?: number; killAfterMs?: number; pipeline?: number } = {},
+) {
   const runner = await ModelRunner.start({ modelPath, name: 'test', version: '1', ...extra });
   runners.push(runner);
   return runner;
@@ -132,8 +135,8 @@ describe('ModelRunner', () => {
     const ticker = setInterval(() => ticks++, 10);
     const t0 = performance.now();
     const stuck = runner.run(slowFeeds(true), 300);
-    // Queued behind the stuck request: never sent to the doomed process, so it waits and runs on the
-    // replacement, within its own deadline.
+    // Behind the stuck request: sent ahead to the doomed process but never started there, so it waits and
+    // runs on the replacement, within its own deadline.
     const behind = runner.run(slowFeeds(false), 5000);
     const err = await stuck.catch((e: unknown) => e);
     const elapsed = performance.now() - t0;
@@ -143,7 +146,7 @@ describe('ModelRunner', () => {
     expect(elapsed).toBeGreaterThanOrEqual(295);
     expect(elapsed).toBeLessThan(600);
     expect(ticks).toBeGreaterThan(15); // ~30 at 10 ms
-    expect(runner.status()).toMatchObject({ inFlight: 1, queued: 1 });
+    expect(runner.status()).toMatchObject({ inFlight: 2, queued: 0 });
 
     // Not answered within the grace period: killed (SIGKILL) and restarted.
     await until(() => !alive(firstPid));
@@ -181,7 +184,7 @@ describe('ModelRunner', () => {
   });
 
   it('bounds the queue and refuses with QueueFull', async () => {
-    const runner = await start(slow, { maxQueue: 2 });
+    const runner = await start(slow, { maxQueue: 2, pipeline: 1 });
     const feed = slowFeeds(true);
     const settled = [runner.run(feed, 2000), runner.run(feed, 2000), runner.run(feed, 2000)].map((p) =>
       p.catch((e: unknown) => e),
@@ -192,6 +195,35 @@ describe('ModelRunner', () => {
     expect((refused as Error).message).toBe('model test@1: queue full (2 requests waiting)');
     await runner.close();
     for (const e of await Promise.all(settled)) expect(e).toBeInstanceOf(ModelUnavailable);
+  });
+
+  it('sends up to `pipeline` requests ahead without waiting for each answer, and queues the rest', async () => {
+    const runner = await start(slow, { pipeline: 3 });
+    const settled = Array.from({ length: 5 }, () =>
+      runner.run(slowFeeds(true), 10_000).catch((e: unknown) => e),
+    );
+    expect(runner.status()).toMatchObject({ inFlight: 3, queued: 2 });
+    await runner.close();
+    for (const e of await Promise.all(settled)) expect(e).toBeInstanceOf(ModelUnavailable);
+  });
+
+  it('when the process dies under a request, only that one fails: those sent ahead run on the replacement in order', async () => {
+    const runner = await start(slow, { pipeline: 4 });
+    const pid = runner.status().pid as number;
+    const order: number[] = [];
+    const running = runner.run(slowFeeds(true), 10_000);
+    const ahead = [1, 2, 3].map((k) =>
+      runner.run(slowFeeds(false), 10_000).then((out) => {
+        order.push(k);
+        return out;
+      }),
+    );
+    await until(() => runner.status().inFlight === 4);
+    process.kill(pid, 'SIGKILL');
+    await expect(running).rejects.toBeInstanceOf(ModelRestarting);
+    for (const out of await Promise.all(ahead)) expect(out.out?.dims).toEqual([1, 1]);
+    expect(order).toEqual([1, 2, 3]);
+    expect(runner.status()).toMatchObject({ ready: true, restarts: 1, inFlight: 0, queued: 0 });
   });
 
   it('close() ends the process, even one stuck in run(), and later calls are refused', async () => {

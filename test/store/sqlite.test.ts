@@ -69,6 +69,35 @@ describe('upgrading a database with duplicate open alerts', () => {
   });
 });
 
+describe('transactions with deferred durability', () => {
+  it('commit with synchronous=NORMAL (no fsync at COMMIT) and leave the connection at FULL, after a rollback too', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const store = openSqliteStore(join(dir, 'd.db'));
+    const db = store.connection.sqlite;
+    const synchronous = () => db.pragma('synchronous', { simple: true });
+    const seen: unknown[] = [];
+    try {
+      expect(synchronous()).toBe(2);
+      await store.tx(async () => void seen.push(synchronous()), { durability: 'deferred' });
+      expect(synchronous()).toBe(2);
+      await store.tx(async () => void seen.push(synchronous()));
+      const failed = store.tx(
+        async () => {
+          seen.push(synchronous());
+          throw new Error('rolled back');
+        },
+        { durability: 'deferred' },
+      );
+      await expect(failed).rejects.toThrow('rolled back');
+      expect(synchronous()).toBe(2);
+      expect(seen).toEqual([1, 2, 1]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('/readyz on a SQLite database', () => {
   it('answers 503 when migrations are missing', async () => {
     const store = openSqliteStore(':memory:', { migrate: false });

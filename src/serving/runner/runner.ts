@@ -1,5 +1,7 @@
-// ModelRunner: the parent side of one model process (worker.ts). It queues requests FIFO, keeps one in
-// flight, enforces deadlines, and replaces the process when it hangs or dies.
+// ModelRunner: the parent side of one model process (worker.ts). It queues requests FIFO, sends up to
+// `pipeline` of them ahead to the process (which runs them one at a time, in order), enforces deadlines,
+// and replaces the process when it hangs or dies. Sending ahead keeps the model busy while an answer
+// crosses the IPC channel: with one in flight, every request waited for the previous one's round trip.
 //
 // Policy (what callers see):
 // - run() rejects with DeadlineExceeded once `deadlineMs` has passed since the call, whether the request
@@ -7,15 +9,17 @@
 // - A request that missed its deadline while running keeps the process busy (run() cannot be interrupted).
 //   If the process has not answered `killAfterMs` later (default: the request's own deadline again), it is
 //   SIGKILLed and a new one is started.
-// - Requests still queued behind it were never sent to the killed process, so they are NOT failed: they wait
-//   for the replacement and run there, each within its own deadline. Only the request that was running when
-//   a process died fails (ModelRestarting); it is not retried, since it may be what crashed the model.
+// - Requests behind it (queued, or sent ahead but not started: the process starts one only after answering
+//   the previous) never ran in the killed process, so they are NOT failed: they wait for the replacement and
+//   run there, in their order, each within its own deadline. Only the request that was running when a
+//   process died (the oldest unanswered one) fails (ModelRestarting); it is not retried, since it may be
+//   what crashed the model.
 // - A process that dies on its own is restarted the same way. Consecutive failures (deaths and failed loads
 //   with no successful run between them) back off: 0 ms, then 100 ms doubling up to 10 s.
 // - If a restart fails to load the model, queued requests fail with ModelUnavailable and new ones are refused
 //   at once (fail fast) until a later restart loads it.
-// - The queue is bounded (`maxQueue`, default 64 waiting requests, not counting the one running); run() on a
-//   full queue rejects with QueueFull.
+// - The queue is bounded (`maxQueue`, default 64 waiting requests, not counting those sent to the process);
+//   run() on a full queue rejects with QueueFull.
 // - close() fails everything pending with ModelUnavailable and ends the process (SIGTERM, SIGKILL after 2 s).
 
 import { type ChildProcess, fork } from 'node:child_process';
@@ -40,8 +44,10 @@ export interface ModelRunnerOptions {
   /** ORT intra-op threads in the model process; default 1. */
   threads?: number;
   log?: Logger;
-  /** Waiting requests allowed besides the running one; default 64. */
+  /** Waiting requests allowed besides those sent to the process; default 64. */
   maxQueue?: number;
+  /** Requests sent to the process before the oldest of them is answered; default 8 (1: strictly one at a time). */
+  pipeline?: number;
   /** How long after a running request's deadline the process is killed; default that request's deadlineMs. */
   killAfterMs?: number;
   /** How long start() (and each restart) waits for the model to load; default 30 s. */
@@ -53,7 +59,7 @@ export interface ModelRunnerStatus {
   ready: boolean;
   /** Processes started after the first one. */
   restarts: number;
-  /** Requests sent to the process and not yet answered (0 or 1; includes one past its deadline). */
+  /** Requests sent to the process and not yet answered (up to `pipeline`; includes those past their deadline). */
   inFlight: number;
   queued: number;
   pid: number | null;
@@ -96,9 +102,11 @@ export class ModelRunner {
 
   readonly #opts: ModelRunnerOptions;
   readonly #maxQueue: number;
+  readonly #pipeline: number;
   #child: ChildProcess | null = null;
   #ready = false;
-  #current: Pending | null = null;
+  /** Sent to the process, oldest first: the first is the one running, the others start after it in order. */
+  #sent: Pending[] = [];
   #queue: Pending[] = [];
   #nextId = 1;
   #restarts = 0;
@@ -114,6 +122,7 @@ export class ModelRunner {
     this.name = opts.name;
     this.version = opts.version;
     this.#maxQueue = opts.maxQueue ?? 64;
+    this.#pipeline = Math.max(1, opts.pipeline ?? 8);
   }
 
   /** Forks the model process; resolves once the model is loaded, rejects with ModelLoadError otherwise. */
@@ -136,7 +145,7 @@ export class ModelRunner {
     return {
       ready: this.#ready,
       restarts: this.#restarts,
-      inFlight: this.#current ? 1 : 0,
+      inFlight: this.#sent.length,
       queued: this.#queue.length,
       pid: this.#child?.pid ?? null,
       unavailable: this.#unavailable,
@@ -178,8 +187,8 @@ export class ModelRunner {
     const closed = new ModelUnavailable(`${this.#label}: runner is closed`);
     for (const p of this.#queue) this.#settle(p, closed);
     this.#queue = [];
-    if (this.#current) this.#settle(this.#current, closed);
-    this.#current = null;
+    for (const p of this.#sent) this.#settle(p, closed);
+    this.#sent = [];
     const child = this.#child;
     this.#child = null;
     if (child) await stop(child);
@@ -262,8 +271,8 @@ export class ModelRunner {
 
   #pump(): void {
     const child = this.#child;
-    if (!this.#ready || !child || this.#current) return;
-    while (this.#queue.length > 0) {
+    if (!this.#ready || !child) return;
+    while (this.#queue.length > 0 && this.#sent.length < this.#pipeline) {
       const next = this.#queue.shift() as Pending;
       if (next.settled) continue;
       const message: ParentMessage = { type: 'run', id: next.id, feeds: next.feeds };
@@ -277,17 +286,18 @@ export class ModelRunner {
         );
         continue;
       }
-      this.#current = next;
-      return;
+      this.#sent.push(next);
     }
   }
 
   #onReply(message: Extract<ChildMessage, { type: 'result' | 'run-error' }>): void {
-    const current = this.#current;
-    if (!current || current.id !== message.id) return;
+    // The process answers in the order it was sent to, so this is the oldest sent request.
+    const i = this.#sent.findIndex((p) => p.id === message.id);
+    if (i < 0) return;
+    const [current] = this.#sent.splice(i, 1) as [Pending];
     if (this.#killTimer) clearTimeout(this.#killTimer);
     this.#killTimer = null;
-    this.#current = null;
+    this.#watchRunning();
     if (message.type === 'result') {
       this.#failures = 0;
       this.#settle(current, null, message.outputs);
@@ -299,7 +309,8 @@ export class ModelRunner {
 
   #onDeadline(p: Pending): void {
     if (p.settled) return;
-    const running = p === this.#current;
+    const running = p === this.#sent[0];
+    const sent = running || this.#sent.includes(p);
     this.#settle(
       p,
       new DeadlineExceeded(
@@ -308,17 +319,28 @@ export class ModelRunner {
         running ? 'running' : 'queued',
       ),
     );
-    if (!running) {
+    if (!sent) {
       const i = this.#queue.indexOf(p);
       if (i >= 0) this.#queue.splice(i, 1);
       return;
     }
-    // Still running in the child: give it a grace period to answer, then replace the process.
+    // Sent ahead but not started: the process runs it when its turn comes (the answer is dropped), and
+    // the kill timer is armed then if it is still running.
+    if (running) this.#watchRunning();
+  }
+
+  /**
+   * Arms the kill timer when the running request (the oldest sent) is already past its deadline: it gets a
+   * grace period to answer, then the process is replaced.
+   */
+  #watchRunning(): void {
+    const p = this.#sent[0];
+    if (!p?.settled || this.#killTimer) return;
     const child = this.#child;
     const grace = this.#opts.killAfterMs ?? p.deadlineMs;
     this.#killTimer = setTimeout(() => {
       this.#killTimer = null;
-      if (this.#current !== p || this.#child !== child || !child) return;
+      if (this.#sent[0] !== p || this.#child !== child || !child) return;
       this.#opts.log?.warn(
         { model: this.name, version: this.version, pid: child.pid, deadlineMs: p.deadlineMs, graceMs: grace },
         'model process stuck past the deadline; killing it',
@@ -334,8 +356,10 @@ export class ModelRunner {
     if (this.#killTimer) clearTimeout(this.#killTimer);
     this.#killTimer = null;
     if (this.#closed) return;
-    const current = this.#current;
-    this.#current = null;
+    const [current, ...notStarted] = this.#sent;
+    this.#sent = [];
+    // Sent ahead but never started: they go back to the front of the queue, in order, for the replacement.
+    this.#queue.unshift(...notStarted.filter((p) => !p.settled));
     if (current) {
       this.#settle(
         current,

@@ -1,6 +1,6 @@
 // The model process: forked by ModelRunner, loads one ONNX model with onnxruntime-node and answers `run`
-// messages one at a time over IPC. It runs in its own process because InferenceSession.run() is a
-// synchronous native call that blocks the event loop and cannot be interrupted: the parent enforces
+// messages over IPC one at a time, in the order they came (the parent sends several ahead). It runs in its
+// own process because InferenceSession.run() is a synchronous native call that blocks the event loop and cannot be interrupted: the parent enforces
 // deadlines by killing this process, which is safe (killing a worker_thread mid-run aborts the whole process).
 //
 // Argv: one JSON-encoded WorkerConfig. Never writes to stdout; the parent forwards stderr to its log.
@@ -101,8 +101,8 @@ async function main(): Promise<void> {
     await send({ type: 'load-error', message: errorMessage(err) });
     process.exit(1);
   }
-  // Requests arrive one at a time (the parent keeps one in flight), but chain them anyway so two
-  // never overlap even if the parent misbehaves.
+  // The parent sends several requests ahead; they run one after another, each answered before the next
+  // starts, so the parent knows the oldest unanswered one is the only one that ever ran.
   let chain = Promise.resolve();
   process.on('message', (message: ParentMessage) => {
     if (message?.type !== 'run') return;

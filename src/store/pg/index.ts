@@ -9,7 +9,7 @@ import { PendingEvents } from '../repos/pending.js';
 import { ReportRuns } from '../repos/reports.js';
 import { Serving } from '../repos/serving.js';
 import { UiSessions } from '../repos/sessions.js';
-import { type LeaderLock, NestedTransactionError, type Store, type Tx } from '../types.js';
+import { type LeaderLock, NestedTransactionError, type Store, type Tx, type TxOptions } from '../types.js';
 import { PgAggregates } from './aggregates.js';
 import {
   connectionSettings,
@@ -73,7 +73,7 @@ export class PgStore implements Store {
     this.location = redactUrl(url);
   }
 
-  private async run<T>(begin: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  private async run<T>(begin: string, fn: (tx: Tx) => Promise<T>, deferred = false): Promise<T> {
     if (this.inTx.getStore()?.open) {
       throw new NestedTransactionError('store.tx called inside a transaction; pass the tx down instead');
     }
@@ -85,6 +85,7 @@ export class PgStore implements Store {
         return await this.inTx.run(marker, async () => {
           await client.query(begin);
           try {
+            if (deferred) await client.query('SET LOCAL synchronous_commit = off');
             const value = await fn(reposOn(wrapConn(client, this.partitions)));
             await client.query('COMMIT');
             return value;
@@ -109,8 +110,8 @@ export class PgStore implements Store {
     }
   }
 
-  tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.run('BEGIN', fn);
+  tx<T>(fn: (tx: Tx) => Promise<T>, options: TxOptions = {}): Promise<T> {
+    return this.run('BEGIN', fn, options.durability === 'deferred');
   }
 
   read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {

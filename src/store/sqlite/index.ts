@@ -9,7 +9,7 @@ import { PendingEvents } from '../repos/pending.js';
 import { ReportRuns } from '../repos/reports.js';
 import { Serving } from '../repos/serving.js';
 import { UiSessions } from '../repos/sessions.js';
-import { type LeaderLock, NestedTransactionError, type Store, type Tx } from '../types.js';
+import { type LeaderLock, NestedTransactionError, type Store, type Tx, type TxOptions } from '../types.js';
 import { SqliteAggregates } from './aggregates.js';
 import { type Connection, migrationStatus, type OpenOptions, openConnection } from './client.js';
 import { SqliteLeases } from './misc.js';
@@ -29,11 +29,14 @@ export class SqliteStore implements Store {
   // The transaction a piece of async work runs in. Timers and promises started inside a transaction keep
   // this context after it ended, so the marker says whether it is still open.
   private readonly inTx = new AsyncLocalStorage<{ open: boolean }>();
+  /** The connection's synchronous level as opened (2 FULL, 1 NORMAL), restored after a deferred commit. */
+  private readonly synchronous: number;
 
   constructor(
     private readonly conn: Connection,
     readonly location: string,
   ) {
+    this.synchronous = conn.sqlite.pragma('synchronous', { simple: true }) as number;
     this.repos = {
       records: new SqliteRecords(conn),
       models: new Models(conn),
@@ -53,7 +56,7 @@ export class SqliteStore implements Store {
     };
   }
 
-  private run<T>(begin: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  private run<T>(begin: string, fn: (tx: Tx) => Promise<T>, deferred = false): Promise<T> {
     if (this.inTx.getStore()?.open) {
       return Promise.reject(
         new NestedTransactionError('store.tx called inside a transaction; pass the tx down instead'),
@@ -63,6 +66,11 @@ export class SqliteStore implements Store {
       const marker = { open: true };
       return this.inTx.run(marker, async () => {
         const db = this.conn.sqlite;
+        // In WAL mode NORMAL skips the fsync at COMMIT (the WAL is synced at the next FULL commit or
+        // checkpoint); the setting is the connection's, so it is put back whatever happens. Prepared once:
+        // db.pragma() compiles its statement on every call.
+        const relax = deferred && this.synchronous > 1;
+        if (relax) this.conn.prepared('PRAGMA synchronous = NORMAL').run();
         db.exec(begin);
         try {
           const value = await fn(this.repos);
@@ -73,6 +81,7 @@ export class SqliteStore implements Store {
           throw err;
         } finally {
           marker.open = false;
+          if (relax) this.conn.prepared(`PRAGMA synchronous = ${this.synchronous}`).run();
         }
       });
     });
@@ -86,10 +95,10 @@ export class SqliteStore implements Store {
     return this.conn;
   }
 
-  tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+  tx<T>(fn: (tx: Tx) => Promise<T>, options: TxOptions = {}): Promise<T> {
     // IMMEDIATE takes the write lock at once, so a second process on the file waits here (busy_timeout)
     // rather than failing halfway through.
-    return this.run('BEGIN IMMEDIATE', fn);
+    return this.run('BEGIN IMMEDIATE', fn, options.durability === 'deferred');
   }
 
   read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
