@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeCounts } from '../src/store/counts.js';
 import type { SqliteStore } from '../src/store/sqlite/index.js';
-import { benchApp, benchDeps, featureRow, removeDatabase, rng } from './common.js';
+import { benchApp, benchDeps, featureRow, removeDatabase, rng, writeResult } from './common.js';
 
 const RECORDS = Number(process.env.BENCH_STORAGE_RECORDS ?? 100_000);
 const BUCKETS = 24;
@@ -75,6 +75,19 @@ const withB = await run(true);
 const perBucket = (withB.bytes - without.bytes) / BUCKETS / 1024;
 console.log(`  database growth without a baseline: ${(without.bytes / 1024).toFixed(0)} KB`);
 console.log(`  database growth with an active baseline: ${(withB.bytes / 1024).toFixed(0)} KB`);
+writeResult('storage', `${RECORDS} records, 20 features, ${BUCKETS} hourly buckets`, [
+  {
+    id: 'storage.bucket',
+    figure:
+      'database growth per 20-feature hourly bucket from aggregates (with vs without an active baseline)',
+    value: perBucket,
+    unit: 'KB',
+    baseline: null,
+    ratio: null,
+    target: `≤ ${TARGET_KB} KB`,
+    met: perBucket <= TARGET_KB,
+  },
+]);
 console.log(
   `  aggregates: ${perBucket.toFixed(1)} KB per 20-feature bucket (target ≤ ${TARGET_KB} KB): ${perBucket <= TARGET_KB ? 'within' : 'over'}`,
 );
