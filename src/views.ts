@@ -1,7 +1,14 @@
 // Response shapes shared by routes, notifications, tests and the coming UI. Imports nothing of the project.
 
 /** Every kind of alert (src/alerts/rules.ts says what each means); the store's schemas take their enum from here. */
-export const ALERT_KINDS = ['drift', 'data_quality', 'prediction_drift', 'latency', 'error_rate'] as const;
+export const ALERT_KINDS = [
+  'drift',
+  'data_quality',
+  'prediction_drift',
+  'latency',
+  'error_rate',
+  'multivariate_drift',
+] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** An alert as the API, notifications and the UI show it. */

@@ -1,3 +1,5 @@
+import { loadBaselineCoMoments } from '../multivariate/baseline-store.js';
+import type { JointBaseline } from '../multivariate/joint.js';
 import type { ColumnBinner } from '../profiles/binner.js';
 import { createBinner } from '../profiles/binner.js';
 import type { ColumnProfile, ProfileOptions } from '../profiles/profile.js';
@@ -12,6 +14,8 @@ export interface LoadedBaseline {
   prediction: ColumnBinner | null;
   /** Columns left out of the profile on purpose (excluded, the label): not a schema signal when sent. */
   ignored: Set<string>;
+  /** The baseline's co-moments when its numeric features are watched jointly (src/multivariate). */
+  joint: JointBaseline | null;
 }
 
 /** A model's active baselines: one per version, and the most recently activated for versions without one. */
@@ -51,6 +55,7 @@ export class BaselineCache {
           features: new Map(),
           prediction: null,
           ignored: new Set(),
+          joint: null,
         };
         byId.set(r.baselineId, b);
         order.push(b);
@@ -64,6 +69,8 @@ export class BaselineCache {
       const options = row ? (JSON.parse(row.options) as ProfileOptions) : {};
       for (const name of [...(options.exclude ?? []), options.label, options.prediction])
         if (name) b.ignored.add(name);
+      const joint = await loadBaselineCoMoments(tx, b.id);
+      b.joint = joint && { ...joint, pca: null };
     }
     const byVersion = new Map<string, LoadedBaseline>();
     for (const b of order) if (!byVersion.has(b.modelVersion)) byVersion.set(b.modelVersion, b);

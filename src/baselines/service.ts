@@ -4,6 +4,7 @@ import { aggregateRecords } from '../aggregates/service.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { BodyLimit } from '../ingest/body.js';
+import { jointProfileBuilder, storeBaselineCoMoments } from '../multivariate/baseline-store.js';
 import {
   type ColumnProfile,
   ProfileBuilder,
@@ -106,6 +107,7 @@ export async function createBaseline(deps: Deps, input: CreateBaselineInput): Pr
   }
   const hashed = hashing(input.source, input.limits?.bytes);
   const builder = new ProfileBuilder(input.profile);
+  const joint = jointProfileBuilder(deps.config, input.model, input.profile);
   // Parsing and profiling give the event loop a turn every few milliseconds, so a large upload does not
   // stall other requests.
   let lastYield = performance.now();
@@ -117,8 +119,13 @@ export async function createBaseline(deps: Deps, input: CreateBaselineInput): Pr
   let rows = 0;
   try {
     for await (const row of trainingRows(hashed.stream, input.format, input.limits?.rows)) {
-      if (row instanceof CsvRecord) builder.addValues(row.header, row.values);
-      else builder.addRow(row);
+      if (row instanceof CsvRecord) {
+        builder.addValues(row.header, row.values);
+        joint.addValues(row.header, row.values);
+      } else {
+        builder.addRow(row);
+        joint.addRow(row);
+      }
       if ((++rows & 255) === 0) await maybeYield();
     }
   } finally {
@@ -159,6 +166,7 @@ export async function createBaseline(deps: Deps, input: CreateBaselineInput): Pr
       },
       columns,
     );
+    await storeBaselineCoMoments(tx, row.id, joint.build(built.features));
     return {
       row,
       activate: input.activate ?? !(await tx.baselines.hasActive(input.model, input.modelVersion)),
@@ -221,6 +229,7 @@ export async function beginActivationIn(
     (v) => (entry.byVersion.get(v) ?? entry.latest)?.id === id,
   );
   await tx.aggregates.clear(model, id);
+  await tx.comoments.clear(model, id);
   const maxRecordId = await tx.records.maxId();
   const activation: ActivationRow = {
     model,

@@ -121,6 +121,26 @@ const modelSettings = driftSettings.extend({
     .min(1)
     .refine((names) => new Set(names).size === names.length, { error: 'feature names must be distinct' })
     .optional(),
+  // Joint shifts (docs/statistics.md, Joint shifts): on by default for a baseline with 2–100 numeric
+  // features; `features` picks at most 100 of a wider model. Fixed when the baseline is profiled.
+  multivariate: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      features: z
+        .array(z.string().min(1))
+        .min(2, { error: 'name at least 2 features' })
+        .max(100, { error: 'at most 100 features (5,050 second moments per bucket)' })
+        .refine((names) => new Set(names).size === names.length, { error: 'feature names must be distinct' })
+        .optional(),
+    })
+    .optional(),
+  alerts: z
+    .strictObject({
+      // Drift alerts from a CUSUM per feature over closed buckets, with h set so that one false alarm comes
+      // on average every `arl0` null buckets (docs/statistics.md, Sequential alerts), instead of per window.
+      sequential: z.strictObject({ arl0: z.number().min(10).max(1e7) }).optional(),
+    })
+    .optional(),
 });
 
 // metrics: may only scrape GET /metrics (a Prometheus server's token).
@@ -559,6 +579,12 @@ export function driftSettingsFor(config: Config, model: string): DriftSettings {
   const pick = (o: DriftSettingsInput | undefined) =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined));
   const { schedule: _schedule, ...defaults } = config.drift;
-  const { features: _features, featureNames: _names, ...modelOwn } = config.models[model] ?? { features: {} };
+  const {
+    features: _features,
+    featureNames: _names,
+    multivariate: _multivariate,
+    alerts: _alerts,
+    ...modelOwn
+  } = config.models[model] ?? { features: {} };
   return { ...DRIFT_DEFAULTS, ...pick(defaults), ...pick(modelOwn) } as DriftSettings;
 }

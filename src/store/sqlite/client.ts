@@ -6,6 +6,7 @@ import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import type { Param, Sql } from '../sql.js';
 import type { MigrationStatus } from '../types.js';
+import { addF64 } from '../vectors.js';
 import * as schema from './schema/index.js';
 
 // src/store/sqlite/client.ts and dist/store/sqlite/client.js are both three levels below the package root.
@@ -55,6 +56,17 @@ export function openConnection(path: string, options: OpenOptions = {}): Connect
   sqlite.function('dw_add_counts', { deterministic: true }, (a: unknown, b: unknown) =>
     addCounts(a as Buffer | null, b as Buffer | null),
   );
+  // Co-moment vectors (float64, src/stats/comoments.ts) add the same way; the copies align the bytes.
+  sqlite.function('dw_add_f64', { deterministic: true }, (a: unknown, b: unknown) => {
+    if (a === null || b === null) return (a ?? b) as Buffer | null;
+    const x = a as Buffer;
+    const y = b as Buffer;
+    const sum = addF64(
+      new Float64Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength)),
+      new Float64Array(y.buffer.slice(y.byteOffset, y.byteOffset + y.byteLength)),
+    );
+    return Buffer.from(sum.buffer, sum.byteOffset, sum.byteLength);
+  });
   const orm = drizzle({ client: sqlite, schema });
   if (options.migrate !== false) migrate(orm, { migrationsFolder: MIGRATIONS_DIR });
   const cache = new Map<string, BetterSqlite3.Statement>();

@@ -10,7 +10,7 @@ export const alerts = sqliteTable(
     modelVersion: text('model_version').notNull(),
     feature: text('feature').notNull(),
     kind: text('kind', {
-      enum: ['drift', 'data_quality', 'prediction_drift', 'latency', 'error_rate'],
+      enum: ['drift', 'data_quality', 'prediction_drift', 'latency', 'error_rate', 'multivariate_drift'],
     }).notNull(),
     severity: text('severity', { enum: ['warning', 'critical'] }).notNull(),
     status: text('status', { enum: ['open', 'acknowledged', 'decided', 'snoozed', 'closed'] }).notNull(),

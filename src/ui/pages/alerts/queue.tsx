@@ -209,6 +209,10 @@ function headline(a: AlertView): string {
       return `p95 ${num(m.latency_p95_ms ?? null, 1)} ms`;
     case 'error_rate':
       return `errors ${pct(m.error_rate ?? null)}`;
+    case 'multivariate_drift':
+      return typeof m.reconstruction_error === 'number'
+        ? `error ${num(m.reconstruction_error)} (threshold ${num(m.reconstruction_threshold ?? null)})`
+        : `ρ ${num(m.correlation_baseline ?? null, 2)} → ${num(m.correlation_window ?? null, 2)}`;
   }
 }
 
