@@ -2,14 +2,14 @@ import { driftSettingsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import type { ColumnResult } from '../drift/evaluate.js';
 import type { DriftResult, UnknownFeature } from '../drift/service.js';
-import { jointSignals } from '../multivariate/alerts.js';
 import { enqueueNotification, queueAlertmanagerResend } from '../notifications/service.js';
 import { queueCriticalMail } from '../reports/critical.js';
-import { sequentialSignals } from '../sequential/service.js';
 import type { AlertKind, AlertRow, RetrainRow, Tx } from '../store/index.js';
 import type { TrafficSummary } from '../traffic/service.js';
 import type { NotificationEventType } from '../views.js';
+import { jointSignals } from './joint.js';
 import { decide, driftSignal, ladderSignal, qualitySignal, type Signal } from './policy.js';
+import { sequentialSignals } from './sequential.js';
 import { alertView, isFiring, retrainView } from './views.js';
 
 // Raising: turns drift results into alerts (open, attach evidence, escalate, recover) and wakes snoozes.

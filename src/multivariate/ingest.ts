@@ -1,9 +1,8 @@
-import type { LoadedBaseline } from '../aggregates/baseline-cache.js';
 import type { Config } from '../config/index.js';
 import { type CoMoments, coMomentsToVector, emptyCoMoments } from '../stats/comoments.js';
 import type { NewRecord, Tx } from '../store/index.js';
 import { multivariateFor } from './config.js';
-import { addRecord } from './joint.js';
+import { addRecord, type JointBaseline } from './joint.js';
 
 interface Slot {
   model: string;
@@ -26,7 +25,13 @@ export class JointBatch {
   constructor(private readonly config: Config) {}
 
   /** `key` identifies (model, version, bucket, baseline), as the batch's own slots do. */
-  add(key: string, r: NewRecord, baseline: LoadedBaseline, bucketStart: number, bucketMs: number): void {
+  add(
+    key: string,
+    r: NewRecord,
+    baseline: { id: number; joint: JointBaseline | null },
+    bucketStart: number,
+    bucketMs: number,
+  ): void {
     const joint = baseline.joint;
     if (!joint) return;
     let slot = this.slots.get(key);

@@ -1,14 +1,13 @@
-import type { LoadedBaseline } from '../aggregates/baseline-cache.js';
 import type { Config, DriftSettings } from '../config/index.js';
 import type { Tx, WindowKey } from '../store/index.js';
 import { multivariateFor } from './config.js';
-import { evaluateJoint, type JointEvaluation } from './joint.js';
+import { evaluateJoint, type JointBaseline, type JointEvaluation } from './joint.js';
 
 /** The joint measures of a window for drift evaluation, or null when the model is not watched jointly. */
 export async function windowJoint(
   tx: Tx,
   config: Config,
-  baseline: LoadedBaseline,
+  baseline: { id: number; joint: JointBaseline | null },
   key: WindowKey,
   settings: DriftSettings,
 ): Promise<JointEvaluation | null> {

@@ -41,7 +41,7 @@ async function alerts(app: TestApp['app']): Promise<AlertView[]> {
 
 describe('co-moments through ingest', () => {
   it('stores per-bucket sums equal to a direct computation on the rows sent (missing values, two batches, two buckets)', async () => {
-    t = makeTestApp();
+    t = makeTestApp({ models: { m: { multivariate: { enabled: true } } } });
     const training = rows(1000, 0.5, 1).map((r) => ({ a: r.a * 100 + 5000, b: r.b * 0.01, c: r.c }));
     const b = await createBaseline(t.app, 'm', JSON.stringify(training), 'application/json');
     const detail = await baselineDetail(t.app, 'm', b.id);
@@ -105,7 +105,7 @@ describe('co-moments through ingest', () => {
 
 describe('joint drift through the drift tick', () => {
   it('flags a correlation flip (0.8 → −0.8, marginals unchanged) in the first closed bucket of 2,000, with every univariate test silent', async () => {
-    t = makeTestApp();
+    t = makeTestApp({ models: { m: { multivariate: { enabled: true } } } });
     await createBaseline(t.app, 'm', csv(rows(4000, 0.8, 3)), 'text/csv');
     await ingestAll(
       t.app,
@@ -140,7 +140,7 @@ describe('joint drift through the drift tick', () => {
   });
 
   it('raises no multivariate alert over null buckets of 2,000 (reduced run; scripts/multivariate-null.ts runs 100)', async () => {
-    t = makeTestApp();
+    t = makeTestApp({ models: { m: { multivariate: { enabled: true } } } });
     await createBaseline(t.app, 'm', csv(rows(4000, 0.8, 5)), 'text/csv');
     const buckets = 8;
     for (let k = 0; k < buckets; k++) {

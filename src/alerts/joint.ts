@@ -1,8 +1,8 @@
-import type { Signal } from '../alerts/policy.js';
-import { ladderSignal } from '../alerts/policy.js';
 import type { DriftResult } from '../drift/service.js';
+import { MIN_CORRELATION_DELTA } from '../multivariate/joint.js';
 import type { Tx } from '../store/index.js';
-import { MIN_CORRELATION_DELTA } from './joint.js';
+import type { Signal } from './policy.js';
+import { ladderSignal } from './policy.js';
 
 /** The alert "feature" of a joint shift off the baseline's principal subspace. */
 export const RECONSTRUCTION_FEATURE = 'reconstruction';

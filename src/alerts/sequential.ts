@@ -1,5 +1,4 @@
 import { baselineCache } from '../aggregates/baseline-cache.js';
-import type { Signal } from '../alerts/policy.js';
 import { driftSettingsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import { psiBins, referenceCounts } from '../drift/evaluate.js';
@@ -7,6 +6,7 @@ import type { DriftResult } from '../drift/service.js';
 import { sequentialFor } from '../multivariate/config.js';
 import { cusumStep, hForArl0, nullMoments, standardiseStatistic } from '../stats/cusum.js';
 import type { Tx } from '../store/index.js';
+import type { Signal } from './policy.js';
 
 // Sequential drift alerts (docs/statistics.md, Sequential alerts): per feature, each closed bucket's PSI
 // becomes a standard normal score under its null at the bucket's n, and an upper CUSUM (k 0.5, h from the
