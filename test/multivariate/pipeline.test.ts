@@ -139,7 +139,7 @@ describe('joint drift through the drift tick', () => {
     expect(html).toContain(String((alert.latest.correlation_window as number).toFixed(3)));
   });
 
-  it('raises no multivariate alert over null buckets of 2,000 (reduced run; scripts/multivariate-null.ts runs 100)', async () => {
+  it('raises no multivariate alert over null buckets of 2,000 (reduced run: 8 buckets)', async () => {
     t = makeTestApp({ models: { m: { multivariate: { enabled: true } } } });
     await createBaseline(t.app, 'm', csv(rows(4000, 0.8, 5)), 'text/csv');
     const buckets = 8;
