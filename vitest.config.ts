@@ -52,6 +52,7 @@ const POSTGRES = [
   'test/serving/serving.test.ts', // served versions: activation compare-and-set, paired shadow records
   'test/ui/session.test.ts', // UI sessions
   'test/examples/first-alert.test.ts', // the README's first alert, end to end
+  'test/multivariate/*.test.ts', // co-moment vector merges (dw_add_f64 / row locks), CUSUM state upserts
 ];
 
 export default defineConfig({

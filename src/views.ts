@@ -8,6 +8,7 @@ export const ALERT_KINDS = [
   'latency',
   'error_rate',
   'performance_drop',
+  'multivariate_drift',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 

@@ -1,3 +1,5 @@
+import { loadBaselineCoMoments } from '../multivariate/baseline-store.js';
+import type { JointBaseline } from '../multivariate/joint.js';
 import type { ColumnBinner } from '../profiles/binner.js';
 import { createBinner } from '../profiles/binner.js';
 import type { BaselinePerformance } from '../profiles/calibration.js';
@@ -15,6 +17,8 @@ export interface LoadedBaseline {
   ignored: Set<string>;
   /** Accuracy and calibration from the baseline's labelled rows (label=), for performance estimation. */
   performance: BaselinePerformance | null;
+  /** The baseline's co-moments when its numeric features are watched jointly (src/multivariate). */
+  joint: JointBaseline | null;
 }
 
 /** A model's active baselines: one per version, and the most recently activated for versions without one. */
@@ -55,6 +59,7 @@ export class BaselineCache {
           prediction: null,
           ignored: new Set(),
           performance: null,
+          joint: null,
         };
         byId.set(r.baselineId, b);
         order.push(b);
@@ -69,6 +74,8 @@ export class BaselineCache {
       b.performance = row?.performance ? (JSON.parse(row.performance) as BaselinePerformance) : null;
       for (const name of [...(options.exclude ?? []), options.label, options.prediction])
         if (name) b.ignored.add(name);
+      const joint = await loadBaselineCoMoments(tx, b.id);
+      b.joint = joint && { ...joint, pca: null };
     }
     const byVersion = new Map<string, LoadedBaseline>();
     for (const b of order) if (!byVersion.has(b.modelVersion)) byVersion.set(b.modelVersion, b);

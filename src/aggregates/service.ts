@@ -1,4 +1,5 @@
 import { type Config, driftSettingsFor } from '../config/index.js';
+import { JointBatch } from '../multivariate/ingest.js';
 import { addSlotted, type ColumnBinner, predictionValue, type Slotted } from '../profiles/binner.js';
 import {
   type AggregateDelta,
@@ -90,6 +91,7 @@ export class AggregateBatch {
   private readonly bucketMsByModel = new Map<string, number>();
   private readonly withStats: boolean;
   private readonly performance: PerformanceBatch;
+  private readonly joint: JointBatch;
 
   private constructor(
     private readonly config: Config,
@@ -98,6 +100,7 @@ export class AggregateBatch {
   ) {
     this.withStats = options.bucketStats !== false;
     this.performance = new PerformanceBatch(config);
+    this.joint = new JointBatch(config);
   }
 
   /** Loads (through the cache, checked in this transaction) the baselines of the models to come. */
@@ -232,6 +235,7 @@ export class AggregateBatch {
         if (slotted.outOfRange) d.outOfRange++;
         if (slotted.unseen) d.unseen++;
       }
+      if (baseline.joint) this.joint.add(key, r, baseline, start, bucketMs);
       // Features the baseline never saw (usually a renamed or new column upstream): only looked for when the
       // record has more keys than the baseline features it carries.
       let keys = r.featureCount;
@@ -269,6 +273,7 @@ export class AggregateBatch {
     const deltas: AggregateDelta[] = [];
     for (const b of this.buckets.values()) deltas.push(...b.deltas, ...b.extra.values());
     if (deltas.length > 0) await tx.aggregates.add(deltas, now);
+    await this.joint.write(tx, now);
     if (this.withStats && this.stats.size > 0)
       await tx.aggregates.addBucketStats([...this.stats.values()], now);
     if (this.withStats && this.traffic.size > 0)

@@ -7,7 +7,9 @@ import { queueCriticalMail } from '../reports/critical.js';
 import type { AlertKind, AlertRow, RetrainRow, Tx } from '../store/index.js';
 import type { TrafficSummary } from '../traffic/service.js';
 import type { NotificationEventType } from '../views.js';
+import { jointSignals } from './joint.js';
 import { decide, driftSignal, ladderSignal, qualitySignal, type Signal } from './policy.js';
+import { sequentialSignals } from './sequential.js';
 import { alertView, isFiring, retrainView } from './views.js';
 
 // Raising: turns drift results into alerts (open, attach evidence, escalate, recover) and wakes snoozes.
@@ -303,20 +305,25 @@ export async function processDriftResult(deps: Deps, result: DriftResult): Promi
     // The same signal read from another stored window, for recovery by a calm bucket judged earlier.
     const column = (stored: DriftResult, feature: string) =>
       stored.features.find((f) => f.feature === feature);
+    // With alerts.sequential, drift alerts come from each feature's CUSUM over closed buckets instead.
+    const sequential = await sequentialSignals(tx, deps, result);
     for (const r of result.features) {
+      const seq = sequential?.get(r.feature);
       await applySignal(
         tx,
         deps,
         result,
         r.feature,
         'drift',
-        driftSignal(r),
-        measures(r, result),
+        sequential ? (seq?.signal ?? null) : driftSignal(r),
+        seq ? { ...measures(r, result), raised_by: 'sequential', cusum: seq.cusum } : measures(r, result),
         r.psi,
-        (s) => {
-          const c = column(s, r.feature);
-          return c ? driftSignal(c) : null;
-        },
+        sequential
+          ? undefined
+          : (s) => {
+              const c = column(s, r.feature);
+              return c ? driftSignal(c) : null;
+            },
       );
       await applySignal(
         tx,
@@ -346,6 +353,8 @@ export async function processDriftResult(deps: Deps, result: DriftResult): Promi
         (s) => (s.prediction ? driftSignal(s.prediction) : null),
       );
     }
+    for (const j of await jointSignals(tx, result, settings.minSamples, windowOf(result)))
+      await applySignal(tx, deps, result, j.feature, 'multivariate_drift', j.signal, j.measures, null);
     // Features the baseline does not have: a data-quality (schema) signal once frequent enough.
     const baselineFeatures = new Set(result.features.map((f) => f.feature));
     const unknown = new Map(result.unknown_features.map((u) => [u.feature, u]));

@@ -5,6 +5,7 @@ import { aggregateRecords } from '../aggregates/service.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { BodyLimit } from '../ingest/body.js';
+import { jointProfileBuilder, storeBaselineCoMoments } from '../multivariate/baseline-store.js';
 import { CalibrationPairs } from '../profiles/calibration.js';
 import {
   type ColumnProfile,
@@ -108,6 +109,7 @@ export async function createBaseline(deps: Deps, input: CreateBaselineInput): Pr
   }
   const hashed = hashing(input.source, input.limits?.bytes);
   const builder = new ProfileBuilder(input.profile);
+  const joint = jointProfileBuilder(deps.config, input.model, input.profile);
   // Parsing and profiling give the event loop a turn every few milliseconds, so a large upload does not
   // stall other requests.
   let lastYield = performance.now();
@@ -135,9 +137,11 @@ export async function createBaseline(deps: Deps, input: CreateBaselineInput): Pr
           if (columnsAt.p >= 0 && columnsAt.l >= 0)
             pairs.add(row.values[columnsAt.p], row.values[columnsAt.l]);
         }
+        joint.addValues(row.header, row.values);
       } else {
         builder.addRow(row);
         if (pairs) pairs.add(row[prediction as string], row[label as string]);
+        joint.addRow(row);
       }
       if ((++rows & 255) === 0) await maybeYield();
     }
@@ -181,6 +185,7 @@ export async function createBaseline(deps: Deps, input: CreateBaselineInput): Pr
       },
       columns,
     );
+    await storeBaselineCoMoments(tx, row.id, joint.build(built.features));
     return {
       row,
       activate: input.activate ?? !(await tx.baselines.hasActive(input.model, input.modelVersion)),
@@ -243,6 +248,7 @@ export async function beginActivationIn(
     (v) => (entry.byVersion.get(v) ?? entry.latest)?.id === id,
   );
   await tx.aggregates.clear(model, id);
+  await tx.comoments.clear(model, id);
   const maxRecordId = await tx.records.maxId();
   const activation: ActivationRow = {
     model,

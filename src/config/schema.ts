@@ -133,6 +133,27 @@ const modelSettings = driftSettings.extend({
       kind: z.enum(['binary', 'multiclass']).optional(),
     })
     .optional(),
+  // Joint shifts (docs/statistics.md, Joint shifts), for a baseline with 2–100 numeric features; `features`
+  // picks at most 100 of a wider model. Opt-in for now: the Fisher test assumes near-normal pairs, and
+  // heavy-tailed real features (the flights replay) fire it between halves of one period.
+  multivariate: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      features: z
+        .array(z.string().min(1))
+        .min(2, { error: 'name at least 2 features' })
+        .max(100, { error: 'at most 100 features (5,050 second moments per bucket)' })
+        .refine((names) => new Set(names).size === names.length, { error: 'feature names must be distinct' })
+        .optional(),
+    })
+    .optional(),
+  alerts: z
+    .strictObject({
+      // Drift alerts from a CUSUM per feature over closed buckets, with h set so that one false alarm comes
+      // on average every `arl0` null buckets (docs/statistics.md, Sequential alerts), instead of per window.
+      sequential: z.strictObject({ arl0: z.number().min(10).max(1e7) }).optional(),
+    })
+    .optional(),
 });
 
 // metrics: may only scrape GET /metrics (a Prometheus server's token).
@@ -581,6 +602,8 @@ export function driftSettingsFor(config: Config, model: string): DriftSettings {
     features: _features,
     featureNames: _names,
     performance: _performance,
+    multivariate: _multivariate,
+    alerts: _alerts,
     ...modelOwn
   } = config.models[model] ?? { features: {} };
   return { ...DRIFT_DEFAULTS, ...pick(defaults), ...pick(modelOwn) } as DriftSettings;

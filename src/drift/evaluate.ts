@@ -198,24 +198,36 @@ export interface WindowEvaluation {
   features: ColumnResult[];
   prediction: ColumnResult | null;
   drifted_share: number | null;
+  /** `extraPvalues` after the shared Benjamini–Hochberg step, in their order. */
+  extra_adjusted: number[];
 }
 
+/**
+ * `extraPvalues` (the joint measures' correlation pairs) join the features' KS/χ² p-values in one
+ * Benjamini–Hochberg step, so adding pairs to a run is paid for by every test in it.
+ */
 export function evaluateWindow(
   features: Map<string, ColumnProfile>,
   prediction: ColumnProfile | null,
   window: Map<string, WindowColumn>,
   settings: DriftSettings,
   thresholds: (feature: string) => Verdict = () => settings,
+  extraPvalues: readonly number[] = [],
 ): WindowEvaluation {
   const results = [...features].map(([name, profile]) =>
     measureColumn(name, profile, window.get(`feature:${name}`)),
   );
   const tested = results.filter((r) => (r.ks_pvalue ?? r.chi2_pvalue) !== null);
-  if (tested.length > 0) {
-    const adjusted = benjaminiHochberg(tested.map((r) => (r.ks_pvalue ?? r.chi2_pvalue) as number));
+  let extraAdjusted: number[] = [];
+  if (tested.length + extraPvalues.length > 0) {
+    const adjusted = benjaminiHochberg([
+      ...tested.map((r) => (r.ks_pvalue ?? r.chi2_pvalue) as number),
+      ...extraPvalues,
+    ]);
     tested.forEach((r, i) => {
       r.pvalue_adjusted = adjusted[i] ?? null;
     });
+    extraAdjusted = Array.from(adjusted).slice(tested.length);
   }
   for (const r of results)
     verdict(r, settings.minSamples, calibrate(r, features.get(r.feature), thresholds(r.feature), settings));
@@ -234,5 +246,6 @@ export function evaluateWindow(
     features: results,
     prediction: predictionResult,
     drifted_share: judged.length === 0 ? null : judged.filter((r) => r.drifted).length / judged.length,
+    extra_adjusted: extraAdjusted,
   };
 }

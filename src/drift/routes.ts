@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../context.js';
+import { multivariateSchema } from '../multivariate/schema.js';
 import { route, typed } from '../openapi/index.js';
 import { timeParam } from '../time.js';
 import type { ColumnResult } from './evaluate.js';
@@ -75,6 +76,7 @@ export const driftResultSchema = typed<DriftResult>()(
     unknown_features: z.array(
       z.object({ feature: z.string(), records: z.number().int(), rate: z.number().nullable() }),
     ),
+    multivariate: multivariateSchema.nullable(),
     drifted_share: z.number().nullable(),
     drifted: z.boolean().nullable(),
     performance: z.object({

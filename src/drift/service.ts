@@ -3,6 +3,8 @@ import { bucketStart, zeroTallies } from '../aggregates/service.js';
 import { driftSettingsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
+import type { MultivariateResult } from '../multivariate/joint.js';
+import { windowJoint } from '../multivariate/service.js';
 import type { AggregateRow, StoredFeatureResult, StoredResultRow, Tx, WindowKind } from '../store/index.js';
 import { thresholdsFor } from '../thresholds/service.js';
 import {
@@ -42,6 +44,8 @@ export interface DriftResult {
   prediction: ColumnResult | null;
   /** Features production sent that the baseline does not have. */
   unknown_features: UnknownFeature[];
+  /** Joint shifts of the numeric features (reconstruction error, correlation pairs); null when not watched. */
+  multivariate: MultivariateResult | null;
   drifted_share: number | null;
   drifted: boolean | null;
   performance: {
@@ -133,13 +137,16 @@ export async function evaluateAndStore(
     const key = { model, modelVersion, bucketMs: settings.bucket, from, to };
     const window = sumWindow(await tx.aggregates.window({ ...key, baselineId: baseline.id }));
     const { features, prediction } = profilesOf(baseline);
+    const joint = await windowJoint(tx, deps.config, baseline, { ...key, baselineId: baseline.id }, settings);
     const evaluation = evaluateWindow(
       features,
       prediction,
       window,
       settings,
       await thresholdsFor(tx, deps.config, model, settings),
+      joint?.pvalues,
     );
+    const multivariate = joint ? joint.finish(evaluation.extra_adjusted, settings.alpha) : null;
     const perf = await tx.aggregates.windowOutcomes(key);
     const n = perf.records;
     const judged = [...evaluation.features, ...(evaluation.prediction ? [evaluation.prediction] : [])].filter(
@@ -169,8 +176,12 @@ export async function evaluateAndStore(
       features: evaluation.features,
       prediction: evaluation.prediction,
       unknown_features: unknown,
+      multivariate,
       drifted_share: evaluation.drifted_share,
-      drifted: judged.length === 0 ? null : judged.some((r) => r.drifted),
+      drifted:
+        judged.length === 0 && !multivariate?.flagged
+          ? null
+          : judged.some((r) => r.drifted) || multivariate?.flagged === true,
       performance: {
         labeled: perf.labeled,
         label_coverage: n === 0 ? null : perf.labeled / n,
@@ -351,6 +362,7 @@ function parseResult(
     id: r.id,
     ...body,
     unknown_features: body.unknown_features ?? [],
+    multivariate: body.multivariate ?? null,
     rebuilding: body.rebuilding ?? null,
   };
 }

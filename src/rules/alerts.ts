@@ -96,6 +96,17 @@ export const ALERT_RULES: Record<AlertKind, AlertRule> = {
       "missing share above the baseline's own, type-mismatch share, unseen-category share or share outside the training range ≥ `qualityRate` (default 0.05); `critical` at 4×; judged once the window holds `minSamples` records of the feature (a feature missing from every record fires too)",
     recovers: RECOVERS_WINDOW,
   },
+  multivariate_drift: {
+    kind: 'multivariate_drift',
+    title: 'joint drift',
+    measure: 'correlation change or reconstruction error',
+    setting: 'alpha, multivariate',
+    // Δr against 0.2 for a pair, the error against its threshold for `reconstruction`.
+    ladder: { factor: 2, cap: Number.POSITIVE_INFINITY },
+    fires:
+      "a pair `a × b` of numeric features changed correlation (BH-adjusted Fisher p < `alpha`, in one step with the features' tests, and a change of at least 0.2 either way), or the window's reconstruction error from the baseline's principal components passed its threshold at 1e-4 (feature `reconstruction`); `critical` at a change of 0.4 or twice the threshold; judged from `minSamples` records — see [Joint shifts](docs/statistics.md#joint-shifts)",
+    recovers: RECOVERS_WINDOW,
+  },
 };
 
 /** The value at which a threshold signal turns critical. */
@@ -124,6 +135,11 @@ export function ladderText(kind: AlertKind, threshold: number, format: (v: numbe
 /** Drift kinds: judged by the drift tests on a feature's or the prediction's distribution. */
 export function isDriftKind(kind: AlertKind): boolean {
   return ALERT_RULES[kind].ladder === null;
+}
+
+/** Joint kinds: judged on the co-moments of the numeric features, keyed on a pair or `reconstruction`. */
+export function isJointKind(kind: AlertKind): boolean {
+  return kind === 'multivariate_drift';
 }
 
 /** Traffic kinds: judged on the model's request log, keyed on no feature. */

@@ -15,7 +15,8 @@ export type AlertKind =
   | 'prediction_drift'
   | 'latency'
   | 'error_rate'
-  | 'performance_drop';
+  | 'performance_drop'
+  | 'multivariate_drift';
 export type AlertSeverity = 'warning' | 'critical';
 export type AlertStatus = 'open' | 'acknowledged' | 'decided' | 'snoozed' | 'closed';
 export type AlertDecision = 'retrain' | 'accept_shift' | 'rollback' | 'false_positive' | 'snooze';
@@ -202,6 +203,52 @@ export interface WindowKey {
   bucketMs: number;
   from: number;
   to: number;
+}
+
+/** A bucket's co-moment vector to add (src/stats/comoments.ts layout, the baseline's multivariate features). */
+export interface CoMomentsDelta {
+  model: string;
+  modelVersion: string;
+  baselineId: number;
+  bucketStart: number;
+  bucketMs: number;
+  vector: Float64Array;
+}
+
+/** A baseline's own co-moments (see schema baseline_comoments). */
+export interface BaselineCoMomentsRow {
+  baselineId: number;
+  /** JSON { features, mean, sd }. */
+  standardisation: string;
+  fit: Float64Array;
+  calibration: Float64Array;
+}
+
+export interface CoMomentsStore {
+  /** Adds vectors to their buckets' stored ones (element-wise), in the caller's transaction. */
+  add(deltas: readonly CoMomentsDelta[], now: number): Promise<void>;
+  /** The stored vectors of a window's buckets, oldest first. */
+  window(k: WindowKey): Promise<Float64Array[]>;
+  clear(model: string, baselineId: number): Promise<void>;
+  putBaseline(row: BaselineCoMomentsRow): Promise<void>;
+  baseline(baselineId: number): Promise<BaselineCoMomentsRow | undefined>;
+}
+
+/** A sequential alert's CUSUM state after bucket `lastBucket` (the bucket's start). */
+export interface CusumRow {
+  model: string;
+  modelVersion: string;
+  feature: string;
+  upper: number;
+  lastBucket: number;
+  /** JSON array of the recent path points. */
+  path: string;
+  updatedAt: number;
+}
+
+export interface CusumStore {
+  get(model: string, modelVersion: string, feature: string): Promise<CusumRow | undefined>;
+  advance(row: CusumRow): Promise<boolean>;
 }
 
 export interface BaselineRow {
@@ -963,6 +1010,8 @@ export interface Tx {
   metrics: MetricsStore;
   reportRuns: ReportRunStore;
   uiSessions: UiSessionStore;
+  comoments: CoMomentsStore;
+  cusums: CusumStore;
 }
 
 export interface MigrationStatus {

@@ -5,6 +5,7 @@ import { Baselines } from '../repos/baselines.js';
 import { Metrics } from '../repos/metrics.js';
 import { Deliveries, Drift, Thresholds } from '../repos/misc.js';
 import { Models } from '../repos/models.js';
+import { Cusums } from '../repos/multivariate.js';
 import { PendingEvents } from '../repos/pending.js';
 import { ReportRuns } from '../repos/reports.js';
 import { Serving } from '../repos/serving.js';
@@ -20,6 +21,7 @@ import {
   redactUrl,
   wrapConn,
 } from './client.js';
+import { PgCoMoments } from './comoments.js';
 import { PgLeaderLock } from './leader.js';
 import { PgLeases } from './misc.js';
 import { Partitions } from './partitions.js';
@@ -48,6 +50,8 @@ function reposOn(conn: PgConn): Tx {
     metrics: new Metrics(conn),
     uiSessions: new UiSessions(conn),
     reportRuns: new ReportRuns(conn),
+    comoments: new PgCoMoments(conn),
+    cusums: new Cusums(conn),
   };
 }
 

@@ -8,6 +8,7 @@ import { addEncoded } from '../counts.js';
 import { addF64, fromF64Blob } from '../repos/performance.js';
 import type { Param, Sql } from '../sql.js';
 import type { MigrationStatus } from '../types.js';
+import { addCoMoments } from '../vectors.js';
 import * as schema from './schema/index.js';
 
 // src/store/sqlite/client.ts and dist/store/sqlite/client.js are both three levels below the package root.
@@ -53,6 +54,18 @@ export function openConnection(path: string, options: OpenOptions = {}): Connect
   sqlite.function('dw_add_f64', { deterministic: true }, (a: unknown, b: unknown) =>
     addF64Blobs(a as Buffer | null, b as Buffer | null),
   );
+  // Co-moment vectors (float64, src/stats/comoments.ts: the dimension kept, the sums added); the copies
+  // align the bytes.
+  sqlite.function('dw_add_comoments', { deterministic: true }, (a: unknown, b: unknown) => {
+    if (a === null || b === null) return (a ?? b) as Buffer | null;
+    const x = a as Buffer;
+    const y = b as Buffer;
+    const sum = addCoMoments(
+      new Float64Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength)),
+      new Float64Array(y.buffer.slice(y.byteOffset, y.byteOffset + y.byteLength)),
+    );
+    return Buffer.from(sum.buffer, sum.byteOffset, sum.byteLength);
+  });
   const orm = drizzle({ client: sqlite, schema });
   if (options.migrate !== false) migrate(orm, { migrationsFolder: MIGRATIONS_DIR });
   const cache = new Map<string, BetterSqlite3.Statement>();

@@ -5,6 +5,7 @@ import { Baselines } from '../repos/baselines.js';
 import { Metrics } from '../repos/metrics.js';
 import { Deliveries, Drift, Thresholds } from '../repos/misc.js';
 import { Models } from '../repos/models.js';
+import { Cusums } from '../repos/multivariate.js';
 import { PendingEvents } from '../repos/pending.js';
 import { ReportRuns } from '../repos/reports.js';
 import { Serving } from '../repos/serving.js';
@@ -12,6 +13,7 @@ import { UiSessions } from '../repos/sessions.js';
 import { type LeaderLock, NestedTransactionError, type Store, type Tx, type TxOptions } from '../types.js';
 import { SqliteAggregates } from './aggregates.js';
 import { type Connection, migrationStatus, type OpenOptions, openConnection } from './client.js';
+import { SqliteCoMoments } from './comoments.js';
 import { SqliteLeases } from './misc.js';
 import { SqlitePerformance } from './performance.js';
 import { SqliteRecords } from './records.js';
@@ -53,6 +55,8 @@ export class SqliteStore implements Store {
       metrics: new Metrics(conn),
       uiSessions: new UiSessions(conn),
       reportRuns: new ReportRuns(conn),
+      comoments: new SqliteCoMoments(conn),
+      cusums: new Cusums(conn),
     };
   }
 

@@ -19,7 +19,15 @@ export const alerts = pgTable(
     modelVersion: text('model_version').notNull(),
     feature: text('feature').notNull(),
     kind: text('kind', {
-      enum: ['drift', 'data_quality', 'prediction_drift', 'latency', 'error_rate', 'performance_drop'],
+      enum: [
+        'drift',
+        'data_quality',
+        'prediction_drift',
+        'latency',
+        'error_rate',
+        'performance_drop',
+        'multivariate_drift',
+      ],
     }).notNull(),
     severity: text('severity', { enum: ['warning', 'critical'] }).notNull(),
     status: text('status', { enum: ['open', 'acknowledged', 'decided', 'snoozed', 'closed'] }).notNull(),

@@ -1,5 +1,6 @@
 export * from './alerts.js';
 export * from './baselines.js';
+export * from './multivariate.js';
 export * from './pending-events.js';
 export * from './performance.js';
 export * from './records.js';

@@ -2,6 +2,7 @@ export * from './alerts.js';
 export * from './baselines.js';
 export * from './drift-results.js';
 export * from './model-versions.js';
+export * from './multivariate.js';
 export * from './pending-events.js';
 export * from './performance.js';
 export * from './records.js';

@@ -95,7 +95,14 @@ export async function trendOf(
       .sort((p, q) => p.x - q.x);
     return { points, kind };
   }
-  const key = a.kind === 'latency' ? 'latency_p95_ms' : a.kind === 'error_rate' ? 'error_rate' : null;
+  // Joint alerts: the pair's window correlation, or the reconstruction error, per evidence window.
+  const joint =
+    a.kind === 'multivariate_drift'
+      ? typeof (a.latest as Record<string, unknown>).reconstruction_error === 'number'
+        ? 'reconstruction_error'
+        : 'correlation_window'
+      : null;
+  const key = a.kind === 'latency' ? 'latency_p95_ms' : a.kind === 'error_rate' ? 'error_rate' : joint;
   const points = a.evidence
     .map((e) => {
       const m = e.measures as Record<string, number | null | undefined>;

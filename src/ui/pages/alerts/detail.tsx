@@ -8,6 +8,7 @@ import type { Flash } from '../../layout.js';
 import { alertCharts, trendOf } from './charts.js';
 import { ActOnIt } from './forms.js';
 import type { Kept } from './input.js';
+import { CusumPath, cusumOf } from './joint.js';
 import { kindLabel } from './measures.js';
 import { AuditTrail } from './trail.js';
 import { WhyTable, whyItFired } from './why.js';
@@ -102,6 +103,7 @@ export async function detailPage(
           <h2 id="why">Why it fired</h2>
           <p>{why.thresholds}</p>
           <WhyTable why={why} />
+          {cusumOf(a) ? <CusumPath c={cusumOf(a) as NonNullable<ReturnType<typeof cusumOf>>} /> : null}
           {shift ? (
             <p id="largest-shift">
               Largest shift in the latest window: <strong>{shift}</strong>.

@@ -211,6 +211,10 @@ function headline(a: AlertView): string {
       return `errors ${pct(m.error_rate ?? null)}`;
     case 'performance_drop':
       return `accuracy ${pct(m.accuracy ?? null)} (drop ${pct(m.drop ?? null)})`;
+    case 'multivariate_drift':
+      return typeof m.reconstruction_error === 'number'
+        ? `error ${num(m.reconstruction_error)} (threshold ${num(m.reconstruction_threshold ?? null)})`
+        : `ρ ${num(m.correlation_baseline ?? null, 2)} → ${num(m.correlation_window ?? null, 2)}`;
   }
 }
 

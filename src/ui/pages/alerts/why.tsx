@@ -4,6 +4,7 @@ import type { AppDeps } from '../../../context.js';
 import { isTrafficKind, ladderText } from '../../../rules/alerts.js';
 import { type ThresholdSource, trafficThresholds } from '../../../thresholds/service.js';
 import { num, pct } from '../../components.js';
+import { cusumOf, whyJoint, whySequential } from './joint.js';
 import { qualityOf } from './measures.js';
 
 // "Why it fired": the latest window's measures beside the rules they crossed, in the words of the rules
@@ -45,6 +46,7 @@ export function whyItFired(deps: Pick<AppDeps, 'config'>, a: AlertDetail, t: Thr
       thresholds: `Thresholds come from the configuration (${isLatency ? 'latencyP95Ms' : 'errorRate'} of model ${a.model}, or the drift defaults).`,
     };
   }
+  if (a.kind === 'multivariate_drift') return whyJoint(a, settings.alpha, settings.minSamples);
   const feature = a.kind === 'prediction_drift' ? 'prediction' : a.feature;
   const source =
     t.source === 'override'
@@ -92,8 +94,10 @@ export function whyItFired(deps: Pick<AppDeps, 'config'>, a: AlertDetail, t: Thr
   }
   const psiWarning = m.psi_warning ?? t.psiWarning;
   const p = m.pvalue_adjusted ?? null;
+  const cusum = cusumOf(a);
   return {
     rows: [
+      ...(cusum ? whySequential(cusum) : []),
       {
         measure: 'PSI',
         value: num(m.psi ?? null),

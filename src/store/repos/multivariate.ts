@@ -1,0 +1,91 @@
+import type { Sql } from '../sql.js';
+import type {
+  BaselineCoMomentsRow,
+  CoMomentsDelta,
+  CoMomentsStore,
+  CusumRow,
+  CusumStore,
+  WindowKey,
+} from '../types.js';
+
+/** Co-moment vectors are stored as the bytes of little-endian float64 arrays (blob / bytea). */
+export const toF64Blob = (v: Float64Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+export const fromF64Blob = (blob: Buffer) =>
+  new Float64Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
+
+/**
+ * Per-bucket co-moment vectors and a baseline's own: the reads and plain writes, written once. The additive
+ * merge of bucket vectors differs by dialect and lives in the subclasses.
+ */
+export abstract class CoMomentsBase implements CoMomentsStore {
+  constructor(private readonly db: Sql) {}
+
+  abstract add(deltas: readonly CoMomentsDelta[], now: number): Promise<void>;
+
+  async window(k: WindowKey): Promise<Float64Array[]> {
+    const rows = await this.db.rows<{ vector: Buffer }>(
+      `SELECT vector FROM comoments
+       WHERE model = ? AND model_version = ? AND baseline_id = ? AND bucket_ms = ? AND bucket_start >= ? AND bucket_start < ?
+       ORDER BY bucket_start`,
+      [k.model, k.modelVersion, k.baselineId, k.bucketMs, k.from, k.to],
+    );
+    return rows.map((r) => fromF64Blob(r.vector));
+  }
+
+  async clear(model: string, baselineId: number): Promise<void> {
+    await this.db.run('DELETE FROM comoments WHERE model = ? AND baseline_id = ?', [model, baselineId]);
+  }
+
+  async putBaseline(row: BaselineCoMomentsRow): Promise<void> {
+    await this.db.run(
+      `INSERT INTO baseline_comoments (baseline_id, standardisation, fit, calibration) VALUES (?, ?, ?, ?)
+       ON CONFLICT (baseline_id) DO UPDATE SET standardisation = excluded.standardisation, fit = excluded.fit,
+         calibration = excluded.calibration`,
+      [row.baselineId, row.standardisation, toF64Blob(row.fit), toF64Blob(row.calibration)],
+    );
+  }
+
+  async baseline(baselineId: number): Promise<BaselineCoMomentsRow | undefined> {
+    const r = await this.db.one<{ standardisation: string; fit: Buffer; calibration: Buffer }>(
+      'SELECT standardisation, fit, calibration FROM baseline_comoments WHERE baseline_id = ?',
+      [baselineId],
+    );
+    if (!r) return undefined;
+    return {
+      baselineId,
+      standardisation: r.standardisation,
+      fit: fromF64Blob(r.fit),
+      calibration: fromF64Blob(r.calibration),
+    };
+  }
+}
+
+/** CUSUM state of sequential alerts, one row per (model, version, feature); written once for both dialects. */
+export class Cusums implements CusumStore {
+  constructor(private readonly db: Sql) {}
+
+  async get(model: string, modelVersion: string, feature: string): Promise<CusumRow | undefined> {
+    return this.db.one<CusumRow>(
+      `SELECT model, model_version AS "modelVersion", feature, upper, last_bucket AS "lastBucket", path,
+         updated_at AS "updatedAt"
+       FROM cusum_state WHERE model = ? AND model_version = ? AND feature = ?`,
+      [model, modelVersion, feature],
+    );
+  }
+
+  /**
+   * Stores the state after `row.lastBucket` only if no later or equal bucket was stored meanwhile, so two
+   * evaluations of one bucket advance it once; resolves to whether it was written.
+   */
+  async advance(row: CusumRow): Promise<boolean> {
+    const changed = await this.db.run(
+      `INSERT INTO cusum_state (model, model_version, feature, upper, last_bucket, path, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (model, model_version, feature) DO UPDATE SET upper = excluded.upper,
+         last_bucket = excluded.last_bucket, path = excluded.path, updated_at = excluded.updated_at
+       WHERE cusum_state.last_bucket < excluded.last_bucket`,
+      [row.model, row.modelVersion, row.feature, row.upper, row.lastBucket, row.path, row.updatedAt],
+    );
+    return changed > 0;
+  }
+}
