@@ -9,14 +9,11 @@
 /** A column of an aggregate: a baseline feature, the prediction, or a feature the baseline does not have. */
 export type Role = 'feature' | 'prediction' | 'extra';
 export type WindowKind = 'bucket' | 'rolling' | 'range';
-export type AlertKind =
-  | 'drift'
-  | 'data_quality'
-  | 'prediction_drift'
-  | 'latency'
-  | 'error_rate'
-  | 'performance_drop'
-  | 'multivariate_drift';
+
+/** Every kind of alert: the list lives in views.ts, the rules in src/rules/alerts.ts. */
+import type { AlertKind } from '../views.js';
+
+export type { AlertKind };
 export type AlertSeverity = 'warning' | 'critical';
 export type AlertStatus = 'open' | 'acknowledged' | 'decided' | 'snoozed' | 'closed';
 export type AlertDecision = 'retrain' | 'accept_shift' | 'rollback' | 'false_positive' | 'snooze';

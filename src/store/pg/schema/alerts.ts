@@ -9,6 +9,7 @@ import {
   text,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
+import { ALERT_KINDS } from '../../../views.js';
 import { ms } from './columns.js';
 
 export const alerts = pgTable(
@@ -18,17 +19,7 @@ export const alerts = pgTable(
     model: text('model').notNull(),
     modelVersion: text('model_version').notNull(),
     feature: text('feature').notNull(),
-    kind: text('kind', {
-      enum: [
-        'drift',
-        'data_quality',
-        'prediction_drift',
-        'latency',
-        'error_rate',
-        'performance_drop',
-        'multivariate_drift',
-      ],
-    }).notNull(),
+    kind: text('kind', { enum: ALERT_KINDS }).notNull(),
     severity: text('severity', { enum: ['warning', 'critical'] }).notNull(),
     status: text('status', { enum: ['open', 'acknowledged', 'decided', 'snoozed', 'closed'] }).notNull(),
     assignee: text('assignee'),

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { ALERT_KINDS } from '../../../views.js';
 
 /** A drift or data-quality finding waiting for, or having had, a person's review. */
 export const alerts = sqliteTable(
@@ -9,17 +10,7 @@ export const alerts = sqliteTable(
     model: text('model').notNull(),
     modelVersion: text('model_version').notNull(),
     feature: text('feature').notNull(),
-    kind: text('kind', {
-      enum: [
-        'drift',
-        'data_quality',
-        'prediction_drift',
-        'latency',
-        'error_rate',
-        'performance_drop',
-        'multivariate_drift',
-      ],
-    }).notNull(),
+    kind: text('kind', { enum: ALERT_KINDS }).notNull(),
     severity: text('severity', { enum: ['warning', 'critical'] }).notNull(),
     status: text('status', { enum: ['open', 'acknowledged', 'decided', 'snoozed', 'closed'] }).notNull(),
     assignee: text('assignee'),
