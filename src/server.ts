@@ -313,7 +313,7 @@ const ANSWERS: Record<number, { reason: string; code: string; message: string }>
 
 const lingering = new WeakSet<Socket>();
 /** How long a connection being closed stays open for its client to read the answer. */
-const LINGER_MS = 2_000;
+const LINGER_MS = 5_000;
 
 /** Answers with `status` (when nothing has been written yet) and closes the connection gracefully. */
 function closeWith(socket: Socket, status: number | null): void {
@@ -330,7 +330,7 @@ function closeWith(socket: Socket, status: number | null): void {
 }
 
 /**
- * Writes `answer` (raw HTTP), half-closes, and destroys the socket LINGER_MS later: closing a socket with
+ * Writes `answer` (raw HTTP), half-closes, and destroys the socket once the client has closed its side, or LINGER_MS later: closing a socket with
  * unread bytes resets it, and a client that has not read the answer yet would see ECONNRESET instead.
  * Meanwhile what the client still sends is read and dropped (`drop`), or not read at all (`ignore`): it
  * waits in the kernel's buffers, then the sender blocks, and it costs this process nothing.
@@ -340,8 +340,12 @@ function closeAfter(socket: Socket, answer: string | Buffer | null, rest: 'drop'
   lingering.add(socket);
   if (socket.writable && answer !== null) socket.end(answer);
   else socket.end();
-  if (rest === 'drop') socket.resume();
-  else socket.pause();
+  if (rest === 'drop') {
+    // Reading to the client's own end: once it has sent everything and closed its side, nothing unread is
+    // left to turn the close into a reset, however slowly its last bytes came.
+    socket.once('end', () => socket.destroy());
+    socket.resume();
+  } else socket.pause();
   socket.setTimeout(0);
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }
