@@ -87,18 +87,21 @@ export class ServingRuntime {
         const wanted = new Map(live.map((r) => [`${r.model}\u0000${r.version}`, r]));
         const failedModels = new Set<string>();
         const unavailable: UnavailableVersion[] = [];
+        const toLoad: ServedVersionRow[] = [];
         for (const [key, row] of wanted) {
           const have = this.loaded.get(key);
-          if (have && have.sha256 === row.sha256) {
-            have.state = row.state as 'active' | 'shadow';
-            continue;
-          }
-          const result = await this.load(row);
+          if (have && have.sha256 === row.sha256) have.state = row.state as 'active' | 'shadow';
+          else toLoad.push(row);
+        }
+        // Model processes start side by side: one slow start does not hold back the others.
+        const results = await Promise.all(toLoad.map((row) => this.load(row)));
+        results.forEach((result, i) => {
+          const row = toLoad[i] as ServedVersionRow;
           if ('reason' in result) {
             unavailable.push({ version: `${row.model}@${row.version}`, reason: result.reason });
             if (row.state === 'active') failedModels.add(row.model);
           }
-        }
+        });
         // A failed load is retried at the next check rather than remembered as done.
         const retry = unavailable.length > 0;
         // Versions put in the model directory that failed to register (scanModelsDir) are not served
@@ -141,6 +144,10 @@ export class ServingRuntime {
         const bytes = await this.deps.store.read((tx) => tx.serving.artifact(row.model, row.version));
         if (!bytes) return { reason: 'its artifact is not in the store' };
         const path = this.cacheFile(row.sha256, bytes);
+        this.deps.log.info(
+          { model: row.model, model_version: row.version, state: row.state },
+          'model version loading: starting its model process',
+        );
         const runner = await ModelRunner.start({
           modelPath: path,
           name: row.model,

@@ -72,7 +72,7 @@ export async function startServerProcess(
   const port = await new Promise<number>((resolvePort, reject) => {
     const guard = setTimeout(
       () => reject(new Error(`server did not start:\n${proc.stdout()}\n${proc.stderr()}`)),
-      25_000,
+      50_000,
     );
     const check = () => {
       const line = logLines(proc.stdout()).find((l) => l.msg === 'driftwatch listening');
