@@ -46,7 +46,7 @@ const POSTGRES = [
   'test/traffic/traffic.test.ts', // traffic bucket merges
   'test/performance/performance.test.ts', // performance accumulator merges read back
   'test/notifications/delivery.test.ts', // the outbox: claims, leases, retries
-  'test/reports/{critical,schedule}.test.ts', // report runs: unique per slot and alert, claims
+  'test/reports/{critical,schedule,adoption}.test.ts', // report runs: unique per slot and alert, claims, adoption
   'test/jobs/*.test.ts', // the job registry's leadership
   'test/retention.test.ts', // pruning (partitions on PostgreSQL)
   'test/serving/serving.test.ts', // served versions: activation compare-and-set, paired shadow records

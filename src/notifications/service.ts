@@ -171,6 +171,8 @@ async function attemptClaimed(
  * in parallel) and records each outcome. Never rejects: receiver problems become retries with the provider's
  * backoff, then `failed` after its maxAttempts.
  */
+const adoptionDone = new WeakSet<object>();
+
 export async function runDeliveryTick(
   deps: DeliveryDeps,
   now: number,
@@ -199,6 +201,13 @@ export async function runDeliveryTick(
       return taken;
     });
   if (!(await acquire(now)) && !(options.asLeader && (await takeOver()))) return result;
+  // Report runs left pending by a version that mailed them outside the outbox are mailed from it now;
+  // once per process and store (new runs get their delivery when created).
+  if (!adoptionDone.has(deps.store)) {
+    const adopted = await deps.store.tx((tx) => tx.deliveries.adoptReportRuns(EMAIL_CHANNEL, now));
+    adoptionDone.add(deps.store);
+    if (adopted > 0) deps.log.info({ report_runs: adopted }, 'pending report runs queued for mailing');
+  }
   const heartbeat = keepClaimed(
     () => acquire(deps.clock()),
     (err) => deps.log.warn({ err }, 'delivery lease lost: sending no more in this run'),

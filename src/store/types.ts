@@ -730,6 +730,11 @@ export interface DeliveryStore {
    * that short is brought forward too, which costs one early retry. Returns how many.
    */
   releaseHolds(now: number, until: number): Promise<number>;
+  /**
+   * Queues the mail of every pending report run that has no delivery (runs created before mails went
+   * through the outbox): channel `channel`, event `report.<schedule>`, its attempts and due time kept.
+   */
+  adoptReportRuns(channel: string, now: number): Promise<number>;
   /** Records a success of the claim at `attempts`; false when another sender has moved the delivery on. */
   markDelivered(id: number, attempts: number, now: number, receipt: string | null): Promise<boolean>;
   /** Records a failed attempt of the claim at `attempts`: pending again (at nextAttemptAt) or failed for good. */

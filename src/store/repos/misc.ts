@@ -236,6 +236,19 @@ export class Deliveries implements DeliveryStore {
     );
   }
 
+  async adoptReportRuns(channel: string, now: number): Promise<number> {
+    // report_runs_due serves the scan; deliveries_report_run (unique) makes a concurrent adoption a no-op.
+    return this.db.run(
+      `INSERT INTO deliveries (channel, event, payload, status, attempts, next_attempt_at, created_at, report_run_id)
+       SELECT ?, 'report.' || r.schedule, '{"report_run":' || r.id || '}', 'pending', r.attempts,
+              r.next_attempt_at, ?, r.id
+       FROM report_runs r
+       WHERE r.status = 'pending' AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.report_run_id = r.id)
+       ON CONFLICT (report_run_id) DO NOTHING`,
+      [channel, now],
+    );
+  }
+
   async hold(id: number, attempts: number, until: number): Promise<boolean> {
     const changed = await this.db.run(
       `UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND attempts = ?`,
