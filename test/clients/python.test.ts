@@ -3,7 +3,8 @@ import { cpSync, existsSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliProcess, killAll, logLines, REPO_ROOT, runCli } from '../server/process.js';
+import { freePort } from '../ports.js';
+import { type CliProcess, killAll, listening, REPO_ROOT, runCli, runToEnd } from '../server/process.js';
 import { tempDir } from '../support.js';
 
 // The Python client (clients/python): installed with pip from a clean copy into a venv that sees Debian's
@@ -12,33 +13,6 @@ import { tempDir } from '../support.js';
 
 const PYTHON = process.env.DW_TEST_PYTHON ?? '/usr/bin/python3';
 const PACKAGE = join(REPO_ROOT, 'clients/python');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
-}
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 let dir: string;
 let cleanup: () => void;
@@ -54,14 +28,16 @@ beforeAll(async () => {
     filter: (src) => !/(^|\/)(build|__pycache__|[^/]*\.egg-info)$/.test(src),
   });
   const venv = join(dir, 'venv');
-  const made = await run(PYTHON, ['-m', 'venv', '--system-site-packages', '--without-pip', venv], dir);
+  const made = await runToEnd(PYTHON, ['-m', 'venv', '--system-site-packages', '--without-pip', venv], {
+    cwd: dir,
+  });
   expect(made.stderr).toBe('');
   venvPython = join(venv, 'bin/python');
   // Offline: Debian's setuptools builds it (no build isolation, nothing fetched from an index).
-  const pip = await run(
+  const pip = await runToEnd(
     venvPython,
     ['-m', 'pip', 'install', '--no-build-isolation', '--no-index', '--disable-pip-version-check', copy],
-    dir,
+    { cwd: dir },
   );
   expect(pip.code, pip.stdout + pip.stderr).toBe(0);
 }, 120_000);
@@ -73,7 +49,7 @@ afterAll(async () => {
 
 describe('the Python package', () => {
   it('installs with pip and imports only the standard library (FastAPI only for driftwatch.fastapi)', async () => {
-    const probe = await run(
+    const probe = await runToEnd(
       venvPython,
       [
         '-c',
@@ -84,17 +60,17 @@ describe('the Python package', () => {
           'print(",".join(third) or "none")',
         ].join('\n'),
       ],
-      dir,
+      { cwd: dir },
     );
     expect(probe.stderr).toBe('');
     expect(probe.stdout.trim()).toBe('none');
   });
 
   it('passes its unittest suite (client against a fake service, decorator on FastAPI apps)', async () => {
-    const tests = await run(
+    const tests = await runToEnd(
       venvPython,
       ['-m', 'unittest', 'discover', '-v', '-s', join(dir, 'package/tests'), '-p', 'test_*.py'],
-      dir,
+      { cwd: dir },
     );
     expect(tests.code, tests.stderr).toBe(0);
     const ran = /Ran (\d+) tests/.exec(tests.stderr);
@@ -113,19 +89,8 @@ describe('a FastAPI app logging to a real driftwatch', () => {
     rejected: number;
   }
 
-  async function serveOn(port: number, db: string): Promise<CliProcess> {
-    const proc = runCli(['serve', '--port', String(port), '--db', db]);
-    await new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (logLines(proc.stdout()).some((l) => l.msg === 'driftwatch listening')) resolve();
-      };
-      proc.child.stdout?.on('data', check);
-      proc.exited.then((exit) =>
-        reject(new Error(`driftwatch exited ${JSON.stringify(exit)}:\n${proc.stdout()}\n${proc.stderr()}`)),
-      );
-    });
-    return proc;
-  }
+  const serveOn = (port: number, db: string): Promise<CliProcess> =>
+    listening(runCli(['serve', '--port', String(port), '--db', db]));
 
   async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
     for (let i = 0; i < 600; i++) {

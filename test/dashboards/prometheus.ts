@@ -3,11 +3,13 @@
 // PromQL of the dashboards and rules in dashboards/, for the tests that check them.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { freePort } from '../ports.js';
+
+export { freePort };
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DASHBOARDS = ['operations', 'drift'].map((name) =>
@@ -26,17 +28,6 @@ export function prometheusBinaries(): { prometheus: string; promtool: string } {
     throw new Error('prometheus/promtool not found: run scripts/setup-test-env.sh (npm test runs it first)');
   }
   return { prometheus: PROMETHEUS, promtool: PROMTOOL };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolvePort(port));
-    });
-  });
 }
 
 export interface Sample {

@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { killAll, REPO_ROOT, startServerProcess } from '../server/process.js';
+import { freePort } from '../ports.js';
+import { killAll, REPO_ROOT, runToEnd, startServerProcess, withoutDriftwatchEnv } from '../server/process.js';
 import { tempDir } from '../support.js';
 
 // `npm run demo` end to end: a real server process on a SQLite file (its cwd is the repo root, so it
@@ -18,37 +17,10 @@ afterEach(async () => {
   cleanup();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runDemo(args: string[]): Promise<Run> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DRIFTWATCH_')) env[k] = v;
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'examples/demo.mjs'), ...args], {
+const runDemo = (args: string[]) =>
+  runToEnd(process.execPath, [join(REPO_ROOT, 'examples/demo.mjs'), ...args], {
     cwd: REPO_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
-}
-
-const closedPort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
+    env: withoutDriftwatchEnv(),
   });
 
 describe('examples/demo.mjs', () => {
@@ -91,7 +63,7 @@ describe('examples/demo.mjs', () => {
   }, 90_000);
 
   it('says so when driftwatch is not running', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const run = await runDemo(['--url', `http://127.0.0.1:${port}`]);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');

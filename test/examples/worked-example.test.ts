@@ -1,8 +1,15 @@
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, REPO_ROOT, type ServerProcess, startServerProcess } from '../server/process.js';
+import {
+  killAll,
+  REPO_ROOT,
+  type Run,
+  runToEnd,
+  type ServerProcess,
+  startServerProcess,
+  withoutDriftwatchEnv,
+} from '../server/process.js';
 import { tempDir } from '../support.js';
 
 // The README's "Worked example: from CSV to drift result", run as written against a server started the way
@@ -26,38 +33,16 @@ const trimLines = (text: string) =>
     .join('\n')
     .trim();
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** The block under bash in `cwd`: `npx driftwatch` is the CLI from source, talking to `port` (its default URL). */
 function runBlock(cwd: string, port: number): Promise<Run> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DRIFTWATCH_')) env[k] = v;
   const prelude = [
     'set -euo pipefail',
     `npx() { if [ "$1" = driftwatch ]; then shift; node --import tsx ${JSON.stringify(join(REPO_ROOT, 'src/main.ts'))} "$@"; else command npx "$@"; fi; }`,
   ].join('\n');
-  const child = spawn(
-    'bash',
-    ['-c', `${prelude}\n${script.replaceAll('localhost:8080', `127.0.0.1:${port}`)}`],
-    {
-      cwd,
-      env: { ...env, DRIFTWATCH_PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
+  return runToEnd('bash', ['-c', `${prelude}\n${script.replaceAll('localhost:8080', `127.0.0.1:${port}`)}`], {
+    cwd,
+    env: { ...withoutDriftwatchEnv(), DRIFTWATCH_PORT: String(port) },
   });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
 }
 
 describe('README worked example', () => {

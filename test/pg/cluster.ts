@@ -3,9 +3,9 @@
 // user. DW_TEST_PG_URL points everything at an existing server instead (databases are created on it).
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../ports.js';
 
 export interface Cluster {
   /** postgres://…/postgres of the cluster's superuser. */
@@ -29,17 +29,6 @@ function binDir(): string {
       'PostgreSQL server binaries not found under /usr/lib/postgresql: run scripts/setup-test-env.sh (npm test runs it first), or set DW_TEST_PG_URL',
     );
   return dir;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolvePort(port));
-    });
-  });
 }
 
 function withDatabase(url: string, database: string): string {

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import type { ConfigInput } from '../../src/config/index.js';
@@ -8,20 +7,12 @@ import { emailProvider } from '../../src/reports/email.js';
 import { runReportsTick } from '../../src/reports/service.js';
 import type { AlertKind } from '../../src/store/index.js';
 import { ingestJson } from '../helpers.js';
+import { freePort } from '../ports.js';
 import { makeTestApp, type TestApp } from '../support.js';
 
+export { freePort };
+
 /** A free TCP port nothing listens on (yet): SMTP "down" until a server is started on it. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface MailSink {
   port: number;

@@ -25,9 +25,7 @@ const running = new Set<ChildProcess>();
 
 /** The parent's environment without DRIFTWATCH_* variables, so a developer's settings never leak into a test. */
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DRIFTWATCH_')) env[k] = v;
-  return { ...env, DRIFTWATCH_LOG_LEVEL: 'info', ...extra };
+  return { ...withoutDriftwatchEnv(), DRIFTWATCH_LOG_LEVEL: 'info', ...extra };
 }
 
 /** Runs `driftwatch <args>` from source, the way `npm run dev` does. */
@@ -63,12 +61,52 @@ export function logLines(text: string): { msg?: string; [key: string]: unknown }
     .map((l) => JSON.parse(l) as { msg?: string });
 }
 
+/** What a command printed and how it ended. */
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `cmd args` to its end, collecting what it prints; the environment as given (none added). */
+export function runToEnd(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv },
+): Promise<Run> {
+  const child = spawn(cmd, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** The parent's environment without DRIFTWATCH_* variables (and nothing added). */
+export function withoutDriftwatchEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DRIFTWATCH_')) env[k] = v;
+  return env;
+}
+
 /** Starts `driftwatch serve --port 0 --db <db>` and resolves once it logs the port it listens on. */
 export async function startServerProcess(
   db: string,
   env: Record<string, string> = {},
 ): Promise<ServerProcess> {
-  const proc = runCli(['serve', '--port', '0', '--db', db], env);
+  return listening(runCli(['serve', '--port', '0', '--db', db], env));
+}
+
+/** Resolves once a started `driftwatch serve` logs the port it listens on; rejects if it exits first. */
+export async function listening(proc: CliProcess): Promise<ServerProcess> {
   const port = await new Promise<number>((resolvePort, reject) => {
     const guard = setTimeout(
       () => reject(new Error(`server did not start:\n${proc.stdout()}\n${proc.stderr()}`)),

@@ -2,9 +2,10 @@
 // loopback port. kill() ends it; the store directory goes with it.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../ports.js';
 
 export interface NatsServer {
   url: string;
@@ -17,17 +18,6 @@ function binary(): string {
   if (!found)
     throw new Error('nats-server not found: run scripts/setup-test-env.sh (npm test runs it first)');
   return found;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolvePort(port));
-    });
-  });
 }
 
 /** Resolves once the port accepts connections (the server is ready), rejects when the process exits first. */
