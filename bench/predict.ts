@@ -14,6 +14,8 @@
 //                with the manifest's means and stds — what the endpoint costs over calling the model
 // Server RSS is VmRSS from /proc of the server process and of its model processes (one child per loaded
 // version, found through /proc/<pid>/task/*/children), sampled every 250 ms while it is under load.
+// Server CPU is utime + stime from /proc of the server and its model processes over the measured slices,
+// per request sent: on a loaded machine latency mostly measures the neighbours, CPU time much less so.
 // Prints a table and the ratios on/off (the logging overhead; target ≤ 1.10) and HTTP/direct (the
 // endpoint overhead). Nothing passes or fails on time.
 //
@@ -255,6 +257,23 @@ function sampleRss(pid: number): Rss {
   };
 }
 
+/** utime + stime of a process in ms, from /proc/<pid>/stat (0 when gone or not Linux). */
+function cpuMsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name (which may hold spaces) start after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+function cpuOf(pid: number): { server: number; children: Map<number, number> } {
+  return { server: cpuMsOf(pid), children: new Map(childPids(pid).map((k) => [k, cpuMsOf(k)])) };
+}
+
 // ---- load ----
 
 interface Target {
@@ -271,6 +290,8 @@ interface Target {
   rssLast: Rss;
   /** Model processes seen under load: pid → what it runs. */
   seen: Map<number, string>;
+  /** CPU time (user + system) spent during the measured slices by the server process and by its model processes. */
+  cpuMs: { server: number; models: number };
 }
 
 /** Open-loop: every request at its scheduled time, latency from that time. */
@@ -279,6 +300,8 @@ async function drive(target: Target, seconds: number, offset: number, record: bo
   const interval = 1000 / RATE;
   const pending: Promise<void>[] = [];
   const t0 = performance.now();
+  const cpuPid = record ? target.server?.child.pid : undefined;
+  const cpuBefore = cpuPid === undefined ? null : cpuOf(cpuPid);
   const sampler =
     record && target.server
       ? setInterval(() => {
@@ -321,6 +344,15 @@ async function drive(target: Target, seconds: number, offset: number, record: bo
   }
   await Promise.all(pending);
   if (sampler) clearInterval(sampler);
+  if (cpuPid !== undefined && cpuBefore) {
+    const after = cpuOf(cpuPid);
+    target.cpuMs.server += after.server - cpuBefore.server;
+    // Model processes present at both ends (a restarted one is not counted).
+    for (const [pid, ms] of after.children) {
+      const before = cpuBefore.children.get(pid);
+      if (before !== undefined) target.cpuMs.models += ms - before;
+    }
+  }
 }
 
 function httpTarget(label: string, server: Server, bodies: string[]): Target {
@@ -351,6 +383,7 @@ function httpTarget(label: string, server: Server, bodies: string[]): Target {
     rssPeak: { server: 0, models: 0, children: 0, pids: [] },
     rssLast: { server: 0, models: 0, children: 0, pids: [] },
     seen: new Map(),
+    cpuMs: { server: 0, models: 0 },
   };
 }
 
@@ -398,6 +431,7 @@ async function directTarget(rows: Features[]): Promise<Target> {
     rssPeak: { server: 0, models: 0, children: 0, pids: [] },
     rssLast: { server: 0, models: 0, children: 0, pids: [] },
     seen: new Map(),
+    cpuMs: { server: 0, models: 0 },
   };
 }
 
@@ -531,6 +565,20 @@ async function main() {
         )
         .join('; ')}`,
     );
+    const [cpuOn, cpuOff] = targets.map((t) => (t.cpuMs.server + t.cpuMs.models) / Math.max(1, t.sent)) as [
+      number,
+      number,
+    ];
+    console.log(
+      `CPU per request sent (server + model processes, /proc utime+stime, 10 ms ticks): ${targets
+        .slice(0, 2)
+        .map(
+          (t) =>
+            `${t.label} ${((t.cpuMs.server + t.cpuMs.models) / Math.max(1, t.sent)).toFixed(3)} ms ` +
+            `(${(t.cpuMs.server / Math.max(1, t.sent)).toFixed(3)} + ${(t.cpuMs.models / Math.max(1, t.sent)).toFixed(3)})`,
+        )
+        .join(', ')}; on/off ${(cpuOn / cpuOff).toFixed(2)}`,
+    );
     console.log(
       `sender fell behind schedule by at most: ${targets.map((t) => `${t.label} ${ms(t.lateMs)} ms`).join(', ')}`,
     );
@@ -560,6 +608,16 @@ async function main() {
           unit: 'ms',
           baseline: { label: 'the same, self-logging off', value: pOff.p99, unit: 'ms' },
           ratio: pOn.p99 / pOff.p99,
+          target: null,
+          met: null,
+        },
+        {
+          id: 'predict.cpu.on',
+          figure: 'server CPU per predict request (server + model processes), self-logging on',
+          value: cpuOn,
+          unit: 'ms',
+          baseline: { label: 'the same, self-logging off', value: cpuOff, unit: 'ms' },
+          ratio: cpuOn / cpuOff,
           target: null,
           met: null,
         },

@@ -6,7 +6,8 @@ import { type IngestResult, ingestBatch } from './service.js';
 // aggregation, rejections kept with their reasons — but are written behind: collected for a few
 // milliseconds (or until a batch is full) and stored in one transaction, so the caller never waits for
 // an fsync. Nor does the event loop: the flush commits with deferred durability (no fsync at COMMIT on
-// SQLite, whose fsync would block every request for as long as the disk takes).
+// SQLite, whose fsync would block every request for as long as the disk takes), and it works in short
+// slices with a turn for the event loop between them (SQLite calls are synchronous on this thread).
 // What a crash of the process can lose: the records submitted since the last flush (at most `maxDelayMs`
 // worth, or `maxRecords`), which were never acknowledged to anyone as stored. A crash of the machine can
 // also lose flushes committed since the last fsync (the next HTTP ingest commit or WAL checkpoint).
@@ -109,7 +110,9 @@ export class IngestBatcher {
             rawText: (position) => safeText(batch[position]),
           },
           `in-process-${this.stats.flushes + 1}`,
-          { durability: 'deferred' },
+          // Short slices with a turn for the event loop between them: predict requests arriving during a
+          // flush are answered between its steps instead of after all of it.
+          { durability: 'deferred', interleave: true },
         );
         this.stats.flushes++;
         this.stats.accepted += result.accepted;

@@ -24,6 +24,8 @@ export interface IngestResult {
 
 /** Records stored and aggregated between two yields to the event loop (30–45 ms of work with 20 features). */
 const SLICE = 3_000;
+/** Records per slice when the caller asked for short slices (`interleave`): well under a millisecond each. */
+const SHORT_SLICE = 100;
 /** Records per transaction: a COMMIT of 8000 records (about 4 MB of WAL) takes a few ms of fsync. */
 const TX_RECORDS = 8_000;
 /** Validation gives the event loop a turn after this long. */
@@ -61,6 +63,12 @@ export async function ingestBatch(
     alsoInTransaction?: (tx: Tx) => Promise<void>;
     /** The commits' durability (see TxOptions): `deferred` for records written behind, never acknowledged. */
     durability?: TxOptions['durability'];
+    /**
+     * Gives the event loop a turn between every step of the transaction (insert, aggregate, write, bump)
+     * and every SHORT_SLICE records, for work written behind a latency-sensitive path: the store is
+     * synchronous on SQLite, so an unbroken flush holds every request that arrives meanwhile.
+     */
+    interleave?: boolean;
   } = {},
 ): Promise<IngestResult> {
   const receivedAt = deps.clock();
@@ -121,6 +129,9 @@ export async function ingestBatch(
   // no single COMMIT (an fsync of everything written) of a huge request holds it for long. The response
   // comes only after every part is committed; a crash midway leaves some parts stored, and the client's
   // retry stores the rest (what is already stored counts as duplicates).
+  const interleave = options.interleave === true;
+  const slice = interleave ? SHORT_SLICE : SLICE;
+  const step = interleave ? yieldToEventLoop : undefined;
   const inserted: IngestRecord[] = [];
   for (let start = 0; start === 0 || start < valid.length; start += TX_RECORDS) {
     const part = valid.length <= TX_RECORDS ? valid : valid.slice(start, start + TX_RECORDS);
@@ -129,16 +140,20 @@ export async function ingestBatch(
       async (tx) => {
         const stored: IngestRecord[] = [];
         const aggregates = await AggregateBatch.open(tx, deps, new Set(part.map((r) => r.model)));
-        for (let i = 0; i < part.length; i += SLICE) {
-          const slice = await tx.records.insert(
-            i === 0 && part.length <= SLICE ? part : part.slice(i, i + SLICE),
+        await step?.();
+        for (let i = 0; i < part.length; i += slice) {
+          const done = await tx.records.insert(
+            i === 0 && part.length <= slice ? part : part.slice(i, i + slice),
             receivedAt,
           );
-          aggregates.add(slice);
-          for (const r of slice) stored.push(r);
-          if (i + SLICE < part.length) await yieldToEventLoop();
+          await step?.();
+          aggregates.add(done);
+          for (const r of done) stored.push(r);
+          if (i + slice < part.length) await yieldToEventLoop();
         }
+        await step?.();
         await aggregates.write(tx, receivedAt);
+        await step?.();
         await tx.models.bump(stored, receivedAt);
         if (last) {
           await tx.records.insertRejections(

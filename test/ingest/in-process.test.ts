@@ -90,6 +90,41 @@ describe('in-process ingest with write-behind', () => {
     expect(rejection?.raw).toBe(JSON.stringify({ model: 'iris', request_id: 'b', features: 'none' }));
   });
 
+  it('gives the event loop turns during a flush, between its steps and every 100 records, and stores all of it', async () => {
+    t = makeTestApp();
+    const store = t.deps.store;
+    const events: string[] = [];
+    const spy: typeof store = Object.create(store);
+    // Inside the transaction, a chain of setImmediate callbacks notes every turn the event loop gets.
+    spy.tx = (fn, o) =>
+      store.tx(async (tx) => {
+        let open = true;
+        const turn = () =>
+          setImmediate(() => {
+            if (!open) return;
+            events.push('turn');
+            turn();
+          });
+        events.push('begin');
+        turn();
+        try {
+          return await fn(tx);
+        } finally {
+          open = false;
+          events.push('end');
+        }
+      }, o);
+    const b = new IngestBatcher({ ...t.deps, store: spy }, { maxRecords: 1000, maxDelayMs: 60_000 });
+    for (let i = 0; i < 250; i++) b.submit(rec(`r${i}`));
+    await b.close();
+    expect(events[0]).toBe('begin');
+    expect(events.at(-1)).toBe('end');
+    // 250 records are three slices: at least one turn after each.
+    expect(events.filter((e) => e === 'turn').length).toBeGreaterThanOrEqual(3);
+    expect(b.stats).toMatchObject({ accepted: 250, failed: 0 });
+    expect(await rowCount(t, 'records')).toBe(250);
+  });
+
   it('refuses records beyond maxPending instead of queueing without bound', async () => {
     t = makeTestApp();
     const b = new IngestBatcher(t.deps, { maxRecords: 1000, maxDelayMs: 60_000, maxPending: 2 });

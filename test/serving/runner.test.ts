@@ -37,7 +37,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const runners: ModelRunner[] = [];
 async function start(
   modelPath: string,
-  extra: { maxQueue?: number; killAfterMs?: number; pipeline?: number } = {},
+  extra: { maxQueue?: number; killAfterMs?: number; pipeline?: number; batch?: number } = {},
 ) {
   const runner = await ModelRunner.start({ modelPath, name: 'test', version: '1', ...extra });
   runners.push(runner);
@@ -224,6 +224,47 @@ describe('ModelRunner', () => {
     for (const out of await Promise.all(ahead)) expect(out.out?.dims).toEqual([1, 1]);
     expect(order).toEqual([1, 2, 3]);
     expect(runner.status()).toMatchObject({ ready: true, restarts: 1, inFlight: 0, queued: 0 });
+  });
+
+  it('runs the requests that queued behind the pipeline as one batch, each answered with its own rows', async () => {
+    const runner = await start(logistic);
+    expect(runner.status()).toMatchObject({ batching: true, runs: 0 });
+    // 20 requests of 1 to 3 rows arrive at once; one of them names a wrong input.
+    const requests = Array.from({ length: 20 }, (_, k) =>
+      Array.from({ length: 1 + (k % 3) }, (_, r) => [k / 10, r - 1, 0.25 * k]),
+    );
+    const answers = requests.map((xs, k) =>
+      k === 7
+        ? runner.run({ nope: rows(xs).input }, 5000).catch((e: unknown) => e)
+        : runner.run(rows(xs), 5000),
+    );
+    // Two messages go ahead one request each (the pipeline of a batching model); the rest wait together.
+    expect(runner.status()).toMatchObject({ inFlight: 2, queued: 18 });
+    const outs = await Promise.all(answers);
+    for (const [k, xs] of requests.entries()) {
+      const out = outs[k];
+      if (k === 7) {
+        expect((out as Error).message).toContain("model test@1: input 'input' is missing in 'feeds'");
+        continue;
+      }
+      const p = (out as Awaited<ReturnType<typeof runner.run>>).probability;
+      expect(p?.dims).toEqual([xs.length, 1]);
+      for (const [i, x] of xs.entries()) expect(p?.data[i]).toBeCloseTo(expected(x), 6);
+    }
+    // The wrong request cannot be stacked with the others, so the 18 ran one by one: 20 runs, and the same
+    // burst without it runs as 3 (two alone, then one batch of 18).
+    expect(runner.status().runs).toBe(20);
+    const good = requests.map((xs) => runner.run(rows(xs), 5000));
+    await Promise.all(good);
+    expect(runner.status()).toMatchObject({ runs: 23, inFlight: 0, queued: 0 });
+  });
+
+  it('does not batch when told not to, nor a model with a fixed first dimension', async () => {
+    const single = await start(logistic, { batch: 1 });
+    await Promise.all(Array.from({ length: 10 }, () => single.run(rows([[1, 2, 3]]), 5000)));
+    expect(single.status()).toMatchObject({ batching: false, runs: 10 });
+    const fixed = await start(slow);
+    expect(fixed.status().batching).toBe(false);
   });
 
   it('close() ends the process, even one stuck in run(), and later calls are refused', async () => {

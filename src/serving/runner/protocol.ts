@@ -31,10 +31,27 @@ export interface TensorInfo {
   shape: (number | string)[];
 }
 
-export type ParentMessage = { type: 'run'; id: number; feeds: Record<string, Feed> };
+/** `batch`: several requests that run as one, their rows stacked along the first dimension. */
+export type ParentMessage =
+  | { type: 'run'; id: number; feeds: Record<string, Feed> }
+  | { type: 'batch'; items: { id: number; feeds: Record<string, Feed> }[] };
+
+/** One request's answer within a batch: its own rows of every output, or why it failed. */
+export type BatchItemResult =
+  | { id: number; outputs: Record<string, Output> }
+  | { id: number; message: string };
 
 export type ChildMessage =
-  | { type: 'ready'; inputs: TensorInfo[]; outputs: TensorInfo[]; loadMs: number }
+  | {
+      type: 'ready';
+      inputs: TensorInfo[];
+      outputs: TensorInfo[];
+      loadMs: number;
+      /** Every input and output has a dynamic first dimension: requests can be stacked into one run. */
+      batchable: boolean;
+    }
   | { type: 'load-error'; message: string }
   | { type: 'result'; id: number; outputs: Record<string, Output>; runMs: number }
-  | { type: 'run-error'; id: number; message: string };
+  | { type: 'run-error'; id: number; message: string }
+  /** A batch's answers in the order sent; `runs` is how many model runs it took (1, or one per request). */
+  | { type: 'batch-result'; results: BatchItemResult[]; runs: number; runMs: number };

@@ -1,7 +1,10 @@
 // ModelRunner: the parent side of one model process (worker.ts). It queues requests FIFO, sends up to
-// `pipeline` of them ahead to the process (which runs them one at a time, in order), enforces deadlines,
+// `pipeline` messages ahead to the process (which runs them one at a time, in order), enforces deadlines,
 // and replaces the process when it hangs or dies. Sending ahead keeps the model busy while an answer
 // crosses the IPC channel: with one in flight, every request waited for the previous one's round trip.
+// Requests that queue while the pipeline is full go together in the next message (up to `batch`) and run
+// as one (their rows stacked) when the model takes any number of rows: a burst costs one model run and one
+// IPC round trip instead of one each, so requests do not queue behind each other's overhead.
 //
 // Policy (what callers see):
 // - run() rejects with DeadlineExceeded once `deadlineMs` has passed since the call, whether the request
@@ -9,11 +12,11 @@
 // - A request that missed its deadline while running keeps the process busy (run() cannot be interrupted).
 //   If the process has not answered `killAfterMs` later (default: the request's own deadline again), it is
 //   SIGKILLed and a new one is started.
-// - Requests behind it (queued, or sent ahead but not started: the process starts one only after answering
-//   the previous) never ran in the killed process, so they are NOT failed: they wait for the replacement and
-//   run there, in their order, each within its own deadline. Only the request that was running when a
-//   process died (the oldest unanswered one) fails (ModelRestarting); it is not retried, since it may be
-//   what crashed the model.
+// - Requests behind it (queued, or sent ahead but not started: the process starts one message only after
+//   answering the previous) never ran in the killed process, so they are NOT failed: they wait for the
+//   replacement and run there, in their order, each within its own deadline. Only the requests that were
+//   running when a process died (the oldest unanswered message: one request, or a batch) fail
+//   (ModelRestarting); they are not retried, since one of them may be what crashed the model.
 // - A process that dies on its own is restarted the same way. Consecutive failures (deaths and failed loads
 //   with no successful run between them) back off: 0 ms, then 100 ms doubling up to 10 s.
 // - If a restart fails to load the model, queued requests fail with ModelUnavailable and new ones are refused
@@ -46,8 +49,13 @@ export interface ModelRunnerOptions {
   log?: Logger;
   /** Waiting requests allowed besides those sent to the process; default 64. */
   maxQueue?: number;
-  /** Requests sent to the process before the oldest of them is answered; default 8 (1: strictly one at a time). */
+  /**
+   * Messages sent to the process before the oldest of them is answered (1: strictly one at a time); default
+   * 8, or 2 for a model that batches (what waits behind them goes together in the next message).
+   */
   pipeline?: number;
+  /** Most requests sent in one message and run as one when the model takes any number of rows; default 32 (1: never batch). */
+  batch?: number;
   /** How long after a running request's deadline the process is killed; default that request's deadlineMs. */
   killAfterMs?: number;
   /** How long start() (and each restart) waits for the model to load; default 30 s. */
@@ -59,9 +67,13 @@ export interface ModelRunnerStatus {
   ready: boolean;
   /** Processes started after the first one. */
   restarts: number;
-  /** Requests sent to the process and not yet answered (up to `pipeline`; includes those past their deadline). */
+  /** Requests sent to the process and not yet answered (includes those past their deadline). */
   inFlight: number;
   queued: number;
+  /** Model runs made (a batch of requests run as one counts once). */
+  runs: number;
+  /** The model takes any number of rows, so queued requests are run together. */
+  batching: boolean;
   pid: number | null;
   /** Why the model is unavailable, when the last (re)load failed. */
   unavailable: string | null;
@@ -75,6 +87,8 @@ interface Pending {
   reject: (err: Error) => void;
   settled: boolean;
   timer: NodeJS.Timeout;
+  /** The message it was sent in (0 while queued); the requests of one batch share it. */
+  message: number;
 }
 
 /**
@@ -102,7 +116,12 @@ export class ModelRunner {
 
   readonly #opts: ModelRunnerOptions;
   readonly #maxQueue: number;
-  readonly #pipeline: number;
+  readonly #pipeline: number | undefined;
+  readonly #batch: number;
+  /** The loaded model takes any number of rows (the process says so when ready). */
+  #batchable = false;
+  #nextMessage = 1;
+  #runs = 0;
   #child: ChildProcess | null = null;
   #ready = false;
   /** Sent to the process, oldest first: the first is the one running, the others start after it in order. */
@@ -122,7 +141,8 @@ export class ModelRunner {
     this.name = opts.name;
     this.version = opts.version;
     this.#maxQueue = opts.maxQueue ?? 64;
-    this.#pipeline = Math.max(1, opts.pipeline ?? 8);
+    this.#pipeline = opts.pipeline === undefined ? undefined : Math.max(1, opts.pipeline);
+    this.#batch = Math.max(1, opts.batch ?? 32);
   }
 
   /** Forks the model process; resolves once the model is loaded, rejects with ModelLoadError otherwise. */
@@ -147,6 +167,8 @@ export class ModelRunner {
       restarts: this.#restarts,
       inFlight: this.#sent.length,
       queued: this.#queue.length,
+      runs: this.#runs,
+      batching: this.#batching,
       pid: this.#child?.pid ?? null,
       unavailable: this.#unavailable,
     };
@@ -172,6 +194,7 @@ export class ModelRunner {
         reject,
         settled: false,
         timer: setTimeout(() => this.#onDeadline(pending), deadlineMs),
+        message: 0,
       };
       this.#queue.push(pending);
       this.#pump();
@@ -237,6 +260,7 @@ export class ModelRunner {
             clearTimeout(loadTimer);
             this.inputs = message.inputs;
             this.outputs = message.outputs;
+            this.#batchable = message.batchable;
             this.#ready = true;
             this.#unavailable = null;
             this.#opts.log?.info(
@@ -251,6 +275,7 @@ export class ModelRunner {
             return;
           case 'result':
           case 'run-error':
+          case 'batch-result':
             this.#onReply(message);
             return;
         }
@@ -269,48 +294,118 @@ export class ModelRunner {
     });
   }
 
+  get #batching(): boolean {
+    return this.#batchable && this.#batch > 1;
+  }
+
+  /** Messages sent and not yet answered: the requests of one message are next to each other in #sent. */
+  #messagesInFlight(): number {
+    let n = 0;
+    for (let i = 0; i < this.#sent.length; i++) {
+      if (i === 0 || this.#sent[i]?.message !== this.#sent[i - 1]?.message) n++;
+    }
+    return n;
+  }
+
   #pump(): void {
     const child = this.#child;
     if (!this.#ready || !child) return;
-    while (this.#queue.length > 0 && this.#sent.length < this.#pipeline) {
-      const next = this.#queue.shift() as Pending;
-      if (next.settled) continue;
-      const message: ParentMessage = { type: 'run', id: next.id, feeds: next.feeds };
+    const ahead = this.#pipeline ?? (this.#batching ? 2 : 8);
+    while (this.#queue.length > 0 && this.#messagesInFlight() < ahead) {
+      const take = this.#batching ? this.#batch : 1;
+      const members: Pending[] = [];
+      while (members.length < take && this.#queue.length > 0) {
+        const next = this.#queue.shift() as Pending;
+        if (!next.settled) members.push(next);
+      }
+      if (members.length === 0) continue;
+      const id = this.#nextMessage++;
+      const message: ParentMessage =
+        members.length === 1
+          ? { type: 'run', id: (members[0] as Pending).id, feeds: (members[0] as Pending).feeds }
+          : { type: 'batch', items: members.map((p) => ({ id: p.id, feeds: p.feeds })) };
       try {
         child.send(message);
       } catch (err) {
-        // Not cloneable (structured clone refuses the data) or the channel just closed.
+        // Not cloneable (structured clone refuses the data) or the channel just closed. A batch is tried
+        // again one request at a time, so only the request that cannot be sent fails.
+        if (members.length > 1) {
+          this.#queue.unshift(...members);
+          this.#sendEach(child, members.length);
+          continue;
+        }
         this.#settle(
-          next,
+          members[0] as Pending,
           new ModelRunError(`${this.#label}: cannot send the request: ${(err as Error).message}`),
         );
         continue;
       }
-      this.#sent.push(next);
+      for (const p of members) {
+        p.message = id;
+        this.#sent.push(p);
+      }
     }
   }
 
-  #onReply(message: Extract<ChildMessage, { type: 'result' | 'run-error' }>): void {
-    // The process answers in the order it was sent to, so this is the oldest sent request.
-    const i = this.#sent.findIndex((p) => p.id === message.id);
-    if (i < 0) return;
-    const [current] = this.#sent.splice(i, 1) as [Pending];
+  /** Sends the first `n` queued requests one message each (after a batch could not be sent). */
+  #sendEach(child: ChildProcess, n: number): void {
+    for (let k = 0; k < n && this.#queue.length > 0; k++) {
+      const p = this.#queue.shift() as Pending;
+      if (p.settled) continue;
+      try {
+        child.send({ type: 'run', id: p.id, feeds: p.feeds } satisfies ParentMessage);
+      } catch (err) {
+        this.#settle(
+          p,
+          new ModelRunError(`${this.#label}: cannot send the request: ${(err as Error).message}`),
+        );
+        continue;
+      }
+      p.message = this.#nextMessage++;
+      this.#sent.push(p);
+    }
+  }
+
+  #onReply(message: Extract<ChildMessage, { type: 'result' | 'run-error' | 'batch-result' }>): void {
     if (this.#killTimer) clearTimeout(this.#killTimer);
     this.#killTimer = null;
-    this.#watchRunning();
-    if (message.type === 'result') {
-      this.#failures = 0;
-      this.#settle(current, null, message.outputs);
+    if (message.type === 'batch-result') {
+      this.#runs += message.runs;
+      for (const r of message.results) {
+        const p = this.#take(r.id);
+        if (!p) continue;
+        if ('outputs' in r) {
+          this.#failures = 0;
+          this.#settle(p, null, r.outputs);
+        } else {
+          this.#settle(p, new ModelRunError(`${this.#label}: ${r.message}`));
+        }
+      }
     } else {
-      this.#settle(current, new ModelRunError(`${this.#label}: ${message.message}`));
+      this.#runs += 1;
+      const current = this.#take(message.id);
+      if (current && message.type === 'result') {
+        this.#failures = 0;
+        this.#settle(current, null, message.outputs);
+      } else if (current && message.type === 'run-error') {
+        this.#settle(current, new ModelRunError(`${this.#label}: ${message.message}`));
+      }
     }
+    this.#watchRunning();
     this.#pump();
+  }
+
+  /** Removes an answered request from #sent (the process answers in the order it was sent to). */
+  #take(id: number): Pending | undefined {
+    const i = this.#sent.findIndex((p) => p.id === id);
+    return i < 0 ? undefined : (this.#sent.splice(i, 1)[0] as Pending);
   }
 
   #onDeadline(p: Pending): void {
     if (p.settled) return;
-    const running = p === this.#sent[0];
-    const sent = running || this.#sent.includes(p);
+    const sent = this.#sent.includes(p);
+    // Running: sent in the oldest unanswered message (alone, or in a batch).
+    const running = sent && p.message === this.#sent[0]?.message;
     this.#settle(
       p,
       new DeadlineExceeded(
@@ -356,13 +451,16 @@ export class ModelRunner {
     if (this.#killTimer) clearTimeout(this.#killTimer);
     this.#killTimer = null;
     if (this.#closed) return;
-    const [current, ...notStarted] = this.#sent;
+    const runningMessage = this.#sent[0]?.message;
+    const current = this.#sent.filter((p) => p.message === runningMessage);
+    const notStarted = this.#sent.filter((p) => p.message !== runningMessage);
     this.#sent = [];
     // Sent ahead but never started: they go back to the front of the queue, in order, for the replacement.
+    for (const p of notStarted) p.message = 0;
     this.#queue.unshift(...notStarted.filter((p) => !p.settled));
-    if (current) {
+    for (const p of current) {
       this.#settle(
-        current,
+        p,
         new ModelRestarting(
           `${this.#label}: model process ended (${how}) while running this request; restarting`,
         ),
