@@ -346,7 +346,8 @@ export function splitWideCells(sorted: Float64Array, edges: number[], extra: num
     while (r < n && (sorted[r] as number) < e) r++;
     lo.push(r);
   }
-  const rightOf = (i: number) => (i + 1 < left.length ? (left[i + 1] as number) : nextUp(sorted[n - 1] as number));
+  const rightOf = (i: number) =>
+    i + 1 < left.length ? (left[i + 1] as number) : nextUp(sorted[n - 1] as number);
   const hiOf = (i: number) => (i + 1 < lo.length ? (lo[i + 1] as number) : n);
   // Cells whose values all equal their left edge cannot be split.
   const stuck: boolean[] = left.map(() => false);
