@@ -133,7 +133,10 @@ export function measureColumn(
     const onEdges = profile.exact && w.offEdge === 0;
     const cur = cellCounts(profile, w.counts);
     const grid = { edges: profile.gridEdges, refCounts: ref, curCounts: cur, onEdges };
-    const ks = ksFromGrid(grid);
+    const curSums = windowSums(profile, w.counts);
+    const sums = curSums && profile.gridSums ? { refSums: profile.gridSums, curSums } : {};
+    // Positions are kept to 1/255 of the width; a value just off the left edge counts as 1 (binner.ts).
+    const ks = ksFromGrid({ ...grid, ...sums, curSumError: 1 / POSITION_STEPS });
     result.ks_statistic = ks.statistic;
     result.ks_pvalue = ks.pvalue;
     const min = Math.min(profile.min, w.vmin ?? profile.min, profile.gridEdges[0] ?? profile.min);
@@ -142,13 +145,7 @@ export function measureColumn(
       w.vmax ?? profile.max,
       profile.gridEdges[profile.gridEdges.length - 1] ?? profile.max,
     );
-    const curSums = windowSums(profile, w.counts);
-    const ws = wassersteinFromGrid({
-      ...grid,
-      min,
-      max,
-      ...(curSums && profile.gridSums ? { refSums: profile.gridSums, curSums } : {}),
-    });
+    const ws = wassersteinFromGrid({ ...grid, min, max, ...sums });
     result.wasserstein_normed = ws.distance / Math.max(profile.std, WASSERSTEIN_MIN_SCALE);
   } else {
     result.unseen_rate = w.unseen / w.n;

@@ -299,7 +299,9 @@ export function numericProfile(
   // range (below) keep production outliers apart from each other too.
   const integers = sorted.every((v) => Number.isInteger(v));
   const { below, above } = outerEdges(min, max, std, integers);
-  const gridEdges = [...below, ...grid.edges, nextUp(max), ...above];
+  const splits = Math.ceil((gridCells * WIDE_SPLITS_PER_1000) / 1000);
+  const inner = grid.exact ? Array.from(grid.edges) : splitWideCells(sorted, Array.from(grid.edges), splits);
+  const gridEdges = [...below, ...inner, nextUp(max), ...above];
   const gridCounts = new Array<number>(gridEdges.length + 1).fill(0);
   const gridSums = new Array<number>(gridEdges.length + 1).fill(0);
   // One merge pass over sorted values: the cell index only moves forward.
@@ -324,6 +326,59 @@ export function numericProfile(
     exact: grid.exact,
     gridSums,
   };
+}
+
+/** Extra edges per 1,000 grid cells that split the widest cells (see splitWideCells). */
+const WIDE_SPLITS_PER_1000 = 32;
+
+/**
+ * Splits the cell with the largest width × training count at its median training value, `extra` times. Equal-mass
+ * quantile cells are very wide in a heavy tail (the top 0.1% of a lognormal spans most of its range), and a
+ * cell's share of the Wasserstein error grows with width × mass; more cells in the body would not help.
+ */
+export function splitWideCells(sorted: Float64Array, edges: number[], extra: number): number[] {
+  const n = sorted.length;
+  // Cell i = [edges[i], edges[i+1]) (the last closed just above the maximum) holds sorted[lo[i] .. lo[i+1]).
+  const left = edges.slice();
+  const lo: number[] = [];
+  let r = 0;
+  for (const e of left) {
+    while (r < n && (sorted[r] as number) < e) r++;
+    lo.push(r);
+  }
+  const rightOf = (i: number) =>
+    i + 1 < left.length ? (left[i + 1] as number) : nextUp(sorted[n - 1] as number);
+  const hiOf = (i: number) => (i + 1 < lo.length ? (lo[i + 1] as number) : n);
+  // Cells whose values all equal their left edge cannot be split.
+  const stuck: boolean[] = left.map(() => false);
+  for (let k = 0; k < extra; k++) {
+    let best = -1;
+    let bestScore = 0;
+    for (let i = 0; i < left.length; i++) {
+      const count = hiOf(i) - (lo[i] as number);
+      const score = (rightOf(i) - (left[i] as number)) * count;
+      if (count >= 2 && !stuck[i] && score > bestScore) {
+        best = i;
+        bestScore = score;
+      }
+    }
+    if (best < 0) break;
+    const start = lo[best] as number;
+    const at = sorted[start + Math.floor((hiOf(best) - start) / 2)] as number;
+    let j = start;
+    if (at <= (left[best] as number)) {
+      // A tie at the left edge holds the lower half: split at the first value above it, if any.
+      while (j < hiOf(best) && (sorted[j] as number) <= (left[best] as number)) j++;
+      if (j === hiOf(best)) {
+        stuck[best] = true;
+        continue;
+      }
+    } else while ((sorted[j] as number) < at) j++;
+    left.splice(best + 1, 0, sorted[j] as number);
+    lo.splice(best + 1, 0, j);
+    stuck.splice(best + 1, 0, false);
+  }
+  return left;
 }
 
 /** Integer steps beyond the training range for integer features, before the cells start to grow. */

@@ -32,6 +32,11 @@ export interface GridCounts {
   refSums?: NumericInput;
   /** Sum of the current values in each cell, as `refSums`. */
   curSums?: NumericInput;
+  /**
+   * Largest error of one current value's position in `curSums`, as a fraction of its cell's width (driftwatch
+   * keeps positions to 1/255; default 0: exact sums). KS uses it to keep its in-cell bound a bound.
+   */
+  curSumError?: number;
 }
 
 export interface FineGrid {
@@ -177,18 +182,39 @@ export interface KsGridResult extends KsResult {
   n2: number;
 }
 
+/** Smallest multiple of 1/lcm(n1, n2) at or above d: every raw KS statistic |i/n1 − j/n2| is one. */
+function ceilToLattice(d: number, n1: number, n2: number): number {
+  let a = n1;
+  let b = n2;
+  while (b !== 0) [a, b] = [b, a % b];
+  const lcm = (n1 / a) * n2;
+  if (!Number.isSafeInteger(lcm)) return d;
+  // The tolerance absorbs rounding in d, which is a sum of ratios.
+  return Math.max(0, Math.ceil(d * lcm - 1e-7) / lcm);
+}
+
 /**
  * Two-sample KS test from grid counts, with n1 / n2 the count totals and scipy's p-value rules.
- * `statistic` = max over cell boundaries of |R_i/n1 − C_i/n2| (cumulative counts): it never exceeds the raw
- * statistic and equals it when every value lies on an edge. The raw statistic is at most `statisticUpper`
- * = max over cells of the largest gap reachable inside the cell, which is ≤ statistic + max cell mass.
+ * `statistic` is a lower bound on the raw statistic, exact when every value lies on an edge: the max over cell
+ * boundaries of |R_i/n1 − C_i/n2| (cumulative counts) and, with `refSums` and `curSums`, over cells of
+ * |mean of F_ref − F_cur over the cell|, which the sums give exactly (∫_a^b F = w·F(a⁻) + Σ_cell (b − v)/n) and
+ * no cell's supremum is below; then rounded up to the lattice 1/lcm(n1, n2) every raw statistic lies on.
+ * The raw statistic is at most `statisticUpper` = max over cells of the largest gap reachable inside the cell,
+ * which is ≤ the boundary max + max cell mass.
  */
 export function ksFromGrid(grid: GridCounts, options: { method?: KsMethod } = {}): KsGridResult {
   const { e, r, c, nr, nc } = prepareGrid(grid, 'ksFromGrid', true);
   const cells = r.length;
+  const rs = grid.refSums === undefined ? null : sumsCopy(grid.refSums, 'refSums', cells, 'ksFromGrid');
+  const cs = grid.curSums === undefined ? null : sumsCopy(grid.curSums, 'curSums', cells, 'ksFromGrid');
+  const sumError = grid.curSumError ?? 0;
+  if (!(sumError >= 0 && sumError <= 1)) {
+    throw new StatsInputError(`ksFromGrid: curSumError must be in [0, 1], got ${String(grid.curSumError)}`);
+  }
   let cr = 0;
   let cc = 0;
   let d = 0;
+  let inCell = 0;
   let upper = 0;
   for (let i = 0; i < cells; i++) {
     const prevR = cr / nr;
@@ -206,10 +232,26 @@ export function ksFromGrid(grid: GridCounts, options: { method?: KsMethod } = {}
     if (!grid.onEdges && !singlePoint && (mr > 0 || mc > 0)) {
       const inside = Math.max(fr - prevC, fc - prevR);
       if (inside > upper) upper = inside;
+      const sr = rs && i > 0 && i < cells - 1 ? (rs[i] as number) : Number.NaN;
+      const sc = cs && i > 0 && i < cells - 1 ? (cs[i] as number) : Number.NaN;
+      if (!Number.isNaN(sr) && !Number.isNaN(sc)) {
+        const left = e[i - 1] as number;
+        const width = (e[i] as number) - left;
+        // Share of each side's cell mass to the right of its values, averaged over the cell: (b − v)/w each.
+        const rest = (m: number, sum: number) =>
+          m > 0 ? Math.min(m, Math.max(0, m - (sum - m * left) / width)) : 0;
+        const mean = Math.abs(prevR - prevC + rest(mr, sr) / nr - rest(mc, sc) / nc);
+        // Float error of a sum of m values near the cell, in units of one value's position: m² · 4ε · |v| / w.
+        const scale = (4 * Number.EPSILON * Math.max(Math.abs(left), Math.abs(e[i] as number))) / width;
+        const slack = (mc * sumError + mc * mc * scale) / nc + (mr * mr * scale) / nr;
+        const bound = mean - slack - 1e-12;
+        if (bound > inCell) inCell = bound;
+      }
     }
   }
   if (upper < d) upper = d;
   if (upper > 1) upper = 1;
+  if (inCell > d) d = Math.max(d, Math.min(ceilToLattice(inCell, nr, nc), upper));
   const res = ksPvalue(d, nr, nc, options);
   const resUpper = upper === d ? res : ksPvalue(upper, nr, nc, options);
   return {
@@ -232,15 +274,20 @@ export interface WassersteinGridResult {
   upper: number;
 }
 
-function sumsCopy(values: NumericInput, name: string, length: number): Float64Array {
+function sumsCopy(
+  values: NumericInput,
+  name: string,
+  length: number,
+  fn = 'wassersteinFromGrid',
+): Float64Array {
   if (values === null || typeof values !== 'object' || values.length !== length) {
-    throw new StatsInputError(`wassersteinFromGrid: ${name} must have edges.length + 1 = ${length} entries`);
+    throw new StatsInputError(`${fn}: ${name} must have edges.length + 1 = ${length} entries`);
   }
   const out = Float64Array.from(values);
   for (let i = 0; i < out.length; i++) {
     const v = out[i] as number;
     if (!Number.isFinite(v) && !Number.isNaN(v)) {
-      throw new StatsInputError(`wassersteinFromGrid: ${name}[${i}] is ${String(v)}; use NaN for unknown`);
+      throw new StatsInputError(`${fn}: ${name}[${i}] is ${String(v)}; use NaN for unknown`);
     }
   }
   return out;

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { CsvRecord, trainingRows } from '../../src/baselines/sources.js';
-import { ProfileBuilder, ProfileError } from '../../src/profiles/profile.js';
+import { ProfileBuilder, ProfileError, splitWideCells } from '../../src/profiles/profile.js';
 
 // The profile builder from CSV records (values in header order) and from row objects must agree, and a
 // column of numbers keeps the texts of only a few distinct values unless text turns up.
@@ -83,5 +83,23 @@ describe('a prediction column of class probabilities', () => {
       categories: ['rain', 'sun'],
       counts: [2, 1, 0],
     });
+  });
+});
+
+describe('splitting the widest grid cells', () => {
+  it('splits the widest × fullest cell at its median, keeps the old edges and never splits a tie', () => {
+    const sorted = Float64Array.from([0, 1, 2, 3, 10, 20, 30, 40, 50, 60, 100, 100, 100, 100]);
+    const edges = [0, 10, 100];
+    const out = splitWideCells(sorted, edges, 3);
+    expect(out).toEqual(expect.arrayContaining(edges));
+    for (let i = 1; i < out.length; i++) expect(out[i] as number).toBeGreaterThan(out[i - 1] as number);
+    // Width × count: [10, 100) 90 × 6 splits at its median 40; then [40, 100) 60 × 3 at 50; then [50, 100)
+    // 50 × 2 at 60, ahead of [10, 40) 30 × 3. [100, 100⁺) holds one repeated value and is never split.
+    expect(out).toEqual([0, 10, 40, 50, 60, 100]);
+  });
+
+  it('stops when every cell left holds a single value or a tie', () => {
+    const sorted = Float64Array.from([5, 5, 5, 7]);
+    expect(splitWideCells(sorted, [5, 7], 10)).toEqual([5, 7]);
   });
 });

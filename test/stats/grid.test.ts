@@ -195,6 +195,77 @@ describe('fine grid variants against the raw computations', () => {
   });
 });
 
+/** Per-cell sums of the values (NaN for the two outer cells); with `steps`, positions rounded as ingest keeps them. */
+function sumsOf(edges: Float64Array, values: ArrayLike<number>, steps = 0): Float64Array {
+  const out = new Float64Array(edges.length + 1);
+  out[0] = Number.NaN;
+  out[edges.length] = Number.NaN;
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k] as number;
+    let i = 0;
+    while (i < edges.length && (edges[i] as number) <= v) i++;
+    if (i === 0 || i === edges.length) continue;
+    const left = edges[i - 1] as number;
+    const width = (edges[i] as number) - left;
+    const u = (v - left) / width;
+    const q = steps === 0 || u === 0 ? u : Math.max(1, Math.min(steps, Math.round(u * steps))) / steps;
+    out[i] = (out[i] as number) + left + q * width;
+  }
+  return out;
+}
+
+describe('KS from grid counts with per-cell sums', () => {
+  it('a cell whose values sit at opposite ends raises the statistic to its mean gap, never above the raw one', () => {
+    const ref = Float64Array.from({ length: 10 }, (_, k) => 0.01 * (k + 1));
+    const cur = Float64Array.from({ length: 10 }, (_, k) => 0.9 + 0.01 * k);
+    const edges = Float64Array.from([0, 1]);
+    const plain = gridOf(edges, ref, cur);
+    expect(ksFromGrid(plain).statistic).toBe(0);
+    const g = ksFromGrid({ ...plain, refSums: sumsOf(edges, ref), curSums: sumsOf(edges, cur) });
+    const raw = ksTwoSample(ref, cur);
+    // Mean gap over [0, 1): 0.945 − 0.055 = 0.89, rounded up to the lattice of tenths.
+    expect(g.statistic).toBeCloseTo(0.9, 12);
+    expect(g.statistic).toBeLessThanOrEqual(raw.statistic);
+    expect(g.pvalue).toBeGreaterThanOrEqual(raw.pvalue);
+  });
+
+  it('stays a lower bound with exact and with rounded positions (property)', async () => {
+    const value = fc.oneof(fc.integer({ min: -5, max: 5 }), fc.double({ min: -5, max: 5, noNaN: true }));
+    fc.assert(
+      fc.property(
+        fc.array(value, { minLength: 1, maxLength: 40 }),
+        fc.array(value, { minLength: 1, maxLength: 40 }),
+        fc.uniqueArray(fc.double({ min: -6, max: 6, noNaN: true }), {
+          minLength: 1,
+          maxLength: 8,
+          comparator: 'SameValueZero',
+        }),
+        (a, b, cuts) => {
+          const edges = Float64Array.from(cuts).sort();
+          const A = Float64Array.from(a);
+          const B = Float64Array.from(b);
+          const grid = gridOf(edges, A, B);
+          const raw = ksTwoSample(A, B);
+          const plain = ksFromGrid(grid);
+          for (const steps of [0, 255, 3]) {
+            const g = ksFromGrid({
+              ...grid,
+              refSums: sumsOf(edges, A),
+              curSums: sumsOf(edges, B, steps),
+              curSumError: steps === 0 ? 0 : 1 / steps,
+            });
+            expect(g.statistic).toBeLessThanOrEqual(raw.statistic + 1e-12);
+            expect(g.statistic).toBeGreaterThanOrEqual(plain.statistic - 1e-12);
+            expect(g.statistic).toBeLessThanOrEqual(g.statisticUpper + 1e-12);
+            expect(raw.pvalue).toBeLessThanOrEqual(g.pvalue * (1 + 1e-9));
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe('fineGrid and rebin', () => {
   it('decile edges are grid edges and rebinned counts equal the direct histogram', async () => {
     for (const ref of [

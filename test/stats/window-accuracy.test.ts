@@ -64,6 +64,8 @@ describe('Wasserstein from bucket aggregates on heavy tails', () => {
   const r = mulberry32(7);
   const base = Array.from({ length: 50000 }, () => Math.exp(normal(r)));
   const cases: [number, number][] = [
+    [2000, 1],
+    [2000, 1],
     [2000, 1.05],
     [2000, 1.2],
     [20000, 1],
@@ -72,11 +74,33 @@ describe('Wasserstein from bucket aggregates on heavy tails', () => {
     [200000, 1],
     [200000, 1.05],
   ];
-  for (const [n, factor] of cases) {
-    it(`lognormal window of ${n} values scaled by ${factor} is within 5% of the raw distance`, () => {
+  for (const [i, [n, factor]] of cases.entries()) {
+    it(`lognormal window ${i + 1} of ${n} values scaled by ${factor} is within 2% of the raw distance`, () => {
       const win = Array.from({ length: n }, () => Math.exp(normal(r)) * factor);
       const got = fromAggregate(base, win).wasserstein_normed as number;
-      expect(Math.abs(got / rawNormed(base, win) - 1)).toBeLessThan(0.05);
+      expect(Math.abs(got / rawNormed(base, win) - 1)).toBeLessThan(0.02);
+    });
+  }
+});
+
+describe('KS from bucket aggregates on lognormal windows', () => {
+  const r = mulberry32(13);
+  const base = Array.from({ length: 50000 }, () => Math.exp(normal(r)));
+  const cases: [number, number[]][] = [
+    [2000, [1, 1.06, 1.1, 1.15]],
+    [20000, [1, 1.02, 1.04]],
+    [200000, [1, 1.01, 1.015]],
+  ];
+  for (const [n, factors] of cases) {
+    it(`windows of ${n} values scaled by ${factors.join(', ')}: never below the raw p-value, at most 35% above`, () => {
+      for (const factor of factors) {
+        const win = Array.from({ length: n }, () => Math.exp(normal(r)) * factor);
+        const got = fromAggregate(base, win);
+        const raw = ksTwoSample(base, win);
+        expect(got.ks_statistic as number).toBeLessThanOrEqual(raw.statistic);
+        expect(got.ks_pvalue as number).toBeGreaterThanOrEqual(raw.pvalue);
+        if (raw.pvalue >= 1e-10) expect((got.ks_pvalue as number) / raw.pvalue).toBeLessThan(1.35);
+      }
     });
   }
 });
