@@ -44,7 +44,7 @@ const realizedSchema = z
     ),
     macro: z
       .object({ precision: metric, recall: metric, f1: metric })
-      .describe('Unweighted means over the classes predicted or labelled; an undefined metric counts 0.'),
+      .describe('Unweighted means over all classes; an undefined metric counts 0 (as the estimate).'),
     confusion: z
       .object({
         predicted: z.array(z.string()),

@@ -79,7 +79,7 @@ export interface RealizedView {
   roc_auc_error_bound: number | null;
   /** Binary: classes "0" and "1"; K classes: in `classes` order. */
   per_class: RealizedClassView[];
-  /** Unweighted means over the classes predicted or labelled (an undefined metric counts 0). */
+  /** Unweighted means over all classes, an undefined metric counting 0 (the estimate's average). */
   macro: { precision: number | null; recall: number | null; f1: number | null };
   /** Rows: predicted class; columns: the label's class (K classes: a last "(other)" for labels of no class). */
   confusion: { predicted: string[]; actual: string[]; counts: number[][] };

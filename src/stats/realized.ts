@@ -49,8 +49,8 @@ export interface RealizedPerformance {
   /** Binary: class 0 then class 1; K classes: in class order. */
   perClass: RealizedClass[];
   /**
-   * Unweighted means over the classes that were predicted or labelled (scikit-learn's default labels), an
-   * undefined metric counting 0 (zero_division=0).
+   * Unweighted means over all classes, an undefined metric counting 0: scikit-learn's
+   * `average='macro', labels=<all classes>, zero_division=0`, the same average as the estimate's.
    */
   macro: { precision: number; recall: number; f1: number };
   /** Binary: the AUC; K classes: the mean one-vs-rest AUC over classes with labels of both kinds. */
@@ -235,12 +235,9 @@ function aucOf(pos: ArrayLike<number>, neg: ArrayLike<number>): { auc: number; b
   return { auc: (ordered + within / 2) / pairs, bound: within / 2 / pairs };
 }
 
-function macroOf(per: RealizedClass[], present: boolean[]): RealizedPerformance['macro'] {
-  const used = per.filter((_, j) => present[j]);
+function macroOf(per: RealizedClass[]): RealizedPerformance['macro'] {
   const mean = (k: 'precision' | 'recall' | 'f1') =>
-    used.length === 0
-      ? Number.NaN
-      : used.reduce((s, c) => s + (Number.isFinite(c[k]) ? c[k] : 0), 0) / used.length;
+    per.reduce((s, c) => s + (Number.isFinite(c[k]) ? c[k] : 0), 0) / per.length;
   return { precision: mean('precision'), recall: mean('recall'), f1: mean('f1') };
 }
 
@@ -268,7 +265,7 @@ export function realizedBinary(acc: RealizedBinaryAccumulator): RealizedPerforma
     confusion: [tn, fn, fp, tp],
     accuracy: ratio(tp + tn, rows),
     perClass,
-    macro: macroOf(perClass, [tn + fn + fp > 0, tp + fp + fn > 0]),
+    macro: macroOf(perClass),
     auc,
     aucPerClass: [],
     aucErrorBound: bound,
@@ -293,11 +290,8 @@ export function realizedMulticlass(acc: RealizedMulticlassAccumulator): Realized
     }
   }
   const perClass: RealizedClass[] = [];
-  const present: boolean[] = [];
-  for (let j = 0; j < K; j++) {
+  for (let j = 0; j < K; j++)
     perClass.push(classOf(acc.confusion[j * C + j] as number, predicted[j] as number, actual[j] as number));
-    present.push((predicted[j] as number) + (actual[j] as number) > 0);
-  }
   const aucPerClass: number[] = [];
   const bounds: number[] = [];
   const auc = acc.auc;
@@ -320,7 +314,7 @@ export function realizedMulticlass(acc: RealizedMulticlassAccumulator): Realized
     confusion: acc.confusion.slice(),
     accuracy: ratio(correct, rows),
     perClass,
-    macro: macroOf(perClass, present),
+    macro: macroOf(perClass),
     auc: mean(defined),
     aucPerClass,
     aucErrorBound: mean(bounds),

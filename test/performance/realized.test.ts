@@ -73,11 +73,10 @@ function direct(predicted: number[], actual: number[], names: string[], withOthe
       recall: act > 0 ? tp / act : null,
       f1: pred + act > 0 ? (2 * tp) / (pred + act) : null,
       support: act,
-      present: pred + act > 0,
     };
   });
-  const used = per.filter((c) => c.present);
-  const mean = (k: 'precision' | 'recall' | 'f1') => used.reduce((s, c) => s + (c[k] ?? 0), 0) / used.length;
+  // Over all classes, an undefined metric as 0 (scikit-learn's labels=classes, zero_division=0).
+  const mean = (k: 'precision' | 'recall' | 'f1') => per.reduce((s, c) => s + (c[k] ?? 0), 0) / per.length;
   return {
     n: predicted.length,
     accuracy: predicted.filter((p, i) => p === actual[i]).length / predicted.length,

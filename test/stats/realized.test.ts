@@ -52,7 +52,7 @@ function cellByScan(edges: number[], s: number): number {
   return c;
 }
 
-/** Per-class precision, recall, F1 and support, and their macro over classes predicted or labelled. */
+/** Per-class precision, recall, F1 and support, and their macro over all classes (undefined as 0). */
 function directMetrics(predicted: number[], actual: number[], K: number) {
   const per = Array.from({ length: K }, (_, c) => {
     let tp = 0;
@@ -68,12 +68,10 @@ function directMetrics(predicted: number[], actual: number[], K: number) {
       recall: act > 0 ? tp / act : Number.NaN,
       f1: pred + act > 0 ? (2 * tp) / (pred + act) : Number.NaN,
       support: act,
-      present: pred + act > 0,
     };
   });
-  const used = per.filter((c) => c.present);
   const mean = (k: 'precision' | 'recall' | 'f1') =>
-    used.reduce((s, c) => s + (Number.isFinite(c[k]) ? c[k] : 0), 0) / used.length;
+    per.reduce((s, c) => s + (Number.isFinite(c[k]) ? c[k] : 0), 0) / per.length;
   const correct = predicted.filter((p, i) => p === actual[i]).length;
   return {
     per,
@@ -164,7 +162,7 @@ describe('realized binary counts', () => {
     const r = realizedBinary(acc);
     expect(r.auc).toBeNaN();
     expect(r.perClass[0]?.recall).toBeNaN();
-    // Class 0 was predicted once (0.1) though never labelled: it counts in the macro, its undefined recall as 0.
+    // Class 0 was never labelled: its undefined recall counts 0 in the macro.
     expect(r.macro.recall).toBe((0 + 2 / 3) / 2);
   });
 });
@@ -243,7 +241,7 @@ describe('realized K-class counts', () => {
     expect(mergeRealized(a, b)).toEqual(acc);
   });
 
-  it('averages the macro over classes predicted or labelled, and the AUC over classes with both kinds of labels', () => {
+  it('averages the macro over all classes (undefined as 0, as the estimate), and the AUC over classes with both kinds of labels', () => {
     const acc = emptyRealizedMulticlass(3, { aucBins: 10 });
     // Class 2 is never predicted nor labelled; class 1 is labelled but never predicted.
     addRealizedMulticlass(acc, 0, 0, [0.7, 0.2, 0.1]);
@@ -251,8 +249,8 @@ describe('realized K-class counts', () => {
     addRealizedMulticlass(acc, 0, 0, [0.5, 0.45, 0.05]);
     const r = realizedMulticlass(acc);
     expect(r.perClass[2]?.precision).toBeNaN();
-    expect(r.macro.precision).toBe((2 / 3 + 0) / 2);
-    expect(r.macro.recall).toBe((1 + 0) / 2);
+    expect(r.macro.precision).toBe(2 / 3 / 3);
+    expect(r.macro.recall).toBe(1 / 3);
     expect(r.aucPerClass[2]).toBeNaN();
     expect(r.auc).toBe(((r.aucPerClass[0] as number) + (r.aucPerClass[1] as number)) / 2);
     // Without AUC cells: no AUC, the rest unchanged.
