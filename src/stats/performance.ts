@@ -473,7 +473,11 @@ export function estimateMulticlass(acc: MulticlassPerformanceAccumulator): Multi
     perClass.push(classEstimates(acc.count[j] as number, S(j, j), fn, V(j, j), vFn));
   }
   const aucPerClass: Estimate[] = [];
-  const bounds: number[] = [];
+  // Sums over the classes whose AUC is defined: value, sd and within-cell bound.
+  let defined = 0;
+  let sumAuc = 0;
+  let sumSd = 0;
+  let sumBound = 0;
   const auc = acc.auc;
   for (let j = 0; j < K; j++) {
     if (!auc) {
@@ -491,22 +495,17 @@ export function estimateMulticlass(acc: MulticlassPerformanceAccumulator): Multi
       sumP2: at(auc.sumP2),
     });
     aucPerClass.push(e.auc);
-    bounds.push(Number.isFinite(e.auc.value) ? e.aucErrorBound : Number.NaN);
+    if (Number.isFinite(e.auc.value)) {
+      defined++;
+      sumAuc += e.auc.value;
+      sumSd += e.auc.sd;
+      sumBound += e.aucErrorBound;
+    }
   }
-  const defined = aucPerClass.flatMap((e, j) => (Number.isFinite(e.value) ? [[e, bounds[j] as number]] : []));
-  let macroAuc = band(Number.NaN, 0);
-  let aucErrorBound = Number.NaN;
-  if (defined.length > 0) {
-    const mean = (f: (d: [Estimate, number]) => number) =>
-      defined.reduce((s, d) => s + f(d as [Estimate, number]), 0) / defined.length;
-    aucErrorBound = mean(([, b]) => b);
-    // The classes' AUCs are correlated: the mean of their sds bounds the macro's, as for the other metrics.
-    macroAuc = band(
-      mean(([e]) => e.value),
-      mean(([e]) => e.sd) ** 2,
-      aucErrorBound,
-    );
-  }
+  const aucErrorBound = defined > 0 ? sumBound / defined : Number.NaN;
+  // The classes' AUCs are correlated: the mean of their sds bounds the macro's, as for the other metrics.
+  const macroAuc =
+    defined > 0 ? band(sumAuc / defined, (sumSd / defined) ** 2, aucErrorBound) : band(Number.NaN, 0);
   return {
     rows,
     confusion: acc.sumP.slice(),

@@ -397,6 +397,10 @@ describe('multiclass accumulator', () => {
     });
     expectAbs(estimateMulticlass(merge(a, b)).auc.value, e.auc.value, 1e-12);
     expect(() => merge(a, emptyMulticlass(K))).toThrow(/AUC cells differ/);
+    expect(() => addMulticlass(a, data[0] as number[], 0, [0.5, 0.5])).toThrow(/scores must hold 4/);
+    expect(() => addMulticlass(a, [0.25, 0.25, 0.25, 0.25], 0, [0.2, 0.3, 1.2, 0])).toThrow(
+      /scores\[2\] must be a number in \[0, 1\]/,
+    );
     const plain = emptyMulticlass(K);
     addMulticlass(plain, data[0] as number[]);
     expect(estimateMulticlass(plain).auc.value).toBeNaN();
