@@ -198,7 +198,10 @@ export function scoredPrediction(
   model: string,
   baseline: LoadedBaseline | null,
   prediction: unknown,
+  options: { calibrate?: boolean } = {},
 ): ScoredPrediction | null {
+  // Realized counts need only the raw scores: calibrating every row of a recounted bucket is wasted work.
+  const calibrate = options.calibrate !== false;
   if (prediction === null || prediction === undefined) return null;
   const kind = kindFor(config, model, baseline, prediction);
   if (kind === null) return null;
@@ -209,7 +212,7 @@ export function scoredPrediction(
     return {
       spec: { kind, threshold: thresholdFor(config, model, facts), bins: BINARY_BINS },
       score,
-      probability: calibrateScore(facts, score),
+      probability: calibrate ? calibrateScore(facts, score) : score,
     };
   }
   const probs = probabilitiesOf(prediction);
@@ -227,7 +230,7 @@ export function scoredPrediction(
       ...(classes.length <= MULTICLASS_AUC_MAX_CLASSES ? { aucBins: MULTICLASS_AUC_BINS } : {}),
     },
     raw,
-    calibrated: calibrateProbabilities(facts, classes, raw),
+    calibrated: calibrate ? calibrateProbabilities(facts, classes, raw) : raw,
     predicted: argmax(raw),
   };
 }
@@ -303,7 +306,7 @@ export class RealizedBatch {
     baseline: LoadedBaseline | null,
   ): boolean {
     if (r.label === null || r.label === undefined) return false;
-    const scored = scoredPrediction(this.config, r.model, baseline, r.prediction);
+    const scored = scoredPrediction(this.config, r.model, baseline, r.prediction, { calibrate: false });
     if (!scored) return false;
     let y: number | null;
     if (scored.spec.kind === 'binary') y = binaryLabel(r.label);
