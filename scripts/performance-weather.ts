@@ -159,7 +159,10 @@ export async function weatherPerformance(
       const tally = new Map<string, { predicted: number; actual: number; tp: number }>();
       const at = (c: string) => {
         let e = tally.get(c);
-        if (!e) tally.set(c, (e = { predicted: 0, actual: 0, tp: 0 }));
+        if (!e) {
+          e = { predicted: 0, actual: 0, tp: 0 };
+          tally.set(c, e);
+        }
         return e;
       };
       answers.forEach((a, i) => {
