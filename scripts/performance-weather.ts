@@ -45,7 +45,7 @@ export interface MonthRow {
   /** What GET /v1/models/weather/performance answered for the month's bucket. */
   api: PerformanceResult;
   /** The same computed here from the answers predict returned and the baseline's calibration. */
-  direct: { realized: number; calibrated: number; uncalibrated: number };
+  direct: { realized: number; calibrated: number; uncalibrated: number; macroF1: number };
   /** Wrong answers by "<recorded> as <predicted>". */
   misses: Record<string, number>;
 }
@@ -155,8 +155,21 @@ export async function weatherPerformance(
       let calibrated = 0;
       let uncalibrated = 0;
       const misses: Record<string, number> = {};
+      // Per class: answered, recorded, both (macro F1 over all the model's classes, undefined as 0).
+      const tally = new Map<string, { predicted: number; actual: number; tp: number }>();
+      const at = (c: string) => {
+        let e = tally.get(c);
+        if (!e) {
+          e = { predicted: 0, actual: 0, tp: 0 };
+          tally.set(c, e);
+        }
+        return e;
+      };
       answers.forEach((a, i) => {
         const recorded = days[i]?.weather;
+        at(a.label).predicted++;
+        if (recorded !== undefined) at(recorded).actual++;
+        if (a.label === recorded) at(a.label).tp++;
         if (a.label === recorded) correct++;
         else misses[`${recorded} as ${a.label}`] = (misses[`${recorded} as ${a.label}`] ?? 0) + 1;
         const raw = classes.map((c) => a.probabilities[c] as number);
@@ -167,10 +180,16 @@ export async function weatherPerformance(
         calibrated += (cal[top] as number) / cal.reduce((s, p) => s + p, 0);
       });
       const n = answers.length;
+      let f1 = 0;
+      for (const c of classes) {
+        const e = tally.get(c);
+        if (e && e.predicted + e.actual > 0) f1 += (2 * e.tp) / (e.predicted + e.actual) / classes.length;
+      }
       direct.set(m, {
         n,
         correct,
         misses,
+        macroF1: f1,
         realized: correct / n,
         calibrated: calibrated / n,
         uncalibrated: uncalibrated / n,
@@ -226,6 +245,21 @@ export function markdown(result: WeatherPerformance): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Macro F1 and one-vs-rest macro ROC AUC per month, estimated [95% band] beside realized. */
+export function metricsMarkdown(result: WeatherPerformance): string {
+  const lines = [
+    '| month | macro F1 estimated [95% band] | realized | macro ROC AUC estimated [95% band] | realized |',
+    '|---|---|---:|---|---:|',
+  ];
+  for (const r of result.months) {
+    const e = r.api.estimated;
+    lines.push(
+      `| ${r.month} | ${f3(e.f1)} [${f3(e.band.f1?.lower)}, ${f3(e.band.f1?.upper)}] | ${f3(r.api.realized?.f1)} | ${f3(e.roc_auc)} [${f3(e.band.roc_auc?.lower)}, ${f3(e.band.roc_auc?.upper)}] | ${f3(r.api.realized?.roc_auc)} |`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { months: { type: 'string' } } });
   const months = values.months ? values.months.split(',').map(Number) : undefined;
@@ -236,6 +270,7 @@ async function main(): Promise<void> {
       `(top-label ECE raw ${f3(facts.ece.raw)}, cross-fitted isotonic ${f3(facts.ece.isotonic)})\n`,
   );
   process.stdout.write(markdown(result));
+  process.stdout.write(`\n${metricsMarkdown(result)}`);
   let inside = 0;
   let errCal = 0;
   let errRaw = 0;

@@ -15,7 +15,7 @@ import {
 import { addValue, SLOTS, trim } from '../traffic/histogram.js';
 import { baselineCache, type ModelBaselines } from './baseline-cache.js';
 import { addOutcome, emptyBucketStats, labelOutcome } from './outcome.js';
-import { binaryThresholdFor, PerformanceBatch } from './performance.js';
+import { binaryThresholdFor, PerformanceBatch, RealizedBatch } from './performance.js';
 
 /** A failed request: status "error", or no status but an error message. */
 export const isError = (r: Pick<NewRecord, 'status' | 'error'>) =>
@@ -91,6 +91,7 @@ export class AggregateBatch {
   private readonly bucketMsByModel = new Map<string, number>();
   private readonly withStats: boolean;
   private readonly performance: PerformanceBatch;
+  private readonly realized: RealizedBatch;
   private readonly joint: JointBatch;
 
   private constructor(
@@ -100,6 +101,7 @@ export class AggregateBatch {
   ) {
     this.withStats = options.bucketStats !== false;
     this.performance = new PerformanceBatch(config);
+    this.realized = new RealizedBatch(config);
     this.joint = new JointBatch(config);
   }
 
@@ -169,7 +171,10 @@ export class AggregateBatch {
       }
 
       // Like bucket stats, counted once per record (not again when a new baseline's aggregates are rebuilt).
-      if (withStats) this.performance.add(r, start, bucketMs, baseline);
+      if (withStats) {
+        this.performance.add(r, start, bucketMs, baseline);
+        if (r.label !== null) this.realized.add(r, start, bucketMs, baseline);
+      }
       if (!baseline) continue;
       const key = `${statsKey}\u0000${baseline.id}`;
       let bucket = buckets.get(key);
@@ -284,6 +289,9 @@ export class AggregateBatch {
     if (this.withStats) {
       const performance = this.performance.deltas();
       if (performance.length > 0) await tx.performance.add(performance, now);
+      // After the bucket stats: a label correction's recount holds their lock while it replaces these.
+      const realized = this.realized.deltas();
+      if (realized.length > 0) await tx.performance.addRealized(realized, now);
     }
     // Rebuilt history is not news for the drift tick: it would re-judge every old window.
     if (this.options.markChanged !== false && this.changed.size > 0)

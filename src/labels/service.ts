@@ -1,6 +1,6 @@
-import { baselineCache, baselineFor } from '../aggregates/baseline-cache.js';
+import { baselineCache, baselineFor, type LoadedBaseline } from '../aggregates/baseline-cache.js';
 import { addOutcome, emptyBucketStats, labelOutcome } from '../aggregates/outcome.js';
-import { binaryThresholdFor } from '../aggregates/performance.js';
+import { binaryThresholdFor, RealizedBatch } from '../aggregates/performance.js';
 import { bucketStart } from '../aggregates/service.js';
 import { driftSettingsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
@@ -35,16 +35,18 @@ export async function applyLabels(
     Object.assign(result, { updated: 0, unchanged: 0, not_found: [], unscored: [] });
     const deltas: BucketStatsDelta[] = [];
     const recount = new Map<string, BucketStatsDelta>();
-    // A binary classifier's score is decided at its threshold (configured or from its baseline).
-    const thresholds = new Map<string, number | null>();
-    const thresholdOf = async (model: string, modelVersion: string) => {
+    // Realized confusion counts of the first labels of records (corrections recount their bucket).
+    const realized = new RealizedBatch(deps.config);
+    const baselines = new Map<string, LoadedBaseline | null>();
+    const baselineOf = async (model: string, modelVersion: string) => {
       const key = `${model}\u0000${modelVersion}`;
-      if (!thresholds.has(key)) {
-        const baseline = baselineFor(await baselineCache(deps.store).get(tx, model), modelVersion);
-        thresholds.set(key, binaryThresholdFor(deps.config, model, baseline));
-      }
-      return thresholds.get(key) ?? null;
+      if (!baselines.has(key))
+        baselines.set(key, baselineFor(await baselineCache(deps.store).get(tx, model), modelVersion));
+      return baselines.get(key) ?? null;
     };
+    // A binary classifier's score is decided at its threshold (configured or from its baseline).
+    const thresholdOf = async (model: string, modelVersion: string) =>
+      binaryThresholdFor(deps.config, model, await baselineOf(model, modelVersion));
     let lastYield = performance.now();
     // Records are locked as they are read (see below), in one order for every writer, so two batches that
     // label the same records wait for each other instead of deadlocking.
@@ -105,10 +107,17 @@ export async function applyLabels(
       }
       addOutcome(delta, outcome, 1);
       deltas.push(delta);
+      realized.add(
+        { model: l.model, modelVersion: row.modelVersion, prediction, label: l.label },
+        delta.bucketStart,
+        bucketMs,
+        await baselineOf(l.model, row.modelVersion),
+      );
     }
     result.not_found.sort((a, b) => a.index - b.index);
     result.unscored.sort((a, b) => a.index - b.index);
     await tx.aggregates.addBucketStats(deltas, now);
+    await tx.performance.addRealized(realized.deltas(), now);
     for (const key of recount.values()) {
       // The recount reads the bucket's labels after any other writer's changes to them have committed.
       await tx.aggregates.lockBucketStats(key);
@@ -122,24 +131,27 @@ export async function applyLabels(
       };
       const tally = { ...outcomes, records: 0 };
       const threshold = await thresholdOf(key.model, key.modelVersion);
+      const baseline = await baselineOf(key.model, key.modelVersion);
+      const counts = new RealizedBatch(deps.config);
       for (const r of await tx.records.labeledIn(
         key.model,
         key.modelVersion,
         key.bucketStart,
         key.bucketStart + key.bucketMs,
       )) {
-        addOutcome(
-          tally,
-          labelOutcome(
-            r.prediction === null ? null : JSON.parse(r.prediction),
-            JSON.parse(r.label),
-            threshold,
-          ),
-          1,
+        const prediction: unknown = r.prediction === null ? null : JSON.parse(r.prediction);
+        const label: unknown = JSON.parse(r.label);
+        addOutcome(tally, labelOutcome(prediction, label, threshold), 1);
+        counts.add(
+          { model: key.model, modelVersion: key.modelVersion, prediction, label },
+          key.bucketStart,
+          key.bucketMs,
+          baseline,
         );
       }
       const { records: _records, ...counted } = tally;
       await tx.aggregates.setOutcomes(key, counted, now);
+      await tx.performance.setRealized(key, counts.deltas(), now);
     }
     // Performance of those buckets changed: the drift tick re-evaluates them.
     await tx.aggregates.markChanged([...deltas, ...recount.values()]);

@@ -17,7 +17,8 @@ export function judgedAccuracy(
   r: PerformanceResult,
   minSamples: number,
 ): { accuracy: number; source: 'realized' | 'estimated' } | null {
-  if (r.realized && r.realized.n >= minSamples) return { accuracy: r.realized.accuracy, source: 'realized' };
+  if (r.realized && r.realized.n >= minSamples && r.realized.accuracy !== null)
+    return { accuracy: r.realized.accuracy, source: 'realized' };
   if (r.estimated.accuracy !== null && r.n >= minSamples)
     return { accuracy: r.estimated.accuracy, source: 'estimated' };
   return null;

@@ -17,6 +17,44 @@ const query = z.strictObject({
 const iso = z.string().describe('RFC 3339 time');
 const metric = z.number().nullable();
 const bandSchema = z.object({ lower: metric, upper: metric, sd: metric }).nullable();
+const count = z.number().int().nonnegative();
+
+const realizedSchema = z
+  .object({
+    n: count.describe('Labelled rows counted (labels joined to rows of the estimate’s spec).'),
+    accuracy: metric,
+    precision: metric.describe('Binary: of the positive class; K classes: the macro mean.'),
+    recall: metric,
+    f1: metric,
+    roc_auc: metric.describe(
+      'Binary: the AUC; K classes: the mean one-vs-rest AUC over classes with both kinds of labels.',
+    ),
+    roc_auc_error_bound: metric.describe(
+      'Bound on |roc_auc − the AUC of the raw scores| (pairs within a score cell count half).',
+    ),
+    per_class: z.array(
+      z.object({
+        class: z.string(),
+        precision: metric,
+        recall: metric,
+        f1: metric,
+        support: count,
+        roc_auc: metric.describe('K classes: one-vs-rest AUC; null for binary.'),
+      }),
+    ),
+    macro: z
+      .object({ precision: metric, recall: metric, f1: metric })
+      .describe('Unweighted means over all classes; an undefined metric counts 0 (as the estimate).'),
+    confusion: z
+      .object({
+        predicted: z.array(z.string()),
+        actual: z.array(z.string()),
+        counts: z.array(z.array(count)),
+      })
+      .describe('counts[i][j]: rows predicted predicted[i] whose label is actual[j] ("(other)": no class).'),
+  })
+  .nullable()
+  .describe('Metrics of the labels that have arrived; null before any.');
 
 export const performanceResultSchema = typed<PerformanceResult>()(
   z.object({
@@ -31,7 +69,9 @@ export const performanceResultSchema = typed<PerformanceResult>()(
       precision: metric,
       recall: metric,
       f1: metric,
-      roc_auc: metric,
+      roc_auc: metric.describe(
+        'Binary: the expected AUC; K classes: the mean expected one-vs-rest AUC (null beyond 20 classes).',
+      ),
       band: z
         .object({
           accuracy: bandSchema,
@@ -42,11 +82,14 @@ export const performanceResultSchema = typed<PerformanceResult>()(
         })
         .describe('95% bands for the metric the labels will realize (macro for K classes).'),
       roc_auc_error_bound: metric,
+      per_class: z
+        .array(
+          z.object({ class: z.string(), precision: metric, recall: metric, f1: metric, roc_auc: metric }),
+        )
+        .nullable()
+        .describe('K classes: per-class estimates (one-vs-rest AUC); null for binary.'),
     }),
-    realized: z
-      .object({ accuracy: z.number(), n: z.number().int() })
-      .nullable()
-      .describe('Accuracy of the labels that have arrived; null before any.'),
+    realized: realizedSchema,
     labeled: z.number().int(),
     baseline_accuracy: metric.describe("The baseline's accuracy on its labelled rows (label=)."),
   }),

@@ -111,6 +111,7 @@ export {
   type MulticlassPerformanceEstimate,
   merge,
   type PerformanceAccumulator,
+  scoreCell,
 } from './performance.js';
 export {
   histogram,
@@ -120,6 +121,21 @@ export {
   quantileSorted,
   upperBound,
 } from './quantile.js';
+export {
+  addRealizedBinary,
+  addRealizedMulticlass,
+  emptyRealizedBinary,
+  emptyRealizedMulticlass,
+  mergeRealized,
+  type RealizedAccumulator,
+  type RealizedBinaryAccumulator,
+  type RealizedClass,
+  type RealizedMulticlassAccumulator,
+  type RealizedPerformance,
+  realizedBinary,
+  realizedMulticlass,
+  realizedPerformance,
+} from './realized.js';
 export { type NumericInput, StatsInputError } from './validate.js';
 export {
   populationStd,

@@ -40,6 +40,11 @@ export interface MulticlassPerformanceAccumulator {
   count: number[];
   sumP: number[];
   sumP2: number[];
+  /**
+   * What the one-vs-rest expected AUC needs, when kept: per class j, a binary accumulator (threshold 0, so
+   * `bins` equal-width cells) of every row's p̂_j binned by its raw p_j, laid class after class (K·bins).
+   */
+  auc?: { bins: number; count: number[]; sumP: number[]; sumP2: number[] };
 }
 
 export type PerformanceAccumulator = BinaryPerformanceAccumulator | MulticlassPerformanceAccumulator;
@@ -81,6 +86,12 @@ export interface MulticlassPerformanceEstimate {
   perClass: ClassEstimates[];
   /** Unweighted means over classes; an undefined class metric counts as 0 (scikit-learn's zero_division=0). */
   macro: ClassEstimates;
+  /** Expected one-vs-rest AUC per class (NaN without `auc` sums, or where undefined). */
+  aucPerClass: Estimate[];
+  /** Their unweighted mean over the classes where defined; the band widened by `aucErrorBound`. */
+  auc: Estimate;
+  /** Mean of the classes' within-cell bounds: bounds |macro estimate − exact expected macro AUC|. */
+  aucErrorBound: number;
 }
 
 interface Layout {
@@ -169,20 +180,34 @@ export function addBinary(acc: BinaryPerformanceAccumulator, score: number, prob
   acc.sumP2[c] = (acc.sumP2[c] as number) + probability * probability;
 }
 
-export function emptyMulticlass(classes: number): MulticlassPerformanceAccumulator {
+/** `aucBins`: keep per-class score cells for the one-vs-rest AUC (K·aucBins cells of three sums). */
+export function emptyMulticlass(
+  classes: number,
+  options: { aucBins?: number } = {},
+): MulticlassPerformanceAccumulator {
   if (!Number.isInteger(classes) || classes < 2 || classes > 1000) {
     throw new StatsInputError(
       `emptyMulticlass: classes must be an integer from 2 to 1000, got ${String(classes)}`,
     );
   }
   const zeros = (n: number) => new Array<number>(n).fill(0);
-  return {
+  const acc: MulticlassPerformanceAccumulator = {
     kind: 'multiclass',
     classes,
     count: zeros(classes),
     sumP: zeros(classes * classes),
     sumP2: zeros(classes * classes),
   };
+  if (options.aucBins !== undefined) {
+    const cells = classes * layout(0, options.aucBins, 'emptyMulticlass').cells;
+    acc.auc = { bins: options.aucBins, count: zeros(cells), sumP: zeros(cells), sumP2: zeros(cells) };
+  }
+  return acc;
+}
+
+/** The cell of a score in the per-class AUC cells of `bins` (threshold 0: the plain equal-width grid). */
+export function scoreCell(s: number, bins: number): number {
+  return cellOf({ extra: false }, 0, s, bins);
 }
 
 /** Largest probability's index, the first on ties. */
@@ -194,12 +219,14 @@ export function argmax(probs: ArrayLike<number>): number {
 
 /**
  * Adds one row of class probabilities. They must be non-negative and sum to 1 within 1e-3 (float32 outputs
- * of many classes drift by more than 1e-6); they are rescaled to sum to exactly 1.
+ * of many classes drift by more than 1e-6); they are rescaled to sum to exactly 1. `scores` (default
+ * `probs`) are the raw probabilities the per-class AUC cells bin by, as `addBinary`'s score.
  */
 export function addMulticlass(
   acc: MulticlassPerformanceAccumulator,
   probs: ArrayLike<number>,
   predicted?: number,
+  scores: ArrayLike<number> = probs,
 ): void {
   const K = acc.classes;
   if (probs?.length !== K) {
@@ -222,11 +249,26 @@ export function addMulticlass(
   if (!Number.isInteger(i) || i < 0 || i >= K) {
     throw new StatsInputError(`addMulticlass: predicted must be a class index from 0 to ${K - 1}, got ${i}`);
   }
+  const auc = acc.auc;
+  if (auc) {
+    if (scores?.length !== K) {
+      throw new StatsInputError(
+        `addMulticlass: scores must hold ${K} probabilities, got ${String(scores?.length)}`,
+      );
+    }
+    for (let j = 0; j < K; j++) unitInterval(scores[j] as number, `scores[${j}]`, 'addMulticlass');
+  }
   acc.count[i] = (acc.count[i] as number) + 1;
   for (let j = 0; j < K; j++) {
     const p = (probs[j] as number) / total;
     acc.sumP[i * K + j] = (acc.sumP[i * K + j] as number) + p;
     acc.sumP2[i * K + j] = (acc.sumP2[i * K + j] as number) + p * p;
+    if (auc) {
+      const c = j * auc.bins + scoreCell(scores[j] as number, auc.bins);
+      auc.count[c] = (auc.count[c] as number) + 1;
+      auc.sumP[c] = (auc.sumP[c] as number) + p;
+      auc.sumP2[c] = (auc.sumP2[c] as number) + p * p;
+    }
   }
 }
 
@@ -241,6 +283,11 @@ function checkShape(acc: PerformanceAccumulator, name: string): void {
   if (acc.count?.length !== rows || acc.sumP?.length !== cells || acc.sumP2?.length !== cells) {
     throw new StatsInputError(`merge: ${name} has vectors of the wrong length for its ${acc.kind} layout`);
   }
+  if (acc.kind === 'multiclass' && acc.auc) {
+    const n = acc.classes * layout(0, acc.auc.bins, 'merge').cells;
+    if (acc.auc.count?.length !== n || acc.auc.sumP?.length !== n || acc.auc.sumP2?.length !== n)
+      throw new StatsInputError(`merge: ${name} has AUC cells of the wrong length for its layout`);
+  }
 }
 
 /** The accumulator of the union of both rows' sets; both must share kind, threshold and bins, or classes. */
@@ -254,15 +301,29 @@ export function merge<T extends PerformanceAccumulator>(a: T, b: T): T {
       `merge: thresholds and bins differ (${a.threshold}/${a.bins} vs ${b.threshold}/${b.bins})`,
     );
   }
-  if (a.kind === 'multiclass' && b.kind === 'multiclass' && a.classes !== b.classes) {
-    throw new StatsInputError(`merge: class counts differ (${a.classes} vs ${b.classes})`);
+  if (a.kind === 'multiclass' && b.kind === 'multiclass') {
+    if (a.classes !== b.classes)
+      throw new StatsInputError(`merge: class counts differ (${a.classes} vs ${b.classes})`);
+    if (a.auc?.bins !== b.auc?.bins)
+      throw new StatsInputError(
+        `merge: AUC cells differ (${a.auc?.bins ?? 'none'} vs ${b.auc?.bins ?? 'none'} bins)`,
+      );
   }
-  return {
+  const out = {
     ...a,
     count: addArrays(a.count, b.count),
     sumP: addArrays(a.sumP, b.sumP),
     sumP2: addArrays(a.sumP2, b.sumP2),
   };
+  if (out.kind === 'multiclass' && out.auc && b.kind === 'multiclass' && b.auc) {
+    out.auc = {
+      bins: out.auc.bins,
+      count: addArrays(out.auc.count, b.auc.count),
+      sumP: addArrays(out.auc.sumP, b.auc.sumP),
+      sumP2: addArrays(out.auc.sumP2, b.auc.sumP2),
+    };
+  }
+  return out;
 }
 
 function band(value: number, variance: number, widen = 0): Estimate {
@@ -411,6 +472,40 @@ export function estimateMulticlass(acc: MulticlassPerformanceAccumulator): Multi
     }
     perClass.push(classEstimates(acc.count[j] as number, S(j, j), fn, V(j, j), vFn));
   }
+  const aucPerClass: Estimate[] = [];
+  // Sums over the classes whose AUC is defined: value, sd and within-cell bound.
+  let defined = 0;
+  let sumAuc = 0;
+  let sumSd = 0;
+  let sumBound = 0;
+  const auc = acc.auc;
+  for (let j = 0; j < K; j++) {
+    if (!auc) {
+      aucPerClass.push(band(Number.NaN, 0));
+      continue;
+    }
+    // Class j against the rest is a binary problem: score p_j, positive with probability p̂_j.
+    const at = (v: number[]) => v.slice(j * auc.bins, (j + 1) * auc.bins);
+    const e = estimateBinary({
+      kind: 'binary',
+      threshold: 0,
+      bins: auc.bins,
+      count: at(auc.count),
+      sumP: at(auc.sumP),
+      sumP2: at(auc.sumP2),
+    });
+    aucPerClass.push(e.auc);
+    if (Number.isFinite(e.auc.value)) {
+      defined++;
+      sumAuc += e.auc.value;
+      sumSd += e.auc.sd;
+      sumBound += e.aucErrorBound;
+    }
+  }
+  const aucErrorBound = defined > 0 ? sumBound / defined : Number.NaN;
+  // The classes' AUCs are correlated: the mean of their sds bounds the macro's, as for the other metrics.
+  const macroAuc =
+    defined > 0 ? band(sumAuc / defined, (sumSd / defined) ** 2, aucErrorBound) : band(Number.NaN, 0);
   return {
     rows,
     confusion: acc.sumP.slice(),
@@ -421,5 +516,8 @@ export function estimateMulticlass(acc: MulticlassPerformanceAccumulator): Multi
       recall: macroOf(perClass, 'recall'),
       f1: macroOf(perClass, 'f1'),
     },
+    aucPerClass,
+    auc: macroAuc,
+    aucErrorBound,
   };
 }

@@ -23,6 +23,7 @@ const TABLES = [
   'aggregates',
   'bucket_stats',
   'performance',
+  'realized_performance',
   'comoments',
   'traffic',
   'changed_buckets',

@@ -172,13 +172,20 @@ export interface PerformanceRow {
 /** Per-bucket performance accumulators: added element-wise by every writer, read per window. */
 export interface PerformanceStore {
   add(list: readonly PerformanceDelta[], now: number): Promise<void>;
-  window(q: {
-    model: string;
-    modelVersion?: string | undefined;
-    bucketMs: number;
-    from: number;
-    to: number;
-  }): Promise<PerformanceRow[]>;
+  window(q: PerformanceWindowQuery): Promise<PerformanceRow[]>;
+  /** Realized counts of labelled rows (src/stats/realized.ts), added element-wise like the estimate's sums. */
+  addRealized(list: readonly PerformanceDelta[], now: number): Promise<void>;
+  /** Replaces a bucket's realized counts (every spec) with these, recounted from its stored labels. */
+  setRealized(key: BucketKey, list: readonly PerformanceDelta[], now: number): Promise<void>;
+  realizedWindow(q: PerformanceWindowQuery): Promise<PerformanceRow[]>;
+}
+
+export interface PerformanceWindowQuery {
+  model: string;
+  modelVersion?: string | undefined;
+  bucketMs: number;
+  from: number;
+  to: number;
 }
 
 export interface TrafficRow extends TrafficTallies {

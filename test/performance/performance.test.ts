@@ -146,13 +146,13 @@ describe('realized performance of a binary classifier', () => {
     const ys = rows.map((r) => r.y);
     // Not the 0.5 of a boolean label's default, nor a regression error: the model's own threshold.
     expect(direct(ys)).not.toBe(rows.filter((r) => (r.score >= 0.5 ? 1 : 0) === r.y).length / rows.length);
-    expect(await realized()).toEqual({ accuracy: direct(ys), n: 400 });
+    expect(await realized()).toMatchObject({ accuracy: direct(ys), n: 400 });
     // A correction recounts the bucket from its stored labels, with the same rule.
     const flipped = ys.map((y, i) => (i === 150 ? 1 - y : y));
     expect(
       (await postJson(t.app, '/v1/labels', [{ model: 'clf', request_id: 'r150', label: flipped[150] }]))
         .status,
     ).toBe(200);
-    expect(await realized()).toEqual({ accuracy: direct(flipped), n: 400 });
+    expect(await realized()).toMatchObject({ accuracy: direct(flipped), n: 400 });
   });
 });

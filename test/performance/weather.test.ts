@@ -19,7 +19,11 @@ describe('the demo weather model scored on 2015 (docs:performance)', () => {
     for (const r of result.months) {
       expect(r.api).toMatchObject({ model_version: '2', kind: 'multiclass', n: r.n, labeled: r.n });
       // Realized: the labels joined to the logged probabilities count the same as the answers' labels.
-      expect(r.api.realized).toEqual({ accuracy: r.direct.realized, n: r.n });
+      expect(r.api.realized).toMatchObject({ accuracy: r.direct.realized, n: r.n });
+      // Realized macro F1 over the classes answered or recorded, as counted from the answers.
+      expect(r.api.realized?.f1).toBeCloseTo(r.direct.macroF1, 12);
+      expect(r.api.realized?.roc_auc).toBeGreaterThan(0.5);
+      expect(r.api.estimated.roc_auc).toBeGreaterThan(0.5);
       // Estimated: the mean calibrated probability of the predicted class.
       expect(r.api.estimated.accuracy).toBeCloseTo(r.direct.calibrated, 9);
       expect(r.api.baseline_accuracy).toBe(result.facts.accuracy);

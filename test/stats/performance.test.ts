@@ -342,6 +342,102 @@ describe('multiclass accumulator', () => {
     expect(accIn).toBeGreaterThanOrEqual(180);
     expect(f1In).toBeGreaterThanOrEqual(180);
   });
+
+  it('expected one-vs-rest AUC per class and macro: the cells exactly, the raw rows within the bound', () => {
+    const K = 4;
+    const data = softmaxRows(3000, K, 31);
+    // Calibrated probabilities differ from the raw ones the cells bin by (a sharpening, renormalised).
+    const calibrated = data.map((p) => {
+      const q = p.map((v) => v ** 1.3);
+      const s = q.reduce((x, y) => x + y, 0);
+      return q.map((v) => v / s);
+    });
+    const acc = emptyMulticlass(K, { aucBins: 100 });
+    data.forEach((p, i) => {
+      addMulticlass(acc, calibrated[i] as number[], argmaxOf(p), p);
+    });
+    const e = estimateMulticlass(acc);
+    const edges = binaryCellEdges(0, 100);
+    let exactMacro = 0;
+    let boundMacro = 0;
+    let sdMacro = 0;
+    for (let j = 0; j < K; j++) {
+      const scores = data.map((p) => p[j] as number);
+      const probs = calibrated.map((p) => p[j] as number);
+      const cells = scores.map((s) => edges.filter((x) => x <= s).length);
+      const got = e.aucPerClass[j] as Estimate;
+      // The cells' expected AUC (pairs within one counted half) is what is computed; the raw rows' lies
+      // within the class's bound of it.
+      expectAbs(got.value, expectedAuc(cells, probs), 1e-12);
+      const exact = expectedAuc(scores, probs);
+      const bound = (got.upper - got.lower) / 2;
+      expect(Math.abs(got.value - exact)).toBeLessThanOrEqual(bound);
+      const one = estimateBinary({
+        kind: 'binary',
+        threshold: 0,
+        bins: 100,
+        count: acc.auc?.count.slice(j * 100, j * 100 + 100) as number[],
+        sumP: acc.auc?.sumP.slice(j * 100, j * 100 + 100) as number[],
+        sumP2: acc.auc?.sumP2.slice(j * 100, j * 100 + 100) as number[],
+      });
+      expect(Math.abs(got.value - exact)).toBeLessThanOrEqual(one.aucErrorBound);
+      exactMacro += exact / K;
+      boundMacro += one.aucErrorBound / K;
+      sdMacro += got.sd / K;
+    }
+    expectAbs(e.aucErrorBound, boundMacro, 1e-15);
+    expectAbs(e.auc.sd, sdMacro, 1e-15);
+    expect(Math.abs(e.auc.value - exactMacro)).toBeLessThanOrEqual(e.aucErrorBound);
+    expect(e.aucErrorBound).toBeLessThan(0.01);
+    // Merge equals the union; without AUC cells there is no AUC.
+    const a = emptyMulticlass(K, { aucBins: 100 });
+    const b = emptyMulticlass(K, { aucBins: 100 });
+    data.forEach((p, i) => {
+      addMulticlass(i < 999 ? a : b, calibrated[i] as number[], argmaxOf(p), p);
+    });
+    expectAbs(estimateMulticlass(merge(a, b)).auc.value, e.auc.value, 1e-12);
+    expect(() => merge(a, emptyMulticlass(K))).toThrow(/AUC cells differ/);
+    expect(() => addMulticlass(a, data[0] as number[], 0, [0.5, 0.5])).toThrow(/scores must hold 4/);
+    expect(() => addMulticlass(a, [0.25, 0.25, 0.25, 0.25], 0, [0.2, 0.3, 1.2, 0])).toThrow(
+      /scores\[2\] must be a number in \[0, 1\]/,
+    );
+    const plain = emptyMulticlass(K);
+    addMulticlass(plain, data[0] as number[]);
+    expect(estimateMulticlass(plain).auc.value).toBeNaN();
+  });
+
+  it('the realized macro one-vs-rest AUC lies inside the estimated band in at least 90% of 200 windows', () => {
+    const r = mulberry32(78);
+    let inside = 0;
+    let worst = 0;
+    for (let w = 0; w < 200; w++) {
+      const data = softmaxRows(2000, 3, 5000 + w);
+      const acc = emptyMulticlass(3, { aucBins: 100 });
+      const ys: number[] = [];
+      for (const p of data) {
+        addMulticlass(acc, p);
+        const u = r();
+        ys.push(u < (p[0] as number) ? 0 : u < (p[0] as number) + (p[1] as number) ? 1 : 2);
+      }
+      const e = estimateMulticlass(acc);
+      let realized = 0;
+      let expected = 0;
+      for (let j = 0; j < 3; j++) {
+        const scores = data.map((p) => p[j] as number);
+        realized +=
+          realizedAuc(
+            scores,
+            ys.map((y) => (y === j ? 1 : 0)),
+          ) / 3;
+        expected += expectedAuc(scores, scores) / 3;
+      }
+      worst = Math.max(worst, Math.abs(e.auc.value - expected));
+      if (realized >= e.auc.lower && realized <= e.auc.upper) inside++;
+    }
+    // The estimate is the expected macro AUC of the logged probabilities, to within the cells' bound.
+    expect(worst).toBeLessThan(0.01);
+    expect(inside).toBeGreaterThanOrEqual(180);
+  });
 });
 
 describe('input errors name the field', () => {

@@ -1,4 +1,10 @@
-import { addF64, fromF64Blob, PerformanceBase, toF64Blob } from '../repos/performance.js';
+import {
+  addF64,
+  fromF64Blob,
+  PerformanceBase,
+  type PerformanceTable,
+  toF64Blob,
+} from '../repos/performance.js';
 import type { PerformanceDelta } from '../types.js';
 import { combine, createdKeys, mergeLocked } from './aggregates.js';
 import type { PgConn } from './client.js';
@@ -40,13 +46,17 @@ export class PgPerformance extends PerformanceBase {
     super(c);
   }
 
-  async add(list: readonly PerformanceDelta[], now: number): Promise<void> {
+  protected async merge(
+    table: PerformanceTable,
+    list: readonly PerformanceDelta[],
+    now: number,
+  ): Promise<void> {
     if (list.length === 0) return;
     await mergeLocked<PerformanceDelta, StoredPerformance>(combine(list, keyOf, addDeltas), {
-      what: 'performance',
+      what: table,
       lock: (keys) =>
         this.c.rows<StoredPerformance>(
-          `SELECT model, model_version, bucket_start, bucket_ms, spec, rows, sums FROM performance
+          `SELECT model, model_version, bucket_start, bucket_ms, spec, rows, sums FROM ${table}
            WHERE (model, model_version, bucket_start, bucket_ms, spec) IN
              (SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[]))
            ORDER BY model COLLATE "C", model_version COLLATE "C", bucket_start, bucket_ms, spec COLLATE "C"
@@ -64,7 +74,7 @@ export class PgPerformance extends PerformanceBase {
       add: (d, r) => addDeltas(d, { rows: Number(r.rows), sums: fromF64Blob(r.sums) }),
       update: async (updates) => {
         await this.c.run(
-          `UPDATE performance p SET rows = v.rows, sums = v.sums, updated_at = greatest(p.updated_at, $8)
+          `UPDATE ${table} p SET rows = v.rows, sums = v.sums, updated_at = greatest(p.updated_at, $8)
            FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[], $6::int8[], $7::bytea[])
              AS v(model, model_version, bucket_start, bucket_ms, spec, rows, sums)
            WHERE p.model = v.model AND p.model_version = v.model_version AND p.bucket_start = v.bucket_start
@@ -75,7 +85,7 @@ export class PgPerformance extends PerformanceBase {
       insert: async (rows) =>
         createdKeys(
           await this.c.rows<{ k: string }>(
-            `INSERT INTO performance (model, model_version, bucket_start, bucket_ms, spec, rows, sums, updated_at)
+            `INSERT INTO ${table} (model, model_version, bucket_start, bucket_ms, spec, rows, sums, updated_at)
              SELECT *, $8::int8 FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[], $6::int8[],
                $7::bytea[])
              ON CONFLICT (model, model_version, bucket_start, bucket_ms, spec) DO NOTHING

@@ -1,5 +1,14 @@
 import { bytewise, type Sql } from '../sql.js';
-import type { PerformanceDelta, PerformanceRow, PerformanceStore } from '../types.js';
+import type {
+  BucketKey,
+  PerformanceDelta,
+  PerformanceRow,
+  PerformanceStore,
+  PerformanceWindowQuery,
+} from '../types.js';
+
+/** The two tables of per-bucket float64 vectors: the estimate's sums and the labels' realized counts. */
+export type PerformanceTable = 'performance' | 'realized_performance';
 
 /** Performance sums are stored as the bytes of little-endian float64 arrays (blob / bytea). */
 export const toF64Blob = (sums: Float64Array) => Buffer.from(sums.buffer, sums.byteOffset, sums.byteLength);
@@ -18,18 +27,43 @@ export function addF64(a: Float64Array, b: Float64Array): Float64Array {
 export abstract class PerformanceBase implements PerformanceStore {
   constructor(private readonly db: Sql) {}
 
-  abstract add(list: readonly PerformanceDelta[], now: number): Promise<void>;
+  /** Adds the deltas' rows and sums into `table`, creating missing rows. */
+  protected abstract merge(
+    table: PerformanceTable,
+    list: readonly PerformanceDelta[],
+    now: number,
+  ): Promise<void>;
 
-  async window(q: {
-    model: string;
-    modelVersion?: string | undefined;
-    bucketMs: number;
-    from: number;
-    to: number;
-  }): Promise<PerformanceRow[]> {
+  add(list: readonly PerformanceDelta[], now: number): Promise<void> {
+    return this.merge('performance', list, now);
+  }
+
+  addRealized(list: readonly PerformanceDelta[], now: number): Promise<void> {
+    return this.merge('realized_performance', list, now);
+  }
+
+  async setRealized(key: BucketKey, list: readonly PerformanceDelta[], now: number): Promise<void> {
+    // The caller holds the bucket's stats row lock (lockBucketStats), which every label writer takes first.
+    await this.db.run(
+      `DELETE FROM realized_performance WHERE model = ? AND model_version = ? AND bucket_start = ?
+         AND bucket_ms = ?`,
+      [key.model, key.modelVersion, key.bucketStart, key.bucketMs],
+    );
+    await this.merge('realized_performance', list, now);
+  }
+
+  window(q: PerformanceWindowQuery): Promise<PerformanceRow[]> {
+    return this.read('performance', q);
+  }
+
+  realizedWindow(q: PerformanceWindowQuery): Promise<PerformanceRow[]> {
+    return this.read('realized_performance', q);
+  }
+
+  private async read(table: PerformanceTable, q: PerformanceWindowQuery): Promise<PerformanceRow[]> {
     const version = q.modelVersion != null;
     const rows = await this.db.rows<Omit<PerformanceRow, 'sums'> & { sums: Buffer }>(
-      `SELECT model_version AS "modelVersion", bucket_start AS "bucketStart", spec, rows, sums FROM performance
+      `SELECT model_version AS "modelVersion", bucket_start AS "bucketStart", spec, rows, sums FROM ${table}
        WHERE model = ?${version ? ' AND model_version = ?' : ''} AND bucket_ms = ? AND bucket_start >= ?
          AND bucket_start < ?
        ORDER BY bucket_start, model_version${bytewise(this.db)}, spec${bytewise(this.db)}`,

@@ -17,3 +17,18 @@ export const performance = pgTable(
   },
   (t) => [primaryKey({ columns: [t.model, t.modelVersion, t.bucketStart, t.bucketMs, t.spec] })],
 );
+
+export const realizedPerformance = pgTable(
+  'realized_performance',
+  {
+    model: text('model').notNull(),
+    modelVersion: text('model_version').notNull(),
+    bucketStart: ms('bucket_start').notNull(),
+    bucketMs: ms('bucket_ms').notNull(),
+    spec: text('spec').notNull(),
+    rows: ms('rows').notNull(),
+    sums: bytea('sums').notNull(),
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.model, t.modelVersion, t.bucketStart, t.bucketMs, t.spec] })],
+);

@@ -21,3 +21,25 @@ export const performance = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.model, t.modelVersion, t.bucketStart, t.bucketMs, t.spec] })],
 );
+
+/**
+ * Realized counts of the labelled rows of the same buckets, in the cells of the same `spec` (src/stats/
+ * realized.ts): the labels' positives and negatives per score cell, or the K-class confusion matrix and
+ * per-class cell counts. Added when a label joins; a bucket's rows are recounted when a label is corrected.
+ */
+export const realizedPerformance = sqliteTable(
+  'realized_performance',
+  {
+    model: text('model').notNull(),
+    modelVersion: text('model_version').notNull(),
+    bucketStart: integer('bucket_start').notNull(),
+    bucketMs: integer('bucket_ms').notNull(),
+    spec: text('spec').notNull(),
+    // Labelled rows counted.
+    rows: integer('rows').notNull(),
+    // Little-endian float64 counts, added element-wise by dw_add_f64.
+    sums: blob('sums', { mode: 'buffer' }).notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.model, t.modelVersion, t.bucketStart, t.bucketMs, t.spec] })],
+);
