@@ -31,7 +31,20 @@ function databaseBytes(path: string): number {
   return (pages - free) * size;
 }
 
-async function run(withBaseline: boolean): Promise<{ path: string; bytes: number }> {
+type Objects = Map<string, { bytes: number; payload: number }>;
+
+/** Pages (bytes) and payload per table and index (dbstat). */
+function objectBytes(path: string): Objects {
+  const deps = benchDeps(path, config);
+  const db = (deps.store as SqliteStore).connection.sqlite;
+  const rows = db
+    .prepare('SELECT name, sum(pgsize) AS bytes, sum(payload) AS payload FROM dbstat GROUP BY name')
+    .all() as { name: string; bytes: number; payload: number }[];
+  void deps.store.close();
+  return new Map(rows.map((r) => [r.name, r]));
+}
+
+async function run(withBaseline: boolean): Promise<{ path: string; bytes: number; objects: Objects }> {
   const path = join(tmpdir(), `driftwatch-bench-storage-${withBaseline ? 'b' : 'n'}-${process.pid}.sqlite`);
   removeDatabase(path);
   const app = await benchApp(path, config);
@@ -47,6 +60,7 @@ async function run(withBaseline: boolean): Promise<{ path: string; bytes: number
   }
   await app.close();
   const empty = databaseBytes(path);
+  const before = objectBytes(path);
   const ingest = await benchApp(path, config);
   const r = rng(5);
   const BATCH = 2000;
@@ -66,7 +80,13 @@ async function run(withBaseline: boolean): Promise<{ path: string; bytes: number
     if (res.status !== 200) throw new Error(`ingest: ${res.status} ${await res.text()}`);
   }
   await ingest.close();
-  return { path, bytes: databaseBytes(path) - empty };
+  const bytes = databaseBytes(path) - empty;
+  const objects: Objects = new Map();
+  for (const [name, r] of objectBytes(path)) {
+    const s0 = before.get(name) ?? { bytes: 0, payload: 0 };
+    objects.set(name, { bytes: r.bytes - s0.bytes, payload: r.payload - s0.payload });
+  }
+  return { path, bytes, objects };
 }
 
 console.log(`${RECORDS.toLocaleString('en-US')} records, 20 features, ${BUCKETS} hourly buckets`);
@@ -91,6 +111,19 @@ writeResult('storage', `${RECORDS} records, 20 features, ${BUCKETS} hourly bucke
 console.log(
   `  aggregates: ${perBucket.toFixed(1)} KB per 20-feature bucket (target ≤ ${TARGET_KB} KB): ${perBucket <= TARGET_KB ? 'within' : 'over'}`,
 );
+
+// Where those bytes are: per table and index, the growth of its pages in use with a baseline minus that
+// without one, and of the payload (row bytes) within them; the rest is SQLite page overhead (part-filled
+// pages, cell headers).
+{
+  console.log('  per table / index, KB per bucket:   pages   payload');
+  const kb = (b: number) => (b / BUCKETS / 1024).toFixed(1).padStart(7);
+  for (const [name, r] of withB.objects) {
+    const o = without.objects.get(name) ?? { bytes: 0, payload: 0 };
+    if (r.bytes !== o.bytes)
+      console.log(`    ${name.padEnd(32)} ${kb(r.bytes - o.bytes)} ${kb(r.payload - o.payload)}`);
+  }
+}
 
 // The count vectors of the same rows: as stored, and as dense uint32 vectors would be.
 {

@@ -42,12 +42,49 @@ describe('sparse count vectors', () => {
     expect(decodeCounts(addEncoded(null, dense(b)) as Buffer)).toEqual(b);
   });
 
+  it('store a busy vector deflated, far shorter than sparse, and decode it exactly', () => {
+    const r = mulberry32(4);
+    // A busy numeric bucket: most of 1,000 cells hold a few values, each position sum up to 255 per value.
+    const cells = 1000;
+    const v = new Uint32Array(2 * cells);
+    for (let k = 0; k < 4000; k++) {
+      const cell = Math.floor(r() * cells);
+      v[cell] = (v[cell] as number) + 1;
+      v[cells + cell] = (v[cells + cell] as number) + 1 + Math.floor(r() * 255);
+    }
+    v[7] = 0xffffffff;
+    const blob = encodeCounts(v);
+    expect(blob[0]).toBe(2);
+    expect(blob.byteLength % 4).not.toBe(0);
+    expect(decodeCounts(blob)).toEqual(v);
+    // The sparse form of the same vector: at least 1.5 times as long.
+    let sparse = 0;
+    for (let i = 0; i < v.length; i++) if (v[i] !== 0) sparse += 2 + ((v[i] as number) >= 128 ? 1 : 0);
+    expect(blob.byteLength * 1.5).toBeLessThan(sparse);
+    // Deflated vectors add with sparse and dense ones.
+    const one = new Uint32Array(2 * cells);
+    one[3] = 1;
+    const sum = Uint32Array.from(v);
+    sum[3] = (sum[3] as number) + 1;
+    expect(decodeCounts(addEncoded(blob, encodeCounts(one)) as Buffer)).toEqual(sum);
+    expect(decodeCounts(addEncoded(dense(one), blob) as Buffer)).toEqual(sum);
+  });
+
+  it('refuse a deflated blob cut short or with cells past its length', () => {
+    const v = new Uint32Array(2000).map((_, i) => (i * 37) % 300);
+    const blob = encodeCounts(v);
+    expect(blob[0]).toBe(2);
+    // Cut to a length that is not a multiple of 4 (else it would read as a dense vector).
+    const cut = blob.byteLength - 9 - ((blob.byteLength - 9) % 4 === 0 ? 1 : 0);
+    expect(() => decodeCounts(blob.subarray(0, cut))).toThrow(/ends inside its deflated cells/);
+  });
+
   it('refuse a blob of an unknown format rather than misread it', () => {
     expect(() => decodeCounts(Buffer.from([7, 1, 0]))).toThrow(/unknown format 7/);
   });
 });
 
-describe('aggregates stored dense (older databases) and sparse', () => {
+describe('aggregates stored dense (older databases), sparse and deflated', () => {
   it('give identical drift results, and dense rows keep merging new records', async () => {
     t = makeTestApp({ drift: { bucket: '1h', rollingWindow: '1h', minSamples: 50 } });
     await createBaseline(t.app, 'm', JSON.stringify(syntheticTraining()), 'application/json');
@@ -66,6 +103,9 @@ describe('aggregates stored dense (older databases) and sparse', () => {
     const stored = await sqlRows<{ counts: Buffer }>(t.store, 'SELECT counts FROM aggregates');
     expect(stored.length).toBeGreaterThan(0);
     for (const row of stored) expect(row.counts.byteLength % 4).not.toBe(0);
+    // The busy numeric column's cells are deflated, the others sparse: the results below cover both.
+    expect(stored.some((row) => row.counts[0] === 2)).toBe(true);
+    expect(stored.some((row) => row.counts[0] === 1)).toBe(true);
 
     // Rewrite every aggregate as a dense vector, as a database from before sparse cells holds them.
     const ids = await sqlRows<{ name: string; role: string; counts: Buffer }>(
