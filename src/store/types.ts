@@ -172,6 +172,8 @@ export interface PerformanceRow {
 /** Per-bucket performance accumulators: added element-wise by every writer, read per window. */
 export interface PerformanceStore {
   add(list: readonly PerformanceDelta[], now: number): Promise<void>;
+  /** Deletes a range's rows and returns them (oldest first), for a rollup to add to its day's rows. */
+  take(r: BucketRange): Promise<PerformanceDelta[]>;
   window(q: {
     model: string;
     modelVersion?: string | undefined;
@@ -202,6 +204,23 @@ export interface WindowKey {
   to: number;
 }
 
+/** A version's buckets of one size with bucket_start in [from, to): what a rollup takes (of every baseline). */
+export interface BucketRange {
+  model: string;
+  modelVersion: string;
+  bucketMs: number;
+  from: number;
+  to: number;
+}
+
+/** A day (UTC) of a version that still holds buckets of a size shorter than a day. */
+export interface RollupCandidate {
+  model: string;
+  modelVersion: string;
+  bucketMs: number;
+  day: number;
+}
+
 /** A bucket's co-moment vector to add (src/stats/comoments.ts layout, the baseline's multivariate features). */
 export interface CoMomentsDelta {
   model: string;
@@ -224,8 +243,10 @@ export interface BaselineCoMomentsRow {
 export interface CoMomentsStore {
   /** Adds vectors to their buckets' stored ones (element-wise), in the caller's transaction. */
   add(deltas: readonly CoMomentsDelta[], now: number): Promise<void>;
-  /** The stored vectors of a window's buckets, oldest first. */
+  /** The stored vectors of a window's buckets, oldest first, added up per UTC day (as a rollup adds them). */
   window(k: WindowKey): Promise<Float64Array[]>;
+  /** Deletes a range's rows and returns them (oldest first), for a rollup to add to its day's rows. */
+  take(r: BucketRange): Promise<CoMomentsDelta[]>;
   clear(model: string, baselineId: number): Promise<void>;
   putBaseline(row: BaselineCoMomentsRow): Promise<void>;
   baseline(baselineId: number): Promise<BaselineCoMomentsRow | undefined>;
@@ -579,6 +600,15 @@ export interface AggregateStore {
   window(k: WindowKey): Promise<AggregateRow[]>;
   windowOutcomes(k: Omit<WindowKey, 'baselineId'>): Promise<Outcomes>;
   versionsWithData(model: string, bucketMs: number, from: number, to: number): Promise<string[]>;
+  /**
+   * Days before `before` (a day boundary) that hold aggregates, bucket stats, co-moments or performance rows
+   * of buckets shorter than a day: what the rollup merges into day rows.
+   */
+  rollupCandidates(before: number): Promise<RollupCandidate[]>;
+  /** Deletes a range's aggregate rows and returns them (oldest first), for a rollup to add to its day's rows. */
+  take(r: BucketRange): Promise<AggregateDelta[]>;
+  /** Deletes a range's bucket stats and returns them (oldest first), for a rollup to add to its day's row. */
+  takeBucketStats(r: BucketRange): Promise<BucketStatsDelta[]>;
   /** Marks buckets changed: bumps their change sequence, so a tick in flight sees them again. */
   markChanged(keys: readonly BucketKey[]): Promise<void>;
   changed(limit: number): Promise<ChangedBucket[]>;
