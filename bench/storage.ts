@@ -8,6 +8,7 @@
 // Prints KB per bucket against the target (≤ 10 KB); never fails on sizes.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runRollupTick } from '../src/retention/rollup.js';
 import { decodeCounts } from '../src/store/counts.js';
 import type { SqliteStore } from '../src/store/sqlite/index.js';
 import { benchApp, benchDeps, featureRow, removeDatabase, rng, writeResult } from './common.js';
@@ -16,6 +17,7 @@ const RECORDS = Number(process.env.BENCH_STORAGE_RECORDS ?? 100_000);
 const BUCKETS = 24;
 const TARGET_KB = 10;
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 const config = { drift: { bucket: '1h', rollingWindow: '24h' } };
 const start = Math.floor(Date.now() / HOUR) * HOUR - BUCKETS * HOUR;
 
@@ -80,6 +82,10 @@ async function run(withBaseline: boolean): Promise<{ path: string; bytes: number
     if (res.status !== 200) throw new Error(`ingest: ${res.status} ${await res.text()}`);
   }
   await ingest.close();
+  // The closed buckets as the leader keeps them: the rollup job deflates their count vectors.
+  const deps = benchDeps(path, config);
+  await runRollupTick(deps, Date.now());
+  await deps.store.close();
   const bytes = databaseBytes(path) - empty;
   const objects: Objects = new Map();
   for (const [name, r] of objectBytes(path)) {
@@ -141,6 +147,25 @@ console.log(
   ).n;
   console.log(
     `  count vectors of ${rows.length} aggregate rows in ${buckets} buckets: ${(stored / buckets / 1024).toFixed(1)} KB per bucket as stored, ${(dense / buckets / 1024).toFixed(1)} KB dense (${(stored / dense).toFixed(2)} of dense)`,
+  );
+  await deps.store.close();
+}
+// The same aggregates once rolled up into days (retention.hourlyDays later): pages per UTC day they cover.
+{
+  const deps = benchDeps(withB.path, config);
+  const db = (deps.store as SqliteStore).connection.sqlite;
+  const pagesOf = () =>
+    (db.prepare("SELECT sum(pgsize) AS b FROM dbstat WHERE name = 'aggregates'").get() as { b: number }).b;
+  const hourly = pagesOf();
+  const rolled = await runRollupTick(deps, Date.now() + (deps.config.retention.hourlyDays + 2) * DAY);
+  db.exec('VACUUM');
+  const days = (
+    db.prepare('SELECT count(DISTINCT bucket_start) AS n FROM aggregates WHERE bucket_ms = ?').get(DAY) as {
+      n: number;
+    }
+  ).n;
+  console.log(
+    `  rolled up into ${days} days (${rolled.rows} rows merged): aggregates ${(pagesOf() / days / 1024).toFixed(1)} KB per day after VACUUM, against ${(hourly / BUCKETS / 1024).toFixed(1)} KB per hourly bucket`,
   );
   await deps.store.close();
 }

@@ -54,12 +54,13 @@ export function createJobs(deps: AppDeps, options: RegistryOptions = {}): JobReg
     tick: (now) => runRetentionTick(deps, now),
     idle: (r) => r.records + r.rejections === 0,
   });
-  // Drift buckets older than retention.hourlyDays merged into day rows, one day per transaction.
+  // Drift buckets older than retention.hourlyDays merged into day rows, one day per transaction; closed
+  // buckets' count vectors deflated.
   registry.register({
     name: 'rollup',
     schedule: deps.config.retention.rollupSchedule,
     tick: (now) => runRollupTick(deps, now),
-    idle: (r) => r.days === 0,
+    idle: (r) => r.days === 0 && r.compacted === 0,
   });
   // Email reports and critical-alert mails are deliveries too, sent through the email provider.
   const reports = reportsEnabled(deps.config);

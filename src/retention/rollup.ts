@@ -16,7 +16,12 @@ export interface RollupResult {
   days: number;
   /** Bucket rows merged into them. */
   rows: number;
+  /** Aggregate rows of closed buckets whose count vectors were rewritten deflated. */
+  compacted: number;
 }
+
+// Buckets that closed this recently are compacted on every run: late records re-sparsify a row they merge into.
+const COMPACT_DAYS = 2;
 
 /**
  * Merges the aggregates, bucket stats, co-moments and performance sums of drift buckets older than
@@ -24,6 +29,8 @@ export interface RollupResult {
  * buckets of the days they cover wholly. Each day is one transaction that deletes its buckets' rows
  * (DELETE … RETURNING) and adds them to the day's rows: an interrupted run leaves every day either merged
  * or untouched, and a second run — or a deposed leader's run at the same time — finds nothing left to add.
+ * Also compacts (deflates) the count vectors of buckets that closed in the last two days and of the days it
+ * writes: ingest merges sparse vectors, and a bucket stops changing once closed.
  */
 export async function runRollupTick(
   deps: RollupDeps,
@@ -33,7 +40,7 @@ export async function runRollupTick(
   const horizon = now - deps.config.retention.hourlyDays * DAY_MS;
   const cutoff = horizon - (((horizon % DAY_MS) + DAY_MS) % DAY_MS);
   const candidates = await deps.store.read((tx) => tx.aggregates.rollupCandidates(cutoff));
-  const result: RollupResult = { cutoff, days: 0, rows: 0 };
+  const result: RollupResult = { cutoff, days: 0, rows: 0, compacted: 0 };
   for (const c of candidates) {
     if (options.maxDays !== undefined && result.days >= options.maxDays) break;
     // Only the model's own bucket size: rows of an earlier size stay apart, as window reads leave them out.
@@ -43,6 +50,14 @@ export async function runRollupTick(
     result.days++;
     // One day per transaction, with a turn of the event loop between: ingest is never held up for long.
     await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  // Closed buckets keep their count vectors deflated; the open ones stay sparse, cheap for ingest to merge.
+  const from = now - COMPACT_DAYS * DAY_MS;
+  const versions = await deps.store.read((tx) => tx.models.list());
+  for (const v of versions) {
+    if (v.lastTs < from) continue;
+    const key = { model: v.model, modelVersion: v.modelVersion, from, to: now, closedBy: now };
+    result.compacted += await deps.store.tx((tx) => tx.aggregates.compact(key));
   }
   return result;
 }
@@ -67,6 +82,7 @@ async function rollUpDay(deps: Pick<RollupDeps, 'store'>, c: RollupCandidate, no
     await tx.aggregates.addBucketStats(toDay(stats), now);
     await tx.comoments.add(toDay(comoments), now);
     await tx.performance.add(toDay(performance), now);
+    await tx.aggregates.compact({ ...range, closedBy: range.to });
     return aggregates.length + stats.length + comoments.length + performance.length;
   });
 }

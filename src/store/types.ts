@@ -607,6 +607,18 @@ export interface AggregateStore {
   rollupCandidates(before: number): Promise<RollupCandidate[]>;
   /** Deletes a range's aggregate rows and returns them (oldest first), for a rollup to add to its day's rows. */
   take(r: BucketRange): Promise<AggregateDelta[]>;
+  /**
+   * Rewrites the long count vectors of a version's buckets that start in [from, to) and end by `closedBy`
+   * in their compact form (compare-and-set: a row a writer changed meanwhile is left for the next run);
+   * resolves to the rows rewritten.
+   */
+  compact(k: {
+    model: string;
+    modelVersion: string;
+    from: number;
+    to: number;
+    closedBy: number;
+  }): Promise<number>;
   /** Deletes a range's bucket stats and returns them (oldest first), for a rollup to add to its day's row. */
   takeBucketStats(r: BucketRange): Promise<BucketStatsDelta[]>;
   /** Marks buckets changed: bumps their change sequence, so a tick in flight sees them again. */

@@ -1,4 +1,4 @@
-import { decodeCounts, encodeCounts } from '../counts.js';
+import { compactEncoded, decodeCounts, encodeCounts } from '../counts.js';
 import { bytewise, type Sql } from '../sql.js';
 import type {
   AggregateDelta,
@@ -122,6 +122,39 @@ export abstract class AggregatesBase implements AggregateStore {
     return rows
       .map((row) => ({ ...row, counts: fromBlob(row.counts) }))
       .sort((a, b) => a.bucketStart - b.bucketStart);
+  }
+
+  async compact(k: {
+    model: string;
+    modelVersion: string;
+    from: number;
+    to: number;
+    closedBy: number;
+  }): Promise<number> {
+    const rows = await this.db.rows<{
+      baselineId: number;
+      start: number;
+      ms: number;
+      role: string;
+      name: string;
+      counts: Buffer;
+    }>(
+      `SELECT baseline_id AS "baselineId", bucket_start AS start, bucket_ms AS ms, role, name, counts FROM aggregates
+       WHERE model = ? AND model_version = ? AND bucket_start >= ? AND bucket_start < ? AND bucket_start + bucket_ms <= ?
+         AND length(counts) > 256`,
+      [k.model, k.modelVersion, k.from, k.to, k.closedBy],
+    );
+    let done = 0;
+    for (const r of rows) {
+      const compact = compactEncoded(r.counts);
+      if (compact === null) continue;
+      done += await this.db.run(
+        `UPDATE aggregates SET counts = ? WHERE model = ? AND model_version = ? AND baseline_id = ? AND bucket_start = ?
+           AND bucket_ms = ? AND role = ? AND name = ? AND counts = ?`,
+        [compact, k.model, k.modelVersion, r.baselineId, r.start, r.ms, r.role, r.name, r.counts],
+      );
+    }
+    return done;
   }
 
   async takeBucketStats(r: BucketRange): Promise<BucketStatsDelta[]> {
