@@ -1,7 +1,9 @@
 // What aggregates cost on disk: 100k records of 20 features over 24 hourly buckets, ingested into two SQLite
 // files, one without a baseline (records only) and one with an active baseline (records and aggregates).
-// The difference in database size, per bucket, is what the aggregates add. Alongside: the bytes of the count
-// vectors as stored and as dense uint32 vectors (the format before sparse cells), from the same rows.
+// The difference in database size, per bucket, is what the aggregates add, once the rollup job has deflated
+// the closed buckets' count vectors; per table and index, pages against payload. Alongside: the bytes of the
+// count vectors as stored and as dense uint32 vectors (the format before sparse cells), from the same rows,
+// and what the aggregates take per day once rolled up into days.
 //
 //   npx tsx bench/storage.ts
 //   BENCH_STORAGE_RECORDS=20000 npx tsx bench/storage.ts    a smaller run
