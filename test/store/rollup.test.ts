@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultConfig, loadConfig } from '../../src/config/index.js';
+import { createJobs } from '../../src/jobs/index.js';
 import { runRollupTick } from '../../src/retention/rollup.js';
 import { mulberry32 } from '../../src/stats/index.js';
 import type { Store, Tx } from '../../src/store/index.js';
@@ -112,6 +113,17 @@ describe('rollup of hourly aggregates into days', () => {
 
     expect(numbers(await runDrift(t.app, 'clf', oneDay))).toEqual(numbers(before[0] ?? []));
     expect(numbers(await runDrift(t.app, 'clf', threeDays))).toEqual(numbers(before[1] ?? []));
+    // A window over half of the first day and the whole second one counts the whole day only.
+    const partial = await runDrift(t.app, 'clf', { from: DAY0 + 12 * HOUR, to: DAY0 + 2 * DAY });
+    expect(partial[0]?.n).toBe(before[0]?.[0]?.n);
+  });
+
+  it('is a job of the registry, on retention.rollupSchedule', () => {
+    const t = makeTestApp({ retention: { rollupSchedule: '5 * * * *' } });
+    apps.push(t);
+    expect(createJobs(t.deps).status()).toContainEqual(
+      expect.objectContaining({ name: 'rollup', schedule: '5 * * * *' }),
+    );
   });
 
   it('keeps buckets younger than hourlyDays, and late records of a rolled day add to it', async () => {
