@@ -1,13 +1,16 @@
 // What aggregates cost on disk: 100k records of 20 features over 24 hourly buckets, ingested into two SQLite
 // files, one without a baseline (records only) and one with an active baseline (records and aggregates).
-// The difference in database size, per bucket, is what the aggregates add. Alongside: the bytes of the count
-// vectors as stored and as dense uint32 vectors (the format before sparse cells), from the same rows.
+// The difference in database size, per bucket, is what the aggregates add, once the rollup job has deflated
+// the closed buckets' count vectors; per table and index, pages against payload. Alongside: the bytes of the
+// count vectors as stored and as dense uint32 vectors (the format before sparse cells), from the same rows,
+// and what the aggregates take per day once rolled up into days.
 //
 //   npx tsx bench/storage.ts
 //   BENCH_STORAGE_RECORDS=20000 npx tsx bench/storage.ts    a smaller run
 // Prints KB per bucket against the target (≤ 10 KB); never fails on sizes.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runRollupTick } from '../src/retention/rollup.js';
 import { decodeCounts } from '../src/store/counts.js';
 import type { SqliteStore } from '../src/store/sqlite/index.js';
 import { benchApp, benchDeps, featureRow, removeDatabase, rng, writeResult } from './common.js';
@@ -16,6 +19,7 @@ const RECORDS = Number(process.env.BENCH_STORAGE_RECORDS ?? 100_000);
 const BUCKETS = 24;
 const TARGET_KB = 10;
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 const config = { drift: { bucket: '1h', rollingWindow: '24h' } };
 const start = Math.floor(Date.now() / HOUR) * HOUR - BUCKETS * HOUR;
 
@@ -31,7 +35,20 @@ function databaseBytes(path: string): number {
   return (pages - free) * size;
 }
 
-async function run(withBaseline: boolean): Promise<{ path: string; bytes: number }> {
+type Objects = Map<string, { bytes: number; payload: number }>;
+
+/** Pages (bytes) and payload per table and index (dbstat). */
+function objectBytes(path: string): Objects {
+  const deps = benchDeps(path, config);
+  const db = (deps.store as SqliteStore).connection.sqlite;
+  const rows = db
+    .prepare('SELECT name, sum(pgsize) AS bytes, sum(payload) AS payload FROM dbstat GROUP BY name')
+    .all() as { name: string; bytes: number; payload: number }[];
+  void deps.store.close();
+  return new Map(rows.map((r) => [r.name, r]));
+}
+
+async function run(withBaseline: boolean): Promise<{ path: string; bytes: number; objects: Objects }> {
   const path = join(tmpdir(), `driftwatch-bench-storage-${withBaseline ? 'b' : 'n'}-${process.pid}.sqlite`);
   removeDatabase(path);
   const app = await benchApp(path, config);
@@ -47,6 +64,7 @@ async function run(withBaseline: boolean): Promise<{ path: string; bytes: number
   }
   await app.close();
   const empty = databaseBytes(path);
+  const before = objectBytes(path);
   const ingest = await benchApp(path, config);
   const r = rng(5);
   const BATCH = 2000;
@@ -66,7 +84,17 @@ async function run(withBaseline: boolean): Promise<{ path: string; bytes: number
     if (res.status !== 200) throw new Error(`ingest: ${res.status} ${await res.text()}`);
   }
   await ingest.close();
-  return { path, bytes: databaseBytes(path) - empty };
+  // The closed buckets as the leader keeps them: the rollup job deflates their count vectors.
+  const deps = benchDeps(path, config);
+  await runRollupTick(deps, Date.now());
+  await deps.store.close();
+  const bytes = databaseBytes(path) - empty;
+  const objects: Objects = new Map();
+  for (const [name, r] of objectBytes(path)) {
+    const s0 = before.get(name) ?? { bytes: 0, payload: 0 };
+    objects.set(name, { bytes: r.bytes - s0.bytes, payload: r.payload - s0.payload });
+  }
+  return { path, bytes, objects };
 }
 
 console.log(`${RECORDS.toLocaleString('en-US')} records, 20 features, ${BUCKETS} hourly buckets`);
@@ -92,6 +120,19 @@ console.log(
   `  aggregates: ${perBucket.toFixed(1)} KB per 20-feature bucket (target ≤ ${TARGET_KB} KB): ${perBucket <= TARGET_KB ? 'within' : 'over'}`,
 );
 
+// Where those bytes are: per table and index, the growth of its pages in use with a baseline minus that
+// without one, and of the payload (row bytes) within them; the rest is SQLite page overhead (part-filled
+// pages, cell headers).
+{
+  console.log('  per table / index, KB per bucket:   pages   payload');
+  const kb = (b: number) => (b / BUCKETS / 1024).toFixed(1).padStart(7);
+  for (const [name, r] of withB.objects) {
+    const o = without.objects.get(name) ?? { bytes: 0, payload: 0 };
+    if (r.bytes !== o.bytes)
+      console.log(`    ${name.padEnd(32)} ${kb(r.bytes - o.bytes)} ${kb(r.payload - o.payload)}`);
+  }
+}
+
 // The count vectors of the same rows: as stored, and as dense uint32 vectors would be.
 {
   const deps = benchDeps(withB.path, config);
@@ -108,6 +149,25 @@ console.log(
   ).n;
   console.log(
     `  count vectors of ${rows.length} aggregate rows in ${buckets} buckets: ${(stored / buckets / 1024).toFixed(1)} KB per bucket as stored, ${(dense / buckets / 1024).toFixed(1)} KB dense (${(stored / dense).toFixed(2)} of dense)`,
+  );
+  await deps.store.close();
+}
+// The same aggregates once rolled up into days (retention.hourlyDays later): pages per UTC day they cover.
+{
+  const deps = benchDeps(withB.path, config);
+  const db = (deps.store as SqliteStore).connection.sqlite;
+  const pagesOf = () =>
+    (db.prepare("SELECT sum(pgsize) AS b FROM dbstat WHERE name = 'aggregates'").get() as { b: number }).b;
+  const hourly = pagesOf();
+  const rolled = await runRollupTick(deps, Date.now() + (deps.config.retention.hourlyDays + 2) * DAY);
+  db.exec('VACUUM');
+  const days = (
+    db.prepare('SELECT count(DISTINCT bucket_start) AS n FROM aggregates WHERE bucket_ms = ?').get(DAY) as {
+      n: number;
+    }
+  ).n;
+  console.log(
+    `  rolled up into ${days} days (${rolled.rows} rows merged): aggregates ${(pagesOf() / days / 1024).toFixed(1)} KB per day after VACUUM, against ${(hourly / BUCKETS / 1024).toFixed(1)} KB per hourly bucket`,
   );
   await deps.store.close();
 }

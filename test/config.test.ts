@@ -41,7 +41,12 @@ describe('loadConfig: valid input', () => {
     expect(config.server.port).toBe(9000);
     expect(config.server.host).toBe('127.0.0.1');
     expect(config.ingest.bodyLimit).toBe(500_000);
-    expect(config.retention).toEqual({ rawRecordsDays: 30, pruneSchedule: '0 3 * * *' });
+    expect(config.retention).toEqual({
+      rawRecordsDays: 30,
+      pruneSchedule: '0 3 * * *',
+      hourlyDays: 30,
+      rollupSchedule: '20 * * * *',
+    });
   });
 
   it('reads a JSON file', async () => {

@@ -493,7 +493,20 @@ export const configSchema = z.strictObject({
       rawRecordsDays: durationDays.default(7),
       // node-cron expression for the pruning job.
       pruneSchedule: cronExpression.default('*/10 * * * *'),
+      // Days (counted by bucket time) that aggregates keep their drift bucket; older ones are merged into one
+      // row per UTC day. Default: 30, or rawRecordsDays if longer.
+      hourlyDays: durationDays.optional(),
+      // node-cron expression for the rollup job.
+      rollupSchedule: cronExpression.default('20 * * * *'),
     })
+    // A label correction recounts its bucket from the raw records and replaces the bucket's outcomes: a
+    // bucket already merged into its day would then count them twice.
+    .refine((r) => r.hourlyDays === undefined || r.hourlyDays >= r.rawRecordsDays, {
+      path: ['hourlyDays'],
+      error:
+        'must be at least retention.rawRecordsDays: buckets are recounted from raw records while those are kept',
+    })
+    .transform((r) => ({ ...r, hourlyDays: r.hourlyDays ?? Math.max(30, r.rawRecordsDays) }))
     .prefault({}),
   drift: driftSettings
     .extend({

@@ -5,6 +5,7 @@ import { runKserveJoinTick } from '../ingest/cloudevents.js';
 import { runDeliveryTick } from '../notifications/service.js';
 import { emailProvider } from '../reports/email.js';
 import { reportsEnabled, runReportsTick } from '../reports/service.js';
+import { runRollupTick } from '../retention/rollup.js';
 import { runRetentionTick } from '../retention/tick.js';
 import { alertmanagerResendTick, runDriftTick } from './drift-tick.js';
 import { JobRegistry, type RegistryOptions } from './registry.js';
@@ -52,6 +53,14 @@ export function createJobs(deps: AppDeps, options: RegistryOptions = {}): JobReg
     schedule: deps.config.retention.pruneSchedule,
     tick: (now) => runRetentionTick(deps, now),
     idle: (r) => r.records + r.rejections === 0,
+  });
+  // Drift buckets older than retention.hourlyDays merged into day rows, one day per transaction; closed
+  // buckets' count vectors deflated.
+  registry.register({
+    name: 'rollup',
+    schedule: deps.config.retention.rollupSchedule,
+    tick: (now) => runRollupTick(deps, now),
+    idle: (r) => r.days === 0 && r.compacted === 0,
   });
   // Email reports and critical-alert mails are deliveries too, sent through the email provider.
   const reports = reportsEnabled(deps.config);

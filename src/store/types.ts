@@ -178,6 +178,10 @@ export interface PerformanceStore {
   /** Replaces a bucket's realized counts (every spec) with these, recounted from its stored labels. */
   setRealized(key: BucketKey, list: readonly PerformanceDelta[], now: number): Promise<void>;
   realizedWindow(q: PerformanceWindowQuery): Promise<PerformanceRow[]>;
+  /** Deletes a range's rows and returns them (oldest first), for a rollup to add to its day's rows. */
+  take(r: BucketRange): Promise<PerformanceDelta[]>;
+  /** The same for the realized counts. */
+  takeRealized(r: BucketRange): Promise<PerformanceDelta[]>;
 }
 
 export interface PerformanceWindowQuery {
@@ -209,6 +213,23 @@ export interface WindowKey {
   to: number;
 }
 
+/** A version's buckets of one size with bucket_start in [from, to): what a rollup takes (of every baseline). */
+export interface BucketRange {
+  model: string;
+  modelVersion: string;
+  bucketMs: number;
+  from: number;
+  to: number;
+}
+
+/** A day (UTC) of a version that still holds buckets of a size shorter than a day. */
+export interface RollupCandidate {
+  model: string;
+  modelVersion: string;
+  bucketMs: number;
+  day: number;
+}
+
 /** A bucket's co-moment vector to add (src/stats/comoments.ts layout, the baseline's multivariate features). */
 export interface CoMomentsDelta {
   model: string;
@@ -231,8 +252,10 @@ export interface BaselineCoMomentsRow {
 export interface CoMomentsStore {
   /** Adds vectors to their buckets' stored ones (element-wise), in the caller's transaction. */
   add(deltas: readonly CoMomentsDelta[], now: number): Promise<void>;
-  /** The stored vectors of a window's buckets, oldest first. */
+  /** The stored vectors of a window's buckets, oldest first, added up per UTC day (as a rollup adds them). */
   window(k: WindowKey): Promise<Float64Array[]>;
+  /** Deletes a range's rows and returns them (oldest first), for a rollup to add to its day's rows. */
+  take(r: BucketRange): Promise<CoMomentsDelta[]>;
   clear(model: string, baselineId: number): Promise<void>;
   putBaseline(row: BaselineCoMomentsRow): Promise<void>;
   baseline(baselineId: number): Promise<BaselineCoMomentsRow | undefined>;
@@ -586,6 +609,27 @@ export interface AggregateStore {
   window(k: WindowKey): Promise<AggregateRow[]>;
   windowOutcomes(k: Omit<WindowKey, 'baselineId'>): Promise<Outcomes>;
   versionsWithData(model: string, bucketMs: number, from: number, to: number): Promise<string[]>;
+  /**
+   * Days before `before` (a day boundary) that hold aggregates, bucket stats, co-moments or performance rows
+   * of buckets shorter than a day: what the rollup merges into day rows.
+   */
+  rollupCandidates(before: number): Promise<RollupCandidate[]>;
+  /** Deletes a range's aggregate rows and returns them (oldest first), for a rollup to add to its day's rows. */
+  take(r: BucketRange): Promise<AggregateDelta[]>;
+  /**
+   * Rewrites the long count vectors of a version's buckets that start in [from, to) and end by `closedBy`
+   * in their compact form (compare-and-set: a row a writer changed meanwhile is left for the next run);
+   * resolves to the rows rewritten.
+   */
+  compact(k: {
+    model: string;
+    modelVersion: string;
+    from: number;
+    to: number;
+    closedBy: number;
+  }): Promise<number>;
+  /** Deletes a range's bucket stats and returns them (oldest first), for a rollup to add to its day's row. */
+  takeBucketStats(r: BucketRange): Promise<BucketStatsDelta[]>;
   /** Marks buckets changed: bumps their change sequence, so a tick in flight sees them again. */
   markChanged(keys: readonly BucketKey[]): Promise<void>;
   changed(limit: number): Promise<ChangedBucket[]>;

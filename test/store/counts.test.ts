@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { runRollupTick } from '../../src/retention/rollup.js';
 import { mulberry32 } from '../../src/stats/index.js';
-import { addEncoded, decodeCounts, encodeCounts } from '../../src/store/counts.js';
+import {
+  addEncoded,
+  compactCounts,
+  compactEncoded,
+  decodeCounts,
+  encodeCounts,
+} from '../../src/store/counts.js';
 import { createBaseline, ingestAll, mrec, runDrift, syntheticTraining } from '../drift/helpers.js';
 import { makeTestApp, sqlRows, sqlRun, type TestApp } from '../support.js';
 
@@ -42,12 +49,54 @@ describe('sparse count vectors', () => {
     expect(decodeCounts(addEncoded(null, dense(b)) as Buffer)).toEqual(b);
   });
 
+  it('compact a busy vector deflated, far shorter than sparse, and decode it exactly', () => {
+    const r = mulberry32(4);
+    // A busy numeric bucket: most of 1,000 cells hold a few values, each position sum up to 255 per value.
+    const cells = 1000;
+    const v = new Uint32Array(2 * cells);
+    for (let k = 0; k < 4000; k++) {
+      const cell = Math.floor(r() * cells);
+      v[cell] = (v[cell] as number) + 1;
+      v[cells + cell] = (v[cells + cell] as number) + 1 + Math.floor(r() * 255);
+    }
+    v[7] = 0xffffffff;
+    // Merges write sparse vectors; compacting deflates them.
+    expect(encodeCounts(v)[0]).toBe(1);
+    const blob = compactCounts(v);
+    expect(compactEncoded(encodeCounts(v))).toEqual(blob);
+    expect(compactEncoded(dense(v))).toEqual(blob);
+    expect(compactEncoded(blob)).toBeNull();
+    expect(blob[0]).toBe(2);
+    expect(blob.byteLength % 4).not.toBe(0);
+    expect(decodeCounts(blob)).toEqual(v);
+    // The sparse form of the same vector: at least 1.5 times as long.
+    let sparse = 0;
+    for (let i = 0; i < v.length; i++) if (v[i] !== 0) sparse += 2 + ((v[i] as number) >= 128 ? 1 : 0);
+    expect(blob.byteLength * 1.5).toBeLessThan(sparse);
+    // Deflated vectors add with sparse and dense ones.
+    const one = new Uint32Array(2 * cells);
+    one[3] = 1;
+    const sum = Uint32Array.from(v);
+    sum[3] = (sum[3] as number) + 1;
+    expect(decodeCounts(addEncoded(blob, encodeCounts(one)) as Buffer)).toEqual(sum);
+    expect(decodeCounts(addEncoded(dense(one), blob) as Buffer)).toEqual(sum);
+  });
+
+  it('refuse a deflated blob cut short or with cells past its length', () => {
+    const v = new Uint32Array(2000).map((_, i) => (i * 37) % 300);
+    const blob = compactCounts(v);
+    expect(blob[0]).toBe(2);
+    // Cut to a length that is not a multiple of 4 (else it would read as a dense vector).
+    const cut = blob.byteLength - 9 - ((blob.byteLength - 9) % 4 === 0 ? 1 : 0);
+    expect(() => decodeCounts(blob.subarray(0, cut))).toThrow(/ends inside its deflated cells/);
+  });
+
   it('refuse a blob of an unknown format rather than misread it', () => {
     expect(() => decodeCounts(Buffer.from([7, 1, 0]))).toThrow(/unknown format 7/);
   });
 });
 
-describe('aggregates stored dense (older databases) and sparse', () => {
+describe('aggregates stored dense (older databases), sparse and deflated', () => {
   it('give identical drift results, and dense rows keep merging new records', async () => {
     t = makeTestApp({ drift: { bucket: '1h', rollingWindow: '1h', minSamples: 50 } });
     await createBaseline(t.app, 'm', JSON.stringify(syntheticTraining()), 'application/json');
@@ -63,9 +112,19 @@ describe('aggregates stored dense (older databases) and sparse', () => {
     await ingestAll(t.app, records('a', 30));
     const range = { from: T0, to: T0 + 3_600_000 };
     const sparse = await runDrift(t.app, 'm', range);
+    const written = await sqlRows<{ counts: Buffer }>(t.store, 'SELECT counts FROM aggregates');
+    expect(written.length).toBeGreaterThan(0);
+    for (const row of written) expect(row.counts[0]).toBe(1);
+
+    // The bucket has closed: the rollup job deflates its busy numeric column, the others stay sparse.
+    expect((await runRollupTick(t.deps, t.deps.clock())).compacted).toBeGreaterThan(0);
     const stored = await sqlRows<{ counts: Buffer }>(t.store, 'SELECT counts FROM aggregates');
-    expect(stored.length).toBeGreaterThan(0);
     for (const row of stored) expect(row.counts.byteLength % 4).not.toBe(0);
+    expect(stored.some((row) => row.counts[0] === 2)).toBe(true);
+    expect(stored.some((row) => row.counts[0] === 1)).toBe(true);
+    const deflated = await runDrift(t.app, 'm', range);
+    expect(deflated.map((r) => r.features)).toEqual(sparse.map((r) => r.features));
+    expect(deflated.map((r) => r.prediction)).toEqual(sparse.map((r) => r.prediction));
 
     // Rewrite every aggregate as a dense vector, as a database from before sparse cells holds them.
     const ids = await sqlRows<{ name: string; role: string; counts: Buffer }>(

@@ -1,17 +1,20 @@
-import { decodeCounts, encodeCounts } from '../counts.js';
+import { compactEncoded, decodeCounts, encodeCounts } from '../counts.js';
 import { bytewise, type Sql } from '../sql.js';
 import type {
   AggregateDelta,
   AggregateRow,
   AggregateStore,
   BucketKey,
+  BucketRange,
   BucketStatsDelta,
   ChangedBucket,
   Outcomes,
+  RollupCandidate,
   TrafficDelta,
   TrafficRow,
   WindowKey,
 } from '../types.js';
+import { bucketsIn, DAY_MS } from './buckets.js';
 
 /** Count vectors are stored sparsely (blob / bytea); dense vectors of older databases still read (see counts.ts). */
 export const toBlob = (counts: Uint32Array): Buffer => encodeCounts(counts);
@@ -60,34 +63,109 @@ export abstract class AggregatesBase implements AggregateStore {
   }
 
   async window(k: WindowKey): Promise<AggregateRow[]> {
+    const [buckets, params] = bucketsIn(k.bucketMs, k.from, k.to);
     const rows = await this.db.rows<Omit<AggregateRow, 'counts'> & { counts: Buffer }>(
       `SELECT role, name, n, missing, type_mismatch AS "typeMismatch", out_of_range AS "outOfRange", unseen,
          off_edge AS "offEdge", vmin, vmax, counts FROM aggregates
-       WHERE model = ? AND model_version = ? AND baseline_id = ? AND bucket_ms = ? AND bucket_start >= ? AND bucket_start < ?`,
-      [k.model, k.modelVersion, k.baselineId, k.bucketMs, k.from, k.to],
+       WHERE model = ? AND model_version = ? AND baseline_id = ? AND ${buckets}`,
+      [k.model, k.modelVersion, k.baselineId, ...params],
     );
     return rows.map((r) => ({ ...r, counts: fromBlob(r.counts) }));
   }
 
   async windowOutcomes(k: Omit<WindowKey, 'baselineId'>): Promise<Outcomes> {
+    const [buckets, params] = bucketsIn(k.bucketMs, k.from, k.to);
     const row = await this.db.one<Outcomes>(
       `SELECT coalesce(sum(records), 0) AS records, coalesce(sum(labeled), 0) AS labeled,
          coalesce(sum(classified), 0) AS classified, coalesce(sum(correct), 0) AS correct,
          coalesce(sum(regressed), 0) AS regressed, coalesce(sum(abs_err_sum), 0) AS "absErrSum",
          coalesce(sum(sq_err_sum), 0) AS "sqErrSum"
-       FROM bucket_stats WHERE model = ? AND model_version = ? AND bucket_ms = ? AND bucket_start >= ? AND bucket_start < ?`,
-      [k.model, k.modelVersion, k.bucketMs, k.from, k.to],
+       FROM bucket_stats WHERE model = ? AND model_version = ? AND ${buckets}`,
+      [k.model, k.modelVersion, ...params],
     );
     if (row === undefined) throw new Error('bucket outcomes aggregate returned no row');
     return row;
   }
 
   async versionsWithData(model: string, bucketMs: number, from: number, to: number): Promise<string[]> {
+    const [buckets, params] = bucketsIn(bucketMs, from, to);
     const rows = await this.db.rows<{ v: string }>(
-      'SELECT DISTINCT model_version AS v FROM bucket_stats WHERE model = ? AND bucket_ms = ? AND bucket_start >= ? AND bucket_start < ?',
-      [model, bucketMs, from, to],
+      `SELECT DISTINCT model_version AS v FROM bucket_stats WHERE model = ? AND ${buckets}`,
+      [model, ...params],
     );
     return rows.map((r) => r.v);
+  }
+
+  async rollupCandidates(before: number): Promise<RollupCandidate[]> {
+    const c = bytewise(this.db);
+    const of = (table: string) =>
+      `SELECT model, model_version, bucket_ms, bucket_start - bucket_start % ${DAY_MS} AS day FROM ${table}
+       WHERE bucket_ms < ${DAY_MS} AND bucket_start < ?`;
+    return this.db.rows<RollupCandidate>(
+      `SELECT model, model_version AS "modelVersion", bucket_ms AS "bucketMs", day FROM (
+         ${['aggregates', 'bucket_stats', 'comoments', 'performance'].map(of).join(' UNION ')}) AS t
+       ORDER BY day, model${c}, model_version${c}, bucket_ms`,
+      [before, before, before, before],
+    );
+  }
+
+  async take(r: BucketRange): Promise<AggregateDelta[]> {
+    // DELETE … RETURNING takes each row once, also from a concurrent rollup (which then finds nothing).
+    const rows = await this.db.rows<Omit<AggregateDelta, 'counts'> & { counts: Buffer }>(
+      `DELETE FROM aggregates
+       WHERE model = ? AND model_version = ? AND bucket_ms = ? AND bucket_start >= ? AND bucket_start < ?
+       RETURNING model, model_version AS "modelVersion", baseline_id AS "baselineId", bucket_start AS "bucketStart",
+         bucket_ms AS "bucketMs", role, name, n, missing, type_mismatch AS "typeMismatch",
+         out_of_range AS "outOfRange", unseen, off_edge AS "offEdge", vmin, vmax, counts`,
+      [r.model, r.modelVersion, r.bucketMs, r.from, r.to],
+    );
+    return rows
+      .map((row) => ({ ...row, counts: fromBlob(row.counts) }))
+      .sort((a, b) => a.bucketStart - b.bucketStart);
+  }
+
+  async compact(k: {
+    model: string;
+    modelVersion: string;
+    from: number;
+    to: number;
+    closedBy: number;
+  }): Promise<number> {
+    const rows = await this.db.rows<{
+      baselineId: number;
+      start: number;
+      ms: number;
+      role: string;
+      name: string;
+      counts: Buffer;
+    }>(
+      `SELECT baseline_id AS "baselineId", bucket_start AS start, bucket_ms AS ms, role, name, counts FROM aggregates
+       WHERE model = ? AND model_version = ? AND bucket_start >= ? AND bucket_start < ? AND bucket_start + bucket_ms <= ?
+         AND length(counts) > 256`,
+      [k.model, k.modelVersion, k.from, k.to, k.closedBy],
+    );
+    let done = 0;
+    for (const r of rows) {
+      const compact = compactEncoded(r.counts);
+      if (compact === null) continue;
+      done += await this.db.run(
+        `UPDATE aggregates SET counts = ? WHERE model = ? AND model_version = ? AND baseline_id = ? AND bucket_start = ?
+           AND bucket_ms = ? AND role = ? AND name = ? AND counts = ?`,
+        [compact, k.model, k.modelVersion, r.baselineId, r.start, r.ms, r.role, r.name, r.counts],
+      );
+    }
+    return done;
+  }
+
+  async takeBucketStats(r: BucketRange): Promise<BucketStatsDelta[]> {
+    const rows = await this.db.rows<BucketStatsDelta>(
+      `DELETE FROM bucket_stats
+       WHERE model = ? AND model_version = ? AND bucket_ms = ? AND bucket_start >= ? AND bucket_start < ?
+       RETURNING model, model_version AS "modelVersion", bucket_start AS "bucketStart", bucket_ms AS "bucketMs",
+         records, labeled, classified, correct, regressed, abs_err_sum AS "absErrSum", sq_err_sum AS "sqErrSum"`,
+      [r.model, r.modelVersion, r.bucketMs, r.from, r.to],
+    );
+    return rows.sort((a, b) => a.bucketStart - b.bucketStart);
   }
 
   async changed(limit: number): Promise<ChangedBucket[]> {

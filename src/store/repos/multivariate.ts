@@ -1,12 +1,15 @@
 import type { Sql } from '../sql.js';
 import type {
   BaselineCoMomentsRow,
+  BucketRange,
   CoMomentsDelta,
   CoMomentsStore,
   CusumRow,
   CusumStore,
   WindowKey,
 } from '../types.js';
+import { addCoMoments } from '../vectors.js';
+import { bucketsIn, DAY_MS } from './buckets.js';
 
 /** Co-moment vectors are stored as the bytes of little-endian float64 arrays (blob / bytea). */
 export const toF64Blob = (v: Float64Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
@@ -23,13 +26,42 @@ export abstract class CoMomentsBase implements CoMomentsStore {
   abstract add(deltas: readonly CoMomentsDelta[], now: number): Promise<void>;
 
   async window(k: WindowKey): Promise<Float64Array[]> {
-    const rows = await this.db.rows<{ vector: Buffer }>(
-      `SELECT vector FROM comoments
-       WHERE model = ? AND model_version = ? AND baseline_id = ? AND bucket_ms = ? AND bucket_start >= ? AND bucket_start < ?
-       ORDER BY bucket_start`,
-      [k.model, k.modelVersion, k.baselineId, k.bucketMs, k.from, k.to],
+    const [buckets, params] = bucketsIn(k.bucketMs, k.from, k.to);
+    const rows = await this.db.rows<{ start: number; vector: Buffer }>(
+      `SELECT bucket_start AS start, vector FROM comoments
+       WHERE model = ? AND model_version = ? AND baseline_id = ? AND ${buckets}
+       ORDER BY bucket_start, bucket_ms`,
+      [k.model, k.modelVersion, k.baselineId, ...params],
     );
-    return rows.map((r) => fromF64Blob(r.vector));
+    // Summed per UTC day first, in bucket order, as the rollup sums a day: floating-point sums then come out
+    // the same, to the last bit, whether the window's days were rolled up or not.
+    const out: Float64Array[] = [];
+    let day = Number.NaN;
+    for (const r of rows) {
+      const v = fromF64Blob(r.vector);
+      const start = Number(r.start);
+      const last = out[out.length - 1];
+      if (last && start - (start % DAY_MS) === day && last.length === v.length && last[0] === v[0])
+        out[out.length - 1] = addCoMoments(last, v);
+      else {
+        out.push(v);
+        day = start - (start % DAY_MS);
+      }
+    }
+    return out;
+  }
+
+  async take(r: BucketRange): Promise<CoMomentsDelta[]> {
+    const rows = await this.db.rows<Omit<CoMomentsDelta, 'vector'> & { vector: Buffer }>(
+      `DELETE FROM comoments
+       WHERE model = ? AND model_version = ? AND bucket_ms = ? AND bucket_start >= ? AND bucket_start < ?
+       RETURNING model, model_version AS "modelVersion", baseline_id AS "baselineId", bucket_start AS "bucketStart",
+         bucket_ms AS "bucketMs", vector`,
+      [r.model, r.modelVersion, r.bucketMs, r.from, r.to],
+    );
+    return rows
+      .map((row) => ({ ...row, vector: fromF64Blob(row.vector) }))
+      .sort((a, b) => a.bucketStart - b.bucketStart);
   }
 
   async clear(model: string, baselineId: number): Promise<void> {

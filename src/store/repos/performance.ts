@@ -1,11 +1,13 @@
 import { bytewise, type Sql } from '../sql.js';
 import type {
   BucketKey,
+  BucketRange,
   PerformanceDelta,
   PerformanceRow,
   PerformanceStore,
   PerformanceWindowQuery,
 } from '../types.js';
+import { bucketsIn } from './buckets.js';
 
 /** The two tables of per-bucket float64 vectors: the estimate's sums and the labels' realized counts. */
 export type PerformanceTable = 'performance' | 'realized_performance';
@@ -62,13 +64,34 @@ export abstract class PerformanceBase implements PerformanceStore {
 
   private async read(table: PerformanceTable, q: PerformanceWindowQuery): Promise<PerformanceRow[]> {
     const version = q.modelVersion != null;
+    const [buckets, params] = bucketsIn(q.bucketMs, q.from, q.to);
     const rows = await this.db.rows<Omit<PerformanceRow, 'sums'> & { sums: Buffer }>(
       `SELECT model_version AS "modelVersion", bucket_start AS "bucketStart", spec, rows, sums FROM ${table}
-       WHERE model = ?${version ? ' AND model_version = ?' : ''} AND bucket_ms = ? AND bucket_start >= ?
-         AND bucket_start < ?
+       WHERE model = ?${version ? ' AND model_version = ?' : ''} AND ${buckets}
        ORDER BY bucket_start, model_version${bytewise(this.db)}, spec${bytewise(this.db)}`,
-      [q.model, ...(version ? [q.modelVersion] : []), q.bucketMs, q.from, q.to],
+      [q.model, ...(version ? [q.modelVersion] : []), ...params],
     );
     return rows.map((r) => ({ ...r, rows: Number(r.rows), sums: fromF64Blob(r.sums) }));
+  }
+
+  take(r: BucketRange): Promise<PerformanceDelta[]> {
+    return this.takeFrom('performance', r);
+  }
+
+  takeRealized(r: BucketRange): Promise<PerformanceDelta[]> {
+    return this.takeFrom('realized_performance', r);
+  }
+
+  private async takeFrom(table: PerformanceTable, r: BucketRange): Promise<PerformanceDelta[]> {
+    const rows = await this.db.rows<Omit<PerformanceDelta, 'sums'> & { sums: Buffer }>(
+      `DELETE FROM ${table}
+       WHERE model = ? AND model_version = ? AND bucket_ms = ? AND bucket_start >= ? AND bucket_start < ?
+       RETURNING model, model_version AS "modelVersion", bucket_start AS "bucketStart", bucket_ms AS "bucketMs", spec,
+         rows, sums`,
+      [r.model, r.modelVersion, r.bucketMs, r.from, r.to],
+    );
+    return rows
+      .map((row) => ({ ...row, rows: Number(row.rows), sums: fromF64Blob(row.sums) }))
+      .sort((a, b) => a.bucketStart - b.bucketStart);
   }
 }
