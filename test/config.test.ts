@@ -140,12 +140,18 @@ describe('loadConfig: problems', () => {
   });
 
   it('bounds serving.maxBatchRequests, globally and per model, naming the field', async () => {
-    const path = file('batch.yaml', 'serving:\n  maxBatchRequests: 0\n  models:\n    m: { maxBatchRequests: 2.5 }\n');
+    const path = file(
+      'batch.yaml',
+      'serving:\n  maxBatchRequests: 0\n  models:\n    m: { maxBatchRequests: 2.5 }\n',
+    );
     expect(problemsOf({ file: path, env: {} }).sort()).toEqual([
       `serving.maxBatchRequests: an integer from 1 (no batching) to 1024 [from config file ${path}]`,
       `serving.models.m.maxBatchRequests: an integer from 1 (no batching) to 1024 [from config file ${path}]`,
     ]);
-    const ok = file('batch-ok.yaml', 'serving:\n  maxBatchRequests: 4\n  models:\n    seq: { maxBatchRequests: 1 }\n');
+    const ok = file(
+      'batch-ok.yaml',
+      'serving:\n  maxBatchRequests: 4\n  models:\n    seq: { maxBatchRequests: 1 }\n',
+    );
     const config = loadConfig({ file: ok, env: {} });
     expect([maxBatchRequestsFor(config, 'seq'), maxBatchRequestsFor(config, 'other')]).toEqual([1, 4]);
     expect(maxBatchRequestsFor(loadConfig({ env: {} }), 'other')).toBe(32);

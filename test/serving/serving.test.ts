@@ -325,7 +325,9 @@ describe('predict', () => {
 
   it('runs each queued request on its own when the model is told not to batch (maxBatchRequests: 1)', async () => {
     // Off for weather only; the global setting batches (the model takes any number of rows).
-    const s = await serving({ serving: { maxBatchRequests: 8, models: { weather: { maxBatchRequests: 1 } } } });
+    const s = await serving({
+      serving: { maxBatchRequests: 8, models: { weather: { maxBatchRequests: 1 } } },
+    });
     expect((await s.call('POST', '/v1/models/weather/versions', artifact('1'))).status).toBe(201);
     const runner = s.runtime.version('weather')?.runner;
     expect(runner?.status()).toMatchObject({ ready: true, batching: false });
