@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config/index.js';
+import { ConfigError, loadConfig, maxBatchRequestsFor } from '../src/config/index.js';
 import { configProblems, tempDir } from './support.js';
 
 let dir: string;
@@ -142,6 +142,24 @@ describe('loadConfig: problems', () => {
     }
     const ok = file('ttl-ok.yaml', 'auth:\n  sessionTtl: 8h\n');
     expect(loadConfig({ file: ok, env: {} }).auth.sessionTtl).toBe(8 * 3_600_000);
+  });
+
+  it('bounds serving.maxBatchRequests, globally and per model, naming the field', async () => {
+    const path = file(
+      'batch.yaml',
+      'serving:\n  maxBatchRequests: 0\n  models:\n    m: { maxBatchRequests: 2.5 }\n',
+    );
+    expect(problemsOf({ file: path, env: {} }).sort()).toEqual([
+      `serving.maxBatchRequests: an integer from 1 (no batching) to 1024 [from config file ${path}]`,
+      `serving.models.m.maxBatchRequests: an integer from 1 (no batching) to 1024 [from config file ${path}]`,
+    ]);
+    const ok = file(
+      'batch-ok.yaml',
+      'serving:\n  maxBatchRequests: 4\n  models:\n    seq: { maxBatchRequests: 1 }\n',
+    );
+    const config = loadConfig({ file: ok, env: {} });
+    expect([maxBatchRequestsFor(config, 'seq'), maxBatchRequestsFor(config, 'other')]).toEqual([1, 4]);
+    expect(maxBatchRequestsFor(loadConfig({ env: {} }), 'other')).toBe(32);
   });
 
   it('reports YAML syntax errors with the file name', async () => {

@@ -12,6 +12,7 @@ import { extname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Transform } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse';
+import { maxBatchRequestsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import type { FieldProblem } from '../errors.js';
 import { IngestBatcher } from '../ingest/in-process.js';
@@ -344,6 +345,7 @@ export async function scoreFile(deps: Deps, options: ScoreOptions): Promise<Scor
       name: row.model,
       version: row.version,
       threads: deps.config.serving.threads,
+      batch: maxBatchRequestsFor(deps.config, row.model),
       log: deps.log,
     });
   } catch (err) {

@@ -389,6 +389,13 @@ const otlpSource = z
   })
   .prefault({});
 
+const BATCH_RULE = 'an integer from 1 (no batching) to 1024';
+const maxBatchRequests = z
+  .number({ error: BATCH_RULE })
+  .int({ error: BATCH_RULE })
+  .min(1, { error: BATCH_RULE })
+  .max(1024, { error: BATCH_RULE });
+
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
@@ -565,6 +572,9 @@ export const configSchema = z.strictObject({
       maxInFlight: z.number().int().positive().max(100_000).default(256),
       // onnxruntime intra-op threads per loaded version.
       threads: z.number().int().min(1).max(64).default(1),
+      // Most queued requests run as one (rows stacked) when the model takes any number of rows; 1: never.
+      // Off for a model whose rows affect each other (batch norm in training mode, sequence models).
+      maxBatchRequests: maxBatchRequests.default(32),
       // Log every prediction into driftwatch's own ingest (per model below).
       logPredictions: z.boolean().default(true),
       models: z
@@ -573,6 +583,7 @@ export const configSchema = z.strictObject({
           z.strictObject({
             deadlineMs: z.number().int().positive().max(600_000).optional(),
             logPredictions: z.boolean().optional(),
+            maxBatchRequests: maxBatchRequests.optional(),
           }),
         )
         .default({}),
@@ -620,4 +631,9 @@ export function driftSettingsFor(config: Config, model: string): DriftSettings {
     ...modelOwn
   } = config.models[model] ?? { features: {} };
   return { ...DRIFT_DEFAULTS, ...pick(defaults), ...pick(modelOwn) } as DriftSettings;
+}
+
+/** Most requests a model process runs as one for `model`: `serving.models.<model>`, else `serving`. */
+export function maxBatchRequestsFor(config: Config, model: string): number {
+  return config.serving.models[model]?.maxBatchRequests ?? config.serving.maxBatchRequests;
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { maxBatchRequestsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
 import { IngestBatcher } from '../ingest/in-process.js';
 import type { ServedVersionRow, ShadowStatsDelta } from '../store/index.js';
@@ -153,6 +154,7 @@ export class ServingRuntime {
           name: row.model,
           version: row.version,
           threads: this.deps.config.serving.threads,
+          batch: maxBatchRequestsFor(this.deps.config, row.model),
           log: this.deps.log,
         });
         const previous = this.loaded.get(key);

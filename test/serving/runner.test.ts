@@ -11,7 +11,7 @@ import {
   QueueFull,
   workerEntry,
 } from '../../src/serving/runner/index.js';
-import { logisticModel, sigmoid, slowModel } from '../fixtures/onnx/models.js';
+import { logisticModel, rowCostModel, sigmoid, slowModel } from '../fixtures/onnx/models.js';
 
 // The fixture models are written into a scratch directory: a logistic regression with known weights, a graph
 // whose run() costs what the request asks (40 chained S×S MatMuls: ~4.6 s in one native call for S=2048 on
@@ -22,6 +22,7 @@ let dir: string;
 let logistic: string;
 let slow: string;
 let garbage: string;
+let rowCost: string;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'dw-runner-'));
@@ -31,6 +32,8 @@ beforeAll(() => {
   writeFileSync(logistic, logisticModel(W, B));
   writeFileSync(slow, slowModel(40));
   writeFileSync(garbage, Buffer.from('this is not a protobuf \xff\xff\xff\xff'));
+  rowCost = join(dir, 'row-cost.onnx');
+  writeFileSync(rowCost, rowCostModel(F, STEPS, 1 / F));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -55,6 +58,23 @@ const slowFeeds = (heavy: boolean) => ({
   input: { type: 'float32' as const, data: [0.001], dims: [1, 1] },
   shape: { type: 'int64' as const, data: heavy ? [2048, 2048] : [1, 1], dims: [2] },
 });
+/** The row-cost model: F features and STEPS layers, ~10M multiply-adds a row (1000 rows: ~0.4 s here). */
+const F = 256;
+const STEPS = 150;
+/** `n` rows of the row-cost model, row r all (r + 1) / 1000. */
+const costRows = (n: number) => ({
+  input: {
+    type: 'float32' as const,
+    data: Float32Array.from({ length: n * F }, (_, i) => (Math.floor(i / F) + 1) / 1000),
+    dims: [n, F],
+  },
+});
+/** What the row-cost model answers for a row of F equal values v: every hidden unit is the same. */
+function rowCostOf(v: number): number {
+  let h = sigmoid(v); // (F × v) × 1/F
+  for (let i = 1; i < STEPS; i++) h = sigmoid(h); // (F × h) × 1/F
+  return F * h + F * v;
+}
 const expected = (x: number[]) => sigmoid(x.reduce((s, v, i) => s + v * (W[i] ?? 0), B));
 
 function alive(pid: number): boolean {
@@ -257,6 +277,41 @@ describe('ModelRunner', () => {
     const good = requests.map((xs) => runner.run(rows(xs), 5000));
     await Promise.all(good);
     expect(runner.status()).toMatchObject({ runs: 23, inFlight: 0, queued: 0 });
+  });
+
+  it('when the process dies running a batch, every request of it fails with ModelRestarting and those behind it run on the replacement', async () => {
+    const runner = await start(rowCost, { batch: 4 });
+    expect(runner.status()).toMatchObject({ batching: true, runs: 0 });
+    const pid = runner.status().pid as number;
+    // Two messages go ahead alone; behind them 4 heavy requests (thousands of rows: seconds of work), then 6
+    // light ones. Each answer frees a message slot: the heavy ones go as one batch, 4 light ones as the next.
+    const first = runner.run(costRows(1), 60_000);
+    const second = runner.run(costRows(1), 60_000);
+    const heavy = Array.from({ length: 4 }, () =>
+      runner.run(costRows(1000), 60_000).catch((e: unknown) => e),
+    );
+    const light = [1, 2, 3, 4, 5, 6].map((n) => runner.run(costRows(n), 60_000));
+    expect(runner.status()).toMatchObject({ inFlight: 2, queued: 10 });
+    await Promise.all([first, second]);
+    // The heavy batch is running (it cannot have finished: seconds of work), a light batch is sent behind it.
+    expect(runner.status()).toMatchObject({ inFlight: 8, queued: 2, runs: 2 });
+    process.kill(pid, 'SIGKILL');
+
+    for (const err of await Promise.all(heavy)) {
+      expect(err).toBeInstanceOf(ModelRestarting);
+      expect((err as Error).message).toBe(
+        'model test@1: model process ended (signal SIGKILL) while running this request; restarting',
+      );
+    }
+    // The light batch never started in the killed process: it runs on the replacement, then the 2 still
+    // queued, as two batches, each request answered with its own rows.
+    for (const [k, out] of (await Promise.all(light)).entries()) {
+      expect(out.out?.dims).toEqual([k + 1, 1]);
+      for (let r = 0; r <= k; r++) expect(out.out?.data[r]).toBeCloseTo(rowCostOf((r + 1) / 1000), 2);
+    }
+    expect(runner.status()).toMatchObject({ ready: true, restarts: 1, inFlight: 0, queued: 0, runs: 4 });
+    expect(runner.status().pid).not.toBe(pid);
+    expect(alive(pid)).toBe(false);
   });
 
   it('does not batch when told not to, nor a model with a fixed first dimension', async () => {

@@ -323,6 +323,26 @@ describe('predict', () => {
     expect(await s.t.sql('SELECT count(*) AS n FROM records')).toEqual([{ n: 0 }]);
   });
 
+  it('runs each queued request on its own when the model is told not to batch (maxBatchRequests: 1)', async () => {
+    // Off for weather only; the global setting batches (the model takes any number of rows).
+    const s = await serving({
+      serving: { maxBatchRequests: 8, models: { weather: { maxBatchRequests: 1 } } },
+    });
+    expect((await s.call('POST', '/v1/models/weather/versions', artifact('1'))).status).toBe(201);
+    const runner = s.runtime.version('weather')?.runner;
+    expect(runner?.status()).toMatchObject({ ready: true, batching: false });
+    const before = runner?.status().runs ?? 0;
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, (_, k) =>
+        s.call<{ predictions: unknown[] }>('POST', '/v1/models/weather/predict', {
+          features: { ...DAY, temp_max: 10 + k },
+        }),
+      ),
+    );
+    for (const res of burst) expect(res.body.predictions).toHaveLength(1);
+    expect((runner?.status().runs ?? 0) - before).toBe(20);
+  });
+
   it('answers 504 past the deadline, keeps serving meanwhile, and recovers the stuck model', {
     timeout: 60_000,
   }, async () => {
