@@ -178,6 +178,18 @@ export interface PerformanceStore {
   /** Replaces a bucket's realized counts (every spec) with these, recounted from its stored labels. */
   setRealized(key: BucketKey, list: readonly PerformanceDelta[], now: number): Promise<void>;
   realizedWindow(q: PerformanceWindowQuery): Promise<PerformanceRow[]>;
+  /**
+   * The next `limit` buckets with estimate rows after `after` (in key order), each with its realized rows
+   * and its stored labelled records: the realized backfill compares the two.
+   */
+  labelledBuckets(after: BucketKey | null, limit: number): Promise<LabelledBucket[]>;
+}
+
+export interface LabelledBucket extends BucketKey {
+  /** Labelled rows the bucket's realized counts hold (every spec). */
+  realized: number;
+  /** Its records with a label, as stored (within raw-record retention). */
+  labelled: number;
 }
 
 export interface PerformanceWindowQuery {
