@@ -49,12 +49,12 @@ export function createJobs(deps: AppDeps, options: RegistryOptions = {}): JobReg
     onLeadership: true,
   });
   // Labels joined before realized_performance existed get their buckets' realized counts, a page of buckets
-  // per tick; idle once every bucket's counts hold its labelled records.
+  // per tick; idle once no bucket's counts grow.
   registry.register({
     name: 'realized-backfill',
     schedule: '*/30 * * * * *',
     tick: realizedBackfillTick(deps),
-    idle: (r) => r.recounted === 0,
+    idle: (r) => r.filled === 0,
     onLeadership: true,
   });
   registry.register({

@@ -180,7 +180,7 @@ export interface PerformanceStore {
   realizedWindow(q: PerformanceWindowQuery): Promise<PerformanceRow[]>;
   /**
    * The next `limit` buckets with estimate rows after `after` (in key order), each with its realized rows
-   * and its stored labelled records: the realized backfill compares the two.
+   * and the labels its outcomes count (bucket_stats): the realized backfill compares the two.
    */
   labelledBuckets(after: BucketKey | null, limit: number): Promise<LabelledBucket[]>;
 }
@@ -188,7 +188,7 @@ export interface PerformanceStore {
 export interface LabelledBucket extends BucketKey {
   /** Labelled rows the bucket's realized counts hold (every spec). */
   realized: number;
-  /** Its records with a label, as stored (within raw-record retention). */
+  /** Labels its outcomes count (bucket_stats.labeled), kept beyond raw-record retention. */
   labelled: number;
 }
 

@@ -139,7 +139,7 @@ describe('the realized-backfill job', () => {
     const stored = await realizedRows(upgraded);
     upgraded.setNow(FIXED_NOW + HOUR);
     const again = await realizedBackfillTick(upgraded.deps)(FIXED_NOW + HOUR);
-    expect(again).toEqual({ examined: 12, recounted: 0, passDone: true });
+    expect(again).toEqual({ examined: 12, recounted: 0, filled: 0, passDone: true });
     expect(await realizedRows(upgraded)).toEqual(stored);
     expect(await realized(upgraded)).toEqual(expected);
     await registry.stop();
@@ -166,14 +166,53 @@ describe('the realized-backfill job', () => {
     }
     expect(results.at(-1)?.passDone).toBe(true);
     expect(results.reduce((s, r) => s + r.recounted, 0)).toBe(12);
+    expect(results.reduce((s, r) => s + r.filled, 0)).toBe(12);
     expect(await realized(upgraded)).toEqual(expected);
     // Resting after the pass: a tick within restMs examines nothing; after it, a new pass finds nothing to do.
-    expect(await tick(FIXED_NOW + HOUR - 1)).toEqual({ examined: 0, recounted: 0, passDone: false });
+    expect(await tick(FIXED_NOW + HOUR - 1)).toEqual({
+      examined: 0,
+      recounted: 0,
+      filled: 0,
+      passDone: false,
+    });
     const second = [await tick(FIXED_NOW + HOUR), await tick(FIXED_NOW + HOUR), await tick(FIXED_NOW + HOUR)];
     expect(second.map((r) => [r.examined, r.recounted, r.passDone])).toEqual([
       [5, 0, false],
       [5, 0, false],
       [2, 0, true],
     ]);
+  });
+
+  it('never recounts a bucket down to what retention left of its records', async () => {
+    const rows = dataset();
+    const t = makeTestApp(config);
+    apps.push(t);
+    await load(t, rows);
+    // A K-class row whose probabilities are not a distribution: its label counts in the outcomes only, so
+    // its bucket's realized counts stay one short of them and every pass recounts it.
+    const odd = {
+      model: 'kc',
+      request_id: 'odd',
+      timestamp: START,
+      features: { x: 0.5 },
+      prediction: { a: 0.5, b: 0.1, c: 0.1 },
+    };
+    await ingestAll(t.app, [odd]);
+    expect(
+      (await postJson(t.app, '/v1/labels', [{ model: 'kc', request_id: 'odd', label: 'a' }])).status,
+    ).toBe(200);
+    const counted = await realized(t);
+    // Retention pruned the bucket's labelled records but one.
+    const pruned = await t.exec(
+      `DELETE FROM records WHERE model = 'kc' AND ts >= ? AND ts < ? AND label IS NOT NULL AND request_id <> 'k0'`,
+      [START, START + HOUR],
+    );
+    expect(pruned).toBeGreaterThan(10);
+    const stored = await realizedRows(t);
+
+    const r = await realizedBackfillTick(t.deps)(FIXED_NOW);
+    expect(r).toEqual({ examined: 12, recounted: 1, filled: 0, passDone: true });
+    expect(await realizedRows(t)).toEqual(stored);
+    expect(await realized(t)).toEqual(counted);
   });
 });

@@ -63,16 +63,17 @@ export abstract class PerformanceBase implements PerformanceStore {
 
   async labelledBuckets(after: BucketKey | null, limit: number): Promise<LabelledBucket[]> {
     const c = bytewise(this.db);
-    // Key order of the primary key (text bytewise on both dialects), so each page resumes where the last ended.
+    // Key order of the primary key (text bytewise on both dialects), so each page resumes where the last
+    // ended; primary-key lookups only, however many records the buckets hold.
     const rows = await this.db.rows<Record<keyof LabelledBucket, string | number>>(
       `SELECT p.model, p.model_version AS "modelVersion", p.bucket_start AS "bucketStart",
          p.bucket_ms AS "bucketMs",
          (SELECT COALESCE(SUM(r.rows), 0) FROM realized_performance r WHERE r.model = p.model
             AND r.model_version = p.model_version AND r.bucket_start = p.bucket_start
             AND r.bucket_ms = p.bucket_ms) AS realized,
-         (SELECT COUNT(*) FROM records d WHERE d.model = p.model AND d.ts >= p.bucket_start
-            AND d.ts < p.bucket_start + p.bucket_ms AND d.model_version = p.model_version
-            AND d.label IS NOT NULL) AS labelled
+         COALESCE((SELECT s.labeled FROM bucket_stats s WHERE s.model = p.model
+            AND s.model_version = p.model_version AND s.bucket_start = p.bucket_start
+            AND s.bucket_ms = p.bucket_ms), 0) AS labelled
        FROM (SELECT model, model_version, bucket_start, bucket_ms FROM performance
              ${after ? `WHERE (model${c}, model_version${c}, bucket_start, bucket_ms) > (?, ?, ?, ?)` : ''}
              GROUP BY model, model_version, bucket_start, bucket_ms
