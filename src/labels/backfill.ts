@@ -21,7 +21,7 @@ export interface RealizedBackfillResult {
   examined: number;
   /** Buckets whose counts held fewer labels than their outcomes, recounted from the stored records. */
   recounted: number;
-  /** Of those, buckets whose counts the recount completed (the rest: their records were pruned). */
+  /** Of those, buckets whose counts the recount raised (the rest: records pruned, or labels none counts). */
   filled: number;
   /** True when this tick finished a pass over every bucket with estimate rows. */
   passDone: boolean;
