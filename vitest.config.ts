@@ -44,7 +44,7 @@ const POSTGRES = [
   'test/alerts/{lifecycle,workflow}.test.ts', // raising, evidence upserts, compare-and-set review transitions
   'test/labels/*.test.ts', // label joins and corrections
   'test/traffic/traffic.test.ts', // traffic bucket merges
-  'test/performance/{performance,realized}.test.ts', // performance accumulator merges read back
+  'test/performance/{performance,realized,realized-backfill}.test.ts', // performance accumulator merges read back; the realized backfill's page query
   'test/notifications/delivery.test.ts', // the outbox: claims, leases, retries
   'test/reports/{critical,schedule,adoption}.test.ts', // report runs: unique per slot and alert, claims, adoption
   'test/jobs/*.test.ts', // the job registry's leadership

@@ -2,6 +2,7 @@ import { runRebuild } from '../baselines/service.js';
 import type { AppDeps } from '../context.js';
 import { backfillFeatureResults } from '../drift/service.js';
 import { runKserveJoinTick } from '../ingest/cloudevents.js';
+import { realizedBackfillTick } from '../labels/backfill.js';
 import { runDeliveryTick } from '../notifications/service.js';
 import { emailProvider } from '../reports/email.js';
 import { reportsEnabled, runReportsTick } from '../reports/service.js';
@@ -46,6 +47,15 @@ export function createJobs(deps: AppDeps, options: RegistryOptions = {}): JobReg
     schedule: '*/30 * * * * *',
     tick: () => backfillFeatureResults(deps),
     idle: (n) => n === 0,
+    onLeadership: true,
+  });
+  // Labels joined before realized_performance existed get their buckets' realized counts, a page of buckets
+  // per tick; idle once no bucket's counts grow.
+  registry.register({
+    name: 'realized-backfill',
+    schedule: '*/30 * * * * *',
+    tick: realizedBackfillTick(deps),
+    idle: (r) => r.filled === 0,
     onLeadership: true,
   });
   registry.register({

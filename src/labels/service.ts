@@ -4,7 +4,7 @@ import { binaryThresholdFor, RealizedBatch } from '../aggregates/performance.js'
 import { bucketStart } from '../aggregates/service.js';
 import { driftSettingsFor } from '../config/index.js';
 import type { AppDeps } from '../context.js';
-import type { BucketStatsDelta, Outcomes } from '../store/index.js';
+import type { BucketKey, BucketStatsDelta, Outcomes, PerformanceDelta, Tx } from '../store/index.js';
 
 export interface LabelInput {
   model: string;
@@ -121,40 +121,59 @@ export async function applyLabels(
     for (const key of recount.values()) {
       // The recount reads the bucket's labels after any other writer's changes to them have committed.
       await tx.aggregates.lockBucketStats(key);
-      const outcomes: Omit<Outcomes, 'records'> = {
-        labeled: 0,
-        classified: 0,
-        correct: 0,
-        regressed: 0,
-        absErrSum: 0,
-        sqErrSum: 0,
-      };
-      const tally = { ...outcomes, records: 0 };
-      const threshold = await thresholdOf(key.model, key.modelVersion);
-      const baseline = await baselineOf(key.model, key.modelVersion);
-      const counts = new RealizedBatch(deps.config);
-      for (const r of await tx.records.labeledIn(
-        key.model,
-        key.modelVersion,
-        key.bucketStart,
-        key.bucketStart + key.bucketMs,
-      )) {
-        const prediction: unknown = r.prediction === null ? null : JSON.parse(r.prediction);
-        const label: unknown = JSON.parse(r.label);
-        addOutcome(tally, labelOutcome(prediction, label, threshold), 1);
-        counts.add(
-          { model: key.model, modelVersion: key.modelVersion, prediction, label },
-          key.bucketStart,
-          key.bucketMs,
-          baseline,
-        );
-      }
-      const { records: _records, ...counted } = tally;
-      await tx.aggregates.setOutcomes(key, counted, now);
-      await tx.performance.setRealized(key, counts.deltas(), now);
+      const counted = await recountLabels(
+        tx,
+        deps.config,
+        key,
+        await baselineOf(key.model, key.modelVersion),
+        await thresholdOf(key.model, key.modelVersion),
+      );
+      await tx.aggregates.setOutcomes(key, counted.outcomes, now);
+      await tx.performance.setRealized(key, counted.realized, now);
     }
     // Performance of those buckets changed: the drift tick re-evaluates them.
     await tx.aggregates.markChanged([...deltas, ...recount.values()]);
   });
   return result;
+}
+
+/**
+ * A bucket's label outcomes and realized counts, counted whole from its stored labelled records: what a
+ * correction writes, and the realized backfill. The caller holds the bucket's stats lock (lockBucketStats).
+ */
+export async function recountLabels(
+  tx: Tx,
+  config: AppDeps['config'],
+  key: BucketKey,
+  baseline: LoadedBaseline | null,
+  threshold: number | null,
+): Promise<{ outcomes: Omit<Outcomes, 'records'>; realized: PerformanceDelta[] }> {
+  const tally = {
+    labeled: 0,
+    classified: 0,
+    correct: 0,
+    regressed: 0,
+    absErrSum: 0,
+    sqErrSum: 0,
+    records: 0,
+  };
+  const counts = new RealizedBatch(config);
+  for (const r of await tx.records.labeledIn(
+    key.model,
+    key.modelVersion,
+    key.bucketStart,
+    key.bucketStart + key.bucketMs,
+  )) {
+    const prediction: unknown = r.prediction === null ? null : JSON.parse(r.prediction);
+    const label: unknown = JSON.parse(r.label);
+    addOutcome(tally, labelOutcome(prediction, label, threshold), 1);
+    counts.add(
+      { model: key.model, modelVersion: key.modelVersion, prediction, label },
+      key.bucketStart,
+      key.bucketMs,
+      baseline,
+    );
+  }
+  const { records: _records, ...outcomes } = tally;
+  return { outcomes, realized: counts.deltas() };
 }

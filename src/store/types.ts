@@ -182,6 +182,18 @@ export interface PerformanceStore {
   take(r: BucketRange): Promise<PerformanceDelta[]>;
   /** The same for the realized counts. */
   takeRealized(r: BucketRange): Promise<PerformanceDelta[]>;
+  /**
+   * The next `limit` buckets with estimate rows after `after` (in key order), each with its realized rows
+   * and the labels its outcomes count (bucket_stats): the realized backfill compares the two.
+   */
+  labelledBuckets(after: BucketKey | null, limit: number): Promise<LabelledBucket[]>;
+}
+
+export interface LabelledBucket extends BucketKey {
+  /** Labelled rows the bucket's realized counts hold (every spec). */
+  realized: number;
+  /** Labels its outcomes count (bucket_stats.labeled), kept beyond raw-record retention. */
+  labelled: number;
 }
 
 export interface PerformanceWindowQuery {

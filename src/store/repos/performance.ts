@@ -2,6 +2,7 @@ import { bytewise, type Sql } from '../sql.js';
 import type {
   BucketKey,
   BucketRange,
+  LabelledBucket,
   PerformanceDelta,
   PerformanceRow,
   PerformanceStore,
@@ -60,6 +61,36 @@ export abstract class PerformanceBase implements PerformanceStore {
 
   realizedWindow(q: PerformanceWindowQuery): Promise<PerformanceRow[]> {
     return this.read('realized_performance', q);
+  }
+
+  async labelledBuckets(after: BucketKey | null, limit: number): Promise<LabelledBucket[]> {
+    const c = bytewise(this.db);
+    // Key order of the primary key (text bytewise on both dialects), so each page resumes where the last
+    // ended; primary-key lookups only, however many records the buckets hold.
+    const rows = await this.db.rows<Record<keyof LabelledBucket, string | number>>(
+      `SELECT p.model, p.model_version AS "modelVersion", p.bucket_start AS "bucketStart",
+         p.bucket_ms AS "bucketMs",
+         (SELECT COALESCE(SUM(r.rows), 0) FROM realized_performance r WHERE r.model = p.model
+            AND r.model_version = p.model_version AND r.bucket_start = p.bucket_start
+            AND r.bucket_ms = p.bucket_ms) AS realized,
+         COALESCE((SELECT s.labeled FROM bucket_stats s WHERE s.model = p.model
+            AND s.model_version = p.model_version AND s.bucket_start = p.bucket_start
+            AND s.bucket_ms = p.bucket_ms), 0) AS labelled
+       FROM (SELECT model, model_version, bucket_start, bucket_ms FROM performance
+             ${after ? `WHERE (model${c}, model_version${c}, bucket_start, bucket_ms) > (?, ?, ?, ?)` : ''}
+             GROUP BY model, model_version, bucket_start, bucket_ms
+             ORDER BY model${c}, model_version${c}, bucket_start, bucket_ms LIMIT ?) p
+       ORDER BY p.model${c}, p.model_version${c}, p.bucket_start, p.bucket_ms`,
+      [...(after ? [after.model, after.modelVersion, after.bucketStart, after.bucketMs] : []), limit],
+    );
+    return rows.map((r) => ({
+      model: String(r.model),
+      modelVersion: String(r.modelVersion),
+      bucketStart: Number(r.bucketStart),
+      bucketMs: Number(r.bucketMs),
+      realized: Number(r.realized),
+      labelled: Number(r.labelled),
+    }));
   }
 
   private async read(table: PerformanceTable, q: PerformanceWindowQuery): Promise<PerformanceRow[]> {
