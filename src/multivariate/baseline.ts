@@ -23,9 +23,9 @@ export interface JointStandardisation {
 export const PILOT_ROWS = 2048;
 
 /**
- * Clipping bounds of one column from its pilot values: [q₁ − 2w, q₉₉ + 2w] with w = q₉₉ − q₁ (the range when
- * that is 0). Normal data is never clipped (±11.6 sd); a heavy tail is cut where its few rows would dominate
- * a window's second moments, so the nulls measured on chunks hold. None with fewer than 20 values.
+ * Clipping bounds of one column from its pilot values: [q₁ − w, q₉₉ + w] with w = q₉₉ − q₁ (the range when
+ * that is 0). Normal data is never clipped (±7 sd); a heavy tail is cut where its few rows would dominate a
+ * window's second moments, so the nulls measured on chunks hold. None with fewer than 20 values.
  */
 export function clipBounds(values: readonly number[]): [number, number] {
   if (values.length < 20) return [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
@@ -35,7 +35,7 @@ export function clipBounds(values: readonly number[]): [number, number] {
   const hi = q(0.99);
   const w = hi - lo || (v[v.length - 1] as number) - (v[0] as number);
   if (!(w > 0)) return [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
-  return [lo - 2 * w, hi + 2 * w];
+  return [lo - w, hi + w];
 }
 
 export interface BaselineCoMoments extends JointStandardisation {
