@@ -69,9 +69,9 @@ class RawSums {
  * known at the end, so each chunk of rows keeps, per column pair, the rows where both are present, their
  * sums and the sum of products, about the column's first value (so large offsets do not cancel); `build` turns them
  * into the sums of z = (x − μ)/σ with missing values as z = 0, exactly as addRow would have.
- * Columns are those of the first row (or the configured ones); one that holds a non-number is dropped (it
- * is profiled as categorical). A first row with more than 100 candidate columns and no configured list
- * tracks nothing: pick them with `models.<m>.multivariate.features`.
+ * Columns are those of the first row that hold a number or nothing there (or the configured ones); one that
+ * later holds a non-number is dropped (it is profiled as categorical). More than 100 such columns and no
+ * configured list track nothing: pick them with `models.<m>.multivariate.features`.
  */
 export class JointProfileBuilder {
   private names: string[] | null = null;
@@ -95,10 +95,13 @@ export class JointProfileBuilder {
     },
   ) {}
 
-  private start(columns: Iterable<string>): void {
+  /** `first` reads the first row's value of a column: one that is not a number there is not a candidate. */
+  private start(columns: Iterable<string>, first: (column: string) => unknown): void {
     const names = this.options.features
       ? [...this.options.features]
-      : [...columns].filter((c) => !this.options.exclude.has(c));
+      : [...columns].filter(
+          (c) => !this.options.exclude.has(c) && JointProfileBuilder.parse(first(c)) !== null,
+        );
     this.names = !this.options.enabled || names.length > COMOMENTS_MAX_DIM ? [] : names;
     const d = this.names.length;
     this.dropped = new Uint8Array(d);
@@ -130,7 +133,7 @@ export class JointProfileBuilder {
   }
 
   addRow(row: Record<string, unknown>): void {
-    if (this.names === null) this.start(Object.keys(row));
+    if (this.names === null) this.start(Object.keys(row), (c) => row[c]);
     const names = this.names as string[];
     for (let i = 0; i < names.length; i++)
       this.set(i, Object.hasOwn(row, names[i] as string) ? row[names[i] as string] : undefined);
@@ -138,7 +141,10 @@ export class JointProfileBuilder {
   }
 
   addValues(header: readonly string[], values: readonly string[]): void {
-    if (this.names === null) this.start(header);
+    if (this.names === null) {
+      const at = new Map(header.map((h, i) => [h, i]));
+      this.start(header, (c) => values[at.get(c) as number]);
+    }
     if (this.header !== header) {
       this.header = header;
       const at = new Map(header.map((h, i) => [h, i]));

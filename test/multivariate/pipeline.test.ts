@@ -132,6 +132,26 @@ describe('co-moments through ingest', () => {
   });
 });
 
+describe('which columns are watched by default', () => {
+  it('takes the 100 numeric columns of a model that also has 5 text columns (105 in all)', async () => {
+    t = makeTestApp();
+    const next = mulberry32(21);
+    const numeric = Array.from({ length: 100 }, (_, k) => `x${k}`);
+    const text = Array.from({ length: 5 }, (_, k) => `t${k}`);
+    const lines = [[...numeric, ...text].join(',')];
+    for (let r = 0; r < 300; r++)
+      lines.push(
+        [...numeric.map(() => next().toFixed(6)), ...text.map((_, k) => `v${(r + k) % 3}`)].join(','),
+      );
+    const b = await createBaseline(t.app, 'm', lines.join('\n'), 'text/csv');
+    const [stored] = await t.sql<{ standardisation: string }>(
+      'SELECT standardisation FROM baseline_comoments WHERE baseline_id = ?',
+      [b.id],
+    );
+    expect((JSON.parse(stored?.standardisation ?? '{}') as { features: string[] }).features).toEqual(numeric);
+  });
+});
+
 describe('turning joint shifts off', () => {
   it('keeps no co-moments and judges no pairs for a model with multivariate.enabled false', async () => {
     t = makeTestApp({ models: { m: { multivariate: { enabled: false } } } });
