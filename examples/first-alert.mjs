@@ -185,9 +185,15 @@ export function report(out) {
   }
   lines.push(`4. GET /v1/alerts?status=open&model=${baseline.model}: ${alerts.length} open`);
   for (const a of alerts) {
+    // A joint alert names a pair of features and the two correlations, not a PSI.
+    const r = a.latest.correlation_window;
+    const measure =
+      typeof r === 'number'
+        ? `r ${fmt(a.latest.correlation_baseline)} → ${fmt(r)}`
+        : `psi ${fmt(a.latest.psi).padEnd(7)}`;
     lines.push(
-      `     #${String(a.id).padEnd(3)} ${a.kind.padEnd(16)} ${a.feature.padEnd(14)} ${a.severity.padEnd(8)} ` +
-        `psi ${fmt(a.latest.psi).padEnd(7)} ${a.status}`,
+      `     #${String(a.id).padEnd(3)} ${a.kind.padEnd(18)} ${a.feature.padEnd(22)} ${a.severity.padEnd(8)} ` +
+        `${measure} ${a.status}`,
     );
   }
   return lines.join('\n');

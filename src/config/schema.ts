@@ -134,11 +134,11 @@ const modelSettings = driftSettings.extend({
     })
     .optional(),
   // Joint shifts (docs/statistics.md, Joint shifts), for a baseline with 2–100 numeric features; `features`
-  // picks at most 100 of a wider model. Opt-in for now: the Fisher test assumes near-normal pairs, and
-  // heavy-tailed real features (the flights replay) fire it between halves of one period.
+  // picks at most 100 of a wider model. On by default; `enabled: false` turns it off. Its nulls come from
+  // chunks of the baseline, so heavy-tailed features do not fire it (docs/statistics.md, Joint shifts).
   multivariate: z
     .strictObject({
-      enabled: z.boolean().default(false),
+      enabled: z.boolean().optional(),
       features: z
         .array(z.string().min(1))
         .min(2, { error: 'name at least 2 features' })

@@ -1,21 +1,55 @@
 import type { ColumnProfile } from '../profiles/profile.js';
 import { MISSING_TOKENS } from '../profiles/profile.js';
-import { COMOMENTS_MAX_DIM, type CoMoments, emptyCoMoments, triIndex } from '../stats/comoments.js';
+import {
+  BASELINE_CHUNKS,
+  COMOMENTS_MAX_DIM,
+  type CoMoments,
+  emptyCoMoments,
+  mergeCoMoments,
+  triIndex,
+} from '../stats/comoments.js';
 
 /** What production rows are standardised with, and which features they are, in order. */
 export interface JointStandardisation {
   features: string[];
   mean: number[];
   sd: number[];
+  /** Raw-unit bounds values are clipped into first (±Infinity: none); absent for a baseline stored before them. */
+  lower?: number[];
+  upper?: number[];
+}
+
+/** Rows the clipping bounds are set from before any row is accumulated (their values are held until then). */
+export const PILOT_ROWS = 2048;
+
+/**
+ * Clipping bounds of one column from its pilot values: [q₁ − w, q₉₉ + w] with w = q₉₉ − q₁ (the range when
+ * that is 0). Normal data is never clipped (±7 sd); a heavy tail is cut where its few rows would dominate a
+ * window's second moments, so the nulls measured on chunks hold. None with fewer than 20 values.
+ */
+export function clipBounds(values: readonly number[]): [number, number] {
+  if (values.length < 20) return [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
+  const v = [...values].sort((a, b) => a - b);
+  const q = (p: number) => v[Math.floor(p * (v.length - 1))] as number;
+  const lo = q(0.01);
+  const hi = q(0.99);
+  const w = hi - lo || (v[v.length - 1] as number) - (v[0] as number);
+  if (!(w > 0)) return [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
+  return [lo - w, hi + w];
 }
 
 export interface BaselineCoMoments extends JointStandardisation {
   /** Even rows (fit the principal components) and odd rows (calibrate the null), as baselineHalves splits. */
   fit: CoMoments;
   calibration: CoMoments;
+  /**
+   * The rows in BASELINE_CHUNKS round-robin chunks, as baselineChunks splits them (the even ones make up
+   * `fit`, the odd ones `calibration`): the nulls' measured spread. Empty for a baseline stored before them.
+   */
+  chunks: CoMoments[];
 }
 
-/** Raw sums of one half over every pair (i ≤ j) of tracked columns, about a per-column shift. */
+/** Raw sums of one chunk over every pair (i ≤ j) of tracked columns, about a per-column shift. */
 class RawSums {
   rows = 0;
   readonly both: Float64Array;
@@ -32,21 +66,25 @@ class RawSums {
 
 /**
  * The baseline's co-moments in the same pass that profiles it. The mean and sd that standardise are only
- * known at the end, so each half keeps, per column pair, the rows where both are present, their sums and
- * the sum of products, about the column's first value (so large offsets do not cancel); `build` turns them
+ * known at the end, so each chunk of rows keeps, per column pair, the rows where both are present, their
+ * sums and the sum of products, about the column's first value (so large offsets do not cancel); `build` turns them
  * into the sums of z = (x − μ)/σ with missing values as z = 0, exactly as addRow would have.
- * Columns are those of the first row (or the configured ones); one that holds a non-number is dropped (it
- * is profiled as categorical). A first row with more than 100 candidate columns and no configured list
- * tracks nothing: pick them with `models.<m>.multivariate.features`.
+ * Columns are those of the first row that hold a number or nothing there (or the configured ones); one that
+ * later holds a non-number is dropped (it is profiled as categorical). More than 100 such columns and no
+ * configured list track nothing: pick them with `models.<m>.multivariate.features`.
  */
 export class JointProfileBuilder {
   private names: string[] | null = null;
   private dropped: Uint8Array = new Uint8Array(0);
   private shift: Float64Array = new Float64Array(0);
-  private halves: [RawSums, RawSums] | null = null;
+  private chunks: RawSums[] | null = null;
   private readonly value: number[] = [];
   private readonly present: number[] = [];
   private header: readonly string[] | null = null;
+  private rows = 0;
+  private pilot: Float64Array[] | null = [];
+  private lower: Float64Array = new Float64Array(0);
+  private upper: Float64Array = new Float64Array(0);
   private headerIndex: number[] = [];
 
   constructor(
@@ -57,16 +95,19 @@ export class JointProfileBuilder {
     },
   ) {}
 
-  private start(columns: Iterable<string>): void {
+  /** `first` reads the first row's value of a column: one that is not a number there is not a candidate. */
+  private start(columns: Iterable<string>, first: (column: string) => unknown): void {
     const names = this.options.features
       ? [...this.options.features]
-      : [...columns].filter((c) => !this.options.exclude.has(c));
+      : [...columns].filter(
+          (c) => !this.options.exclude.has(c) && JointProfileBuilder.parse(first(c)) !== null,
+        );
     this.names = !this.options.enabled || names.length > COMOMENTS_MAX_DIM ? [] : names;
     const d = this.names.length;
     this.dropped = new Uint8Array(d);
     this.shift = new Float64Array(d).fill(Number.NaN);
     const t = (d * (d + 1)) / 2;
-    this.halves = [new RawSums(t), new RawSums(t)];
+    this.chunks = Array.from({ length: BASELINE_CHUNKS }, () => new RawSums(t));
     for (let i = 0; i < d; i++) this.value.push(Number.NaN);
   }
 
@@ -92,7 +133,7 @@ export class JointProfileBuilder {
   }
 
   addRow(row: Record<string, unknown>): void {
-    if (this.names === null) this.start(Object.keys(row));
+    if (this.names === null) this.start(Object.keys(row), (c) => row[c]);
     const names = this.names as string[];
     for (let i = 0; i < names.length; i++)
       this.set(i, Object.hasOwn(row, names[i] as string) ? row[names[i] as string] : undefined);
@@ -100,7 +141,10 @@ export class JointProfileBuilder {
   }
 
   addValues(header: readonly string[], values: readonly string[]): void {
-    if (this.names === null) this.start(header);
+    if (this.names === null) {
+      const at = new Map(header.map((h, i) => [h, i]));
+      this.start(header, (c) => values[at.get(c) as number]);
+    }
     if (this.header !== header) {
       this.header = header;
       const at = new Map(header.map((h, i) => [h, i]));
@@ -113,18 +157,43 @@ export class JointProfileBuilder {
     this.accumulate();
   }
 
+  /** Holds the first PILOT_ROWS rows until the clipping bounds are known, then sums every row. */
   private accumulate(): void {
-    const halves = this.halves as [RawSums, RawSums];
+    if (this.pilot) {
+      this.pilot.push(Float64Array.from(this.value));
+      if (this.pilot.length >= PILOT_ROWS) this.endPilot();
+    } else this.sum();
+  }
+
+  private endPilot(): void {
+    const pilot = this.pilot;
+    if (!pilot) return;
+    this.pilot = null;
     const d = this.value.length;
-    const rows = halves[0].rows + halves[1].rows;
-    const h = halves[rows % 2] as RawSums;
+    this.lower = new Float64Array(d);
+    this.upper = new Float64Array(d);
+    for (let i = 0; i < d; i++) {
+      const seen: number[] = [];
+      for (const row of pilot) if (!Number.isNaN(row[i] as number)) seen.push(row[i] as number);
+      [this.lower[i], this.upper[i]] = clipBounds(seen);
+    }
+    for (const row of pilot) {
+      for (let i = 0; i < d; i++) this.value[i] = row[i] as number;
+      this.sum();
+    }
+  }
+
+  private sum(): void {
+    const d = this.value.length;
+    const h = (this.chunks as RawSums[])[this.rows++ % BASELINE_CHUNKS] as RawSums;
     h.rows++;
     if (d === 0) return;
     const present = this.present;
     present.length = 0;
     for (let i = 0; i < d; i++) {
-      const x = this.value[i] as number;
-      if (Number.isNaN(x)) continue;
+      const raw = this.value[i] as number;
+      if (Number.isNaN(raw)) continue;
+      const x = Math.min(this.upper[i] as number, Math.max(this.lower[i] as number, raw));
       if (Number.isNaN(this.shift[i] as number)) this.shift[i] = x;
       this.value[i] = x - (this.shift[i] as number);
       present.push(i);
@@ -151,8 +220,9 @@ export class JointProfileBuilder {
    */
   build(profiles: ReadonlyMap<string, ColumnProfile>): BaselineCoMoments | null {
     const names = this.names ?? [];
-    const halves = this.halves;
-    if (!halves) return null;
+    const chunks = this.chunks;
+    if (!chunks) return null;
+    this.endPilot();
     const keep: number[] = [];
     const mean: number[] = [];
     const sd: number[] = [];
@@ -190,12 +260,18 @@ export class JointProfileBuilder {
       }
       return acc;
     };
+    const own = chunks.map(half);
+    const merged = (parity: number) =>
+      own.filter((_, c) => c % 2 === parity).reduce((a, b) => mergeCoMoments(a, b));
     return {
       features: keep.map((i) => names[i] as string),
       mean,
       sd,
-      fit: half(halves[0]),
-      calibration: half(halves[1]),
+      lower: keep.map((i) => this.lower[i] as number),
+      upper: keep.map((i) => this.upper[i] as number),
+      fit: merged(0),
+      calibration: merged(1),
+      chunks: own,
     };
   }
 }

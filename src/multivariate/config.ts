@@ -1,10 +1,13 @@
 import type { Config } from '../config/index.js';
 
-/** `models.<m>.multivariate`: on with `enabled: true` or a `features` list, which picks the columns. */
+/**
+ * `models.<m>.multivariate`: on unless `enabled: false` (a model with 2–100 numeric features is watched
+ * jointly by default); a `features` list picks the columns.
+ */
 export function multivariateFor(config: Config, model: string): { enabled: boolean; features?: string[] } {
   const own = config.models[model]?.multivariate;
   return {
-    enabled: own?.enabled === true || own?.features !== undefined,
+    enabled: own?.enabled !== false,
     ...(own?.features ? { features: own.features } : {}),
   };
 }

@@ -3,8 +3,11 @@ import {
   baselinePca,
   type CoMoments,
   type CorrelationChange,
+  type CorrelationNull,
+  clipValue,
   coMomentsFromVector,
   correlationChanges,
+  correlationNull,
   emptyCoMoments,
   mergeCoMoments,
   RECONSTRUCTION_ALPHA,
@@ -16,9 +19,27 @@ import type { BaselineCoMoments } from './baseline.js';
 // Joint shifts of a window (docs/statistics.md, Joint shifts): production rows become the baseline's
 // standardised co-moments at ingest; a window's sums give its reconstruction error and correlation changes.
 
-/** A loaded baseline's co-moments; the PCA is computed on first use and kept with the cached baseline. */
+/**
+ * A loaded baseline's co-moments; the PCA and the correlation null are computed on first use and kept with
+ * the cached baseline.
+ */
 export interface JointBaseline extends BaselineCoMoments {
   pca: BaselinePca | null;
+  correlationNull?: CorrelationNull | null;
+}
+
+/** The baseline's PCA (its null from the odd, calibration chunks) and correlation null, computed once. */
+function nullsOf(joint: JointBaseline): { pca: BaselinePca; correlation: CorrelationNull | null } {
+  const chunks = joint.chunks.filter((c) => c.dim === joint.features.length);
+  const usable = chunks.length === joint.chunks.length && chunks.length >= 4;
+  if (!joint.pca) {
+    joint.pca = baselinePca(joint.fit, joint.calibration, {
+      ...(usable ? { chunks: chunks.filter((_, k) => k % 2 === 1) } : {}),
+    });
+  }
+  // A baseline stored before chunks were kept falls back to the normal-theory Fisher variance.
+  if (joint.correlationNull === undefined) joint.correlationNull = usable ? correlationNull(chunks) : null;
+  return { pca: joint.pca, correlation: joint.correlationNull };
 }
 
 /**
@@ -38,7 +59,7 @@ export function addRecord(
     const name = joint.features[i] as string;
     const v = Object.hasOwn(features, name) ? features[name] : undefined;
     if (typeof v === 'number' && Number.isFinite(v))
-      z[i] = (v - (joint.mean[i] as number)) / (joint.sd[i] as number);
+      z[i] = (clipValue(joint, i, v) - (joint.mean[i] as number)) / (joint.sd[i] as number);
     else {
       z[i] = 0;
       acc.missing[i] = (acc.missing[i] as number) + 1;
@@ -116,8 +137,7 @@ export function evaluateJoint(
   }
   if (window.n < 4) return null;
   const judged = window.n >= minSamples;
-  if (!joint.pca) joint.pca = baselinePca(joint.fit, joint.calibration);
-  const pca = joint.pca;
+  const { pca, correlation } = nullsOf(joint);
   const error = reconstructionError(pca, window);
   const nul = reconstructionNull(pca, window.n, { alpha: RECONSTRUCTION_ALPHA });
   const reconstruction =
@@ -139,6 +159,7 @@ export function evaluateJoint(
     {
       minDelta: MIN_CORRELATION_DELTA,
       names: joint.features,
+      ...(correlation ? { nul: correlation } : {}),
     },
   );
   return {

@@ -27,6 +27,19 @@ export const COMOMENTS_MAX_DIM = 100;
 export interface Standardisation {
   mean: ArrayLike<number>;
   sd: ArrayLike<number>;
+  /**
+   * Optional per-feature bounds in raw units (±Infinity or absent: none): a value is clipped into
+   * [lower, upper] before it is standardised, so one extreme row cannot dominate a window's sums.
+   */
+  lower?: ArrayLike<number>;
+  upper?: ArrayLike<number>;
+}
+
+/** A raw value clipped into the standardisation's bounds for feature i (none given: unchanged). */
+export function clipValue(s: Standardisation, i: number, v: number): number {
+  const lo = s.lower?.[i] ?? Number.NEGATIVE_INFINITY;
+  const hi = s.upper?.[i] ?? Number.POSITIVE_INFINITY;
+  return Math.min(hi, Math.max(lo, v));
 }
 
 /** Index of (i, j), i ≤ j, in the packed upper triangle of a d×d matrix. */
@@ -57,6 +70,12 @@ function checkStandardisation(s: Standardisation, d: number, fn: string): void {
   if (s?.mean?.length !== d || s?.sd?.length !== d) {
     throw new StatsInputError(`${fn}: mean and sd must each have ${d} entries`);
   }
+  for (const [name, b] of [
+    ['lower', s.lower],
+    ['upper', s.upper],
+  ] as const) {
+    if (b !== undefined && b.length !== d) throw new StatsInputError(`${fn}: ${name} must have ${d} entries`);
+  }
   for (let i = 0; i < d; i++) {
     const m = s.mean[i] as number;
     const sd = s.sd[i] as number;
@@ -85,7 +104,7 @@ export function standardise(
   for (let i = 0; i < d; i++) {
     const v = row[i];
     if (typeof v !== 'number' || !Number.isFinite(v)) missing.push(i);
-    else z[i] = (v - (baseline.mean[i] as number)) / (baseline.sd[i] as number);
+    else z[i] = (clipValue(baseline, i, v) - (baseline.mean[i] as number)) / (baseline.sd[i] as number);
   }
   return { z, missing };
 }
@@ -125,6 +144,29 @@ export function baselineHalves(
   let k = 0;
   for (const row of rows) addRow(k++ % 2 === 0 ? fit : calibration, row, baseline);
   return { fit, calibration };
+}
+
+/**
+ * Chunks a baseline is split into for its nulls: row k goes to chunk k mod 32, so the even chunks together
+ * are `baselineHalves`' fit half and the odd ones its calibration half. Their spread is the sampling noise
+ * of this very data (heavy tails included), where the textbook variances assume normal rows.
+ */
+export const BASELINE_CHUNKS = 32;
+
+/** The baseline's rows in `chunks` round-robin accumulators (see BASELINE_CHUNKS). */
+export function baselineChunks(
+  rows: Iterable<ArrayLike<number | null | undefined>>,
+  baseline: Standardisation,
+  chunks = BASELINE_CHUNKS,
+): CoMoments[] {
+  const d = baseline?.mean?.length ?? 0;
+  if (!(Number.isInteger(chunks) && chunks >= 2 && chunks % 2 === 0)) {
+    throw new StatsInputError(`baselineChunks: chunks must be an even integer ≥ 2, got ${String(chunks)}`);
+  }
+  const out = Array.from({ length: chunks }, () => emptyCoMoments(d));
+  let k = 0;
+  for (const row of rows) addRow(out[k++ % chunks] as CoMoments, row, baseline);
+  return out;
 }
 
 /** Accumulator of many rows. */
@@ -346,6 +388,19 @@ export interface BaselinePca {
   residualSquare: number;
   /** Rows of the calibration half (its own sampling noise widens the threshold). */
   calibrationN: number;
+  /**
+   * Per-row variance of the error measured on the calibration chunks, m·Var(err) over chunks of m rows, at
+   * its upper 95% confidence bound; null without chunks. Heavy tails make it exceed the Gaussian 2·residualSquare.
+   */
+  chunkVariance: number | null;
+}
+
+/** An upper bound on a variance measured with `dof` degrees of freedom from chunks are taken at this confidence. */
+const CHUNK_VARIANCE_CONFIDENCE = 0.95;
+
+/** `estimate`·dof/χ²_dof(lower 5%): the variance a null may assume without trusting a lucky small spread. */
+function varianceUpperBound(estimate: number, dof: number): number {
+  return (estimate * dof) / chiSquareUpperQuantile(CHUNK_VARIANCE_CONFIDENCE, dof);
 }
 
 /** (I − P) M (I − P) for symmetric M, P the projector on `components`. */
@@ -386,7 +441,7 @@ function residualSandwich(m: Float64Array, components: Float64Array[], d: number
 export function baselinePca(
   fit: CoMoments,
   calibration: CoMoments,
-  options: { varianceShare?: number } = {},
+  options: { varianceShare?: number; chunks?: readonly CoMoments[] } = {},
 ): BaselinePca {
   const share = options.varianceShare ?? 0.65;
   if (!(share > 0 && share < 1)) {
@@ -413,7 +468,7 @@ export function baselinePca(
   let residualSquare = 0;
   for (let i = 0; i < d; i++) residualTrace += r[i * d + i] as number;
   for (let i = 0; i < d * d; i++) residualSquare += (r[i] as number) ** 2;
-  return {
+  const pca: BaselinePca = {
     dim: d,
     c,
     eigenvalues: values,
@@ -422,7 +477,32 @@ export function baselinePca(
     residualTrace,
     residualSquare,
     calibrationN: calibration.n,
+    chunkVariance: null,
   };
+  if (options.chunks) pca.chunkVariance = chunkErrorVariance(pca, options.chunks);
+  return pca;
+}
+
+/**
+ * Per-row variance of the reconstruction error from calibration chunks (rows the components were not fitted
+ * on): Σ m_k (e_k − ē)²/(K − 1) with ē weighted by the chunks' rows m_k, since Var(e_k) = σ²/m_k. At its
+ * upper confidence bound; null with fewer than 4 usable chunks.
+ */
+function chunkErrorVariance(pca: BaselinePca, chunks: readonly CoMoments[]): number | null {
+  const used = chunks.filter((c) => c.dim === pca.dim && c.n >= 2);
+  if (used.length < 4) return null;
+  const errors = used.map((c) => reconstructionError(pca, c));
+  let rows = 0;
+  let mean = 0;
+  for (const [k, c] of used.entries()) {
+    rows += c.n;
+    mean += c.n * (errors[k] as number);
+  }
+  mean /= rows;
+  let ss = 0;
+  for (const [k, c] of used.entries()) ss += c.n * ((errors[k] as number) - mean) ** 2;
+  const dof = used.length - 1;
+  return varianceUpperBound(ss / dof, dof);
 }
 
 /**
@@ -489,14 +569,65 @@ export function reconstructionNull(
   const s2 = pca.residualSquare;
   if (!(s1 > 0 && s2 > 0)) return { mean: 0, sd: 0, threshold: 0, dof: 0 };
   const m = 1 / (1 / n + 1 / pca.calibrationN);
-  const g = s2 / s1;
-  const h = (m * s1 * s1) / s2;
+  // Per-row variance: the Gaussian 2·tr((AC′)²), or the chunks' own spread when that is larger.
+  const v = Math.max(2 * s2, pca.chunkVariance ?? 0);
+  const g = v / (2 * s1);
+  const h = (2 * m * s1 * s1) / v;
   return {
     mean: s1,
-    sd: Math.sqrt((2 * s2) / m),
+    sd: Math.sqrt(v / m),
     threshold: (g * chiSquareUpperQuantile(alpha, h)) / m,
     dof: h,
   };
+}
+
+/**
+ * Per pair, how much wider than Fisher's 1/(n − 3) the sampling variance of atanh r is in this baseline,
+ * measured on its chunks: f = Σ_k (m_k − 3)(a_k − ā)²/(K − 1) over the chunks' atanh r_k (≈ 1 for normal
+ * pairs, far above for heavy-tailed ones), at its upper confidence bound and never below 1. NaN when fewer
+ * than half the chunks give the pair a correlation: such a pair is not tested.
+ */
+export interface CorrelationNull {
+  /** Packed like CoMoments.sumsq (triIndex); the diagonal is unused. */
+  factor: Float64Array;
+}
+
+export function correlationNull(chunks: readonly CoMoments[]): CorrelationNull {
+  if (!Array.isArray(chunks) || chunks.length < 4) {
+    throw new StatsInputError('correlationNull: needs at least 4 chunks');
+  }
+  const d = (chunks[0] as CoMoments).dim;
+  for (const c of chunks) {
+    checkAcc(c, 'correlationNull');
+    if (c.dim !== d) throw new StatsInputError('correlationNull: chunks have different dimensions');
+  }
+  const used = chunks.filter((c) => c.n >= 5);
+  const corr = used.map((c) => coCorrelation(c));
+  const factor = new Float64Array((d * (d + 1)) / 2).fill(Number.NaN);
+  const a = new Float64Array(used.length);
+  const w = new Float64Array(used.length);
+  for (let i = 0; i < d; i++) {
+    for (let j = i + 1; j < d; j++) {
+      let k = 0;
+      let sw = 0;
+      let swa = 0;
+      for (const [c, r] of corr.entries()) {
+        const rij = r[i * d + j] as number;
+        if (Number.isNaN(rij)) continue;
+        a[k] = Math.atanh(clampR(rij));
+        w[k] = (used[c] as CoMoments).n - 3;
+        sw += w[k] as number;
+        swa += (w[k] as number) * (a[k] as number);
+        k++;
+      }
+      if (k < Math.max(4, chunks.length / 2)) continue;
+      const mean = swa / sw;
+      let ss = 0;
+      for (let q = 0; q < k; q++) ss += (w[q] as number) * ((a[q] as number) - mean) ** 2;
+      factor[triIndex(d, i, j)] = Math.max(1, varianceUpperBound(ss / (k - 1), k - 1));
+    }
+  }
+  return { factor };
 }
 
 export interface CorrelationChange {
@@ -508,8 +639,10 @@ export interface CorrelationChange {
   window: number;
   /** window − baseline. */
   delta: number;
-  /** Fisher statistic (atanh r_w − atanh r_b)/√(1/(n_b−3) + 1/(n_w−3)). */
+  /** Fisher statistic (atanh r_w − atanh r_b)/√(f·(1/(n_b−3) + 1/(n_w−3))), f from the CorrelationNull (else 1). */
   z: number;
+  /** f: the baseline's variance factor of this pair (1 without a CorrelationNull). */
+  varianceFactor: number;
   /** Two-sided p-value, for the caller's Benjamini–Hochberg step. */
   pvalue: number;
   /** |delta| ≥ minDelta: a pair is flagged only if this holds AND its adjusted p-value passes. */
@@ -517,15 +650,17 @@ export interface CorrelationChange {
 }
 
 const R_LIMIT = 1 - 1e-15;
+const clampR = (r: number) => Math.max(-R_LIMIT, Math.min(R_LIMIT, r));
 
 /**
  * Correlation change of every feature pair between baseline and window sums (Fisher z test, both sides
- * treated as independent samples). Pairs involving a constant feature are skipped.
+ * treated as independent samples; with `nul`, its variance widened by the pair's factor from the baseline's
+ * chunks). Pairs involving a constant feature, or that `nul` cannot judge, are skipped.
  */
 export function correlationChanges(
   baseline: CoMoments,
   window: CoMoments,
-  options: { minDelta?: number; names?: readonly string[] } = {},
+  options: { minDelta?: number; names?: readonly string[]; nul?: CorrelationNull } = {},
 ): CorrelationChange[] {
   const minDelta = options.minDelta ?? 0.2;
   if (!(minDelta >= 0 && minDelta <= 2)) {
@@ -545,15 +680,19 @@ export function correlationChanges(
   const d = baseline.dim;
   const rb = coCorrelation(baseline);
   const rw = coCorrelation(window);
+  const nul = options.nul;
+  if (nul !== undefined && nul.factor?.length !== (d * (d + 1)) / 2) {
+    throw new StatsInputError(`correlationChanges: the null's factors are not of dimension ${d}`);
+  }
   const se = Math.sqrt(1 / (baseline.n - 3) + 1 / (window.n - 3));
   const out: CorrelationChange[] = [];
   for (let i = 0; i < d; i++) {
     for (let j = i + 1; j < d; j++) {
       const b = rb[i * d + j] as number;
       const w = rw[i * d + j] as number;
-      if (Number.isNaN(b) || Number.isNaN(w)) continue;
-      const clamp = (r: number) => Math.max(-R_LIMIT, Math.min(R_LIMIT, r));
-      const z = (Math.atanh(clamp(w)) - Math.atanh(clamp(b))) / se;
+      const f = nul ? (nul.factor[triIndex(d, i, j)] as number) : 1;
+      if (Number.isNaN(b) || Number.isNaN(w) || Number.isNaN(f)) continue;
+      const z = (Math.atanh(clampR(w)) - Math.atanh(clampR(b))) / (se * Math.sqrt(f));
       const change: CorrelationChange = {
         i,
         j,
@@ -561,6 +700,7 @@ export function correlationChanges(
         window: w,
         delta: w - b,
         z,
+        varianceFactor: f,
         pvalue: normalTwoSidedP(z),
         large: Math.abs(w - b) >= minDelta,
       };

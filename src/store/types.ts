@@ -259,6 +259,8 @@ export interface BaselineCoMomentsRow {
   standardisation: string;
   fit: Float64Array;
   calibration: Float64Array;
+  /** The chunks' vectors concatenated, or null (stored before chunks were kept). */
+  chunks: Float64Array | null;
 }
 
 export interface CoMomentsStore {

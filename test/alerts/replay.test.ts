@@ -155,6 +155,10 @@ describe('replay of flights-20k', () => {
     expect(rolling.length).toBeGreaterThan(0);
     for (const r of [...buckets, ...rolling]) {
       expect(r.features).toHaveLength(20);
+      // The 15 numeric features are watched jointly by default (105 pairs, heavy-tailed delay_sq among them).
+      expect(r.multivariate?.features).toHaveLength(15);
+      expect(r.multivariate?.pairs_tested).toBe(105);
+      expect(r.multivariate?.flagged, r.window.from).toBe(false);
       for (const f of r.features) {
         expect(f.n, `${r.window.from} ${f.feature}`).toBeGreaterThanOrEqual(PER_BUCKET);
         expect(f.drifted, `${r.window.from} ${f.feature}`).toBe(false);
@@ -179,7 +183,14 @@ describe('replay of flights-20k', () => {
     const alerts = await reviewer.alerts('limit=1000');
     expect(alerts.map((a) => a.feature)).toContain('delay');
     for (const a of alerts) {
-      expect(DELAY_DERIVED, a.feature).toContain(a.feature);
+      // Joint alerts (on by default) name a pair with a delay feature — delay_per_100mi gains 1000/distance,
+      // so its correlation with distance moves — or the reconstruction error.
+      if (a.kind === 'multivariate_drift' && a.feature !== 'reconstruction')
+        expect(
+          a.feature.split(' × ').some((f) => DELAY_DERIVED.includes(f)),
+          a.feature,
+        ).toBe(true);
+      else if (a.kind !== 'multivariate_drift') expect(DELAY_DERIVED, a.feature).toContain(a.feature);
       expect(a).toMatchObject({ model: 'flights', model_version: 'v1', status: 'open' });
     }
     const delay = alerts.find((a) => a.feature === 'delay') as AlertView;

@@ -65,6 +65,17 @@ describe('examples/first-alert.mjs', () => {
     const prediction = alerts.find((a) => a.kind === 'prediction_drift' && a.feature === 'prediction');
     expect(prediction?.latest.psi).toBeCloseTo(1.2356, 4);
     expect(alerts.every((a) => a.status === 'open')).toBe(true);
+    // Joint shifts (on by default): the whole year's seasonal cycle ties the daily highs and lows together
+    // far more than one season does, and the pair says so besides the features' own alerts.
+    expect(
+      alerts
+        .filter((a) => a.kind === 'multivariate_drift')
+        .map((a) => a.feature)
+        .sort(),
+    ).toEqual(['precipitation × temp_min', 'temp_max × temp_min']);
+    const pair = alerts.find((a) => a.feature === 'temp_max × temp_min');
+    expect(pair?.latest.correlation_baseline as number).toBeGreaterThan(0.8);
+    expect(pair?.latest.correlation_window as number).toBeLessThan(0.6);
 
     // The queue as a reviewer sees it, independent of what the example returned.
     const queue = (await (await app.request('/v1/alerts?status=open&kind=drift')).json()) as {
@@ -79,8 +90,11 @@ describe('examples/first-alert.mjs', () => {
 
     const printed = report(out);
     expect(printed).toContain('temp_max       psi');
-    expect(printed).toContain('4. GET /v1/alerts?status=open&model=seattle-weather: 5 open');
+    expect(printed).toContain('4. GET /v1/alerts?status=open&model=seattle-weather: 7 open');
     expect(printed).toMatch(/#\d+ +drift +temp_max +critical psi 4\.\d{4} +open/);
+    expect(printed).toMatch(
+      /#\d+ +multivariate_drift +temp_max × temp_min +warning +r 0\.8648 → 0\.5618 open/,
+    );
   });
 
   it('a second run reuses the active baseline and the open alerts', async () => {
@@ -94,7 +108,7 @@ describe('examples/first-alert.mjs', () => {
     expect(second.baseline.id).toBe(first.baseline.id);
     expect(second.ingest).toEqual({ accepted: 276, duplicates: 0, rejected: [] });
     expect((second.results as DriftResult[])[0]?.n).toBe(2 * 276);
-    expect(first.alerts).toHaveLength(5);
+    expect(first.alerts).toHaveLength(7);
     const baselines = (await (await app.request('/v1/models/seattle-weather/baselines')).json()) as {
       baselines: unknown[];
     };

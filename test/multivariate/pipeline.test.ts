@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { runDriftTick } from '../../src/jobs/drift-tick.js';
-import { baselineHalves, coMomentsFromVector, coMomentsOf } from '../../src/stats/comoments.js';
+import { chunksFromVector } from '../../src/multivariate/baseline-store.js';
+import {
+  baselineChunks,
+  baselineHalves,
+  coMomentsFromVector,
+  coMomentsOf,
+} from '../../src/stats/comoments.js';
 import { mulberry32 } from '../../src/stats/index.js';
 import { fromF64Blob } from '../../src/store/repos/multivariate.js';
 import type { AlertView } from '../../src/views.js';
@@ -40,8 +46,9 @@ async function alerts(app: TestApp['app']): Promise<AlertView[]> {
 }
 
 describe('co-moments through ingest', () => {
-  it('stores per-bucket sums equal to a direct computation on the rows sent (missing values, two batches, two buckets)', async () => {
-    t = makeTestApp({ models: { m: { multivariate: { enabled: true } } } });
+  it('stores per-bucket sums equal to a direct computation on the rows sent (missing values, an outlier clipped, two batches, two buckets)', async () => {
+    // Joint shifts are on by default: no multivariate config.
+    t = makeTestApp();
     const training = rows(1000, 0.5, 1).map((r) => ({ a: r.a * 100 + 5000, b: r.b * 0.01, c: r.c }));
     const b = await createBaseline(t.app, 'm', JSON.stringify(training), 'application/json');
     const detail = await baselineDetail(t.app, 'm', b.id);
@@ -50,27 +57,49 @@ describe('co-moments through ingest', () => {
     const sd = names.map((n) => column(detail, n, 'numeric').std);
 
     // The baseline's own co-moments equal baselineHalves on its rows.
-    const [stored] = await t.sql<{ standardisation: string; fit: Buffer; calibration: Buffer }>(
-      'SELECT standardisation, fit, calibration FROM baseline_comoments WHERE baseline_id = ?',
-      [b.id],
-    );
-    expect(JSON.parse(stored?.standardisation ?? '{}')).toMatchObject({ features: names, mean, sd });
-    const direct = baselineHalves(
-      training.map((r) => [r.a, r.b, r.c]),
-      { mean, sd },
-    );
-    for (const [half, blob] of [
-      [direct.fit, stored?.fit],
-      [direct.calibration, stored?.calibration],
+    const [stored] = await t.sql<{
+      standardisation: string;
+      fit: Buffer;
+      calibration: Buffer;
+      chunks: Buffer;
+    }>('SELECT standardisation, fit, calibration, chunks FROM baseline_comoments WHERE baseline_id = ?', [
+      b.id,
+    ]);
+    const standardisation = JSON.parse(stored?.standardisation ?? '{}') as {
+      lower: number[];
+      upper: number[];
+    };
+    expect(standardisation).toMatchObject({ features: names, mean, sd });
+    // Clipping bounds from the first 2,048 rows, wide enough that none of these normal rows is clipped.
+    const { lower, upper } = standardisation;
+    for (const [i, n] of names.entries()) {
+      expect((upper[i] as number) - (mean[i] as number)).toBeGreaterThan(6 * (sd[i] as number));
+      expect((mean[i] as number) - (lower[i] as number)).toBeGreaterThan(6 * (sd[i] as number));
+      expect(
+        training.every((r) => r[n as 'a'] > (lower[i] as number) && r[n as 'a'] < (upper[i] as number)),
+      ).toBe(true);
+    }
+    const st = { mean, sd, lower, upper };
+    const trainingRows = training.map((r) => [r.a, r.b, r.c]);
+    const direct = baselineHalves(trainingRows, st);
+    const chunks = baselineChunks(trainingRows, st);
+    const storedChunks = chunksFromVector(fromF64Blob(stored?.chunks as Buffer));
+    expect(storedChunks).toHaveLength(chunks.length);
+    for (const [half, got] of [
+      [direct.fit, coMomentsFromVector(fromF64Blob(stored?.fit as Buffer))],
+      [direct.calibration, coMomentsFromVector(fromF64Blob(stored?.calibration as Buffer))],
+      ...chunks.map((c, k) => [c, storedChunks[k]] as const),
     ] as const) {
-      const got = coMomentsFromVector(fromF64Blob(blob as Buffer));
-      expect(got.n).toBe(half.n);
-      for (const [k, v] of half.sumsq.entries()) expect(got.sumsq[k]).toBeCloseTo(v, 9);
-      for (const [k, v] of half.sum.entries()) expect(got.sum[k]).toBeCloseTo(v, 9);
+      expect(got?.n).toBe(half.n);
+      for (const [k, v] of half.sumsq.entries())
+        expect(Math.abs((got?.sumsq[k] as number) - v)).toBeLessThan(1e-9);
+      for (const [k, v] of half.sum.entries())
+        expect(Math.abs((got?.sum[k] as number) - v)).toBeLessThan(1e-9);
     }
 
     const sent = rows(600, -0.3, 2).map((r, i) => ({
-      a: i % 7 === 0 ? null : r.a * 100 + 5000,
+      // Row 3 lies 10,000 sd out: it is clipped to the bound, in the stored sums and the direct computation.
+      a: i % 7 === 0 ? null : i === 3 ? 5000 + 1e6 : r.a * 100 + 5000,
       b: i % 11 === 0 ? 'n/a' : r.b * 0.01,
       ...(i % 13 === 0 ? {} : { c: r.c }),
     }));
@@ -85,7 +114,7 @@ describe('co-moments through ingest', () => {
         own
           .map((r) => [r.a, r.b, r.c] as (number | null | undefined)[])
           .map((v) => v.map((x) => (typeof x === 'number' ? x : null))),
-        { mean, sd },
+        st,
       );
       const [row] = await t.sql<{ vector: Buffer }>(
         'SELECT vector FROM comoments WHERE model = ? AND baseline_id = ? AND bucket_start = ?',
@@ -100,6 +129,45 @@ describe('co-moments through ingest', () => {
       for (const [k, v] of expected.sumsq.entries())
         expect(Math.abs((got.sumsq[k] as number) - v)).toBeLessThan(1e-9);
     }
+  });
+});
+
+describe('which columns are watched by default', () => {
+  it('takes the 100 numeric columns of a model that also has 5 text columns (105 in all)', async () => {
+    t = makeTestApp();
+    const next = mulberry32(21);
+    const numeric = Array.from({ length: 100 }, (_, k) => `x${k}`);
+    const text = Array.from({ length: 5 }, (_, k) => `t${k}`);
+    const lines = [[...numeric, ...text].join(',')];
+    for (let r = 0; r < 300; r++)
+      lines.push(
+        [...numeric.map(() => next().toFixed(6)), ...text.map((_, k) => `v${(r + k) % 3}`)].join(','),
+      );
+    const b = await createBaseline(t.app, 'm', lines.join('\n'), 'text/csv');
+    const [stored] = await t.sql<{ standardisation: string }>(
+      'SELECT standardisation FROM baseline_comoments WHERE baseline_id = ?',
+      [b.id],
+    );
+    expect((JSON.parse(stored?.standardisation ?? '{}') as { features: string[] }).features).toEqual(numeric);
+  });
+});
+
+describe('turning joint shifts off', () => {
+  it('keeps no co-moments and judges no pairs for a model with multivariate.enabled false', async () => {
+    t = makeTestApp({ models: { m: { multivariate: { enabled: false } } } });
+    const b = await createBaseline(t.app, 'm', csv(rows(1000, 0.8, 11)), 'text/csv');
+    await ingestAll(
+      t.app,
+      rows(500, -0.8, 12).map((f, i) => mrec(`r${i}`, f, { timestamp: BUCKET + i * 1000 })),
+    );
+    expect((await runDriftTick(t.deps, FIXED_NOW)).errors).toEqual([]);
+    expect(await t.sql('SELECT baseline_id FROM baseline_comoments WHERE baseline_id = ?', [b.id])).toEqual(
+      [],
+    );
+    expect(await t.sql('SELECT model FROM comoments')).toEqual([]);
+    const [bucket] = await driftSeries(t.app, 'm', 'kind=bucket');
+    expect(bucket?.features.length).toBe(3);
+    expect(bucket?.multivariate).toBeNull();
   });
 });
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   addRow,
+  BASELINE_CHUNKS,
   type BaselinePca,
+  baselineChunks,
   baselineHalves,
   baselinePca,
   benjaminiHochberg,
@@ -13,6 +15,7 @@ import {
   coMomentsOf,
   coMomentsToVector,
   correlationChanges,
+  correlationNull,
   emptyCoMoments,
   histogram,
   ksTwoSample,
@@ -262,6 +265,95 @@ describe('joint shift detection', () => {
       expect(Math.abs(alarms / windows - 0.05)).toBeLessThanOrEqual(0.017);
     },
   );
+});
+
+/**
+ * Pairs with a shared random scale s = exp(0.8g): x = u·s, y = (0.5u + 0.87v)·s, w = N(0,1). Every moment is
+ * finite, but n·Var(r) of (x, y) is about E[s⁴]/E[s²]² ≈ 13× what the Fisher test assumes for normal pairs.
+ */
+function scaled(n: number, seed: number): number[][] {
+  const z = normals(n * 4, seed);
+  return Array.from({ length: n }, (_, r) => {
+    const [u, v, g, w] = Array.from(z.subarray(r * 4, r * 4 + 4));
+    const s = Math.exp(0.8 * (g as number));
+    return [(u as number) * s, (0.5 * (u as number) + 0.87 * (v as number)) * s, w as number];
+  });
+}
+
+function sdOf(values: number[]): number {
+  const m = values.reduce((a, b) => a + b, 0) / values.length;
+  return Math.sqrt(values.reduce((a, b) => a + (b - m) ** 2, 0) / (values.length - 1));
+}
+
+describe('nulls measured on chunks of the baseline', () => {
+  const baseline = scaled(20_000, 31);
+  const st = moments(baseline);
+  const chunks = baselineChunks(baseline, st);
+  const all = coMomentsOf(baseline, st);
+  const halves = baselineHalves(baseline, st);
+
+  it('the chunks are the halves: even chunks sum to the fit half, odd ones to the calibration half', () => {
+    expect(chunks).toHaveLength(BASELINE_CHUNKS);
+    const merged = (parity: number) =>
+      chunks.filter((_, k) => k % 2 === parity).reduce((a, b) => mergeCoMoments(a, b));
+    for (const [got, want] of [
+      [merged(0), halves.fit],
+      [merged(1), halves.calibration],
+    ] as const) {
+      expect(got.n).toBe(want.n);
+      expectClose(got.sumsq, want.sumsq, 1e-9);
+      expectClose(got.sum, want.sum, 1e-9);
+    }
+  });
+
+  it('widens the Fisher variance of a heavy-tailed pair so its null z has sd ≈ 1 (normal theory: ≈ 3.6)', () => {
+    const nul = correlationNull(chunks);
+    const f = nul.factor[1] as number; // (0, 1) in the packed triangle
+    expect(f).toBeGreaterThan(6);
+    expect(f).toBeLessThan(30);
+    // The independent normal w pairs keep a factor near 1.
+    expect(nul.factor[2] as number).toBeLessThan(2);
+    const robust: number[] = [];
+    const fisher: number[] = [];
+    for (let w = 0; w < 200; w++) {
+      const win = coMomentsOf(scaled(1000, 500 + w), st);
+      robust.push((correlationChanges(all, win, { nul })[0] as { z: number }).z);
+      fisher.push((correlationChanges(all, win)[0] as { z: number }).z);
+    }
+    expect(sdOf(fisher)).toBeGreaterThan(2.5);
+    expect(sdOf(robust)).toBeGreaterThan(0.5);
+    expect(sdOf(robust)).toBeLessThan(1.2);
+  });
+
+  it('the reconstruction threshold from the calibration chunks holds its rate where the Gaussian one does not', () => {
+    const gaussian = baselinePca(halves.fit, halves.calibration);
+    const robust = baselinePca(halves.fit, halves.calibration, {
+      chunks: chunks.filter((_, k) => k % 2 === 1),
+    });
+    expect(robust.chunkVariance as number).toBeGreaterThan(2 * robust.residualSquare);
+    const n = 1000;
+    const windows = 400;
+    let gaussianAlarms = 0;
+    let robustAlarms = 0;
+    for (let w = 0; w < windows; w++) {
+      const win = coMomentsOf(scaled(n, 9000 + w), st);
+      if (reconstructionError(gaussian, win) > reconstructionNull(gaussian, n, { alpha: 0.01 }).threshold)
+        gaussianAlarms++;
+      if (reconstructionError(robust, win) > reconstructionNull(robust, n, { alpha: 0.01 }).threshold)
+        robustAlarms++;
+    }
+    expect(gaussianAlarms / windows).toBeGreaterThan(0.05);
+    expect(robustAlarms / windows).toBeLessThanOrEqual(0.02);
+  });
+
+  it('clips a value into the standardisation bounds before standardising', () => {
+    const bounded = { mean: [0, 10], sd: [1, 2], lower: [-3, Number.NEGATIVE_INFINITY], upper: [3, 14] };
+    expect(Array.from(standardise([-50, 100], bounded).z)).toEqual([-3, 2]);
+    expect(Array.from(standardise([1, 12], bounded).z)).toEqual([1, 1]);
+    expect(() => standardise([1, 1], { mean: [0, 0], sd: [1, 1], upper: [1] })).toThrow(
+      /upper must have 2 entries/,
+    );
+  });
 });
 
 describe('bad input', () => {

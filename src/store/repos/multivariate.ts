@@ -70,24 +70,35 @@ export abstract class CoMomentsBase implements CoMomentsStore {
 
   async putBaseline(row: BaselineCoMomentsRow): Promise<void> {
     await this.db.run(
-      `INSERT INTO baseline_comoments (baseline_id, standardisation, fit, calibration) VALUES (?, ?, ?, ?)
+      `INSERT INTO baseline_comoments (baseline_id, standardisation, fit, calibration, chunks) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (baseline_id) DO UPDATE SET standardisation = excluded.standardisation, fit = excluded.fit,
-         calibration = excluded.calibration`,
-      [row.baselineId, row.standardisation, toF64Blob(row.fit), toF64Blob(row.calibration)],
+         calibration = excluded.calibration, chunks = excluded.chunks`,
+      [
+        row.baselineId,
+        row.standardisation,
+        toF64Blob(row.fit),
+        toF64Blob(row.calibration),
+        row.chunks ? toF64Blob(row.chunks) : null,
+      ],
     );
   }
 
   async baseline(baselineId: number): Promise<BaselineCoMomentsRow | undefined> {
-    const r = await this.db.one<{ standardisation: string; fit: Buffer; calibration: Buffer }>(
-      'SELECT standardisation, fit, calibration FROM baseline_comoments WHERE baseline_id = ?',
-      [baselineId],
-    );
+    const r = await this.db.one<{
+      standardisation: string;
+      fit: Buffer;
+      calibration: Buffer;
+      chunks: Buffer | null;
+    }>('SELECT standardisation, fit, calibration, chunks FROM baseline_comoments WHERE baseline_id = ?', [
+      baselineId,
+    ]);
     if (!r) return undefined;
     return {
       baselineId,
       standardisation: r.standardisation,
       fit: fromF64Blob(r.fit),
       calibration: fromF64Blob(r.calibration),
+      chunks: r.chunks ? fromF64Blob(r.chunks) : null,
     };
   }
 }

@@ -22,6 +22,7 @@ export const baselineComoments = pgTable('baseline_comoments', {
   standardisation: text('standardisation').notNull(),
   fit: bytea('fit').notNull(),
   calibration: bytea('calibration').notNull(),
+  chunks: bytea('chunks'),
 });
 
 export const cusumState = pgTable(

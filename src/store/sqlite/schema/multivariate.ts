@@ -31,6 +31,9 @@ export const baselineComoments = sqliteTable('baseline_comoments', {
   standardisation: text('standardisation').notNull(),
   fit: blob('fit', { mode: 'buffer' }).notNull(),
   calibration: blob('calibration', { mode: 'buffer' }).notNull(),
+  // The BASELINE_CHUNKS round-robin chunks' vectors one after another (the nulls' measured spread); null for
+  // a baseline stored before they were kept.
+  chunks: blob('chunks', { mode: 'buffer' }),
 });
 
 /**

@@ -1,0 +1,1 @@
+ALTER TABLE "baseline_comoments" ADD COLUMN "chunks" "bytea";
