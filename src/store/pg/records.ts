@@ -11,12 +11,14 @@ import type { PgConn } from './client.js';
 import { partitionDay, partitionName, receivedDay } from './partitions.js';
 
 // Ingest is the hot path: one INSERT … SELECT FROM unnest(arrays) per chunk, so a statement has a fixed
-// handful of parameters (pg allows 65535) however many records it carries.
+// handful of parameters (pg allows 65535) however many records it carries. The other days are named as two
+// ranges, not `<> day`: the planner prunes today's partition only for those (a range bound says nothing of
+// `<>`, and `> day` could hold a fraction to it), and with it unpruned every insert read all of today's rows.
 export const RECORDS_PER_STATEMENT = 2_000;
 const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
 const keyOf = (model: string, requestId: string) => `${model}\u0000${requestId}`;
 
-const INSERT_RECORDS = `
+export const INSERT_RECORDS = `
 INSERT INTO records (model, model_version, request_id, ts, received_at, received_day, features, prediction, label,
   latency_ms, status, error, tags)
 SELECT u.model, u.model_version, u.request_id, u.ts, $12, $13, u.features, u.prediction, u.label, u.latency_ms,
@@ -25,7 +27,8 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::text
   $9::text[], $10::text[], $11::text[])
   AS u(model, model_version, request_id, ts, features, prediction, label, latency_ms, status, error, tags)
 WHERE NOT EXISTS (SELECT 1 FROM records r
-                  WHERE r.model = u.model AND r.request_id = u.request_id AND r.received_day <> $13)
+                  WHERE r.model = u.model AND r.request_id = u.request_id
+                    AND (r.received_day < $13 OR r.received_day >= $13 + 1))
 ON CONFLICT (model, request_id, received_day) DO NOTHING
 RETURNING model, request_id`;
 
