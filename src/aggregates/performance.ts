@@ -70,14 +70,11 @@ function declaredKind(
   return undefined;
 }
 
-/** How a model's predictions are read: configured, else the baseline's facts, else the value's shape. */
+/** How a model's predictions are read: as declared (declaredKind), else by the value's shape. */
 function kindFor(
-  config: Config,
-  model: string,
-  baseline: LoadedBaseline | null,
+  declared: ReturnType<typeof declaredKind>,
   prediction: unknown,
 ): 'binary' | 'multiclass' | null {
-  const declared = declaredKind(config, model, baseline);
   if (declared !== undefined) return declared;
   if (typeof prediction === 'number') return prediction >= 0 && prediction <= 1 ? 'binary' : null;
   return probabilitiesOf(prediction) ? 'multiclass' : null;
@@ -101,31 +98,64 @@ export function binaryThresholdFor(
     : null;
 }
 
+/** A binary spec as declared for one (model, baseline): the same for every record of a batch. */
+interface BinarySpec {
+  spec: PerformanceSpec;
+  json: string;
+}
+
+interface Slot {
+  delta: Omit<PerformanceDelta, 'sums'>;
+  acc: PerformanceAccumulator;
+}
+
 /** Accumulates the records of one ingest batch per (model, version, bucket, spec). */
 export class PerformanceBatch {
-  private readonly accs = new Map<
+  private readonly accs = new Map<string, Slot>();
+  // Per model and baseline: the declared kind and the binary spec, worked out once per batch rather than
+  // per record (they depend only on the configuration and the baseline).
+  private readonly declared = new Map<
     string,
-    { delta: Omit<PerformanceDelta, 'sums'>; acc: PerformanceAccumulator }
+    Map<LoadedBaseline | null, { kind: ReturnType<typeof declaredKind>; binary: BinarySpec }>
   >();
+  // Records come mostly in time order: the slot of the previous record is usually this one's too.
+  private last:
+    | { model: string; modelVersion: string; bucketStart: number; bucketMs: number; spec: string; slot: Slot }
+    | undefined;
 
   constructor(private readonly config: Config) {}
 
+  private facts(model: string, baseline: LoadedBaseline | null) {
+    let byBaseline = this.declared.get(model);
+    if (!byBaseline) {
+      byBaseline = new Map();
+      this.declared.set(model, byBaseline);
+    }
+    let f = byBaseline.get(baseline);
+    if (!f) {
+      const spec: PerformanceSpec = {
+        kind: 'binary',
+        threshold: thresholdFor(this.config, model, baseline?.performance ?? null),
+        bins: BINARY_BINS,
+      };
+      f = { kind: declaredKind(this.config, model, baseline), binary: { spec, json: JSON.stringify(spec) } };
+      byBaseline.set(baseline, f);
+    }
+    return f;
+  }
+
   add(r: NewRecord, bucketStart: number, bucketMs: number, baseline: LoadedBaseline | null): void {
     if (r.prediction === null || r.prediction === undefined) return;
-    const kind = kindFor(this.config, r.model, baseline, r.prediction);
+    const declared = this.facts(r.model, baseline);
+    const kind = kindFor(declared.kind, r.prediction);
     if (kind === null) return;
     const facts = baseline?.performance ?? null;
     if (kind === 'binary') {
       const score = scoreOf(r.prediction);
       if (score === null || typeof r.prediction !== 'number') return;
-      const spec: PerformanceSpec = {
-        kind,
-        threshold: thresholdFor(this.config, r.model, facts),
-        bins: BINARY_BINS,
-      };
-      const acc = this.slot(r, bucketStart, bucketMs, spec);
-      if (acc.kind === 'binary') addBinary(acc, score, calibrateScore(facts, score));
-      this.count(r, bucketStart, bucketMs, spec);
+      const s = this.slot(r, bucketStart, bucketMs, declared.binary.spec, declared.binary.json);
+      if (s.acc.kind === 'binary') addBinary(s.acc, score, calibrateScore(facts, score));
+      s.delta.rows++;
       return;
     }
     const probs = probabilitiesOf(r.prediction);
@@ -137,14 +167,10 @@ export class PerformanceBatch {
     // Rows that are not a distribution (sum off by more than 1e-3) are not estimated, rather than failing ingest.
     if (Math.abs(total - 1) > 1e-3) return;
     const spec: PerformanceSpec = { kind, classes };
-    const acc = this.slot(r, bucketStart, bucketMs, spec);
-    if (acc.kind === 'multiclass')
-      addMulticlass(acc, calibrateProbabilities(facts, classes, raw), argmax(raw));
-    this.count(r, bucketStart, bucketMs, spec);
-  }
-
-  private keyOf(r: NewRecord, bucketStart: number, bucketMs: number, spec: PerformanceSpec): string {
-    return `${r.model}\u0000${r.modelVersion}\u0000${bucketStart}\u0000${bucketMs}\u0000${JSON.stringify(spec)}`;
+    const s = this.slot(r, bucketStart, bucketMs, spec, JSON.stringify(spec));
+    if (s.acc.kind === 'multiclass')
+      addMulticlass(s.acc, calibrateProbabilities(facts, classes, raw), argmax(raw));
+    s.delta.rows++;
   }
 
   private slot(
@@ -152,19 +178,23 @@ export class PerformanceBatch {
     bucketStart: number,
     bucketMs: number,
     spec: PerformanceSpec,
-  ): PerformanceAccumulator {
-    const key = this.keyOf(r, bucketStart, bucketMs, spec);
+    json: string,
+  ): Slot {
+    const last = this.last;
+    if (
+      last &&
+      last.bucketStart === bucketStart &&
+      last.spec === json &&
+      last.model === r.model &&
+      last.modelVersion === r.modelVersion &&
+      last.bucketMs === bucketMs
+    )
+      return last.slot;
+    const key = `${r.model}\u0000${r.modelVersion}\u0000${bucketStart}\u0000${bucketMs}\u0000${json}`;
     let s = this.accs.get(key);
     if (!s) {
       s = {
-        delta: {
-          model: r.model,
-          modelVersion: r.modelVersion,
-          bucketStart,
-          bucketMs,
-          spec: JSON.stringify(spec),
-          rows: 0,
-        },
+        delta: { model: r.model, modelVersion: r.modelVersion, bucketStart, bucketMs, spec: json, rows: 0 },
         acc:
           spec.kind === 'binary'
             ? emptyBinary({ threshold: spec.threshold, bins: spec.bins })
@@ -172,12 +202,8 @@ export class PerformanceBatch {
       };
       this.accs.set(key, s);
     }
-    return s.acc;
-  }
-
-  private count(r: NewRecord, bucketStart: number, bucketMs: number, spec: PerformanceSpec): void {
-    const s = this.accs.get(this.keyOf(r, bucketStart, bucketMs, spec));
-    if (s) s.delta.rows++;
+    this.last = { model: r.model, modelVersion: r.modelVersion, bucketStart, bucketMs, spec: json, slot: s };
+    return s;
   }
 
   deltas(): PerformanceDelta[] {
