@@ -170,10 +170,21 @@ describe('PostgreSQL store', () => {
     // Today's partition is covered by the unique index (ON CONFLICT); scanning it for the other-day check
     // read every row received today on every insert.
     const one = (v: unknown) => [v];
-    const plan = await s?.pool.query<{ 'QUERY PLAN': unknown }>(
-      `EXPLAIN (FORMAT JSON) ${INSERT_RECORDS}`,
-      [one('m'), one('v1'), one('x'), one(1), '{}', '', '', one(null), one(null), one(null), '', day0, day],
-    );
+    const plan = await s?.pool.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${INSERT_RECORDS}`, [
+      one('m'),
+      one('v1'),
+      one('x'),
+      one(1),
+      '{}',
+      '',
+      '',
+      one(null),
+      one(null),
+      one(null),
+      '',
+      day0,
+      day,
+    ]);
     const text = JSON.stringify(plan?.rows[0]?.['QUERY PLAN']);
     expect(text).toContain(partitionName(day - 1));
     expect(text).not.toContain(partitionName(day));
