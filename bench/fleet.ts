@@ -7,7 +7,10 @@
 // migrate it themselves) or SQLite file.
 //
 // Load: two clients per process (server.maxIngestInFlight defaults to 2) sending NDJSON batches
-// round-robin (batch b to process b mod P); a 503 (overload) would be retried after 20 ms and counted. The raw floor uses as many connections as the largest fleet has clients.
+// round-robin (batch b to process b mod P); a 503 (overload) would be retried after 20 ms and counted. The raw
+// floor runs with as many connections as the largest fleet has clients, and with as many as one process has
+// (CLIENTS_PER_PROCESS): the baseline of one process on the same cluster (same durability), run before SQLite
+// and after PostgreSQL with one process and averaged.
 //
 // Then a drift run over a window of DRIFT_RECORDS records (ingested first, untimed) on PostgreSQL and on
 // SQLite: POST /v1/models/m/drift/run with from/to covering them, 3 times each, median reported.
@@ -342,16 +345,21 @@ try {
   );
 
   const rows: Row[] = [];
-  {
-    const { url, name } = await dbs.create('raw');
-    const connections = Math.max(...FLEETS) * CLIENTS_PER_PROCESS;
-    rows.push({
-      label: `raw pg INSERT (${connections} conns)`,
-      ms: await rawPg(url, bodies, connections),
-      retries: null,
-    });
+  const rawRun = async (connections: number): Promise<number> => {
+    const { url, name } = await dbs.create(`raw${connections}`);
+    const ms = await rawPg(url, bodies, connections);
     await dbs.drop(name);
-  }
+    return ms;
+  };
+  const maxConnections = Math.max(...FLEETS) * CLIENTS_PER_PROCESS;
+  rows.push({
+    label: `raw pg INSERT (${maxConnections} conns)`,
+    ms: await rawRun(maxConnections),
+    retries: null,
+  });
+  // One process's floor is run before SQLite and again after PostgreSQL with one process, and the two
+  // averaged: the configurations run minutes apart, and load from elsewhere drifts in between.
+  const rawOneMs = [await rawRun(CLIENTS_PER_PROCESS)];
   {
     const path = sqlitePath('ingest');
     removeDatabase(path);
@@ -371,11 +379,21 @@ try {
     rows.push({ label: `PostgreSQL, ${count} process${count > 1 ? 'es' : ''}`, ms, retries });
     await killAll();
     await dbs.drop(name);
+    if (count === 1) rawOneMs.push(await rawRun(CLIENTS_PER_PROCESS));
   }
 
   const rate = (r: Row) => TOTAL / (r.ms / 1000);
   const raw = rate(rows[0] as Row);
   const sqlite = rate(rows[1] as Row);
+  const rawOne: Row = {
+    label: `raw pg INSERT (${CLIENTS_PER_PROCESS} conns)`,
+    ms: rawOneMs.reduce((a, v) => a + v, 0) / rawOneMs.length,
+    retries: null,
+  };
+  rows.splice(1, 0, rawOne);
+  console.log(
+    `\nraw pg with ${CLIENTS_PER_PROCESS} conns: ${rawOneMs.map((ms) => Math.round(TOTAL / (ms / 1000)).toLocaleString()).join(' and ')} records/s (averaged)`,
+  );
   console.log('');
   console.log(
     `${'configuration'.padEnd(28)} ${'records/s'.padStart(10)} ${'vs raw pg'.padStart(10)} ${'vs SQLite'.padStart(10)} ${'503 retries'.padStart(12)}`,
@@ -392,7 +410,17 @@ try {
     value: raw,
     unit: 'records/s',
   };
-  const figures: Figure[] = rows.slice(1).map((r) => {
+  const pgOne = rows.find((r) => r.label === 'PostgreSQL, 1 process') as Row;
+  const sameFloor = {
+    label: `raw pg multi-row INSERTs, ${CLIENTS_PER_PROCESS} conns (one process's), same cluster and durability`,
+    value: rate(rawOne),
+    unit: 'records/s',
+  };
+  console.log(
+    `PostgreSQL, 1 process: ${(rate(pgOne) / rate(rawOne)).toFixed(3)} of raw pg with ${CLIENTS_PER_PROCESS} conns, ` +
+      `${(rate(pgOne) / sqlite).toFixed(3)} of SQLite, 1 process`,
+  );
+  const figures: Figure[] = rows.slice(2).map((r) => {
     const largest = r.label === `PostgreSQL, ${Math.max(...FLEETS)} processes`;
     return {
       id: largest ? 'fleet.pg.vs-raw' : `fleet.${r.label.replace(/\W+/g, '-').toLowerCase()}`,
@@ -405,6 +433,30 @@ try {
       met: largest ? rate(r) / raw >= 0.5 : null,
     };
   });
+
+  figures.push(
+    {
+      id: 'fleet.pg.same-durability',
+      figure:
+        'ingest throughput, PostgreSQL, 1 process, over raw pg with the same connections and durability',
+      value: rate(pgOne),
+      unit: 'records/s',
+      baseline: sameFloor,
+      ratio: rate(pgOne) / rate(rawOne),
+      target: 'ratio ≥ 0.9',
+      met: rate(pgOne) / rate(rawOne) >= 0.9,
+    },
+    {
+      id: 'fleet.pg.vs-sqlite',
+      figure: 'ingest throughput, PostgreSQL, 1 process, over SQLite, 1 process',
+      value: rate(pgOne),
+      unit: 'records/s',
+      baseline: { label: 'SQLite, 1 process (synchronous=full)', value: sqlite, unit: 'records/s' },
+      ratio: rate(pgOne) / sqlite,
+      target: 'ratio ≥ 1',
+      met: rate(pgOne) / sqlite >= 1,
+    },
+  );
 
   // --- drift run over a large window.
   const DRIFT_BATCHES = Math.ceil(DRIFT_RECORDS / BATCH);

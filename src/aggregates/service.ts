@@ -13,7 +13,7 @@ import {
   type Tx,
 } from '../store/index.js';
 import { addValue, SLOTS, trim } from '../traffic/histogram.js';
-import { baselineCache, type ModelBaselines } from './baseline-cache.js';
+import { baselineCache, type LoadedBaseline, type ModelBaselines } from './baseline-cache.js';
 import { addOutcome, emptyBucketStats, labelOutcome } from './outcome.js';
 import { binaryThresholdFor, PerformanceBatch, RealizedBatch } from './performance.js';
 
@@ -54,6 +54,8 @@ const emptyDelta = (
 ): AggregateDelta => ({ ...base, ...zeroTallies(), counts: new Uint32Array(slots) });
 
 type BucketSlot = {
+  /** (model, version, bucket start, baseline id): the joint batch's key too. */
+  key: string;
   deltas: AggregateDelta[];
   binners: ColumnBinner[];
   names: string[];
@@ -62,6 +64,19 @@ type BucketSlot = {
   known: Map<string, ColumnBinner>;
   ignored: Set<string>;
 };
+
+/** What the records of one (model, version, bucket) add to, looked up once for a run of them. */
+interface Group {
+  model: string;
+  modelVersion: string;
+  start: number;
+  bucketMs: number;
+  s: BucketStatsDelta;
+  /** Absent when bucket stats are off (re-aggregation). */
+  t: TrafficDelta | undefined;
+  baseline: LoadedBaseline | null;
+  bucket?: BucketSlot;
+}
 
 /**
  * Folds stored records into per-bucket aggregates on their baseline's grid and into bucket stats, in
@@ -89,6 +104,7 @@ export class AggregateBatch {
     sumAdd: 0,
   };
   private readonly bucketMsByModel = new Map<string, number>();
+  private last: Group | undefined;
   private readonly withStats: boolean;
   private readonly performance: PerformanceBatch;
   private readonly realized: RealizedBatch;
@@ -118,26 +134,101 @@ export class AggregateBatch {
     return new AggregateBatch(deps.config, loaded, options);
   }
 
-  add(list: readonly NewRecord[]): void {
-    const { buckets, stats, traffic, changed, slotted, bucketMsByModel, withStats } = this;
-    for (const r of list) {
-      let bucketMs = bucketMsByModel.get(r.model);
-      if (bucketMs === undefined) {
-        bucketMs = driftSettingsFor(this.config, r.model).bucket;
-        bucketMsByModel.set(r.model, bucketMs);
-      }
-      const start = bucketStart(r.ts, bucketMs);
+  /** The stats, traffic and aggregate slots of a record's (model, version, bucket), made on first use. */
+  private group(r: NewRecord): Group {
+    const { buckets, stats, traffic, changed, bucketMsByModel, withStats } = this;
+    let bucketMs = bucketMsByModel.get(r.model);
+    if (bucketMs === undefined) {
+      bucketMs = driftSettingsFor(this.config, r.model).bucket;
+      bucketMsByModel.set(r.model, bucketMs);
+    }
+    const start = bucketStart(r.ts, bucketMs);
 
-      const statsKey = `${r.model}\u0000${r.modelVersion}\u0000${start}`;
-      let s = stats.get(statsKey);
-      if (!s) {
-        s = emptyBucketStats({ model: r.model, modelVersion: r.modelVersion, bucketStart: start, bucketMs });
-        stats.set(statsKey, s);
-        changed.set(statsKey, { model: r.model, modelVersion: r.modelVersion, bucketStart: start, bucketMs });
+    const statsKey = `${r.model}\u0000${r.modelVersion}\u0000${start}`;
+    let s = stats.get(statsKey);
+    if (!s) {
+      s = emptyBucketStats({ model: r.model, modelVersion: r.modelVersion, bucketStart: start, bucketMs });
+      stats.set(statsKey, s);
+      changed.set(statsKey, { model: r.model, modelVersion: r.modelVersion, bucketStart: start, bucketMs });
+    }
+    const entry = this.models.get(r.model);
+    if (!entry) throw new Error(`aggregate batch opened without model ${r.model}`);
+    const baseline = entry.byVersion.get(r.modelVersion) ?? entry.latest;
+    let t: TrafficDelta | undefined;
+    if (withStats) {
+      t = traffic.get(statsKey);
+      if (!t) {
+        t = {
+          model: r.model,
+          modelVersion: r.modelVersion,
+          bucketStart: start,
+          bucketMs,
+          requests: 0,
+          errors: 0,
+          latencyCount: 0,
+          latencySum: 0,
+          latencyCounts: new Uint32Array(SLOTS),
+        };
+        traffic.set(statsKey, t);
       }
-      const entry = this.models.get(r.model);
-      if (!entry) throw new Error(`aggregate batch opened without model ${r.model}`);
-      const baseline = entry.byVersion.get(r.modelVersion) ?? entry.latest;
+    }
+    const group: Group = { model: r.model, modelVersion: r.modelVersion, start, bucketMs, s, t, baseline };
+    if (!baseline) return group;
+    const key = `${statsKey}\u0000${baseline.id}`;
+    let bucket = buckets.get(key);
+    if (!bucket) {
+      const names = [...baseline.features.keys()];
+      const binners = [...baseline.features.values()];
+      const roles: ('feature' | 'prediction')[] = names.map(() => 'feature');
+      if (baseline.prediction) {
+        names.push('prediction');
+        binners.push(baseline.prediction);
+        roles.push('prediction');
+      }
+      const deltas = binners.map((binner, i) =>
+        emptyDelta(
+          {
+            model: r.model,
+            modelVersion: r.modelVersion,
+            baselineId: baseline.id,
+            bucketStart: start,
+            bucketMs,
+            role: roles[i] as 'feature' | 'prediction',
+            name: names[i] as string,
+          },
+          binner.slots,
+        ),
+      );
+      bucket = {
+        key,
+        deltas,
+        binners,
+        names,
+        featureCount: baseline.features.size,
+        extra: new Map(),
+        known: baseline.features,
+        ignored: baseline.ignored,
+      };
+      buckets.set(key, bucket);
+    }
+    group.bucket = bucket;
+    return group;
+  }
+
+  add(list: readonly NewRecord[]): void {
+    const { slotted, withStats } = this;
+    for (const r of list) {
+      // Records mostly come in time order: the previous record's bucket is usually this one's too.
+      let g = this.last;
+      if (
+        !g ||
+        g.model !== r.model ||
+        g.modelVersion !== r.modelVersion ||
+        r.ts < g.start ||
+        r.ts >= g.start + g.bucketMs
+      )
+        g = this.last = this.group(r);
+      const { s, t, baseline, bucket, start, bucketMs } = g;
       s.records++;
       if (withStats && r.label !== null)
         addOutcome(
@@ -145,22 +236,7 @@ export class AggregateBatch {
           labelOutcome(r.prediction, r.label, binaryThresholdFor(this.config, r.model, baseline)),
           1,
         );
-      if (withStats) {
-        let t = traffic.get(statsKey);
-        if (!t) {
-          t = {
-            model: r.model,
-            modelVersion: r.modelVersion,
-            bucketStart: start,
-            bucketMs,
-            requests: 0,
-            errors: 0,
-            latencyCount: 0,
-            latencySum: 0,
-            latencyCounts: new Uint32Array(SLOTS),
-          };
-          traffic.set(statsKey, t);
-        }
+      if (t) {
         t.requests++;
         if (isError(r)) t.errors++;
         if (r.latencyMs !== null && r.latencyMs !== undefined) {
@@ -175,43 +251,7 @@ export class AggregateBatch {
         this.performance.add(r, start, bucketMs, baseline);
         if (r.label !== null) this.realized.add(r, start, bucketMs, baseline);
       }
-      if (!baseline) continue;
-      const key = `${statsKey}\u0000${baseline.id}`;
-      let bucket = buckets.get(key);
-      if (!bucket) {
-        const names = [...baseline.features.keys()];
-        const binners = [...baseline.features.values()];
-        const roles: ('feature' | 'prediction')[] = names.map(() => 'feature');
-        if (baseline.prediction) {
-          names.push('prediction');
-          binners.push(baseline.prediction);
-          roles.push('prediction');
-        }
-        const deltas = binners.map((binner, i) =>
-          emptyDelta(
-            {
-              model: r.model,
-              modelVersion: r.modelVersion,
-              baselineId: baseline.id,
-              bucketStart: start,
-              bucketMs,
-              role: roles[i] as 'feature' | 'prediction',
-              name: names[i] as string,
-            },
-            binner.slots,
-          ),
-        );
-        bucket = {
-          deltas,
-          binners,
-          names,
-          featureCount: baseline.features.size,
-          extra: new Map(),
-          known: baseline.features,
-          ignored: baseline.ignored,
-        };
-        buckets.set(key, bucket);
-      }
+      if (!baseline || !bucket) continue;
       const { deltas, binners, names, featureCount } = bucket;
       let present = 0;
       for (let i = 0; i < binners.length; i++) {
@@ -240,7 +280,7 @@ export class AggregateBatch {
         if (slotted.outOfRange) d.outOfRange++;
         if (slotted.unseen) d.unseen++;
       }
-      if (baseline.joint) this.joint.add(key, r, baseline, start, bucketMs);
+      if (baseline.joint) this.joint.add(bucket.key, r, baseline, start, bucketMs);
       // Features the baseline never saw (usually a renamed or new column upstream): only looked for when the
       // record has more keys than the baseline features it carries.
       let keys = r.featureCount;

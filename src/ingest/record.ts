@@ -16,12 +16,17 @@ const EARLIEST_MS = 1e11; // 1973-03-03: anything smaller is almost certainly ep
 const LATEST_MS = 253_402_300_799_999;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 /** Date.parse rolls 2026-02-30 over to March 2; a day the month does not have is a client bug, not a date. */
 function dayExists(v: string): boolean {
-  const [year, month, day] = v.slice(0, 10).split('-').map(Number);
-  if (year === undefined || month === undefined || day === undefined) return false;
+  // Read digit by digit (RFC3339 has checked the yyyy-mm-dd shape): this runs for every record's timestamp.
+  const digit = (i: number) => v.charCodeAt(i) - 48;
+  const year = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3);
+  const month = digit(5) * 10 + digit(6);
+  const day = digit(8) * 10 + digit(9);
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  const days = month === 2 ? (leap ? 29 : 28) : DAYS_IN_MONTH[month - 1];
   return days !== undefined && day >= 1 && day <= days;
 }
 
