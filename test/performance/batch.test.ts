@@ -63,7 +63,7 @@ describe('PerformanceBatch', () => {
         `a v2 1 ${spec(0.5)} 2`, // i = 4, 10
         `a v2 2 ${spec(0.5)} 2`, // i = 2, 8
         `b v1 0 ${spec(0.5)} 6`,
-        `c v1 0 ${JSON.stringify({ kind: 'multiclass', classes: ['x', 'y'] })} 12`,
+        `c v1 0 ${JSON.stringify({ kind: 'multiclass', classes: ['x', 'y'], aucBins: 100 })} 12`,
       ].sort(),
     );
   });
