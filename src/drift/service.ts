@@ -5,7 +5,14 @@ import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { MultivariateResult } from '../multivariate/joint.js';
 import { windowJoint } from '../multivariate/service.js';
-import type { AggregateRow, StoredFeatureResult, StoredResultRow, Tx, WindowKind } from '../store/index.js';
+import { addCountsInto } from '../store/counts.js';
+import type {
+  StoredAggregateRow,
+  StoredFeatureResult,
+  StoredResultRow,
+  Tx,
+  WindowKind,
+} from '../store/index.js';
 import { thresholdsFor } from '../thresholds/service.js';
 import {
   type ColumnResult,
@@ -63,16 +70,19 @@ export interface DriftResult {
   evaluated_at: string;
 }
 
-/** Sums a version's aggregate rows over a window, keyed "role:name". */
-export function sumWindow(rows: readonly AggregateRow[]): Map<string, WindowColumn> {
+/**
+ * Sums a version's aggregate rows over a window, keyed "role:name". Count vectors are added as stored (no
+ * decoded copy per bucket); each column's length is its first row's.
+ */
+export function sumWindow(rows: readonly StoredAggregateRow[]): Map<string, WindowColumn> {
   const out = new Map<string, WindowColumn>();
   for (const r of rows) {
     const key = `${r.role}:${r.name}`;
     let w = out.get(key);
     if (!w) {
-      w = { ...zeroTallies(), counts: new Float64Array(r.counts.length) };
+      w = { ...zeroTallies(), counts: addCountsInto(r.counts) };
       out.set(key, w);
-    }
+    } else addCountsInto(r.counts, w.counts);
     w.n += r.n;
     w.missing += r.missing;
     w.typeMismatch += r.typeMismatch;
@@ -81,8 +91,6 @@ export function sumWindow(rows: readonly AggregateRow[]): Map<string, WindowColu
     w.offEdge += r.offEdge;
     if (r.vmin !== null && (w.vmin === null || r.vmin < w.vmin)) w.vmin = r.vmin;
     if (r.vmax !== null && (w.vmax === null || r.vmax > w.vmax)) w.vmax = r.vmax;
-    for (let i = 0; i < r.counts.length && i < w.counts.length; i++)
-      w.counts[i] = (w.counts[i] as number) + (r.counts[i] as number);
   }
   return out;
 }
@@ -135,7 +143,7 @@ export async function evaluateAndStore(
     const baseline = await baselineCache(deps.store).resolve(tx, model, modelVersion);
     if (!baseline) return null;
     const key = { model, modelVersion, bucketMs: settings.bucket, from, to };
-    const window = sumWindow(await tx.aggregates.window({ ...key, baselineId: baseline.id }));
+    const window = sumWindow(await tx.aggregates.windowStored({ ...key, baselineId: baseline.id }));
     const { features, prediction } = profilesOf(baseline);
     const joint = await windowJoint(tx, deps.config, baseline, { ...key, baselineId: baseline.id }, settings);
     const evaluation = evaluateWindow(
@@ -436,7 +444,7 @@ export async function featureHistogramIn(
   const isPrediction = feature === 'prediction' && !baseline.features.has('prediction');
   const binner = isPrediction ? baseline.prediction : baseline.features.get(feature);
   if (!binner) return `baseline ${baseline.id} of model ${model} has no feature ${feature}`;
-  const rows = await tx.aggregates.window({
+  const rows = await tx.aggregates.windowStored({
     model,
     modelVersion,
     baselineId: baseline.id,

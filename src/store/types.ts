@@ -120,6 +120,13 @@ export interface AggregateRow extends ColumnTallies {
   counts: Uint32Array;
 }
 
+/** An aggregate row with its count vector as stored (see counts.ts), for readers that merge without decoding. */
+export interface StoredAggregateRow extends ColumnTallies {
+  role: Role;
+  name: string;
+  counts: Uint8Array;
+}
+
 /** Record and label-outcome counts of a bucket (or, summed, of a window). */
 export interface Outcomes {
   records: number;
@@ -577,6 +584,8 @@ export interface AggregateStore {
   setOutcomes(key: BucketKey, outcomes: Omit<Outcomes, 'records'>, now: number): Promise<void>;
   clear(model: string, baselineId: number): Promise<void>;
   window(k: WindowKey): Promise<AggregateRow[]>;
+  /** The rows `window` reads, count vectors left encoded (addCountsInto sums them). */
+  windowStored(k: WindowKey): Promise<StoredAggregateRow[]>;
   windowOutcomes(k: Omit<WindowKey, 'baselineId'>): Promise<Outcomes>;
   versionsWithData(model: string, bucketMs: number, from: number, to: number): Promise<string[]>;
   /** Marks buckets changed: bumps their change sequence, so a tick in flight sees them again. */

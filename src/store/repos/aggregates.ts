@@ -8,6 +8,7 @@ import type {
   BucketStatsDelta,
   ChangedBucket,
   Outcomes,
+  StoredAggregateRow,
   TrafficDelta,
   TrafficRow,
   WindowKey,
@@ -60,13 +61,16 @@ export abstract class AggregatesBase implements AggregateStore {
   }
 
   async window(k: WindowKey): Promise<AggregateRow[]> {
-    const rows = await this.db.rows<Omit<AggregateRow, 'counts'> & { counts: Buffer }>(
+    return (await this.windowStored(k)).map((r) => ({ ...r, counts: decodeCounts(r.counts) }));
+  }
+
+  async windowStored(k: WindowKey): Promise<StoredAggregateRow[]> {
+    return this.db.rows<StoredAggregateRow>(
       `SELECT role, name, n, missing, type_mismatch AS "typeMismatch", out_of_range AS "outOfRange", unseen,
          off_edge AS "offEdge", vmin, vmax, counts FROM aggregates
        WHERE model = ? AND model_version = ? AND baseline_id = ? AND bucket_ms = ? AND bucket_start >= ? AND bucket_start < ?`,
       [k.model, k.modelVersion, k.baselineId, k.bucketMs, k.from, k.to],
     );
-    return rows.map((r) => ({ ...r, counts: fromBlob(r.counts) }));
   }
 
   async windowOutcomes(k: Omit<WindowKey, 'baselineId'>): Promise<Outcomes> {
