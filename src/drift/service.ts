@@ -357,8 +357,9 @@ function parseFeatureRow(r: StoredResultRow, feature: string): DriftResult {
     parsed.features = parsed.features.filter((f) => f.feature === feature);
     return parsed;
   }
-  const body = JSON.parse(r.summary) as Omit<DriftResult, 'id' | 'features'>;
-  return parseResult({ id: r.id, body: { ...body, features: r.measures ? [JSON.parse(r.measures)] : [] } });
+  const body = JSON.parse(r.summary) as Omit<DriftResult, 'id'>;
+  body.features = r.measures ? [JSON.parse(r.measures) as ColumnResult] : [];
+  return parseResult({ id: r.id, body });
 }
 
 function parseResult(

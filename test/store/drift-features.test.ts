@@ -73,6 +73,36 @@ describe('drift_feature_results', () => {
     expect(series[0]?.features[0]?.drifted).toBe(true);
   });
 
+  it('keeps the summary of each result in a table of its own, one row per result, replaced on re-evaluation', async () => {
+    const app = await threeBuckets();
+    await runDrift(app.app, 'm', { from: T0, to: T0 + 3 * HOUR });
+    const evaluatedAt = async () =>
+      (
+        await sqlRows<{ summary: string }>(
+          app.store,
+          `SELECT s.summary FROM drift_result_summaries s JOIN drift_results d ON d.id = s.drift_result_id
+           WHERE d.window_kind = 'range'`,
+        )
+      ).map((r) => (JSON.parse(r.summary) as { evaluated_at: string }).evaluated_at);
+    const first = await evaluatedAt();
+    app.setNow(T0 + 3 * HOUR + 120_000);
+    await runDrift(app.app, 'm', { from: T0, to: T0 + 3 * HOUR });
+    const second = await evaluatedAt();
+    expect(first).toHaveLength(1);
+    expect(second).toHaveLength(1);
+    expect(second[0]).not.toBe(first[0]);
+    const whole = await driftSeries(app.app, 'm');
+    const rows = await sqlRows<{ id: number; summary: string }>(
+      app.store,
+      'SELECT drift_result_id AS id, summary FROM drift_result_summaries ORDER BY drift_result_id',
+    );
+    expect(rows.map((r) => Number(r.id))).toEqual(whole.map((r) => r.id).sort((a, b) => a - b));
+    for (const r of rows) {
+      const { id: _, features: __, ...rest } = whole.find((w) => w.id === Number(r.id)) ?? {};
+      expect(JSON.parse(r.summary)).toEqual(rest);
+    }
+  });
+
   it('gives a one-feature series equal to the whole results filtered, before and after results are split', async () => {
     const app = await threeBuckets();
     // A window evaluated again replaces its feature rows rather than adding to them.
@@ -90,7 +120,7 @@ describe('drift_feature_results', () => {
     expect(Number(counted[0]?.n)).toBe(whole.reduce((s, r) => s + r.features.length, 0));
 
     // As stored before the table existed: the whole JSON only. Reads fall back to it; the backfill splits.
-    await sqlRun(app.store, 'UPDATE drift_results SET summary = NULL');
+    await sqlRun(app.store, 'DELETE FROM drift_result_summaries');
     await sqlRun(app.store, 'DELETE FROM drift_feature_results');
     expect(await driftSeries(app.app, 'm', 'feature=x')).toEqual(expected('x'));
     expect(await backfillFeatureResults(app.deps, 2)).toBe(whole.length);

@@ -22,10 +22,10 @@ export class Drift implements DriftStore {
   async upsertResult(r: StoredDriftResult): Promise<number> {
     const row = await this.db.one<{ id: number }>(
       `INSERT INTO drift_results (model, model_version, baseline_id, window_kind, window_from, window_to, n, drifted,
-         drifted_share, result, summary, evaluated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         drifted_share, result, evaluated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (model, model_version, baseline_id, window_kind, window_from, window_to) DO UPDATE SET
          n = excluded.n, drifted = excluded.drifted, drifted_share = excluded.drifted_share, result = excluded.result,
-         summary = excluded.summary, evaluated_at = excluded.evaluated_at
+         evaluated_at = excluded.evaluated_at
        RETURNING id`,
       [
         r.model,
@@ -38,11 +38,19 @@ export class Drift implements DriftStore {
         r.drifted,
         r.driftedShare,
         r.result,
-        r.summary ?? null,
         r.evaluatedAt,
       ],
     );
     if (row === undefined) throw new Error('drift result upsert returned no id');
+    // A re-evaluated window stored whole only must not keep the summary of its previous evaluation.
+    if (r.summary === undefined)
+      await this.db.run('DELETE FROM drift_result_summaries WHERE drift_result_id = ?', [row.id]);
+    else
+      await this.db.run(
+        `INSERT INTO drift_result_summaries (drift_result_id, summary) VALUES (?, ?)
+         ON CONFLICT (drift_result_id) DO UPDATE SET summary = excluded.summary`,
+        [row.id, r.summary],
+      );
     await this.putFeatures(row.id, r);
     return row.id;
   }
@@ -86,10 +94,12 @@ export class Drift implements DriftStore {
       q.kind != null ? ['d.window_kind = ?', q.kind] : false,
       q.modelVersion != null ? ['d.model_version = ?', q.modelVersion] : false,
     ]);
-    // The whole JSON only of results whose summary the backfill has not filled yet.
+    // The whole JSON only of results whose summary the backfill has not written yet (the other columns of
+    // drift_results read here come before `result`, so SQLite does not walk its overflow pages).
     return this.db.rows(
-      `SELECT d.id, d.summary, CASE WHEN d.summary IS NULL THEN d.result END AS result, f.measures
+      `SELECT d.id, s.summary, CASE WHEN s.summary IS NULL THEN d.result END AS result, f.measures
        FROM drift_results d
+       LEFT JOIN drift_result_summaries s ON s.drift_result_id = d.id
        LEFT JOIN drift_feature_results f ON f.drift_result_id = d.id AND f.feature = ?
        ${where.text} ORDER BY d.window_to DESC, d.id DESC LIMIT ?`,
       [feature, ...where.params, q.limit],
@@ -97,23 +107,32 @@ export class Drift implements DriftStore {
   }
 
   async unsplit(limit: number): Promise<{ id: number; result: string }[]> {
-    return this.db.rows('SELECT id, result FROM drift_results WHERE summary IS NULL ORDER BY id LIMIT ?', [
-      limit,
-    ]);
+    return this.db.rows(
+      `SELECT d.id, d.result FROM drift_results d
+       WHERE NOT EXISTS (SELECT 1 FROM drift_result_summaries s WHERE s.drift_result_id = d.id)
+       ORDER BY d.id LIMIT ?`,
+      [limit],
+    );
   }
 
   async split(id: number, r: { summary: string; features: StoredFeatureResult[] }): Promise<void> {
+    const added = await this.db.one<{ id: number }>(
+      `INSERT INTO drift_result_summaries (drift_result_id, summary) VALUES (?, ?)
+       ON CONFLICT (drift_result_id) DO NOTHING RETURNING drift_result_id AS id`,
+      [id, r.summary],
+    );
+    // Already split (a re-evaluation wrote it meanwhile): its rows are the newer ones.
+    if (!added) return;
     const row = await this.db.one<{
       model: string;
       modelVersion: string;
       windowKind: StoredDriftResult['windowKind'];
       windowTo: number;
     }>(
-      `UPDATE drift_results SET summary = ? WHERE id = ? AND summary IS NULL
-       RETURNING model, model_version AS "modelVersion", window_kind AS "windowKind", window_to AS "windowTo"`,
-      [r.summary, id],
+      `SELECT model, model_version AS "modelVersion", window_kind AS "windowKind", window_to AS "windowTo"
+       FROM drift_results WHERE id = ?`,
+      [id],
     );
-    // Already split (a re-evaluation wrote it meanwhile): its rows are the newer ones.
     if (row) await this.putFeatures(id, { ...row, features: r.features });
   }
 
