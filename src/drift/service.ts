@@ -351,6 +351,55 @@ export async function driftSeries(
   });
 }
 
+/** One feature's verdict in a window: what a heatmap or trend of many windows draws. */
+export type FeatureCell = Pick<ColumnResult, 'feature' | 'psi' | 'drifted'>;
+
+/** A stored result with each feature as its cell only (the prediction keeps its whole column). */
+export type ResultCells = Omit<DriftResult, 'features'> & { features: FeatureCell[] };
+
+/**
+ * Stored results, newest window first, each feature as its cell: per window its summary and the narrow
+ * columns of drift_feature_results, not the whole JSON (which only results not yet split are read as).
+ */
+export async function driftCells(
+  deps: Pick<AppDeps, 'store'>,
+  model: string,
+  q: Omit<DriftSeriesQuery, 'feature'>,
+): Promise<ResultCells[]> {
+  return deps.store.read(async (tx) => {
+    await requireModel(tx, model);
+    const { rows, cells } = await tx.drift.listCells({
+      model,
+      from: q.from,
+      to: q.to,
+      kind: q.kind,
+      modelVersion: q.modelVersion,
+      limit: q.limit,
+    });
+    const byResult = new Map<number, FeatureCell[]>();
+    for (const c of cells) {
+      let list = byResult.get(c.id);
+      if (!list) {
+        list = [];
+        byResult.set(c.id, list);
+      }
+      list.push({ feature: c.feature, psi: c.psi, drifted: c.drifted });
+    }
+    return rows.map((r): ResultCells => {
+      if (r.summary === null) return parseResult({ id: r.id, result: r.result ?? '{}' });
+      const body = JSON.parse(r.summary) as Omit<DriftResult, 'id'>;
+      body.features = [];
+      return { ...parseResult({ id: r.id, body }), features: byResult.get(r.id) ?? [] };
+    });
+  });
+}
+
+/** One stored result whole; null when there is none with that id. */
+export async function driftResult(deps: Pick<AppDeps, 'store'>, id: number): Promise<DriftResult | null> {
+  const row = await deps.store.read((tx) => tx.drift.get(id));
+  return row ? parseResult(row) : null;
+}
+
 function parseFeatureRow(r: StoredResultRow, feature: string): DriftResult {
   if (r.summary === null) {
     const parsed = parseResult({ id: r.id, result: r.result ?? '{}' });

@@ -349,6 +349,15 @@ export interface StoredResultRow {
   measures: string | null;
 }
 
+/** One feature's verdict in a stored result: a row of drift_feature_results without its measures. */
+export interface StoredFeatureCell {
+  /** The drift result's id. */
+  id: number;
+  feature: string;
+  psi: number | null;
+  drifted: boolean | null;
+}
+
 export interface DriftResultQuery {
   model: string;
   from?: number | undefined;
@@ -646,6 +655,13 @@ export interface DriftStore {
   list(q: DriftResultQuery): Promise<{ id: number; result: string }[]>;
   /** As list, reading each result's summary and one feature's row instead of the whole JSON. */
   listFeature(q: DriftResultQuery, feature: string): Promise<StoredResultRow[]>;
+  /**
+   * As list, each result as its summary (whole JSON only where the summary has not been written yet) and
+   * its features' cells (in no particular order): what a page drawing many windows needs.
+   */
+  listCells(q: DriftResultQuery): Promise<{ rows: StoredResultRow[]; cells: StoredFeatureCell[] }>;
+  /** One stored result whole, or undefined. */
+  get(id: number): Promise<{ id: number; result: string } | undefined>;
   /** Results stored before drift_feature_results existed (no summary yet), oldest first. */
   unsplit(limit: number): Promise<{ id: number; result: string }[]>;
   /** Fills a result's summary and feature rows (the backfill of results stored before they existed). */

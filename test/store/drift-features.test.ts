@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { backfillFeatureResults } from '../../src/drift/service.js';
+import { backfillFeatureResults, driftCells } from '../../src/drift/service.js';
 import { runDriftTick } from '../../src/jobs/drift-tick.js';
 import {
   createBaseline,
@@ -101,6 +101,34 @@ describe('drift_feature_results', () => {
       const { id: _, features: __, ...rest } = whole.find((w) => w.id === Number(r.id)) ?? {};
       expect(JSON.parse(r.summary)).toEqual(rest);
     }
+  });
+
+  it('gives every window as its summary and feature cells equal to the whole results, before and after a split', async () => {
+    const app = await threeBuckets();
+    await runDrift(app.app, 'm', { from: T0, to: T0 + 3 * HOUR });
+    const whole = await driftSeries(app.app, 'm');
+    const expected = whole.map((r) => ({
+      ...r,
+      features: r.features
+        .map((f) => ({ feature: f.feature, psi: f.psi, drifted: f.drifted }))
+        .sort((a, b) => a.feature.localeCompare(b.feature)),
+    }));
+    const cells = async (q: { kind?: 'bucket' } = {}) =>
+      (await driftCells(app.deps, 'm', { limit: 100, ...q })).map((r) => ({
+        ...r,
+        features: r.features
+          .map((f) => ({ feature: f.feature, psi: f.psi, drifted: f.drifted }))
+          .sort((a, b) => a.feature.localeCompare(b.feature)),
+      }));
+    expect(expected.some((r) => r.features.some((f) => f.drifted === true))).toBe(true);
+    expect(await cells()).toEqual(expected);
+    expect(await cells({ kind: 'bucket' })).toEqual(expected.filter((r) => r.window_kind === 'bucket'));
+    // Stored whole only (before the split): read whole, the same cells.
+    await sqlRun(app.store, 'DELETE FROM drift_result_summaries');
+    await sqlRun(app.store, 'DELETE FROM drift_feature_results');
+    expect(await cells()).toEqual(expected);
+    await backfillFeatureResults(app.deps);
+    expect(await cells()).toEqual(expected);
   });
 
   it('gives a one-feature series equal to the whole results filtered, before and after results are split', async () => {

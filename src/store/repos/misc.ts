@@ -6,6 +6,7 @@ import type {
   DriftResultQuery,
   DriftStore,
   StoredDriftResult,
+  StoredFeatureCell,
   StoredFeatureResult,
   StoredResultRow,
   ThresholdOverrideRow,
@@ -15,6 +16,8 @@ import { deliveries, thresholdOverrides } from './tables.js';
 
 /** Feature rows per INSERT: 12 parameters each, far below either dialect's limit. */
 const FEATURE_ROWS_PER_INSERT = 200;
+/** Result ids per `IN (…)` when reading feature cells. */
+const CELL_IDS_PER_SELECT = 500;
 
 export class Drift implements DriftStore {
   constructor(private readonly db: Sql) {}
@@ -104,6 +107,41 @@ export class Drift implements DriftStore {
        ${where.text} ORDER BY d.window_to DESC, d.id DESC LIMIT ?`,
       [feature, ...where.params, q.limit],
     );
+  }
+
+  async listCells(q: DriftResultQuery): Promise<{ rows: StoredResultRow[]; cells: StoredFeatureCell[] }> {
+    const where = whereAll([
+      ['d.model = ?', q.model],
+      q.from != null ? ['d.window_to > ?', q.from] : false,
+      q.to != null ? ['d.window_from < ?', q.to] : false,
+      q.kind != null ? ['d.window_kind = ?', q.kind] : false,
+      q.modelVersion != null ? ['d.model_version = ?', q.modelVersion] : false,
+    ]);
+    const rows = await this.db.rows<StoredResultRow>(
+      `SELECT d.id, s.summary, CASE WHEN s.summary IS NULL THEN d.result END AS result, NULL AS measures
+       FROM drift_results d
+       LEFT JOIN drift_result_summaries s ON s.drift_result_id = d.id
+       ${where.text} ORDER BY d.window_to DESC, d.id DESC LIMIT ?`,
+      [...where.params, q.limit],
+    );
+    const ids = rows.filter((r) => r.summary !== null).map((r) => r.id);
+    const cells: StoredFeatureCell[] = [];
+    for (let i = 0; i < ids.length; i += CELL_IDS_PER_SELECT) {
+      const chunk = ids.slice(i, i + CELL_IDS_PER_SELECT);
+      const found = await this.db.rows<
+        Omit<StoredFeatureCell, 'drifted'> & { drifted: number | boolean | null }
+      >(
+        `SELECT drift_result_id AS id, feature, psi, drifted FROM drift_feature_results
+         WHERE drift_result_id IN (${chunk.map(() => '?').join(', ')})`,
+        chunk,
+      );
+      for (const c of found) cells.push({ ...c, drifted: c.drifted === null ? null : Boolean(c.drifted) });
+    }
+    return { rows, cells };
+  }
+
+  async get(id: number): Promise<{ id: number; result: string } | undefined> {
+    return this.db.one('SELECT id, result FROM drift_results WHERE id = ?', [id]);
   }
 
   async unsplit(limit: number): Promise<{ id: number; result: string }[]> {

@@ -3,7 +3,7 @@ import { alertCounts } from '../../alerts/review.js';
 import { heatmap, lineChart, type Series } from '../../charts/index.js';
 import { driftSettingsFor } from '../../config/index.js';
 import type { ColumnResult } from '../../drift/evaluate.js';
-import type { DriftResult } from '../../drift/service.js';
+import { type DriftResult, driftResult, type ResultCells } from '../../drift/service.js';
 import { compareShadow } from '../../serving/compare.js';
 import { trafficSeries } from '../../traffic/service.js';
 import { Ago, Chart, num, pct, pval, SeverityBadge, uiPath, utc } from '../components.js';
@@ -17,7 +17,7 @@ import {
   kindParam,
   listBaselines,
   pickVersion,
-  recentWindows,
+  recentCells,
   servedOf,
   versionsOf,
   WINDOW_KINDS,
@@ -39,7 +39,10 @@ export function registerModelPage(ui: Hono<UiEnv>): void {
     const now = deps.clock();
     const settings = driftSettingsFor(deps.config, model);
     const version = await pickVersion(deps, model, c.req.query('version'));
-    const windows = await recentWindows(deps, model, version, kindParam(c.req.query('kind')));
+    // Every shown window as PSI and verdict per feature; the newest one whole (its tables list every measure).
+    const windows = await recentCells(deps, model, version, kindParam(c.req.query('kind')));
+    const newest = windows.results[0];
+    const latestWhole = newest ? await driftResult(deps, newest.id) : null;
     const [versions, served, baselines, counts] = await Promise.all([
       versionsOf(deps, model),
       servedOf(deps, model),
@@ -128,7 +131,7 @@ export function registerModelPage(ui: Hono<UiEnv>): void {
           <button type="submit">Show</button>
         </form>
 
-        {results.length === 0 ? (
+        {results.length === 0 || latestWhole === null ? (
           <p class="muted">
             No drift results for{' '}
             {windows.modelVersion === '' ? 'this model' : `version ${windows.modelVersion}`} yet.
@@ -138,6 +141,7 @@ export function registerModelPage(ui: Hono<UiEnv>): void {
             c={c}
             model={model}
             results={results}
+            latest={latestWhole}
             kind={windows.kind}
             version={windows.modelVersion}
             markers={markers}
@@ -241,14 +245,15 @@ function markerOpts(markers: DeployMarker[]) {
 function DriftSections(props: {
   c: UiContext;
   model: string;
-  results: DriftResult[];
+  results: ResultCells[];
+  /** The newest of `results`, whole. */
+  latest: DriftResult;
   kind: string;
   version: string;
   markers: DeployMarker[];
   levels: { warning: number; critical: number };
 }) {
-  const { model, results, markers, levels } = props;
-  const latest = results[0] as DriftResult;
+  const { model, results, latest, markers, levels } = props;
   const oldestFirst = [...results].reverse();
   // Windows are placed at their end in the heatmap as in the trend charts (and "latest window" is its end).
   const columns = oldestFirst.map((r) => t(r.window.to));
@@ -287,7 +292,9 @@ function DriftSections(props: {
       y: p.column.psi ?? Number.NaN,
     })),
   }));
-  const prediction = featureSeries(results, 'prediction');
+  const prediction = results
+    .flatMap((r) => (r.prediction ? [{ result: r, column: r.prediction }] : []))
+    .reverse();
   const quality = latest.features
     .map((f) => ({
       f,
