@@ -383,7 +383,7 @@ export async function driftCells(
         list = [];
         byResult.set(c.id, list);
       }
-      list.push({ feature: c.feature, psi: c.psi, drifted: c.drifted });
+      list.push(c);
     }
     return rows.map((r): ResultCells => {
       if (r.summary === null) return parseResult({ id: r.id, result: r.result ?? '{}' });

@@ -128,14 +128,16 @@ export class Drift implements DriftStore {
     const cells: StoredFeatureCell[] = [];
     for (let i = 0; i < ids.length; i += CELL_IDS_PER_SELECT) {
       const chunk = ids.slice(i, i + CELL_IDS_PER_SELECT);
-      const found = await this.db.rows<
-        Omit<StoredFeatureCell, 'drifted'> & { drifted: number | boolean | null }
-      >(
+      const found = await this.db.rows<StoredFeatureCell>(
         `SELECT drift_result_id AS id, feature, psi, drifted FROM drift_feature_results
          WHERE drift_result_id IN (${chunk.map(() => '?').join(', ')})`,
         chunk,
       );
-      for (const c of found) cells.push({ ...c, drifted: c.drifted === null ? null : Boolean(c.drifted) });
+      // SQLite's 0/1 made booleans in place: a page reads thousands of these.
+      for (const c of found) {
+        if (c.drifted !== null) c.drifted = Boolean(c.drifted);
+        cells.push(c);
+      }
     }
     return { rows, cells };
   }
