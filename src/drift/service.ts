@@ -358,17 +358,17 @@ export type FeatureCell = Pick<ColumnResult, 'feature' | 'psi' | 'drifted'>;
 export type ResultCells = Omit<DriftResult, 'features'> & { features: FeatureCell[] };
 
 /**
- * Stored results, newest window first, each feature as its cell: per window its summary and the narrow
- * columns of drift_feature_results, not the whole JSON (which only results not yet split are read as).
+ * Stored results, newest window first, as their summaries: `features` is empty, except for results stored
+ * whole only (not split yet), which are read whole. windowCells adds the cells a page draws.
  */
-export async function driftCells(
+export async function driftSummaries(
   deps: Pick<AppDeps, 'store'>,
   model: string,
   q: Omit<DriftSeriesQuery, 'feature'>,
 ): Promise<ResultCells[]> {
   return deps.store.read(async (tx) => {
     await requireModel(tx, model);
-    const { rows, cells } = await tx.drift.listCells({
+    const rows = await tx.drift.listSummaries({
       model,
       from: q.from,
       to: q.to,
@@ -376,28 +376,47 @@ export async function driftCells(
       modelVersion: q.modelVersion,
       limit: q.limit,
     });
-    const byResult = new Map<number, FeatureCell[]>();
-    for (const c of cells) {
-      let list = byResult.get(c.id);
-      if (!list) {
-        list = [];
-        byResult.set(c.id, list);
-      }
-      list.push(c);
-    }
     return rows.map((r): ResultCells => {
       if (r.summary === null) return parseResult({ id: r.id, result: r.result ?? '{}' });
       const body = JSON.parse(r.summary) as Omit<DriftResult, 'id'>;
       body.features = [];
-      return { ...parseResult({ id: r.id, body }), features: byResult.get(r.id) ?? [] };
+      return parseResult({ id: r.id, body });
     });
   });
 }
 
-/** One stored result whole; null when there is none with that id. */
-export async function driftResult(deps: Pick<AppDeps, 'store'>, id: number): Promise<DriftResult | null> {
-  const row = await deps.store.read((tx) => tx.drift.get(id));
-  return row ? parseResult(row) : null;
+/** Every feature of some window and its highest PSI over them (null when none has one). */
+export interface FeatureMax {
+  feature: string;
+  psi: number | null;
+}
+
+/**
+ * The cells of `results` (from driftSummaries) a page draws, from the narrow columns of drift_feature_results:
+ * every feature of any window with its highest PSI, the newest result whole, then `pick` chooses the features
+ * whose cells are added to each result. Results read whole keep all their features.
+ */
+export async function windowCells(
+  deps: Pick<AppDeps, 'store'>,
+  results: ResultCells[],
+  pick: (features: FeatureMax[], latest: DriftResult | null) => readonly string[],
+): Promise<{ features: FeatureMax[]; latest: DriftResult | null }> {
+  return deps.store.read(async (tx) => {
+    const ids = results.map((r) => r.id);
+    const max = new Map<string, number | null>();
+    const note = (feature: string, psi: number | null) => {
+      const had = max.get(feature);
+      if (had === undefined || (psi !== null && (had === null || psi > had))) max.set(feature, psi);
+    };
+    for (const m of await tx.drift.featureMaxima(ids)) note(m.feature, m.psi);
+    for (const r of results) for (const f of r.features) note(f.feature, f.psi);
+    const features = [...max].map(([feature, psi]) => ({ feature, psi }));
+    const newest = results[0] ? await tx.drift.get(results[0].id) : undefined;
+    const latest = newest ? parseResult(newest) : null;
+    const byId = new Map(results.map((r) => [r.id, r]));
+    for (const c of await tx.drift.cells(ids, pick(features, latest))) byId.get(c.id)?.features.push(c);
+    return { features, latest };
+  });
 }
 
 function parseFeatureRow(r: StoredResultRow, feature: string): DriftResult {

@@ -655,11 +655,12 @@ export interface DriftStore {
   list(q: DriftResultQuery): Promise<{ id: number; result: string }[]>;
   /** As list, reading each result's summary and one feature's row instead of the whole JSON. */
   listFeature(q: DriftResultQuery, feature: string): Promise<StoredResultRow[]>;
-  /**
-   * As list, each result as its summary (whole JSON only where the summary has not been written yet) and
-   * its features' cells (in no particular order): what a page drawing many windows needs.
-   */
-  listCells(q: DriftResultQuery): Promise<{ rows: StoredResultRow[]; cells: StoredFeatureCell[] }>;
+  /** As list, each result as its summary (whole JSON only where the summary has not been written yet). */
+  listSummaries(q: DriftResultQuery): Promise<StoredResultRow[]>;
+  /** Each feature of the given results (split ones) and its highest PSI among them (null when none has one). */
+  featureMaxima(ids: readonly number[]): Promise<{ feature: string; psi: number | null }[]>;
+  /** The cells of the given features in the given results (split ones), in no particular order. */
+  cells(ids: readonly number[], features: readonly string[]): Promise<StoredFeatureCell[]>;
   /** One stored result whole, or undefined. */
   get(id: number): Promise<{ id: number; result: string } | undefined>;
   /** Results stored before drift_feature_results existed (no summary yet), oldest first. */

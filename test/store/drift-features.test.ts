@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { backfillFeatureResults, driftCells } from '../../src/drift/service.js';
+import { backfillFeatureResults, driftSummaries, windowCells } from '../../src/drift/service.js';
 import { runDriftTick } from '../../src/jobs/drift-tick.js';
 import {
   createBaseline,
@@ -103,32 +103,61 @@ describe('drift_feature_results', () => {
     }
   });
 
-  it('gives every window as its summary and feature cells equal to the whole results, before and after a split', async () => {
+  it('gives every window as its summary, the picked features as cells and the highest PSI of every feature, as the whole results do', async () => {
     const app = await threeBuckets();
     await runDrift(app.app, 'm', { from: T0, to: T0 + 3 * HOUR });
     const whole = await driftSeries(app.app, 'm');
-    const expected = whole.map((r) => ({
-      ...r,
-      features: r.features
+    const narrow = (
+      fs: readonly { feature: string; psi: number | null; drifted: boolean | null }[],
+      pick: string[],
+    ) =>
+      fs
+        .filter((f) => pick.includes(f.feature))
         .map((f) => ({ feature: f.feature, psi: f.psi, drifted: f.drifted }))
-        .sort((a, b) => a.feature.localeCompare(b.feature)),
-    }));
-    const cells = async (q: { kind?: 'bucket' } = {}) =>
-      (await driftCells(app.deps, 'm', { limit: 100, ...q })).map((r) => ({
-        ...r,
-        features: r.features
-          .map((f) => ({ feature: f.feature, psi: f.psi, drifted: f.drifted }))
-          .sort((a, b) => a.feature.localeCompare(b.feature)),
-      }));
-    expect(expected.some((r) => r.features.some((f) => f.drifted === true))).toBe(true);
-    expect(await cells()).toEqual(expected);
-    expect(await cells({ kind: 'bucket' })).toEqual(expected.filter((r) => r.window_kind === 'bucket'));
-    // Stored whole only (before the split): read whole, the same cells.
+        .sort((a, b) => a.feature.localeCompare(b.feature));
+    const highest = new Map<string, number | null>();
+    for (const r of whole)
+      for (const f of r.features) {
+        const had = highest.get(f.feature);
+        if (had === undefined || (f.psi !== null && (had === null || f.psi > had)))
+          highest.set(f.feature, f.psi);
+      }
+    const read = async (pick: string[], kind?: 'bucket') => {
+      const results = await driftSummaries(app.deps, 'm', { limit: 100, ...(kind ? { kind } : {}) });
+      let offered: string[] = [];
+      const { features, latest } = await windowCells(app.deps, results, (fs, newest) => {
+        offered = fs.map((f) => f.feature).sort();
+        expect(newest).toEqual(results[0] && whole.find((w) => w.id === results[0]?.id));
+        return pick;
+      });
+      return { results, features, latest, offered };
+    };
+    const check = async (pick: string[], split: boolean) => {
+      const { results, features, latest, offered } = await read(pick);
+      expect(results.map((r) => ({ ...r, features: narrow(r.features, pick) }))).toEqual(
+        whole.map((r) => ({ ...r, features: narrow(r.features, pick) })),
+      );
+      // Split results carry the picked features only; the others are read whole.
+      if (split)
+        for (const r of results) expect(r.features.every((f) => pick.includes(f.feature))).toBe(true);
+      expect(new Map(features.map((f) => [f.feature, f.psi]))).toEqual(highest);
+      expect(offered).toEqual([...highest.keys()].sort());
+      expect(latest).toEqual(whole[0]);
+      const buckets = await read(pick, 'bucket');
+      expect(buckets.results.map((r) => r.id)).toEqual(
+        whole.filter((r) => r.window_kind === 'bucket').map((r) => r.id),
+      );
+    };
+    expect(whole.some((r) => r.features.some((f) => f.drifted === true))).toBe(true);
+    await check(['x'], true);
+    await check(['x', 'color'], true);
+    await check([], true);
+    // Stored whole only (before the split): read whole, the same cells and maxima.
     await sqlRun(app.store, 'DELETE FROM drift_result_summaries');
     await sqlRun(app.store, 'DELETE FROM drift_feature_results');
-    expect(await cells()).toEqual(expected);
+    await check(['x'], false);
     await backfillFeatureResults(app.deps);
-    expect(await cells()).toEqual(expected);
+    await check(['color'], true);
   });
 
   it('gives a one-feature series equal to the whole results filtered, before and after results are split', async () => {

@@ -109,7 +109,7 @@ export class Drift implements DriftStore {
     );
   }
 
-  async listCells(q: DriftResultQuery): Promise<{ rows: StoredResultRow[]; cells: StoredFeatureCell[] }> {
+  async listSummaries(q: DriftResultQuery): Promise<StoredResultRow[]> {
     const where = whereAll([
       ['d.model = ?', q.model],
       q.from != null ? ['d.window_to > ?', q.from] : false,
@@ -117,21 +117,40 @@ export class Drift implements DriftStore {
       q.kind != null ? ['d.window_kind = ?', q.kind] : false,
       q.modelVersion != null ? ['d.model_version = ?', q.modelVersion] : false,
     ]);
-    const rows = await this.db.rows<StoredResultRow>(
+    return this.db.rows<StoredResultRow>(
       `SELECT d.id, s.summary, CASE WHEN s.summary IS NULL THEN d.result END AS result, NULL AS measures
        FROM drift_results d
        LEFT JOIN drift_result_summaries s ON s.drift_result_id = d.id
        ${where.text} ORDER BY d.window_to DESC, d.id DESC LIMIT ?`,
       [...where.params, q.limit],
     );
-    const ids = rows.filter((r) => r.summary !== null).map((r) => r.id);
+  }
+
+  async featureMaxima(ids: readonly number[]): Promise<{ feature: string; psi: number | null }[]> {
+    const out: { feature: string; psi: number | null }[] = [];
+    for (let i = 0; i < ids.length; i += CELL_IDS_PER_SELECT) {
+      const chunk = ids.slice(i, i + CELL_IDS_PER_SELECT);
+      out.push(
+        ...(await this.db.rows<{ feature: string; psi: number | null }>(
+          `SELECT feature, max(psi) AS psi FROM drift_feature_results
+           WHERE drift_result_id IN (${chunk.map(() => '?').join(', ')}) GROUP BY feature`,
+          chunk,
+        )),
+      );
+    }
+    return out;
+  }
+
+  async cells(ids: readonly number[], features: readonly string[]): Promise<StoredFeatureCell[]> {
     const cells: StoredFeatureCell[] = [];
+    if (features.length === 0) return cells;
     for (let i = 0; i < ids.length; i += CELL_IDS_PER_SELECT) {
       const chunk = ids.slice(i, i + CELL_IDS_PER_SELECT);
       const found = await this.db.rows<StoredFeatureCell>(
         `SELECT drift_result_id AS id, feature, psi, drifted FROM drift_feature_results
-         WHERE drift_result_id IN (${chunk.map(() => '?').join(', ')})`,
-        chunk,
+         WHERE drift_result_id IN (${chunk.map(() => '?').join(', ')})
+           AND feature IN (${features.map(() => '?').join(', ')})`,
+        [...chunk, ...features],
       );
       // SQLite's 0/1 made booleans in place: a page reads thousands of these.
       for (const c of found) {
@@ -139,7 +158,7 @@ export class Drift implements DriftStore {
         cells.push(c);
       }
     }
-    return { rows, cells };
+    return cells;
   }
 
   async get(id: number): Promise<{ id: number; result: string } | undefined> {

@@ -2,7 +2,15 @@ import { alertCounts } from '../../alerts/review.js';
 import { type BaselineView, listBaselines } from '../../baselines/service.js';
 import { driftSettingsFor } from '../../config/index.js';
 import type { AppDeps, JobStatusView } from '../../context.js';
-import { type DriftResult, driftCells, driftSeries, lastRun, type ResultCells } from '../../drift/service.js';
+import {
+  type DriftResult,
+  driftSeries,
+  driftSummaries,
+  type FeatureMax,
+  lastRun,
+  type ResultCells,
+  windowCells,
+} from '../../drift/service.js';
 import { ApiError } from '../../errors.js';
 import { latestVersion, listModels } from '../../models/service.js';
 import {
@@ -162,20 +170,27 @@ export async function recentWindows(
   );
 }
 
-/** As recentWindows, each feature as its cell (PSI and verdict) only: what the model page draws. */
+/**
+ * As recentWindows, each result with the cells (PSI and verdict) of the features `pick` chooses, plus every
+ * feature of the windows with its highest PSI and the newest result whole: what the model page draws.
+ */
 export async function recentCells(
   deps: Deps,
   model: string,
   modelVersion: string,
-  kind?: WindowKind,
+  kind: WindowKind | undefined,
+  pick: (features: FeatureMax[], latest: DriftResult | null) => readonly string[],
   limit = MAX_WINDOWS,
-): Promise<Windows<ResultCells>> {
-  return chooseWindows(
-    (k) => driftCells(deps, model, { modelVersion, limit, kind: k }),
+): Promise<Windows<ResultCells> & { features: FeatureMax[]; latest: DriftResult | null }> {
+  // A summary has drifted_share exactly when some feature got a verdict (its features are read after).
+  const windows = await chooseWindows(
+    (k) => driftSummaries(deps, model, { modelVersion, limit, kind: k }),
     modelVersion,
     kind,
     limit,
+    (r) => r !== undefined && (r.drifted_share !== null || judged(r)),
   );
+  return { ...windows, ...(await windowCells(deps, windows.results, pick)) };
 }
 
 async function chooseWindows<R extends Judged>(
@@ -183,12 +198,13 @@ async function chooseWindows<R extends Judged>(
   modelVersion: string,
   kind: WindowKind | undefined,
   limit: number,
+  hasVerdicts: (r: R | undefined) => boolean = judged,
 ): Promise<Windows<R>> {
   let k: WindowKind = kind ?? 'bucket';
   let rows = await read(k);
-  if (kind === undefined && !judged(rows[0])) {
+  if (kind === undefined && !hasVerdicts(rows[0])) {
     const rolling = await read('rolling');
-    if (judged(rolling[0]) || (rows.length === 0 && rolling.length > 0)) {
+    if (hasVerdicts(rolling[0]) || (rows.length === 0 && rolling.length > 0)) {
       rows = rolling;
       k = 'rolling';
     }
