@@ -36,6 +36,7 @@ const TABLES = [
   'traffic',
   'changed_buckets',
   'drift_results',
+  'drift_result_summaries',
   'drift_feature_results',
   'feature_latest',
   'alerts',

@@ -5,7 +5,14 @@ import type { AppDeps } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { MultivariateResult } from '../multivariate/joint.js';
 import { windowJoint } from '../multivariate/service.js';
-import type { AggregateRow, StoredFeatureResult, StoredResultRow, Tx, WindowKind } from '../store/index.js';
+import { addCountsInto } from '../store/counts.js';
+import type {
+  StoredAggregateRow,
+  StoredFeatureResult,
+  StoredResultRow,
+  Tx,
+  WindowKind,
+} from '../store/index.js';
 import { thresholdsFor } from '../thresholds/service.js';
 import {
   type ColumnResult,
@@ -63,16 +70,19 @@ export interface DriftResult {
   evaluated_at: string;
 }
 
-/** Sums a version's aggregate rows over a window, keyed "role:name". */
-export function sumWindow(rows: readonly AggregateRow[]): Map<string, WindowColumn> {
+/**
+ * Sums a version's aggregate rows over a window, keyed "role:name". Count vectors are added as stored (no
+ * decoded copy per bucket); each column's length is its first row's.
+ */
+export function sumWindow(rows: readonly StoredAggregateRow[]): Map<string, WindowColumn> {
   const out = new Map<string, WindowColumn>();
   for (const r of rows) {
     const key = `${r.role}:${r.name}`;
     let w = out.get(key);
     if (!w) {
-      w = { ...zeroTallies(), counts: new Float64Array(r.counts.length) };
+      w = { ...zeroTallies(), counts: addCountsInto(r.counts) };
       out.set(key, w);
-    }
+    } else addCountsInto(r.counts, w.counts);
     w.n += r.n;
     w.missing += r.missing;
     w.typeMismatch += r.typeMismatch;
@@ -81,8 +91,6 @@ export function sumWindow(rows: readonly AggregateRow[]): Map<string, WindowColu
     w.offEdge += r.offEdge;
     if (r.vmin !== null && (w.vmin === null || r.vmin < w.vmin)) w.vmin = r.vmin;
     if (r.vmax !== null && (w.vmax === null || r.vmax > w.vmax)) w.vmax = r.vmax;
-    for (let i = 0; i < r.counts.length && i < w.counts.length; i++)
-      w.counts[i] = (w.counts[i] as number) + (r.counts[i] as number);
   }
   return out;
 }
@@ -135,7 +143,7 @@ export async function evaluateAndStore(
     const baseline = await baselineCache(deps.store).resolve(tx, model, modelVersion);
     if (!baseline) return null;
     const key = { model, modelVersion, bucketMs: settings.bucket, from, to };
-    const window = sumWindow(await tx.aggregates.window({ ...key, baselineId: baseline.id }));
+    const window = sumWindow(await tx.aggregates.windowStored({ ...key, baselineId: baseline.id }));
     const { features, prediction } = profilesOf(baseline);
     const joint = await windowJoint(tx, deps.config, baseline, { ...key, baselineId: baseline.id }, settings);
     const evaluation = evaluateWindow(
@@ -343,14 +351,83 @@ export async function driftSeries(
   });
 }
 
+/** One feature's verdict in a window: what a heatmap or trend of many windows draws. */
+export type FeatureCell = Pick<ColumnResult, 'feature' | 'psi' | 'drifted'>;
+
+/** A stored result with each feature as its cell only (the prediction keeps its whole column). */
+export type ResultCells = Omit<DriftResult, 'features'> & { features: FeatureCell[] };
+
+/**
+ * Stored results, newest window first, as their summaries: `features` is empty, except for results stored
+ * whole only (not split yet), which are read whole. windowCells adds the cells a page draws.
+ */
+export async function driftSummaries(
+  deps: Pick<AppDeps, 'store'>,
+  model: string,
+  q: Omit<DriftSeriesQuery, 'feature'>,
+): Promise<ResultCells[]> {
+  return deps.store.read(async (tx) => {
+    await requireModel(tx, model);
+    const rows = await tx.drift.listSummaries({
+      model,
+      from: q.from,
+      to: q.to,
+      kind: q.kind,
+      modelVersion: q.modelVersion,
+      limit: q.limit,
+    });
+    return rows.map((r): ResultCells => {
+      if (r.summary === null) return parseResult({ id: r.id, result: r.result ?? '{}' });
+      const body = JSON.parse(r.summary) as Omit<DriftResult, 'id'>;
+      body.features = [];
+      return parseResult({ id: r.id, body });
+    });
+  });
+}
+
+/** Every feature of some window and its highest PSI over them (null when none has one). */
+export interface FeatureMax {
+  feature: string;
+  psi: number | null;
+}
+
+/**
+ * The cells of `results` (from driftSummaries) a page draws, from the narrow columns of drift_feature_results:
+ * every feature of any window with its highest PSI, the newest result whole, then `pick` chooses the features
+ * whose cells are added to each result. Results read whole keep all their features.
+ */
+export async function windowCells(
+  deps: Pick<AppDeps, 'store'>,
+  results: ResultCells[],
+  pick: (features: FeatureMax[], latest: DriftResult | null) => readonly string[],
+): Promise<{ features: FeatureMax[]; latest: DriftResult | null }> {
+  return deps.store.read(async (tx) => {
+    const ids = results.map((r) => r.id);
+    const max = new Map<string, number | null>();
+    const note = (feature: string, psi: number | null) => {
+      const had = max.get(feature);
+      if (had === undefined || (psi !== null && (had === null || psi > had))) max.set(feature, psi);
+    };
+    for (const m of await tx.drift.featureMaxima(ids)) note(m.feature, m.psi);
+    for (const r of results) for (const f of r.features) note(f.feature, f.psi);
+    const features = [...max].map(([feature, psi]) => ({ feature, psi }));
+    const newest = results[0] ? await tx.drift.get(results[0].id) : undefined;
+    const latest = newest ? parseResult(newest) : null;
+    const byId = new Map(results.map((r) => [r.id, r]));
+    for (const c of await tx.drift.cells(ids, pick(features, latest))) byId.get(c.id)?.features.push(c);
+    return { features, latest };
+  });
+}
+
 function parseFeatureRow(r: StoredResultRow, feature: string): DriftResult {
   if (r.summary === null) {
     const parsed = parseResult({ id: r.id, result: r.result ?? '{}' });
     parsed.features = parsed.features.filter((f) => f.feature === feature);
     return parsed;
   }
-  const body = JSON.parse(r.summary) as Omit<DriftResult, 'id' | 'features'>;
-  return parseResult({ id: r.id, body: { ...body, features: r.measures ? [JSON.parse(r.measures)] : [] } });
+  const body = JSON.parse(r.summary) as Omit<DriftResult, 'id'>;
+  body.features = r.measures ? [JSON.parse(r.measures) as ColumnResult] : [];
+  return parseResult({ id: r.id, body });
 }
 
 function parseResult(
@@ -436,7 +513,7 @@ export async function featureHistogramIn(
   const isPrediction = feature === 'prediction' && !baseline.features.has('prediction');
   const binner = isPrediction ? baseline.prediction : baseline.features.get(feature);
   if (!binner) return `baseline ${baseline.id} of model ${model} has no feature ${feature}`;
-  const rows = await tx.aggregates.window({
+  const rows = await tx.aggregates.windowStored({
     model,
     modelVersion,
     baselineId: baseline.id,

@@ -201,8 +201,13 @@ function ceilToLattice(d: number, n1: number, n2: number): number {
  * no cell's supremum is below; then rounded up to the lattice 1/lcm(n1, n2) every raw statistic lies on.
  * The raw statistic is at most `statisticUpper` = max over cells of the largest gap reachable inside the cell,
  * which is ≤ the boundary max + max cell mass.
+ * `bounds: false` skips the p-value at `statisticUpper` (a second, often costly series): `pvalueLower` is
+ * then NaN.
  */
-export function ksFromGrid(grid: GridCounts, options: { method?: KsMethod } = {}): KsGridResult {
+export function ksFromGrid(
+  grid: GridCounts,
+  options: { method?: KsMethod; bounds?: boolean } = {},
+): KsGridResult {
   const { e, r, c, nr, nc } = prepareGrid(grid, 'ksFromGrid', true);
   const cells = r.length;
   const rs = grid.refSums === undefined ? null : sumsCopy(grid.refSums, 'refSums', cells, 'ksFromGrid');
@@ -252,8 +257,11 @@ export function ksFromGrid(grid: GridCounts, options: { method?: KsMethod } = {}
   if (upper < d) upper = d;
   if (upper > 1) upper = 1;
   if (inCell > d) d = Math.max(d, Math.min(ceilToLattice(inCell, nr, nc), upper));
-  const res = ksPvalue(d, nr, nc, options);
-  const resUpper = upper === d ? res : ksPvalue(upper, nr, nc, options);
+  const method = options.method === undefined ? {} : { method: options.method };
+  const res = ksPvalue(d, nr, nc, method);
+  if (options.bounds === false)
+    return { ...res, statisticUpper: upper, pvalueLower: Number.NaN, n1: nr, n2: nc };
+  const resUpper = upper === d ? res : ksPvalue(upper, nr, nc, method);
   return {
     statistic: res.statistic,
     pvalue: res.pvalue,
@@ -314,6 +322,19 @@ function cellCdf(model: [number, number], t: number, leftLimit: boolean): number
   return Math.min(1, Math.max(0, (t - t0) / (t1 - t0)));
 }
 
+/** Insertion sort, ascending; equal values keep their order (as Array.prototype.sort). */
+function sortSix(a: Float64Array): void {
+  for (let i = 1; i < a.length; i++) {
+    const v = a[i] as number;
+    let j = i - 1;
+    while (j >= 0 && (a[j] as number) > v) {
+      a[j + 1] = a[j] as number;
+      j--;
+    }
+    a[j + 1] = v;
+  }
+}
+
 /** ∫_0^1 |g0 + (g1 − g0) t| dt for the difference of two CDFs that are linear inside a cell. */
 function absLinearIntegral(g0: number, g1: number): number {
   if ((g0 >= 0 && g1 >= 0) || (g0 <= 0 && g1 <= 0)) return Math.abs(g0 + g1) / 2;
@@ -349,6 +370,7 @@ export function wassersteinFromGrid(grid: GridCounts): WassersteinGridResult {
   let est = 0;
   let lower = 0;
   let upper = 0;
+  const cuts = new Float64Array(6);
   for (let i = 0; i <= E; i++) {
     const ar = cr / nr;
     const ac = cc / nc;
@@ -384,13 +406,22 @@ export function wassersteinFromGrid(grid: GridCounts): WassersteinGridResult {
       const left = e[i - 1] as number;
       const rm = cellModel(mr, sr, left, width);
       const cm = cellModel(mc, sc, left, width);
-      const g = (t: number, leftLimit: boolean) =>
-        ar + (mr * cellCdf(rm, t, leftLimit)) / nr - ac - (mc * cellCdf(cm, t, leftLimit)) / nc;
-      const cuts = [0, 1, rm[0], rm[1], cm[0], cm[1]].sort((x, y) => x - y);
+      // Cut points in ascending order, sorted in place: this runs once per cell of every drift run.
+      cuts[0] = 0;
+      cuts[1] = 1;
+      cuts[2] = rm[0];
+      cuts[3] = rm[1];
+      cuts[4] = cm[0];
+      cuts[5] = cm[1];
+      sortSix(cuts);
       for (let k = 1; k < cuts.length; k++) {
         const p0 = cuts[k - 1] as number;
         const p1 = cuts[k] as number;
-        if (p1 > p0) est += width * (p1 - p0) * absLinearIntegral(g(p0, false), g(p1, true));
+        if (p1 > p0) {
+          const g0 = ar + (mr * cellCdf(rm, p0, false)) / nr - ac - (mc * cellCdf(cm, p0, false)) / nc;
+          const g1 = ar + (mr * cellCdf(rm, p1, true)) / nr - ac - (mc * cellCdf(cm, p1, true)) / nc;
+          est += width * (p1 - p0) * absLinearIntegral(g0, g1);
+        }
       }
     } else est += width * absLinearIntegral(ar - ac, br - bc);
     lower += width * lowGap;

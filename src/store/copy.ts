@@ -29,6 +29,7 @@ const TABLES = [
   'changed_buckets',
   'activations',
   'drift_results',
+  'drift_result_summaries',
   'drift_feature_results',
   'feature_latest',
   'cusum_state',

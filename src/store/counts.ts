@@ -181,3 +181,82 @@ export function addEncoded(a: Uint8Array | null, b: Uint8Array | null): Buffer |
   if (a === null || b === null) return encodeCounts(decodeCounts((a ?? b) as Uint8Array));
   return encodeCounts(addCounts(decodeCounts(a), decodeCounts(b)));
 }
+
+/**
+ * Adds a stored count vector (either format) into `out` cell by cell, without decoding it first: a window
+ * sums hundreds of bucket vectors, and sparse ones only touch their non-zero cells. Cells past the end of
+ * `out` are dropped; without `out`, one of the vector's own length is made. Other formats go through
+ * decodeCounts.
+ */
+export function addCountsInto(blob: Uint8Array, out?: Float64Array): Float64Array {
+  if (blob.byteLength % 4 === 0) {
+    const slots = blob.byteLength >>> 2;
+    const into = out ?? new Float64Array(slots);
+    const end = Math.min(slots, into.length);
+    for (let i = 0, at = 0; i < end; i++, at += 4)
+      into[i] =
+        (into[i] as number) +
+        (blob[at] as number) +
+        (blob[at + 1] as number) * 0x100 +
+        (blob[at + 2] as number) * 0x10000 +
+        (blob[at + 3] as number) * 0x1000000;
+    return into;
+  }
+  if (blob[0] !== SPARSE_V1) {
+    const counts = decodeCounts(blob);
+    const into = out ?? new Float64Array(counts.length);
+    const end = Math.min(counts.length, into.length);
+    for (let i = 0; i < end; i++) into[i] = (into[i] as number) + (counts[i] as number);
+    return into;
+  }
+  const len = blob.byteLength;
+  let at = 1;
+  // varints inline (the same reading as decodeCounts): this loop runs once per stored cell
+  let v = 0;
+  let scale = 1;
+  for (;;) {
+    if (at >= len) throw new Error('count vector ends inside a number');
+    const b = blob[at++] as number;
+    v += (b & 0x7f) * scale;
+    if (b < 0x80) break;
+    scale *= 128;
+  }
+  const slots = v;
+  v = 0;
+  scale = 1;
+  for (;;) {
+    if (at >= len) throw new Error('count vector ends inside a number');
+    const b = blob[at++] as number;
+    v += (b & 0x7f) * scale;
+    if (b < 0x80) break;
+    scale *= 128;
+  }
+  const nonZero = v;
+  const into = out ?? new Float64Array(slots);
+  const end = Math.min(slots, into.length);
+  let i = -1;
+  for (let k = 0; k < nonZero; k++) {
+    let gap = 0;
+    scale = 1;
+    for (;;) {
+      if (at >= len) throw new Error('count vector ends inside a number');
+      const b = blob[at++] as number;
+      gap += (b & 0x7f) * scale;
+      if (b < 0x80) break;
+      scale *= 128;
+    }
+    let c = 0;
+    scale = 1;
+    for (;;) {
+      if (at >= len) throw new Error('count vector ends inside a number');
+      const b = blob[at++] as number;
+      c += (b & 0x7f) * scale;
+      if (b < 0x80) break;
+      scale *= 128;
+    }
+    i += gap + 1;
+    if (i >= slots) throw new Error('count vector cell past its length');
+    if (i < end) into[i] = (into[i] as number) + c;
+  }
+  return into;
+}

@@ -120,6 +120,13 @@ export interface AggregateRow extends ColumnTallies {
   counts: Uint32Array;
 }
 
+/** An aggregate row with its count vector as stored (see counts.ts), for readers that merge without decoding. */
+export interface StoredAggregateRow extends ColumnTallies {
+  role: Role;
+  name: string;
+  counts: Uint8Array;
+}
+
 /** Record and label-outcome counts of a bucket (or, summed, of a window). */
 export interface Outcomes {
   records: number;
@@ -386,6 +393,15 @@ export interface StoredResultRow {
   measures: string | null;
 }
 
+/** One feature's verdict in a stored result: a row of drift_feature_results without its measures. */
+export interface StoredFeatureCell {
+  /** The drift result's id. */
+  id: number;
+  feature: string;
+  psi: number | null;
+  drifted: boolean | null;
+}
+
 export interface DriftResultQuery {
   model: string;
   from?: number | undefined;
@@ -621,6 +637,8 @@ export interface AggregateStore {
   setOutcomes(key: BucketKey, outcomes: Omit<Outcomes, 'records'>, now: number): Promise<void>;
   clear(model: string, baselineId: number): Promise<void>;
   window(k: WindowKey): Promise<AggregateRow[]>;
+  /** The rows `window` reads, count vectors left encoded (addCountsInto sums them). */
+  windowStored(k: WindowKey): Promise<StoredAggregateRow[]>;
   windowOutcomes(k: Omit<WindowKey, 'baselineId'>): Promise<Outcomes>;
   versionsWithData(model: string, bucketMs: number, from: number, to: number): Promise<string[]>;
   /**
@@ -702,6 +720,14 @@ export interface DriftStore {
   list(q: DriftResultQuery): Promise<{ id: number; result: string }[]>;
   /** As list, reading each result's summary and one feature's row instead of the whole JSON. */
   listFeature(q: DriftResultQuery, feature: string): Promise<StoredResultRow[]>;
+  /** As list, each result as its summary (whole JSON only where the summary has not been written yet). */
+  listSummaries(q: DriftResultQuery): Promise<StoredResultRow[]>;
+  /** Each feature of the given results (split ones) and its highest PSI among them (null when none has one). */
+  featureMaxima(ids: readonly number[]): Promise<{ feature: string; psi: number | null }[]>;
+  /** The cells of the given features in the given results (split ones), in no particular order. */
+  cells(ids: readonly number[], features: readonly string[]): Promise<StoredFeatureCell[]>;
+  /** One stored result whole, or undefined. */
+  get(id: number): Promise<{ id: number; result: string } | undefined>;
   /** Results stored before drift_feature_results existed (no summary yet), oldest first. */
   unsplit(limit: number): Promise<{ id: number; result: string }[]>;
   /** Fills a result's summary and feature rows (the backfill of results stored before they existed). */

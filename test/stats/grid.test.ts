@@ -136,6 +136,25 @@ describe('fine grid variants against the raw computations', () => {
     expect(Math.abs(gw.distance - w) / w).toBeLessThan(0.05);
   });
 
+  it('without bounds: the same statistic and p-value, the bound not tested', () => {
+    const ref = lognormals(20000, 11, 1.2);
+    const cur = lognormals(8000, 12, 1.35);
+    const grid = gridOf(fineGrid(ref).edges, ref, cur);
+    const full = ksFromGrid(grid);
+    expect(full.statisticUpper).toBeGreaterThan(full.statistic);
+    expect(Number.isNaN(full.pvalueLower)).toBe(false);
+    const fast = ksFromGrid(grid, { bounds: false });
+    expect([fast.statistic, fast.pvalue, fast.method, fast.n1, fast.n2]).toEqual([
+      full.statistic,
+      full.pvalue,
+      full.method,
+      full.n1,
+      full.n2,
+    ]);
+    expect(fast.statisticUpper).toBe(full.statisticUpper);
+    expect(fast.pvalueLower).toBeNaN();
+  });
+
   it('shifted normal data, including current values outside the baseline range', async () => {
     const ref = normals(12000, 21);
     const cur = normals(6000, 22, 0.8, 1.3);

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runRollupTick } from '../../src/retention/rollup.js';
 import { mulberry32 } from '../../src/stats/index.js';
 import {
+  addCountsInto,
   addEncoded,
   compactCounts,
   compactEncoded,
@@ -89,6 +90,28 @@ describe('sparse count vectors', () => {
     // Cut to a length that is not a multiple of 4 (else it would read as a dense vector).
     const cut = blob.byteLength - 9 - ((blob.byteLength - 9) % 4 === 0 ? 1 : 0);
     expect(() => decodeCounts(blob.subarray(0, cut))).toThrow(/ends inside its deflated cells/);
+  });
+
+  it('add into a window sum as decoding and adding each does, cells past the sum dropped', () => {
+    const r = mulberry32(21);
+    const vector = (len: number) =>
+      Uint32Array.from({ length: len }, () =>
+        r() < 0.5 ? 0 : r() < 0.8 ? Math.floor(r() * 200) : Math.floor(r() * 0xffffffff),
+      );
+    for (const len of [0, 1, 5, 37, 300]) {
+      const rows = Array.from({ length: 6 }, (_, k) => vector(k === 3 ? len + 4 : len));
+      const expected = new Float64Array(len);
+      for (const v of rows)
+        for (let i = 0; i < len; i++) expected[i] = (expected[i] as number) + (v[i] as number);
+      for (const format of [encodeCounts, dense]) {
+        // The first row sizes the sum, as a window's first bucket does.
+        const sum = addCountsInto(format(rows[0] as Uint32Array));
+        for (const v of rows.slice(1)) expect(addCountsInto(format(v), sum)).toBe(sum);
+        expect(sum).toEqual(expected);
+      }
+    }
+    expect(() => addCountsInto(Buffer.from([1, 3, 1, 5]).subarray(0, 3))).toThrow(/ends inside a number/);
+    expect(() => addCountsInto(Buffer.from([1, 2, 1, 4, 1]))).toThrow(/past its length/);
   });
 
   it('refuse a blob of an unknown format rather than misread it', () => {

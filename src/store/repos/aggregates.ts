@@ -10,6 +10,7 @@ import type {
   ChangedBucket,
   Outcomes,
   RollupCandidate,
+  StoredAggregateRow,
   TrafficDelta,
   TrafficRow,
   WindowKey,
@@ -63,14 +64,17 @@ export abstract class AggregatesBase implements AggregateStore {
   }
 
   async window(k: WindowKey): Promise<AggregateRow[]> {
+    return (await this.windowStored(k)).map((r) => ({ ...r, counts: decodeCounts(r.counts) }));
+  }
+
+  async windowStored(k: WindowKey): Promise<StoredAggregateRow[]> {
     const [buckets, params] = bucketsIn(k.bucketMs, k.from, k.to);
-    const rows = await this.db.rows<Omit<AggregateRow, 'counts'> & { counts: Buffer }>(
+    return this.db.rows<StoredAggregateRow>(
       `SELECT role, name, n, missing, type_mismatch AS "typeMismatch", out_of_range AS "outOfRange", unseen,
          off_edge AS "offEdge", vmin, vmax, counts FROM aggregates
        WHERE model = ? AND model_version = ? AND baseline_id = ? AND ${buckets}`,
       [k.model, k.modelVersion, k.baselineId, ...params],
     );
-    return rows.map((r) => ({ ...r, counts: fromBlob(r.counts) }));
   }
 
   async windowOutcomes(k: Omit<WindowKey, 'baselineId'>): Promise<Outcomes> {

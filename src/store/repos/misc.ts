@@ -6,6 +6,7 @@ import type {
   DriftResultQuery,
   DriftStore,
   StoredDriftResult,
+  StoredFeatureCell,
   StoredFeatureResult,
   StoredResultRow,
   ThresholdOverrideRow,
@@ -15,6 +16,8 @@ import { deliveries, thresholdOverrides } from './tables.js';
 
 /** Feature rows per INSERT: 12 parameters each, far below either dialect's limit. */
 const FEATURE_ROWS_PER_INSERT = 200;
+/** Result ids per `IN (…)` when reading feature cells. */
+const CELL_IDS_PER_SELECT = 500;
 
 export class Drift implements DriftStore {
   constructor(private readonly db: Sql) {}
@@ -22,10 +25,10 @@ export class Drift implements DriftStore {
   async upsertResult(r: StoredDriftResult): Promise<number> {
     const row = await this.db.one<{ id: number }>(
       `INSERT INTO drift_results (model, model_version, baseline_id, window_kind, window_from, window_to, n, drifted,
-         drifted_share, result, summary, evaluated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         drifted_share, result, evaluated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (model, model_version, baseline_id, window_kind, window_from, window_to) DO UPDATE SET
          n = excluded.n, drifted = excluded.drifted, drifted_share = excluded.drifted_share, result = excluded.result,
-         summary = excluded.summary, evaluated_at = excluded.evaluated_at
+         evaluated_at = excluded.evaluated_at
        RETURNING id`,
       [
         r.model,
@@ -38,11 +41,19 @@ export class Drift implements DriftStore {
         r.drifted,
         r.driftedShare,
         r.result,
-        r.summary ?? null,
         r.evaluatedAt,
       ],
     );
     if (row === undefined) throw new Error('drift result upsert returned no id');
+    // A re-evaluated window stored whole only must not keep the summary of its previous evaluation.
+    if (r.summary === undefined)
+      await this.db.run('DELETE FROM drift_result_summaries WHERE drift_result_id = ?', [row.id]);
+    else
+      await this.db.run(
+        `INSERT INTO drift_result_summaries (drift_result_id, summary) VALUES (?, ?)
+         ON CONFLICT (drift_result_id) DO UPDATE SET summary = excluded.summary`,
+        [row.id, r.summary],
+      );
     await this.putFeatures(row.id, r);
     return row.id;
   }
@@ -86,34 +97,101 @@ export class Drift implements DriftStore {
       q.kind != null ? ['d.window_kind = ?', q.kind] : false,
       q.modelVersion != null ? ['d.model_version = ?', q.modelVersion] : false,
     ]);
-    // The whole JSON only of results whose summary the backfill has not filled yet.
+    // The whole JSON only of results whose summary the backfill has not written yet (the other columns of
+    // drift_results read here come before `result`, so SQLite does not walk its overflow pages).
     return this.db.rows(
-      `SELECT d.id, d.summary, CASE WHEN d.summary IS NULL THEN d.result END AS result, f.measures
+      `SELECT d.id, s.summary, CASE WHEN s.summary IS NULL THEN d.result END AS result, f.measures
        FROM drift_results d
+       LEFT JOIN drift_result_summaries s ON s.drift_result_id = d.id
        LEFT JOIN drift_feature_results f ON f.drift_result_id = d.id AND f.feature = ?
        ${where.text} ORDER BY d.window_to DESC, d.id DESC LIMIT ?`,
       [feature, ...where.params, q.limit],
     );
   }
 
-  async unsplit(limit: number): Promise<{ id: number; result: string }[]> {
-    return this.db.rows('SELECT id, result FROM drift_results WHERE summary IS NULL ORDER BY id LIMIT ?', [
-      limit,
+  async listSummaries(q: DriftResultQuery): Promise<StoredResultRow[]> {
+    const where = whereAll([
+      ['d.model = ?', q.model],
+      q.from != null ? ['d.window_to > ?', q.from] : false,
+      q.to != null ? ['d.window_from < ?', q.to] : false,
+      q.kind != null ? ['d.window_kind = ?', q.kind] : false,
+      q.modelVersion != null ? ['d.model_version = ?', q.modelVersion] : false,
     ]);
+    return this.db.rows<StoredResultRow>(
+      `SELECT d.id, s.summary, CASE WHEN s.summary IS NULL THEN d.result END AS result, NULL AS measures
+       FROM drift_results d
+       LEFT JOIN drift_result_summaries s ON s.drift_result_id = d.id
+       ${where.text} ORDER BY d.window_to DESC, d.id DESC LIMIT ?`,
+      [...where.params, q.limit],
+    );
+  }
+
+  async featureMaxima(ids: readonly number[]): Promise<{ feature: string; psi: number | null }[]> {
+    const out: { feature: string; psi: number | null }[] = [];
+    for (let i = 0; i < ids.length; i += CELL_IDS_PER_SELECT) {
+      const chunk = ids.slice(i, i + CELL_IDS_PER_SELECT);
+      out.push(
+        ...(await this.db.rows<{ feature: string; psi: number | null }>(
+          `SELECT feature, max(psi) AS psi FROM drift_feature_results
+           WHERE drift_result_id IN (${chunk.map(() => '?').join(', ')}) GROUP BY feature`,
+          chunk,
+        )),
+      );
+    }
+    return out;
+  }
+
+  async cells(ids: readonly number[], features: readonly string[]): Promise<StoredFeatureCell[]> {
+    const cells: StoredFeatureCell[] = [];
+    if (features.length === 0) return cells;
+    for (let i = 0; i < ids.length; i += CELL_IDS_PER_SELECT) {
+      const chunk = ids.slice(i, i + CELL_IDS_PER_SELECT);
+      const found = await this.db.rows<StoredFeatureCell>(
+        `SELECT drift_result_id AS id, feature, psi, drifted FROM drift_feature_results
+         WHERE drift_result_id IN (${chunk.map(() => '?').join(', ')})
+           AND feature IN (${features.map(() => '?').join(', ')})`,
+        [...chunk, ...features],
+      );
+      // SQLite's 0/1 made booleans in place: a page reads thousands of these.
+      for (const c of found) {
+        if (c.drifted !== null) c.drifted = Boolean(c.drifted);
+        cells.push(c);
+      }
+    }
+    return cells;
+  }
+
+  async get(id: number): Promise<{ id: number; result: string } | undefined> {
+    return this.db.one('SELECT id, result FROM drift_results WHERE id = ?', [id]);
+  }
+
+  async unsplit(limit: number): Promise<{ id: number; result: string }[]> {
+    return this.db.rows(
+      `SELECT d.id, d.result FROM drift_results d
+       WHERE NOT EXISTS (SELECT 1 FROM drift_result_summaries s WHERE s.drift_result_id = d.id)
+       ORDER BY d.id LIMIT ?`,
+      [limit],
+    );
   }
 
   async split(id: number, r: { summary: string; features: StoredFeatureResult[] }): Promise<void> {
+    const added = await this.db.one<{ id: number }>(
+      `INSERT INTO drift_result_summaries (drift_result_id, summary) VALUES (?, ?)
+       ON CONFLICT (drift_result_id) DO NOTHING RETURNING drift_result_id AS id`,
+      [id, r.summary],
+    );
+    // Already split (a re-evaluation wrote it meanwhile): its rows are the newer ones.
+    if (!added) return;
     const row = await this.db.one<{
       model: string;
       modelVersion: string;
       windowKind: StoredDriftResult['windowKind'];
       windowTo: number;
     }>(
-      `UPDATE drift_results SET summary = ? WHERE id = ? AND summary IS NULL
-       RETURNING model, model_version AS "modelVersion", window_kind AS "windowKind", window_to AS "windowTo"`,
-      [r.summary, id],
+      `SELECT model, model_version AS "modelVersion", window_kind AS "windowKind", window_to AS "windowTo"
+       FROM drift_results WHERE id = ?`,
+      [id],
     );
-    // Already split (a re-evaluation wrote it meanwhile): its rows are the newer ones.
     if (row) await this.putFeatures(id, { ...row, features: r.features });
   }
 

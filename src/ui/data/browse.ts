@@ -2,8 +2,15 @@ import { alertCounts } from '../../alerts/review.js';
 import { type BaselineView, listBaselines } from '../../baselines/service.js';
 import { driftSettingsFor } from '../../config/index.js';
 import type { AppDeps, JobStatusView } from '../../context.js';
-import type { ColumnResult } from '../../drift/evaluate.js';
-import { type DriftResult, driftSeries, lastRun } from '../../drift/service.js';
+import {
+  type DriftResult,
+  driftSeries,
+  driftSummaries,
+  type FeatureMax,
+  lastRun,
+  type ResultCells,
+  windowCells,
+} from '../../drift/service.js';
 import { ApiError } from '../../errors.js';
 import { latestVersion, listModels } from '../../models/service.js';
 import {
@@ -112,12 +119,12 @@ export async function servedOf(
   }
 }
 
-export interface Windows {
+export interface Windows<R = DriftResult> {
   /** The model version shown. */
   modelVersion: string;
   kind: WindowKind;
   /** Newest first, one result per window (the latest evaluation of it). */
-  results: DriftResult[];
+  results: R[];
 }
 
 export const WINDOW_KINDS: [WindowKind, string][] = [
@@ -131,8 +138,14 @@ export function kindParam(v: string | undefined): WindowKind | undefined {
   return WINDOW_KINDS.some(([k]) => k === v) ? (v as WindowKind) : undefined;
 }
 
+/** What choosing windows looks at in a result. */
+interface Judged {
+  window: { from: string; to: string };
+  features: { drifted: boolean | null }[];
+}
+
 /** True when some feature of the result got a verdict (enough values in the window). */
-const judged = (r: DriftResult | undefined): boolean => r?.features.some((f) => f.drifted !== null) === true;
+const judged = (r: Judged | undefined): boolean => r?.features.some((f) => f.drifted !== null) === true;
 
 /**
  * The newest MAX_WINDOWS results of one version, of `kind` when given. Otherwise closed buckets, unless the
@@ -149,22 +162,59 @@ export async function recentWindows(
   feature?: string,
 ): Promise<Windows> {
   // With a feature, each result carries only that feature (a narrow read, see driftSeries).
-  const q = { modelVersion, limit, feature };
+  return chooseWindows(
+    (k) => driftSeries(deps, model, { modelVersion, limit, feature, kind: k }),
+    modelVersion,
+    kind,
+    limit,
+  );
+}
+
+/**
+ * As recentWindows, each result with the cells (PSI and verdict) of the features `pick` chooses, plus every
+ * feature of the windows with its highest PSI and the newest result whole: what the model page draws.
+ */
+export async function recentCells(
+  deps: Deps,
+  model: string,
+  modelVersion: string,
+  kind: WindowKind | undefined,
+  pick: (features: FeatureMax[], latest: DriftResult | null) => readonly string[],
+  limit = MAX_WINDOWS,
+): Promise<Windows<ResultCells> & { features: FeatureMax[]; latest: DriftResult | null }> {
+  // A summary has drifted_share exactly when some feature got a verdict (its features are read after).
+  const windows = await chooseWindows(
+    (k) => driftSummaries(deps, model, { modelVersion, limit, kind: k }),
+    modelVersion,
+    kind,
+    limit,
+    (r) => r !== undefined && (r.drifted_share !== null || judged(r)),
+  );
+  return { ...windows, ...(await windowCells(deps, windows.results, pick)) };
+}
+
+async function chooseWindows<R extends Judged>(
+  read: (kind: WindowKind) => Promise<R[]>,
+  modelVersion: string,
+  kind: WindowKind | undefined,
+  limit: number,
+  hasVerdicts: (r: R | undefined) => boolean = judged,
+): Promise<Windows<R>> {
   let k: WindowKind = kind ?? 'bucket';
-  let rows = await driftSeries(deps, model, { ...q, kind: k });
-  if (kind === undefined && !judged(rows[0])) {
-    const rolling = await driftSeries(deps, model, { ...q, kind: 'rolling' });
-    if (judged(rolling[0]) || (rows.length === 0 && rolling.length > 0)) {
+  let rows = await read(k);
+  if (kind === undefined && !hasVerdicts(rows[0])) {
+    const rolling = await read('rolling');
+    if (hasVerdicts(rolling[0]) || (rows.length === 0 && rolling.length > 0)) {
       rows = rolling;
       k = 'rolling';
     }
   }
   if (rows.length === 0 && kind === undefined) {
-    rows = await driftSeries(deps, model, { ...q, kind: 'range' });
+    rows = await read('range');
     if (rows.length > 0) k = 'range';
   }
   const seen = new Set<string>();
-  const results: DriftResult[] = [];
+  const results: R[] = [];
   for (const r of rows) {
     const key = `${r.window.from}/${r.window.to}`;
     if (seen.has(key)) continue;
@@ -191,8 +241,13 @@ export async function versionsOf(deps: Deps, model: string): Promise<string[]> {
 }
 
 /** A feature's measures in each result (oldest first), skipping results without it. */
-export function featureSeries(results: readonly DriftResult[], feature: string) {
-  const out: { result: DriftResult; column: ColumnResult }[] = [];
+export function featureSeries<
+  R extends { features: readonly { feature: string }[]; prediction: object | null },
+>(
+  results: readonly R[],
+  feature: string,
+): { result: R; column: R['features'][number] | NonNullable<R['prediction']> }[] {
+  const out: { result: R; column: R['features'][number] | NonNullable<R['prediction']> }[] = [];
   for (const r of results) {
     const column = feature === 'prediction' ? r.prediction : r.features.find((f) => f.feature === feature);
     if (column) out.push({ result: r, column });

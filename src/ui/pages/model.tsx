@@ -3,7 +3,7 @@ import { alertCounts } from '../../alerts/review.js';
 import { heatmap, lineChart, type Series } from '../../charts/index.js';
 import { driftSettingsFor } from '../../config/index.js';
 import type { ColumnResult } from '../../drift/evaluate.js';
-import type { DriftResult } from '../../drift/service.js';
+import type { DriftResult, FeatureMax, ResultCells } from '../../drift/service.js';
 import { compareShadow } from '../../serving/compare.js';
 import { trafficSeries } from '../../traffic/service.js';
 import { Ago, Chart, num, pct, pval, SeverityBadge, uiPath, utc } from '../components.js';
@@ -17,7 +17,7 @@ import {
   kindParam,
   listBaselines,
   pickVersion,
-  recentWindows,
+  recentCells,
   servedOf,
   versionsOf,
   WINDOW_KINDS,
@@ -39,7 +39,16 @@ export function registerModelPage(ui: Hono<UiEnv>): void {
     const now = deps.clock();
     const settings = driftSettingsFor(deps.config, model);
     const version = await pickVersion(deps, model, c.req.query('version'));
-    const windows = await recentWindows(deps, model, version, kindParam(c.req.query('kind')));
+    // Every shown window as its summary and the PSI and verdict of the features the heatmap draws; every
+    // feature's highest PSI; the newest window whole (its tables list every measure).
+    const windows = await recentCells(
+      deps,
+      model,
+      version,
+      kindParam(c.req.query('kind')),
+      (features, latest) => byLatestPsi(features, latest).slice(0, HEATMAP_FEATURES),
+    );
+    const latestWhole = windows.latest;
     const [versions, served, baselines, counts] = await Promise.all([
       versionsOf(deps, model),
       servedOf(deps, model),
@@ -128,7 +137,7 @@ export function registerModelPage(ui: Hono<UiEnv>): void {
           <button type="submit">Show</button>
         </form>
 
-        {results.length === 0 ? (
+        {results.length === 0 || latestWhole === null ? (
           <p class="muted">
             No drift results for{' '}
             {windows.modelVersion === '' ? 'this model' : `version ${windows.modelVersion}`} yet.
@@ -138,6 +147,8 @@ export function registerModelPage(ui: Hono<UiEnv>): void {
             c={c}
             model={model}
             results={results}
+            latest={latestWhole}
+            features={windows.features}
             kind={windows.kind}
             version={windows.modelVersion}
             markers={markers}
@@ -234,6 +245,14 @@ export function registerModelPage(ui: Hono<UiEnv>): void {
   });
 }
 
+/** Feature names by their PSI in the latest window (highest first, missing last), then by name. */
+function byLatestPsi(features: readonly FeatureMax[], latest: DriftResult | null): string[] {
+  const latestBy = new Map((latest?.features ?? []).map((f) => [f.feature, f]));
+  return features
+    .map((f) => f.feature)
+    .sort((a, b) => psiOf(latestBy.get(b)) - psiOf(latestBy.get(a)) || a.localeCompare(b));
+}
+
 function markerOpts(markers: DeployMarker[]) {
   return markers.map((m) => ({ x: m.at, label: m.label }));
 }
@@ -241,26 +260,25 @@ function markerOpts(markers: DeployMarker[]) {
 function DriftSections(props: {
   c: UiContext;
   model: string;
-  results: DriftResult[];
+  results: ResultCells[];
+  /** The newest of `results`, whole. */
+  latest: DriftResult;
+  /** Every feature of the windows and its highest PSI in them. */
+  features: FeatureMax[];
   kind: string;
   version: string;
   markers: DeployMarker[];
   levels: { warning: number; critical: number };
 }) {
-  const { model, results, markers, levels } = props;
-  const latest = results[0] as DriftResult;
+  const { model, results, latest, features, markers, levels } = props;
   const oldestFirst = [...results].reverse();
   // Windows are placed at their end in the heatmap as in the trend charts (and "latest window" is its end).
   const columns = oldestFirst.map((r) => t(r.window.to));
   // Every feature any shown window has, ordered by its latest PSI (highest first), then by name.
   const latestBy = new Map(latest.features.map((f) => [f.feature, f]));
   const maxBy = new Map<string, number>();
-  for (const r of results)
-    for (const f of r.features)
-      if (f.psi !== null && f.psi > (maxBy.get(f.feature) ?? Number.NEGATIVE_INFINITY))
-        maxBy.set(f.feature, f.psi);
-  const names = [...new Set(results.flatMap((r) => r.features.map((f) => f.feature)))];
-  names.sort((a, b) => psiOf(latestBy.get(b)) - psiOf(latestBy.get(a)) || a.localeCompare(b));
+  for (const f of features) if (f.psi !== null) maxBy.set(f.feature, f.psi);
+  const names = byLatestPsi(features, latest);
   const shown = names.slice(0, HEATMAP_FEATURES);
   const cellIndex = oldestFirst.map((r) => new Map(r.features.map((f) => [f.feature, f])));
   const q = props.version === '' ? '' : `?version=${encodeURIComponent(props.version)}`;
@@ -287,7 +305,9 @@ function DriftSections(props: {
       y: p.column.psi ?? Number.NaN,
     })),
   }));
-  const prediction = featureSeries(results, 'prediction');
+  const prediction = results
+    .flatMap((r) => (r.prediction ? [{ result: r, column: r.prediction }] : []))
+    .reverse();
   const quality = latest.features
     .map((f) => ({
       f,

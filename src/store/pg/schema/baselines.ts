@@ -134,7 +134,6 @@ export const driftResults = pgTable(
     driftedShare: doublePrecision('drifted_share'),
     result: text('result').notNull(),
     evaluatedAt: ms('evaluated_at').notNull(),
-    summary: text('summary'),
   },
   (t) => [
     uniqueIndex('drift_results_window').on(
@@ -148,6 +147,11 @@ export const driftResults = pgTable(
     index('drift_results_model_to').on(t.model, t.windowTo),
   ],
 );
+
+export const driftResultSummaries = pgTable('drift_result_summaries', {
+  driftResultId: ms('drift_result_id').primaryKey(),
+  summary: text('summary').notNull(),
+});
 
 export const driftFeatureResults = pgTable(
   'drift_feature_results',

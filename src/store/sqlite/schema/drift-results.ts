@@ -18,10 +18,6 @@ export const driftResults = sqliteTable(
     // JSON of the full result (features, prediction, quality, performance).
     result: text('result').notNull(),
     evaluatedAt: integer('evaluated_at').notNull(),
-    // JSON of the result without its per-feature columns (those are rows of drift_feature_results): what a
-    // one-feature series reads instead of the whole result. null for results stored before it existed,
-    // until the drift-backfill job fills it (readers then parse `result`).
-    summary: text('summary'),
   },
   (t) => [
     uniqueIndex('drift_results_window').on(
@@ -35,6 +31,18 @@ export const driftResults = sqliteTable(
     index('drift_results_model_to').on(t.model, t.windowTo),
   ],
 );
+
+/**
+ * A result's JSON without its per-feature columns (those are rows of drift_feature_results): what a
+ * one-feature series reads instead of the whole result. A table of its own, not a column of drift_results:
+ * SQLite keeps a row's columns in order, so a column after the large `result` is read by walking its
+ * overflow pages. No row for results stored before it existed, until the drift-backfill job writes it
+ * (readers then parse `result`).
+ */
+export const driftResultSummaries = sqliteTable('drift_result_summaries', {
+  driftResultId: integer('drift_result_id').primaryKey(),
+  summary: text('summary').notNull(),
+});
 
 /**
  * One feature's measures in one drift result, written in the same transaction as the result: a feature's
