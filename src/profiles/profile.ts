@@ -95,23 +95,30 @@ class ColumnAccumulator {
   }
 
   add(v: unknown): void {
-    if (v === null || v === undefined || (typeof v === 'string' && MISSING_TOKENS.has(v.trim()))) {
-      this.missing++;
-      return;
-    }
     let num: number;
     let text: string;
-    if (typeof v === 'number') {
+    if (typeof v === 'string') {
+      // Most values of a training file are numbers: they skip the missing-token lookup (no missing token is a
+      // number; Number() trims as the lookup does, and '' is the only blank it reads as 0).
+      num = Number(v);
+      if (!Number.isFinite(num) || (num === 0 && v.trim() === '')) {
+        if (MISSING_TOKENS.has(v.trim())) {
+          this.missing++;
+          return;
+        }
+        num = Number.NaN;
+      }
+      text = v;
+    } else if (v === null || v === undefined) {
+      this.missing++;
+      return;
+    } else if (typeof v === 'number') {
       if (!Number.isFinite(v)) {
         this.missing++;
         return;
       }
       num = v;
       text = String(v);
-    } else if (typeof v === 'string') {
-      text = v;
-      const trimmed = v.trim();
-      num = trimmed === '' ? Number.NaN : Number(trimmed);
     } else if (typeof v === 'boolean') {
       text = String(v);
       num = Number.NaN;
