@@ -46,11 +46,17 @@ export class ValueStore {
   /** Opens the spill file. It is unlinked at once: the open descriptor keeps it, and a crash leaves nothing. */
   startSpilling(): void {
     if (this.fd !== null) return;
-    const dir = mkdtempSync(join(this.dir, 'driftwatch-profile-'));
-    const path = join(dir, 'values');
-    this.fd = openSync(path, 'w+', 0o600);
-    unlinkSync(path);
-    rmdirSync(dir);
+    try {
+      const dir = mkdtempSync(join(this.dir, 'driftwatch-profile-'));
+      const path = join(dir, 'values');
+      this.fd = openSync(path, 'w+', 0o600);
+      unlinkSync(path);
+      rmdirSync(dir);
+    } catch (err) {
+      throw new Error(
+        `training values past ${this.memoryBytes} bytes go to a temp file, which could not be created in ${this.dir} (TMPDIR): ${(err as Error).message}`,
+      );
+    }
   }
 
   write(values: Float64Array, count: number): Chunk {

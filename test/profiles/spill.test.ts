@@ -92,4 +92,13 @@ describe('profiles past their memory budget', () => {
     abandoned.close();
     expect(spillFds()).toEqual([]);
   });
+
+  it('names the directory when the spill file cannot be created there', () => {
+    const dir = join(tempDir(), 'missing');
+    const b = new ProfileBuilder({}, { memoryBytes: 16 * 1024, dir });
+    const add = () => {
+      for (const values of records(5_000)) b.addValues(HEADER, values);
+    };
+    expect(add).toThrow(`could not be created in ${dir} (TMPDIR)`);
+  });
 });
