@@ -1,10 +1,10 @@
 // RSS of a driftwatch process over a long ingest: BENCH_RECORDS (10,000,000) records of 20 features go to
-// POST /v1/ingest in NDJSON batches of BENCH_BATCH (5,000) from 2 clients, against `driftwatch serve` from
-// source on a temp SQLite file with an active 20-feature baseline (so every record is aggregated too). The
-// records are stamped over the last 6 days (144 hourly buckets, inside raw-record retention). The server's
-// VmRSS is read from /proc/<pid>/status after every batch; printed as a curve of each tenth's median, with
-// the peak (VmHWM) and the growth from the first tenth to the last. The in-run baseline is the first tenth's
-// median: the ratio last / first is 1.0 when memory is flat.
+// POST /v1/ingest in NDJSON batches of BENCH_BATCH (5,000) from 2 clients, against `driftwatch serve` as
+// `npm start` runs it (compiled, dist/) on a temp SQLite file with an active 20-feature baseline (so every
+// record is aggregated too). The records are stamped over the last 6 days (144 hourly buckets, inside
+// raw-record retention). The server's VmRSS is read from /proc/<pid>/status after every batch; printed as a
+// curve of each tenth's median, with the peak (VmHWM) and the growth from the first tenth to the last. The
+// in-run baseline is the first tenth's median: the ratio last / first is 1.0 when memory is flat.
 //
 //   npx tsx bench/rss.ts             10M records (target: ≤ 250 MB at the end, flat)
 //   npx tsx bench/rss.ts --quick     1M records
@@ -49,9 +49,11 @@ async function startServer(db: string): Promise<Server> {
   const profile = process.env.BENCH_PROFILE_DIR
     ? ['--heap-prof', `--heap-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
     : [];
+  // As `npm start` runs it: compiled (scripts/start.mjs builds dist/ first when it is stale). From source,
+  // the tsx loader alone adds about 50 MB.
   const child = spawn(
     process.execPath,
-    [...profile, '--import', 'tsx', 'src/main.ts', 'serve', '--port', String(port), '--db', db],
+    [...profile, 'scripts/start.mjs', '--port', String(port), '--db', db],
     { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -59,7 +61,7 @@ async function startServer(db: string): Promise<Server> {
     stderr = (stderr + d).slice(-20_000);
   });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 300_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited: ${stderr}`);
     const ok = await fetch(`${url}/readyz`).then(
