@@ -145,6 +145,10 @@ export async function createBaseline(deps: Deps, input: CreateBaselineInput): Pr
       }
       if ((++rows & 255) === 0) await maybeYield();
     }
+  } catch (err) {
+    // Values spilled to disk so far are dropped with the upload (build() drops them otherwise).
+    builder.close();
+    throw err;
   } finally {
     // A refused upload stops being read here instead of being drained to its end.
     if (!input.source.readableEnded) input.source.destroy();

@@ -1,8 +1,10 @@
 import { fineGrid, nextUp } from '../stats/index.js';
 import { predictionValue } from './binner.js';
+import { ColumnValues, ValueStore, type ValueStoreOptions } from './spill.js';
 
 // Profiles training data one row at a time. Numeric columns are kept as compact Float64Arrays (8 bytes a
-// value, not a JS object per row) so edges and grids are exact quantiles of the whole training set.
+// value, not a JS object per row) so edges and grids are exact quantiles of the whole training set; past a
+// memory budget they are spilled to a temp file (spill.ts) and read back one column at a time.
 
 export type ColumnType = 'numeric' | 'categorical';
 
@@ -75,7 +77,7 @@ const NUMERIC_TRACKED_DISTINCT = 1_000;
 export const MISSING_TOKENS = new Set(['', 'NA', 'N/A', 'NaN', 'nan', 'null', 'NULL', 'None', '#N/A']);
 
 class ColumnAccumulator {
-  values = new Float64Array(1024);
+  readonly values: ColumnValues;
   numeric = 0;
   nonNumeric = 0;
   missing = 0;
@@ -85,26 +87,38 @@ class ColumnAccumulator {
   numbersUntracked = false;
 
   /** `categorical`: the column is forced categorical, so every value's text is kept up to MAX_TRACKED_DISTINCT. */
-  constructor(private readonly categorical = false) {}
+  constructor(
+    store: ValueStore,
+    private readonly categorical = false,
+  ) {
+    this.values = new ColumnValues(store);
+  }
 
   add(v: unknown): void {
-    if (v === null || v === undefined || (typeof v === 'string' && MISSING_TOKENS.has(v.trim()))) {
-      this.missing++;
-      return;
-    }
     let num: number;
     let text: string;
-    if (typeof v === 'number') {
+    if (typeof v === 'string') {
+      // Most values of a training file are numbers: they skip the missing-token lookup (no missing token is a
+      // number; Number() trims as the lookup does, and '' is the only blank it reads as 0).
+      num = Number(v);
+      if (!Number.isFinite(num) || (num === 0 && v.trim() === '')) {
+        if (MISSING_TOKENS.has(v.trim())) {
+          this.missing++;
+          return;
+        }
+        num = Number.NaN;
+      }
+      text = v;
+    } else if (v === null || v === undefined) {
+      this.missing++;
+      return;
+    } else if (typeof v === 'number') {
       if (!Number.isFinite(v)) {
         this.missing++;
         return;
       }
       num = v;
       text = String(v);
-    } else if (typeof v === 'string') {
-      text = v;
-      const trimmed = v.trim();
-      num = trimmed === '' ? Number.NaN : Number(trimmed);
     } else if (typeof v === 'boolean') {
       text = String(v);
       num = Number.NaN;
@@ -113,12 +127,8 @@ class ColumnAccumulator {
       num = Number.NaN;
     }
     if (Number.isFinite(num)) {
-      if (this.numeric === this.values.length) {
-        const grown = new Float64Array(this.values.length * 2);
-        grown.set(this.values);
-        this.values = grown;
-      }
-      this.values[this.numeric++] = num;
+      this.values.push(num);
+      this.numeric++;
     } else this.nonNumeric++;
     if (this.raw) {
       this.raw.set(text, (this.raw.get(text) ?? 0) + 1);
@@ -147,15 +157,23 @@ export interface BuiltProfile {
   prediction: ColumnProfile | null;
 }
 
-/** Accumulates rows (objects of column → value) and builds every column's profile at the end. */
+/**
+ * Accumulates rows (objects of column → value) and builds every column's profile at the end. Numeric
+ * values past `storage.memoryBytes` go to a temp file: call close() when the builder is not built.
+ */
 export class ProfileBuilder {
   private readonly columns = new Map<string, ColumnAccumulator>();
+  private readonly store: ValueStore;
   private rows = 0;
   private readonly exclude: Set<string>;
   /** Excluded columns the data does have, so a misspelt exclude is refused rather than ignored. */
   private readonly excludedSeen = new Set<string>();
 
-  constructor(private readonly options: ProfileOptions = {}) {
+  constructor(
+    private readonly options: ProfileOptions = {},
+    storage: ValueStoreOptions = {},
+  ) {
+    this.store = new ValueStore(storage);
     this.exclude = new Set([...(options.exclude ?? []), ...(options.label ? [options.label] : [])]);
   }
 
@@ -177,7 +195,7 @@ export class ProfileBuilder {
     }
     let col = this.columns.get(name);
     if (!col) {
-      col = new ColumnAccumulator(this.options.categorical?.includes(name) === true);
+      col = new ColumnAccumulator(this.store, this.options.categorical?.includes(name) === true);
       // A column first seen late was missing in every earlier row.
       col.missing = this.rows - 1;
       this.columns.set(name, col);
@@ -203,11 +221,29 @@ export class ProfileBuilder {
     for (let i = 0; i < cols.length; i++) cols[i]?.add(values[i]);
   }
 
+  /** Bytes of numeric values held in memory, and written to the spill file. */
+  memory(): { held: number; spilled: number } {
+    return { held: this.store.held, spilled: this.store.spilled };
+  }
+
+  /** Removes the spill file, if any; build() does so itself. */
+  close(): void {
+    this.store.close();
+  }
+
   /**
    * The profiles of every column. `between`, when given, is awaited between columns (a large training
    * set takes tens of milliseconds per column to sort; the caller can let other work run meanwhile).
    */
   async build(between?: () => Promise<void>): Promise<BuiltProfile> {
+    try {
+      return await this.buildColumns(between);
+    } finally {
+      this.close();
+    }
+  }
+
+  private async buildColumns(between?: () => Promise<void>): Promise<BuiltProfile> {
     if (this.rows === 0) throw new ProfileError('training data has no rows');
     const { prediction, label } = this.options;
     // A misspelt column would silently change the profile (an id column profiled, a type not forced).
@@ -255,11 +291,7 @@ export class ProfileBuilder {
     const type = this.typeOf(name, col);
     if (type === 'numeric') {
       if (col.numeric === 0) throw new ProfileError(`column "${name}" has no numeric values to profile`);
-      return numericProfile(
-        col.values.subarray(0, col.numeric),
-        col.missing + col.nonNumeric,
-        this.options.gridCells,
-      );
+      return numericProfile(col.values.take(), col.missing + col.nonNumeric, this.options.gridCells);
     }
     if (!col.raw && col.numbersUntracked) {
       throw new ProfileError(

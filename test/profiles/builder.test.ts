@@ -103,3 +103,27 @@ describe('splitting the widest grid cells', () => {
     expect(splitWideCells(sorted, [5, 7], 10)).toEqual([5, 7]);
   });
 });
+
+describe('text values', () => {
+  it('reads numbers with surrounding spaces, and blanks and missing tokens as missing', async () => {
+    const b = new ProfileBuilder();
+    const header = ['x'];
+    for (const v of [' 1.5 ', '', '  ', 'NA', ' NA ', '0', '1e3', '0x10', 'null', '2', '-3'])
+      b.addValues(header, [v]);
+    expect((await b.build()).features.get('x')).toMatchObject({
+      type: 'numeric',
+      count: 6,
+      missing: 5,
+      min: -3,
+      max: 1000,
+    });
+    const mixed = new ProfileBuilder();
+    const y = ['y'];
+    for (const v of ['1', 'Infinity', '', 'two']) mixed.addValues(y, [v]);
+    expect((await mixed.build()).features.get('y')).toMatchObject({
+      type: 'categorical',
+      missing: 1,
+      categories: ['1', 'Infinity', 'two'],
+    });
+  });
+});
