@@ -1,4 +1,6 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,6 +116,102 @@ export async function startBenchServer(
     request: (url, init) => fetch(`http://127.0.0.1:${server.port}${url}`, init),
     close: () => server.shutdown('bench finished'),
   };
+}
+
+/** The repository: spawned servers run from here. */
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A driftwatch server in a process of its own, so its memory (/proc/<pid>/status) is its own. */
+export interface ServerProcess {
+  child: ChildProcess;
+  url: string;
+  stderr(): string;
+}
+
+/**
+ * Spawns `node <nodeArgs> <entry> --port <free port> --db <db>` (entry: e.g. `src/main.ts serve` under tsx, or
+ * `scripts/start.mjs` as `npm start` runs it) with DRIFTWATCH_* variables of this process left out and
+ * `env` added, and resolves once GET /readyz answers 200.
+ */
+export async function spawnServer(opts: {
+  db: string;
+  entry: string[];
+  nodeArgs?: string[];
+  env?: Record<string, string>;
+  startTimeoutMs?: number;
+}): Promise<ServerProcess> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DRIFTWATCH_')) env[k] = v;
+  env.DRIFTWATCH_LOG_LEVEL = 'error';
+  Object.assign(env, opts.env);
+  const child = spawn(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), ...opts.entry, '--port', String(port), '--db', opts.db],
+    { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    stderr = (stderr + d).slice(-20_000);
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited: ${stderr}`);
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return { child, url, stderr: () => stderr };
+    if (Date.now() > deadline) throw new Error(`server did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** VmRSS and VmHWM (peak) of a process, in bytes. */
+export function processMemory(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) =>
+    Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/**
+ * POSTs `body` until the server takes it: a 503 (the in-flight bound) or a connection reset (a refused body
+ * is not read, and the connection closed) is tried again after `retryMs`. Returns the answer's status and text.
+ */
+export async function postUntilTaken(
+  url: string,
+  body: string,
+  type: string,
+  retryMs = 50,
+): Promise<{ status: number; text: string }> {
+  for (;;) {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': type }, body }).catch(
+      (err: Error & { cause?: { code?: string } }) => {
+        if (err.cause?.code === 'ECONNRESET' || err.cause?.code === 'EPIPE') return null;
+        throw err;
+      },
+    );
+    const text = res ? await res.text() : '';
+    if (res === null || res.status === 503) {
+      await new Promise((done) => setTimeout(done, retryMs));
+      continue;
+    }
+    return { status: res.status, text };
+  }
 }
 
 /** Deletes a SQLite file with its WAL and shared-memory files. */

@@ -9,110 +9,51 @@
 //   npx tsx bench/rss.ts             10M records (target: ≤ 250 MB at the end, flat)
 //   npx tsx bench/rss.ts --quick     1M records
 // BENCH_RECORDS / BENCH_BATCH override the sizes. DRIFTWATCH_* variables are not passed to the server.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { featureRow, removeDatabase, rng, writeResult } from './common.js';
+import { join } from 'node:path';
+import {
+  featureRow,
+  postUntilTaken,
+  processMemory,
+  removeDatabase,
+  rng,
+  type ServerProcess,
+  spawnServer,
+  writeResult,
+} from './common.js';
 
 const QUICK = process.argv.includes('--quick');
 const RECORDS = Number(process.env.BENCH_RECORDS ?? (QUICK ? 1_000_000 : 10_000_000));
 const BATCH = Number(process.env.BENCH_BATCH ?? 5_000);
 const TARGET_BYTES = 250e6;
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MODEL = 'rss';
 const SPAN_MS = 6 * 24 * 3600_000;
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-
-interface Server {
-  child: ChildProcess;
-  url: string;
-  stderr(): string;
-}
-
-async function startServer(db: string): Promise<Server> {
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DRIFTWATCH_')) env[k] = v;
-  env.DRIFTWATCH_LOG_LEVEL = 'error';
-  const profile = process.env.BENCH_PROFILE_DIR
-    ? ['--heap-prof', `--heap-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
-    : [];
-  // As `npm start` runs it: compiled (scripts/start.mjs builds dist/ first when it is stale). From source,
-  // the tsx loader alone adds about 50 MB.
-  const child = spawn(
-    process.execPath,
-    [...profile, 'scripts/start.mjs', '--port', String(port), '--db', db],
-    { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    stderr = (stderr + d).slice(-20_000);
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 300_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited: ${stderr}`);
-    const ok = await fetch(`${url}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return { child, url, stderr: () => stderr };
-    if (Date.now() > deadline) throw new Error(`server did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-/** VmRSS and VmHWM (peak) of a process, in bytes. */
-function memory(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) =>
-    Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN) * 1024;
-  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
-}
-
 async function post(url: string, path: string, body: string, type: string): Promise<void> {
-  for (;;) {
-    // A 503 (in-flight bound) may come before the body is read: the server then closes the connection.
-    const res = await fetch(`${url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': type },
-      body,
-    }).catch((err: Error & { cause?: { code?: string } }) => {
-      if (err.cause?.code === 'ECONNRESET' || err.cause?.code === 'EPIPE') return null;
-      throw err;
-    });
-    const text = res ? await res.text() : '';
-    if (res === null || res.status === 503) {
-      await new Promise((done) => setTimeout(done, 50));
-      continue;
-    }
-    if (res.status !== 200 && res.status !== 201)
-      throw new Error(`${path} answered ${res.status}: ${text.slice(0, 500)}`);
-    return;
-  }
+  const res = await postUntilTaken(`${url}${path}`, body, type);
+  if (res.status !== 200 && res.status !== 201)
+    throw new Error(`${path} answered ${res.status}: ${res.text.slice(0, 500)}`);
 }
 
 const db = join(tmpdir(), `driftwatch-rss-${process.pid}.db`);
-let server: Server | null = null;
+let server: ServerProcess | null = null;
 try {
-  server = await startServer(db);
+  // As `npm start` runs it: compiled (scripts/start.mjs builds dist/ first when it is stale). From source,
+  // the tsx loader alone adds about 50 MB.
+  server = await spawnServer({
+    db,
+    entry: ['scripts/start.mjs'],
+    nodeArgs: process.env.BENCH_PROFILE_DIR
+      ? ['--heap-prof', `--heap-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+      : [],
+    startTimeoutMs: 300_000,
+  });
   const pid = server.child.pid as number;
   const r = rng(3);
   const training = Array.from({ length: 5_000 }, () => JSON.stringify(featureRow(r))).join('\n');
   await post(server.url, `/v1/models/${MODEL}/baselines`, training, 'application/x-ndjson');
-  const idle = memory(pid).rss;
+  const idle = processMemory(pid).rss;
 
   const now = Date.now();
   const samples: { records: number; rss: number }[] = [];
@@ -140,12 +81,12 @@ try {
       }
       await post(server?.url ?? '', '/v1/ingest', lines.join('\n'), 'application/x-ndjson');
       done += next - start;
-      samples.push({ records: done, rss: memory(pid).rss });
+      samples.push({ records: done, rss: processMemory(pid).rss });
     }
   };
   await Promise.all([client(), client()]);
   const seconds = (performance.now() - t0) / 1000;
-  const end = memory(pid);
+  const end = processMemory(pid);
   // RSS swings with each batch's garbage: each tenth of the records is summed up by its median sample.
   const tenths = Array.from({ length: 10 }, (_, k) => {
     const inTenth = samples

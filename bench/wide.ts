@@ -11,15 +11,21 @@
 //   npx tsx bench/wide.ts --quick    5k + 5k rows
 // The server's baselines.maxBytes is raised to 64 GiB (a config file) for the 7 GB file of --full.
 // BENCH_ROWS / BENCH_COLS override the sizes; BENCH_PROFILE_DIR writes the server's CPU profile there. DRIFTWATCH_* variables are not passed to the server.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createReadStream, createWriteStream, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse';
-import { normal, removeDatabase, rng, writeResult } from './common.js';
+import {
+  normal,
+  postUntilTaken,
+  processMemory,
+  removeDatabase,
+  rng,
+  type ServerProcess,
+  spawnServer,
+  writeResult,
+} from './common.js';
 
 const FULL = process.argv.includes('--full');
 const QUICK = process.argv.includes('--quick');
@@ -29,18 +35,7 @@ const COLS = Number(process.env.BENCH_COLS ?? 1_000);
 const BATCH = Math.max(1, Math.floor(200_000 / COLS));
 const LIMIT_S = FULL ? 300 : 60;
 const LIMIT_BYTES = 1024 ** 3;
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MODEL = 'wide';
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 /** A feature value: column j's own location and scale, three decimals (as a training export would write). */
 const value = (r: () => number, j: number, shift: number) =>
@@ -70,56 +65,6 @@ async function bareParse(path: string): Promise<number> {
   return (performance.now() - t) / 1000;
 }
 
-interface Server {
-  child: ChildProcess;
-  url: string;
-  stderr(): string;
-}
-
-async function startServer(db: string): Promise<Server> {
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DRIFTWATCH_')) env[k] = v;
-  env.DRIFTWATCH_LOG_LEVEL = 'error';
-  // The drift tick would judge windows on its own while records arrive: the run below is the one measured.
-  env.DRIFTWATCH_DRIFT_SCHEDULE = '0 0 1 1 *';
-  // A 1M-row training file of 1,000 columns is about 7 GB, past baselines.maxBytes' default of 1 GiB.
-  writeFileSync(configPath, JSON.stringify({ baselines: { maxBytes: 64 * 1024 ** 3 } }));
-  env.DRIFTWATCH_CONFIG = configPath;
-  const profile = process.env.BENCH_PROFILE_DIR
-    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
-    : [];
-  const child = spawn(
-    process.execPath,
-    [...profile, '--import', 'tsx', 'src/main.ts', 'serve', '--port', String(port), '--db', db],
-    { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    stderr = (stderr + d).slice(-20_000);
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited: ${stderr}`);
-    const ok = await fetch(`${url}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return { child, url, stderr: () => stderr };
-    if (Date.now() > deadline) throw new Error(`server did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-/** VmRSS and VmHWM (peak) of a process, in bytes. */
-function memory(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) =>
-    Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN) * 1024;
-  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
-}
-
 /** Seconds each ingest batch took, from the first try to its 200. */
 const batches: number[] = [];
 
@@ -140,25 +85,9 @@ async function ingest(url: string): Promise<void> {
       }
       const body = lines.join('\n');
       const sent = performance.now();
-      for (;;) {
-        // A 503 (in-flight bound) may come before the body is read: the server then closes the connection.
-        const res = await fetch(`${url}/v1/ingest`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-ndjson' },
-          body,
-        }).catch((err: Error & { cause?: { code?: string } }) => {
-          if (err.cause?.code === 'ECONNRESET' || err.cause?.code === 'EPIPE') return null;
-          throw err;
-        });
-        const text = res ? await res.text() : '';
-        if (res === null || res.status === 503) {
-          await new Promise((done) => setTimeout(done, 100));
-          continue;
-        }
-        if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${text.slice(0, 500)}`);
-        batches.push((performance.now() - sent) / 1000);
-        break;
-      }
+      const res = await postUntilTaken(`${url}/v1/ingest`, body, 'application/x-ndjson', 100);
+      if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${res.text.slice(0, 500)}`);
+      batches.push((performance.now() - sent) / 1000);
     }
   };
   await Promise.all([client(), client()]);
@@ -168,7 +97,7 @@ const dir = tmpdir();
 const csvPath = join(dir, `driftwatch-wide-${process.pid}.csv`);
 const db = join(dir, `driftwatch-wide-${process.pid}.db`);
 const configPath = join(dir, `driftwatch-wide-${process.pid}.json`);
-let server: Server | null = null;
+let server: ServerProcess | null = null;
 try {
   const tGen = performance.now();
   const bytes = await writeCsv(csvPath);
@@ -178,18 +107,28 @@ try {
   const parseS = await bareParse(csvPath);
   console.log(`  csv-parse of the file into arrays (baseline): ${parseS.toFixed(1)} s`);
 
-  server = await startServer(db);
+  // A 1M-row training file of 1,000 columns is about 7 GB, past baselines.maxBytes' default of 1 GiB.
+  writeFileSync(configPath, JSON.stringify({ baselines: { maxBytes: 64 * 1024 ** 3 } }));
+  server = await spawnServer({
+    db,
+    entry: ['--import', 'tsx', 'src/main.ts', 'serve'],
+    nodeArgs: process.env.BENCH_PROFILE_DIR
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+      : [],
+    // The drift tick would judge windows on its own while records arrive: the run below is the one measured.
+    env: { DRIFTWATCH_DRIFT_SCHEDULE: '0 0 1 1 *', DRIFTWATCH_CONFIG: configPath },
+  });
   const pid = server.child.pid as number;
   const curve: { s: number; rss: number }[] = [];
   const t0 = performance.now();
   const sampler = setInterval(() => {
     try {
-      curve.push({ s: (performance.now() - t0) / 1000, rss: memory(pid).rss });
+      curve.push({ s: (performance.now() - t0) / 1000, rss: processMemory(pid).rss });
     } catch {
       // the process has gone; the end of the run reports it
     }
   }, 200);
-  const idle = memory(pid).rss;
+  const idle = processMemory(pid).rss;
 
   const tUpload = performance.now();
   const upload = await fetch(`${server.url}/v1/models/${MODEL}/baselines`, {
@@ -202,7 +141,7 @@ try {
   if (upload.status !== 201)
     throw new Error(`baseline upload answered ${upload.status}: ${uploadText.slice(0, 500)}`);
   const uploadS = (performance.now() - tUpload) / 1000;
-  const afterUpload = memory(pid);
+  const afterUpload = processMemory(pid);
   console.log(
     `  POST …/baselines: ${uploadS.toFixed(1)} s (${(bytes / 1e6 / uploadS).toFixed(1)} MB/s), RSS peak so far ${(afterUpload.peak / 1e6).toFixed(0)} MB`,
   );
@@ -229,7 +168,7 @@ try {
     `  drift run: ${driftS.toFixed(1)} s, ${judged.length} features judged, ${drifted} drifted (${Math.ceil(COLS / 3)} shifted)`,
   );
   clearInterval(sampler);
-  const end = memory(pid);
+  const end = processMemory(pid);
   const total = uploadS + ingestS + driftS;
   console.log(`  total: ${total.toFixed(1)} s (${(total / parseS).toFixed(1)}× the bare parse)`);
   console.log(
