@@ -14,7 +14,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 // Three whole UTC days, 40 days before now: past the default 30 days of hourly buckets.
 const DAY0 = Math.floor(FIXED_NOW / DAY) * DAY - 40 * DAY;
-const TABLES = ['aggregates', 'bucket_stats', 'comoments', 'performance'] as const;
+const TABLES = ['aggregates', 'bucket_stats', 'comoments', 'performance', 'realized_performance'] as const;
 const apps: TestApp[] = [];
 afterEach(async () => {
   for (const a of apps.splice(0)) await a.close();
@@ -55,6 +55,8 @@ async function seeded(): Promise<TestApp> {
       timestamp: DAY0 + Math.floor((i / rows.length) * (3 * DAY - HOUR)) + (i % 7) * 60_000,
       features: { a: row.a, b: row.b, c: i % 97 === 0 ? null : row.c },
       prediction: row.score,
+      // Two records in three come with their label: realized counts are rolled up with the estimate's sums.
+      ...(i % 3 === 2 ? {} : { label: row.y }),
     })),
   );
   return t;
@@ -93,6 +95,23 @@ describe('rollup of hourly aggregates into days', () => {
     const oneDay = { from: DAY0 + DAY, to: DAY0 + 2 * DAY };
     const threeDays = { from: DAY0, to: DAY0 + 3 * DAY };
     const before = [await runDrift(t.app, 'clf', oneDay), await runDrift(t.app, 'clf', threeDays)];
+    // The realized counts a day-aligned window reads: per spec, rows and the element-wise sum.
+    const realized = () =>
+      t.deps.store.read(async (tx) => {
+        const rows = await tx.performance.realizedWindow({ model: 'clf', bucketMs: HOUR, ...threeDays });
+        const bySpec = new Map<string, { rows: number; sums: number[] }>();
+        for (const r of rows) {
+          const have = bySpec.get(r.spec) ?? { rows: 0, sums: new Array<number>(r.sums.length).fill(0) };
+          have.rows += r.rows;
+          r.sums.forEach((v, k) => {
+            have.sums[k] = (have.sums[k] as number) + v;
+          });
+          bySpec.set(r.spec, have);
+        }
+        return Object.fromEntries(bySpec);
+      });
+    const realizedBefore = await realized();
+    expect(Object.values(realizedBefore).map((v) => v.rows)).toEqual([1200]);
     expect(before[1]?.[0]?.n).toBe(1800);
     expect(before[1]?.[0]?.multivariate).not.toBeNull();
     expect(before[0]?.[0]?.performance).toBeDefined();
@@ -113,6 +132,7 @@ describe('rollup of hourly aggregates into days', () => {
 
     expect(numbers(await runDrift(t.app, 'clf', oneDay))).toEqual(numbers(before[0] ?? []));
     expect(numbers(await runDrift(t.app, 'clf', threeDays))).toEqual(numbers(before[1] ?? []));
+    expect(await realized()).toEqual(realizedBefore);
     // A window over half of the first day and the whole second one counts the whole day only.
     const partial = await runDrift(t.app, 'clf', { from: DAY0 + 12 * HOUR, to: DAY0 + 2 * DAY });
     expect(partial[0]?.n).toBe(before[0]?.[0]?.n);
