@@ -284,18 +284,28 @@ export async function performanceSeries(
     });
   return deps.store.read(async (tx) => {
     await requireModel(tx, model);
-    // Buckets that hold performance rows at all, so empty stretches cost no query each.
-    const starts = new Set(
-      (
-        await tx.performance.window({ model, modelVersion: q.modelVersion, bucketMs: s.bucket, from, to })
-      ).map((r) => r.bucketStart),
-    );
+    // Buckets that hold performance rows at all, so empty stretches cost no query each; a day rolled up from
+    // older buckets (retention.hourlyDays) is one window of a day.
+    const lengths = new Map<number, number>();
+    for (const r of await tx.performance.window({
+      model,
+      modelVersion: q.modelVersion,
+      bucketMs: s.bucket,
+      from,
+      to,
+    }))
+      lengths.set(r.bucketStart, Math.max(lengths.get(r.bucketStart) ?? 0, r.bucketMs));
+    // Late rows of a rolled-up day (hourly rows beside its day row) are read with the day's window.
+    const days = [...lengths].filter(([, length]) => length > s.bucket);
+    const inDay = (start: number, length: number) =>
+      length === s.bucket && days.some(([d, l]) => start >= d && start < d + l);
     const out: PerformanceResult[] = [];
-    for (const start of [...starts].sort((a, b) => a - b)) {
+    for (const [start, length] of [...lengths].sort((a, b) => a[0] - b[0])) {
+      if (inDay(start, length)) continue;
       const window =
         q.kind === 'bucket'
-          ? { from: start, to: start + s.bucket }
-          : { from: start + s.bucket - span, to: start + s.bucket };
+          ? { from: start, to: start + length }
+          : { from: start + length - Math.max(span, length), to: start + length };
       out.push(
         ...(await windowPerformance(tx, deps, {
           model,

@@ -171,6 +171,8 @@ export interface PerformanceDelta extends BucketKey {
 export interface PerformanceRow {
   modelVersion: string;
   bucketStart: number;
+  /** The bucket's length: the window's bucket size, or a day for a row rolled up from such buckets. */
+  bucketMs: number;
   spec: string;
   rows: number;
   sums: Float64Array;

@@ -110,6 +110,23 @@ describe('rollup of hourly aggregates into days', () => {
         }
         return Object.fromEntries(bySpec);
       });
+    // GET …/performance per bucket: hourly windows before, one window per rolled-up day after, same totals.
+    const series = async () => {
+      const q = `from=${new Date(threeDays.from).toISOString()}&to=${new Date(threeDays.to).toISOString()}`;
+      const res = await t.app.request(`/v1/models/clf/performance?kind=bucket&${q}`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as {
+        results: { window: { from: string; to: string }; n: number; realized: { n: number } | null }[];
+      };
+      return {
+        windows: body.results.map((r) => (Date.parse(r.window.to) - Date.parse(r.window.from)) / HOUR),
+        n: body.results.reduce((a, r) => a + r.n, 0),
+        labelled: body.results.reduce((a, r) => a + (r.realized?.n ?? 0), 0),
+      };
+    };
+    const seriesBefore = await series();
+    expect(seriesBefore.windows.every((h) => h === 1)).toBe(true);
+    expect(seriesBefore).toMatchObject({ n: 1800, labelled: 1200 });
     const realizedBefore = await realized();
     expect(Object.values(realizedBefore).map((v) => v.rows)).toEqual([1200]);
     expect(before[1]?.[0]?.n).toBe(1800);
@@ -133,6 +150,7 @@ describe('rollup of hourly aggregates into days', () => {
     expect(numbers(await runDrift(t.app, 'clf', oneDay))).toEqual(numbers(before[0] ?? []));
     expect(numbers(await runDrift(t.app, 'clf', threeDays))).toEqual(numbers(before[1] ?? []));
     expect(await realized()).toEqual(realizedBefore);
+    expect(await series()).toEqual({ windows: [24, 24, 24], n: 1800, labelled: 1200 });
     // A window over half of the first day and the whole second one counts the whole day only.
     const partial = await runDrift(t.app, 'clf', { from: DAY0 + 12 * HOUR, to: DAY0 + 2 * DAY });
     expect(partial[0]?.n).toBe(before[0]?.[0]?.n);

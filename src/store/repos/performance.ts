@@ -97,12 +97,18 @@ export abstract class PerformanceBase implements PerformanceStore {
     const version = q.modelVersion != null;
     const [buckets, params] = bucketsIn(q.bucketMs, q.from, q.to);
     const rows = await this.db.rows<Omit<PerformanceRow, 'sums'> & { sums: Buffer }>(
-      `SELECT model_version AS "modelVersion", bucket_start AS "bucketStart", spec, rows, sums FROM ${table}
+      `SELECT model_version AS "modelVersion", bucket_start AS "bucketStart", bucket_ms AS "bucketMs", spec, rows,
+         sums FROM ${table}
        WHERE model = ?${version ? ' AND model_version = ?' : ''} AND ${buckets}
        ORDER BY bucket_start, model_version${bytewise(this.db)}, spec${bytewise(this.db)}`,
       [q.model, ...(version ? [q.modelVersion] : []), ...params],
     );
-    return rows.map((r) => ({ ...r, rows: Number(r.rows), sums: fromF64Blob(r.sums) }));
+    return rows.map((r) => ({
+      ...r,
+      bucketMs: Number(r.bucketMs),
+      rows: Number(r.rows),
+      sums: fromF64Blob(r.sums),
+    }));
   }
 
   take(r: BucketRange): Promise<PerformanceDelta[]> {
