@@ -84,11 +84,69 @@ export function referenceCounts(profile: ColumnProfile): Float64Array {
     : Float64Array.from([...profile.counts, 0]);
 }
 
+/**
+ * A numeric profile without zero-width cells. Profiles stored before the builder stopped repeating an edge
+ * (a maximum held by many rows got its next-up edge twice) have a cell [e, e) that no value can fall in, and
+ * the statistics refuse edges that do not ascend strictly. Dropping such cells and their (always zero) counts
+ * is exact. `keep` lists the cells kept, null when there is nothing to drop.
+ */
+interface GridView {
+  profile: NumericProfile;
+  keep: Int32Array | null;
+}
+
+const views = new WeakMap<NumericProfile, GridView>();
+
+function gridView(profile: NumericProfile): GridView {
+  let view = views.get(profile);
+  if (view) return view;
+  const edges = profile.gridEdges;
+  let repeated = false;
+  for (let i = 1; i < edges.length && !repeated; i++) repeated = edges[i] === edges[i - 1];
+  if (!repeated) view = { profile, keep: null };
+  else {
+    const cells: number[] = [0];
+    const kept: number[] = [edges[0] as number];
+    for (let i = 1; i < edges.length; i++) {
+      if (edges[i] === edges[i - 1]) continue;
+      cells.push(i);
+      kept.push(edges[i] as number);
+    }
+    cells.push(edges.length);
+    const keep = Int32Array.from(cells);
+    const pick = (a: readonly number[]) => Array.from(keep, (i) => a[i] as number);
+    view = {
+      keep,
+      profile: {
+        ...profile,
+        gridEdges: kept,
+        gridCounts: pick(profile.gridCounts),
+        ...(profile.gridSums === undefined ? {} : { gridSums: pick(profile.gridSums) }),
+      },
+    };
+  }
+  views.set(profile, view);
+  return view;
+}
+
+/** A window's count vector (cells, then position sums when kept) in the cells of gridView's profile. */
+function viewCounts(profile: NumericProfile, keep: Int32Array, counts: Float64Array): Float64Array {
+  const cells = profile.gridEdges.length + 1;
+  const withSums = counts.length >= 2 * cells;
+  const out = new Float64Array(withSums ? 2 * keep.length : keep.length);
+  keep.forEach((cell, i) => {
+    out[i] = counts[cell] as number;
+    if (withSums) out[keep.length + i] = counts[cells + cell] as number;
+  });
+  return out;
+}
+
 /** Counts of the PSI bins: decile bins for numeric columns, category slots for categorical ones. */
 export function psiBins(profile: ColumnProfile, counts: Float64Array): Float64Array {
-  return profile.type === 'numeric'
-    ? rebin(profile.gridEdges, cellCounts(profile, counts), profile.psiEdges)
-    : counts;
+  if (profile.type !== 'numeric') return counts;
+  const view = gridView(profile);
+  if (view.keep) return psiBins(view.profile, viewCounts(profile, view.keep, counts));
+  return rebin(profile.gridEdges, cellCounts(profile, counts), profile.psiEdges);
 }
 
 /** The cell counts of a numeric window (its count vector may also carry position sums after them). */
@@ -112,9 +170,16 @@ function windowSums(profile: NumericProfile, counts: Float64Array): Float64Array
 
 export function measureColumn(
   name: string,
-  profile: ColumnProfile,
-  w: WindowColumn | undefined,
+  stored: ColumnProfile,
+  window: WindowColumn | undefined,
 ): ColumnResult {
+  let profile = stored;
+  let w = window;
+  if (profile.type === 'numeric') {
+    const view = gridView(profile);
+    if (view.keep && w) w = { ...w, counts: viewCounts(profile, view.keep, w.counts) };
+    profile = view.profile;
+  }
   const result = emptyResult(name, profile.type);
   result.baseline_missing_rate = profile.missing / Math.max(1, profile.count + profile.missing);
   if (!w) return result;

@@ -333,7 +333,9 @@ export function numericProfile(
   const { below, above } = outerEdges(min, max, std, integers);
   const splits = Math.ceil((gridCells * WIDE_SPLITS_PER_1000) / 1000);
   const inner = grid.exact ? Array.from(grid.edges) : splitWideCells(sorted, Array.from(grid.edges), splits);
-  const gridEdges = [...below, ...inner, nextUp(max), ...above];
+  // The fine grid may already end at nextUp(max) (a maximum held by many rows is a heavy value): once only.
+  const top = nextUp(max);
+  const gridEdges = [...below, ...inner.filter((e) => e < top), top, ...above];
   const gridCounts = new Array<number>(gridEdges.length + 1).fill(0);
   const gridSums = new Array<number>(gridEdges.length + 1).fill(0);
   // One merge pass over sorted values: the cell index only moves forward.
