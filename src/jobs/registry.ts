@@ -192,10 +192,15 @@ export class JobRegistry implements JobsView {
       state.lastStart = started;
       try {
         const result = await def.tick(started);
-        state.lastSuccess = this.deps.clock();
         state.lastDurationMs = Math.round(performance.now() - t0);
         this.deps.metrics?.jobRan(def.name, (performance.now() - t0) / 1000);
         const errors = def.errors?.(result) ?? [];
+        // A run that could not do part of its work (a window that cannot be evaluated, a report that failed)
+        // is not a success: status and /readyz say it fails, with the first error, until a clean run.
+        if (errors.length > 0) {
+          state.lastError = `${errors.length} error${errors.length === 1 ? '' : 's'}, the first: ${describeError(errors[0])}`;
+          state.lastErrorAt = this.deps.clock();
+        } else state.lastSuccess = this.deps.clock();
         if (errors.length > 0)
           log.warn({ job: def.name, duration_ms: state.lastDurationMs, result }, 'job done with errors');
         else if (def.idle?.(result)) log.debug({ job: def.name, result }, 'job done');
@@ -258,4 +263,12 @@ export class JobRegistry implements JobsView {
       await this.lock.release().catch(() => undefined);
     }
   }
+}
+
+/** One error of a job's result as a line of text (an Error's message, a string, or its JSON). */
+function describeError(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (typeof e === 'string') return e;
+  const text = JSON.stringify(e) ?? String(e);
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }

@@ -194,3 +194,50 @@ describe('job leadership', () => {
     expect(after.checks.jobs.count).toBe('ok');
   });
 });
+
+describe('job status', () => {
+  it('records a run that finished with errors as failing, with the first error, until a clean run', async () => {
+    store = openTestStore();
+    const config = defaultConfig({ database: { path: ':memory:' } });
+    let now = FIXED_NOW;
+    const deps: AppDeps = { config, store, log: pino({ level: 'silent' }), clock: () => now, instance: 'a' };
+    const registry = new JobRegistry(deps);
+    registries.push(registry);
+    let errors: unknown[] = [];
+    registry.register({
+      name: 'evaluate',
+      schedule: NEVER,
+      tick: async () => ({ errors }),
+      errors: (r) => r.errors,
+    });
+    await registry.start();
+    const status = () => registry.status().find((j) => j.name === 'evaluate');
+
+    expect(await registry.runNow('evaluate')).toBe(true);
+    expect(status()).toMatchObject({ last_success: new Date(now).toISOString(), last_error: null });
+
+    now += 60_000;
+    errors = [{ model: 'clf', kind: 'rolling', error: 'rebin: edges must be strictly ascending' }, 'second'];
+    await registry.runNow('evaluate');
+    expect(status()).toMatchObject({
+      last_success: new Date(FIXED_NOW).toISOString(),
+      last_error_at: new Date(now).toISOString(),
+    });
+    expect(status()?.last_error).toMatch(/^2 errors, the first: .*rebin: edges must be strictly ascending/);
+    // /readyz shows the job failing (without taking the API out of service).
+    const app = createApp({ ...deps, jobs: registry });
+    const ready = (await (await app.request('/readyz')).json()) as {
+      checks: { jobs: Record<string, string> };
+    };
+    expect(ready.checks.jobs.evaluate).toMatch(/^failing: 2 errors/);
+
+    now += 60_000;
+    errors = [];
+    await registry.runNow('evaluate');
+    expect(status()?.last_success).toBe(new Date(now).toISOString());
+    const again = (await (await app.request('/readyz')).json()) as {
+      checks: { jobs: Record<string, string> };
+    };
+    expect(again.checks.jobs.evaluate).toBe('ok');
+  });
+});
