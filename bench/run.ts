@@ -183,6 +183,17 @@ function render(info: RunInfo | null, results: BenchResult[]): string {
       '',
     );
     if (info.failed.length > 0) out.push(`Benches that failed in this run: ${info.failed.join(', ')}.`, '');
+    // Benches run on their own since (npx tsx bench/<name>.ts) left newer results than that run.
+    const fromRun = (r: BenchResult) => {
+      const at = info.history[r.bench]?.at;
+      return at !== undefined && Math.abs(Date.parse(r.startedAt) - Date.parse(at)) < 60_000;
+    };
+    const later = results.filter((r) => !fromRun(r));
+    if (later.length > 0)
+      out.push(
+        `Run on their own since, each on its date below: ${later.map((r) => r.bench).join(', ')}.`,
+        '',
+      );
   }
   out.push(
     '## The targets',
