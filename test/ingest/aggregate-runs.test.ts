@@ -71,3 +71,29 @@ describe('aggregation of a batch that hops between buckets', () => {
     expect(a).toEqual(await snapshot(oneByOne));
   });
 });
+
+describe('aggregation of a long batch in one bucket', () => {
+  it('adds up as the same records in batches of 7, past the records binned together at once', async () => {
+    // 700 records: several runs of values binned column by column, split mid-bucket, with missing and
+    // mistyped values, unseen categories and extra features (past the per-bucket cap of extra names).
+    const records = Array.from({ length: 700 }, (_, i) => ({
+      model: i === 650 ? 'b' : 'a',
+      model_version: 'v1',
+      request_id: `r-${i}`,
+      timestamp: START + (i < 600 ? i * 1000 : HOUR + i),
+      features: {
+        ...(i % 17 === 0 ? {} : { x: i % 23 === 0 ? 'text' : ((i * 7) % 41) / 4 }),
+        c: `k${i % 5}`,
+        ...(i % 50 === 0 ? { [`new${i}`]: 1 } : {}),
+      },
+      prediction: (i % 10) / 10,
+    }));
+    const batched = await appWithBaselines();
+    await ingestAll(batched.app, records, 700);
+    const small = await appWithBaselines();
+    await ingestAll(small.app, records, 7);
+    const a = await snapshot(batched);
+    expect(a.aggregates?.filter((r) => r.includes('"extra"')).length).toBeGreaterThan(5);
+    expect(a).toEqual(await snapshot(small));
+  });
+});
