@@ -30,6 +30,7 @@ const TABLES = {
   traffic:
     'SELECT model, model_version, bucket_start, requests, errors, latency_count, latency_sum FROM traffic',
   performance: 'SELECT model, model_version, bucket_start, spec, rows, sums FROM performance',
+  realized: 'SELECT model, model_version, bucket_start, spec, rows, sums FROM realized_performance',
 };
 
 async function snapshot(t: TestApp): Promise<Record<string, string[]>> {
@@ -95,5 +96,33 @@ describe('aggregation of a long batch in one bucket', () => {
     const a = await snapshot(batched);
     expect(a.aggregates?.filter((r) => r.includes('"extra"')).length).toBeGreaterThan(5);
     expect(a).toEqual(await snapshot(small));
+  });
+});
+
+describe('performance accumulators of a batch whose prediction shape changes', () => {
+  it('add up as the same records sent one at a time', async () => {
+    // One bucket; runs of scores, two-class and three-class probabilities (three specs), some labelled.
+    const prediction = (i: number) => {
+      const p = (i % 10) / 10;
+      const run = Math.floor(i / 4) % 3;
+      return run === 0 ? p : run === 1 ? { yes: p, no: 1 - p } : { a: p / 2, b: p / 2, c: 1 - p };
+    };
+    const records = Array.from({ length: 90 }, (_, i) => ({
+      model: 'a',
+      model_version: 'v1',
+      request_id: `r-${i}`,
+      timestamp: START + i * 1000,
+      features: { x: i % 11, c: `k${i % 4}` },
+      prediction: prediction(i),
+      ...(i % 3 === 0 ? { label: Math.floor(i / 4) % 3 === 0 ? i % 2 : ['yes', 'no', 'a', 'c'][i % 4] } : {}),
+    }));
+    const batched = await appWithBaselines();
+    await ingestAll(batched.app, records);
+    const oneByOne = await appWithBaselines();
+    await ingestAll(oneByOne.app, records, 1);
+    const a = await snapshot(batched);
+    expect(a.performance?.length).toBe(3);
+    expect(a.realized?.length).toBeGreaterThan(1);
+    expect(a).toEqual(await snapshot(oneByOne));
   });
 });
