@@ -1,6 +1,6 @@
 import { type Config, driftSettingsFor } from '../config/index.js';
 import { JointBatch } from '../multivariate/ingest.js';
-import { addSlotted, type ColumnBinner, predictionValue, type Slotted } from '../profiles/binner.js';
+import { type ColumnBinner, predictionValue } from '../profiles/binner.js';
 import {
   type AggregateDelta,
   type AggregateKey,
@@ -112,16 +112,6 @@ export class AggregateBatch {
   // adding, trimmed when written).
   private readonly traffic = new Map<string, TrafficDelta>();
   private readonly changed = new Map<string, BucketKey>();
-  private readonly slotted: Slotted = {
-    slot: -1,
-    missing: false,
-    typeMismatch: false,
-    outOfRange: false,
-    unseen: false,
-    offEdge: false,
-    sumSlot: -1,
-    sumAdd: 0,
-  };
   private readonly bucketMsByModel = new Map<string, number>();
   private last: Group | undefined;
   // Records waiting to be binned (flushRun), all of runBucket, and their values record by record.
@@ -318,10 +308,10 @@ export class AggregateBatch {
   /**
    * Bins the pending run column by column: a column's grid edges and count vector stay in cache across the
    * run's records, where record by record a wide model's ~1,000 columns (~10 MB of edges and counts) would
-   * miss the cache on every value. Sums, tallies and min/max do not depend on the order values come in.
+   * miss the cache on every value. Each column still takes its values in record order.
    */
   private flushRun(): void {
-    const { run, runBucket: bucket, slotted } = this;
+    const { run, runBucket: bucket } = this;
     if (!bucket || run.length === 0) return;
     const { deltas, binners, names, featureCount } = bucket;
     const rows = run.length;
@@ -343,27 +333,8 @@ export class AggregateBatch {
       for (let i = featureCount; i < columns; i++) values[at + i] = predictionValue(r.prediction);
       this.countExtra(bucket, r, present);
     }
-    for (let i = 0; i < columns; i++) {
-      const d = deltas[i] as AggregateDelta;
-      const binner = binners[i] as ColumnBinner;
-      for (let k = 0, at = i; k < rows; k++, at += columns) {
-        const value = values[at];
-        binner.bin(value, slotted);
-        if (slotted.slot >= 0) {
-          d.n++;
-          addSlotted(d.counts, slotted);
-          if (typeof value === 'number') {
-            if (d.vmin === null || value < d.vmin) d.vmin = value;
-            if (d.vmax === null || value > d.vmax) d.vmax = value;
-          }
-        }
-        if (slotted.offEdge) d.offEdge++;
-        if (slotted.missing) d.missing++;
-        if (slotted.typeMismatch) d.typeMismatch++;
-        if (slotted.outOfRange) d.outOfRange++;
-        if (slotted.unseen) d.unseen++;
-      }
-    }
+    for (let i = 0; i < columns; i++)
+      (binners[i] as ColumnBinner).binColumn(values, i, columns, rows, deltas[i] as AggregateDelta);
     // Drop the references: the scratch outlives the batch's records only until the next run overwrites it.
     values.fill(undefined, 0, rows * columns);
     run.length = 0;
