@@ -235,23 +235,69 @@ export function scoredPrediction(
   };
 }
 
+/** Two specs that write the same `spec` text (=== on numbers is stricter than JSON: then they are not). */
+function sameSpec(a: PerformanceSpec, b: PerformanceSpec): boolean {
+  if (a.kind === 'binary') return b.kind === 'binary' && a.threshold === b.threshold && a.bins === b.bins;
+  if (b.kind !== 'multiclass' || a.aucBins !== b.aucBins || a.classes.length !== b.classes.length)
+    return false;
+  for (let i = 0; i < a.classes.length; i++) if (a.classes[i] !== b.classes[i]) return false;
+  return true;
+}
+
+/**
+ * The previous record's (model, version, bucket, spec) and its accumulator: records mostly come in runs that
+ * share them, and building the map key (the spec as JSON) per record cost more than the accumulating.
+ */
+class LastSlot<T> {
+  private model = '';
+  private modelVersion = '';
+  private bucketStart = Number.NaN;
+  private bucketMs = Number.NaN;
+  private spec: PerformanceSpec | null = null;
+  private slot: T | undefined;
+
+  get(r: Keyed, bucketStart: number, bucketMs: number, spec: PerformanceSpec): T | undefined {
+    return this.spec !== null &&
+      r.model === this.model &&
+      r.modelVersion === this.modelVersion &&
+      bucketStart === this.bucketStart &&
+      bucketMs === this.bucketMs &&
+      sameSpec(spec, this.spec)
+      ? this.slot
+      : undefined;
+  }
+
+  set(r: Keyed, bucketStart: number, bucketMs: number, spec: PerformanceSpec, slot: T): void {
+    this.model = r.model;
+    this.modelVersion = r.modelVersion;
+    this.bucketStart = bucketStart;
+    this.bucketMs = bucketMs;
+    this.spec = spec;
+    this.slot = slot;
+  }
+}
+
+type PerformanceSlot = { delta: Omit<PerformanceDelta, 'sums'>; acc: PerformanceAccumulator };
+
 /** Accumulates the records of one ingest batch per (model, version, bucket, spec). */
 export class PerformanceBatch {
-  private readonly accs = new Map<
-    string,
-    { delta: Omit<PerformanceDelta, 'sums'>; acc: PerformanceAccumulator }
-  >();
+  private readonly accs = new Map<string, PerformanceSlot>();
+  private readonly last = new LastSlot<PerformanceSlot>();
 
   constructor(private readonly config: Config) {}
 
   add(r: NewRecord, bucketStart: number, bucketMs: number, baseline: LoadedBaseline | null): void {
     const scored = scoredPrediction(this.config, r.model, baseline, r.prediction);
     if (!scored) return;
-    const key = keyOf(r, bucketStart, bucketMs, scored.spec);
-    let s = this.accs.get(key);
+    let s = this.last.get(r, bucketStart, bucketMs, scored.spec);
     if (!s) {
-      s = { delta: deltaOf(r, bucketStart, bucketMs, scored.spec), acc: emptyOf(scored.spec) };
-      this.accs.set(key, s);
+      const key = keyOf(r, bucketStart, bucketMs, scored.spec);
+      s = this.accs.get(key);
+      if (!s) {
+        s = { delta: deltaOf(r, bucketStart, bucketMs, scored.spec), acc: emptyOf(scored.spec) };
+        this.accs.set(key, s);
+      }
+      this.last.set(r, bucketStart, bucketMs, scored.spec, s);
     }
     if (s.acc.kind === 'binary' && 'score' in scored) addBinary(s.acc, scored.score, scored.probability);
     else if (s.acc.kind === 'multiclass' && 'raw' in scored)
@@ -286,15 +332,15 @@ function deltaOf(
   };
 }
 
+type RealizedSlot = { delta: Omit<PerformanceDelta, 'sums'>; acc: RealizedAccumulator };
+
 /**
  * Realized counts of labelled rows per (model, version, bucket, spec), in the cells of the same spec as
  * the estimate: a binary classifier's 0/1, true/false or yes/no label; a K-class model's label as text.
  */
 export class RealizedBatch {
-  private readonly accs = new Map<
-    string,
-    { delta: Omit<PerformanceDelta, 'sums'>; acc: RealizedAccumulator }
-  >();
+  private readonly accs = new Map<string, RealizedSlot>();
+  private readonly last = new LastSlot<RealizedSlot>();
 
   constructor(private readonly config: Config) {}
 
@@ -312,11 +358,15 @@ export class RealizedBatch {
     if (scored.spec.kind === 'binary') y = binaryLabel(r.label);
     else y = scored.spec.classes.indexOf(String(r.label));
     if (y === null) return false;
-    const key = keyOf(r, bucketStart, bucketMs, scored.spec);
-    let s = this.accs.get(key);
+    let s = this.last.get(r, bucketStart, bucketMs, scored.spec);
     if (!s) {
-      s = { delta: deltaOf(r, bucketStart, bucketMs, scored.spec), acc: emptyRealizedOf(scored.spec) };
-      this.accs.set(key, s);
+      const key = keyOf(r, bucketStart, bucketMs, scored.spec);
+      s = this.accs.get(key);
+      if (!s) {
+        s = { delta: deltaOf(r, bucketStart, bucketMs, scored.spec), acc: emptyRealizedOf(scored.spec) };
+        this.accs.set(key, s);
+      }
+      this.last.set(r, bucketStart, bucketMs, scored.spec, s);
     }
     if (s.acc.kind === 'binary' && 'score' in scored) addRealizedBinary(s.acc, scored.score, y as 0 | 1);
     else if (s.acc.kind === 'multiclass' && 'raw' in scored)

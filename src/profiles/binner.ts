@@ -31,11 +31,29 @@ export function addSlotted(counts: Uint32Array, s: Slotted): void {
   if (s.sumSlot >= 0) counts[s.sumSlot] = (counts[s.sumSlot] as number) + s.sumAdd;
 }
 
+/** What a column's binned values add to: an aggregate delta's counts and tallies. */
+export interface ColumnSink {
+  counts: Uint32Array;
+  n: number;
+  missing: number;
+  typeMismatch: number;
+  outOfRange: number;
+  unseen: number;
+  offEdge: number;
+  vmin: number | null;
+  vmax: number | null;
+}
+
 export interface ColumnBinner {
   profile: ColumnProfile;
   /** Number of count slots: grid cells, or top-K categories + pooled + unseen. */
   slots: number;
   bin(value: unknown, out: Slotted): void;
+  /**
+   * Bins `count` values, `values[at]`, `values[at + stride]`, …, into `sink`, in that order: what `bin` and
+   * addSlotted do value by value (min and max of the numbers too), in one tight loop per column.
+   */
+  binColumn(values: readonly unknown[], at: number, stride: number, count: number, sink: ColumnSink): void;
 }
 
 function reset(out: Slotted): void {
@@ -90,6 +108,37 @@ export function createBinner(profile: ColumnProfile): ColumnBinner {
           }
         }
       },
+      binColumn(values, at, stride, count, sink) {
+        const counts = sink.counts;
+        let { n, missing, typeMismatch, outOfRange, offEdge, vmin, vmax } = sink;
+        for (let k = 0; k < count; k++, at += stride) {
+          const value = values[at];
+          if (value === null || value === undefined) missing++;
+          else if (typeof value !== 'number') typeMismatch++;
+          else {
+            const slot = upperBound(edges, value);
+            n++;
+            counts[slot] = (counts[slot] as number) + 1;
+            if (slot === 0 || edges[slot - 1] !== value) offEdge++;
+            if (value < min || value > max) outOfRange++;
+            if (sums && slot > 0 && slot < cells - 1) {
+              const left = edges[slot - 1] as number;
+              const u = (value - left) / ((edges[slot] as number) - left);
+              const add = u > 0 ? Math.max(1, Math.min(POSITION_STEPS, Math.round(u * POSITION_STEPS))) : 0;
+              counts[cells + slot] = (counts[cells + slot] as number) + add;
+            }
+            if (vmin === null || value < vmin) vmin = value;
+            if (vmax === null || value > vmax) vmax = value;
+          }
+        }
+        sink.n = n;
+        sink.missing = missing;
+        sink.typeMismatch = typeMismatch;
+        sink.outOfRange = outOfRange;
+        sink.offEdge = offEdge;
+        sink.vmin = vmin;
+        sink.vmax = vmax;
+      },
     };
   }
   const index = new Map<string, number>();
@@ -115,6 +164,34 @@ export function createBinner(profile: ColumnProfile): ColumnBinner {
         out.slot = unseenSlot;
         out.unseen = true;
       } else out.slot = slot;
+    },
+    binColumn(values, at, stride, count, sink) {
+      const counts = sink.counts;
+      let { n, missing, typeMismatch, unseen, vmin, vmax } = sink;
+      for (let k = 0; k < count; k++, at += stride) {
+        const value = values[at];
+        if (value === null || value === undefined) missing++;
+        else if (typeof value === 'object') typeMismatch++;
+        else {
+          let slot = index.get(String(value));
+          if (slot === undefined) {
+            slot = unseenSlot;
+            unseen++;
+          }
+          n++;
+          counts[slot] = (counts[slot] as number) + 1;
+          if (typeof value === 'number') {
+            if (vmin === null || value < vmin) vmin = value;
+            if (vmax === null || value > vmax) vmax = value;
+          }
+        }
+      }
+      sink.n = n;
+      sink.missing = missing;
+      sink.typeMismatch = typeMismatch;
+      sink.unseen = unseen;
+      sink.vmin = vmin;
+      sink.vmax = vmax;
     },
   };
 }

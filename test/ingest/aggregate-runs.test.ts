@@ -30,6 +30,7 @@ const TABLES = {
   traffic:
     'SELECT model, model_version, bucket_start, requests, errors, latency_count, latency_sum FROM traffic',
   performance: 'SELECT model, model_version, bucket_start, spec, rows, sums FROM performance',
+  realized: 'SELECT model, model_version, bucket_start, spec, rows, sums FROM realized_performance',
 };
 
 async function snapshot(t: TestApp): Promise<Record<string, string[]>> {
@@ -68,6 +69,60 @@ describe('aggregation of a batch that hops between buckets', () => {
     const a = await snapshot(batched);
     expect(a.aggregates?.length).toBeGreaterThan(20);
     expect(a.bucket_stats?.length).toBeGreaterThan(10);
+    expect(a).toEqual(await snapshot(oneByOne));
+  });
+});
+
+describe('aggregation of a long batch in one bucket', () => {
+  it('adds up as the same records in batches of 7, past the records binned together at once', async () => {
+    // 700 records: several runs of values binned column by column, split mid-bucket, with missing and
+    // mistyped values, unseen categories and extra features (past the per-bucket cap of extra names).
+    const records = Array.from({ length: 700 }, (_, i) => ({
+      model: i === 650 ? 'b' : 'a',
+      model_version: 'v1',
+      request_id: `r-${i}`,
+      timestamp: START + (i < 600 ? i * 1000 : HOUR + i),
+      features: {
+        ...(i % 17 === 0 ? {} : { x: i % 23 === 0 ? 'text' : ((i * 7) % 41) / 4 }),
+        c: `k${i % 5}`,
+        ...(i % 50 === 0 ? { [`new${i}`]: 1 } : {}),
+      },
+      prediction: (i % 10) / 10,
+    }));
+    const batched = await appWithBaselines();
+    await ingestAll(batched.app, records, 700);
+    const small = await appWithBaselines();
+    await ingestAll(small.app, records, 7);
+    const a = await snapshot(batched);
+    expect(a.aggregates?.filter((r) => r.includes('"extra"')).length).toBeGreaterThan(5);
+    expect(a).toEqual(await snapshot(small));
+  });
+});
+
+describe('performance accumulators of a batch whose prediction shape changes', () => {
+  it('add up as the same records sent one at a time', async () => {
+    // One bucket; runs of scores, two-class and three-class probabilities (three specs), some labelled.
+    const prediction = (i: number) => {
+      const p = (i % 10) / 10;
+      const run = Math.floor(i / 4) % 3;
+      return run === 0 ? p : run === 1 ? { yes: p, no: 1 - p } : { a: p / 2, b: p / 2, c: 1 - p };
+    };
+    const records = Array.from({ length: 90 }, (_, i) => ({
+      model: 'a',
+      model_version: 'v1',
+      request_id: `r-${i}`,
+      timestamp: START + i * 1000,
+      features: { x: i % 11, c: `k${i % 4}` },
+      prediction: prediction(i),
+      ...(i % 3 === 0 ? { label: Math.floor(i / 4) % 3 === 0 ? i % 2 : ['yes', 'no', 'a', 'c'][i % 4] } : {}),
+    }));
+    const batched = await appWithBaselines();
+    await ingestAll(batched.app, records);
+    const oneByOne = await appWithBaselines();
+    await ingestAll(oneByOne.app, records, 1);
+    const a = await snapshot(batched);
+    expect(a.performance?.length).toBe(3);
+    expect(a.realized?.length).toBeGreaterThan(1);
     expect(a).toEqual(await snapshot(oneByOne));
   });
 });

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runRollupTick } from '../../src/retention/rollup.js';
 import { mulberry32 } from '../../src/stats/index.js';
 import {
+  addCounts,
   addCountsInto,
   addEncoded,
   compactCounts,
@@ -48,6 +49,27 @@ describe('sparse count vectors', () => {
       }
     expect(addEncoded(null, null)).toBeNull();
     expect(decodeCounts(addEncoded(null, dense(b)) as Buffer)).toEqual(b);
+  });
+
+  it('add any two sparse or dense vectors byte for byte as decoding and adding each does', () => {
+    const r = mulberry32(33);
+    const vector = (len: number, fill: number) =>
+      Uint32Array.from({ length: len }, () =>
+        r() > fill ? 0 : r() < 0.8 ? Math.floor(r() * 200) : 0xffffffff - Math.floor(r() * 1000),
+      );
+    for (let k = 0; k < 100; k++) {
+      const a = vector(Math.floor(r() * (k % 3 === 0 ? 5 : 3000)), r());
+      const b = vector(Math.floor(r() * 3000), r());
+      const expected = encodeCounts(addCounts(a, b)).toString('hex');
+      for (const x of [dense(a), encodeCounts(a)])
+        for (const y of [dense(b), encodeCounts(b)]) expect(addEncoded(x, y)?.toString('hex')).toBe(expected);
+    }
+    // Malformed vectors are refused as decodeCounts refuses them.
+    const three = encodeCounts(new Uint32Array(3));
+    expect(() => addEncoded(Buffer.from([1, 0x85]), three)).toThrow(/ends inside a number/);
+    expect(() => addEncoded(three, Buffer.from([1, 3, 2, 0, 5]))).toThrow(/ends inside a number/);
+    expect(() => addEncoded(Buffer.from([1, 2, 1, 5, 1]), three)).toThrow(/past its length/);
+    expect(() => addEncoded(Buffer.from([7, 1, 0]), three)).toThrow(/unknown format 7/);
   });
 
   it('compact a busy vector deflated, far shorter than sparse, and decode it exactly', () => {
