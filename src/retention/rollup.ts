@@ -16,6 +16,8 @@ export interface RollupResult {
   days: number;
   /** Bucket rows merged into them. */
   rows: number;
+  /** Days old enough but not rolled up yet: raw records of them are still kept (retention.rawRecordsDays). */
+  waiting: number;
   /** Aggregate rows of closed buckets whose count vectors were rewritten deflated. */
   compacted: number;
 }
@@ -40,12 +42,19 @@ export async function runRollupTick(
   const horizon = now - deps.config.retention.hourlyDays * DAY_MS;
   const cutoff = horizon - (((horizon % DAY_MS) + DAY_MS) % DAY_MS);
   const candidates = await deps.store.read((tx) => tx.aggregates.rollupCandidates(cutoff));
-  const result: RollupResult = { cutoff, days: 0, rows: 0, compacted: 0 };
+  const result: RollupResult = { cutoff, days: 0, rows: 0, waiting: 0, compacted: 0 };
   for (const c of candidates) {
     if (options.maxDays !== undefined && result.days >= options.maxDays) break;
     // Only the model's own bucket size: rows of an earlier size stay apart, as window reads leave them out.
     const bucket = driftSettingsFor(deps.config, c.model).bucket;
     if (c.bucketMs !== bucket || !rollsUp(bucket)) continue;
+    // A day whose raw records are still kept stays in buckets: a label correction recounts its bucket from
+    // them, which would count again what its day row already holds.
+    const day = { model: c.model, modelVersion: c.modelVersion, from: c.day, to: c.day + DAY_MS };
+    if (await deps.store.read((tx) => tx.aggregates.keepsRecords(day))) {
+      result.waiting++;
+      continue;
+    }
     result.rows += await rollUpDay(deps, c, now);
     result.days++;
     // One day per transaction, with a turn of the event loop between: ingest is never held up for long.

@@ -648,6 +648,12 @@ export interface AggregateStore {
    * of buckets shorter than a day: what the rollup merges into day rows.
    */
   rollupCandidates(before: number): Promise<RollupCandidate[]>;
+  /**
+   * Whether raw records of a version with event times in [from, to) are still kept: a day is rolled up only
+   * once they are gone, since label corrections recount a bucket from them (rawRecordsDays counts from receipt,
+   * so a replay of old data keeps them long after their buckets are old).
+   */
+  keepsRecords(r: { model: string; modelVersion: string; from: number; to: number }): Promise<boolean>;
   /** Deletes a range's aggregate rows and returns them (oldest first), for a rollup to add to its day's rows. */
   take(r: BucketRange): Promise<AggregateDelta[]>;
   /**

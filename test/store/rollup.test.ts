@@ -5,7 +5,7 @@ import { runRollupTick } from '../../src/retention/rollup.js';
 import { mulberry32 } from '../../src/stats/index.js';
 import type { Store, Tx } from '../../src/store/index.js';
 import { createBaseline, type DriftResultBody, ingestAll, runDrift } from '../drift/helpers.js';
-import { FIXED_NOW, makeTestApp, type TestApp } from '../support.js';
+import { FIXED_NOW, makeTestApp, sqlRun, type TestApp } from '../support.js';
 
 // Hourly aggregates older than retention.hourlyDays are merged into day rows by the rollup job; a window
 // aligned with days reads the same totals before and after, on both dialects.
@@ -59,8 +59,13 @@ async function seeded(): Promise<TestApp> {
       ...(i % 3 === 2 ? {} : { label: row.y }),
     })),
   );
+  // As retention leaves them rawRecordsDays after receipt: a day is rolled up once its raw records are gone.
+  await pruneRecords(t);
   return t;
 }
+
+/** Deletes every raw record, as retention.rawRecordsDays does once they are old. */
+const pruneRecords = (t: TestApp) => sqlRun(t.deps.store, 'DELETE FROM records');
 
 /** A result without what differs between two evaluations of one window (its id and time). */
 const numbers = (results: DriftResultBody[]) => results.map(({ id: _id, evaluated_at: _at, ...r }) => r);
@@ -156,6 +161,43 @@ describe('rollup of hourly aggregates into days', () => {
     expect(partial[0]?.n).toBe(before[0]?.[0]?.n);
   });
 
+  it('leaves a day whose raw records are kept in buckets, so a label correction never counts it twice', async () => {
+    const t = makeTestApp({ drift: { bucket: '1h', minSamples: 20 } });
+    apps.push(t);
+    const training = draw(3000, 1);
+    const csv = ['a,b,c,score,y', ...training.map((r) => `${r.a},${r.b},${r.c},${r.score},${r.y}`)].join(
+      '\n',
+    );
+    await createBaseline(t.app, 'clf', csv, 'text/csv', { prediction: 'score', label: 'y' });
+    // A replay of old data: event times 40 days back, received now, so retention keeps the records.
+    const rows = draw(240, 5);
+    await ingestAll(
+      t.app,
+      rows.map((row, i) => ({
+        model: 'clf',
+        model_version: 'v1',
+        request_id: `r${i}`,
+        timestamp: DAY0 + Math.floor((i / rows.length) * DAY),
+        features: { a: row.a, b: row.b, c: row.c },
+        prediction: row.score,
+        label: row.y,
+      })),
+    );
+    const day = { from: DAY0, to: DAY0 + DAY };
+    const before = await runDrift(t.app, 'clf', day);
+    expect(await runRollupTick(t.deps, FIXED_NOW)).toMatchObject({ days: 0, waiting: 1 });
+    // A correction recounts its bucket from the kept records: the window's totals stay those of the records.
+    const corrected = await t.app.request('/v1/labels', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ model: 'clf', request_id: 'r0', label: rows[0]?.y === 1 ? 0 : 1 }]),
+    });
+    expect(corrected.status, await corrected.clone().text()).toBe(200);
+    const after = await runDrift(t.app, 'clf', day);
+    expect(after[0]?.n).toBe(before[0]?.n);
+    expect(after[0]?.performance?.labeled).toBe(240);
+  });
+
   it('is a job of the registry, on retention.rollupSchedule', () => {
     const t = makeTestApp({ retention: { rollupSchedule: '5 * * * *' } });
     apps.push(t);
@@ -185,7 +227,10 @@ describe('rollup of hourly aggregates into days', () => {
     ]);
     const withLate = await runDrift(t.app, 'clf', day);
     expect(withLate[0]?.n).toBe((rolled[0]?.n as number) + 1);
-    expect(await runRollupTick(t.deps, FIXED_NOW)).toMatchObject({ days: 1 });
+    // While the late record is kept, its day waits in buckets; once it is pruned the day is rolled up.
+    expect(await runRollupTick(t.deps, FIXED_NOW)).toMatchObject({ days: 0, waiting: 1 });
+    await pruneRecords(t);
+    expect(await runRollupTick(t.deps, FIXED_NOW)).toMatchObject({ days: 1, waiting: 0 });
     expect((await rowsBySize(t)).bucket_stats).toEqual({ [DAY]: 3 });
     expect(numbers(await runDrift(t.app, 'clf', day))).toEqual(numbers(withLate));
   });

@@ -19,6 +19,9 @@ import { bucketsIn, DAY_MS } from './buckets.js';
 
 /** Count vectors are stored sparsely (blob / bytea); dense vectors of older databases still read (see counts.ts). */
 export const toBlob = (counts: Uint32Array): Buffer => encodeCounts(counts);
+/** The per-bucket tables a rollup merges into day rows. */
+const ROLLED_TABLES = ['aggregates', 'bucket_stats', 'comoments', 'performance', 'realized_performance'];
+
 export const fromBlob = (blob: Buffer): Uint32Array => decodeCounts(blob);
 
 /**
@@ -107,10 +110,18 @@ export abstract class AggregatesBase implements AggregateStore {
        WHERE bucket_ms < ${DAY_MS} AND bucket_start < ?`;
     return this.db.rows<RollupCandidate>(
       `SELECT model, model_version AS "modelVersion", bucket_ms AS "bucketMs", day FROM (
-         ${['aggregates', 'bucket_stats', 'comoments', 'performance'].map(of).join(' UNION ')}) AS t
+         ${ROLLED_TABLES.map(of).join(' UNION ')}) AS t
        ORDER BY day, model${c}, model_version${c}, bucket_ms`,
-      [before, before, before, before],
+      ROLLED_TABLES.map(() => before),
     );
+  }
+
+  async keepsRecords(r: { model: string; modelVersion: string; from: number; to: number }): Promise<boolean> {
+    const row = await this.db.one<{ one: number }>(
+      'SELECT 1 AS one FROM records WHERE model = ? AND ts >= ? AND ts < ? AND model_version = ? LIMIT 1',
+      [r.model, r.from, r.to, r.modelVersion],
+    );
+    return row !== undefined;
   }
 
   async take(r: BucketRange): Promise<AggregateDelta[]> {
