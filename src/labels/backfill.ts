@@ -45,6 +45,9 @@ export function realizedBackfillTick(
   const restMs = options.restMs ?? BACKFILL_REST_MS;
   let after: BucketKey | null = null;
   let restUntil = Number.NEGATIVE_INFINITY;
+  // Buckets whose recount found nothing more to count (labels no accumulator takes, records pruned), with the
+  // label count they had then: not recounted again until that count changes.
+  const settled = new Map<string, number>();
   return async (now: number): Promise<RealizedBackfillResult> => {
     const result: RealizedBackfillResult = { examined: 0, recounted: 0, filled: 0, passDone: false };
     if (after === null && now < restUntil) return result;
@@ -59,8 +62,13 @@ export function realizedBackfillTick(
         bucketMs: b.bucketMs,
       };
       if (b.realized >= b.labelled) continue;
+      const id = `${b.model}\u0000${b.modelVersion}\u0000${b.bucketStart}\u0000${b.bucketMs}`;
+      if (settled.get(id) === b.labelled) continue;
       result.recounted++;
-      if (await recountRealized(deps, after, now)) result.filled++;
+      if (await recountRealized(deps, after, now)) {
+        result.filled++;
+        settled.delete(id);
+      } else settled.set(id, b.labelled);
       await yieldToEventLoop();
     }
     if (page.length < scan) {

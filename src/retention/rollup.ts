@@ -48,14 +48,12 @@ export async function runRollupTick(
     // Only the model's own bucket size: rows of an earlier size stay apart, as window reads leave them out.
     const bucket = driftSettingsFor(deps.config, c.model).bucket;
     if (c.bucketMs !== bucket || !rollsUp(bucket)) continue;
-    // A day whose raw records are still kept stays in buckets: a label correction recounts its bucket from
-    // them, which would count again what its day row already holds.
-    const day = { model: c.model, modelVersion: c.modelVersion, from: c.day, to: c.day + DAY_MS };
-    if (await deps.store.read((tx) => tx.aggregates.keepsRecords(day))) {
+    const rows = await rollUpDay(deps, c, now);
+    if (rows === null) {
       result.waiting++;
       continue;
     }
-    result.rows += await rollUpDay(deps, c, now);
+    result.rows += rows;
     result.days++;
     // One day per transaction, with a turn of the event loop between: ingest is never held up for long.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -71,7 +69,19 @@ export async function runRollupTick(
   return result;
 }
 
-async function rollUpDay(deps: Pick<RollupDeps, 'store'>, c: RollupCandidate, now: number): Promise<number> {
+/** Thrown inside a day's transaction to roll it back: the day still has raw records. */
+class RecordsKept extends Error {}
+
+/**
+ * Merges one day's bucket rows into its day row; null (nothing changed) while raw records of the day are kept:
+ * a label correction recounts its bucket from them, which would count again what the day row holds. The check
+ * runs after the day's rows are taken, in the same transaction, so a record that commits before it is seen.
+ */
+async function rollUpDay(
+  deps: Pick<RollupDeps, 'store'>,
+  c: RollupCandidate,
+  now: number,
+): Promise<number | null> {
   const range = {
     model: c.model,
     modelVersion: c.modelVersion,
@@ -81,19 +91,26 @@ async function rollUpDay(deps: Pick<RollupDeps, 'store'>, c: RollupCandidate, no
   };
   const toDay = <T extends { bucketStart: number; bucketMs: number }>(rows: T[]): T[] =>
     rows.map((r) => ({ ...r, bucketStart: c.day, bucketMs: DAY_MS }));
-  return deps.store.tx(async (tx) => {
-    const aggregates = await tx.aggregates.take(range);
-    const stats = await tx.aggregates.takeBucketStats(range);
-    const comoments = await tx.comoments.take(range);
-    const performance = await tx.performance.take(range);
-    const realized = await tx.performance.takeRealized(range);
-    // Added oldest bucket first, the order a window read adds them in.
-    await tx.aggregates.add(toDay(aggregates), now);
-    await tx.aggregates.addBucketStats(toDay(stats), now);
-    await tx.comoments.add(toDay(comoments), now);
-    await tx.performance.add(toDay(performance), now);
-    await tx.performance.addRealized(toDay(realized), now);
-    await tx.aggregates.compact({ ...range, closedBy: range.to });
-    return aggregates.length + stats.length + comoments.length + performance.length + realized.length;
-  });
+  const day = { model: c.model, modelVersion: c.modelVersion, from: c.day, to: c.day + DAY_MS };
+  return deps.store
+    .tx(async (tx) => {
+      const aggregates = await tx.aggregates.take(range);
+      const stats = await tx.aggregates.takeBucketStats(range);
+      const comoments = await tx.comoments.take(range);
+      const performance = await tx.performance.take(range);
+      const realized = await tx.performance.takeRealized(range);
+      if (await tx.aggregates.keepsRecords(day)) throw new RecordsKept();
+      // Added oldest bucket first, the order a window read adds them in.
+      await tx.aggregates.add(toDay(aggregates), now);
+      await tx.aggregates.addBucketStats(toDay(stats), now);
+      await tx.comoments.add(toDay(comoments), now);
+      await tx.performance.add(toDay(performance), now);
+      await tx.performance.addRealized(toDay(realized), now);
+      await tx.aggregates.compact({ ...range, closedBy: range.to });
+      return aggregates.length + stats.length + comoments.length + performance.length + realized.length;
+    })
+    .catch((err: unknown) => {
+      if (err instanceof RecordsKept) return null;
+      throw err;
+    });
 }

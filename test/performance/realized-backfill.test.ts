@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createJobs } from '../../src/jobs/index.js';
 import { realizedBackfillTick } from '../../src/labels/backfill.js';
 import type { PerformanceResult } from '../../src/performance/service.js';
+import { runRollupTick } from '../../src/retention/rollup.js';
 import { mulberry32 } from '../../src/stats/index.js';
 import { createBaseline, ingestAll } from '../drift/helpers.js';
 import { getJson } from '../helpers.js';
@@ -183,6 +184,23 @@ describe('the realized-backfill job', () => {
     ]);
   });
 
+  it('leaves days rolled up from buckets alone: their labels are counted in the hourly rows they came from', async () => {
+    const upgraded = makeTestApp(config);
+    apps.push(upgraded);
+    await load(upgraded, dataset());
+    await upgraded.exec('DELETE FROM realized_performance');
+    // The buckets' days are rolled up once retention has pruned their records (40 days on).
+    await upgraded.exec('DELETE FROM records');
+    const later = FIXED_NOW + 40 * 24 * HOUR;
+    expect((await runRollupTick(upgraded.deps, later)).days).toBeGreaterThan(0);
+    const days = await upgraded.sql<{ n: number }>(
+      'SELECT count(*) AS n FROM performance WHERE bucket_ms = 86400000',
+    );
+    expect(Number(days[0]?.n)).toBeGreaterThan(0);
+    const page = await upgraded.deps.store.read((tx) => tx.performance.labelledBuckets(null, 1000));
+    expect(page).toEqual([]);
+  });
+
   it('never recounts a bucket down to what retention left of its records', async () => {
     const rows = dataset();
     const t = makeTestApp(config);
@@ -210,9 +228,12 @@ describe('the realized-backfill job', () => {
     expect(pruned).toBeGreaterThan(10);
     const stored = await realizedRows(t);
 
-    const r = await realizedBackfillTick(t.deps)(FIXED_NOW);
+    const tick = realizedBackfillTick(t.deps, { restMs: 0 });
+    const r = await tick(FIXED_NOW);
     expect(r).toEqual({ examined: 12, recounted: 1, filled: 0, passDone: true });
     expect(await realizedRows(t)).toEqual(stored);
     expect(await realized(t)).toEqual(counted);
+    // The next pass does not recount it again while its label count stays what it was.
+    expect(await tick(FIXED_NOW + 1)).toEqual({ examined: 12, recounted: 0, filled: 0, passDone: true });
   });
 });

@@ -8,7 +8,7 @@ import type {
   PerformanceStore,
   PerformanceWindowQuery,
 } from '../types.js';
-import { bucketsIn } from './buckets.js';
+import { bucketsIn, DAY_MS } from './buckets.js';
 
 /** The two tables of per-bucket float64 vectors: the estimate's sums and the labels' realized counts. */
 export type PerformanceTable = 'performance' | 'realized_performance';
@@ -77,7 +77,8 @@ export abstract class PerformanceBase implements PerformanceStore {
             AND s.model_version = p.model_version AND s.bucket_start = p.bucket_start
             AND s.bucket_ms = p.bucket_ms), 0) AS labelled
        FROM (SELECT model, model_version, bucket_start, bucket_ms FROM performance
-             ${after ? `WHERE (model${c}, model_version${c}, bucket_start, bucket_ms) > (?, ?, ?, ?)` : ''}
+             WHERE bucket_ms < ${DAY_MS}
+             ${after ? `AND (model${c}, model_version${c}, bucket_start, bucket_ms) > (?, ?, ?, ?)` : ''}
              GROUP BY model, model_version, bucket_start, bucket_ms
              ORDER BY model${c}, model_version${c}, bucket_start, bucket_ms LIMIT ?) p
        ORDER BY p.model${c}, p.model_version${c}, p.bucket_start, p.bucket_ms`,
