@@ -4,7 +4,9 @@ import type { AppDeps } from '../context.js';
 import { type DriftResult, evaluateAndStore, evaluateModel, rollingWindow } from '../drift/service.js';
 import { alertmanagerChannels } from '../notifications/service.js';
 import { judgePerformance } from '../performance/alerts.js';
+import { rollupCutoff } from '../retention/rollup.js';
 import type { ChangedBucket } from '../store/index.js';
+import { DAY_MS, rollsUp } from '../store/repos/buckets.js';
 import { windowTraffic } from '../traffic/service.js';
 
 // The composing step: drift/ evaluates windows, alerts/ turns results into alerts. Nothing else wires
@@ -99,6 +101,16 @@ export async function runDriftTick(deps: Deps, now: number): Promise<DriftTickRe
       // Aggregated under another bucket size (the config changed): nothing evaluates those buckets now.
       await deps.store.tx((tx) => tx.aggregates.takeChanged(c, c.seq));
       continue;
+    }
+    // Late data for an hour of a day already rolled up: the hour alone no longer holds its records (the day
+    // row does), so its stored result stays; the day row takes the late rows at the next rollup.
+    if (rollsUp(c.bucketMs) && c.bucketStart < rollupCutoff(deps.config, now)) {
+      const day = c.bucketStart - (c.bucketStart % DAY_MS);
+      const key = { model: c.model, modelVersion: c.modelVersion, day };
+      if (await deps.store.read((tx) => tx.aggregates.hasDayRow(key))) {
+        await deps.store.tx((tx) => tx.aggregates.takeChanged(c, c.seq));
+        continue;
+      }
     }
     const versionKey = `${c.model}\u0000${c.modelVersion}`;
     if (rebuilding.has(versionKey)) {

@@ -25,6 +25,12 @@ export interface RollupResult {
 // Buckets that closed this recently are compacted on every run: late records re-sparsify a row they merge into.
 const COMPACT_DAYS = 2;
 
+/** UTC midnight before which buckets are rolled up into days (retention.hourlyDays back from `now`). */
+export function rollupCutoff(config: Config, now: number): number {
+  const horizon = now - config.retention.hourlyDays * DAY_MS;
+  return horizon - (((horizon % DAY_MS) + DAY_MS) % DAY_MS);
+}
+
 /**
  * Merges the aggregates, bucket stats, co-moments and performance sums of drift buckets older than
  * `retention.hourlyDays` into one row per UTC day (bucket_ms = one day), which window reads add to the
@@ -39,8 +45,7 @@ export async function runRollupTick(
   now: number,
   options: { maxDays?: number } = {},
 ): Promise<RollupResult> {
-  const horizon = now - deps.config.retention.hourlyDays * DAY_MS;
-  const cutoff = horizon - (((horizon % DAY_MS) + DAY_MS) % DAY_MS);
+  const cutoff = rollupCutoff(deps.config, now);
   const candidates = await deps.store.read((tx) => tx.aggregates.rollupCandidates(cutoff));
   const result: RollupResult = { cutoff, days: 0, rows: 0, waiting: 0, compacted: 0 };
   for (const c of candidates) {

@@ -654,6 +654,8 @@ export interface AggregateStore {
    * so a replay of old data keeps them long after their buckets are old).
    */
   keepsRecords(r: { model: string; modelVersion: string; from: number; to: number }): Promise<boolean>;
+  /** Whether a day row (rolled up from this version's buckets) exists for the day starting at `day`. */
+  hasDayRow(r: { model: string; modelVersion: string; day: number }): Promise<boolean>;
   /** Deletes a range's aggregate rows and returns them (oldest first), for a rollup to add to its day's rows. */
   take(r: BucketRange): Promise<AggregateDelta[]>;
   /**

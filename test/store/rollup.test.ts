@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultConfig, loadConfig } from '../../src/config/index.js';
+import { runDriftTick } from '../../src/jobs/drift-tick.js';
 import { createJobs } from '../../src/jobs/index.js';
 import { runRollupTick } from '../../src/retention/rollup.js';
 import { mulberry32 } from '../../src/stats/index.js';
@@ -225,6 +226,10 @@ describe('rollup of hourly aggregates into days', () => {
         prediction: 0.5,
       },
     ]);
+    // The tick does not judge the late record's hour alone: its day row holds the hour's other records.
+    const tick = await runDriftTick(t.deps, FIXED_NOW);
+    expect(tick).toMatchObject({ evaluated: 0, errors: [] });
+    expect(await t.deps.store.read((tx) => tx.aggregates.changed(100))).toEqual([]);
     const withLate = await runDrift(t.app, 'clf', day);
     expect(withLate[0]?.n).toBe((rolled[0]?.n as number) + 1);
     // While the late record is kept, its day waits in buckets; once it is pruned the day is rolled up.

@@ -116,6 +116,15 @@ export abstract class AggregatesBase implements AggregateStore {
     );
   }
 
+  async hasDayRow(r: { model: string; modelVersion: string; day: number }): Promise<boolean> {
+    const row = await this.db.one<{ one: number }>(
+      `SELECT 1 AS one FROM bucket_stats WHERE model = ? AND model_version = ? AND bucket_ms = ${DAY_MS}
+         AND bucket_start = ? LIMIT 1`,
+      [r.model, r.modelVersion, r.day],
+    );
+    return row !== undefined;
+  }
+
   async keepsRecords(r: { model: string; modelVersion: string; from: number; to: number }): Promise<boolean> {
     const row = await this.db.one<{ one: number }>(
       'SELECT 1 AS one FROM records WHERE model = ? AND ts >= ? AND ts < ? AND model_version = ? LIMIT 1',
