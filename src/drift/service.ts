@@ -413,8 +413,12 @@ export async function windowCells(
     const features = [...max].map(([feature, psi]) => ({ feature, psi }));
     const newest = results[0] ? await tx.drift.get(results[0].id) : undefined;
     const latest = newest ? parseResult(newest) : null;
-    const byId = new Map(results.map((r) => [r.id, r]));
-    for (const c of await tx.drift.cells(ids, pick(features, latest))) byId.get(c.id)?.features.push(c);
+    // Results read whole (not split yet) already hold every feature: cells only go to summaries.
+    const summaries = results.filter((r) => r.features.length === 0);
+    const byId = new Map(summaries.map((r) => [r.id, r]));
+    const picked = pick(features, latest);
+    const cells = summaries.length === 0 ? [] : await tx.drift.cells([...byId.keys()], picked);
+    for (const c of cells) byId.get(c.id)?.features.push(c);
     return { features, latest };
   });
 }

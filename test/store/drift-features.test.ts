@@ -152,8 +152,11 @@ describe('drift_feature_results', () => {
     await check(['x'], true);
     await check(['x', 'color'], true);
     await check([], true);
-    // Stored whole only (before the split): read whole, the same cells and maxima.
+    // Upgraded from a version that kept summaries in drift_results: no summary rows yet, feature rows there.
+    // Read whole, without the feature rows' cells added a second time.
     await sqlRun(app.store, 'DELETE FROM drift_result_summaries');
+    await check(['x'], false);
+    // Stored whole only (before the split): read whole, the same cells and maxima.
     await sqlRun(app.store, 'DELETE FROM drift_feature_results');
     await check(['x'], false);
     await backfillFeatureResults(app.deps);
