@@ -376,6 +376,9 @@ const WRITTEN_HERE = new Set(['connection', 'content-length', 'keep-alive', 'tra
 
 /** Node's answers to requests it cannot parse (431 for oversized headers), closed without a reset. */
 function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  // Already answered and closing: the parser reports its error again for every later chunk the client
+  // sends, and destroying the socket then would reset it before the client has read the answer.
+  if (lingering.has(socket) && err.code !== 'ECONNRESET') return;
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
